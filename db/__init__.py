@@ -1,0 +1,1 @@
+"""Database layer: schema, migrations, the connection pool and queries per resource."""

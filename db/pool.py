@@ -1,0 +1,126 @@
+"""The asyncpg pool and the only two ways to use it: as an actor, or as the system."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+APP_ROLE = "formula_pm_app"
+SYSTEM_ROLE = "formula_pm_system"
+
+Connection = asyncpg.Connection
+Pool = asyncpg.Pool
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: read by RLS policies and written onto every audit row."""
+
+    user_id: uuid.UUID | None
+    org_id: uuid.UUID | None
+    role: str = ""
+    request_id: str | None = None
+    origin_sid: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def json_default(value: Any) -> Any:
+    """JSON for the types PostgreSQL hands back (uuid, numeric, timestamps)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=json_default, separators=(",", ":"))
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, schema="pg_catalog", encoder=dumps, decoder=json.loads)
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    command_timeout: float = 10.0,
+    application_name: str = "formula-pm",
+) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=command_timeout,
+        init=_init_connection,
+        server_settings={
+            "application_name": application_name,
+            "idle_in_transaction_session_timeout": "60000",
+        },
+    )
+    assert pool is not None
+    return pool
+
+
+_SETTINGS_SQL = """
+SELECT set_config('role', $1, true),
+       set_config('app.user_id', coalesce($2, ''), true),
+       set_config('app.org_id', coalesce($3, ''), true),
+       set_config('app.request_id', coalesce($4, ''), true),
+       set_config('app.origin_sid', coalesce($5, ''), true),
+       set_config('app.ip', coalesce($6, ''), true),
+       set_config('app.user_agent', coalesce($7, ''), true)
+"""
+
+
+def _text(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+async def _apply(conn: asyncpg.Connection, role: str, actor: Actor) -> None:
+    await conn.execute(
+        _SETTINGS_SQL, role, _text(actor.user_id), _text(actor.org_id), actor.request_id,
+        actor.origin_sid,
+        actor.ip, (actor.user_agent or "")[:500] or None,
+    )
+
+
+@asynccontextmanager
+async def transaction(
+    pool: asyncpg.Pool, actor: Actor, *, readonly: bool = False
+) -> AsyncIterator[asyncpg.Connection]:
+    """One pooled connection in a transaction, as `formula_pm_app` with the actor's settings.
+
+    Row-level security applies even when the service logs in as a superuser, and every
+    trigger-written audit row names the actor, the request and the originating socket.
+    """
+    async with pool.acquire() as conn, conn.transaction(readonly=readonly):
+        await _apply(conn, APP_ROLE, actor)
+        yield conn
+
+
+@asynccontextmanager
+async def system_transaction(
+    pool: asyncpg.Pool, actor: Actor | None = None
+) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction as `formula_pm_system` (bypasses RLS): sign-in, sessions, the change
+    leader, imports. `actor`, when given, is still written onto the audit rows."""
+    async with pool.acquire() as conn, conn.transaction():
+        await _apply(conn, SYSTEM_ROLE, actor or Actor(None, None))
+        yield conn

@@ -1,0 +1,597 @@
+"""SQLAlchemy Core tables: the schema source that Alembic migrations are written from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Computed,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, TSVECTOR, UUID
+from sqlalchemy.types import UserDefinedType
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class XID8(UserDefinedType[Any]):
+    """PostgreSQL's 64-bit transaction id (`pg_current_xact_id()`)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "xid8"
+
+
+ROLES = ("admin", "project_manager", "designer", "coordinator", "craftsman", "client")
+USER_STATUSES = ("active", "invited", "inactive")
+CLIENT_STATUSES = ("active", "prospect", "inactive", "archived")
+PROJECT_TYPES = (
+    "fit_out", "commercial", "residential", "retail", "hospitality", "office", "healthcare",
+    "industrial", "mep", "millwork", "general_contractor", "management",
+)
+PROJECT_STATUSES = ("draft", "on_tender", "active", "on_hold", "completed", "cancelled")
+PRIORITIES = ("low", "medium", "high", "urgent")
+TASK_STATUSES = ("pending", "in_progress", "review", "completed", "cancelled")
+SCOPE_STATUSES = ("pending", "in_progress", "on_hold", "completed", "cancelled")
+DRAWING_STATUSES = (
+    "draft", "submitted", "in_review", "approved", "approved_as_noted",
+    "revise_and_resubmit", "rejected", "void",
+)
+SPEC_STATUSES = (
+    "pending", "pending_approval", "approved", "revision_required", "rejected",
+    "ordered", "in_stock", "delivered", "used",
+)
+ENTITY_TYPES = ("project", "task", "scope_item", "shop_drawing", "material_spec")
+UNITS = (
+    "pcs", "sqm", "sqft", "lm", "lft", "m", "ft", "kg", "lb", "ton", "hours", "days", "lot",
+    "set", "l",
+)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def _id() -> Column[Any]:
+    return Column("id", UUID(as_uuid=True), primary_key=True,
+                  server_default=text("gen_random_uuid()"))
+
+
+def _common(org_fk: bool = True) -> list[Any]:
+    """Columns every domain table carries: id, org, version and timestamps."""
+    return [
+        _id(),
+        Column("org_id", UUID(as_uuid=True),
+               ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column("version", Integer, nullable=False, server_default=text("1")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    ]
+
+
+def _project_fk() -> Column[Any]:
+    return Column("project_id", UUID(as_uuid=True),
+                  ForeignKey("projects.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+def _user_fk(name: str, ondelete: str = "SET NULL", nullable: bool = True) -> Column[Any]:
+    return Column(name, UUID(as_uuid=True), ForeignKey("users.id", ondelete=ondelete),
+                  nullable=nullable, index=True)
+
+
+def _money(name: str, nullable: bool = True) -> Column[Any]:
+    return Column(name, Numeric(14, 2), nullable=nullable)
+
+
+def _search(expr: str) -> Column[Any]:
+    return Column("search_vector", TSVECTOR, Computed(expr, persisted=True), nullable=False)
+
+
+def _weighted(*parts: tuple[str, str]) -> str:
+    return " || ".join(
+        f"setweight(to_tsvector('simple', f_unaccent(coalesce({col}, ''))), '{w}')"
+        for col, w in parts
+    )
+
+
+organizations = Table(
+    "organizations", metadata,
+    _id(),
+    Column("name", Text, nullable=False),
+    Column("slug", Text, nullable=False, unique=True),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'", name="slug_format"),
+    CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
+)
+
+clients = Table(
+    "clients", metadata,
+    *_common(),
+    Column("name", Text, nullable=False),
+    Column("company_name", Text),
+    Column("contact_person", Text),
+    Column("email", Text),
+    Column("phone", Text),
+    Column("address", Text),
+    Column("city", Text),
+    Column("country", Text),
+    Column("industry", Text),
+    Column("status", Text, nullable=False, server_default="active"),
+    _money("contract_value"),
+    Column("payment_terms", Text),
+    Column("notes", Text),
+    Column("legacy_id", Text),
+    _search(_weighted(("name", "A"), ("company_name", "A"), ("contact_person", "B"),
+                      ("industry", "C"), ("city", "C"))),
+    CheckConstraint(_in("status", CLIENT_STATUSES), name="status"),
+    CheckConstraint("contract_value IS NULL OR contract_value >= 0", name="contract_value"),
+    CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
+    UniqueConstraint("org_id", "legacy_id"),
+    Index("ix_clients_org_id_name", "org_id", "name"),
+    Index("ix_clients_search", "search_vector", postgresql_using="gin"),
+    Index("ix_clients_name_trgm", text("f_unaccent(name) gin_trgm_ops"), postgresql_using="gin"),
+)
+
+users = Table(
+    "users", metadata,
+    *_common(),
+    Column("email", Text, nullable=False),
+    Column("password_hash", Text),
+    Column("client_id", UUID(as_uuid=True), ForeignKey("clients.id", ondelete="RESTRICT"),
+           index=True),
+    Column("first_name", Text, nullable=False),
+    Column("last_name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("position", Text),
+    Column("department", Text),
+    Column("phone", Text),
+    Column("status", Text, nullable=False, server_default="active"),
+    Column("skills", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("last_login_at", DateTime(timezone=True)),
+    Column("legacy_id", Text),
+    CheckConstraint(_in("role", ROLES), name="role"),
+    CheckConstraint(_in("status", USER_STATUSES), name="status"),
+    CheckConstraint("(role = 'client') = (client_id IS NOT NULL)", name="client_role"),
+    CheckConstraint("email LIKE '%_@_%' AND length(email) <= 320", name="email_format"),
+    UniqueConstraint("org_id", "legacy_id"),
+    Index("uq_users_email_lower", text("lower(email)"), unique=True),
+    Index("ix_users_org_id_role", "org_id", "role"),
+)
+
+user_sessions = Table(
+    "user_sessions", metadata,
+    _id(),
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("org_id", UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("refresh_hash", Text, nullable=False, unique=True),
+    Column("previous_hash", Text, index=True),
+    Column("generation", Integer, nullable=False, server_default=text("0")),
+    Column("rotated_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_reason", Text),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("ip", INET),
+    Column("user_agent", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+password_tokens = Table(
+    "password_tokens", metadata,
+    _id(),
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("token_hash", Text, nullable=False, unique=True),
+    Column("purpose", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("purpose IN ('invite', 'reset')", name="purpose"),
+)
+
+projects = Table(
+    "projects", metadata,
+    *_common(),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("type", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default="draft"),
+    Column("priority", Text, nullable=False, server_default="medium"),
+    _money("budget"),
+    Column("start_date", Date),
+    Column("end_date", Date),
+    Column("progress", SmallInteger, nullable=False, server_default=text("0")),
+    Column("location", Text),
+    Column("client_id", UUID(as_uuid=True), ForeignKey("clients.id", ondelete="RESTRICT"),
+           index=True),
+    _user_fk("project_manager_id"),
+    _user_fk("created_by"),
+    Column("legacy_id", Text),
+    _search(_weighted(("name", "A"), ("location", "B"), ("description", "C"))),
+    CheckConstraint(_in("type", PROJECT_TYPES), name="type"),
+    CheckConstraint(_in("status", PROJECT_STATUSES), name="status"),
+    CheckConstraint(_in("priority", PRIORITIES), name="priority"),
+    CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
+    CheckConstraint("budget IS NULL OR budget >= 0", name="budget"),
+    CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date",
+                    name="dates"),
+    CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
+    UniqueConstraint("org_id", "legacy_id"),
+    Index("ix_projects_org_id_status", "org_id", "status"),
+    Index("ix_projects_search", "search_vector", postgresql_using="gin"),
+    Index("ix_projects_name_trgm", text("f_unaccent(name) gin_trgm_ops"), postgresql_using="gin"),
+)
+
+project_members = Table(
+    "project_members", metadata,
+    *_common(),
+    _project_fk(),
+    _user_fk("user_id", ondelete="CASCADE", nullable=False),
+    Column("role", Text, nullable=False),
+    CheckConstraint(_in("role", ROLES), name="role"),
+    UniqueConstraint("project_id", "user_id"),
+)
+
+tasks = Table(
+    "tasks", metadata,
+    *_common(),
+    _project_fk(),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("status", Text, nullable=False, server_default="pending"),
+    Column("priority", Text, nullable=False, server_default="medium"),
+    _user_fk("assigned_to"),
+    _user_fk("created_by"),
+    Column("start_date", Date),
+    Column("due_date", Date),
+    Column("progress", SmallInteger, nullable=False, server_default=text("0")),
+    Column("estimated_hours", Numeric(8, 2)),
+    Column("actual_hours", Numeric(8, 2)),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("category", Text),
+    Column("tags", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("legacy_id", Text),
+    _search(_weighted(("name", "A"), ("category", "B"), ("description", "C"))),
+    CheckConstraint(_in("status", TASK_STATUSES), name="status"),
+    CheckConstraint(_in("priority", PRIORITIES), name="priority"),
+    CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
+    CheckConstraint("estimated_hours IS NULL OR estimated_hours >= 0", name="estimated_hours"),
+    CheckConstraint("actual_hours IS NULL OR actual_hours >= 0", name="actual_hours"),
+    CheckConstraint("due_date IS NULL OR start_date IS NULL OR due_date >= start_date",
+                    name="dates"),
+    CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
+    UniqueConstraint("org_id", "legacy_id"),
+    Index("ix_tasks_project_id_status", "project_id", "status"),
+    Index("ix_tasks_project_id_created_at_id", "project_id", "created_at", "id"),
+    Index("ix_tasks_search", "search_vector", postgresql_using="gin"),
+    Index("ix_tasks_name_trgm", text("f_unaccent(name) gin_trgm_ops"), postgresql_using="gin"),
+)
+
+scope_groups = Table(
+    "scope_groups", metadata,
+    *_common(),
+    _project_fk(),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("order_index", Integer, nullable=False, server_default=text("0")),
+    CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
+    UniqueConstraint("project_id", "name"),
+)
+
+scope_items = Table(
+    "scope_items", metadata,
+    *_common(),
+    _project_fk(),
+    Column("scope_group_id", UUID(as_uuid=True),
+           ForeignKey("scope_groups.id", ondelete="RESTRICT"), nullable=False, index=True),
+    Column("code", Text),
+    Column("name", Text, nullable=False),
+    Column("description", Text),
+    Column("category", Text),
+    Column("quantity", Numeric(14, 3)),
+    Column("unit", Text),
+    _money("unit_price"),
+    _money("total_price"),
+    Column("status", Text, nullable=False, server_default="pending"),
+    Column("completion", SmallInteger, nullable=False, server_default=text("0")),
+    Column("dependencies", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    Column("start_date", Date),
+    Column("end_date", Date),
+    Column("notes", Text),
+    Column("legacy_id", Text),
+    _search(_weighted(("code", "A"), ("name", "A"), ("category", "B"), ("description", "C"))),
+    CheckConstraint(_in("status", SCOPE_STATUSES), name="status"),
+    CheckConstraint("unit IS NULL OR " + _in("unit", UNITS), name="unit"),
+    CheckConstraint("completion BETWEEN 0 AND 100", name="completion"),
+    CheckConstraint("quantity IS NULL OR quantity >= 0", name="quantity"),
+    CheckConstraint("unit_price IS NULL OR unit_price >= 0", name="unit_price"),
+    CheckConstraint("total_price IS NULL OR total_price >= 0", name="total_price"),
+    CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date",
+                    name="dates"),
+    CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
+    UniqueConstraint("org_id", "legacy_id"),
+    UniqueConstraint("project_id", "code"),
+    Index("ix_scope_items_project_id_status", "project_id", "status"),
+    Index("ix_scope_items_search", "search_vector", postgresql_using="gin"),
+    Index("ix_scope_items_code_trgm", text("f_unaccent(coalesce(code, '') || ' ' || name) "
+                                           "gin_trgm_ops"), postgresql_using="gin"),
+)
+
+shop_drawings = Table(
+    "shop_drawings", metadata,
+    *_common(),
+    _project_fk(),
+    Column("drawing_number", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("drawing_type", Text),
+    Column("room", Text),
+    Column("revision", Text, nullable=False, server_default="Rev A"),
+    Column("status", Text, nullable=False, server_default="draft"),
+    _user_fk("created_by"),
+    _user_fk("submitted_by"),
+    Column("submitted_at", DateTime(timezone=True)),
+    _user_fk("reviewed_by"),
+    _user_fk("approved_by"),
+    Column("approved_at", DateTime(timezone=True)),
+    Column("file_name", Text),
+    Column("file_size", BigInteger),
+    Column("mime_type", Text),
+    Column("storage_key", Text),
+    Column("notes", Text),
+    Column("legacy_id", Text),
+    _search(_weighted(("drawing_number", "A"), ("title", "A"), ("room", "B"),
+                      ("drawing_type", "C"))),
+    CheckConstraint(_in("status", DRAWING_STATUSES), name="status"),
+    CheckConstraint("revision ~ '^Rev [A-Z]{1,2}$'", name="revision_label"),
+    CheckConstraint("file_size IS NULL OR file_size >= 0", name="file_size"),
+    CheckConstraint("length(title) BETWEEN 1 AND 300", name="title_length"),
+    UniqueConstraint("project_id", "drawing_number"),
+    UniqueConstraint("org_id", "legacy_id"),
+    Index("ix_shop_drawings_project_id_status", "project_id", "status"),
+    Index("ix_shop_drawings_search", "search_vector", postgresql_using="gin"),
+    Index("ix_shop_drawings_number_trgm",
+          text("f_unaccent(drawing_number || ' ' || title) gin_trgm_ops"),
+          postgresql_using="gin"),
+)
+
+shop_drawing_revisions = Table(
+    "shop_drawing_revisions", metadata,
+    *_common(),
+    _project_fk(),
+    Column("drawing_id", UUID(as_uuid=True), ForeignKey("shop_drawings.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("revision", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("comment", Text),
+    Column("file_name", Text),
+    Column("file_size", BigInteger),
+    _user_fk("closed_by"),
+    Column("closed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_in("status", DRAWING_STATUSES), name="status"),
+    UniqueConstraint("drawing_id", "revision"),
+)
+
+material_specs = Table(
+    "material_specs", metadata,
+    *_common(),
+    _project_fk(),
+    Column("code", Text),
+    Column("description", Text, nullable=False),
+    Column("category", Text),
+    Column("material", Text),
+    Column("finish", Text),
+    Column("manufacturer", Text),
+    Column("supplier_name", Text),
+    Column("supplier_contact", Text),
+    Column("supplier_phone", Text),
+    Column("supplier_email", Text),
+    Column("quantity", Numeric(14, 3)),
+    Column("unit", Text),
+    _money("unit_cost"),
+    Column("currency", Text, nullable=False, server_default="TRY"),
+    _money("total_cost"),
+    Column("lead_time_days", Integer),
+    Column("status", Text, nullable=False, server_default="pending"),
+    _user_fk("approved_by"),
+    Column("approved_at", DateTime(timezone=True)),
+    _user_fk("created_by"),
+    Column("specification", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("notes", Text),
+    Column("legacy_id", Text),
+    _search(_weighted(("code", "A"), ("description", "A"), ("material", "B"),
+                      ("manufacturer", "B"), ("supplier_name", "B"), ("category", "C"),
+                      ("finish", "C"))),
+    CheckConstraint(_in("status", SPEC_STATUSES), name="status"),
+    CheckConstraint("quantity IS NULL OR quantity >= 0", name="quantity"),
+    CheckConstraint("unit_cost IS NULL OR unit_cost >= 0", name="unit_cost"),
+    CheckConstraint("total_cost IS NULL OR total_cost >= 0", name="total_cost"),
+    CheckConstraint("lead_time_days IS NULL OR lead_time_days >= 0", name="lead_time"),
+    CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
+    CheckConstraint("length(description) BETWEEN 1 AND 100000", name="description_length"),
+    UniqueConstraint("org_id", "legacy_id"),
+    Index("ix_material_specs_project_id_status", "project_id", "status"),
+    Index("ix_material_specs_search", "search_vector", postgresql_using="gin"),
+    Index("ix_material_specs_trgm",
+          text("f_unaccent(coalesce(code, '') || ' ' || description || ' ' || "
+               "coalesce(supplier_name, '') || ' ' || coalesce(manufacturer, '')) gin_trgm_ops"),
+          postgresql_using="gin"),
+)
+
+item_links = Table(
+    "item_links", metadata,
+    *_common(),
+    _project_fk(),
+    Column("scope_item_id", UUID(as_uuid=True), ForeignKey("scope_items.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("task_id", UUID(as_uuid=True), ForeignKey("tasks.id", ondelete="CASCADE"), index=True),
+    Column("shop_drawing_id", UUID(as_uuid=True),
+           ForeignKey("shop_drawings.id", ondelete="CASCADE"), index=True),
+    Column("material_spec_id", UUID(as_uuid=True),
+           ForeignKey("material_specs.id", ondelete="CASCADE"), index=True),
+    CheckConstraint("num_nonnulls(task_id, shop_drawing_id, material_spec_id) = 1",
+                    name="one_target"),
+    Index("uq_item_links_target", "scope_item_id",
+          text("coalesce(task_id, shop_drawing_id, material_spec_id)"), unique=True),
+)
+
+comments = Table(
+    "comments", metadata,
+    *_common(),
+    _project_fk(),
+    Column("entity_type", Text, nullable=False),
+    Column("entity_id", UUID(as_uuid=True), nullable=False),
+    _user_fk("user_id", ondelete="CASCADE", nullable=False),
+    Column("body", Text, nullable=False),
+    Column("parent_id", UUID(as_uuid=True), ForeignKey("comments.id", ondelete="CASCADE"),
+           index=True),
+    _search("setweight(to_tsvector('simple', f_unaccent(body)), 'C')"),
+    CheckConstraint(_in("entity_type", ENTITY_TYPES), name="entity_type"),
+    CheckConstraint("length(body) BETWEEN 1 AND 100000", name="body_length"),
+    Index("ix_comments_entity", "entity_type", "entity_id", "created_at"),
+    Index("ix_comments_search", "search_vector", postgresql_using="gin"),
+)
+
+mentions = Table(
+    "mentions", metadata,
+    *_common(),
+    _project_fk(),
+    Column("comment_id", UUID(as_uuid=True), ForeignKey("comments.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    _user_fk("user_id", ondelete="CASCADE", nullable=False),
+    UniqueConstraint("comment_id", "user_id"),
+)
+
+notifications = Table(
+    "notifications", metadata,
+    *_common(),
+    _user_fk("user_id", ondelete="CASCADE", nullable=False),
+    Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"),
+           index=True),
+    Column("type", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("read_at", DateTime(timezone=True)),
+    Index("ix_notifications_user_unread", "user_id", "created_at",
+          postgresql_where=text("read_at IS NULL")),
+    Index("ix_notifications_user_id_created_at_id", "user_id", "created_at", "id"),
+)
+
+attachments = Table(
+    "attachments", metadata,
+    *_common(),
+    _project_fk(),
+    Column("entity_type", Text, nullable=False),
+    Column("entity_id", UUID(as_uuid=True), nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("mime_type", Text),
+    Column("size", BigInteger, nullable=False, server_default=text("0")),
+    Column("storage_key", Text, nullable=False),
+    _user_fk("uploaded_by"),
+    CheckConstraint(_in("entity_type", ENTITY_TYPES), name="entity_type"),
+    CheckConstraint("size >= 0", name="size"),
+    Index("ix_attachments_entity", "entity_type", "entity_id"),
+)
+
+audit_logs = Table(
+    "audit_logs", metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("txid", XID8, nullable=False, server_default=text("pg_current_xact_id()")),
+    Column("org_id", UUID(as_uuid=True), index=True),
+    Column("project_id", UUID(as_uuid=True)),
+    Column("table_name", Text),
+    Column("record_id", UUID(as_uuid=True)),
+    Column("action", Text, nullable=False),
+    Column("old_values", JSONB),
+    Column("new_values", JSONB),
+    Column("changed_fields", ARRAY(Text)),
+    Column("user_id", UUID(as_uuid=True)),
+    Column("request_id", Text),
+    Column("origin_sid", Text),
+    Column("ip", INET),
+    Column("user_agent", Text),
+    Column("details", JSONB),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()")),
+    Index("ix_audit_logs_txid_id", "txid", "id"),
+    Index("ix_audit_logs_record", "table_name", "record_id", "id"),
+    Index("ix_audit_logs_project_id_id", "project_id", "id"),
+    Index("ix_audit_logs_org_id_at", "org_id", "at"),
+    Index("ix_audit_logs_user_id_at", "user_id", "at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys", metadata,
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("method", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("request_hash", Text, nullable=False),
+    Column("status", Integer),
+    Column("response", JSONB),
+    Column("headers", JSONB),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+realtime_cursor = Table(
+    "realtime_cursor", metadata,
+    Column("id", SmallInteger, primary_key=True, server_default=text("1")),
+    Column("last_id", BigInteger, nullable=False, server_default=text("0")),
+    Column("horizon", XID8, nullable=False, server_default=text("'0'::xid8")),
+    Column("leader", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("id = 1", name="singleton"),
+)
+
+realtime_state = Table(
+    "realtime_state", metadata,
+    Column("id", SmallInteger, primary_key=True, server_default=text("1")),
+    Column("listener_awake", Boolean, nullable=False, server_default=text("false")),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("id = 1", name="singleton"),
+)
+
+# Tables with the version / audit / doorbell triggers and forced row-level security.
+ORG_TABLES = ("organizations", "clients", "users")
+PROJECT_TABLES = (
+    "projects", "project_members", "tasks", "scope_groups", "scope_items", "shop_drawings",
+    "shop_drawing_revisions", "material_specs", "item_links", "comments", "mentions",
+    "attachments",
+)
+USER_TABLES = ("notifications",)
+AUDITED_TABLES = ORG_TABLES + PROJECT_TABLES + USER_TABLES
+# Infrastructure tables: only the system role touches them.
+SYSTEM_TABLES = (
+    "user_sessions", "password_tokens", "idempotency_keys", "realtime_cursor", "realtime_state",
+)

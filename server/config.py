@@ -1,0 +1,130 @@
+"""Settings, read once from the environment into a frozen dataclass."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message says which and why."""
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the service; the README lists each with its default."""
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    jwt_secret: str = ""
+    host: str = "127.0.0.1"
+    port: int = 5014
+    cors_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    data_dir: Path = Path(".data")
+    env_name: str = "dev"
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 30 * 24 * 3600
+    refresh_grace_seconds: int = 10
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    db_command_timeout: float = 10.0
+    max_body_bytes: int = 1024 * 1024
+    smtp_url: str | None = None
+    mail_from: str = "Formula PM <no-reply@formula-pm.local>"
+    public_url: str = "http://127.0.0.1:5014"
+    realtime_mode: str = "notify"
+    embedded: bool = False
+    trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
+        default=(), repr=False
+    )
+
+    @property
+    def redis_enabled(self) -> bool:
+        return bool(self.redis_url)
+
+    @property
+    def key_prefix(self) -> str:
+        """Namespace of every Redis key and channel of this deployment."""
+        return f"fpm:{self.env_name}:"
+
+    def with_database(self, url: str, *, embedded: bool) -> Settings:
+        return replace(self, database_url=url, embedded=embedded)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from `env` (default: the process environment)."""
+    env = os.environ if env is None else env
+    database_url = env.get("DATABASE_URL") or None
+    data_dir = Path(env.get("DATA_DIR") or ".data")
+    jwt_secret = env.get("JWT_SECRET", "")
+    if database_url and not jwt_secret:
+        raise ConfigError(
+            "JWT_SECRET is required when DATABASE_URL is set "
+            "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    if jwt_secret and len(jwt_secret) < 32:
+        raise ConfigError("JWT_SECRET must be at least 32 characters long")
+    if not jwt_secret:
+        jwt_secret = _embedded_secret(data_dir)
+    mode = env.get("REALTIME_MODE", "notify").lower()
+    if mode not in ("notify", "poll"):
+        raise ConfigError(f"REALTIME_MODE must be 'notify' or 'poll', got {mode!r}")
+    proxies = _split(env.get("TRUSTED_PROXIES", ""))
+    try:
+        networks = tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+    except ValueError as exc:
+        raise ConfigError(f"TRUSTED_PROXIES: {exc}") from exc
+    port = _int(env, "PORT", 5014)
+    return Settings(
+        database_url=database_url,
+        redis_url=env.get("REDIS_URL") or None,
+        jwt_secret=jwt_secret,
+        host=env.get("HOST", "127.0.0.1"),
+        port=port,
+        cors_origins=_split(env.get("CORS_ORIGINS", "")),
+        trusted_proxies=proxies,
+        trusted_networks=networks,
+        log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        data_dir=data_dir,
+        env_name=env.get("FPM_ENV", "dev"),
+        access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", 900),
+        refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600),
+        pool_min_size=_int(env, "DB_POOL_MIN", 2),
+        pool_max_size=_int(env, "DB_POOL_MAX", 10),
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
+        smtp_url=env.get("SMTP_URL") or None,
+        public_url=env.get("PUBLIC_URL") or f"http://127.0.0.1:{port}",
+        realtime_mode=mode,
+    )
+
+
+def _embedded_secret(data_dir: Path) -> str:
+    """The embedded mode keeps a generated secret in DATA_DIR so tokens survive restarts."""
+    path = data_dir / "jwt_secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.write_text(secret)
+    path.chmod(0o600)
+    return secret
