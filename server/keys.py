@@ -1,0 +1,27 @@
+"""Typed keys of what `create_app` puts on the application (and routes read)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from server.cache import Cache
+from server.config import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+POOL = web.AppKey("pool", asyncpg.Pool)
+CACHE = web.AppKey("cache", Cache)
+REDIS = web.AppKey("redis", aioredis.Redis)
+# sid -> owning user id (or None): lets X-Socket-ID be honoured only for the caller's socket.
+SocketOwner = Callable[[str], Awaitable[Any]]
+SOCKET_OWNER: web.AppKey[SocketOwner] = web.AppKey("socket_owner")
+# () -> the realtime part of /health/ready.
+RealtimeStatus = Callable[[], Awaitable[dict[str, Any]]]
+REALTIME_STATUS: web.AppKey[RealtimeStatus] = web.AppKey("realtime_status")
+# Called with (user_id, session ids) after sessions are revoked, so sockets can be dropped.
+RevokedHook = Callable[[Any, list[Any]], Awaitable[None]]
+ON_SESSIONS_REVOKED: web.AppKey[list[RevokedHook]] = web.AppKey("on_sessions_revoked")

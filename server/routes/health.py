@@ -1,0 +1,51 @@
+"""Liveness and readiness: database, cache and realtime parts."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+from aiohttp import web
+
+from server.keys import CACHE, POOL, REALTIME_STATUS, SETTINGS
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/health")
+async def liveness(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _database(request: web.Request) -> dict[str, Any]:
+    try:
+        async with asyncio.timeout(2):
+            async with request.app[POOL].acquire() as conn:
+                await conn.fetchval("SELECT 1")
+        return {"status": "healthy"}
+    except Exception as exc:  # any failure to reach PostgreSQL is "unhealthy", never a 500
+        return {"status": "unhealthy", "error": type(exc).__name__}
+
+
+def _cache(request: web.Request) -> dict[str, Any]:
+    stats = request.app[CACHE].stats()
+    if not request.app[SETTINGS].redis_enabled:
+        stats["mode"] = "single worker: no REDIS_URL, in-process cache and fan-out"
+    return stats
+
+
+@routes.get("/health/ready")
+async def readiness(request: web.Request) -> web.Response:
+    database = await _database(request)
+    status_of = request.app.get(REALTIME_STATUS)
+    realtime: dict[str, Any] = (await status_of() if status_of is not None
+                                else {"status": "healthy", "detail": "not started"})
+    body = {
+        "status": database["status"],
+        "database": database,
+        "cache": _cache(request),
+        "realtime": realtime,
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    return web.json_response(body, status=200 if database["status"] == "healthy" else 503)

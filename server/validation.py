@@ -1,0 +1,48 @@
+"""Edge validation: JSON bodies and query strings into pydantic models, or problem+json."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import pydantic
+from aiohttp import web
+
+from server.errors import BadRequest, Invalid, pydantic_errors
+
+
+class ApiModel(pydantic.BaseModel):
+    """Base of request models: unknown fields are rejected, strings trimmed."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body as JSON; a body that is not JSON is a 400, never a 500."""
+    if not request.can_read_body:
+        raise BadRequest("A JSON body is required", code="invalid_json")
+    raw = await request.read()
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}", code="invalid_json") from exc
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise Invalid("The body must be a JSON object",
+                      errors=[{"field": "body", "message": "must be an object"}])
+    return model.model_validate(data)
+
+
+def read_query(query: Mapping[str, str], model: type[M]) -> M:
+    """Query parameters into a model; repeated or unknown parameters are reported."""
+    try:
+        return model.model_validate(dict(query))
+    except pydantic.ValidationError as exc:
+        raise Invalid("Invalid query parameters", errors=pydantic_errors(exc)) from exc

@@ -1,0 +1,281 @@
+"""Test harness: a uniquely named PostgreSQL database per run, migrated with the real
+migrations; a Redis key namespace per run; a clean state per test; live app clients.
+
+PostgreSQL: TEST_DATABASE_URL (default the local server); when nothing answers there, an
+embedded PostgreSQL is started. Redis: TEST_REDIS_URL (default the local server); when
+nothing answers, a private `redis-server` is started on a free port. Neither is ever
+mocked, and a test never skips for want of one: the run fails loudly instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from db.migrate import upgrade
+from db.pool import Actor, create_pool, system_transaction
+from server.auth.passwords import hash_password
+from server.auth.sessions import start_session
+from server.config import Settings
+from server.embedded import with_database
+
+RUN_ID = secrets.token_hex(4)
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+PASSWORD = "correct horse battery staple"
+KEEP_TABLES = ("alembic_version", "realtime_cursor", "realtime_state")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _reachable(dsn: str) -> bool:
+    try:
+        conn = await asyncpg.connect(dsn, timeout=3)
+    except (TimeoutError, OSError, asyncpg.PostgresError):
+        return False
+    await conn.close()
+    return True
+
+
+@pytest.fixture(scope="session")
+def admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    dsn = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
+    if asyncio.run(_reachable(dsn)):
+        return dsn
+    from server.embedded import start_embedded
+
+    return start_embedded(tmp_path_factory.mktemp("embedded-pg"))
+
+
+@pytest.fixture(scope="session")
+def database_url(admin_dsn: str) -> Iterator[str]:
+    """A database of this run only: created, migrated, and dropped at the end."""
+    name = f"fpm_test_{RUN_ID}_{os.getpid()}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    url = with_database(admin_dsn, name)
+    upgrade(url)
+    yield url
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS)
+    if _redis_ok(url):
+        yield url
+        return
+    binary = shutil.which("redis-server") or shutil.which("valkey-server")
+    if binary is None:
+        pytest.fail(f"no Redis at {url} and no redis-server binary to start one", pytrace=False)
+    server = RedisServer(binary)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def _redis_ok(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+class RedisServer:
+    """A private redis-server on a free port (also used by tests that stop Redis)."""
+
+    def __init__(self, binary: str | None = None, port: int | None = None) -> None:
+        self.binary = binary or shutil.which("redis-server") or "redis-server"
+        self.port = port or _free_port()
+        self.dir = tempfile.mkdtemp(prefix="fpm-redis-")
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not _redis_ok(self.url):
+            if time.monotonic() > deadline:
+                raise RuntimeError("private redis-server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(5)
+            self.process = None
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    return Settings(
+        database_url=database_url, redis_url=redis_url, jwt_secret="t" * 48,
+        env_name=f"test{RUN_ID}", data_dir=tmp_path_factory.mktemp("data"),
+        pool_min_size=1, pool_max_size=8,
+    )
+
+
+@pytest.fixture(scope="session")
+def memory_settings(settings: Settings) -> Settings:
+    """The same, without Redis: single worker, in-process cache and fan-out."""
+    return replace(settings, redis_url=None)
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database_url, min_size=1, max_size=6)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every test that touches the database starts from empty tables and an empty cache."""
+    if "pool" not in request.fixturenames and "client" not in request.fixturenames:
+        yield
+        return
+    pool: asyncpg.Pool = request.getfixturevalue("pool")
+    settings_: Settings = request.getfixturevalue("settings")
+    async with pool.acquire() as conn:
+        tables = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename <> ALL($1::text[])", list(KEEP_TABLES))
+        names = ", ".join(f'"{t["tablename"]}"' for t in tables)
+        await conn.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        await conn.execute("UPDATE realtime_cursor SET last_id = 0, horizon = '0', leader = NULL")
+        await conn.execute("UPDATE realtime_state SET listener_awake = false")
+    client = aioredis.from_url(settings_.redis_url or DEFAULT_REDIS)
+    keys = [k async for k in client.scan_iter(match=f"{settings_.key_prefix}*", count=1000)]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+    yield
+
+
+@pytest.fixture
+async def app(settings: Settings) -> web.Application:
+    from server.app import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+                 app: web.Application, pool: asyncpg.Pool) -> TestClient[Any, Any]:
+    return await aiohttp_client(app)
+
+
+class World:
+    """Factories for organisations, users and sign-ins, written through the real schema."""
+
+    def __init__(self, pool: asyncpg.Pool, client: TestClient[Any, Any] | None) -> None:
+        self.pool = pool
+        self.client = client
+        self._hash: str | None = None
+
+    async def org(self, slug: str | None = None) -> uuid.UUID:
+        slug = slug or f"org-{secrets.token_hex(3)}"
+        async with system_transaction(self.pool) as conn:
+            org: uuid.UUID = await conn.fetchval(
+                "INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id",
+                slug.title(), slug)
+        return org
+
+    async def user(self, org: uuid.UUID, role: str = "admin", *, email: str | None = None,
+                   client_id: uuid.UUID | None = None, status: str = "active",
+                   first_name: str = "Test", last_name: str | None = None) -> dict[str, Any]:
+        if self._hash is None:
+            self._hash = await hash_password(PASSWORD)
+        email = email or f"{role}.{secrets.token_hex(3)}@example.test"
+        if role == "client" and client_id is None:
+            client_id = await self.client_record(org)
+        async with system_transaction(self.pool) as conn:
+            row = await conn.fetchrow(
+                """INSERT INTO users (org_id, email, password_hash, first_name, last_name, role,
+                                      status, client_id)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *""",
+                org, email, self._hash, first_name, last_name or role.title(), role, status,
+                client_id)
+        return dict(row)
+
+    async def client_record(self, org: uuid.UUID, name: str = "Client Co") -> uuid.UUID:
+        async with system_transaction(self.pool) as conn:
+            cid: uuid.UUID = await conn.fetchval(
+                "INSERT INTO clients (org_id, name) VALUES ($1, $2) RETURNING id", org, name)
+        return cid
+
+    async def project(
+        self, org: uuid.UUID, *, members: Sequence[dict[str, Any]] = (),
+        client_id: uuid.UUID | None = None, name: str = "Levent Fit-Out",
+    ) -> uuid.UUID:
+        async with system_transaction(self.pool) as conn:
+            pid: uuid.UUID = await conn.fetchval(
+                """INSERT INTO projects (org_id, name, type, client_id) VALUES ($1, $2,
+                   'fit_out', $3) RETURNING id""", org, name, client_id)
+            for member in members:
+                await conn.execute(
+                    "INSERT INTO project_members (org_id, project_id, user_id, role) "
+                    "VALUES ($1, $2, $3, $4)", org, pid, member["id"], member["role"])
+        return pid
+
+    async def token(self, app: web.Application, user: dict[str, Any]) -> str:
+        pair = await start_session(app, user_id=user["id"], org_id=user["org_id"],
+                                   role=user["role"])
+        return pair.access_token
+
+    async def headers(self, app: web.Application, user: dict[str, Any]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await self.token(app, user)}"}
+
+
+@pytest.fixture
+def world(pool: asyncpg.Pool) -> World:
+    return World(pool, None)
+
+
+def actor_of(user: dict[str, Any], **kw: Any) -> Actor:
+    return Actor(user_id=user["id"], org_id=user["org_id"], role=user["role"], **kw)
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    path = Path(__file__).parent / "artifacts"
+    path.mkdir(exist_ok=True)
+    return path
