@@ -11,11 +11,13 @@ from redis.exceptions import RedisError
 
 from db.pool import create_pool
 from server.auth.identity import auth_middleware
+from server.auth.invitations import mailer_for
+from server.auth.throttle import Throttle
 from server.cache import MemoryCache, RedisCache
 from server.config import Settings
 from server.errors import error_middleware
 from server.http import access_log_middleware, headers_middleware
-from server.keys import CACHE, ON_SESSIONS_REVOKED, POOL, REDIS, SETTINGS
+from server.keys import CACHE, MAILER, ON_SESSIONS_REVOKED, POOL, REDIS, SETTINGS, THROTTLES
 from server.routes import ROUTE_MODULES
 
 log = logging.getLogger("formula_pm.app")
@@ -37,6 +39,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     if not settings.redis_url:
         log.info("no REDIS_URL: one worker, in-process cache and fan-out")
         app[CACHE] = MemoryCache(settings.key_prefix)
+        app[THROTTLES] = _throttles(settings, None)
         yield
         return
     client = aioredis.from_url(
@@ -46,6 +49,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client
     cache = RedisCache(client, settings.key_prefix)
     app[CACHE] = cache
+    app[THROTTLES] = _throttles(settings, client)
     try:
         await client.ping()
     except (RedisError, OSError) as exc:
@@ -53,6 +57,12 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         log.warning("redis not reachable at start-up, running degraded: %s", exc)
     yield
     await client.aclose()
+
+
+def _throttles(settings: Settings, client: aioredis.Redis | None) -> tuple[Throttle, Throttle]:
+    """Failed sign-ins: 5 per account and 30 per address in 15 minutes."""
+    return (Throttle("account", 5, 900, settings.key_prefix, client),
+            Throttle("address", 30, 900, settings.key_prefix, client))
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -63,6 +73,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[ON_SESSIONS_REVOKED] = []
+    app[MAILER] = mailer_for(settings)
     app.cleanup_ctx.append(_pool_ctx)
     app.cleanup_ctx.append(_redis_ctx)
     for module in ROUTE_MODULES:

@@ -25,3 +25,7 @@ REALTIME_STATUS: web.AppKey[RealtimeStatus] = web.AppKey("realtime_status")
 # Called with (user_id, session ids) after sessions are revoked, so sockets can be dropped.
 RevokedHook = Callable[[Any, list[Any]], Awaitable[None]]
 ON_SESSIONS_REVOKED: web.AppKey[list[RevokedHook]] = web.AppKey("on_sessions_revoked")
+# Outgoing mail (SMTP or the DATA_DIR outbox); tests put a capturing fake here.
+MAILER: web.AppKey[Any] = web.AppKey("mailer")
+# Failed-login throttles: (per account, per address).
+THROTTLES: web.AppKey[Any] = web.AppKey("throttles")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import pydantic
 from aiohttp import web
@@ -46,3 +46,14 @@ def read_query(query: Mapping[str, str], model: type[M]) -> M:
         return model.model_validate(dict(query))
     except pydantic.ValidationError as exc:
         raise Invalid("Invalid query parameters", errors=pydantic_errors(exc)) from exc
+
+
+# Field types shared by request models (limits from API.md "Text limits").
+Name = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=300)]
+ShortText = Annotated[str, pydantic.StringConstraints(max_length=300)]
+LongText = Annotated[str, pydantic.StringConstraints(max_length=100_000)]
+Phone = Annotated[str, pydantic.StringConstraints(max_length=50)]
+Email = Annotated[str, pydantic.StringConstraints(
+    min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Secret = Annotated[str, pydantic.StringConstraints(
+    min_length=1, max_length=1024, strip_whitespace=False)]

@@ -190,11 +190,36 @@ async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     yield
 
 
+class Outbox:
+    """Captures outgoing mail (e-mail is the outside world: the one thing tests fake)."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    async def send(self, mail: Any) -> None:
+        self.sent.append(mail)
+
+    def last_token(self) -> str:
+        body = self.sent[-1].body
+        return str(body.split("token=", 1)[1].split()[0])
+
+
 @pytest.fixture
 async def app(settings: Settings) -> web.Application:
     from server.app import create_app
+    from server.keys import MAILER
 
-    return create_app(settings)
+    application = create_app(settings)
+    application[MAILER] = Outbox()
+    return application
+
+
+@pytest.fixture
+def outbox(app: web.Application) -> Outbox:
+    from server.keys import MAILER
+
+    box: Outbox = app[MAILER]
+    return box
 
 
 @pytest.fixture

@@ -50,3 +50,54 @@ async def test_security_headers(client: TestClient[Any, Any]) -> None:
     response = await client.get("/health")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+async def test_bad_json_is_400_problem_json(client: TestClient[Any, Any]) -> None:
+    for body in (b"{bad", b"\xff\xfe", b"", b"[1, 2]"):
+        response = await client.post("/api/v1/auth/login", data=body,
+                                      headers={"Content-Type": "application/json"})
+        assert response.status in (400, 422), body
+        assert response.content_type == "application/problem+json"
+
+
+async def test_oversized_body_is_413(client: TestClient[Any, Any]) -> None:
+    response = await client.post("/api/v1/auth/login", data=b"x" * (2 * 1024 * 1024),
+                                 headers={"Content-Type": "application/json"})
+    assert response.status == 413
+    assert response.content_type == "application/problem+json"
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
+    from dataclasses import replace
+
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from server.auth.identity import client_ip
+    from server.config import load_settings
+    from server.keys import SETTINGS
+
+    def ip(remote: str, forwarded: str, proxies: str) -> str | None:
+        app = web.Application()
+        settings = load_settings({"JWT_SECRET": "s" * 40, "TRUSTED_PROXIES": proxies,
+                                  "DATA_DIR": "unused"})
+        app[SETTINGS] = replace(settings)
+        request = make_mocked_request("GET", "/", headers={"X-Forwarded-For": forwarded},
+                                      app=app, transport=_Transport(remote))
+        return client_ip(request)
+
+    assert ip("10.0.0.5", "203.0.113.9", "") == "10.0.0.5"
+    assert ip("10.0.0.5", "203.0.113.9", "10.0.0.0/8") == "203.0.113.9"
+    assert ip("10.0.0.5", "198.51.100.1, 203.0.113.9, 10.0.0.7", "10.0.0.0/8") == "203.0.113.9"
+    assert ip("192.0.2.1", "203.0.113.9", "10.0.0.0/8") == "192.0.2.1"
+
+
+class _Transport:
+    def __init__(self, remote: str) -> None:
+        self.remote = remote
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return (self.remote, 12345) if name == "peername" else default
+
+    def is_closing(self) -> bool:
+        return False

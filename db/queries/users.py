@@ -1,0 +1,83 @@
+"""Users: sign-in look-ups (system role) and the org's user directory (as an actor)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+
+PUBLIC_COLUMNS = (
+    "id, org_id, email, first_name, last_name, role, position, department, phone, status, "
+    "client_id, skills, last_login_at, version, created_at, updated_at"
+)
+EDITABLE = ("first_name", "last_name", "position", "department", "phone", "skills", "role",
+            "status", "client_id")
+
+
+async def for_login(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
+    """The user with this e-mail (case-insensitive), with the hash; system role only."""
+    return await conn.fetchrow(
+        f"SELECT {PUBLIC_COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)",
+        email)
+
+
+async def password_hash_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:
+    value: str | None = await conn.fetchval(
+        "SELECT password_hash FROM users WHERE id = $1", user_id)
+    return value
+
+
+async def get(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {PUBLIC_COLUMNS} FROM users WHERE id = $1", user_id)
+
+
+async def list_users(conn: asyncpg.Connection, *, where: str, args: list[Any], order: str,
+                     limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {PUBLIC_COLUMNS} FROM users WHERE {where} ORDER BY {order} "
+        f"LIMIT {int(limit) + 1}", *args)
+
+
+async def create(conn: asyncpg.Connection, org_id: uuid.UUID, values: Mapping[str, Any],
+                 password_hash: str | None) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        f"""INSERT INTO users (org_id, email, password_hash, first_name, last_name, role,
+                               position, department, phone, client_id, status)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            RETURNING {PUBLIC_COLUMNS}""",
+        org_id, values["email"], password_hash, values["first_name"], values["last_name"],
+        values["role"], values.get("position"), values.get("department"), values.get("phone"),
+        values.get("client_id"), "active" if password_hash else "invited")
+    assert row is not None
+    return row
+
+
+async def update(conn: asyncpg.Connection, user_id: uuid.UUID, changes: Mapping[str, Any],
+                 expected_version: int | None) -> asyncpg.Record | None:
+    """Apply `changes` (keys from EDITABLE only); None when missing or stale."""
+    columns = [c for c in changes if c in EDITABLE]
+    sets = ", ".join(f"{c} = ${i + 3}" for i, c in enumerate(columns)) or "version = version"
+    return await conn.fetchrow(
+        f"""UPDATE users SET {sets}
+            WHERE id = $1 AND ($2::int IS NULL OR version = $2)
+            RETURNING {PUBLIC_COLUMNS}""",
+        user_id, expected_version, *(changes[c] for c in columns))
+
+
+async def set_password(conn: asyncpg.Connection, user_id: uuid.UUID, password_hash: str,
+                       activate: bool = False) -> None:
+    await conn.execute(
+        """UPDATE users SET password_hash = $2,
+               status = CASE WHEN $3 AND status = 'invited' THEN 'active' ELSE status END
+           WHERE id = $1""", user_id, password_hash, activate)
+
+
+async def touch_login(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE users SET last_login_at = now() WHERE id = $1", user_id)
+
+
+async def email_taken(conn: asyncpg.Connection, email: str) -> bool:
+    """Across the whole service (system role): e-mail addresses are globally unique."""
+    return bool(await conn.fetchval("SELECT 1 FROM users WHERE lower(email) = lower($1)", email))

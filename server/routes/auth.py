@@ -1,0 +1,228 @@
+"""Sign-in, token refresh, sign-out, the signed-in user, password change and reset."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pydantic
+from aiohttp import web
+
+from db.pool import Actor, system_transaction, transaction
+from db.queries import users as q
+from db.queries.events import record_event
+from server.auth.identity import actor, client_ip, identity
+from server.auth.invitations import consume_token, create_token, set_password_link
+from server.auth.passwords import check_policy, hash_password, verify_password
+from server.auth.sessions import (
+    after_revoke,
+    refresh_session,
+    revoke_session,
+    revoke_user_sessions,
+    start_session,
+)
+from server.auth.users import user_json
+from server.errors import REQUEST_ID, Invalid, TooManyRequests, Unauthorized
+from server.keys import MAILER, POOL, SETTINGS, THROTTLES
+from server.mailer import Mail
+from server.rest import json_response
+from server.validation import ApiModel, Email, Name, Phone, Secret, ShortText, read_body
+
+routes = web.RouteTableDef()
+
+Token = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=512)]
+
+
+class LoginBody(ApiModel):
+    email: Email
+    password: Secret
+
+
+class RefreshBody(ApiModel):
+    refresh_token: Token
+
+
+class ProfileBody(ApiModel):
+    first_name: Name | None = None
+    last_name: Name | None = None
+    position: ShortText | None = None
+    department: ShortText | None = None
+    phone: Phone | None = None
+
+
+class ChangePasswordBody(ApiModel):
+    current_password: Secret
+    new_password: Secret
+
+
+class ResetRequestBody(ApiModel):
+    email: Email
+
+
+class ResetConfirmBody(ApiModel):
+    token: Token
+    new_password: Secret
+
+
+def _anonymous_actor(request: web.Request, user: Any = None) -> Actor:
+    return Actor(
+        user_id=user["id"] if user else None, org_id=user["org_id"] if user else None,
+        request_id=request.get(REQUEST_ID), ip=client_ip(request),
+        user_agent=request.headers.get("User-Agent"),
+    )
+
+
+async def _throttled(request: web.Request, email: str) -> None:
+    account, address = request.app[THROTTLES]
+    wait = max(await account.retry_after(email), await address.retry_after(client_ip(request)
+                                                                           or "unknown"))
+    if wait:
+        raise TooManyRequests("Too many failed sign-ins; try again later",
+                              headers={"Retry-After": str(wait)})
+
+
+@routes.post("/api/v1/auth/login")
+async def login(request: web.Request) -> web.Response:
+    body = await read_body(request, LoginBody)
+    email = body.email.lower()
+    await _throttled(request, email)
+    pool = request.app[POOL]
+    async with system_transaction(pool) as conn:
+        user = await q.for_login(conn, email)
+    # The same work and the same answer for an unknown e-mail and a wrong password.
+    ok = await verify_password(user["password_hash"] if user else None, body.password)
+    if not ok or user is None or user["status"] != "active":
+        account, address = request.app[THROTTLES]
+        await account.fail(email)
+        await address.fail(client_ip(request) or "unknown")
+        async with system_transaction(pool, _anonymous_actor(request, user)) as conn:
+            await record_event(conn, "login_failed", org_id=user["org_id"] if user else None,
+                               user_id=user["id"] if user else None, details={"email": email})
+        raise Unauthorized("Invalid e-mail or password", code="invalid_credentials")
+    await request.app[THROTTLES][0].reset(email)
+    pair = await start_session(request.app, user_id=user["id"], org_id=user["org_id"],
+                               role=user["role"], ip=client_ip(request),
+                               user_agent=request.headers.get("User-Agent"))
+    async with system_transaction(pool, _anonymous_actor(request, user)) as conn:
+        await q.touch_login(conn, user["id"])
+        await record_event(conn, "login", org_id=user["org_id"], user_id=user["id"],
+                           details={"session_id": str(pair.session_id)})
+    return json_response({**pair.as_json(), "user": user_json(user)})
+
+
+@routes.post("/api/v1/auth/refresh")
+async def refresh(request: web.Request) -> web.Response:
+    body = await read_body(request, RefreshBody)
+    pair = await refresh_session(request.app, body.refresh_token, _anonymous_actor(request))
+    return json_response(pair.as_json())
+
+
+@routes.post("/api/v1/auth/logout")
+async def logout(request: web.Request) -> web.Response:
+    who = identity(request)
+    act = await actor(request)
+    await revoke_session(request.app, who.session_id, who.user_id, "logout", act)
+    async with system_transaction(request.app[POOL], act) as conn:
+        await record_event(conn, "logout", org_id=who.org_id, user_id=who.user_id,
+                           details={"session_id": str(who.session_id)})
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/auth/me")
+async def me(request: web.Request) -> web.Response:
+    who = identity(request)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        row = await q.get(conn, who.user_id)
+    if row is None:
+        raise Unauthorized("Invalid or expired token", code="invalid_token")
+    return json_response(user_json(row))
+
+
+@routes.patch("/api/v1/auth/me")
+async def update_me(request: web.Request) -> web.Response:
+    body = await read_body(request, ProfileBody)
+    who = identity(request)
+    changes = body.model_dump(exclude_unset=True)
+    if any(changes.get(k) is None for k in ("first_name", "last_name") if k in changes):
+        raise Invalid("Names cannot be empty", errors=[
+            {"field": k, "message": "required"} for k in ("first_name", "last_name")
+            if k in changes and changes[k] is None])
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        row = await q.update(conn, who.user_id, changes, None)
+    assert row is not None
+    return json_response(user_json(row))
+
+
+@routes.post("/api/v1/auth/change-password")
+async def change_password(request: web.Request) -> web.Response:
+    body = await read_body(request, ChangePasswordBody)
+    who = identity(request)
+    act = await actor(request)
+    pool = request.app[POOL]
+    async with system_transaction(pool) as conn:
+        stored = await q.password_hash_of(conn, who.user_id)
+    if not await verify_password(stored, body.current_password):
+        raise Invalid("The current password is wrong",
+                      errors=[{"field": "current_password", "message": "does not match"}])
+    check_policy(body.new_password, field="new_password", email=who.email)
+    new_hash = await hash_password(body.new_password)
+    async with system_transaction(pool, act) as conn:
+        await q.set_password(conn, who.user_id, new_hash)
+        others = await conn.fetch(
+            "UPDATE user_sessions SET revoked_at = now(), revoked_reason = 'password changed' "
+            "WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id",
+            who.user_id, who.session_id)
+    await after_revoke(request.app, who.user_id, [r["id"] for r in others])
+    return web.Response(status=204)
+
+
+@routes.post("/api/v1/auth/password-reset/request")
+async def request_reset(request: web.Request) -> web.Response:
+    body = await read_body(request, ResetRequestBody)
+    email = body.email.lower()
+    account, address = request.app[THROTTLES]
+    # Per-address limit answers 429 whoever the e-mail belongs to: nothing is revealed.
+    ip = client_ip(request) or "unknown"
+    if await address.retry_after("reset:" + ip):
+        raise TooManyRequests("Too many reset requests; try again later",
+                              headers={"Retry-After": "60"})
+    await address.fail("reset:" + ip)
+    if await account.retry_after("reset:" + email):
+        return web.Response(status=202)
+    await account.fail("reset:" + email)
+    pool = request.app[POOL]
+    async with system_transaction(pool, _anonymous_actor(request)) as conn:
+        user = await q.for_login(conn, email)
+        if user is None or user["status"] == "inactive":
+            return web.Response(status=202)
+        token = await create_token(conn, user["id"], "reset")
+        await record_event(conn, "password_reset_requested", org_id=user["org_id"],
+                           user_id=user["id"])
+    link = set_password_link(request.app[SETTINGS], token)
+    await request.app[MAILER].send(Mail(
+        to=user["email"], subject="Reset your Formula PM password",
+        body=f"Choose a new password (the link works once, for one hour):\n\n{link}\n"))
+    return web.Response(status=202)
+
+
+@routes.post("/api/v1/auth/password-reset/confirm")
+async def confirm_reset(request: web.Request) -> web.Response:
+    body = await read_body(request, ResetConfirmBody)
+    pool = request.app[POOL]
+    async with system_transaction(pool, _anonymous_actor(request)) as conn:
+        used = await consume_token(conn, body.token)
+        if used is None:
+            raise Invalid("The link is invalid, expired or already used", code="invalid_token",
+                          errors=[{"field": "token", "message": "invalid or expired"}])
+        user = await q.get(conn, used["user_id"])
+        assert user is not None
+        if user["status"] == "inactive":
+            raise Invalid("The account is deactivated", code="invalid_token",
+                          errors=[{"field": "token", "message": "invalid or expired"}])
+        check_policy(body.new_password, field="new_password", email=user["email"])
+        await q.set_password(conn, user["id"], await hash_password(body.new_password),
+                             activate=True)
+        await record_event(conn, f"password_set_by_{used['purpose']}", org_id=user["org_id"],
+                           user_id=user["id"])
+    await revoke_user_sessions(request.app, user["id"], "password reset",
+                               _anonymous_actor(request, user))
+    return web.Response(status=204)

@@ -1,0 +1,203 @@
+"""Users of an organisation: everyone reads colleagues, only org admins manage them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+import pydantic
+from aiohttp import web
+
+from db.pool import system_transaction, transaction
+from db.queries import users as q
+from db.schema import ROLES
+from server.auth.identity import actor, identity
+from server.auth.invitations import create_token, set_password_link
+from server.auth.passwords import check_policy, hash_password
+from server.auth.permissions import Perm, require
+from server.auth.sessions import revoke_user_sessions
+from server.auth.users import user_json
+from server.errors import Conflict, Invalid, NotFound
+from server.keys import MAILER, POOL, SETTINGS
+from server.mailer import Mail
+from server.rest import (
+    PageParams,
+    SortKey,
+    idempotent,
+    if_match,
+    json_response,
+    keyset,
+    missing_or_stale,
+)
+from server.validation import ApiModel, Email, Name, Phone, Secret, ShortText, read_body, read_query
+
+routes = web.RouteTableDef()
+
+Role = Literal["admin", "project_manager", "designer", "coordinator", "craftsman", "client"]
+Skill = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=100)]
+SORTABLE = {"created_at": SortKey("created_at", "timestamptz"),
+            "email": SortKey("email", "text"), "last_name": SortKey("last_name", "text")}
+assert set(Role.__args__) == set(ROLES)  # type: ignore[attr-defined]
+
+
+class UserCreate(ApiModel):
+    email: Email
+    password: Secret | None = None
+    first_name: Name
+    last_name: Name
+    role: Role
+    client_id: uuid.UUID | None = None
+    position: ShortText | None = None
+    department: ShortText | None = None
+    phone: Phone | None = None
+
+
+class UserUpdate(ApiModel):
+    first_name: Name | None = None
+    last_name: Name | None = None
+    role: Role | None = None
+    status: Literal["active", "inactive"] | None = None
+    client_id: uuid.UUID | None = None
+    position: ShortText | None = None
+    department: ShortText | None = None
+    phone: Phone | None = None
+    skills: list[Skill] | None = None
+
+
+class UserQuery(PageParams):
+    role: Role | None = None
+    status: Literal["active", "invited", "inactive"] | None = None
+
+
+def _user_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["user_id"])
+    except ValueError:
+        raise NotFound("No such user") from None
+
+
+async def _check_client(conn: object, role: str | None, client_id: uuid.UUID | None) -> None:
+    """A `client` user must name a client of the same organisation; staff must not."""
+    if role == "client" and client_id is None:
+        raise Invalid("A client user must name its client",
+                      errors=[{"field": "client_id", "message": "required for role client"}])
+    if role not in (None, "client") and client_id is not None:
+        raise Invalid("Only client users belong to a client",
+                      errors=[{"field": "client_id", "message": "only for role client"}])
+    if client_id is not None:
+        exists = await conn.fetchval("SELECT 1 FROM clients WHERE id = $1", client_id)  # type: ignore[attr-defined]
+        if not exists:
+            raise Invalid("No such client", errors=[{"field": "client_id",
+                                                     "message": "does not exist"}])
+
+
+@routes.get("/api/v1/users")
+async def list_users(request: web.Request) -> web.Response:
+    query = read_query(request.query, UserQuery)
+    page = keyset(query, SORTABLE, "last_name")
+    where, args = page.where(1)
+    conditions, n = [where], len(args)
+    for column in ("role", "status"):
+        value = getattr(query, column)
+        if value is not None:
+            n += 1
+            conditions.append(f"{column} = ${n}")
+            args.append(value)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        rows = await q.list_users(conn, where=" AND ".join(conditions), args=args,
+                                  order=page.order_sql, limit=page.limit)
+    return json_response(page.page(rows, user_json))
+
+
+@routes.get("/api/v1/users/{user_id}")
+async def get_user(request: web.Request) -> web.Response:
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        row = await q.get(conn, _user_id(request))
+    if row is None:
+        raise NotFound("No such user")
+    return json_response(user_json(row))
+
+
+@routes.post("/api/v1/users")
+@idempotent
+async def create_user(request: web.Request) -> web.Response:
+    require(identity(request).role, Perm.MANAGE_USERS)
+    body = await read_body(request, UserCreate)
+    password_hash = None
+    if body.password is not None:
+        check_policy(body.password, email=body.email)
+        password_hash = await hash_password(body.password)
+    pool = request.app[POOL]
+    async with system_transaction(pool) as conn:
+        if await q.email_taken(conn, body.email):
+            raise Conflict("A user with this e-mail already exists", code="duplicate",
+                           errors=[{"field": "email", "message": "already exists"}])
+    async with transaction(pool, await actor(request)) as conn:
+        await _check_client(conn, body.role, body.client_id)
+        row = await q.create(conn, identity(request).org_id, body.model_dump(), password_hash)
+    return json_response(user_json(row), status=201)
+
+
+@routes.patch("/api/v1/users/{user_id}")
+async def update_user(request: web.Request) -> web.Response:
+    who = identity(request)
+    require(who.role, Perm.MANAGE_USERS)
+    body = await read_body(request, UserUpdate)
+    user_id = _user_id(request)
+    changes = body.model_dump(exclude_unset=True)
+    if user_id == who.user_id and ({"role", "status"} & changes.keys()):
+        raise Conflict("Admins cannot change their own role or status",
+                       code="self_demotion")
+    act = await actor(request)
+    async with transaction(request.app[POOL], act) as conn:
+        before = await q.get(conn, user_id)
+        if before is None:
+            raise NotFound("No such user")
+        role = changes.get("role", before["role"])
+        client_id = changes.get("client_id", before["client_id"])
+        if role != "client" and "role" in changes and "client_id" not in changes:
+            client_id = changes["client_id"] = None
+        await _check_client(conn, role, client_id)
+        row = await q.update(conn, user_id, changes, if_match(request))
+        if row is None:
+            await missing_or_stale(conn, "users", user_id)
+    assert row is not None
+    if row["role"] != before["role"] or row["status"] != before["status"]:
+        await revoke_user_sessions(request.app, user_id, "role or status changed", act)
+    return json_response(user_json(row))
+
+
+@routes.delete("/api/v1/users/{user_id}")
+async def deactivate_user(request: web.Request) -> web.Response:
+    who = identity(request)
+    require(who.role, Perm.MANAGE_USERS)
+    user_id = _user_id(request)
+    if user_id == who.user_id:
+        raise Conflict("Admins cannot deactivate themselves", code="self_demotion")
+    act = await actor(request)
+    async with transaction(request.app[POOL], act) as conn:
+        row = await q.update(conn, user_id, {"status": "inactive"}, if_match(request))
+        if row is None:
+            await missing_or_stale(conn, "users", user_id)
+    await revoke_user_sessions(request.app, user_id, "deactivated", act)
+    return web.Response(status=204)
+
+
+@routes.post("/api/v1/users/{user_id}/invite")
+async def invite_user(request: web.Request) -> web.Response:
+    require(identity(request).role, Perm.MANAGE_USERS)
+    user_id = _user_id(request)
+    pool = request.app[POOL]
+    async with transaction(pool, await actor(request), readonly=True) as conn:
+        user = await q.get(conn, user_id)
+    if user is None:
+        raise NotFound("No such user")
+    if user["status"] == "inactive":
+        raise Conflict("The user is deactivated", code="user_inactive")
+    async with system_transaction(pool, await actor(request)) as conn:
+        token = await create_token(conn, user_id, "invite")
+    link = set_password_link(request.app[SETTINGS], token)
+    await request.app[MAILER].send(Mail(
+        to=user["email"], subject="You are invited to Formula PM",
+        body=f"Set your password to sign in (the link works once, for 7 days):\n\n{link}\n"))
+    return json_response({"status": "sent", "email": user["email"]}, status=202)
