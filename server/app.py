@@ -16,8 +16,24 @@ from server.auth.throttle import Throttle
 from server.cache import MemoryCache, RedisCache
 from server.config import Settings
 from server.errors import error_middleware
-from server.http import access_log_middleware, headers_middleware
-from server.keys import CACHE, MAILER, ON_SESSIONS_REVOKED, POOL, REDIS, SETTINGS, THROTTLES
+from server.http import (
+    REQUESTS,
+    RequestCounter,
+    access_log_middleware,
+    headers_middleware,
+    limits_middleware,
+)
+from server.keys import (
+    CACHE,
+    MAILER,
+    METRICS,
+    ON_SESSIONS_REVOKED,
+    POOL,
+    REDIS,
+    SETTINGS,
+    THROTTLES,
+    MetricsSource,
+)
 from server.routes import ROUTE_MODULES
 
 log = logging.getLogger("formula_pm.app")
@@ -68,12 +84,16 @@ def _throttles(settings: Settings, client: aioredis.Redis | None) -> tuple[Throt
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, access_log_middleware, headers_middleware,
-                     auth_middleware],
+                     limits_middleware, auth_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[ON_SESSIONS_REVOKED] = []
     app[MAILER] = mailer_for(settings)
+    counter = RequestCounter()
+    sources: list[MetricsSource] = [counter]
+    app[REQUESTS] = counter
+    app[METRICS] = sources
     app.cleanup_ctx.append(_pool_ctx)
     app.cleanup_ctx.append(_redis_ctx)
     for module in ROUTE_MODULES:

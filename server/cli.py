@@ -45,6 +45,7 @@ def _print(data: Any) -> None:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.app import create_app
+    from server.http import HANDLER_ARGS
 
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     settings = resolve_database(settings)
@@ -58,7 +59,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                                  "redis": bool(settings.redis_url)})
     web.run_app(
         create_app(settings), host=settings.host, port=settings.port, access_log=None,
-        print=None, handler_args={"max_line_size": 8190, "max_field_size": 8190},
+        print=None, handler_args=HANDLER_ARGS,
         shutdown_timeout=5,
     )
     return 0

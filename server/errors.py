@@ -77,6 +77,10 @@ class PayloadTooLarge(ApiError):
     status, code, title = 413, "payload_too_large", "Payload too large"
 
 
+class UriTooLong(ApiError):
+    status, code, title = 414, "uri_too_long", "URI too long"
+
+
 class TooManyRequests(ApiError):
     status, code, title = 429, "rate_limited", "Too many requests"
 

@@ -7,10 +7,15 @@ import time
 
 from aiohttp import web
 
-from server.errors import REQUEST_ID, Handler
+from server.errors import REQUEST_ID, Handler, UriTooLong
 from server.keys import SETTINGS
 
 access_log = logging.getLogger("formula_pm.access")
+
+# aiohttp answers an over-long request line with plain text before any middleware runs, so
+# its parser limits are set well above ours and the limits are enforced here as problem+json.
+MAX_URL_LENGTH = 8192
+HANDLER_ARGS = {"max_line_size": 65536, "max_field_size": 16384}
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -26,6 +31,23 @@ CORS_METHODS = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID, X-Socket-ID"
 
 
+class RequestCounter:
+    """Requests by status class, for /metrics."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, float] = {}
+
+    def __call__(self) -> dict[str, float]:
+        return dict(self.counts)
+
+    def add(self, status: int) -> None:
+        name = f'fpm_http_requests_total{{status="{status // 100}xx"}}'
+        self.counts[name] = self.counts.get(name, 0) + 1
+
+
+REQUESTS = web.AppKey("request_counter", RequestCounter)
+
+
 @web.middleware
 async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
@@ -34,12 +56,23 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         response = await handler(request)
         status = response.status
         return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
     finally:
+        request.app[REQUESTS].add(status)
         access_log.info(
             "%s %s %s", request.method, request.path, status,
             extra={"request_id": request.get(REQUEST_ID), "status": status,
                    "ms": round((time.perf_counter() - started) * 1000, 2)},
         )
+
+
+@web.middleware
+async def limits_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if len(request.raw_path) > MAX_URL_LENGTH:
+        raise UriTooLong(f"The URL is longer than {MAX_URL_LENGTH} characters")
+    return await handler(request)
 
 
 @web.middleware

@@ -29,3 +29,6 @@ ON_SESSIONS_REVOKED: web.AppKey[list[RevokedHook]] = web.AppKey("on_sessions_rev
 MAILER: web.AppKey[Any] = web.AppKey("mailer")
 # Failed-login throttles: (per account, per address).
 THROTTLES: web.AppKey[Any] = web.AppKey("throttles")
+# Sources of /metrics: each returns {metric_name: value}; names ending in _total are counters.
+MetricsSource = Callable[[], dict[str, float]]
+METRICS: web.AppKey[list[MetricsSource]] = web.AppKey("metrics")

@@ -225,7 +225,14 @@ def outbox(app: web.Application) -> Outbox:
 @pytest.fixture
 async def client(aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
                  app: web.Application, pool: asyncpg.Pool) -> TestClient[Any, Any]:
-    return await aiohttp_client(app)
+    from aiohttp.test_utils import TestServer
+
+    from server.http import HANDLER_ARGS
+
+    # Started here with the production parser limits (pytest-aiohttp drops server kwargs).
+    server = TestServer(app)
+    await server.start_server(**HANDLER_ARGS)
+    return await aiohttp_client(server)
 
 
 class World:

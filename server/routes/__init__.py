@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from server.routes import auth, health, users
+from server.routes import auth, health, metrics, users
 
-ROUTE_MODULES: tuple[ModuleType, ...] = (health, auth, users)
+ROUTE_MODULES: tuple[ModuleType, ...] = (health, metrics, auth, users)

@@ -101,3 +101,20 @@ class _Transport:
 
     def is_closing(self) -> bool:
         return False
+
+
+async def test_overlong_url_is_414_problem_json(client: TestClient[Any, Any]) -> None:
+    response = await client.get("/api/v1/users?q=" + "x" * 20_000)
+    assert response.status == 414
+    assert response.content_type == "application/problem+json"
+
+
+async def test_metrics_are_prometheus_text(client: TestClient[Any, Any]) -> None:
+    await client.get("/health")
+    await client.get("/nowhere")
+    response = await client.get("/metrics")
+    assert response.status == 200
+    text = await response.text()
+    assert "# TYPE fpm_cache_hits_total counter" in text
+    assert 'fpm_http_requests_total{status="2xx"}' in text
+    assert 'fpm_http_requests_total{status="4xx"}' in text
