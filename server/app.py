@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -13,7 +15,7 @@ from db.pool import create_pool
 from server.auth.identity import auth_middleware
 from server.auth.invitations import mailer_for
 from server.auth.throttle import Throttle
-from server.cache import MemoryCache, RedisCache
+from server.cache import MemoryCache, RedisCache, keep_epoch
 from server.config import Settings
 from server.errors import error_middleware
 from server.http import (
@@ -68,10 +70,15 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[THROTTLES] = _throttles(settings, client)
     try:
         await client.ping()
+        await cache.refresh_epoch()
     except (RedisError, OSError) as exc:
         cache.healthy = False
         log.warning("redis not reachable at start-up, running degraded: %s", exc)
+    epoch_task = asyncio.create_task(keep_epoch(cache), name="cache-epoch")
     yield
+    epoch_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await epoch_task
     await client.aclose()
 
 

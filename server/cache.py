@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from db.pool import json_default
+from server.cache_keys import Change, plan_all
 
 log = logging.getLogger("formula_pm.cache")
 
@@ -28,6 +29,7 @@ class Cache(Protocol):
     async def delete(self, *keys: str) -> None: ...
     async def get_many(self, keys: Iterable[str]) -> list[Any | None]: ...
     async def incr(self, key: str) -> int: ...
+    async def generations(self, keys: Iterable[str]) -> list[int]: ...
     def stats(self) -> dict[str, Any]: ...
 
 
@@ -80,6 +82,13 @@ class MemoryCache:
         await self.set(key, value, 7 * 24 * 3600)
         return value
 
+    async def generations(self, keys: Iterable[str]) -> list[int]:
+        return [int(self._peek(k) or 0) for k in keys]
+
+    def _peek(self, key: str) -> Any | None:
+        item = self._items.get(self.prefix + key)
+        return None if item is None or item[0] < time.monotonic() else item[1]
+
     def stats(self) -> dict[str, Any]:
         return self._stats.as_dict("memory", "healthy")
 
@@ -92,15 +101,46 @@ class MemoryCache:
 
 
 class RedisCache:
-    """Redis-backed cache; every error is absorbed and counted."""
+    """Redis-backed cache; every error is absorbed and counted.
+
+    Keys live under an epoch (`<prefix>e<N>:`). When Redis comes back after an outage the
+    epoch is bumped, so nothing cached before the outage (whose invalidations may have been
+    lost) is ever served; other workers pick the new epoch up within a second.
+    """
 
     def __init__(self, client: aioredis.Redis, prefix: str, log_interval: float = 30.0) -> None:
-        self.prefix = prefix
+        self.base = prefix
         self.client = client
         self._stats = _Stats()
         self._log_interval = log_interval
         self._last_log = 0.0
         self.healthy = True
+        self.epoch = 0
+        self.prefix = f"{prefix}e0:"
+        self.recovered = False
+
+    async def probe(self) -> bool:
+        """Ping Redis now and update the health flag (used by /health/ready)."""
+        try:
+            await self.client.ping()
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return False
+        self._ok()
+        return True
+
+    async def refresh_epoch(self, *, bump: bool = False) -> None:
+        """Read (or, after an outage, advance) the epoch shared by every worker."""
+        key = self.base + "epoch"
+        try:
+            value = await (self.client.incr(key) if bump else self.client.get(key))
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return
+        epoch = int(value or 0)
+        if epoch != self.epoch:
+            self.epoch = epoch
+            self.prefix = f"{self.base}e{epoch}:"
 
     def _failed(self, exc: Exception) -> None:
         self._stats.errors += 1
@@ -113,8 +153,9 @@ class RedisCache:
 
     def _ok(self) -> None:
         if not self.healthy:
-            log.info("redis is back")
-        self.healthy = True
+            log.info("redis is back; retiring what was cached before the outage")
+            self.healthy = True
+            self.recovered = True
 
     async def get(self, key: str) -> Any | None:
         try:
@@ -177,5 +218,39 @@ class RedisCache:
             self._failed(exc)
             return 0
 
+    async def generations(self, keys: Iterable[str]) -> list[int]:
+        names = [self.prefix + k for k in keys]
+        if not names:
+            return []
+        try:
+            raws = await self.client.mget(names)
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return [-1] * len(names)  # unknown: callers must not use cached lists
+        self._ok()
+        return [int(r or 0) for r in raws]
+
     def stats(self) -> dict[str, Any]:
-        return self._stats.as_dict("redis", "healthy" if self.healthy else "degraded")
+        return {**self._stats.as_dict("redis", "healthy" if self.healthy else "degraded"),
+                "epoch": self.epoch}
+
+
+async def invalidate(cache: Cache, changes: Iterable[Change]) -> None:
+    """Delete the records and bump the generations that `changes` touched."""
+    todo = plan_all(changes)
+    if todo.delete:
+        await cache.delete(*sorted(todo.delete))
+    for key in sorted(todo.bump):
+        await cache.incr(key)
+
+
+async def keep_epoch(cache: RedisCache, interval: float = 1.0) -> None:
+    """Background task: notice Redis coming back, bump the epoch, follow other workers'."""
+    import asyncio
+
+    while True:
+        await asyncio.sleep(interval)
+        if not cache.healthy and not await cache.probe():
+            continue
+        await cache.refresh_epoch(bump=cache.recovered)
+        cache.recovered = False

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.cache import RedisCache
 from server.keys import CACHE, POOL, REALTIME_STATUS, SETTINGS
 
 routes = web.RouteTableDef()
@@ -28,8 +29,11 @@ async def _database(request: web.Request) -> dict[str, Any]:
         return {"status": "unhealthy", "error": type(exc).__name__}
 
 
-def _cache(request: web.Request) -> dict[str, Any]:
-    stats = request.app[CACHE].stats()
+async def _cache(request: web.Request) -> dict[str, Any]:
+    cache = request.app[CACHE]
+    if isinstance(cache, RedisCache):
+        await cache.probe()
+    stats = cache.stats()
     if not request.app[SETTINGS].redis_enabled:
         stats["mode"] = "single worker: no REDIS_URL, in-process cache and fan-out"
     return stats
@@ -44,7 +48,7 @@ async def readiness(request: web.Request) -> web.Response:
     body = {
         "status": database["status"],
         "database": database,
-        "cache": _cache(request),
+        "cache": await _cache(request),
         "realtime": realtime,
         "timestamp": dt.datetime.now(dt.UTC).isoformat(),
     }

@@ -1,0 +1,91 @@
+"""Cache key scheme and invalidation planning: pure functions, no I/O.
+
+Keys (under the deployment prefix `fpm:<env>:` and the epoch):
+- `rec:<table>:<id>`: one record as stored (served only after the reader's access check);
+- `gen:p:<project_id>`: generation of a project's lists and summary, bumped on any change in it;
+- `gen:o:<org_id>`: generation of org-wide lists and of everyone's visible-project set,
+  bumped when projects, members, clients or users change;
+- `vis:<org_gen>:<user_id>`: the projects a user can see (null = org admin: all of them);
+- list keys embed the generation they were computed under, so a bump retires them at O(1)
+  cost: nothing is ever found with KEYS or SCAN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+TTL = {"record": 300, "list": 60, "summary": 30, "search": 30, "visibility": 60}
+
+PROJECT_OWNED = frozenset({
+    "project_members", "tasks", "scope_groups", "scope_items", "shop_drawings",
+    "shop_drawing_revisions", "material_specs", "item_links", "comments", "mentions",
+    "attachments",
+})
+# Changes that can alter who sees what, or org-wide lists.
+ORG_WIDE = frozenset({"projects", "project_members", "clients", "users", "organizations"})
+
+
+def record_key(table: str, record_id: Any) -> str:
+    return f"rec:{table}:{record_id}"
+
+
+def project_generation_key(project_id: Any) -> str:
+    return f"gen:p:{project_id}"
+
+
+def org_generation_key(org_id: Any) -> str:
+    return f"gen:o:{org_id}"
+
+
+def visibility_key(org_generation: int, user_id: Any) -> str:
+    return f"vis:{org_generation}:{user_id}"
+
+
+def list_key(resource: str, scope: Any, generation: int, variant: Mapping[str, Any]) -> str:
+    """A list page: resource, its scope (project or org), generation, and the query."""
+    digest = hashlib.sha256(json.dumps(variant, sort_keys=True, default=str).encode())
+    return f"list:{resource}:{scope}:{generation}:{digest.hexdigest()[:24]}"
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a change touched, as read from an audit row or known to a writer."""
+
+    table: str
+    record_id: Any
+    project_id: Any = None
+    org_id: Any = None
+
+
+@dataclass
+class Invalidation:
+    delete: set[str] = field(default_factory=set)
+    bump: set[str] = field(default_factory=set)
+
+    def merge(self, other: Invalidation) -> None:
+        self.delete |= other.delete
+        self.bump |= other.bump
+
+
+def plan(change: Change) -> Invalidation:
+    """The keys to delete and the generations to bump for one change."""
+    out = Invalidation()
+    if change.record_id is not None:
+        out.delete.add(record_key(change.table, change.record_id))
+    if change.project_id is not None and (change.table in PROJECT_OWNED
+                                          or change.table == "projects"):
+        out.bump.add(project_generation_key(change.project_id))
+    if change.table in ORG_WIDE and change.org_id is not None:
+        out.bump.add(org_generation_key(change.org_id))
+    return out
+
+
+def plan_all(changes: Iterable[Change]) -> Invalidation:
+    total = Invalidation()
+    for change in changes:
+        total.merge(plan(change))
+    return total
