@@ -30,7 +30,17 @@ class Cache(Protocol):
     async def get_many(self, keys: Iterable[str]) -> list[Any | None]: ...
     async def incr(self, key: str) -> int: ...
     async def generations(self, keys: Iterable[str]) -> list[int]: ...
+    async def fill(self, key: str, value: Any, ttl: int) -> None: ...
+    async def tombstone(self, keys: Iterable[str], ttl: int) -> None: ...
     def stats(self) -> dict[str, Any]: ...
+
+
+# An invalidated record is replaced by a short-lived tombstone rather than deleted: a reader
+# that loaded the old row before the change cannot put it back (fills are SET NX).
+TOMBSTONE = "\u2020invalidated"
+TOMBSTONE_JSON = json.dumps(TOMBSTONE)
+TOMBSTONE_BYTES = TOMBSTONE_JSON.encode()
+TOMBSTONE_TTL = 5
 
 
 class _Stats:
@@ -56,7 +66,7 @@ class MemoryCache:
 
     async def get(self, key: str) -> Any | None:
         item = self._items.get(self.prefix + key)
-        if item is None or item[0] < time.monotonic():
+        if item is None or item[0] < time.monotonic() or item[1] == TOMBSTONE:
             self._stats.misses += 1
             return None
         self._stats.hits += 1
@@ -84,6 +94,14 @@ class MemoryCache:
 
     async def generations(self, keys: Iterable[str]) -> list[int]:
         return [int(self._peek(k) or 0) for k in keys]
+
+    async def fill(self, key: str, value: Any, ttl: int) -> None:
+        if self._peek(key) is None:
+            await self.set(key, value, ttl)
+
+    async def tombstone(self, keys: Iterable[str], ttl: int) -> None:
+        for key in keys:
+            await self.set(key, TOMBSTONE, ttl)
 
     def _peek(self, key: str) -> Any | None:
         item = self._items.get(self.prefix + key)
@@ -165,7 +183,7 @@ class RedisCache:
             self._stats.misses += 1
             return None
         self._ok()
-        if raw is None:
+        if raw is None or raw == TOMBSTONE_BYTES:
             self._stats.misses += 1
             return None
         self._stats.hits += 1
@@ -201,7 +219,7 @@ class RedisCache:
         self._ok()
         out: list[Any | None] = []
         for raw in raws:
-            if raw is None:
+            if raw is None or raw == TOMBSTONE_BYTES:
                 self._stats.misses += 1
                 out.append(None)
             else:
@@ -217,6 +235,28 @@ class RedisCache:
         except (RedisError, OSError) as exc:
             self._failed(exc)
             return 0
+
+    async def fill(self, key: str, value: Any, ttl: int) -> None:
+        """Store unless the key exists (a tombstone left by a concurrent invalidation)."""
+        try:
+            await self.client.set(self.prefix + key, json.dumps(value, default=json_default),
+                                  ex=ttl, nx=True)
+            self._ok()
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+
+    async def tombstone(self, keys: Iterable[str], ttl: int) -> None:
+        names = [self.prefix + k for k in keys]
+        if not names:
+            return
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for name in names:
+                    pipe.set(name, TOMBSTONE_JSON, ex=ttl)
+                await pipe.execute()
+            self._ok()
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
 
     async def generations(self, keys: Iterable[str]) -> list[int]:
         names = [self.prefix + k for k in keys]
@@ -239,7 +279,7 @@ async def invalidate(cache: Cache, changes: Iterable[Change]) -> None:
     """Delete the records and bump the generations that `changes` touched."""
     todo = plan_all(changes)
     if todo.delete:
-        await cache.delete(*sorted(todo.delete))
+        await cache.tombstone(sorted(todo.delete), TOMBSTONE_TTL)
     for key in sorted(todo.bump):
         await cache.incr(key)
 
