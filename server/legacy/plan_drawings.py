@@ -161,5 +161,7 @@ def _history(ctx: Ctx, legacy: str, drawing_id: uuid.UUID, project_id: uuid.UUID
             "id": existing["id"] if existing else uuid.uuid4(), "org_id": ctx.org_id,
             "project_id": project_id, "drawing_id": drawing_id, "revision": label,
             "status": status, "comment": comment, "closed_by": None,
-            "closed_at": when or fallback}))
+            "closed_at": when or fallback},
+            # A fallback time (no date in the entry) is set once, so re-runs stay no-ops.
+            insert_only=frozenset() if when else frozenset({"closed_at"})))
     return notes

@@ -18,13 +18,13 @@ TASK_FIELDS = frozenset({
 SCOPE_MENTION = re.compile(r"@scope:\s*(.+)", re.I)
 
 
-def _completion(ctx: Ctx, legacy: str, r: dict[str, Any], status: str, progress: int,
-                stamp: dict[str, dt.datetime]) -> tuple[int, dt.datetime | None]:
+def _completion(ctx: Ctx, legacy: str, r: dict[str, Any], status: str, progress: int
+                ) -> tuple[int, dt.datetime | None]:
     """Completed tasks carry progress 100 and a completion time; others carry none.
 
     Rule for `completed` without completedAt: the status is the user's explicit act and is
     trusted; progress becomes 100 and completed_at the record's last update (updatedAt),
-    the closest recorded time to the completion."""
+    the closest recorded time to the completion (see _completion_time)."""
     file = "tasks"
     done = ctx.take(file, legacy, "completedAt", m.parse_datetime(r.get("completedAt")))
     if status != "completed":
@@ -34,8 +34,8 @@ def _completion(ctx: Ctx, legacy: str, r: dict[str, Any], status: str, progress:
         return progress, None
     fixes = []
     if done is None:
-        done = stamp["updated_at"]
-        fixes.append(f"completed_at set to updatedAt ({done.isoformat()})")
+        done, source = _completion_time(ctx, legacy, r)
+        fixes.append(f"completed_at set to {source} ({done.isoformat()})")
     if progress != 100:
         fixes.append(f"progress {progress} set to 100")
     if fixes:
@@ -44,6 +44,19 @@ def _completion(ctx: Ctx, legacy: str, r: dict[str, Any], status: str, progress:
         ctx.report.issue(file, legacy, "status", FIXED, f"completed with progress {progress} and "
                          f"{missing}: " + ", ".join(fixes))
     return 100, done
+
+
+def _completion_time(ctx: Ctx, legacy: str, r: dict[str, Any]) -> tuple[dt.datetime, str]:
+    """updatedAt, else createdAt, else what an earlier import stored, else now: stable
+    across runs, so a second import finds nothing to change."""
+    for fld in ("updatedAt", "createdAt"):
+        stamp = m.parse_datetime(r.get(fld))[0]
+        if stamp is not None:
+            return stamp, fld
+    earlier = ctx.existing.by_legacy["tasks"].get(legacy)
+    if earlier is not None and earlier["completed_at"] is not None:
+        return earlier["completed_at"], "the time of the first import"
+    return ctx.now, "the import time"
 
 
 def _assignee(ctx: Ctx, legacy: str, project: Ref, value: Any) -> Any:
@@ -75,7 +88,7 @@ def plan_tasks(ctx: Ctx, records: list[dict[str, Any]]) -> None:
         priority = ctx.take(file, legacy, "priority", m.map_priority(r.get("priority")))
         stamp = stamps(ctx, file, legacy, r)
         progress = ctx.take(file, legacy, "progress", m.parse_percent(r.get("progress")))
-        progress, completed_at = _completion(ctx, legacy, r, status, progress, stamp)
+        progress, completed_at = _completion(ctx, legacy, r, status, progress)
         start = ctx.take(file, legacy, "startDate", m.parse_date(r.get("startDate")))
         due = ctx.take(file, legacy, "dueDate", m.parse_date(r.get("dueDate")))
         row_id = ctx.row_id("tasks", legacy)

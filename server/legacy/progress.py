@@ -84,7 +84,8 @@ class Bar:
         self.progress.stop()
 
 
-def tracker_for(stream: TextIO = sys.stderr) -> Tracker:
+def tracker_for(stream: TextIO | None = None) -> Tracker:
+    stream = stream or sys.stderr
     if stream.isatty():
         return Bar(Console(file=stream))
     return Lines(stream)
@@ -106,7 +107,8 @@ def summary_table(report: Report) -> Table:
     return table
 
 
-def print_summary(report: Report, stream: TextIO = sys.stdout) -> None:
+def print_summary(report: Report, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
     console = Console(file=stream, width=None if stream.isatty() else 100)
     console.print(summary_table(report))
     counts: dict[str, int] = {}
