@@ -7,6 +7,7 @@ says what was changed and why; the planner puts every note in the import report.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -21,6 +22,7 @@ def _key(value: Any) -> str:
     return re.sub(r"[\s\-]+", "_", str(value).strip().lower())
 
 
+@functools.lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Compare names without case, accents or spacing (`Kubilay Ilgın` = `kubilay ilgin`)."""
     text = text.replace("ı", "i").replace("İ", "I")

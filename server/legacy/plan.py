@@ -65,6 +65,8 @@ class Ctx:
     # (file, record, field, scope item legacy id, target table, target legacy id)
     project_labels: dict[uuid.UUID, str] = field(default_factory=dict)
     drawing_numbers: dict[tuple[uuid.UUID, str], uuid.UUID] = field(default_factory=dict)
+    # Lookups built once on first use (clients by name, scope items by project).
+    indexes: dict[str, Any] = field(default_factory=dict)
     link_requests: list[tuple[str, str, str, str, str, str]] = field(default_factory=list)
 
     def add(self, row: Row) -> None:

@@ -29,8 +29,13 @@ def person(ctx: Ctx, file: str, legacy: str, id_field: str, name_field: str,
     if ref_id is None:
         if not name:
             return None
-        found = [ref for lid in sorted(ctx.refs.get("users", {}))
-                 if (ref := ctx.refs["users"][lid]) and m.fold(ref.name) == m.fold(name)]
+        if "users" not in ctx.indexes:
+            by_name: dict[str, list[Ref]] = {}
+            for lid in sorted(ctx.refs.get("users", {})):
+                ref = ctx.refs["users"][lid]
+                by_name.setdefault(m.fold(ref.name), []).append(ref)
+            ctx.indexes["users"] = by_name
+        found = ctx.indexes["users"].get(m.fold(name), [])
         if len(found) == 1:
             ctx.report.issue(file, legacy, id_field, FIXED, f"no id; linked by name {name!r}")
             return found[0]

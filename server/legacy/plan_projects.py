@@ -54,9 +54,14 @@ def _client(ctx: Ctx, legacy: str, r: dict[str, Any]) -> uuid.UUID | None:
 def _client_by_name(ctx: Ctx, name: Any) -> tuple[str, Ref] | None:
     if not name:
         return None
-    legacy_ids = set(ctx.refs.get("clients", {})) | set(ctx.existing.by_legacy["clients"])
-    found = [(lid, ref) for lid in sorted(legacy_ids)
-             if (ref := ctx.ref("clients", lid)) and m.fold(ref.name) == m.fold(str(name))]
+    if "clients" not in ctx.indexes:
+        by_name: dict[str, list[tuple[str, Ref]]] = {}
+        legacy_ids = set(ctx.refs.get("clients", {})) | set(ctx.existing.by_legacy["clients"])
+        for lid in sorted(legacy_ids):
+            if (ref := ctx.ref("clients", lid)) is not None:
+                by_name.setdefault(m.fold(ref.name), []).append((lid, ref))
+        ctx.indexes["clients"] = by_name
+    found = ctx.indexes["clients"].get(m.fold(str(name)), [])
     return found[0] if len(found) == 1 else None
 
 

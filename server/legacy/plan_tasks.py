@@ -124,8 +124,13 @@ def _mention(ctx: Ctx, legacy: str, project: Ref, description: str) -> None:
     if not match:
         return
     wanted = m.fold(match.group(1))
-    found = [(lid, ref) for lid, ref in sorted(ctx.refs.get("scope_items", {}).items())
-             if ref.project_id == project.id and wanted in m.fold(ref.name)]
+    if "scope_items" not in ctx.indexes:
+        by_project: dict[Any, list[tuple[str, str]]] = {}
+        for lid, ref in sorted(ctx.refs.get("scope_items", {}).items()):
+            by_project.setdefault(ref.project_id, []).append((lid, m.fold(ref.name)))
+        ctx.indexes["scope_items"] = by_project
+    found = [(lid, name) for lid, name in ctx.indexes["scope_items"].get(project.id, [])
+             if wanted in name]
     if len(found) == 1:
         ctx.report.issue("tasks", legacy, "description", FIXED,
                          f"@scope mention {match.group(1).strip()!r} linked to {found[0][0]}")
