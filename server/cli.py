@@ -1,4 +1,5 @@
-"""The `formula-pm` command line: serve, migrate, create-admin, seed-demo, invite."""
+"""The `formula-pm` command line: serve, migrate, create-admin, seed-demo, invite,
+import-legacy."""
 
 from __future__ import annotations
 
@@ -128,6 +129,14 @@ def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_legacy(settings: Settings, args: argparse.Namespace) -> int:
+    from server.legacy.cli import run_import
+
+    settings = resolve_database(settings)
+    upgrade(settings.database_url or "")
+    return run_import(settings, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="formula-pm", description=DESCRIPTION,
@@ -174,6 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--org", required=True, help="organisation slug")
     invite.add_argument("--email", required=True)
     invite.set_defaults(func=cmd_invite)
+
+    legacy = sub.add_parser("import-legacy", help="import the first system's JSON export",
+                            description="Import the first system's JSON files (any subset of "
+                            "clients, teamMembers, projects, scopeItems, tasks, shopDrawings, "
+                            "materialSpecifications .json) into an organisation, in one "
+                            "transaction. Running it again changes only what changed.")
+    legacy.add_argument("directory", metavar="DIR", help="folder holding the .json files")
+    legacy.add_argument("--org", required=True, help="organisation slug (must exist)")
+    legacy.add_argument("--as", dest="as_email", metavar="EMAIL",
+                        help="admin the import is audited as (default: the first admin)")
+    legacy.add_argument("--dry-run", action="store_true", help="plan and report; write nothing")
+    legacy.add_argument("--report", metavar="FILE",
+                        help="write the full report (FILE.md: Markdown, otherwise JSON)")
+    legacy.set_defaults(func=cmd_import_legacy)
     return parser
 
 
