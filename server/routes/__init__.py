@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from server.routes import docs, health
+from server.routes import audit, clients, docs, health, members, projects, tasks
 
-ROUTE_MODULES: tuple[ModuleType, ...] = (health, docs)
+ROUTE_MODULES: tuple[ModuleType, ...] = (
+    health, docs, clients, projects, members, tasks, audit,
+)
