@@ -189,10 +189,11 @@ def _operation(b: _Builder, route: web.AbstractRoute, path: str,
         params += b.query_parameters(meta.query)
     if method in ("PATCH", "DELETE") or (method == "POST" and "{" in path):
         params.append({"name": "If-Match", "in": "header", "required": False,
-                       "schema": {"type": "string"}, "description": 'A version, like "3"'})
+                       "schema": {"type": "string", "pattern": r'^(\*|(W/)?"?[0-9]{1,9}"?)$'},
+                       "description": 'A version, like "3"'})
     if method == "POST" and meta.body is not None and not path.startswith(API_PREFIX + "/auth"):
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                       "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
+                       "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"}})
     if params:
         op["parameters"] = params
     if meta.body is not None:

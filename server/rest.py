@@ -93,7 +93,7 @@ class SortKey:
 
 class PageParams(ApiModel):
     limit: int = pydantic.Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = pydantic.Field(None, max_length=2000)
+    cursor: str | None = pydantic.Field(None, max_length=2000, pattern=r"^[A-Za-z0-9_-]+$")
     sort: str | None = pydantic.Field(None, max_length=64)
 
 

@@ -31,7 +31,7 @@ AuditedTable = Literal[AUDITED_TABLES]  # type: ignore[valid-type]
 
 class HistoryQuery(ApiModel):
     limit: int = pydantic.Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
-    cursor: str | None = pydantic.Field(None, max_length=200)
+    cursor: str | None = pydantic.Field(None, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")
     sort: Literal["id", "-id"] | None = None
 
 
