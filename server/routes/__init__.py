@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from server.routes import auth, health, metrics, users
+from server.routes import (
+    audit,
+    auth,
+    clients,
+    docs,
+    health,
+    members,
+    metrics,
+    projects,
+    tasks,
+    users,
+)
 
-ROUTE_MODULES: tuple[ModuleType, ...] = (health, metrics, auth, users)
+ROUTE_MODULES: tuple[ModuleType, ...] = (
+    health, metrics, docs, auth, users, clients, projects, members, tasks, audit,
+)

@@ -1,0 +1,48 @@
+"""Clients of the organisation (a `client` user sees only its own: row-level security)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+
+from db.queries.common import PageLike, delete_row, fetch_page, update_row
+
+COLUMNS = ("name", "company_name", "contact_person", "email", "phone", "address", "city",
+           "country", "industry", "status", "contract_value", "payment_terms", "notes")
+
+
+async def list_clients(conn: asyncpg.Connection, page: PageLike, *,
+                       status: str | None = None) -> list[asyncpg.Record]:
+    conditions, args = [], []
+    if status is not None:
+        args.append(status)
+        conditions.append(f"status = ${len(args)}")
+    return await fetch_page(conn, "*", "clients", conditions or ["TRUE"], args, page)
+
+
+async def get_client(conn: asyncpg.Connection, client_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM clients WHERE id = $1", client_id)
+
+
+async def create_client(conn: asyncpg.Connection, org_id: uuid.UUID,
+                        values: Mapping[str, Any]) -> asyncpg.Record:
+    columns = [c for c in COLUMNS if c in values]
+    placeholders = ", ".join(f"${i + 2}" for i in range(len(columns)))
+    row = await conn.fetchrow(
+        f"INSERT INTO clients (org_id, {', '.join(columns)}) VALUES ($1, {placeholders}) "
+        "RETURNING *", org_id, *(values[c] for c in columns))
+    assert row is not None
+    return row
+
+
+async def update_client(conn: asyncpg.Connection, client_id: uuid.UUID,
+                        changes: Mapping[str, Any], version: int | None) -> asyncpg.Record | None:
+    return await update_row(conn, "clients", client_id, changes, version)
+
+
+async def delete_client(conn: asyncpg.Connection, client_id: uuid.UUID,
+                        version: int | None) -> bool:
+    return await delete_row(conn, "clients", client_id, version)

@@ -1,0 +1,55 @@
+"""Project members: the rows that decide who sees a project."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from db.queries.common import PageLike, fetch_page
+
+# A derived table so that `id`, `created_at` of the member row sort unambiguously.
+MEMBERS = """(SELECT m.*, jsonb_build_object('id', u.id, 'first_name', u.first_name,
+                  'last_name', u.last_name, 'email', u.email, 'role', u.role) AS "user"
+              FROM project_members m JOIN users u ON u.id = m.user_id) AS members"""
+
+
+async def list_members(conn: asyncpg.Connection, project_id: uuid.UUID,
+                       page: PageLike) -> list[asyncpg.Record]:
+    return await fetch_page(conn, "*", MEMBERS, ["project_id = $1"], [project_id], page)
+
+
+async def get_member(conn: asyncpg.Connection, project_id: uuid.UUID,
+                     user_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT * FROM {MEMBERS} WHERE project_id = $1 AND user_id = $2",
+                               project_id, user_id)
+
+
+async def is_member(conn: asyncpg.Connection, project_id: uuid.UUID,
+                    user_id: uuid.UUID) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT true FROM project_members WHERE project_id = $1 AND user_id = $2",
+        project_id, user_id))
+
+
+async def add_member(conn: asyncpg.Connection, *, org_id: uuid.UUID, project_id: uuid.UUID,
+                     user_id: uuid.UUID, role: str) -> None:
+    await conn.execute(
+        "INSERT INTO project_members (org_id, project_id, user_id, role) VALUES ($1, $2, $3, $4)",
+        org_id, project_id, user_id, role)
+
+
+async def remove_member(conn: asyncpg.Connection, project_id: uuid.UUID, user_id: uuid.UUID,
+                        version: int | None) -> bool:
+    removed = await conn.fetchval(
+        "DELETE FROM project_members WHERE project_id = $1 AND user_id = $2 "
+        "AND ($3::int IS NULL OR version = $3) RETURNING id", project_id, user_id, version)
+    return removed is not None
+
+
+async def member_version(conn: asyncpg.Connection, project_id: uuid.UUID,
+                         user_id: uuid.UUID) -> int | None:
+    version: int | None = await conn.fetchval(
+        "SELECT version FROM project_members WHERE project_id = $1 AND user_id = $2",
+        project_id, user_id)
+    return version

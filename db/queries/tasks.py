@@ -1,0 +1,80 @@
+"""Tasks of a project: list with keyset pages on indexed keys, completion bookkeeping,
+and the assignment notification."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+
+from db.queries.common import PageLike, delete_row, fetch_page, update_row
+
+COLUMNS = ("name", "description", "status", "priority", "assigned_to", "start_date", "due_date",
+           "progress", "estimated_hours", "actual_hours", "category", "tags")
+FILTERS = ("project_id", "status", "priority", "assigned_to")
+
+
+async def list_tasks(conn: asyncpg.Connection, page: PageLike,
+                     filters: Mapping[str, Any]) -> list[asyncpg.Record]:
+    conditions, args = ["TRUE"], []
+    for column in FILTERS:
+        if filters.get(column) is not None:
+            args.append(filters[column])
+            conditions.append(f"{column} = ${len(args)}")
+    return await fetch_page(conn, "*", "tasks", conditions, args, page)
+
+
+async def get_task(conn: asyncpg.Connection, task_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM tasks WHERE id = $1", task_id)
+
+
+def completion(status: str | None) -> dict[str, str]:
+    """Raw SQL assignments for a status change: completing stamps completed_at (once),
+    any other status clears it."""
+    if status is None:
+        return {}
+    if status == "completed":
+        return {"completed_at": "coalesce(completed_at, now())"}
+    return {"completed_at": "NULL"}
+
+
+async def create_task(conn: asyncpg.Connection, *, org_id: uuid.UUID, project_id: uuid.UUID,
+                      created_by: uuid.UUID, values: Mapping[str, Any]) -> asyncpg.Record:
+    columns = [c for c in COLUMNS if c in values]
+    placeholders = "".join(f", ${i + 4}" for i in range(len(columns)))
+    done = "now()" if values.get("status") == "completed" else "NULL"
+    row = await conn.fetchrow(
+        f"INSERT INTO tasks (org_id, project_id, created_by, completed_at"
+        f"{''.join(', ' + c for c in columns)}) VALUES ($1, $2, $3, {done}{placeholders}) "
+        "RETURNING *", org_id, project_id, created_by, *(values[c] for c in columns))
+    assert row is not None
+    return row
+
+
+async def update_task(conn: asyncpg.Connection, task_id: uuid.UUID,
+                      changes: Mapping[str, Any], version: int | None) -> asyncpg.Record | None:
+    return await update_row(conn, "tasks", task_id, changes, version,
+                            raw=completion(changes.get("status")))
+
+
+async def delete_task(conn: asyncpg.Connection, task_id: uuid.UUID,
+                      version: int | None) -> bool:
+    return await delete_row(conn, "tasks", task_id, version)
+
+
+async def notify_assignee(conn: asyncpg.Connection, task: Mapping[str, Any],
+                          assigned_by: uuid.UUID) -> None:
+    """A `task_assigned` notification for the assignee (no RETURNING: the row is not the
+    caller's to read)."""
+    by = await conn.fetchval("SELECT first_name || ' ' || last_name FROM users WHERE id = $1",
+                             assigned_by)
+    await conn.execute(
+        """INSERT INTO notifications (org_id, user_id, project_id, type, title, message, data)
+           VALUES ($1, $2, $3, 'task_assigned', $4, $5, $6)""",
+        task["org_id"], task["assigned_to"], task["project_id"],
+        f"Task assigned: {task['name']}"[:300],
+        f"{by or 'Someone'} assigned you the task \"{task['name']}\"",
+        {"task_id": str(task["id"]), "project_id": str(task["project_id"]),
+         "assigned_by": str(assigned_by)})

@@ -1,0 +1,256 @@
+"""OpenAPI 3.1 generated from the app's router: every route appears, and handlers marked
+with `@doc(...)` add their summary and pydantic models for body, query and response."""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pydantic
+from aiohttp import web
+
+from server.auth.identity import PUBLIC_PATHS, PUBLIC_PREFIXES
+
+DOC_ATTR = "__openapi__"
+API_PREFIX = "/api/v1"
+REF = "#/components/schemas/{model}"
+_PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
+
+F = TypeVar("F", bound=Callable[..., Any])
+Model = type[pydantic.BaseModel]
+
+
+@dataclass(frozen=True)
+class Doc:
+    """What a handler says about itself; every field is optional."""
+
+    summary: str | None = None
+    description: str | None = None
+    body: Model | None = None
+    query: Model | None = None
+    response: Model | None = None
+    many: bool = False  # the answer is a page: {"data": [response...], "next_cursor"}
+    status: int = 200
+    tags: tuple[str, ...] = ()
+
+
+def doc(*, summary: str | None = None, description: str | None = None,
+        body: Model | None = None, query: Model | None = None, response: Model | None = None,
+        many: bool = False, status: int = 200, tags: Iterable[str] = ()) -> Callable[[F], F]:
+    """Attach OpenAPI metadata to a handler (put it under `@routes.<method>(...)`)."""
+    meta = Doc(summary, description, body, query, response, many, status, tuple(tags))
+
+    def mark(handler: F) -> F:
+        setattr(handler, DOC_ATTR, meta)
+        return handler
+
+    return mark
+
+
+def doc_of(handler: Any) -> Doc:
+    """The handler's metadata, looking through `functools.wraps` layers."""
+    while handler is not None:
+        meta = getattr(handler, DOC_ATTR, None)
+        if isinstance(meta, Doc):
+            return meta
+        handler = getattr(handler, "__wrapped__", None)
+    return Doc()
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status", "detail", "code", "request_id", "errors"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"},
+        "status": {"type": "integer"}, "detail": {"type": "string"},
+        "code": {"type": "string"}, "request_id": {"type": "string"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["field", "message"],
+            "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+}
+PROBLEM_REF = {"$ref": REF.format(model="Problem")}
+_ERROR_TEXT = {
+    400: "Malformed request (bad JSON, bad header)", 401: "Not authenticated",
+    403: "Not allowed for this role", 404: "Not found or not visible to this user",
+    409: "Conflict (duplicate, illegal state, idempotent request still running)",
+    412: "Stale version (If-Match)", 422: "Invalid input; every bad field is listed",
+}
+
+
+class _Builder:
+    """Collects component schemas while operations are being described."""
+
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+        self.operation_ids: set[str] = set()
+
+    def ref(self, model: Model, mode: str) -> dict[str, Any]:
+        schema = model.model_json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
+        for name, sub in schema.pop("$defs", {}).items():
+            self.schemas.setdefault(name, sub)
+        self.schemas.setdefault(model.__name__, schema)
+        return {"$ref": REF.format(model=model.__name__)}
+
+    def query_parameters(self, model: Model) -> list[dict[str, Any]]:
+        schema = model.model_json_schema(ref_template=REF, mode="validation")
+        for name, sub in schema.pop("$defs", {}).items():
+            self.schemas.setdefault(name, sub)
+        required = set(schema.get("required", ()))
+        params = []
+        for name, prop in schema.get("properties", {}).items():
+            param: dict[str, Any] = {"name": name, "in": "query", "required": name in required,
+                                     "schema": {k: v for k, v in prop.items()
+                                                if k != "description"}}
+            if "description" in prop:
+                param["description"] = prop["description"]
+            params.append(param)
+        return params
+
+    def operation_id(self, handler: Any, method: str, path: str) -> str:
+        base = getattr(handler, "__name__", "") or "operation"
+        candidate = base
+        if candidate in self.operation_ids or base.startswith("_") or base == "<lambda>":
+            slug = re.sub(r"[^a-zA-Z0-9]+", "_", path).strip("_")
+            candidate = f"{method.lower()}_{slug or 'root'}"
+        self.operation_ids.add(candidate)
+        return candidate
+
+
+def _path_and_params(resource: web.AbstractResource) -> tuple[str, list[str]] | None:
+    info = resource.get_info()
+    if "prefix" in info:  # static files
+        return f"{info['prefix'].rstrip('/')}/{{filename}}", ["filename"]
+    path = info.get("path") or info.get("formatter")
+    if path is None:
+        return None
+    return _PARAM.sub(lambda m: "{" + m.group(1) + "}", path), _PARAM.findall(path)
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if name == "id" or name.endswith("_id"):
+        schema["format"] = "uuid"
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or not path.startswith("/api")
+
+
+def _success(b: _Builder, meta: Doc) -> dict[str, Any]:
+    status = meta.status
+    answer: dict[str, Any] = {"description": meta.summary or "Success"}
+    if meta.response is not None:
+        schema = b.ref(meta.response, "serialization")
+        if meta.many:
+            schema = {"type": "object", "required": ["data", "next_cursor"], "properties": {
+                "data": {"type": "array", "items": schema},
+                "next_cursor": {"type": ["string", "null"]}}}
+        answer["content"] = {"application/json": {"schema": schema}}
+        if not meta.many:
+            answer["headers"] = {"ETag": {"description": 'The version, like "3"',
+                                          "schema": {"type": "string"}}}
+    return {str(status): answer}
+
+
+def _errors(method: str, path: str, has_body: bool) -> list[int]:
+    codes = [] if is_public(path) else [401, 403]
+    if "{" in path:
+        codes.append(404)
+    if has_body:
+        codes += [400, 422]
+    if method == "POST":
+        codes.append(409)
+    if method in ("PATCH", "DELETE"):
+        codes += [409, 412]
+    return sorted(set(codes))
+
+
+def _operation(b: _Builder, route: web.AbstractRoute, path: str,
+               names: list[str]) -> dict[str, Any]:
+    method = route.method
+    meta = doc_of(route.handler)
+    docstring = (getattr(route.handler, "__doc__", None) or "").strip()
+    op: dict[str, Any] = {
+        "operationId": b.operation_id(route.handler, method, path),
+        "summary": meta.summary or (docstring.splitlines()[0] if docstring else
+                                    f"{method} {path}"),
+        "tags": list(meta.tags) or [_tag(path)],
+    }
+    if meta.description:
+        op["description"] = meta.description
+    params = [_path_param(n) for n in names]
+    if meta.query is not None:
+        params += b.query_parameters(meta.query)
+    if method in ("PATCH", "DELETE") or (method == "POST" and "{" in path):
+        params.append({"name": "If-Match", "in": "header", "required": False,
+                       "schema": {"type": "string", "pattern": r'^(\*|(W/)?"?[0-9]{1,9}"?)$'},
+                       "description": 'A version, like "3"'})
+    if method == "POST" and meta.body is not None and not path.startswith(API_PREFIX + "/auth"):
+        params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                       "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"}})
+    if params:
+        op["parameters"] = params
+    if meta.body is not None:
+        op["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": b.ref(meta.body, "validation")}}}
+    responses = _success(b, meta)
+    for code in _errors(method, path, meta.body is not None):
+        responses.setdefault(str(code), {"description": _ERROR_TEXT[code], "content": {
+            "application/problem+json": {"schema": PROBLEM_REF}}})
+    responses["default"] = {"description": "Any other error", "content": {
+        "application/problem+json": {"schema": PROBLEM_REF}}}
+    op["responses"] = responses
+    if is_public(path):
+        op["security"] = []
+    return op
+
+
+def _tag(path: str) -> str:
+    rest = path.removeprefix(API_PREFIX).strip("/")
+    return rest.split("/")[0] or "root"
+
+
+def build_document(app: web.Application, *, title: str = "Formula PM",
+                   version: str = "0.1.0") -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every route of `app.router` (HEAD twins left out)."""
+    b = _Builder()
+    paths: dict[str, dict[str, Any]] = {}
+    for route in app.router.routes():
+        if route.method in ("HEAD", "OPTIONS", "*") or route.resource is None:
+            continue
+        found = _path_and_params(route.resource)
+        if found is None:
+            continue
+        path, names = found
+        paths.setdefault(path, {})[route.method.lower()] = _operation(b, route, path, names)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version,
+                 "description": "Formula PM REST API (see API.md for the contract)."},
+        "servers": [{"url": "/"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": dict(sorted(b.schemas.items())),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "bearerFormat": "JWT"}},
+        },
+        "security": [{"bearer": []}],
+    }
+
+
+_documents: weakref.WeakKeyDictionary[web.Application, dict[str, Any]] = (
+    weakref.WeakKeyDictionary())
+
+
+def document_of(app: web.Application) -> dict[str, Any]:
+    """The app's document, built once (the router is frozen after start-up)."""
+    document = _documents.get(app)
+    if document is None:
+        document = _documents[app] = build_document(app)
+    return document

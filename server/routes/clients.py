@@ -1,0 +1,142 @@
+"""/api/v1/clients: staff read, admins write; a `client` user sees only its own client."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+import pydantic
+from aiohttp import web
+
+from db.pool import transaction
+from db.queries import clients as queries
+from db.schema import CLIENT_STATUSES
+from server.auth.identity import actor, identity
+from server.auth.permissions import Perm, require
+from server.errors import NotFound
+from server.fields import LongText, Money, MoneyOut, Name, RecordOut, ShortText, path_uuid, provided
+from server.keys import POOL
+from server.openapi import doc
+from server.rest import (
+    PageParams,
+    SortKey,
+    idempotent,
+    if_match,
+    json_response,
+    keyset,
+    missing_or_stale,
+    record,
+)
+from server.validation import ApiModel, read_body, read_query
+
+routes = web.RouteTableDef()
+
+ClientStatus = Literal[CLIENT_STATUSES]  # type: ignore[valid-type]
+Email = pydantic.Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+SORTABLE = {"name": SortKey("name", "text"), "created_at": SortKey("created_at", "timestamptz"),
+            "updated_at": SortKey("updated_at", "timestamptz")}
+
+
+class ClientFields(ApiModel):
+    company_name: ShortText | None = None
+    contact_person: ShortText | None = None
+    email: str | None = Email
+    phone: ShortText | None = None
+    address: ShortText | None = None
+    city: ShortText | None = None
+    country: ShortText | None = None
+    industry: ShortText | None = None
+    status: ClientStatus | None = None
+    contract_value: Money | None = None
+    payment_terms: ShortText | None = None
+    notes: LongText | None = None
+
+
+class ClientCreate(ClientFields):
+    name: Name
+
+
+class ClientPatch(ClientFields):
+    name: Name | None = None
+
+
+class ClientQuery(PageParams):
+    status: ClientStatus | None = None
+
+
+class ClientOut(RecordOut):
+    org_id: uuid.UUID
+    name: str
+    company_name: str | None
+    contact_person: str | None
+    email: str | None
+    phone: str | None
+    address: str | None
+    city: str | None
+    country: str | None
+    industry: str | None
+    status: ClientStatus
+    contract_value: MoneyOut | None
+    payment_terms: str | None
+    notes: str | None
+    legacy_id: str | None
+
+
+@routes.get("/api/v1/clients")
+@doc(summary="List clients", query=ClientQuery, response=ClientOut, many=True)
+async def list_clients(request: web.Request) -> web.Response:
+    params = read_query(request.query, ClientQuery)
+    page = keyset(params, SORTABLE, "name")
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        rows = await queries.list_clients(conn, page, status=params.status)
+    return json_response(page.page(rows))
+
+
+@routes.post("/api/v1/clients")
+@doc(summary="Create a client", body=ClientCreate, response=ClientOut, status=201)
+@idempotent
+async def create_client(request: web.Request) -> web.Response:
+    require(identity(request).role, Perm.MANAGE_CLIENTS)
+    body = await read_body(request, ClientCreate)
+    values = body.model_dump(exclude_none=True)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        row = await queries.create_client(conn, identity(request).org_id, values)
+    return json_response(record(row), status=201)
+
+
+@routes.get("/api/v1/clients/{id}")
+@doc(summary="One client", response=ClientOut)
+async def get_client(request: web.Request) -> web.Response:
+    client_id = path_uuid(request)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        row = await queries.get_client(conn, client_id)
+    if row is None:
+        raise NotFound("No such client")
+    return json_response(record(row))
+
+
+@routes.patch("/api/v1/clients/{id}")
+@doc(summary="Change a client", body=ClientPatch, response=ClientOut)
+async def patch_client(request: web.Request) -> web.Response:
+    require(identity(request).role, Perm.MANAGE_CLIENTS)
+    client_id = path_uuid(request)
+    version = if_match(request)
+    body = await read_body(request, ClientPatch)
+    changes = provided(body, not_null=("name", "status"))
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        row = await queries.update_client(conn, client_id, changes, version)
+        if row is None:
+            await missing_or_stale(conn, "clients", client_id)
+    return json_response(record(row))
+
+
+@routes.delete("/api/v1/clients/{id}")
+@doc(summary="Delete a client (409 while projects or users refer to it)", status=204)
+async def delete_client(request: web.Request) -> web.Response:
+    require(identity(request).role, Perm.MANAGE_CLIENTS)
+    client_id = path_uuid(request)
+    version = if_match(request)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        if not await queries.delete_client(conn, client_id, version):
+            await missing_or_stale(conn, "clients", client_id)
+    return web.Response(status=204)

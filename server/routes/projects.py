@@ -1,0 +1,217 @@
+"""/api/v1/projects: membership decides who sees a project; roles decide who changes it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+import asyncpg
+import pydantic
+from aiohttp import web
+
+from db.pool import transaction
+from db.queries import projects as queries
+from db.schema import PRIORITIES, PROJECT_STATUSES, PROJECT_TYPES
+from server.auth.identity import actor, identity
+from server.auth.permissions import Perm, require
+from server.errors import Invalid, NotFound
+from server.fields import (
+    LongText,
+    Money,
+    MoneyOut,
+    Name,
+    Percent,
+    RecordOut,
+    ShortText,
+    check_dates,
+    path_uuid,
+    provided,
+)
+from server.keys import POOL
+from server.openapi import doc
+from server.rest import (
+    PageParams,
+    SortKey,
+    idempotent,
+    if_match,
+    json_response,
+    keyset,
+    missing_or_stale,
+    record,
+)
+from server.validation import ApiModel, read_body, read_query
+
+routes = web.RouteTableDef()
+
+ProjectType = Literal[PROJECT_TYPES]  # type: ignore[valid-type]
+ProjectStatus = Literal[PROJECT_STATUSES]  # type: ignore[valid-type]
+Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
+SORTABLE = {"created_at": SortKey("created_at", "timestamptz"),
+            "updated_at": SortKey("updated_at", "timestamptz"),
+            "name": SortKey("name", "text"), "status": SortKey("status", "text")}
+
+
+class ProjectFields(ApiModel):
+    description: LongText | None = None
+    status: ProjectStatus | None = None
+    priority: Priority | None = None
+    client_id: uuid.UUID | None = None
+    project_manager_id: uuid.UUID | None = None
+    budget: Money | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    location: ShortText | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _dates(self) -> ProjectFields:
+        check_dates(self.start_date, self.end_date, "end_date")
+        return self
+
+
+class ProjectCreate(ProjectFields):
+    name: Name
+    type: ProjectType
+
+
+class ProjectPatch(ProjectFields):
+    name: Name | None = None
+    type: ProjectType | None = None
+    progress: Percent | None = None
+
+
+class ProjectQuery(PageParams):
+    status: ProjectStatus | None = None
+    type: ProjectType | None = None
+    priority: Priority | None = None
+    client_id: uuid.UUID | None = None
+
+
+class ProjectOut(RecordOut):
+    org_id: uuid.UUID
+    name: str
+    description: str | None
+    type: ProjectType
+    status: ProjectStatus
+    priority: Priority
+    budget: MoneyOut | None
+    start_date: dt.date | None
+    end_date: dt.date | None
+    progress: int
+    location: str | None
+    client_id: uuid.UUID | None
+    project_manager_id: uuid.UUID | None
+    created_by: uuid.UUID | None
+    legacy_id: str | None
+
+
+class SummaryOut(pydantic.BaseModel):
+    project_id: uuid.UUID
+    org_id: uuid.UUID
+    name: str
+    status: ProjectStatus
+    progress: int
+    budget: MoneyOut | None
+    tasks_total: int
+    tasks_by_status: dict[str, int]
+    tasks_overdue: int
+    scope_items_total: int
+    scope_completion: MoneyOut
+    scope_value: MoneyOut
+    committed_material_cost: MoneyOut
+    budget_remaining: MoneyOut | None
+    specs_by_status: dict[str, int]
+    drawings_by_status: dict[str, int]
+    drawings_awaiting_action: int
+    team_size: int
+
+
+NOT_NULL = ("name", "type", "status", "priority")
+
+
+async def check_references(conn: asyncpg.Connection, values: dict[str, Any]) -> None:
+    """client_id and project_manager_id must name records of the caller's organisation."""
+    errors = []
+    if values.get("client_id") and not await queries.org_client_exists(conn, values["client_id"]):
+        errors.append({"field": "client_id", "message": "no such client"})
+    manager = values.get("project_manager_id")
+    if manager and await queries.org_user(conn, manager) is None:
+        errors.append({"field": "project_manager_id", "message": "no such user"})
+    if errors:
+        raise Invalid("Some referenced records do not exist", errors=errors)
+
+
+@routes.get("/api/v1/projects")
+@doc(summary="List the projects I can see", query=ProjectQuery, response=ProjectOut, many=True)
+async def list_projects(request: web.Request) -> web.Response:
+    params = read_query(request.query, ProjectQuery)
+    page = keyset(params, SORTABLE, "-created_at")
+    filters = params.model_dump(include={"status", "type", "priority", "client_id"})
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        rows = await queries.list_projects(conn, page, filters)
+    return json_response(page.page(rows))
+
+
+@routes.post("/api/v1/projects")
+@doc(summary="Create a project (the creator becomes a member)", body=ProjectCreate,
+     response=ProjectOut, status=201)
+@idempotent
+async def create_project(request: web.Request) -> web.Response:
+    who = identity(request)
+    require(who.role, Perm.CREATE_PROJECTS)
+    values = (await read_body(request, ProjectCreate)).model_dump(exclude_none=True)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        await check_references(conn, values)
+        row = await queries.create_project(conn, org_id=who.org_id, creator=who.user_id,
+                                           creator_role=who.role, values=values)
+    return json_response(record(row), status=201)
+
+
+@routes.get("/api/v1/projects/{id}")
+@doc(summary="One project", response=ProjectOut)
+async def get_project(request: web.Request) -> web.Response:
+    project_id = path_uuid(request)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        row = await queries.get_project(conn, project_id)
+    if row is None:
+        raise NotFound("No such project")
+    return json_response(record(row))
+
+
+@routes.patch("/api/v1/projects/{id}")
+@doc(summary="Change a project", body=ProjectPatch, response=ProjectOut)
+async def patch_project(request: web.Request) -> web.Response:
+    require(identity(request).role, Perm.EDIT_PROJECTS)
+    project_id = path_uuid(request)
+    version = if_match(request)
+    changes = provided(await read_body(request, ProjectPatch), not_null=NOT_NULL)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        await check_references(conn, changes)
+        row = await queries.update_project(conn, project_id, changes, version)
+        if row is None:
+            await missing_or_stale(conn, "projects", project_id)
+    return json_response(record(row))
+
+
+@routes.delete("/api/v1/projects/{id}")
+@doc(summary="Delete a project and everything in it", status=204)
+async def delete_project(request: web.Request) -> web.Response:
+    require(identity(request).role, Perm.DELETE_PROJECTS)
+    project_id = path_uuid(request)
+    version = if_match(request)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        if not await queries.delete_project(conn, project_id, version):
+            await missing_or_stale(conn, "projects", project_id)
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/projects/{id}/summary")
+@doc(summary="Counts by status, completion, budget vs. committed cost, drawings awaiting action",
+     response=SummaryOut)
+async def project_summary(request: web.Request) -> web.Response:
+    project_id = path_uuid(request)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        row = await queries.project_summary(conn, project_id)
+    if row is None:
+        raise NotFound("No such project")
+    return json_response(dict(row))

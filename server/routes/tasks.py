@@ -1,0 +1,219 @@
+"""/api/v1/tasks: project work items. Craftsmen report progress; planners edit the rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+import asyncpg
+import pydantic
+from aiohttp import web
+
+from db.pool import transaction
+from db.queries import tasks as queries
+from db.queries.members import is_member
+from db.queries.projects import is_visible
+from db.schema import PRIORITIES, TASK_STATUSES
+from server.auth.identity import Identity, actor, identity
+from server.auth.permissions import Perm, require
+from server.errors import Invalid, NotFound
+from server.fields import (
+    Hours,
+    LongText,
+    MoneyOut,
+    Name,
+    Percent,
+    RecordOut,
+    ShortText,
+    check_dates,
+    path_uuid,
+    provided,
+)
+from server.keys import POOL
+from server.openapi import doc
+from server.rest import (
+    PageParams,
+    SortKey,
+    idempotent,
+    if_match,
+    json_response,
+    keyset,
+    missing_or_stale,
+    record,
+)
+from server.validation import ApiModel, read_body, read_query
+
+routes = web.RouteTableDef()
+
+TaskStatus = Literal[TASK_STATUSES]  # type: ignore[valid-type]
+Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
+Tag = Annotated[str, pydantic.Field(min_length=1, max_length=100)]
+PROGRESS_FIELDS = frozenset({"status", "progress", "actual_hours"})
+NOT_NULL = ("name", "status", "priority", "progress", "tags")
+SORTABLE = {
+    "created_at": SortKey("created_at", "timestamptz"),
+    "updated_at": SortKey("updated_at", "timestamptz"),
+    # Nullable: tasks without a due date sort last (ascending); a date keeps cursors exact.
+    "due_date": SortKey("coalesce(due_date, '9999-12-31'::date)", "date"),
+    "priority": SortKey("array_position('{low,medium,high,urgent}'::text[], priority)", "int"),
+    "name": SortKey("name", "text"),
+}
+
+
+class TaskFields(ApiModel):
+    description: LongText | None = None
+    status: TaskStatus | None = None
+    priority: Priority | None = None
+    assigned_to: uuid.UUID | None = None
+    start_date: dt.date | None = None
+    due_date: dt.date | None = None
+    progress: Percent | None = None
+    estimated_hours: Hours | None = None
+    actual_hours: Hours | None = None
+    category: ShortText | None = None
+    tags: list[Tag] | None = pydantic.Field(None, max_length=50)
+
+    @pydantic.model_validator(mode="after")
+    def _dates(self) -> TaskFields:
+        check_dates(self.start_date, self.due_date, "due_date")
+        return self
+
+
+class TaskCreate(TaskFields):
+    project_id: uuid.UUID
+    name: Name
+
+
+class TaskPatch(TaskFields):
+    name: Name | None = None
+
+
+class TaskQuery(PageParams):
+    project_id: uuid.UUID | None = None
+    status: TaskStatus | None = None
+    priority: Priority | None = None
+    assigned_to: uuid.UUID | None = None
+
+
+class TaskOut(RecordOut):
+    org_id: uuid.UUID
+    project_id: uuid.UUID
+    name: str
+    description: str | None
+    status: TaskStatus
+    priority: Priority
+    assigned_to: uuid.UUID | None
+    created_by: uuid.UUID | None
+    start_date: dt.date | None
+    due_date: dt.date | None
+    progress: int
+    estimated_hours: MoneyOut | None
+    actual_hours: MoneyOut | None
+    completed_at: dt.datetime | None
+    category: str | None
+    tags: list[str]
+    legacy_id: str | None
+
+
+def _require_for(who: Identity, changes: dict[str, Any]) -> None:
+    """Beyond status, progress and actual_hours a change needs EDIT_TASKS."""
+    if set(changes) - PROGRESS_FIELDS:
+        require(who.role, Perm.EDIT_TASKS)
+
+
+def _complete(values: dict[str, Any]) -> None:
+    if values.get("status") == "completed":
+        values["progress"] = 100
+
+
+async def _check_assignee(conn: asyncpg.Connection, project_id: uuid.UUID,
+                          assignee: uuid.UUID | None) -> None:
+    if assignee is not None and not await is_member(conn, project_id, assignee):
+        raise Invalid("The assignee must be a member of the project",
+                      errors=[{"field": "assigned_to", "message": "not a project member"}])
+
+
+@routes.get("/api/v1/tasks")
+@doc(summary="List tasks (filter by project_id, status, priority, assigned_to)",
+     query=TaskQuery, response=TaskOut, many=True)
+async def list_tasks(request: web.Request) -> web.Response:
+    params = read_query(request.query, TaskQuery)
+    page = keyset(params, SORTABLE, "-created_at")
+    filters = params.model_dump(include={"project_id", "status", "priority", "assigned_to"})
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        if params.project_id is not None and not await is_visible(conn, params.project_id):
+            raise NotFound("No such project")
+        rows = await queries.list_tasks(conn, page, filters)
+    return json_response(page.page(rows))
+
+
+@routes.post("/api/v1/tasks")
+@doc(summary="Create a task", body=TaskCreate, response=TaskOut, status=201)
+@idempotent
+async def create_task(request: web.Request) -> web.Response:
+    who = identity(request)
+    require(who.role, Perm.CREATE_TASKS)
+    body = await read_body(request, TaskCreate)
+    values = body.model_dump(exclude_none=True, exclude={"project_id"})
+    _complete(values)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        if not await is_visible(conn, body.project_id):
+            raise Invalid("No such project",
+                          errors=[{"field": "project_id", "message": "no such project"}])
+        await _check_assignee(conn, body.project_id, body.assigned_to)
+        row = await queries.create_task(conn, org_id=who.org_id, project_id=body.project_id,
+                                        created_by=who.user_id, values=values)
+        if row["assigned_to"] is not None and row["assigned_to"] != who.user_id:
+            await queries.notify_assignee(conn, row, who.user_id)
+    return json_response(record(row), status=201)
+
+
+@routes.get("/api/v1/tasks/{id}")
+@doc(summary="One task", response=TaskOut)
+async def get_task(request: web.Request) -> web.Response:
+    task_id = path_uuid(request)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        row = await queries.get_task(conn, task_id)
+    if row is None:
+        raise NotFound("No such task")
+    return json_response(record(row))
+
+
+@routes.patch("/api/v1/tasks/{id}")
+@doc(summary="Change a task (craftsmen: status, progress and actual_hours only)",
+     body=TaskPatch, response=TaskOut)
+async def patch_task(request: web.Request) -> web.Response:
+    who = identity(request)
+    require(who.role, Perm.UPDATE_TASK_PROGRESS)
+    task_id = path_uuid(request)
+    version = if_match(request)
+    changes = provided(await read_body(request, TaskPatch), not_null=NOT_NULL)
+    _require_for(who, changes)
+    _complete(changes)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        before = None
+        if changes.get("assigned_to") is not None:
+            before = await queries.get_task(conn, task_id)
+            if before is None:
+                raise NotFound("No such task")
+            await _check_assignee(conn, before["project_id"], changes["assigned_to"])
+        row = await queries.update_task(conn, task_id, changes, version)
+        if row is None:
+            await missing_or_stale(conn, "tasks", task_id)
+        if (before is not None and row["assigned_to"] != before["assigned_to"]
+                and row["assigned_to"] != who.user_id):
+            await queries.notify_assignee(conn, row, who.user_id)
+    return json_response(record(row))
+
+
+@routes.delete("/api/v1/tasks/{id}")
+@doc(summary="Delete a task", status=204)
+async def delete_task(request: web.Request) -> web.Response:
+    require(identity(request).role, Perm.DELETE_TASKS)
+    task_id = path_uuid(request)
+    version = if_match(request)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        if not await queries.delete_task(conn, task_id, version):
+            await missing_or_stale(conn, "tasks", task_id)
+    return web.Response(status=204)

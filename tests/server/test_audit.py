@@ -1,0 +1,88 @@
+"""/api/v1/audit: who sees which history, filters, pages, and the record history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import World
+from tests.server.api import all_pages, caller, fields
+
+URL = "/api/v1/audit"
+
+
+async def test_record_history_names_actor_and_request(client: TestClient[Any, Any],
+                                                      world: World) -> None:
+    org = await world.org()
+    pm = await caller(client, world, org, "project_manager")
+    _, project = await pm.post("/api/v1/projects", {"name": "Audited", "type": "office"},
+                               headers={"X-Request-ID": "req-create"})
+    await pm.patch(f"/api/v1/projects/{project['id']}", {"status": "active"},
+                   headers={"X-Request-ID": "req-patch"})
+    status, body = await pm.get(f"{URL}/projects/{project['id']}")
+    assert status == 200, body
+    history = body["data"]
+    assert [h["action"] for h in history] == ["insert", "update"]
+    assert history[1]["changed_fields"] == ["status"]
+    assert history[1]["old_values"]["status"] == "draft"
+    assert [h["request_id"] for h in history] == ["req-create", "req-patch"]
+    assert {h["user_id"] for h in history} == {pm.id}
+    assert "search_vector" not in history[0]["new_values"]
+    newest_first = await all_pages(pm, f"{URL}/projects/{project['id']}?sort=-id&limit=1")
+    assert [h["id"] for h in newest_first] == [h["id"] for h in reversed(history)]
+
+
+async def test_admins_see_the_org_others_their_projects(client: TestClient[Any, Any],
+                                                        world: World) -> None:
+    org = await world.org()
+    admin = await caller(client, world, org, "admin")
+    designer = await caller(client, world, org, "designer")
+    _, mine = await admin.post("/api/v1/projects", {"name": "Mine", "type": "office"})
+    _, theirs = await admin.post("/api/v1/projects", {"name": "Theirs", "type": "office"})
+    await admin.post(f"/api/v1/projects/{mine['id']}/members", {"user_id": designer.id})
+    _, client_row = await admin.post("/api/v1/clients", {"name": "Org-wide"})
+    everything = await all_pages(admin, f"{URL}?limit=2")
+    assert {r["table_name"] for r in everything} >= {"projects", "project_members", "clients"}
+    visible = await all_pages(designer, URL)
+    assert visible and {r["project_id"] for r in visible} == {mine["id"]}
+    assert (await designer.get(f"{URL}/projects/{theirs['id']}"))[0] == 404
+    assert (await designer.get(f"{URL}/clients/{client_row['id']}"))[0] == 404
+    assert (await admin.get(f"{URL}/clients/{client_row['id']}"))[0] == 200
+    stranger = await caller(client, world, await world.org(), "admin")
+    foreign = await all_pages(stranger, URL)
+    assert {r["org_id"] for r in foreign} == {str(stranger.user["org_id"])}
+    assert (await stranger.get(f"{URL}/projects/{mine['id']}"))[0] == 404
+    client_user = await caller(client, world, org, "client")
+    assert (await client_user.get(URL))[0] == 403
+    assert (await client_user.get(f"{URL}/projects/{mine['id']}"))[0] == 403
+
+
+async def test_filters_and_validation(client: TestClient[Any, Any], world: World) -> None:
+    org = await world.org()
+    admin = await caller(client, world, org, "admin")
+    pm = await caller(client, world, org, "project_manager")
+    before = dt.datetime.now(dt.UTC).isoformat()
+    _, project = await pm.post("/api/v1/projects", {"name": "F", "type": "office"})
+    await admin.patch(f"/api/v1/projects/{project['id']}", {"name": "G"})
+
+    async def rows(query: str) -> list[dict[str, Any]]:
+        status, body = await admin.get(f"{URL}?{query}")
+        assert status == 200, body
+        return list(body["data"])
+
+    assert {r["action"] for r in await rows("table=projects")} == {"insert", "update"}
+    assert [r["user_id"] for r in await rows("action=update")] == [admin.id]
+    assert {r["table_name"] for r in await rows(f"user_id={pm.id}")} == {"projects",
+                                                                        "project_members"}
+    assert len(await rows(f"record_id={project['id']}")) == 2
+    assert len(await rows(f"project_id={project['id']}&action=insert")) == 2
+    since = before.replace("+", "%2B")
+    assert await rows(f"to={since}&project_id={project['id']}") == []
+    assert len(await rows(f"from={since}&project_id={project['id']}")) == 3
+    status, body = await admin.get(f"{URL}?table=secrets&from=yesterday&user_id=1&limit=0")
+    assert status == 422 and fields(body) == {"table", "from", "user_id", "limit"}
+    assert (await admin.get(f"{URL}?cursor=abc"))[0] == 422
+    assert (await admin.get(f"{URL}/secrets/{project['id']}"))[0] == 404
+    assert (await admin.get(f"{URL}/projects/not-a-uuid"))[0] == 404
