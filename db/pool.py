@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -31,6 +31,9 @@ class Actor:
     origin_sid: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+    # When a list is given, each committed write transaction appends what it changed
+    # (table_name, record_id, project_id, org_id) so the caller can invalidate caches.
+    changes: list[asyncpg.Record] | None = field(default=None, compare=False, repr=False)
 
 
 def json_default(value: Any) -> Any:
@@ -110,9 +113,18 @@ async def transaction(
     Row-level security applies even when the service logs in as a superuser, and every
     trigger-written audit row names the actor, the request and the originating socket.
     """
-    async with pool.acquire() as conn, conn.transaction(readonly=readonly):
-        await _apply(conn, APP_ROLE, actor)
-        yield conn
+    async with pool.acquire() as conn:
+        tx = conn.transaction(readonly=readonly)
+        await tx.start()
+        try:
+            await _apply(conn, APP_ROLE, actor)
+            yield conn
+            if actor.changes is not None and not readonly:
+                actor.changes.extend(await conn.fetch("SELECT * FROM fpm_tx_changes()"))
+        except BaseException:
+            await tx.rollback()
+            raise
+        await tx.commit()
 
 
 @asynccontextmanager
@@ -121,6 +133,16 @@ async def system_transaction(
 ) -> AsyncIterator[asyncpg.Connection]:
     """A transaction as `formula_pm_system` (bypasses RLS): sign-in, sessions, the change
     leader, imports. `actor`, when given, is still written onto the audit rows."""
-    async with pool.acquire() as conn, conn.transaction():
-        await _apply(conn, SYSTEM_ROLE, actor or Actor(None, None))
-        yield conn
+    actor = actor or Actor(None, None)
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            await _apply(conn, SYSTEM_ROLE, actor)
+            yield conn
+            if actor.changes is not None:
+                actor.changes.extend(await conn.fetch("SELECT * FROM fpm_tx_changes()"))
+        except BaseException:
+            await tx.rollback()
+            raise
+        await tx.commit()

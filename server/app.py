@@ -25,6 +25,7 @@ from server.http import (
     headers_middleware,
     limits_middleware,
 )
+from server.invalidation import invalidation_middleware
 from server.keys import (
     CACHE,
     MAILER,
@@ -91,7 +92,7 @@ def _throttles(settings: Settings, client: aioredis.Redis | None) -> tuple[Throt
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, access_log_middleware, headers_middleware,
-                     limits_middleware, auth_middleware],
+                     limits_middleware, auth_middleware, invalidation_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings

@@ -30,6 +30,8 @@ class Identity:
 
 
 IDENTITY = web.RequestKey("identity", Identity)
+# What this request's write transactions changed (filled just before each commit).
+CHANGES = web.RequestKey("changes", list)
 
 PUBLIC_PREFIXES = ("/health", "/metrics", "/socket.io", "/static/", "/api/docs")
 PUBLIC_PATHS = frozenset({
@@ -150,5 +152,5 @@ async def actor(request: web.Request) -> Actor:
     return Actor(
         user_id=who.user_id, org_id=who.org_id, role=who.role,
         request_id=request.get(REQUEST_ID), origin_sid=sid, ip=client_ip(request),
-        user_agent=request.headers.get("User-Agent"),
+        user_agent=request.headers.get("User-Agent"), changes=request.setdefault(CHANGES, []),
     )
