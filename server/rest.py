@@ -118,7 +118,9 @@ class Keyset:
             return "TRUE", []
         op = "<" if self.descending else ">"
         a, b = first_param, first_param + 1
-        return f"({self.key.sql}, id) {op} (${a}::{self.key.cast}, ${b}::uuid)", list(self.after)
+        # Cursor values travel as text and are cast in SQL (asyncpg types `$n::date` strictly).
+        return (f"({self.key.sql}, id) {op} (${a}::text::{self.key.cast}, ${b}::text::uuid)",
+                list(self.after))
 
     def page(self, rows: Sequence[Mapping[str, Any]],
              shape: Callable[[Mapping[str, Any]], dict[str, Any]] = record) -> dict[str, Any]:

@@ -23,7 +23,8 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 
 async def read_json(request: web.Request) -> Any:
     """The request body as JSON; a body that is not JSON is a 400, never a 500."""
-    if not request.can_read_body:
+    # body_exists, not can_read_body: @idempotent has already read (and cached) the body.
+    if not request.body_exists:
         raise BadRequest("A JSON body is required", code="invalid_json")
     raw = await request.read()
     try:
