@@ -19,7 +19,7 @@ SELECT d.*,
                 (SELECT m.user_id FROM project_members m
                  WHERE m.project_id = d.project_id AND m.role = 'project_manager'
                  ORDER BY m.created_at, m.id LIMIT 1)) AS reviewer_id,
-       coalesce((SELECT array_agg(l.scope_item_id ORDER BY l.created_at, l.scope_item_id)
+       coalesce((SELECT array_agg(l.scope_item_id ORDER BY l.scope_item_id)
                  FROM item_links l WHERE l.shop_drawing_id = d.id), '{}') AS scope_item_ids
 FROM shop_drawings d
 """
