@@ -126,7 +126,7 @@ async def test_concurrent_patches_with_one_if_match(client: TestClient[Any, Any]
                                                     world: World) -> None:
     team = await make_team(world, client)
     pm = team.headers["project_manager"]
-    status, item = await send(client, "POST", URL, pm, {
+    _, item = await send(client, "POST", URL, pm, {
         "project_id": str(team.project), "scope_group_id": await _group(client, team),
         "name": "Desk"})
     results = await asyncio.gather(*(

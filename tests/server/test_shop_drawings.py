@@ -66,7 +66,7 @@ async def test_create_links_and_crud(client: TestClient[Any, Any], world: World)
     assert page["data"][0]["allowed_actions"] == ["submit", "void"]
     status, problem = await send(client, "POST", URL, team.headers["designer"], {
         "project_id": str(team.project), "drawing_number": "AK-MM-001", "title": "Again"})
-    assert status == 409
+    assert status == 409 and problem["code"] == "duplicate"
     status, _ = await send(client, "DELETE", f"{URL}/{drawing['id']}", pm)
     assert status == 204
 
@@ -203,9 +203,6 @@ async def test_transition_is_audited_with_comment(client: TestClient[Any, Any],
     assert event["table_name"] == "shop_drawings" and event["project_id"] == team.project
     assert update["txid"] == event["txid"]
     assert event["user_id"] == update["user_id"] == team.users["project_manager"]["id"]
-    status, history = await send(client, "GET", f"/api/v1/audit/shop_drawings/{did}",
-                                 team.headers["project_manager"])
-    assert status in (200, 404)  # the audit routes live on another branch
 
 
 async def test_one_of_two_concurrent_transitions_wins(client: TestClient[Any, Any],
