@@ -118,3 +118,34 @@ async def test_idempotent_create(client: TestClient[Any, Any], world: World) -> 
     assert status == 422
     status, page = await send(client, "GET", f"{URL}?project_id={team.project}", pm)
     assert len(page["data"]) == 1
+
+
+async def test_odd_input_is_never_a_500(client: TestClient[Any, Any], world: World) -> None:
+    team = await make_team(world, client)
+    admin = team.headers["admin"]
+    project = str(team.project)
+    bodies = [
+        {"project_id": project, "name": "nul\u0000byte"},
+        {"project_id": project, "name": "n", "order_index": 10**30},
+        {"project_id": project, "name": "n", "order_index": "3"},
+        {"project_id": project, "name": ["list"]},
+        {"project_id": 42, "name": "n"},
+    ]
+    for body in bodies:
+        status, _ = await send(client, "POST", URL, admin, body)
+        assert 400 <= status < 500 or status == 201, body
+    for query in ("limit=0", "limit=201", "limit=x", "sort=password_hash", "sort=-",
+                  "cursor=WyJvcmRlcl9pbmRleCIsZmFsc2UsImFiYyIsIjAwMDAwMDAwLTAwMDAtMDAwMC0wMD"
+                  "AwLTAwMDAwMDAwMDAwMCJd", "project_id=" + "f" * 5000, "unknown=1"):
+        response = await client.get(f"{URL}?{query}", headers=admin)
+        assert 400 <= response.status < 500, query
+    for path in (f"{URL}/{'9' * 400}", f"{URL}/%00", f"{URL}/00000000-0000-0000-0000-000000000000"):
+        response = await client.get(path, headers=admin)
+        assert response.status == 404, path
+    response = await client.post(URL, data=b"{not json", headers={
+        **admin, "Content-Type": "application/json"})
+    assert response.status == 400
+    status, group = await send(client, "POST", URL, admin, {"project_id": project, "name": "g"})
+    response = await client.patch(f"{URL}/{group['id']}", json={"name": "x"},
+                                  headers={**admin, "If-Match": "abc"})
+    assert response.status == 400
