@@ -8,15 +8,22 @@ from server.routes import (
     audit,
     auth,
     clients,
+    comments,
     docs,
     health,
+    material_specs,
     members,
     metrics,
+    notifications,
     projects,
+    scope_groups,
+    scope_items,
+    shop_drawings,
     tasks,
     users,
 )
 
 ROUTE_MODULES: tuple[ModuleType, ...] = (
-    health, metrics, docs, auth, users, clients, projects, members, tasks, audit,
+    health, metrics, docs, auth, users, clients, projects, members, tasks, scope_groups,
+    scope_items, shop_drawings, material_specs, comments, notifications, audit,
 )

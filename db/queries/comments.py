@@ -1,0 +1,91 @@
+"""SQL of comments on project records, and of the mentions inside them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from db.queries.project_rows import list_rows
+
+ENTITY_TABLES = {
+    "project": "projects", "task": "tasks", "scope_item": "scope_items",
+    "shop_drawing": "shop_drawings", "material_spec": "material_specs",
+}
+
+SELECT = """
+SELECT c.*,
+       coalesce((SELECT array_agg(m.user_id ORDER BY m.created_at, m.user_id)
+                 FROM mentions m WHERE m.comment_id = c.id), '{}') AS mentions
+FROM comments c
+"""
+
+# Mirrors app_visible_project_ids() for another user, read through the actor's own RLS
+# (which already lets the actor see this project, its members and the org's users).
+MENTIONABLE = """
+SELECT u.id FROM users u JOIN projects p ON p.org_id = u.org_id
+WHERE p.id = $1 AND u.status = 'active' AND u.id <> $2
+  AND (lower(u.email) = ANY($3::text[])
+       OR EXISTS (
+           SELECT 1 FROM unnest($4::text[], $5::text[]) AS n(first, last)
+           WHERE lower(f_unaccent(n.last)) = lower(f_unaccent(replace(u.last_name, ' ', '')))
+             AND lower(f_unaccent(n.first)) IN (
+                 lower(f_unaccent(replace(u.first_name, ' ', ''))),
+                 lower(f_unaccent(split_part(u.first_name, ' ', 1))))))
+  AND CASE
+        WHEN u.role = 'admin' THEN true
+        WHEN u.role = 'client' THEN p.client_id = u.client_id
+        ELSE p.project_manager_id = u.id OR p.created_by = u.id
+          OR EXISTS (SELECT 1 FROM project_members m
+                     WHERE m.project_id = p.id AND m.user_id = u.id)
+      END
+"""
+
+
+async def entity_owner(conn: asyncpg.Connection, entity_type: str,
+                       entity_id: uuid.UUID) -> asyncpg.Record | None:
+    """(org_id, project_id) of a record the actor can see, or None."""
+    if entity_type == "project":
+        return await conn.fetchrow(
+            "SELECT org_id, id AS project_id FROM projects WHERE id = $1", entity_id)
+    table = ENTITY_TABLES[entity_type]
+    return await conn.fetchrow(f"SELECT org_id, project_id FROM {table} WHERE id = $1",
+                               entity_id)
+
+
+async def list_comments(conn: asyncpg.Connection, where: str, args: list[Any], order: str,
+                        limit: int) -> list[asyncpg.Record]:
+    return await list_rows(conn, SELECT, where, args, order, limit)
+
+
+async def get_comment(conn: asyncpg.Connection, comment_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"{SELECT} WHERE c.id = $1", comment_id)
+
+
+async def mentionable_users(conn: asyncpg.Connection, project_id: uuid.UUID,
+                            author_id: uuid.UUID, emails: Sequence[str],
+                            names: Sequence[tuple[str, str]]) -> list[uuid.UUID]:
+    """Users named in a comment who may open the project (never the author)."""
+    found = await conn.fetch(MENTIONABLE, project_id, author_id, list(emails),
+                             [n[0] for n in names], [n[1] for n in names])
+    return [r["id"] for r in found]
+
+
+async def sync_mentions(conn: asyncpg.Connection, comment: asyncpg.Record,
+                        user_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Make the comment's mentions exactly `user_ids`; return those newly mentioned."""
+    await conn.execute("DELETE FROM mentions WHERE comment_id = $1 AND user_id <> ALL($2)",
+                       comment["id"], list(user_ids))
+    added = await conn.fetch(
+        """INSERT INTO mentions (org_id, project_id, comment_id, user_id)
+           SELECT $1, $2, $3, unnest($4::uuid[])
+           ON CONFLICT (comment_id, user_id) DO NOTHING RETURNING user_id""",
+        comment["org_id"], comment["project_id"], comment["id"], list(user_ids))
+    return [r["user_id"] for r in added]
+
+
+async def author_name(conn: asyncpg.Connection, user_id: uuid.UUID) -> str:
+    row = await conn.fetchrow("SELECT first_name, last_name FROM users WHERE id = $1", user_id)
+    return f"{row['first_name']} {row['last_name']}" if row else "Someone"

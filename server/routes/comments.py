@@ -1,0 +1,151 @@
+"""Comments on project records; `@first.last` and `@email` mentions notify colleagues who
+can open the record (and nobody else)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import asyncpg
+import pydantic
+from aiohttp import web
+
+from db.pool import transaction
+from db.queries import comments as queries
+from db.queries import notifications as notes
+from db.queries import project_rows as rows
+from db.schema import ENTITY_TYPES
+from server.auth.identity import actor, identity
+from server.auth.permissions import Perm, require
+from server.errors import Forbidden, Invalid, NotFound
+from server.keys import POOL
+from server.mentions import parse_mentions, snippet
+from server.project_records import Body, check_version, one_of, path_id, where_all
+from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.validation import ApiModel, read_body, read_query
+
+routes = web.RouteTableDef()
+TABLE = "comments"
+EntityType = Annotated[str, pydantic.AfterValidator(one_of(ENTITY_TYPES))]
+SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
+
+
+class CommentIn(ApiModel):
+    entity_type: EntityType
+    entity_id: uuid.UUID
+    body: Body
+    parent_id: uuid.UUID | None = None
+
+
+class CommentPatch(ApiModel):
+    body: Body
+
+
+class CommentQuery(PageParams):
+    entity_type: EntityType
+    entity_id: uuid.UUID
+
+
+async def _owner(conn: asyncpg.Connection, entity_type: str,
+                 entity_id: uuid.UUID) -> asyncpg.Record:
+    owner = await queries.entity_owner(conn, entity_type, entity_id)
+    if owner is None:
+        raise NotFound(f"No such {entity_type.replace('_', ' ')}")
+    return owner
+
+
+async def _mention(conn: asyncpg.Connection, comment: asyncpg.Record) -> None:
+    """Store the comment's mentions and notify whoever is newly mentioned."""
+    found = parse_mentions(comment["body"])
+    users = await queries.mentionable_users(
+        conn, comment["project_id"], comment["user_id"], sorted(found.emails),
+        sorted(found.names)) if found else []
+    added = await queries.sync_mentions(conn, comment, users)
+    if not added:
+        return
+    author = await queries.author_name(conn, comment["user_id"])
+    await notes.notify(
+        conn, org_id=comment["org_id"], user_ids=added, project_id=comment["project_id"],
+        kind="mention", title=f"{author} mentioned you", message=snippet(comment["body"]),
+        data={"comment_id": str(comment["id"]), "entity_type": comment["entity_type"],
+              "entity_id": str(comment["entity_id"]), "by": str(comment["user_id"])})
+
+
+async def _answer(conn: asyncpg.Connection, comment_id: uuid.UUID) -> asyncpg.Record:
+    row = await queries.get_comment(conn, comment_id)
+    assert row is not None
+    return row
+
+
+@routes.get("/api/v1/comments")
+async def list_comments(request: web.Request) -> web.Response:
+    query = read_query(request.query, CommentQuery)
+    page = keyset(query, SORTABLE, "created_at")
+    where, args = where_all([("entity_type = {}", query.entity_type),
+                             ("entity_id = {}", query.entity_id)], page)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        await _owner(conn, query.entity_type, query.entity_id)
+        found = await queries.list_comments(conn, where, args, page.order_sql, page.limit)
+    return json_response(page.page(found))
+
+
+@routes.post("/api/v1/comments")
+@idempotent
+async def create_comment(request: web.Request) -> web.Response:
+    who = identity(request)
+    require(who.role, Perm.COMMENT)
+    body = await read_body(request, CommentIn)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        owner = await _owner(conn, body.entity_type, body.entity_id)
+        if body.parent_id is not None:
+            parent = await queries.get_comment(conn, body.parent_id)
+            if parent is None or parent["entity_id"] != body.entity_id:
+                raise Invalid("The parent comment is not on this record",
+                              errors=[{"field": "parent_id", "message": "not on this record"}])
+        row = await rows.insert_row(conn, TABLE, {
+            **body.model_dump(exclude_none=True), "org_id": owner["org_id"],
+            "project_id": owner["project_id"], "user_id": who.user_id})
+        await _mention(conn, row)
+        comment = await _answer(conn, row["id"])
+    return json_response(record(comment), status=201)
+
+
+@routes.get("/api/v1/comments/{id}")
+async def get_comment(request: web.Request) -> web.Response:
+    comment_id = path_id(request)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        row = await queries.get_comment(conn, comment_id)
+    if row is None:
+        raise NotFound("No such comment")
+    return json_response(record(row))
+
+
+async def _own_locked(conn: asyncpg.Connection, request: web.Request) -> asyncpg.Record:
+    current = await rows.lock_row(conn, TABLE, path_id(request))
+    if current is None:
+        raise NotFound("No such comment")
+    if current["user_id"] != identity(request).user_id:
+        raise Forbidden("Only the author may change a comment", code="not_author")
+    check_version(current["version"], if_match(request))
+    return current
+
+
+@routes.patch("/api/v1/comments/{id}")
+async def update_comment(request: web.Request) -> web.Response:
+    path_id(request)
+    body = await read_body(request, CommentPatch)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        current = await _own_locked(conn, request)
+        row = await rows.update_row(conn, TABLE, current["id"], {"body": body.body})
+        await _mention(conn, row)
+        comment = await _answer(conn, row["id"])
+    return json_response(record(comment))
+
+
+@routes.delete("/api/v1/comments/{id}")
+async def delete_comment(request: web.Request) -> web.Response:
+    path_id(request)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        current = await _own_locked(conn, request)
+        await rows.delete_row(conn, TABLE, current["id"])
+    return web.Response(status=204)

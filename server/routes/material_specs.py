@@ -1,0 +1,198 @@
+"""Material specifications: CRUD and the approval and procurement workflow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import asyncpg
+import pydantic
+from aiohttp import web
+
+from db.pool import transaction
+from db.queries import material_specs as queries
+from db.queries import project_rows as rows
+from db.schema import SPEC_STATUSES
+from server.auth.identity import actor, identity
+from server.auth.permissions import Perm, require
+from server.errors import Conflict, NotFound
+from server.keys import POOL
+from server.project_records import (
+    Body,
+    LongText,
+    Money,
+    Quantity,
+    ShortText,
+    check_version,
+    line_total,
+    not_null,
+    one_of,
+    path_id,
+    record_transition,
+    visible_project,
+    where_all,
+)
+from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.validation import ApiModel, read_body, read_query
+from server.workflows import specs
+
+routes = web.RouteTableDef()
+TABLE = "material_specs"
+Status = Annotated[str, pydantic.AfterValidator(one_of(SPEC_STATUSES))]
+Currency = Annotated[str, pydantic.StringConstraints(pattern=r"^[A-Z]{3}$")]
+SORTABLE = {
+    "created_at": SortKey("created_at", "timestamptz"),
+    "updated_at": SortKey("updated_at", "timestamptz"),
+    "description": SortKey("description", "text"),
+    "status": SortKey("status", "text"),
+}
+
+
+class SpecFields(ApiModel):
+    code: ShortText | None = None
+    category: ShortText | None = None
+    material: ShortText | None = None
+    finish: ShortText | None = None
+    manufacturer: ShortText | None = None
+    supplier_name: ShortText | None = None
+    supplier_contact: ShortText | None = None
+    supplier_phone: ShortText | None = None
+    supplier_email: ShortText | None = None
+    quantity: Quantity | None = None
+    unit: ShortText | None = None
+    unit_cost: Money | None = None
+    lead_time_days: int | None = pydantic.Field(None, ge=0, le=3650)
+    specification: dict[str, Any] | None = None
+    notes: LongText | None = None
+
+
+class SpecIn(SpecFields):
+    project_id: uuid.UUID
+    description: Body
+    currency: Currency = "TRY"
+
+
+class SpecPatch(SpecFields):
+    description: Body | None = None
+    currency: Currency | None = None
+    _required = not_null("description", "currency", "specification")
+
+
+class SpecQuery(PageParams):
+    project_id: uuid.UUID | None = None
+    status: Status | None = None
+    category: ShortText | None = None
+
+
+class TransitionIn(ApiModel):
+    action: str = pydantic.Field(max_length=64)
+    comment: LongText | None = None
+
+
+def shape(row: Mapping[str, Any], role: str) -> dict[str, Any]:
+    data = record(row)
+    data["allowed_actions"] = specs.allowed_actions(row["status"], role)
+    return data
+
+
+def _with_total(values: dict[str, Any], current: Any = None) -> dict[str, Any]:
+    """Add total_cost = quantity x unit_cost when either of them is being set."""
+    if current is not None and not {"quantity", "unit_cost"} & values.keys():
+        return values
+    merged = {**(dict(current) if current is not None else {}), **values}
+    return {**values, "total_cost": line_total(merged.get("quantity"), merged.get("unit_cost"),
+                                               "total_cost")}
+
+
+async def _locked(conn: asyncpg.Connection, spec_id: uuid.UUID,
+                  request: web.Request) -> asyncpg.Record:
+    current = await rows.lock_row(conn, TABLE, spec_id)
+    if current is None:
+        raise NotFound("No such material spec")
+    check_version(current["version"], if_match(request))
+    return current
+
+
+@routes.get("/api/v1/material-specs")
+async def list_material_specs(request: web.Request) -> web.Response:
+    query = read_query(request.query, SpecQuery)
+    page = keyset(query, SORTABLE, "created_at")
+    where, args = where_all([("project_id = {}", query.project_id), ("status = {}", query.status),
+                             ("category = {}", query.category)], page)
+    role = identity(request).role
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        if query.project_id is not None:
+            await visible_project(conn, query.project_id)
+        found = await queries.list_specs(conn, where, args, page.order_sql, page.limit)
+    return json_response(page.page(found, lambda r: shape(r, role)))
+
+
+@routes.post("/api/v1/material-specs")
+@idempotent
+async def create_material_spec(request: web.Request) -> web.Response:
+    who = identity(request)
+    require(who.role, Perm.MANAGE_MATERIALS)
+    body = await read_body(request, SpecIn)
+    values = _with_total(body.model_dump(exclude_none=True))
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        project = await visible_project(conn, body.project_id)
+        row = await rows.insert_row(conn, TABLE, {
+            **values, "org_id": project["org_id"], "created_by": who.user_id})
+    return json_response(shape(row, who.role), status=201)
+
+
+@routes.get("/api/v1/material-specs/{id}")
+async def get_material_spec(request: web.Request) -> web.Response:
+    spec_id = path_id(request)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        row = await queries.get_spec(conn, spec_id)
+    if row is None:
+        raise NotFound("No such material spec")
+    return json_response(shape(row, identity(request).role))
+
+
+@routes.patch("/api/v1/material-specs/{id}")
+async def update_material_spec(request: web.Request) -> web.Response:
+    spec_id = path_id(request)
+    who = identity(request)
+    require(who.role, Perm.MANAGE_MATERIALS)
+    changes = (await read_body(request, SpecPatch)).model_dump(exclude_unset=True)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        current = await _locked(conn, spec_id, request)
+        row = await rows.update_row(conn, TABLE, spec_id, _with_total(changes, current))
+    return json_response(shape(row, who.role))
+
+
+@routes.delete("/api/v1/material-specs/{id}")
+async def delete_material_spec(request: web.Request) -> web.Response:
+    spec_id = path_id(request)
+    require(identity(request).role, Perm.MANAGE_MATERIALS)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        current = await _locked(conn, spec_id, request)
+        if current["status"] not in specs.DELETABLE:
+            raise Conflict("An approved material spec is committed and cannot be deleted",
+                           code="spec_not_deletable")
+        await rows.delete_row(conn, TABLE, spec_id)
+    return web.Response(status=204)
+
+
+@routes.post("/api/v1/material-specs/{id}/transitions")
+@idempotent
+async def transition_material_spec(request: web.Request) -> web.Response:
+    spec_id = path_id(request)
+    who = identity(request)
+    body = await read_body(request, TransitionIn)
+    specs.WORKFLOW.check_role(body.action, who.role)  # 403 before any state is read
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        current = await _locked(conn, spec_id, request)
+        step = specs.next_state(current["status"], body.action, who.role, body.comment)
+        values: dict[str, Any] = {"status": step.target}
+        if step.action == "approve":
+            values |= {"approved_by": who.user_id, "approved_at": dt.datetime.now(dt.UTC)}
+        row = await rows.update_row(conn, TABLE, spec_id, values)
+        await record_transition(conn, current, TABLE, who.user_id, {
+            "action": step.action, "from": step.source, "to": step.target,
+            "comment": step.comment})
+    return json_response(shape(row, who.role))

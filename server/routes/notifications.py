@@ -1,0 +1,52 @@
+"""The caller's own notifications: list, mark one read, mark all read."""
+
+from __future__ import annotations
+
+import pydantic
+from aiohttp import web
+
+from db.pool import transaction
+from db.queries import notifications as queries
+from server.auth.identity import actor, identity
+from server.errors import NotFound
+from server.keys import POOL
+from server.project_records import path_id, where_all
+from server.rest import PageParams, SortKey, json_response, keyset, record
+from server.validation import read_query
+
+routes = web.RouteTableDef()
+SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
+
+
+class NotificationQuery(PageParams):
+    unread: bool | None = None
+    type: str | None = pydantic.Field(None, max_length=64)
+
+
+@routes.get("/api/v1/notifications")
+async def list_notifications(request: web.Request) -> web.Response:
+    query = read_query(request.query, NotificationQuery)
+    page = keyset(query, SORTABLE, "-created_at")
+    where, args = where_all([
+        ("user_id = {}", identity(request).user_id), ("type = {}", query.type),
+        ("(read_at IS NULL) = {}", query.unread)], page)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        found = await queries.list_notifications(conn, where, args, page.order_sql, page.limit)
+    return json_response(page.page(found))
+
+
+@routes.post("/api/v1/notifications/read-all")
+async def read_all(request: web.Request) -> web.Response:
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        updated = await queries.mark_all_read(conn, identity(request).user_id)
+    return json_response({"updated": updated})
+
+
+@routes.post("/api/v1/notifications/{id}/read")
+async def read_one(request: web.Request) -> web.Response:
+    notification_id = path_id(request)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        row = await queries.mark_read(conn, notification_id, identity(request).user_id)
+    if row is None:
+        raise NotFound("No such notification")
+    return json_response(record(row))

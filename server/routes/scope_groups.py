@@ -1,0 +1,117 @@
+"""Scope groups: the sections (construction, millwork, electric, mep...) of a bill of works."""
+
+from __future__ import annotations
+
+import uuid
+
+import pydantic
+from aiohttp import web
+
+from db.pool import transaction
+from db.queries import project_rows as rows
+from db.queries import scope_groups as queries
+from server.auth.identity import actor, identity
+from server.auth.permissions import Perm, require
+from server.errors import Conflict, NotFound
+from server.keys import POOL
+from server.project_records import (
+    LongText,
+    Name,
+    check_version,
+    not_null,
+    path_id,
+    visible_project,
+    where_all,
+)
+from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.validation import ApiModel, read_body, read_query
+
+routes = web.RouteTableDef()
+TABLE = "scope_groups"
+SORTABLE = {
+    "order_index": SortKey("order_index", "int"),
+    "name": SortKey("name", "text"),
+    "created_at": SortKey("created_at", "timestamptz"),
+    "updated_at": SortKey("updated_at", "timestamptz"),
+}
+
+
+class ScopeGroupIn(ApiModel):
+    project_id: uuid.UUID
+    name: Name
+    description: LongText | None = None
+    order_index: int = pydantic.Field(0, ge=0, le=1_000_000)
+
+
+class ScopeGroupPatch(ApiModel):
+    name: Name | None = None
+    description: LongText | None = None
+    order_index: int | None = pydantic.Field(None, ge=0, le=1_000_000)
+    _required = not_null("name", "order_index")
+
+
+class ScopeGroupQuery(PageParams):
+    project_id: uuid.UUID | None = None
+
+
+@routes.get("/api/v1/scope-groups")
+async def list_scope_groups(request: web.Request) -> web.Response:
+    query = read_query(request.query, ScopeGroupQuery)
+    page = keyset(query, SORTABLE, "order_index")
+    where, args = where_all([("project_id = {}", query.project_id)], page)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        if query.project_id is not None:
+            await visible_project(conn, query.project_id)
+        found = await queries.list_scope_groups(conn, where, args, page.order_sql, page.limit)
+    return json_response(page.page(found))
+
+
+@routes.post("/api/v1/scope-groups")
+@idempotent
+async def create_scope_group(request: web.Request) -> web.Response:
+    require(identity(request).role, Perm.MANAGE_SCOPE)
+    body = await read_body(request, ScopeGroupIn)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        project = await visible_project(conn, body.project_id)
+        row = await rows.insert_row(conn, TABLE, {**body.model_dump(), "org_id": project["org_id"]})
+    return json_response(record(row), status=201)
+
+
+@routes.get("/api/v1/scope-groups/{id}")
+async def get_scope_group(request: web.Request) -> web.Response:
+    group_id = path_id(request)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        row = await queries.get_scope_group(conn, group_id)
+    if row is None:
+        raise NotFound("No such scope group")
+    return json_response(record(row))
+
+
+@routes.patch("/api/v1/scope-groups/{id}")
+async def update_scope_group(request: web.Request) -> web.Response:
+    group_id = path_id(request)
+    require(identity(request).role, Perm.MANAGE_SCOPE)
+    changes = (await read_body(request, ScopeGroupPatch)).model_dump(exclude_unset=True)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        current = await rows.lock_row(conn, TABLE, group_id)
+        if current is None:
+            raise NotFound("No such scope group")
+        check_version(current["version"], if_match(request))
+        row = await rows.update_row(conn, TABLE, group_id, changes)
+    return json_response(record(row))
+
+
+@routes.delete("/api/v1/scope-groups/{id}")
+async def delete_scope_group(request: web.Request) -> web.Response:
+    group_id = path_id(request)
+    require(identity(request).role, Perm.MANAGE_SCOPE)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        current = await rows.lock_row(conn, TABLE, group_id)
+        if current is None:
+            raise NotFound("No such scope group")
+        check_version(current["version"], if_match(request))
+        if await queries.count_items(conn, group_id):
+            raise Conflict("The scope group still has items; move or delete them first",
+                           code="scope_group_not_empty")
+        await rows.delete_row(conn, TABLE, group_id)
+    return web.Response(status=204)

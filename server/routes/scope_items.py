@@ -1,0 +1,163 @@
+"""Scope items: the priced lines of a bill of works, each in a scope group."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any
+
+import asyncpg
+import pydantic
+from aiohttp import web
+
+from db.pool import transaction
+from db.queries import project_rows as rows
+from db.queries import scope_items as queries
+from db.schema import SCOPE_STATUSES
+from server.auth.identity import actor, identity
+from server.auth.permissions import Perm, require
+from server.errors import Invalid, NotFound
+from server.keys import POOL
+from server.project_records import (
+    LongText,
+    Money,
+    Name,
+    Quantity,
+    ShortText,
+    Unit,
+    check_version,
+    line_total,
+    not_null,
+    one_of,
+    path_id,
+    visible_project,
+    where_all,
+)
+from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.validation import ApiModel, read_body, read_query
+
+routes = web.RouteTableDef()
+TABLE = "scope_items"
+Status = Annotated[str, pydantic.AfterValidator(one_of(SCOPE_STATUSES))]
+SORTABLE = {
+    "created_at": SortKey("created_at", "timestamptz"),
+    "updated_at": SortKey("updated_at", "timestamptz"),
+    "name": SortKey("name", "text"),
+    "status": SortKey("status", "text"),
+}
+
+
+class ScopeItemFields(ApiModel):
+    description: LongText | None = None
+    category: ShortText | None = None
+    code: ShortText | None = None
+    quantity: Quantity | None = None
+    unit: Unit | None = None
+    unit_price: Money | None = None
+    completion: int | None = pydantic.Field(None, ge=0, le=100)
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    notes: LongText | None = None
+
+
+class ScopeItemIn(ScopeItemFields):
+    project_id: uuid.UUID
+    scope_group_id: uuid.UUID
+    name: Name
+    status: Status = "pending"
+
+
+class ScopeItemPatch(ScopeItemFields):
+    scope_group_id: uuid.UUID | None = None
+    name: Name | None = None
+    status: Status | None = None
+    _required = not_null("scope_group_id", "name", "status", "completion")
+
+
+class ScopeItemQuery(PageParams):
+    project_id: uuid.UUID | None = None
+    scope_group_id: uuid.UUID | None = None
+    status: Status | None = None
+    category: ShortText | None = None
+
+
+async def _check_group(conn: asyncpg.Connection, group_id: uuid.UUID,
+                       project_id: uuid.UUID) -> None:
+    if await queries.group_project(conn, group_id) != project_id:
+        raise Invalid("The scope group is not part of this project",
+                      errors=[{"field": "scope_group_id", "message": "not in this project"}])
+
+
+def _with_total(values: dict[str, Any], current: Any = None) -> dict[str, Any]:
+    """Add total_price = quantity x unit_price when either of them is being set."""
+    if current is not None and not {"quantity", "unit_price"} & values.keys():
+        return values
+    merged = {**(dict(current) if current is not None else {}), **values}
+    total = line_total(merged.get("quantity"), merged.get("unit_price"), "total_price")
+    return {**values, "total_price": total}
+
+
+@routes.get("/api/v1/scope-items")
+async def list_scope_items(request: web.Request) -> web.Response:
+    query = read_query(request.query, ScopeItemQuery)
+    page = keyset(query, SORTABLE, "created_at")
+    where, args = where_all([
+        ("project_id = {}", query.project_id), ("scope_group_id = {}", query.scope_group_id),
+        ("status = {}", query.status), ("category = {}", query.category)], page)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        if query.project_id is not None:
+            await visible_project(conn, query.project_id)
+        found = await queries.list_scope_items(conn, where, args, page.order_sql, page.limit)
+    return json_response(page.page(found))
+
+
+@routes.post("/api/v1/scope-items")
+@idempotent
+async def create_scope_item(request: web.Request) -> web.Response:
+    require(identity(request).role, Perm.MANAGE_SCOPE)
+    body = await read_body(request, ScopeItemIn)
+    values = _with_total(body.model_dump(exclude_none=True))
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        project = await visible_project(conn, body.project_id)
+        await _check_group(conn, body.scope_group_id, body.project_id)
+        row = await rows.insert_row(conn, TABLE, {**values, "org_id": project["org_id"]})
+    return json_response(record(row), status=201)
+
+
+@routes.get("/api/v1/scope-items/{id}")
+async def get_scope_item(request: web.Request) -> web.Response:
+    item_id = path_id(request)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        row = await queries.get_scope_item(conn, item_id)
+    if row is None:
+        raise NotFound("No such scope item")
+    return json_response(record(row))
+
+
+@routes.patch("/api/v1/scope-items/{id}")
+async def update_scope_item(request: web.Request) -> web.Response:
+    item_id = path_id(request)
+    require(identity(request).role, Perm.MANAGE_SCOPE)
+    changes = (await read_body(request, ScopeItemPatch)).model_dump(exclude_unset=True)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        current = await rows.lock_row(conn, TABLE, item_id)
+        if current is None:
+            raise NotFound("No such scope item")
+        check_version(current["version"], if_match(request))
+        if "scope_group_id" in changes:
+            await _check_group(conn, changes["scope_group_id"], current["project_id"])
+        row = await rows.update_row(conn, TABLE, item_id, _with_total(changes, current))
+    return json_response(record(row))
+
+
+@routes.delete("/api/v1/scope-items/{id}")
+async def delete_scope_item(request: web.Request) -> web.Response:
+    item_id = path_id(request)
+    require(identity(request).role, Perm.MANAGE_SCOPE)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        current = await rows.lock_row(conn, TABLE, item_id)
+        if current is None:
+            raise NotFound("No such scope item")
+        check_version(current["version"], if_match(request))
+        await rows.delete_row(conn, TABLE, item_id)
+    return web.Response(status=204)

@@ -1,0 +1,243 @@
+"""Shop drawings: CRUD, scope links, revision history and the submittal workflow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import asyncpg
+import pydantic
+from aiohttp import web
+
+from db.pool import transaction
+from db.queries import project_rows as rows
+from db.queries import shop_drawings as queries
+from db.schema import DRAWING_STATUSES
+from server.auth.identity import actor, identity
+from server.auth.permissions import Perm, require
+from server.errors import Conflict, Invalid, NotFound
+from server.keys import POOL
+from server.project_records import (
+    LongText,
+    Name,
+    ShortText,
+    check_version,
+    not_null,
+    one_of,
+    path_id,
+    record_transition,
+    visible_project,
+    where_all,
+)
+from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.validation import ApiModel, read_body, read_query
+from server.workflows import drawings
+from server.workflows.machine import Transition
+
+routes = web.RouteTableDef()
+TABLE = "shop_drawings"
+Status = Annotated[str, pydantic.AfterValidator(one_of(DRAWING_STATUSES))]
+ItemIds = Annotated[list[uuid.UUID], pydantic.Field(max_length=500)]
+SORTABLE = {
+    "created_at": SortKey("created_at", "timestamptz"),
+    "updated_at": SortKey("updated_at", "timestamptz"),
+    "drawing_number": SortKey("drawing_number", "text"),
+    "title": SortKey("title", "text"),
+    "status": SortKey("status", "text"),
+}
+REVISION_SORTABLE = {"closed_at": SortKey("closed_at", "timestamptz")}
+
+
+class DrawingIn(ApiModel):
+    project_id: uuid.UUID
+    drawing_number: Name
+    title: Name
+    drawing_type: ShortText | None = None
+    room: ShortText | None = None
+    notes: LongText | None = None
+    scope_item_ids: ItemIds = []
+
+
+class DrawingPatch(ApiModel):
+    drawing_number: Name | None = None
+    title: Name | None = None
+    drawing_type: ShortText | None = None
+    room: ShortText | None = None
+    notes: LongText | None = None
+    scope_item_ids: ItemIds | None = None
+    _required = not_null("drawing_number", "title", "scope_item_ids")
+
+
+class DrawingQuery(PageParams):
+    project_id: uuid.UUID | None = None
+    status: Status | None = None
+    drawing_type: ShortText | None = None
+    room: ShortText | None = None
+
+
+class TransitionIn(ApiModel):
+    action: str = pydantic.Field(max_length=64)
+    comment: LongText | None = None
+
+
+def shape(row: Mapping[str, Any], role: str) -> dict[str, Any]:
+    """The API object: the row, whose move it is, and what the caller may do next."""
+    data = record(row, drop=("submitter_id", "reviewer_id"))
+    party = drawings.ball_in_court(row["status"])
+    data["ball_in_court"] = row[f"{party}_id"] if party else None
+    data["ball_in_court_party"] = party
+    data["allowed_actions"] = drawings.allowed_actions(row["status"], role)
+    return data
+
+
+async def _check_items(conn: asyncpg.Connection, project_id: uuid.UUID,
+                       item_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    unique = list(dict.fromkeys(item_ids))
+    foreign = await queries.foreign_scope_items(conn, project_id, unique)
+    if foreign:
+        raise Invalid("Some scope items are not part of this project", errors=[{
+            "field": "scope_item_ids", "message": f"not in this project: {foreign[0]}"}])
+    return unique
+
+
+async def _locked(conn: asyncpg.Connection, drawing_id: uuid.UUID,
+                  request: web.Request) -> asyncpg.Record:
+    current = await rows.lock_row(conn, TABLE, drawing_id)
+    if current is None:
+        raise NotFound("No such shop drawing")
+    check_version(current["version"], if_match(request))
+    return current
+
+
+@routes.get("/api/v1/shop-drawings")
+async def list_shop_drawings(request: web.Request) -> web.Response:
+    query = read_query(request.query, DrawingQuery)
+    page = keyset(query, SORTABLE, "created_at")
+    where, args = where_all([
+        ("project_id = {}", query.project_id), ("status = {}", query.status),
+        ("drawing_type = {}", query.drawing_type), ("room = {}", query.room)], page)
+    role = identity(request).role
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        if query.project_id is not None:
+            await visible_project(conn, query.project_id)
+        found = await queries.list_drawings(conn, where, args, page.order_sql, page.limit)
+    return json_response(page.page(found, lambda r: shape(r, role)))
+
+
+@routes.post("/api/v1/shop-drawings")
+@idempotent
+async def create_shop_drawing(request: web.Request) -> web.Response:
+    who = identity(request)
+    require(who.role, Perm.CREATE_DRAWINGS)
+    body = await read_body(request, DrawingIn)
+    values = body.model_dump(exclude_none=True, exclude={"scope_item_ids"})
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        project = await visible_project(conn, body.project_id)
+        items = await _check_items(conn, body.project_id, body.scope_item_ids)
+        row = await rows.insert_row(conn, TABLE, {
+            **values, "org_id": project["org_id"], "created_by": who.user_id})
+        await queries.set_links(conn, row, items)
+        drawing = await queries.get_drawing(conn, row["id"])
+    assert drawing is not None
+    return json_response(shape(drawing, who.role), status=201)
+
+
+@routes.get("/api/v1/shop-drawings/{id}")
+async def get_shop_drawing(request: web.Request) -> web.Response:
+    drawing_id = path_id(request)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        row = await queries.get_drawing(conn, drawing_id)
+    if row is None:
+        raise NotFound("No such shop drawing")
+    return json_response(shape(row, identity(request).role))
+
+
+@routes.patch("/api/v1/shop-drawings/{id}")
+async def update_shop_drawing(request: web.Request) -> web.Response:
+    drawing_id = path_id(request)
+    who = identity(request)
+    require(who.role, Perm.EDIT_DRAWINGS)
+    changes = (await read_body(request, DrawingPatch)).model_dump(exclude_unset=True)
+    item_ids = changes.pop("scope_item_ids", None)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        current = await _locked(conn, drawing_id, request)
+        if current["status"] in drawings.CLOSED:
+            raise Conflict(f"A {current['status']} drawing can no longer be edited",
+                           code="drawing_closed")
+        row = await rows.update_row(conn, TABLE, drawing_id, changes)
+        if item_ids is not None:
+            await queries.set_links(conn, row, await _check_items(
+                conn, row["project_id"], item_ids))
+        drawing = await queries.get_drawing(conn, drawing_id)
+    assert drawing is not None
+    return json_response(shape(drawing, who.role))
+
+
+@routes.delete("/api/v1/shop-drawings/{id}")
+async def delete_shop_drawing(request: web.Request) -> web.Response:
+    drawing_id = path_id(request)
+    require(identity(request).role, Perm.EDIT_DRAWINGS)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        current = await _locked(conn, drawing_id, request)
+        if (current["status"], current["revision"]) != ("draft", "Rev A"):
+            raise Conflict("Only a first draft can be deleted; void the drawing instead",
+                           code="drawing_not_deletable")
+        await rows.delete_row(conn, TABLE, drawing_id)
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/shop-drawings/{id}/revisions")
+async def list_revisions(request: web.Request) -> web.Response:
+    drawing_id = path_id(request)
+    page = keyset(read_query(request.query, PageParams), REVISION_SORTABLE, "closed_at")
+    where, args = where_all([("drawing_id = {}", drawing_id)], page)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        if await queries.get_drawing(conn, drawing_id) is None:
+            raise NotFound("No such shop drawing")
+        found = await queries.list_revisions(conn, where, args, page.order_sql, page.limit)
+    return json_response(page.page(found))
+
+
+def _stamps(step: Transition, current: asyncpg.Record, user_id: uuid.UUID) -> dict[str, Any]:
+    """The columns a step writes besides `status`."""
+    now = dt.datetime.now(dt.UTC)
+    if step.action == "submit":
+        return {"submitted_by": user_id, "submitted_at": now}
+    if step.action == "start_review":
+        return {"reviewed_by": user_id}
+    if step.target in drawings.APPROVED:
+        return {"approved_by": user_id, "approved_at": now}
+    if step.action == "new_revision":
+        return {"revision": drawings.next_revision(current["revision"]), "submitted_at": None,
+                "reviewed_by": None, "approved_by": None, "approved_at": None}
+    return {}
+
+
+async def _apply(conn: asyncpg.Connection, current: asyncpg.Record, step: Transition,
+                 user_id: uuid.UUID) -> None:
+    values = {"status": step.target, **_stamps(step, current, user_id)}
+    if step.action == "new_revision":
+        reason = await queries.last_transition_comment(conn, current["id"])
+        await queries.close_revision(conn, current, reason or step.comment, user_id)
+    await rows.update_row(conn, TABLE, current["id"], values)
+    await record_transition(conn, current, TABLE, user_id, {
+        "action": step.action, "from": step.source, "to": step.target,
+        "comment": step.comment, "revision": current["revision"]})
+
+
+@routes.post("/api/v1/shop-drawings/{id}/transitions")
+@idempotent
+async def transition_shop_drawing(request: web.Request) -> web.Response:
+    drawing_id = path_id(request)
+    who = identity(request)
+    body = await read_body(request, TransitionIn)
+    drawings.WORKFLOW.check_role(body.action, who.role)  # 403 before any state is read
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        current = await _locked(conn, drawing_id, request)
+        step = drawings.next_state(current["status"], body.action, who.role, body.comment)
+        await _apply(conn, current, step, who.user_id)
+        drawing = await queries.get_drawing(conn, drawing_id)
+    assert drawing is not None
+    return json_response(shape(drawing, who.role))

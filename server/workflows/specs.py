@@ -1,0 +1,41 @@
+"""The material-specification workflow: approval, then procurement.
+
+pending -> pending_approval -> approved | revision_required | rejected;
+revision_required -> pending_approval; approved -> ordered -> in_stock -> delivered -> used.
+Approval decisions need APPROVE_MATERIALS; submitting needs SUBMIT_MATERIALS; the
+procurement steps need MANAGE_MATERIALS.
+"""
+
+from __future__ import annotations
+
+from db.schema import SPEC_STATUSES
+from server.auth.permissions import Perm
+from server.workflows.machine import Transition, Workflow, rule
+
+ACTIONS = ("submit", "approve", "request_revision", "reject", "order", "receive", "deliver",
+           "use")
+APPROVED = ("approved", "ordered", "in_stock", "delivered", "used")
+DELETABLE = ("pending", "pending_approval", "revision_required", "rejected")
+
+_SUBMIT, _APPROVE, _MANAGE = Perm.SUBMIT_MATERIALS, Perm.APPROVE_MATERIALS, Perm.MANAGE_MATERIALS
+
+WORKFLOW = Workflow("material spec", SPEC_STATUSES, [
+    rule("submit", ["pending", "revision_required"], "pending_approval", _SUBMIT),
+    rule("approve", ["pending_approval"], "approved", _APPROVE),
+    rule("request_revision", ["pending_approval"], "revision_required", _APPROVE,
+         needs_comment=True),
+    rule("reject", ["pending_approval"], "rejected", _APPROVE, needs_comment=True),
+    rule("order", ["approved"], "ordered", _MANAGE),
+    rule("receive", ["ordered"], "in_stock", _MANAGE),
+    rule("deliver", ["in_stock"], "delivered", _MANAGE),
+    rule("use", ["delivered"], "used", _MANAGE),
+])
+assert WORKFLOW.actions == ACTIONS
+
+
+def next_state(status: str, action: str, role: str, comment: str | None = None) -> Transition:
+    return WORKFLOW.next_state(status, action, role, comment)
+
+
+def allowed_actions(status: str, role: str) -> list[str]:
+    return WORKFLOW.allowed_actions(status, role)

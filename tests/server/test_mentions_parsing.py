@@ -1,0 +1,38 @@
+"""Mention parsing: `@first.last` and `@email`, and what is not a mention."""
+
+from __future__ import annotations
+
+from server.mentions import parse_mentions, snippet
+
+
+def test_names_and_emails() -> None:
+    found = parse_mentions("@ayse.kaya please check with @Mehmet.Demir and @ali@formula.test.")
+    assert found.names == {("ayse", "kaya"), ("mehmet", "demir")}
+    assert found.emails == {"ali@formula.test"}
+
+
+def test_turkish_letters_and_hyphens() -> None:
+    found = parse_mentions("cc @Işıl.Öztürk-Yılmaz")
+    assert found.names == {("işıl", "öztürk-yılmaz")}  # SQL compares unaccented
+
+
+def test_plain_addresses_and_words_are_not_mentions() -> None:
+    found = parse_mentions("mail ayse@formula.test, user@host, @alone, x@y.z, a.@b, @.x")
+    assert not found
+    assert found.emails == set() and found.names == set()
+
+
+def test_an_email_mention_is_not_also_a_name() -> None:
+    found = parse_mentions("@ayse.kaya@formula.test")
+    assert found.emails == {"ayse.kaya@formula.test"}
+    assert found.names == set()
+
+
+def test_mentions_are_capped() -> None:
+    body = " ".join(f"@u{i}.x" for i in range(80))
+    assert len(parse_mentions(body).names) == 50
+
+
+def test_snippet() -> None:
+    assert snippet("  a\n b  ") == "a b"
+    assert len(snippet("x" * 500)) == 200
