@@ -9,15 +9,25 @@ retires every visible set of that organisation at once. Anything else goes to Po
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from db.pool import transaction
 from server.auth.identity import Identity, actor, identity
-from server.cache_keys import TTL, org_generation_key, record_key, visibility_key
+from server.cache_keys import (
+    TTL,
+    list_key,
+    org_generation_key,
+    project_generation_key,
+    record_key,
+    visibility_key,
+)
+from server.errors import NotFound
 from server.keys import CACHE, POOL
+from server.rest import record
 
 ALL_PROJECTS = "*"
 
@@ -72,4 +82,40 @@ async def cached_record(request: web.Request, table: str, record_id: uuid.UUID,
         return dict(row)
     fresh = await load()
     await cache.fill(key, fresh, TTL["record"])
+    return fresh
+
+
+Fetch = Callable[[asyncpg.Connection, uuid.UUID], Awaitable[asyncpg.Record | None]]
+
+
+async def read_record(request: web.Request, table: str, record_id: uuid.UUID, fetch: Fetch,
+                      missing: str) -> dict[str, Any]:
+    """GET of one record: cache-aside around `fetch` run through RLS as the caller."""
+
+    async def load() -> dict[str, Any]:
+        async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+            row = await fetch(conn, record_id)
+        if row is None:
+            raise NotFound(missing)
+        return record(row)
+
+    return await cached_record(request, table, record_id, load)
+
+
+async def project_view(request: web.Request, project_id: uuid.UUID, name: str,
+                       variant: Mapping[str, Any], load: Loader) -> dict[str, Any]:
+    """A derived view of one project (summary, a list's first page), keyed by the project's
+    generation and served only to callers who can see the project."""
+    cache = request.app[CACHE]
+    (generation,) = await cache.generations([project_generation_key(project_id)])
+    visible = await visible_projects(request)
+    allowed = visible is None or str(project_id) in visible
+    key = list_key(name, project_id, generation, variant)
+    if generation >= 0 and allowed:
+        cached = await cache.get(key)
+        if cached is not None:
+            return dict(cached)
+    fresh = await load()  # RLS decides (404) when the visible set says no
+    if generation >= 0:
+        await cache.fill(key, fresh, TTL["list"])
     return fresh

@@ -13,7 +13,7 @@ from db.queries import clients as queries
 from db.schema import CLIENT_STATUSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
-from server.errors import NotFound
+from server.cached_reads import read_record
 from server.fields import LongText, Money, MoneyOut, Name, RecordOut, ShortText, path_uuid, provided
 from server.keys import POOL
 from server.openapi import doc
@@ -108,11 +108,8 @@ async def create_client(request: web.Request) -> web.Response:
 @doc(summary="One client", response=ClientOut)
 async def get_client(request: web.Request) -> web.Response:
     client_id = path_uuid(request)
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await queries.get_client(conn, client_id)
-    if row is None:
-        raise NotFound("No such client")
-    return json_response(record(row))
+    row = await read_record(request, "clients", client_id, queries.get_client, "No such client")
+    return json_response(row)
 
 
 @routes.patch("/api/v1/clients/{id}")

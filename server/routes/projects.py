@@ -15,6 +15,7 @@ from db.queries import projects as queries
 from db.schema import PRIORITIES, PROJECT_STATUSES, PROJECT_TYPES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
+from server.cached_reads import project_view, read_record
 from server.errors import Invalid, NotFound
 from server.fields import (
     LongText,
@@ -171,11 +172,8 @@ async def create_project(request: web.Request) -> web.Response:
 @doc(summary="One project", response=ProjectOut)
 async def get_project(request: web.Request) -> web.Response:
     project_id = path_uuid(request)
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await queries.get_project(conn, project_id)
-    if row is None:
-        raise NotFound("No such project")
-    return json_response(record(row))
+    row = await read_record(request, "projects", project_id, queries.get_project, "No such project")
+    return json_response(row)
 
 
 @routes.patch("/api/v1/projects/{id}")
@@ -210,8 +208,12 @@ async def delete_project(request: web.Request) -> web.Response:
      response=SummaryOut)
 async def project_summary(request: web.Request) -> web.Response:
     project_id = path_uuid(request)
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await queries.project_summary(conn, project_id)
-    if row is None:
-        raise NotFound("No such project")
-    return json_response(dict(row))
+
+    async def load() -> dict[str, Any]:
+        async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+            row = await queries.project_summary(conn, project_id)
+        if row is None:
+            raise NotFound("No such project")
+        return dict(row)
+
+    return json_response(await project_view(request, project_id, "summary", {}, load))

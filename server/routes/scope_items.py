@@ -16,6 +16,7 @@ from db.queries import scope_items as queries
 from db.schema import SCOPE_STATUSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
+from server.cached_reads import read_record
 from server.errors import Invalid, NotFound
 from server.keys import POOL
 from server.project_records import (
@@ -127,11 +128,9 @@ async def create_scope_item(request: web.Request) -> web.Response:
 @routes.get("/api/v1/scope-items/{id}")
 async def get_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await queries.get_scope_item(conn, item_id)
-    if row is None:
-        raise NotFound("No such scope item")
-    return json_response(record(row))
+    row = await read_record(request, "scope_items", item_id, queries.get_scope_item,
+                            "No such scope item")
+    return json_response(row)
 
 
 @routes.patch("/api/v1/scope-items/{id}")

@@ -17,6 +17,7 @@ from db.queries.projects import is_visible
 from db.schema import PRIORITIES, TASK_STATUSES
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, require
+from server.cached_reads import read_record
 from server.errors import Invalid, NotFound
 from server.fields import (
     Hours,
@@ -173,11 +174,8 @@ async def create_task(request: web.Request) -> web.Response:
 @doc(summary="One task", response=TaskOut)
 async def get_task(request: web.Request) -> web.Response:
     task_id = path_uuid(request)
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await queries.get_task(conn, task_id)
-    if row is None:
-        raise NotFound("No such task")
-    return json_response(record(row))
+    row = await read_record(request, "tasks", task_id, queries.get_task, "No such task")
+    return json_response(row)
 
 
 @routes.patch("/api/v1/tasks/{id}")
