@@ -16,6 +16,7 @@ from server.config import Settings
 from server.errors import error_middleware
 from server.http import access_log_middleware, headers_middleware
 from server.keys import CACHE, ON_SESSIONS_REVOKED, POOL, REDIS, SETTINGS
+from server.realtime import setup_realtime
 from server.routes import ROUTE_MODULES
 
 log = logging.getLogger("formula_pm.app")
@@ -67,4 +68,5 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_redis_ctx)
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
+    setup_realtime(app)
     return app

@@ -25,3 +25,6 @@ REALTIME_STATUS: web.AppKey[RealtimeStatus] = web.AppKey("realtime_status")
 # Called with (user_id, session ids) after sessions are revoked, so sockets can be dropped.
 RevokedHook = Callable[[Any, list[Any]], Awaitable[None]]
 ON_SESSIONS_REVOKED: web.AppKey[list[RevokedHook]] = web.AppKey("on_sessions_revoked")
+# () -> realtime counters and gauges (sockets, events emitted, delivery lag) for /metrics.
+RealtimeMetrics = Callable[[], dict[str, float]]
+REALTIME_METRICS: web.AppKey[RealtimeMetrics] = web.AppKey("realtime_metrics")
