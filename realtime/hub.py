@@ -101,6 +101,7 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.presence.close()
+        await self.sio.shutdown()
         for client in list(self.clients.by_sid.values()):
             await self._forget(client)
         if isinstance(self.manager, RedisManager):

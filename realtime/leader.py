@@ -82,6 +82,8 @@ class Leader:
                 await self._term()
             except ERRORS as exc:
                 log.warning("change listener connection lost: %s", exc)
+            except Exception:  # e.g. asyncpg protocol errors after a killed backend
+                log.exception("change listener failed; reconnecting")
             self.role, self.connected = "follower", False
             await asyncio.sleep(self.config.retry)
 
@@ -102,7 +104,7 @@ class Leader:
             await self._wait_for_lock(conn)
             await self._lead(conn)
         finally:
-            self.connected = False
+            self.role, self.connected = "follower", False
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 2)
             if not conn.is_closed():

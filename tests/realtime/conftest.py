@@ -53,8 +53,8 @@ class Worker:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    async def ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
+    async def ready(self, limit: float = 30) -> None:
+        deadline = time.monotonic() + limit
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
                 assert self.alive, f"worker died: {self.log.read_text()[-3000:]}"
@@ -98,9 +98,9 @@ class Workers:
         for worker in dead:
             await worker.ready()
 
-    async def roles(self, timeout: float = 10) -> tuple[Worker, Worker]:
+    async def roles(self, limit: float = 10) -> tuple[Worker, Worker]:
         """(leader, follower) once exactly one of the live workers leads."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + limit
         while True:
             live = [w for w in self.all if w.alive]
             statuses = [await w.realtime() for w in live]
@@ -171,8 +171,8 @@ class Sock:
     def changes(self) -> list[dict[str, Any]]:
         return [d for e, d in self.events if "." in e]
 
-    async def wait_for(self, check: Callable[[], bool], timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, check: Callable[[], bool], limit: float = 10) -> None:
+        deadline = time.monotonic() + limit
         while not check():
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out; received: {self.events[-10:]}")
