@@ -37,6 +37,7 @@ from server.keys import (
     THROTTLES,
     MetricsSource,
 )
+from server.realtime import setup_realtime
 from server.routes import ROUTE_MODULES
 
 log = logging.getLogger("formula_pm.app")
@@ -106,4 +107,5 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_redis_ctx)
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
+    setup_realtime(app)
     return app

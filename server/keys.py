@@ -32,3 +32,6 @@ THROTTLES: web.AppKey[Any] = web.AppKey("throttles")
 # Sources of /metrics: each returns {metric_name: value}; names ending in _total are counters.
 MetricsSource = Callable[[], dict[str, float]]
 METRICS: web.AppKey[list[MetricsSource]] = web.AppKey("metrics")
+# () -> realtime counters and gauges (sockets, events emitted, delivery lag) for /metrics.
+RealtimeMetrics = Callable[[], dict[str, float]]
+REALTIME_METRICS: web.AppKey[RealtimeMetrics] = web.AppKey("realtime_metrics")

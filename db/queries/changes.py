@@ -1,0 +1,143 @@
+"""The change feed: audit rows as the leader and `resync` read them, and the leader's cursor."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+
+# Values come back as text and are parsed by the caller (exact decimals, no codec needed).
+_COLUMNS = """
+a.id, a.txid::text::bigint AS txid, a.org_id, a.project_id, a.table_name, a.record_id,
+a.action, a.old_values::text AS old_values, a.new_values::text AS new_values,
+a.changed_fields, a.user_id, a.request_id, a.origin_sid, a.at, a.details::text AS details
+"""
+
+# Rows the leader has not read yet: transactions running at its last snapshot or newer.
+_UNREAD = "a.txid = ANY ($1::text[]::xid8[]) OR a.txid >= $2::text::xid8"
+UNREAD = f"SELECT {_COLUMNS} FROM audit_logs a WHERE {_UNREAD} ORDER BY a.txid, a.id"
+
+# The same, at most $3 rows, with the snapshot they were read in: one statement, one snapshot.
+UNREAD_WITH_SNAPSHOT = f"""
+WITH s AS (SELECT pg_current_snapshot() AS snap)
+SELECT s.snap::text AS snapshot, r.* FROM s
+LEFT JOIN LATERAL (
+    SELECT {_COLUMNS} FROM audit_logs a WHERE {_UNREAD} ORDER BY a.txid, a.id LIMIT $3
+) r ON true
+ORDER BY r.txid, r.id
+"""
+
+SNAPSHOT = "SELECT pg_current_snapshot()::text"
+
+# One statement: the rows after the cursor and the horizon, read in the same snapshot.
+_RESYNC = f"""
+WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
+SELECT h.xmin, r.* FROM horizon h
+LEFT JOIN LATERAL (
+    SELECT {_COLUMNS} FROM audit_logs a
+    WHERE a.project_id = $1 AND (a.txid, a.id) > ($2::text::xid8, $3::bigint)
+      AND a.action = ANY ($4::text[]) AND a.table_name <> 'notifications'
+      AND a.table_name = ANY ($5::text[])
+    ORDER BY a.txid, a.id
+    LIMIT $6
+) r ON true
+ORDER BY r.txid, r.id
+"""
+
+
+async def resync_rows(
+    conn: asyncpg.Connection, project_id: uuid.UUID, after: tuple[int, int],
+    actions: list[str], tables: list[str], limit: int,
+) -> tuple[int, list[asyncpg.Record]]:
+    """(current horizon, audit rows of the project after `after`) — RLS decides which."""
+    rows = await conn.fetch(_RESYNC, project_id, str(after[0]), after[1], actions, tables,
+                            limit)
+    horizon = int(rows[0]["xmin"])
+    return horizon, [r for r in rows if r["id"] is not None]
+
+
+async def current_horizon(conn: asyncpg.Connection) -> int:
+    value = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+    return int(value)
+
+
+async def read_cursor(conn: asyncpg.Connection) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """SELECT horizon::text::bigint AS horizon, last_id, leader, updated_at,
+                  extract(epoch FROM now() - updated_at)::float AS age
+           FROM realtime_cursor WHERE id = 1""")
+    assert row is not None, "realtime_cursor has no row: run the migrations"
+    return row
+
+
+async def save_cursor(conn: asyncpg.Connection, horizon: int, last_id: int, leader: str) -> None:
+    """Move the durable cursor forward (never back) and mark the leader alive."""
+    await conn.execute(
+        """UPDATE realtime_cursor
+           SET horizon = greatest(horizon, $1::text::xid8), last_id = $2, leader = $3,
+               updated_at = now()
+           WHERE id = 1""", str(horizon), last_id, leader)
+
+
+async def set_awake(conn: asyncpg.Connection, awake: bool) -> None:
+    await conn.execute(
+        "UPDATE realtime_state SET listener_awake = $1, updated_at = now() WHERE id = 1", awake)
+
+
+async def try_lock(conn: asyncpg.Connection, key: int) -> bool:
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+
+
+async def stalled_holder(conn: asyncpg.Connection, key: int, stall_after: float) -> int | None:
+    """The backend holding the lock when the cursor has not moved for `stall_after` seconds
+    while audit rows wait behind it; None when the leader looks alive."""
+    row = await conn.fetchrow(
+        """SELECT l.pid FROM realtime_cursor c, pg_locks l
+           WHERE c.id = 1 AND c.updated_at < now() - make_interval(secs => $2)
+             AND EXISTS (SELECT 1 FROM audit_logs a WHERE a.txid >= c.horizon)
+             AND l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = $1
+             AND l.objsubid = 1
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND l.pid <> pg_backend_pid()""", key, stall_after)
+    return None if row is None else int(row["pid"])
+
+
+async def terminate(conn: asyncpg.Connection, pid: int) -> bool:
+    return bool(await conn.fetchval("SELECT pg_terminate_backend($1)", pid))
+
+
+async def record_event(conn: asyncpg.Connection, action: str, details: dict[str, Any]) -> None:
+    await conn.execute("SELECT fpm_record_event($1, NULL, NULL, $2::text::jsonb)", action,
+                       json.dumps(details, default=str))
+
+
+async def pending(conn: asyncpg.Connection, xip: list[int], xmax: int) -> asyncpg.Record:
+    """How many rows wait for the leader, and the age of the oldest (seconds)."""
+    row = await conn.fetchrow(
+        """SELECT count(*) AS events,
+                  coalesce(extract(epoch FROM now() - min(at)), 0)::float AS seconds
+           FROM audit_logs
+           WHERE txid = ANY ($1::text[]::xid8[]) OR txid >= $2::text::xid8""",
+        [str(x) for x in xip], str(xmax))
+    assert row is not None
+    return row
+
+
+
+async def can_see_project(conn: asyncpg.Connection, project_id: uuid.UUID) -> bool:
+    """The same function the RLS policies use (run it inside `transaction(pool, actor)`)."""
+    return bool(await conn.fetchval("SELECT app_can_see_project($1)", project_id))
+
+
+async def project_in_org(conn: asyncpg.Connection, project_id: uuid.UUID,
+                         org_id: uuid.UUID) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM projects WHERE id = $1 AND org_id = $2)",
+        project_id, org_id))
+
+
+async def user_names(conn: asyncpg.Connection, user_id: uuid.UUID) -> tuple[str, str]:
+    row = await conn.fetchrow("SELECT first_name, last_name FROM users WHERE id = $1", user_id)
+    return ("", "") if row is None else (row["first_name"] or "", row["last_name"] or "")

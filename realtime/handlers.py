@@ -1,0 +1,120 @@
+"""Client -> server events (subscribe, unsubscribe, resync, typing), each answered by ack."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from db.pool import transaction
+from db.queries import changes as q
+from realtime.clients import Client
+from realtime.cursor import decode_cursor, encode_cursor
+from realtime.events import RESOURCES, ROW_ACTIONS, project_room
+from realtime.feed import audit_event
+from realtime.hub import Hub
+
+RESYNC_LIMIT = 1000
+REPLAYED_TABLES = sorted(t for t in RESOURCES if t != "notifications")
+Ack = dict[str, Any]
+
+
+def failure(code: str, message: str | None = None) -> Ack:
+    error: dict[str, Any] = {"code": code}
+    if message:
+        error["message"] = message
+    return {"ok": False, "error": error}
+
+
+def _project_id(data: Any) -> uuid.UUID | None:
+    raw = data.get("project_id") if isinstance(data, dict) else None
+    try:
+        return uuid.UUID(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+
+
+class Handlers:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        for name in ("subscribe", "unsubscribe", "resync", "typing"):
+            hub.sio.on(name, getattr(self, name))
+
+    def _client(self, sid: str) -> Client | None:
+        return self.hub.clients.get(sid)
+
+    async def subscribe(self, sid: str, data: Any = None) -> Ack:
+        client, project_id = self._client(sid), _project_id(data)
+        if client is None:
+            return failure("unauthorized")
+        if project_id is None:
+            return failure("invalid", "project_id must be a UUID")
+        epoch = self.hub.recheck_epoch
+        access = await self.hub.access(client, project_id)
+        if access != "ok":
+            return failure(access)
+        project = str(project_id)
+        async with transaction(self.hub.pool, client.actor(), readonly=True) as conn:
+            horizon = await q.current_horizon(conn)
+        client.projects.add(project)
+        await self.hub.sio.enter_room(sid, project_room(project))
+        # Access may have been taken away while we were joining: look again.
+        if epoch != self.hub.recheck_epoch and await self.hub.access(client, project_id) != "ok":
+            await self.hub.evict(client, project, "access_revoked")
+            return failure("forbidden")
+        await self.hub.presence.join(project, sid, client.public())
+        return {"ok": True, "cursor": encode_cursor((horizon, 0))}
+
+    async def unsubscribe(self, sid: str, data: Any = None) -> Ack:
+        client, project_id = self._client(sid), _project_id(data)
+        if client is None:
+            return failure("unauthorized")
+        if project_id is None:
+            return failure("invalid", "project_id must be a UUID")
+        project = str(project_id)
+        if project in client.projects:
+            client.projects.discard(project)
+            await self.hub.sio.leave_room(sid, project_room(project))
+            await self.hub.presence.leave(project, sid)
+        return {"ok": True}
+
+    async def resync(self, sid: str, data: Any = None) -> Ack:
+        """Every change of the project after the cursor that the user may read now."""
+        client, project_id = self._client(sid), _project_id(data)
+        if client is None:
+            return failure("unauthorized")
+        if project_id is None:
+            return failure("invalid", "project_id must be a UUID")
+        try:
+            after = decode_cursor(data.get("cursor"))
+        except ValueError:
+            return failure("invalid", "cursor is not a cursor this server issued")
+        access = await self.hub.access(client, project_id)
+        if access != "ok":
+            return failure(access)
+        async with transaction(self.hub.pool, client.actor(), readonly=True) as conn:
+            horizon, rows = await q.resync_rows(conn, project_id, after, list(ROW_ACTIONS),
+                                                REPLAYED_TABLES, RESYNC_LIMIT + 1)
+        cursor = encode_cursor((horizon, 0))
+        if len(rows) > RESYNC_LIMIT:
+            return {"ok": True, "gap": True, "cursor": cursor}
+        events = [e for e in (audit_event(r, horizon) for r in rows) if e is not None]
+        return {"ok": True, "cursor": cursor,
+                "events": [e.payload for e in events]}
+
+    async def typing(self, sid: str, data: Any = None) -> Ack:
+        """Relayed to the others in the project room; never stored."""
+        client, project_id = self._client(sid), _project_id(data)
+        if client is None:
+            return failure("unauthorized")
+        if project_id is None:
+            return failure("invalid", "project_id must be a UUID")
+        project = str(project_id)
+        if project not in client.projects:
+            return failure("forbidden", "subscribe to the project first")
+        payload = {"project_id": project, "user": client.public(),
+                   "active": bool(data.get("active", True))}
+        for key in ("resource", "record_id", "field"):
+            value = data.get(key)
+            payload[key] = value[:200] if isinstance(value, str) else None
+        await self.hub.sio.emit("typing", payload, to=project_room(project), skip_sid=sid)
+        return {"ok": True}

@@ -1,0 +1,233 @@
+"""The Socket.IO hub of one worker: connect, rooms, emitting events, eviction, revocation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+import socketio
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from db.pool import system_transaction, transaction
+from db.queries import changes as q
+from realtime.bus import LocalManager, RedisManager
+from realtime.clients import Client, Clients, Identity
+from realtime.events import Event, may_change_visibility, org_room, project_room, user_room
+from realtime.presence import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
+
+log = logging.getLogger("formula_pm.realtime.hub")
+
+Authenticate = Callable[[str], Awaitable[Identity | None]]
+OWNER_TTL = 24 * 3600
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    redis_url: str | None = None
+    key_prefix: str = "fpm:dev:"
+    cors_origins: tuple[str, ...] = ()
+    presence_interval: float = 1.0
+    presence_dead_after: float = 10.0
+
+
+def _token(environ: dict[str, Any], auth: Any) -> str | None:
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str) and auth["token"]:
+        return str(auth["token"])
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+class Hub:
+    def __init__(self, config: HubConfig, authenticate: Authenticate) -> None:
+        self.config = config
+        self.authenticate = authenticate
+        self.worker = uuid.uuid4().hex[:12]
+        self.manager: LocalManager | RedisManager = (
+            RedisManager(config.redis_url, channel=f"{config.key_prefix}socketio")
+            if config.redis_url else LocalManager())
+        self.manager.handler = self._internal
+        self.sio = socketio.AsyncServer(
+            client_manager=self.manager, async_mode="aiohttp", logger=False,
+            cors_allowed_origins=list(config.cors_origins) or None)
+        self.clients = Clients()
+        self.redis: aioredis.Redis | None = None
+        self.presence = Presence(MemoryPresenceStore(), self._send_presence,
+                                 config.presence_interval)
+        self.recheck_epoch = 0
+        self.emitted = 0
+        self._pool: asyncpg.Pool | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.sio.on("connect", self._connect)
+        self.sio.on("disconnect", self._disconnect)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "the hub is not started"
+        return self._pool
+
+    def attach(self, app: web.Application) -> None:
+        self.sio.attach(app, socketio_path="socket.io")
+
+    async def start(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        if self.config.redis_url:
+            self.redis = aioredis.from_url(self.config.redis_url, socket_timeout=2,
+                                           socket_connect_timeout=2)
+            store: PresenceStore = RedisPresenceStore(
+                self.redis, self.config.key_prefix, self.worker,
+                self.config.presence_dead_after)
+            self.presence = Presence(store, self._send_presence, self.config.presence_interval)
+            try:  # the manager connects lazily: find out now whether Redis answers
+                await self.redis.ping()
+            except (RedisError, OSError) as exc:
+                log.warning("redis not reachable: events reach only this worker: %s", exc)
+        # Subscribe to the bus now, not at the first socket: the leader may live here.
+        self.sio.manager_initialized = True
+        self.manager.initialize()
+        self._tasks.append(asyncio.create_task(self.presence.maintain()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.presence.close()
+        await self.sio.shutdown()
+        for client in list(self.clients.by_sid.values()):
+            await self._forget(client)
+        if isinstance(self.manager, RedisManager):
+            await self.manager.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    # -- connections ---------------------------------------------------------------------
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = _token(environ, auth)
+        who = await self.authenticate(token) if token else None
+        if who is None:
+            raise socketio.exceptions.ConnectionRefusedError(
+                "unauthorized", {"code": "unauthorized"})
+        client = Client.of(sid, who)
+        async with transaction(self.pool, client.actor(), readonly=True) as conn:
+            client.first_name, client.last_name = await q.user_names(conn, who.user_id)
+        self.clients.add(client)
+        await self.sio.enter_room(sid, user_room(client.user_id))
+        if client.is_staff:
+            await self.sio.enter_room(sid, org_room(client.org_id))
+        await self._redis_op(self._remember_owner(sid, client.user_id))
+
+    async def _disconnect(self, sid: str, reason: Any = None) -> None:
+        client = self.clients.pop(sid)
+        if client is not None:
+            await self._forget(client)
+
+    async def _forget(self, client: Client) -> None:
+        for project in list(client.projects):
+            await self.presence.leave(project, client.sid)
+        client.projects.clear()
+        if self.redis is not None:
+            await self._redis_op(self.redis.delete(self._owner_key(client.sid)))
+
+    def _owner_key(self, sid: str) -> str:
+        return f"{self.config.key_prefix}socket:{sid}"
+
+    async def _remember_owner(self, sid: str, user_id: str) -> None:
+        if self.redis is not None:
+            await self.redis.set(self._owner_key(sid), user_id, ex=OWNER_TTL)
+
+    async def socket_owner(self, sid: str) -> str | None:
+        """The user owning socket `sid` on any worker (this one's from memory)."""
+        client = self.clients.get(sid)
+        if client is not None:
+            return client.user_id
+        if self.redis is None or not sid or len(sid) > 64:
+            return None
+        try:
+            owner = await self.redis.get(self._owner_key(sid))
+        except (RedisError, OSError):
+            return None
+        return (owner.decode() if isinstance(owner, bytes) else str(owner)) if owner else None
+
+    async def _redis_op(self, op: Awaitable[Any]) -> None:
+        try:
+            await op
+        except (RedisError, OSError) as exc:
+            log.warning("redis unavailable: %s", exc)
+
+    # -- visibility ----------------------------------------------------------------------
+
+    async def access(self, client: Client, project_id: uuid.UUID) -> str:
+        """"ok", "forbidden" (in the org but not visible) or "not_found"."""
+        async with transaction(self.pool, client.actor(), readonly=True) as conn:
+            if await q.can_see_project(conn, project_id):
+                return "ok"
+        async with system_transaction(self.pool) as conn:
+            exists = await q.project_in_org(conn, project_id, uuid.UUID(client.org_id))
+        return "forbidden" if exists else "not_found"
+
+    async def evict(self, client: Client, project: str, reason: str) -> None:
+        if project not in client.projects:
+            return
+        client.projects.discard(project)
+        await self.sio.leave_room(client.sid, project_room(project))
+        await self.sio.emit("evicted", {"project_id": project, "reason": reason},
+                            to=client.sid, ignore_queue=True)
+        await self.presence.leave(project, client.sid)
+
+    # -- emitting ------------------------------------------------------------------------
+
+    async def publish(self, events: list[Event]) -> None:
+        """Emit the leader's events to every worker, then have visibility re-checked."""
+        for event in events:
+            rooms = list(event.rooms)
+            await self.sio.emit(event.name, event.payload,
+                                to=rooms[0] if len(rooms) == 1 else rooms,
+                                skip_sid=event.origin_sid)
+            self.emitted += 1
+        for event in events:
+            if may_change_visibility(event) and event.project_id:
+                await self.manager.broadcast({
+                    "kind": "recheck", "project_id": event.project_id,
+                    "user_id": event.member_id,
+                    "deleted": event.table == "projects" and event.action == "delete"})
+
+    async def _send_presence(self, project: str, users: list[dict[str, Any]]) -> None:
+        await self.sio.emit("presence", {"project_id": project, "users": users},
+                            to=project_room(project))
+
+    async def on_sessions_revoked(self, user_id: Any, session_ids: list[Any]) -> None:
+        """Disconnect the sockets of revoked sessions on every worker."""
+        if session_ids:
+            await self.manager.broadcast({"kind": "revoke",
+                                          "session_ids": [str(s) for s in session_ids]})
+
+    async def _internal(self, message: dict[str, Any]) -> None:
+        kind = message.get("kind")
+        if kind == "revoke":
+            for client in self.clients.of_sessions(set(message.get("session_ids") or [])):
+                await self.sio.disconnect(client.sid, ignore_queue=True)
+        elif kind == "recheck":
+            self.recheck_epoch += 1
+            await self._recheck(str(message["project_id"]), message.get("user_id"),
+                                bool(message.get("deleted")))
+
+    async def _recheck(self, project: str, user_id: str | None, deleted: bool) -> None:
+        for client in self.clients.watching(project, user_id):
+            if deleted:
+                await self.evict(client, project, "project_deleted")
+            elif await self.access(client, uuid.UUID(project)) != "ok":
+                await self.evict(client, project, "access_revoked")
+
+    def metrics(self) -> dict[str, float]:
+        return {"fpm_realtime_sockets": float(len(self.clients)),
+                "fpm_realtime_events_emitted_total": float(self.emitted)}

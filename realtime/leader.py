@@ -1,0 +1,230 @@
+"""The change leader: exactly one per deployment reads the audit log and emits the events.
+
+Every worker runs a `Leader`; the one whose dedicated connection holds the advisory lock
+leads, the others retry every second. NOTIFY is only a doorbell: the leader always reads
+the audit log after its position, so a lost notification, a listener reconnect or a
+fail-over loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from db.pool import system_transaction
+from db.queries import changes as q
+from realtime.cursor import ReadPosition, Snapshot, encode_cursor
+from realtime.feed import Emit, Feed, Invalidate, no_invalidation
+
+log = logging.getLogger("formula_pm.realtime.leader")
+
+LOCK_KEY = 0x46504D01  # "FPM" 1: the change-leader advisory lock (per database)
+CHANNEL = "formula_pm_changes"
+APPLICATION_NAME = "formula-pm-leader"
+ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def default_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class LeaderConfig:
+    dsn: str
+    mode: str = "notify"  # or "poll": no doorbell at all, poll every `busy_poll`
+    idle_poll: float = 1.0  # the safety net while asleep (and the heartbeat pace)
+    busy_poll: float = 0.005  # while awake, and in poll mode
+    retry: float = 1.0  # how often a follower tries the lock
+    stall_after: float = 15.0  # a leader silent this long while rows wait is terminated
+    heartbeat: float = 2.0
+    batch: int = 500
+    command_timeout: float = 10.0
+    name: str = field(default_factory=default_name)
+
+
+def _keepalive(conn: asyncpg.Connection) -> None:
+    """Client-side TCP keepalives, so a silently dead server is noticed (TCP only)."""
+    sock = conn._transport.get_extra_info("socket") if conn._transport else None
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3)):
+        if hasattr(socket, name):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
+
+
+class Leader:
+    """Campaign for the lock; while leading, drain the feed and ring-or-poll."""
+
+    def __init__(self, config: LeaderConfig, emit: Emit,
+                 invalidate: Invalidate = no_invalidation) -> None:
+        self.config = config
+        self.feed = Feed(emit, invalidate, config.batch)
+        self.role = "follower"
+        self.connected = False
+        self.position: ReadPosition | None = None
+        self.horizon = 0
+        self._saved = (0, 0.0)
+        self.backend_pid: int | None = None
+
+    async def run(self) -> None:
+        """Forever: connect, wait for the lock, lead until the connection fails."""
+        while True:
+            try:
+                await self._term()
+            except ERRORS as exc:
+                log.warning("change listener connection lost: %s", exc)
+            except Exception:  # e.g. asyncpg protocol errors after a killed backend
+                log.exception("change listener failed; reconnecting")
+            self.role, self.connected = "follower", False
+            await asyncio.sleep(self.config.retry)
+
+    async def _connect(self) -> asyncpg.Connection:
+        conn = await asyncpg.connect(
+            self.config.dsn, command_timeout=self.config.command_timeout, server_settings={
+                "application_name": APPLICATION_NAME, "tcp_keepalives_idle": "5",
+                "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3",
+                "idle_in_transaction_session_timeout": "60000"})
+        _keepalive(conn)
+        return conn
+
+    async def _term(self) -> None:
+        conn = await self._connect()
+        self.connected = True
+        self.backend_pid = conn.get_server_pid()
+        try:
+            await self._wait_for_lock(conn)
+            await self._lead(conn)
+        finally:
+            self.role, self.connected = "follower", False
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
+            if not conn.is_closed():
+                conn.terminate()
+
+    async def _wait_for_lock(self, conn: asyncpg.Connection) -> None:
+        checked = time.monotonic()
+        while not await q.try_lock(conn, LOCK_KEY):
+            if time.monotonic() - checked >= self.config.stall_after / 3:
+                checked = time.monotonic()
+                await self._unseat_stalled(conn)
+            await asyncio.sleep(self.config.retry)
+
+    async def _unseat_stalled(self, conn: asyncpg.Connection) -> None:
+        pid = await q.stalled_holder(conn, LOCK_KEY, self.config.stall_after)
+        if pid is not None and await q.terminate(conn, pid):
+            log.warning("terminated stalled change leader backend %s", pid)
+
+    async def _lead(self, conn: asyncpg.Connection) -> None:
+        await conn.execute("SET ROLE formula_pm_system")
+        wake = asyncio.Event()
+        await conn.add_listener(CHANNEL, lambda *_: wake.set())
+        cursor = await q.read_cursor(conn)
+        if self.position is None or cursor["leader"] != self.config.name:
+            self.position = ReadPosition.from_horizon(cursor["horizon"])
+        previous = cursor["leader"]
+        self.role = "leader"
+        await q.save_cursor(conn, cursor["horizon"], cursor["last_id"], self.config.name)
+        await q.record_event(conn, "leader_change", {"leader": self.config.name,
+                                                      "previous": previous})
+        log.info("became change leader", extra={"leader": self.config.name,
+                                                 "previous": previous})
+        if self.config.mode == "poll":
+            await self._poll_forever(conn)
+        else:
+            await self._doorbell_loop(conn, wake)
+
+    async def _drain(self, conn: asyncpg.Connection) -> tuple[Snapshot, int]:
+        assert self.position is not None
+        before = self.feed.stats.rows
+        snapshot = await self.feed.drain(conn, self.position)
+        self.position = self.position.after(snapshot)
+        await self._save(conn, snapshot.xmin)
+        return snapshot, self.feed.stats.rows - before
+
+    async def _save(self, conn: asyncpg.Connection, horizon: int) -> None:
+        """Advance the durable cursor to the horizon (every row below it is out), and
+        beat the heart while nothing changes."""
+        self.horizon = max(self.horizon, horizon)
+        last, at = self._saved
+        if self.horizon != last or time.monotonic() - at >= self.config.heartbeat:
+            await q.save_cursor(conn, self.horizon, self.feed.stats.last_id, self.config.name)
+            self._saved = (self.horizon, time.monotonic())
+
+    async def _poll_forever(self, conn: asyncpg.Connection) -> None:
+        await q.set_awake(conn, True)
+        while True:
+            await self._drain(conn)
+            await asyncio.sleep(self.config.busy_poll)
+
+    async def _doorbell_loop(self, conn: asyncpg.Connection, wake: asyncio.Event) -> None:
+        while True:
+            await q.set_awake(conn, True)
+            while True:
+                _, found = await self._drain(conn)
+                if not found:
+                    break
+                await asyncio.sleep(self.config.busy_poll)
+            wake.clear()
+            await q.set_awake(conn, False)
+            await self._settle(conn)
+            while not wake.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.config.idle_poll)
+                if not wake.is_set():
+                    await self._drain(conn)  # the safety net, and the heartbeat
+
+    async def _settle(self, conn: asyncpg.Connection) -> None:
+        """After clearing the flag, drain until every transaction that was running then
+        has finished: one of them may have read "awake" and skipped the doorbell."""
+        watch: set[int] | None = None
+        delay = self.config.busy_poll
+        while True:
+            snapshot, _ = await self._drain(conn)
+            running = set(snapshot.xip)
+            watch = running if watch is None else watch & running
+            if not watch:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def cursor(self) -> str:
+        return encode_cursor((self.horizon, 0))
+
+    def describe(self) -> dict[str, Any]:
+        stats = self.feed.stats
+        return {
+            "role": self.role, "listener_connected": self.connected,
+            "mode": self.config.mode, "name": self.config.name,
+            "events_emitted": stats.emitted, "last_id": stats.last_id,
+            "seconds_since_drain": round(time.monotonic() - stats.drained_at, 3),
+        }
+
+    async def status(self, pool: asyncpg.Pool) -> dict[str, Any]:
+        """The realtime part of /health/ready: role, listener, cursor and lag."""
+        async with system_transaction(pool) as conn:
+            durable = await q.read_cursor(conn)
+            if self.role == "leader" and self.position is not None:
+                waiting = await q.pending(conn, list(self.position.xip), self.position.xmax)
+            else:
+                waiting = await q.pending(conn, [], durable["horizon"])
+        leader_alive = self.role == "leader" or durable["age"] < self.config.stall_after
+        lag_seconds = round(float(waiting["seconds"]), 3)
+        healthy = leader_alive and (self.connected or self.role == "follower") and (
+            lag_seconds < 30)
+        return {
+            "status": "healthy" if healthy else "degraded",
+            **self.describe(),
+            "leader": durable["leader"],
+            "cursor": encode_cursor((max(self.horizon, durable["horizon"]), 0)),
+            "lag_events": int(waiting["events"]),
+            "lag_seconds": lag_seconds,
+        }

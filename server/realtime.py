@@ -1,0 +1,87 @@
+"""Wiring of the real-time hub and the change leader into the app (plain callables only)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from realtime.clients import Identity
+from realtime.events import Event, is_bulk
+from realtime.handlers import Handlers
+from realtime.hub import Hub, HubConfig
+from realtime.leader import Leader, LeaderConfig
+from server.auth.identity import authenticate
+from server.cache import invalidate
+from server.cache_keys import Change
+from server.errors import ApiError
+from server.keys import (
+    CACHE,
+    METRICS,
+    ON_SESSIONS_REVOKED,
+    POOL,
+    REALTIME_METRICS,
+    REALTIME_STATUS,
+    SETTINGS,
+    SOCKET_OWNER,
+)
+
+HUB = web.AppKey("realtime_hub", Hub)
+LEADER = web.AppKey("realtime_leader", Leader)
+
+
+def setup_realtime(app: web.Application) -> None:
+    """Attach the Socket.IO hub at /socket.io and start hub and leader with the app."""
+    settings = app[SETTINGS]
+
+    async def check_token(token: str) -> Identity | None:
+        try:
+            return await authenticate(app, token)
+        except ApiError:
+            return None
+
+    hub = Hub(HubConfig(redis_url=settings.redis_url, key_prefix=settings.key_prefix,
+                        cors_origins=settings.cors_origins), check_token)
+    Handlers(hub)
+    hub.attach(app)
+    async def publish(events: list[Event]) -> None:
+        await hub.publish([e for e in events if not is_bulk(e)])
+
+    async def invalidate_events(events: list[Event]) -> None:
+        await invalidate(app[CACHE], [Change(e.table, e.record_id, e.project_id, e.org_id)
+                                      for e in events if e.table])
+
+    leader = Leader(LeaderConfig(dsn=settings.database_url or "", mode=settings.realtime_mode),
+                    publish, invalidate_events)
+    app[HUB], app[LEADER] = hub, leader
+    app[SOCKET_OWNER] = hub.socket_owner
+    app[ON_SESSIONS_REVOKED].append(hub.on_sessions_revoked)
+
+    async def status() -> dict[str, Any]:
+        return await leader.status(app[POOL])
+
+    def metrics() -> dict[str, float]:
+        stats = leader.feed.stats
+        return {**hub.metrics(), "fpm_realtime_leader": float(leader.role == "leader"),
+                "fpm_realtime_delivery_lag_seconds_sum": stats.lag_sum,
+                "fpm_realtime_delivery_lag_seconds_count": float(stats.lag_count),
+                "fpm_realtime_delivery_lag_seconds_last": stats.lag_last}
+
+    app[REALTIME_STATUS] = status
+    app[REALTIME_METRICS] = metrics
+    app[METRICS].append(metrics)
+    app.cleanup_ctx.append(_realtime_ctx)
+
+
+async def _realtime_ctx(app: web.Application) -> AsyncIterator[None]:
+    hub, leader = app[HUB], app[LEADER]
+    await hub.start(app[POOL])
+    task = asyncio.create_task(leader.run())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await hub.stop()

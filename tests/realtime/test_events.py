@@ -1,0 +1,159 @@
+"""Pure parts of the real-time layer: event mapping, rooms, cursors, snapshots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from realtime.cursor import (
+    ReadPosition,
+    Snapshot,
+    cursor_after,
+    decode_cursor,
+    encode_cursor,
+)
+from realtime.events import event_from_audit, jsonable, may_change_visibility
+from realtime.feed import audit_event
+from realtime.presence import unique_users
+
+ORG, PROJECT, RECORD, USER = (uuid.uuid4() for _ in range(4))
+AT = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+
+
+def row(table: str = "tasks", action: str = "update", **kw: Any) -> dict[str, Any]:
+    values = {"id": str(RECORD), "org_id": str(ORG), "project_id": str(PROJECT),
+              "name": "Install millwork", "version": 3, "search_vector": "'x':1",
+              "updated_at": "2026-01-02T03:04:05+00:00", "budget": Decimal("12500.00")}
+    base: dict[str, Any] = {
+        "id": 42, "txid": 900, "org_id": ORG, "project_id": PROJECT, "table_name": table,
+        "record_id": RECORD, "action": action, "old_values": dict(values, version=2),
+        "new_values": None if action == "delete" else values, "changed_fields": ["name"],
+        "user_id": USER, "request_id": "req-1", "origin_sid": "sid-1", "at": AT,
+    }
+    base.update(kw)
+    return base
+
+
+def test_update_maps_to_resource_action_and_payload() -> None:
+    event = event_from_audit(row(), (900, 42))
+    assert event is not None
+    assert event.name == "task.updated"
+    assert event.rooms == (f"project:{PROJECT}",)
+    p = event.payload
+    assert set(p) == {"id", "cursor", "resource", "action", "record_id", "project_id",
+                      "version", "data", "changed_fields", "actor_id", "at", "request_id"}
+    assert p["id"] == 42 and p["resource"] == "task" and p["action"] == "updated"
+    assert p["record_id"] == str(RECORD) and p["project_id"] == str(PROJECT)
+    assert p["version"] == 3 and p["changed_fields"] == ["name"]
+    assert p["actor_id"] == str(USER) and p["at"] == AT.isoformat()
+    assert p["data"]["budget"] == "12500.00" and "search_vector" not in p["data"]
+    assert decode_cursor(p["cursor"]) == (900, 42)
+    assert event.origin_sid == "sid-1"
+
+
+def test_insert_and_delete() -> None:
+    created = event_from_audit(row(action="insert", changed_fields=None), (1, 1))
+    assert created is not None and created.name == "task.created"
+    assert created.payload["changed_fields"] is None
+    deleted = event_from_audit(row(action="delete", changed_fields=None), (1, 1))
+    assert deleted is not None and deleted.name == "task.deleted"
+    assert deleted.payload["data"] is None and deleted.payload["version"] == 2
+
+
+@pytest.mark.parametrize(("table", "resource"), [
+    ("scope_items", "scope_item"), ("shop_drawing_revisions", "shop_drawing_revision"),
+    ("material_specs", "material_spec"), ("item_links", "item_link"),
+    ("comments", "comment"), ("mentions", "mention"), ("attachments", "attachment"),
+])
+def test_resource_is_singular_of_table(table: str, resource: str) -> None:
+    event = event_from_audit(row(table=table, action="insert"), (1, 1))
+    assert event is not None and event.name == f"{resource}.created"
+
+
+def test_org_wide_rows_go_to_the_org_room_without_secrets() -> None:
+    values = {"id": str(USER), "org_id": str(ORG), "email": "a@b.c",
+              "password_hash": "[redacted]", "version": 1}
+    event = event_from_audit(row(table="users", action="insert", project_id=None,
+                                 new_values=values), (1, 1))
+    assert event is not None and event.name == "user.created"
+    assert event.rooms == (f"org:{ORG}",)
+    assert "password_hash" not in event.payload["data"]
+    org = event_from_audit(row(table="organizations", project_id=None, record_id=ORG,
+                               org_id=ORG), (1, 1))
+    assert org is not None and org.rooms == (f"org:{ORG}",)
+
+
+def test_notifications_only_to_their_recipient() -> None:
+    values = {"id": str(RECORD), "user_id": str(USER), "project_id": str(PROJECT),
+              "title": "You were mentioned", "version": 1}
+    event = event_from_audit(row(table="notifications", action="insert",
+                                 new_values=values), (1, 1))
+    assert event is not None and event.name == "notification"
+    assert event.rooms == (f"user:{USER}",)
+    assert event.payload["title"] == "You were mentioned"
+    assert event_from_audit(row(table="notifications", action="delete",
+                                old_values=values), (1, 1)) is None
+
+
+def test_membership_goes_to_the_member_too_and_triggers_recheck() -> None:
+    member = uuid.uuid4()
+    values = {"id": str(RECORD), "project_id": str(PROJECT), "user_id": str(member),
+              "version": 1}
+    removed = event_from_audit(row(table="project_members", action="delete",
+                                   old_values=values), (1, 1))
+    assert removed is not None and removed.name == "project_member.deleted"
+    assert removed.rooms == (f"project:{PROJECT}", f"user:{member}")
+    assert removed.member_id == str(member) and may_change_visibility(removed)
+    added = event_from_audit(row(table="project_members", action="insert",
+                                 new_values=values), (1, 1))
+    assert added is not None and not may_change_visibility(added)
+    moved = event_from_audit(row(table="projects", changed_fields=["client_id"]), (1, 1))
+    assert moved is not None and may_change_visibility(moved)
+
+
+def test_user_and_system_events_are_not_broadcast() -> None:
+    assert event_from_audit(row(action="login"), (1, 1)) is None
+    assert event_from_audit(row(table="leader_change", action="leader_change"), (1, 1)) is None
+    assert event_from_audit(row(table="user_sessions"), (1, 1)) is None
+
+
+def test_audit_event_parses_text_columns_exactly() -> None:
+    record = row(new_values='{"id": "x", "budget": 12500.00, "version": 2}',
+                 old_values=None, txid=5)
+    event = audit_event(record, xmin=10)
+    assert event is not None
+    assert event.payload["data"]["budget"] == "12500.00"
+    assert decode_cursor(event.payload["cursor"]) == (5, 42)
+
+
+def test_cursor_round_trip_and_rejects_garbage() -> None:
+    assert decode_cursor(encode_cursor((123456789012, 77))) == (123456789012, 77)
+    for bad in ("", "nope", "Yzk6MToy", 12, None, "x" * 200):
+        with pytest.raises(ValueError):
+            decode_cursor(bad)
+
+
+def test_cursor_after_stays_below_running_transactions() -> None:
+    assert cursor_after(txid=5, audit_id=9, xmin=10) == (5, 9)
+    assert cursor_after(txid=12, audit_id=9, xmin=10) == (10, 0)
+
+
+def test_read_position_follows_snapshots() -> None:
+    snap = Snapshot.parse("100:105:101,103")
+    assert snap == Snapshot(100, 105, (101, 103))
+    assert Snapshot.parse("7:7:") == Snapshot(7, 7, ())
+    position = ReadPosition.from_horizon(50).after(snap)
+    assert position == ReadPosition(xmax=105, xip=(101, 103))
+
+
+def test_jsonable_and_presence_dedupe() -> None:
+    value = {"a": [uuid.UUID(int=1), Decimal("1.50"), dt.date(2026, 1, 2)]}
+    assert jsonable(value) == {"a": [str(uuid.UUID(int=1)), "1.50", "2026-01-02"]}
+    users = [{"id": "2", "first_name": "B"}, {"id": "1", "first_name": "A"},
+             {"id": "2", "first_name": "B"}]
+    assert unique_users(users) == [{"id": "1", "first_name": "A"},
+                                   {"id": "2", "first_name": "B"}]

@@ -1,0 +1,138 @@
+"""The change leader on its own, against the real database: emits, cursor, doorbell, stall."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+
+from db.pool import Actor, transaction
+from realtime.events import Event
+from realtime.leader import LOCK_KEY, Leader, LeaderConfig
+from tests.conftest import World, actor_of
+
+
+class Captured:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.invalidated: list[int] = []
+
+    async def emit(self, events: list[Event]) -> None:
+        self.events.extend(events)
+
+    async def invalidate(self, events: list[Event]) -> None:
+        self.invalidated.extend(e.audit_id for e in events)
+
+    def names(self, prefix: str = "") -> list[str]:
+        return [e.payload["data"]["name"] for e in self.events
+                if e.name == "task.created" and e.payload["data"]["name"].startswith(prefix)]
+
+
+@pytest.fixture
+async def run_leader(database_url: str, pool: asyncpg.Pool
+                     ) -> AsyncIterator[Callable[..., Any]]:
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start(**config: Any) -> tuple[Leader, Captured]:
+        captured = Captured()
+        leader = Leader(LeaderConfig(dsn=database_url, **config), captured.emit,
+                        captured.invalidate)
+        tasks.append(asyncio.create_task(leader.run()))
+        return leader, captured
+
+    yield start
+    for task in tasks:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def until(check: Callable[[], bool], limit: float = 5) -> None:
+    deadline = time.monotonic() + limit
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def setup_project(world: World) -> tuple[dict[str, Any], Any]:
+    org = await world.org()
+    admin = await world.user(org, "admin")
+    return admin, await world.project(org)
+
+
+async def write(pool: asyncpg.Pool, actor: Actor, org: Any, project: Any, *names: str) -> None:
+    async with transaction(pool, actor) as conn:
+        for name in names:
+            await conn.execute("INSERT INTO tasks (org_id, project_id, name) VALUES ($1, $2, $3)",
+                               org, project, name)
+
+
+async def flag(pool: asyncpg.Pool) -> bool:
+    return bool(await pool.fetchval("SELECT listener_awake FROM realtime_state"))
+
+
+async def test_backlog_in_pages_then_doorbell_sleep_and_wake(
+        run_leader: Callable[..., Any], world: World, pool: asyncpg.Pool) -> None:
+    admin, project = await setup_project(world)
+    await write(pool, actor_of(admin), admin["org_id"], project,
+                *(f"backlog {i:02}" for i in range(23)))
+    leader, captured = await run_leader(batch=5)
+    await until(lambda: len(captured.names("backlog")) == 23)
+    assert captured.names("backlog") == [f"backlog {i:02}" for i in range(23)]
+    assert set(captured.invalidated) >= {e.audit_id for e in captured.events}
+    await until(lambda: leader.role == "leader")
+    # Idle: the leader went to sleep, so writers ring the doorbell again.
+    deadline = time.monotonic() + 5
+    while await flag(pool):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    await write(pool, actor_of(admin), admin["org_id"], project, "rung")
+    await until(lambda: "rung" in captured.names(), limit=0.9)  # before the 1 s poll
+    status = await leader.status(pool)
+    assert status["role"] == "leader" and status["listener_connected"]
+    assert status["lag_events"] == 0 and status["status"] == "healthy"
+
+
+async def test_new_leader_continues_from_the_durable_cursor(
+        run_leader: Callable[..., Any], world: World, pool: asyncpg.Pool) -> None:
+    admin, project = await setup_project(world)
+    first, seen = await run_leader()
+    await write(pool, actor_of(admin), admin["org_id"], project, "one")
+    await until(lambda: "one" in seen.names())
+    await until(lambda: first.horizon > 0)
+    await asyncio.sleep(0.1)
+    cursor = await pool.fetchrow("SELECT horizon::text::bigint AS h, leader FROM realtime_cursor")
+    assert cursor["h"] > 0 and cursor["leader"] == first.config.name
+
+
+async def test_poll_mode_keeps_the_flag_up(run_leader: Callable[..., Any], world: World,
+                                           pool: asyncpg.Pool) -> None:
+    admin, project = await setup_project(world)
+    leader, captured = await run_leader(mode="poll")
+    await until(lambda: leader.role == "leader")
+    await write(pool, actor_of(admin), admin["org_id"], project, "polled")
+    await until(lambda: "polled" in captured.names())
+    assert await flag(pool)
+
+
+async def test_follower_unseats_a_stalled_leader(run_leader: Callable[..., Any],
+                                                 world: World, pool: asyncpg.Pool,
+                                                 database_url: str) -> None:
+    admin, project = await setup_project(world)
+    stalled = await asyncpg.connect(database_url)
+    try:
+        assert await stalled.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY)
+        await pool.execute("UPDATE realtime_cursor SET updated_at = now() - interval '1 hour'")
+        await write(pool, actor_of(admin), admin["org_id"], project, "waiting")
+        leader, captured = await run_leader(stall_after=0.6, retry=0.1)
+        await until(lambda: "waiting" in captured.names())
+        assert leader.role == "leader"
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+            await stalled.fetchval("SELECT 1")
+    finally:
+        stalled.terminate()
