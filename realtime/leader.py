@@ -106,7 +106,8 @@ class Leader:
         finally:
             self.role, self.connected = "follower", False
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.close(), 2)
+                async with asyncio.timeout(2):
+                    await conn.close()
             if not conn.is_closed():
                 conn.terminate()
 
@@ -177,8 +178,11 @@ class Leader:
             await q.set_awake(conn, False)
             await self._settle(conn)
             while not wake.is_set():
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
+                # that races its timeout, leaving the leader running after shutdown.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self.config.idle_poll)
+                    async with asyncio.timeout(self.config.idle_poll):
+                        await wake.wait()
                 if not wake.is_set():
                     await self._drain(conn)  # the safety net, and the heartbeat
 

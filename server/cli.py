@@ -60,7 +60,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                                  "redis": bool(settings.redis_url)})
     web.run_app(
         create_app(settings), host=settings.host, port=settings.port, access_log=None,
-        print=None, handler_args=HANDLER_ARGS,
+        print=None, max_line_size=HANDLER_ARGS["max_line_size"],
+        max_field_size=HANDLER_ARGS["max_field_size"],
         shutdown_timeout=5,
     )
     return 0

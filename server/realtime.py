@@ -79,9 +79,16 @@ def setup_realtime(app: web.Application) -> None:
 async def _realtime_ctx(app: web.Application) -> AsyncIterator[None]:
     hub, leader = app[HUB], app[LEADER]
     await hub.start(app[POOL])
-    task = asyncio.create_task(leader.run())
+    task = asyncio.create_task(leader.run(), name="change-leader")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await _stop(task)
     await hub.stop()
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel until done: a cancel that lands in a library's cleanup must not be lost."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1)
+    with contextlib.suppress(asyncio.CancelledError):
+        task.result()
