@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from server.routes import health
+from server.routes import health, search
 
-ROUTE_MODULES: tuple[ModuleType, ...] = (health,)
+ROUTE_MODULES: tuple[ModuleType, ...] = (health, search)
