@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -201,22 +201,21 @@ def _fuzzy_branch(name: str, v: _Shared, scope: Scope, query: SearchQuery) -> st
             f"AND {term} <% {kind.trgm} AND NOT {_fts_match(v)} LIMIT {FUZZY_CAP}) f")
 
 
-def _branches(name: str, v: _Shared, scope: Scope, query: SearchQuery) -> list[str]:
-    out = [_fts_branch(name, v, scope, query)]
-    if KINDS[name].trgm and fuzzy_enabled(query.q):
-        out.append(_fuzzy_branch(name, v, scope, query))
-    return out
+EMPTY = ("SELECT NULL::text AS type, NULL::uuid AS id, NULL::uuid AS project_id, "
+         "NULL::numeric AS score WHERE false")
 
 
-def ranking_sql(scope: Scope, query: SearchQuery) -> tuple[str, list[Any]]:
-    """The ranking statement: limit+1 hits after the cursor, best first."""
+def ranking_sql(scope: Scope, query: SearchQuery, tier: str = "fts") -> tuple[str, list[Any]]:
+    """One tier's ranking statement ("fts" or "fuzzy"): limit+1 hits after the cursor."""
     names = [n for n in query.types if not (query.project_id and KINDS[n].project is None)]
+    if tier == "fuzzy":
+        names = [n for n in names if KINDS[n].trgm] if fuzzy_enabled(query.q) else []
     if not names:
-        return ("SELECT NULL::text AS type, NULL::uuid AS id, NULL::uuid AS project_id, "
-                "NULL::numeric AS score WHERE false"), []
+        return EMPTY, []
     p = _Params()
     v = _Shared(p, scope, query)
-    union = "\nUNION ALL\n".join(b for n in names for b in _branches(n, v, scope, query))
+    branch = _fuzzy_branch if tier == "fuzzy" else _fts_branch
+    union = "\nUNION ALL\n".join(branch(n, v, scope, query) for n in names)
     after = "TRUE"
     if query.after is not None:
         s, t, i = (p.add(value) for value in query.after)
@@ -229,15 +228,27 @@ def ranking_sql(scope: Scope, query: SearchQuery) -> tuple[str, list[Any]]:
 
 async def rank(conn: asyncpg.Connection, scope: Scope,
                query: SearchQuery) -> list[asyncpg.Record]:
-    """Ids and scores of the best hits, found through the indexes (see the module note)."""
-    sql, args = ranking_sql(scope, query)
+    """Ids and scores of the best limit+1 hits, found through the indexes (see the module
+    note). Whole-word hits score >= 1 and fuzzy-only hits < 1, so the fuzzy tier runs only
+    when the whole-word tier cannot fill the page."""
     await conn.execute("SELECT set_config('role', 'formula_pm_system', true), "
                        "set_config('plan_cache_mode', 'force_custom_plan', true), "
                        "set_config('max_parallel_workers_per_gather', '0', true)")
-    rows = await conn.fetch(sql, *args)
+    rows: list[asyncpg.Record] = []
+    in_fuzzy_tier = query.after is not None and query.after[0] < 1
+    if not in_fuzzy_tier:
+        rows = await conn.fetch(*_flat(ranking_sql(scope, query, "fts")))
+    if len(rows) <= query.limit:
+        rest = replace(query, limit=query.limit - len(rows),
+                       after=query.after if in_fuzzy_tier else None)
+        rows += await conn.fetch(*_flat(ranking_sql(scope, rest, "fuzzy")))
     # On an error the transaction is aborted and SET LOCAL undone, so no `finally` is needed.
     await conn.execute("SELECT set_config('role', 'formula_pm_app', true)")
     return rows
+
+
+def _flat(statement: tuple[str, list[Any]]) -> list[Any]:
+    return [statement[0], *statement[1]]
 
 
 async def hydrate(conn: asyncpg.Connection, q: str,
