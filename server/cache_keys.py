@@ -5,6 +5,7 @@ Keys (under the deployment prefix `fpm:<env>:` and the epoch):
 - `gen:p:<project_id>`: generation of a project's lists and summary, bumped on any change in it;
 - `gen:o:<org_id>`: generation of org-wide lists and of everyone's visible-project set,
   bumped when projects, members, clients or users change;
+- `search:gen:<org_id>`: generation of the org's cached search pages;
 - `vis:<org_gen>:<user_id>`: the projects a user can see (null = org admin: all of them);
 - list keys embed the generation they were computed under, so a bump retires them at O(1)
   cost: nothing is ever found with KEYS or SCAN.
@@ -25,6 +26,8 @@ PROJECT_OWNED = frozenset({
     "shop_drawing_revisions", "material_specs", "item_links", "comments", "mentions",
     "attachments",
 })
+SEARCHABLE = frozenset({"projects", "clients", "tasks", "scope_items", "shop_drawings",
+                        "material_specs", "comments"})
 # Changes that can alter who sees what, or org-wide lists.
 ORG_WIDE = frozenset({"projects", "project_members", "clients", "users", "organizations"})
 
@@ -39,6 +42,11 @@ def project_generation_key(project_id: Any) -> str:
 
 def org_generation_key(org_id: Any) -> str:
     return f"gen:o:{org_id}"
+
+
+def search_generation_key(org_id: Any) -> str:
+    """Generation of an org's cached search pages, bumped by any change to a searchable row."""
+    return f"search:gen:{org_id}"
 
 
 def visibility_key(org_generation: int, user_id: Any) -> str:
@@ -81,6 +89,8 @@ def plan(change: Change) -> Invalidation:
         out.bump.add(project_generation_key(change.project_id))
     if change.table in ORG_WIDE and change.org_id is not None:
         out.bump.add(org_generation_key(change.org_id))
+    if change.table in SEARCHABLE and change.org_id is not None:
+        out.bump.add(search_generation_key(change.org_id))
     return out
 
 

@@ -18,6 +18,7 @@ from server.routes import (
     projects,
     scope_groups,
     scope_items,
+    search,
     shop_drawings,
     tasks,
     users,
@@ -25,5 +26,5 @@ from server.routes import (
 
 ROUTE_MODULES: tuple[ModuleType, ...] = (
     health, metrics, docs, auth, users, clients, projects, members, tasks, scope_groups,
-    scope_items, shop_drawings, material_specs, comments, notifications, audit,
+    scope_items, shop_drawings, material_specs, comments, notifications, audit, search,
 )

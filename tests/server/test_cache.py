@@ -19,7 +19,7 @@ def test_plan_for_a_task_change_retires_record_and_project_lists() -> None:
     task, project, org = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     todo = plan(Change("tasks", task, project, org))
     assert todo.delete == {f"rec:tasks:{task}"}
-    assert todo.bump == {f"gen:p:{project}"}
+    assert todo.bump == {f"gen:p:{project}", f"search:gen:{org}"}
 
 
 def test_plan_for_membership_also_retires_visibility() -> None:
@@ -27,9 +27,9 @@ def test_plan_for_membership_also_retires_visibility() -> None:
     todo = plan(Change("project_members", member, project, org))
     assert todo.bump == {f"gen:p:{project}", f"gen:o:{org}"}
     project_change = plan(Change("projects", project, project, org))
-    assert project_change.bump == {f"gen:p:{project}", f"gen:o:{org}"}
+    assert project_change.bump == {f"gen:p:{project}", f"gen:o:{org}", f"search:gen:{org}"}
     client_change = plan_all([Change("clients", uuid.uuid4(), None, org)])
-    assert client_change.bump == {f"gen:o:{org}"}
+    assert client_change.bump == {f"gen:o:{org}", f"search:gen:{org}"}
 
 
 async def test_memory_cache_round_trip_and_generations() -> None:

@@ -114,3 +114,15 @@ async def test_redis_stopping_mid_run_degrades_without_a_5xx(
         assert fresh["name"] == "During the outage"
     finally:
         server.stop()
+
+
+async def test_a_write_retires_cached_search_results(
+    client: Client, world: World, app: web.Application,
+) -> None:
+    project, headers, _ = await _setup(world, app)
+    url = "/api/v1/search?q=Walnut&types=task"
+    assert (await (await client.get(url, headers=headers)).json())["data"] == []
+    await client.post("/api/v1/tasks", headers=headers,
+                      json={"project_id": str(project), "name": "Walnut panelling"})
+    hits = (await (await client.get(url, headers=headers)).json())["data"]
+    assert [h["title"] for h in hits] == ["Walnut panelling"]
