@@ -20,10 +20,11 @@ from server.auth.sessions import (
     revoke_user_sessions,
     start_session,
 )
-from server.auth.users import user_json
+from server.auth.users import LoginOut, TokensOut, UserOut, user_json
 from server.errors import REQUEST_ID, Invalid, TooManyRequests, Unauthorized
 from server.keys import MAILER, POOL, SETTINGS, THROTTLES
 from server.mailer import Mail
+from server.openapi import doc
 from server.rest import json_response
 from server.validation import ApiModel, Email, Name, Phone, Secret, ShortText, read_body
 
@@ -81,6 +82,7 @@ async def _throttled(request: web.Request, email: str) -> None:
 
 
 @routes.post("/api/v1/auth/login")
+@doc(summary="Sign in", body=LoginBody, response=LoginOut, tags=["auth"])
 async def login(request: web.Request) -> web.Response:
     body = await read_body(request, LoginBody)
     email = body.email.lower()
@@ -110,6 +112,8 @@ async def login(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/auth/refresh")
+@doc(summary="Rotate the refresh token for a new pair", body=RefreshBody, response=TokensOut,
+     tags=["auth"])
 async def refresh(request: web.Request) -> web.Response:
     body = await read_body(request, RefreshBody)
     pair = await refresh_session(request.app, body.refresh_token, _anonymous_actor(request))
@@ -117,6 +121,7 @@ async def refresh(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/auth/logout")
+@doc(summary="Sign out: revoke this session", status=204, tags=["auth"])
 async def logout(request: web.Request) -> web.Response:
     who = identity(request)
     act = await actor(request)
@@ -128,6 +133,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/auth/me")
+@doc(summary="The signed-in user", response=UserOut, tags=["auth"])
 async def me(request: web.Request) -> web.Response:
     who = identity(request)
     async with transaction(request.app[POOL], await actor(request)) as conn:
@@ -138,6 +144,7 @@ async def me(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/auth/me")
+@doc(summary="Change your own profile", body=ProfileBody, response=UserOut, tags=["auth"])
 async def update_me(request: web.Request) -> web.Response:
     body = await read_body(request, ProfileBody)
     who = identity(request)
@@ -153,6 +160,8 @@ async def update_me(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/auth/change-password")
+@doc(summary="Change your password (other sessions end)", body=ChangePasswordBody, status=204,
+     tags=["auth"])
 async def change_password(request: web.Request) -> web.Response:
     body = await read_body(request, ChangePasswordBody)
     who = identity(request)
@@ -176,6 +185,8 @@ async def change_password(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/auth/password-reset/request")
+@doc(summary="Mail a one-time reset link (always 202)", body=ResetRequestBody, status=202,
+     tags=["auth"])
 async def request_reset(request: web.Request) -> web.Response:
     body = await read_body(request, ResetRequestBody)
     email = body.email.lower()
@@ -205,6 +216,8 @@ async def request_reset(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/auth/password-reset/confirm")
+@doc(summary="Set a password with a reset or invitation token", body=ResetConfirmBody,
+     status=204, tags=["auth"])
 async def confirm_reset(request: web.Request) -> web.Response:
     body = await read_body(request, ResetConfirmBody)
     pool = request.app[POOL]

@@ -16,10 +16,11 @@ from server.auth.invitations import create_token, set_password_link
 from server.auth.passwords import check_policy, hash_password
 from server.auth.permissions import Perm, require
 from server.auth.sessions import revoke_user_sessions
-from server.auth.users import user_json
+from server.auth.users import UserOut, user_json
 from server.errors import Conflict, Invalid, NotFound
 from server.keys import MAILER, POOL, SETTINGS
 from server.mailer import Mail
+from server.openapi import doc
 from server.rest import (
     PageParams,
     SortKey,
@@ -92,6 +93,8 @@ async def _check_client(conn: object, role: str | None, client_id: uuid.UUID | N
 
 
 @routes.get("/api/v1/users")
+@doc(summary="Colleagues in your organisation", query=UserQuery, response=UserOut, many=True,
+     tags=["users"])
 async def list_users(request: web.Request) -> web.Response:
     query = read_query(request.query, UserQuery)
     page = keyset(query, SORTABLE, "last_name")
@@ -110,6 +113,7 @@ async def list_users(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/users/{user_id}")
+@doc(summary="One colleague", response=UserOut, tags=["users"])
 async def get_user(request: web.Request) -> web.Response:
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         row = await q.get(conn, _user_id(request))
@@ -119,6 +123,8 @@ async def get_user(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/users")
+@doc(summary="Create a user (admins); without a password the user is invited", body=UserCreate,
+     response=UserOut, status=201, tags=["users"])
 @idempotent
 async def create_user(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_USERS)
@@ -139,6 +145,8 @@ async def create_user(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/users/{user_id}")
+@doc(summary="Change a user (admins); role or status changes end their sessions",
+     body=UserUpdate, response=UserOut, tags=["users"])
 async def update_user(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_USERS)
@@ -168,6 +176,7 @@ async def update_user(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/users/{user_id}")
+@doc(summary="Deactivate a user (admins)", status=204, tags=["users"])
 async def deactivate_user(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_USERS)
@@ -184,6 +193,7 @@ async def deactivate_user(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/users/{user_id}/invite")
+@doc(summary="Mail a one-time invitation link (admins)", status=202, tags=["users"])
 async def invite_user(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_USERS)
     user_id = _user_id(request)
