@@ -20,6 +20,7 @@ from server.auth.permissions import Perm, require
 from server.errors import Forbidden, Invalid, NotFound
 from server.keys import POOL
 from server.mentions import parse_mentions, snippet
+from server.openapi import doc
 from server.project_records import Body, check_version, one_of, path_id, where_all
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.validation import ApiModel, read_body, read_query
@@ -78,6 +79,7 @@ async def _answer(conn: asyncpg.Connection, comment_id: uuid.UUID) -> asyncpg.Re
 
 
 @routes.get("/api/v1/comments")
+@doc(summary="List comments", query=CommentQuery, tags=["comments"])
 async def list_comments(request: web.Request) -> web.Response:
     query = read_query(request.query, CommentQuery)
     page = keyset(query, SORTABLE, "created_at")
@@ -90,6 +92,7 @@ async def list_comments(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/comments")
+@doc(summary="Create a comment", body=CommentIn, status=201, tags=["comments"])
 @idempotent
 async def create_comment(request: web.Request) -> web.Response:
     who = identity(request)
@@ -111,6 +114,7 @@ async def create_comment(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/comments/{id}")
+@doc(summary="One comment", tags=["comments"])
 async def get_comment(request: web.Request) -> web.Response:
     comment_id = path_id(request)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
@@ -131,6 +135,7 @@ async def _own_locked(conn: asyncpg.Connection, request: web.Request) -> asyncpg
 
 
 @routes.patch("/api/v1/comments/{id}")
+@doc(summary="Change a comment", body=CommentPatch, tags=["comments"])
 async def update_comment(request: web.Request) -> web.Response:
     path_id(request)
     body = await read_body(request, CommentPatch)
@@ -143,6 +148,7 @@ async def update_comment(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/comments/{id}")
+@doc(summary="Delete a comment", status=204, tags=["comments"])
 async def delete_comment(request: web.Request) -> web.Response:
     path_id(request)
     async with transaction(request.app[POOL], await actor(request)) as conn:

@@ -19,6 +19,7 @@ from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, NotFound
 from server.keys import POOL
+from server.openapi import doc
 from server.project_records import (
     Body,
     LongText,
@@ -116,6 +117,7 @@ async def _locked(conn: asyncpg.Connection, spec_id: uuid.UUID,
 
 
 @routes.get("/api/v1/material-specs")
+@doc(summary="List material specs", query=SpecQuery, tags=["material-specs"])
 async def list_material_specs(request: web.Request) -> web.Response:
     query = read_query(request.query, SpecQuery)
     page = keyset(query, SORTABLE, "created_at")
@@ -130,6 +132,7 @@ async def list_material_specs(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/material-specs")
+@doc(summary="Create a material spec", body=SpecIn, status=201, tags=["material-specs"])
 @idempotent
 async def create_material_spec(request: web.Request) -> web.Response:
     who = identity(request)
@@ -144,6 +147,7 @@ async def create_material_spec(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/material-specs/{id}")
+@doc(summary="One material spec", tags=["material-specs"])
 async def get_material_spec(request: web.Request) -> web.Response:
     spec_id = path_id(request)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
@@ -154,6 +158,7 @@ async def get_material_spec(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/material-specs/{id}")
+@doc(summary="Change a material spec", body=SpecPatch, tags=["material-specs"])
 async def update_material_spec(request: web.Request) -> web.Response:
     spec_id = path_id(request)
     who = identity(request)
@@ -166,6 +171,7 @@ async def update_material_spec(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/material-specs/{id}")
+@doc(summary="Delete a material spec", status=204, tags=["material-specs"])
 async def delete_material_spec(request: web.Request) -> web.Response:
     spec_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_MATERIALS)
@@ -179,6 +185,8 @@ async def delete_material_spec(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/material-specs/{id}/transitions")
+@doc(summary="Apply a workflow action to a material spec", body=TransitionIn,
+     tags=["material-specs"])
 @idempotent
 async def transition_material_spec(request: web.Request) -> web.Response:
     spec_id = path_id(request)

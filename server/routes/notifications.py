@@ -10,6 +10,7 @@ from db.queries import notifications as queries
 from server.auth.identity import actor, identity
 from server.errors import NotFound
 from server.keys import POOL
+from server.openapi import doc
 from server.project_records import path_id, where_all
 from server.rest import PageParams, SortKey, json_response, keyset, record
 from server.validation import read_query
@@ -24,6 +25,7 @@ class NotificationQuery(PageParams):
 
 
 @routes.get("/api/v1/notifications")
+@doc(summary="List notifications", query=NotificationQuery, tags=["notifications"])
 async def list_notifications(request: web.Request) -> web.Response:
     query = read_query(request.query, NotificationQuery)
     page = keyset(query, SORTABLE, "-created_at")
@@ -36,6 +38,7 @@ async def list_notifications(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/notifications/read-all")
+@doc(summary="Mark all my notifications read", tags=["notifications"])
 async def read_all(request: web.Request) -> web.Response:
     async with transaction(request.app[POOL], await actor(request)) as conn:
         updated = await queries.mark_all_read(conn, identity(request).user_id)
@@ -43,6 +46,7 @@ async def read_all(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/notifications/{id}/read")
+@doc(summary="Mark one notification read", tags=["notifications"])
 async def read_one(request: web.Request) -> web.Response:
     notification_id = path_id(request)
     async with transaction(request.app[POOL], await actor(request)) as conn:

@@ -14,6 +14,7 @@ from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, NotFound
 from server.keys import POOL
+from server.openapi import doc
 from server.project_records import (
     LongText,
     Name,
@@ -55,6 +56,7 @@ class ScopeGroupQuery(PageParams):
 
 
 @routes.get("/api/v1/scope-groups")
+@doc(summary="List scope groups", query=ScopeGroupQuery, tags=["scope-groups"])
 async def list_scope_groups(request: web.Request) -> web.Response:
     query = read_query(request.query, ScopeGroupQuery)
     page = keyset(query, SORTABLE, "order_index")
@@ -67,6 +69,7 @@ async def list_scope_groups(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/scope-groups")
+@doc(summary="Create a scope group", body=ScopeGroupIn, status=201, tags=["scope-groups"])
 @idempotent
 async def create_scope_group(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_SCOPE)
@@ -78,6 +81,7 @@ async def create_scope_group(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/scope-groups/{id}")
+@doc(summary="One scope group", tags=["scope-groups"])
 async def get_scope_group(request: web.Request) -> web.Response:
     group_id = path_id(request)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
@@ -88,6 +92,7 @@ async def get_scope_group(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/scope-groups/{id}")
+@doc(summary="Change a scope group", body=ScopeGroupPatch, tags=["scope-groups"])
 async def update_scope_group(request: web.Request) -> web.Response:
     group_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
@@ -102,6 +107,7 @@ async def update_scope_group(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/scope-groups/{id}")
+@doc(summary="Delete a scope group", status=204, tags=["scope-groups"])
 async def delete_scope_group(request: web.Request) -> web.Response:
     group_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)

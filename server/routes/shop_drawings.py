@@ -19,6 +19,7 @@ from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Invalid, NotFound
 from server.keys import POOL
+from server.openapi import doc
 from server.project_records import (
     LongText,
     Name,
@@ -112,6 +113,7 @@ async def _locked(conn: asyncpg.Connection, drawing_id: uuid.UUID,
 
 
 @routes.get("/api/v1/shop-drawings")
+@doc(summary="List shop drawings", query=DrawingQuery, tags=["shop-drawings"])
 async def list_shop_drawings(request: web.Request) -> web.Response:
     query = read_query(request.query, DrawingQuery)
     page = keyset(query, SORTABLE, "created_at")
@@ -127,6 +129,7 @@ async def list_shop_drawings(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/shop-drawings")
+@doc(summary="Create a shop drawing", body=DrawingIn, status=201, tags=["shop-drawings"])
 @idempotent
 async def create_shop_drawing(request: web.Request) -> web.Response:
     who = identity(request)
@@ -145,6 +148,7 @@ async def create_shop_drawing(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/shop-drawings/{id}")
+@doc(summary="One shop drawing", tags=["shop-drawings"])
 async def get_shop_drawing(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
@@ -155,6 +159,7 @@ async def get_shop_drawing(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/shop-drawings/{id}")
+@doc(summary="Change a shop drawing", body=DrawingPatch, tags=["shop-drawings"])
 async def update_shop_drawing(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
     who = identity(request)
@@ -176,6 +181,7 @@ async def update_shop_drawing(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/shop-drawings/{id}")
+@doc(summary="Delete a shop drawing", status=204, tags=["shop-drawings"])
 async def delete_shop_drawing(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
     require(identity(request).role, Perm.EDIT_DRAWINGS)
@@ -189,6 +195,7 @@ async def delete_shop_drawing(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/shop-drawings/{id}/revisions")
+@doc(summary="Closed revisions of a shop drawing", tags=["shop-drawings"])
 async def list_revisions(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
     page = keyset(read_query(request.query, PageParams), REVISION_SORTABLE, "closed_at")
@@ -228,6 +235,7 @@ async def _apply(conn: asyncpg.Connection, current: asyncpg.Record, step: Transi
 
 
 @routes.post("/api/v1/shop-drawings/{id}/transitions")
+@doc(summary="Apply a workflow action to a shop drawing", body=TransitionIn, tags=["shop-drawings"])
 @idempotent
 async def transition_shop_drawing(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
