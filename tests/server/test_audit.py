@@ -86,3 +86,21 @@ async def test_filters_and_validation(client: TestClient[Any, Any], world: World
     assert (await admin.get(f"{URL}?cursor=abc"))[0] == 422
     assert (await admin.get(f"{URL}/secrets/{project['id']}"))[0] == 404
     assert (await admin.get(f"{URL}/projects/not-a-uuid"))[0] == 404
+
+
+async def test_notification_audit_rows_are_private_to_their_recipient(
+    client: Any, world: Any, app: Any, pool: Any,
+) -> None:
+    org = await world.org()
+    pm = await world.user(org, "project_manager")
+    designer = await world.user(org, "designer")
+    craftsman = await world.user(org, "craftsman")
+    project = await world.project(org, members=[pm, designer, craftsman])
+    created = await client.post("/api/v1/tasks", headers=await world.headers(app, pm), json={
+        "project_id": str(project), "name": "Install lights", "assigned_to": str(designer["id"])})
+    assert created.status == 201
+    for user, expected in ((designer, 1), (craftsman, 0)):
+        listing = await client.get("/api/v1/audit?table=notifications",
+                                   headers=await world.headers(app, user))
+        assert listing.status == 200
+        assert len((await listing.json())["data"]) == expected
