@@ -527,7 +527,7 @@ audit_logs = Table(
     "audit_logs", metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("txid", XID8, nullable=False, server_default=text("pg_current_xact_id()")),
-    Column("org_id", UUID(as_uuid=True), index=True),
+    Column("org_id", UUID(as_uuid=True)),
     Column("project_id", UUID(as_uuid=True)),
     Column("table_name", Text),
     Column("record_id", UUID(as_uuid=True)),
@@ -546,7 +546,6 @@ audit_logs = Table(
     Index("ix_audit_logs_record", "table_name", "record_id", "id"),
     Index("ix_audit_logs_project_id_id", "project_id", "id"),
     Index("ix_audit_logs_org_id_at", "org_id", "at"),
-    Index("ix_audit_logs_user_id_at", "user_id", "at"),
 )
 
 idempotency_keys = Table(
