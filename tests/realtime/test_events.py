@@ -157,3 +157,20 @@ def test_jsonable_and_presence_dedupe() -> None:
              {"id": "2", "first_name": "B"}]
     assert unique_users(users) == [{"id": "1", "first_name": "A"},
                                    {"id": "2", "first_name": "B"}]
+
+
+def test_bulk_import_rows_collapse_into_one_import_event() -> None:
+    from realtime.events import is_bulk
+
+    cursor = (900, 42)
+    imported = event_from_audit(row(request_id="import-legacy:abc"), cursor)
+    assert imported is not None and is_bulk(imported)
+    ordinary = event_from_audit(row(), cursor)
+    assert ordinary is not None and not is_bulk(ordinary)
+    summary = event_from_audit(row(table=None, action="import", record_id=None,
+                                   new_values=None, old_values=None,
+                                   request_id="import-legacy:abc",
+                                   details={"tasks": {"created": 37}}), cursor)
+    assert summary is not None and not is_bulk(summary)
+    assert summary.name == "import.completed" and summary.rooms == (f"org:{ORG}",)
+    assert summary.payload["details"] == {"tasks": {"created": 37}}
