@@ -27,7 +27,8 @@ class Cache(Protocol):
     async def get(self, key: str) -> Any | None: ...
     async def set(self, key: str, value: Any, ttl: int) -> None: ...
     async def delete(self, *keys: str) -> None: ...
-    async def get_many(self, keys: Iterable[str]) -> list[Any | None]: ...
+    async def get_many(self, keys: Iterable[str], track: bool = True) -> list[Any | None]: ...
+    def count(self, *, hit: bool) -> None: ...
     async def incr(self, key: str) -> int: ...
     async def generations(self, keys: Iterable[str]) -> list[int]: ...
     async def fill(self, key: str, value: Any, ttl: int) -> None: ...
@@ -46,6 +47,12 @@ TOMBSTONE_TTL = 5
 class _Stats:
     def __init__(self) -> None:
         self.hits = self.misses = self.errors = 0
+
+    def count(self, hit: bool) -> None:
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
 
     def as_dict(self, backend: str, status: str) -> dict[str, Any]:
         total = self.hits + self.misses
@@ -83,11 +90,16 @@ class MemoryCache:
         for key in keys:
             self._items.pop(self.prefix + key, None)
 
-    async def get_many(self, keys: Iterable[str]) -> list[Any | None]:
-        return [await self.get(k) for k in keys]
+    async def get_many(self, keys: Iterable[str], track: bool = True) -> list[Any | None]:
+        if track:
+            return [await self.get(k) for k in keys]
+        return [None if self._peek(k) == TOMBSTONE else self._peek(k) for k in keys]
+
+    def count(self, *, hit: bool) -> None:
+        self._stats.count(hit)
 
     async def incr(self, key: str) -> int:
-        current = await self.get(key)
+        current = self._peek(key)
         value = int(current or 0) + 1
         await self.set(key, value, 7 * 24 * 3600)
         return value
@@ -206,7 +218,7 @@ class RedisCache:
         except (RedisError, OSError) as exc:
             self._failed(exc)
 
-    async def get_many(self, keys: Iterable[str]) -> list[Any | None]:
+    async def get_many(self, keys: Iterable[str], track: bool = True) -> list[Any | None]:
         names = [self.prefix + k for k in keys]
         if not names:
             return []
@@ -214,18 +226,20 @@ class RedisCache:
             raws = await self.client.mget(names)
         except (RedisError, OSError) as exc:
             self._failed(exc)
-            self._stats.misses += len(names)
+            if track:
+                self._stats.misses += len(names)
             return [None] * len(names)
         self._ok()
         out: list[Any | None] = []
         for raw in raws:
-            if raw is None or raw == TOMBSTONE_BYTES:
-                self._stats.misses += 1
-                out.append(None)
-            else:
-                self._stats.hits += 1
-                out.append(json.loads(raw))
+            value = None if raw is None or raw == TOMBSTONE_BYTES else json.loads(raw)
+            if track:
+                self._stats.count(value is not None)
+            out.append(value)
         return out
+
+    def count(self, *, hit: bool) -> None:
+        self._stats.count(hit)
 
     async def incr(self, key: str) -> int:
         try:
@@ -294,3 +308,43 @@ async def keep_epoch(cache: RedisCache, interval: float = 1.0) -> None:
             continue
         await cache.refresh_epoch(bump=cache.recovered)
         cache.recovered = False
+
+
+class NullCache:
+    """CACHE_ENABLED=false: nothing is stored, every read goes to PostgreSQL (the baseline
+    of the cache benchmark, and a switch for operators)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._stats = _Stats()
+
+    async def get(self, key: str) -> Any | None:
+        self._stats.misses += 1
+        return None
+
+    async def set(self, key: str, value: Any, ttl: int) -> None:
+        return None
+
+    async def delete(self, *keys: str) -> None:
+        return None
+
+    async def get_many(self, keys: Iterable[str], track: bool = True) -> list[Any | None]:
+        return [None for _ in keys]
+
+    def count(self, *, hit: bool) -> None:
+        self._stats.count(hit)
+
+    async def incr(self, key: str) -> int:
+        return 0
+
+    async def generations(self, keys: Iterable[str]) -> list[int]:
+        return [-1 for _ in keys]  # unknown: derived views are never cached either
+
+    async def fill(self, key: str, value: Any, ttl: int) -> None:
+        return None
+
+    async def tombstone(self, keys: Iterable[str], ttl: int) -> None:
+        return None
+
+    def stats(self) -> dict[str, Any]:
+        return self._stats.as_dict("none", "healthy")

@@ -6,7 +6,8 @@ Keys (under the deployment prefix `fpm:<env>:` and the epoch):
 - `gen:o:<org_id>`: generation of org-wide lists and of everyone's visible-project set,
   bumped when projects, members, clients or users change;
 - `search:gen:<org_id>`: generation of the org's cached search pages;
-- `vis:<org_gen>:<user_id>`: the projects a user can see (null = org admin: all of them);
+- `vis:<user_id>`: the projects a user can see (`*` = org admin: all of them), stored with
+  the org generation it was computed under and ignored once that generation moved on;
 - list keys embed the generation they were computed under, so a bump retires them at O(1)
   cost: nothing is ever found with KEYS or SCAN.
 """
@@ -49,8 +50,9 @@ def search_generation_key(org_id: Any) -> str:
     return f"search:gen:{org_id}"
 
 
-def visibility_key(org_generation: int, user_id: Any) -> str:
-    return f"vis:{org_generation}:{user_id}"
+def visibility_key(user_id: Any) -> str:
+    """A user's visible projects, stored with the org generation they were computed under."""
+    return f"vis:{user_id}"
 
 
 def list_key(resource: str, scope: Any, generation: int, variant: Mapping[str, Any]) -> str:

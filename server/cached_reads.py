@@ -34,21 +34,32 @@ ALL_PROJECTS = "*"
 Loader = Callable[[], Awaitable[dict[str, Any]]]
 
 
-async def visible_projects(request: web.Request) -> set[str] | None:
-    """The ids of the projects the caller can see; None means every project of the org."""
+async def visible_projects(request: web.Request,
+                           known: tuple[Any, Any] | None = None) -> set[str] | None:
+    """The ids of the projects the caller can see; None means every project of the org.
+
+    The set is cached per user together with the org generation it was computed under, and
+    used only while that generation is current (`known`: the generation and the cached
+    value, when the caller already fetched them in its own round trip).
+    """
     who = identity(request)
     cache = request.app[CACHE]
-    (generation,) = await cache.generations([org_generation_key(who.org_id)])
-    key = visibility_key(generation, who.user_id) if generation >= 0 else None
-    cached = await cache.get(key) if key else None
-    if cached is None:
-        async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-            admin = await conn.fetchval("SELECT app_is_org_admin()")
-            ids = [] if admin else await conn.fetchval("SELECT app_visible_project_ids()")
-        cached = ALL_PROJECTS if admin else [str(i) for i in ids]
-        if key:
-            await cache.fill(key, cached, TTL["visibility"])
-    return None if cached == ALL_PROJECTS else set(cached)
+    if known is None:
+        generation_raw, cached = await cache.get_many(
+            [org_generation_key(who.org_id), visibility_key(who.user_id)], track=False)
+    else:
+        generation_raw, cached = known
+    generation = int(generation_raw or 0)
+    if isinstance(cached, dict) and cached.get("gen") == generation:
+        ids = cached["ids"]
+        return None if ids == ALL_PROJECTS else set(ids)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        admin = await conn.fetchval("SELECT app_is_org_admin()")
+        found = [] if admin else await conn.fetchval("SELECT app_visible_project_ids()")
+    ids = ALL_PROJECTS if admin else [str(i) for i in found]
+    await cache.set(visibility_key(who.user_id), {"gen": generation, "ids": ids},
+                    TTL["visibility"])
+    return None if ids == ALL_PROJECTS else set(ids)
 
 
 def _project_of(table: str, row: dict[str, Any]) -> str | None:
@@ -58,7 +69,8 @@ def _project_of(table: str, row: dict[str, Any]) -> str | None:
     return None if value is None else str(value)
 
 
-async def may_read(request: web.Request, table: str, row: dict[str, Any]) -> bool:
+async def may_read(request: web.Request, table: str, row: dict[str, Any],
+                   known: tuple[Any, Any] | None = None) -> bool:
     """Would RLS let the caller read this (cached) row? Conservative where unsure."""
     who: Identity = identity(request)
     if str(row.get("org_id")) != str(who.org_id):
@@ -68,7 +80,7 @@ async def may_read(request: web.Request, table: str, row: dict[str, Any]) -> boo
     project = _project_of(table, row)
     if project is None:
         return table in ("clients", "users")
-    visible = await visible_projects(request)
+    visible = await visible_projects(request, known)
     return visible is None or project in visible
 
 
@@ -76,10 +88,15 @@ async def cached_record(request: web.Request, table: str, record_id: uuid.UUID,
                         load: Loader) -> dict[str, Any]:
     """The record from the cache (after the access check) or from `load` (through RLS)."""
     cache = request.app[CACHE]
+    who = identity(request)
     key = record_key(table, record_id)
-    row = await cache.get(key)
-    if row is not None and await may_read(request, table, row):
+    # One round trip for the record and what its access check needs.
+    row, generation, visible = await cache.get_many(
+        [key, org_generation_key(who.org_id), visibility_key(who.user_id)], track=False)
+    if row is not None and await may_read(request, table, row, (generation, visible)):
+        cache.count(hit=True)
         return dict(row)
+    cache.count(hit=False)
     fresh = await load()
     await cache.fill(key, fresh, TTL["record"])
     return fresh

@@ -18,6 +18,17 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -53,6 +64,7 @@ class Settings:
     mail_from: str = "Formula PM <no-reply@formula-pm.local>"
     public_url: str = "http://127.0.0.1:5014"
     realtime_mode: str = "notify"
+    cache_enabled: bool = True
     embedded: bool = False
     trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
         default=(), repr=False
@@ -115,6 +127,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         smtp_url=env.get("SMTP_URL") or None,
         public_url=env.get("PUBLIC_URL") or f"http://127.0.0.1:{port}",
         realtime_mode=mode,
+        cache_enabled=_bool(env, "CACHE_ENABLED", True),
     )
 
 

@@ -42,8 +42,27 @@ def issue_access_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+# Verified tokens by their exact text: a token string that verified once verifies again, so
+# only its expiry needs checking. Bounded; cleared wholesale when full.
+_VERIFIED: dict[tuple[str, str], AccessClaims] = {}
+_VERIFIED_MAX = 10_000
+
+
 def decode_access_token(secret: str, token: str) -> AccessClaims:
     """The claims of a valid token; any defect is the same terse 401."""
+    known = _VERIFIED.get((secret, token))
+    if known is not None:
+        if known.expires_at > time.time():
+            return known
+        _VERIFIED.pop((secret, token), None)
+    claims = _verify(secret, token)
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    _VERIFIED[(secret, token)] = claims
+    return claims
+
+
+def _verify(secret: str, token: str) -> AccessClaims:
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
