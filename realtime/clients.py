@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from db.pool import Actor
+from realtime.limits import TokenBucket
 
 
 class Identity(Protocol):
@@ -32,6 +33,7 @@ class Client:
     first_name: str = ""
     last_name: str = ""
     projects: set[str] = field(default_factory=set)
+    bucket: TokenBucket = field(default_factory=TokenBucket)
 
     @classmethod
     def of(cls, sid: str, who: Identity) -> Client:

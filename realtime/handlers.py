@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from db.pool import transaction
@@ -12,6 +14,7 @@ from realtime.cursor import decode_cursor, encode_cursor
 from realtime.events import RESOURCES, ROW_ACTIONS, project_room
 from realtime.feed import audit_event
 from realtime.hub import Hub
+from realtime.limits import MAX_SUBSCRIPTIONS
 
 RESYNC_LIMIT = 1000
 REPLAYED_TABLES = sorted(t for t in RESOURCES if t != "notifications")
@@ -37,7 +40,21 @@ class Handlers:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         for name in ("subscribe", "unsubscribe", "resync", "typing"):
-            hub.sio.on(name, getattr(self, name))
+            hub.sio.on(name, self._limited(getattr(self, name)))
+
+    def _limited(self, handler: Callable[[str, Any], Awaitable[Ack]]
+                 ) -> Callable[[str, Any], Awaitable[Ack]]:
+        """Every client event spends a token of its socket; a flood is disconnected."""
+
+        async def limited(sid: str, data: Any = None) -> Ack:
+            client = self._client(sid)
+            if client is not None and not client.bucket.take(time.monotonic()):
+                if client.bucket.flooding:
+                    await self.hub.sio.disconnect(sid)
+                return failure("rate_limited", "too many events; slow down")
+            return await handler(sid, data)
+
+        return limited
 
     def _client(self, sid: str) -> Client | None:
         return self.hub.clients.get(sid)
@@ -48,6 +65,9 @@ class Handlers:
             return failure("unauthorized")
         if project_id is None:
             return failure("invalid", "project_id must be a UUID")
+        if len(client.projects) >= MAX_SUBSCRIPTIONS and str(project_id) not in client.projects:
+            return failure("too_many_subscriptions",
+                           f"at most {MAX_SUBSCRIPTIONS} projects per connection")
         epoch = self.hub.recheck_epoch
         access = await self.hub.access(client, project_id)
         if access != "ok":

@@ -34,6 +34,7 @@ class HubConfig:
     redis_url: str | None = None
     key_prefix: str = "fpm:dev:"
     cors_origins: tuple[str, ...] = ()
+    max_message_bytes: int = 64 * 1024
     presence_interval: float = 1.0
     presence_dead_after: float = 10.0
 
@@ -56,7 +57,10 @@ class Hub:
         self.manager.handler = self._internal
         self.sio = socketio.AsyncServer(
             client_manager=self.manager, async_mode="aiohttp", logger=False,
-            cors_allowed_origins=list(config.cors_origins) or None)
+            cors_allowed_origins=list(config.cors_origins) or None,
+            # Larger packets close the connection (Engine.IO's own limit, checked before
+            # any decoding).
+            max_http_buffer_size=config.max_message_bytes)
         self.clients = Clients()
         self.redis: aioredis.Redis | None = None
         self.presence = Presence(MemoryPresenceStore(), self._send_presence,

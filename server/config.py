@@ -65,6 +65,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:5014"
     realtime_mode: str = "notify"
     cache_enabled: bool = True
+    socket_max_message_bytes: int = 64 * 1024
     embedded: bool = False
     trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
         default=(), repr=False
@@ -128,6 +129,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_url=env.get("PUBLIC_URL") or f"http://127.0.0.1:{port}",
         realtime_mode=mode,
         cache_enabled=_bool(env, "CACHE_ENABLED", True),
+        socket_max_message_bytes=_int(env, "SOCKET_MAX_MESSAGE_BYTES", 64 * 1024),
     )
 
 
