@@ -9,6 +9,7 @@ from server.routes import (
     auth,
     clients,
     comments,
+    console,
     docs,
     health,
     material_specs,
@@ -25,6 +26,6 @@ from server.routes import (
 )
 
 ROUTE_MODULES: tuple[ModuleType, ...] = (
-    health, metrics, docs, auth, users, clients, projects, members, tasks, scope_groups,
+    health, metrics, console, docs, auth, users, clients, projects, members, tasks, scope_groups,
     scope_items, shop_drawings, material_specs, comments, notifications, audit, search,
 )
