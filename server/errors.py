@@ -156,6 +156,10 @@ def database_error(exc: asyncpg.PostgresError) -> ApiError | None:
     if isinstance(exc, asyncpg.NotNullViolationError):
         return Invalid("A required value is missing",
                        errors=[{"field": column, "message": "required"}])
+    if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.OperatorInterventionError):
+        # The server is restarting, shutting down, or cancelled a statement that ran too long.
+        return Unavailable("The database is unavailable; try again shortly",
+                           headers={"Retry-After": "2"})
     if isinstance(exc, asyncpg.InsufficientPrivilegeError):
         # Row-level security refused a write: the record is not visible to this user.
         return NotFound("Not found")
@@ -211,7 +215,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return problem_response(500, "Internal server error", "Unexpected database error",
                                     "internal_error", rid)
         return problem_response(mapped.status, mapped.title, mapped.detail, mapped.code, rid,
-                                errors=mapped.errors)
+                                errors=mapped.errors, headers=mapped.headers)
     except (TimeoutError, OSError, asyncpg.InterfaceError) as exc:
         log.warning("dependency unavailable: %s", exc, extra={"request_id": rid})
         return problem_response(503, "Service unavailable", "The database is unavailable",
