@@ -7,6 +7,7 @@ message method the stock managers ignore, and are handled by the hub of each wor
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -16,6 +17,8 @@ import socketio
 log = logging.getLogger("formula_pm.realtime.bus")
 
 INTERNAL = "fpm.internal"
+RESYNC_REQUIRED = "resync_required"
+RESYNC_DELAY = 0.5
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -40,6 +43,23 @@ class RedisManager(socketio.AsyncRedisManager):
     def __init__(self, url: str, channel: str) -> None:
         super().__init__(url, channel=channel)
         self.handler: Handler = _ignore
+        self.connects = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _redis_connect(self) -> None:
+        super()._redis_connect()
+        self.connects += 1
+        if self.connects > 1:
+            # Whatever was published while Redis was away is gone (the manager retries a
+            # publish once, then drops it): tell this worker's sockets to resync.
+            task = asyncio.get_running_loop().create_task(self._tell_resync())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _tell_resync(self) -> None:
+        await asyncio.sleep(RESYNC_DELAY)  # let the new subscription settle first
+        await socketio.AsyncManager.emit(self, RESYNC_REQUIRED, {"reason": "bus_reconnected"},
+                                         namespace="/")
 
     async def broadcast(self, payload: dict[str, Any]) -> None:
         """Handle here, then publish to the other workers (as the manager does emits)."""

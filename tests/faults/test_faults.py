@@ -210,6 +210,8 @@ async def test_redis_restart_keeps_rest_up_and_fan_out_resumes(
             return len(sock.named("task.created")) > seen
 
         recovery = await _until(fan_out_again, 30)
+        # The listener's worker lost what was published during the outage and says so.
+        await sock.wait_for(lambda: bool(sock.named("resync_required")), 15)
         await asyncio.sleep(1)
         load.stop = True
         await writer

@@ -205,6 +205,7 @@ function connect() {
   });
   socket.on("evicted", (data) => { $("message").textContent = `You no longer have access (${data.reason}).`; });
   socket.on("import.completed", () => loadProject(state.project));
+  socket.on("resync_required", () => subscribeOrResync().catch(() => {}));
   socket.onAny((event, payload) => { if (event.includes(".") && payload && payload.id) apply(payload); });
 }
 
