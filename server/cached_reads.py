@@ -16,7 +16,7 @@ import asyncpg
 from aiohttp import web
 
 from db.pool import transaction
-from server.auth.identity import Identity, actor, identity
+from server.auth.identity import PREFETCHED, Identity, actor, identity
 from server.cache_keys import (
     TTL,
     list_key,
@@ -90,9 +90,14 @@ async def cached_record(request: web.Request, table: str, record_id: uuid.UUID,
     cache = request.app[CACHE]
     who = identity(request)
     key = record_key(table, record_id)
-    # One round trip for the record and what its access check needs.
-    row, generation, visible = await cache.get_many(
-        [key, org_generation_key(who.org_id), visibility_key(who.user_id)], track=False)
+    # One round trip for the record and what its access check needs (already made by the
+    # auth middleware when the route is marked with `cached_resource`).
+    keys = [key, org_generation_key(who.org_id), visibility_key(who.user_id)]
+    prefetched = request.get(PREFETCHED) or {}
+    if all(k in prefetched for k in keys):
+        row, generation, visible = (prefetched[k] for k in keys)
+    else:
+        row, generation, visible = await cache.get_many(keys, track=False)
     if row is not None and await may_read(request, table, row, (generation, visible)):
         cache.count(hit=True)
         return dict(row)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from db.pool import Actor, system_transaction
 from db.queries.sessions import session_identity
 from server.auth.tokens import decode_access_token
+from server.cache_keys import org_generation_key, record_key, visibility_key
 from server.errors import REQUEST_ID, Handler, Unauthorized
 from server.keys import CACHE, POOL, SETTINGS, SOCKET_OWNER
 
@@ -30,6 +32,10 @@ class Identity:
 
 
 IDENTITY = web.RequestKey("identity", Identity)
+# Cache values fetched by the auth middleware for the handler (key -> value or None).
+PREFETCHED = web.RequestKey("prefetched", dict)
+CACHED_TABLE = "__fpm_cached_table__"
+H = TypeVar("H")
 # What this request's write transactions changed (filled just before each commit).
 CHANGES = web.RequestKey("changes", list)
 
@@ -57,11 +63,16 @@ def bearer_token(request: web.Request) -> str | None:
     return token.strip()
 
 
-async def load_session(app: web.Application, session_id: uuid.UUID) -> dict[str, Any] | None:
+async def load_session(app: web.Application, session_id: uuid.UUID,
+                       prefetched: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The live session's user facts, from the cache or PostgreSQL; None if not alive."""
     cache = app[CACHE]
     key = session_cache_key(session_id)
-    cached = await cache.get(key)
+    if prefetched is not None and key in prefetched:
+        cached = prefetched[key]
+        cache.count(hit=cached is not None)
+    else:
+        cached = await cache.get(key)
     if cached is None:
         async with system_transaction(app[POOL]) as conn:
             row = await session_identity(conn, session_id)
@@ -82,10 +93,11 @@ async def load_session(app: web.Application, session_id: uuid.UUID) -> dict[str,
     return dict(cached)
 
 
-async def authenticate(app: web.Application, token: str) -> Identity:
+async def authenticate(app: web.Application, token: str,
+                       prefetched: dict[str, Any] | None = None) -> Identity:
     """Identity of a bearer token: valid signature and claims, live session, active user."""
     claims = decode_access_token(app[SETTINGS].jwt_secret, token)
-    facts = await load_session(app, claims.session_id)
+    facts = await load_session(app, claims.session_id, prefetched)
     if facts is None or facts["user_id"] != str(claims.user_id):
         raise Unauthorized("Invalid or expired token", code="invalid_token")
     return Identity(
@@ -104,8 +116,48 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if token is None:
         raise Unauthorized("A bearer token is required", code="missing_token",
                            headers={"WWW-Authenticate": 'Bearer realm="formula-pm"'})
-    request[IDENTITY] = await authenticate(request.app, token)
+    request[IDENTITY] = await authenticate(request.app, token,
+                                           await _prefetch(request, token))
     return await handler(request)
+
+
+async def _prefetch(request: web.Request, token: str) -> dict[str, Any]:
+    """One Redis round trip for the session facts and, on a cacheable GET, everything the
+    handler's cached read needs (keys known from the token and the route)."""
+    try:
+        claims = decode_access_token(request.app[SETTINGS].jwt_secret, token)
+    except Unauthorized:
+        return {}
+    keys = [session_cache_key(claims.session_id)]
+    table = cached_table(request.match_info.handler) if request.method == "GET" else None
+    record_id = request.match_info.get("id")
+    if table is not None and record_id is not None:
+        keys += [record_key(table, record_id), org_generation_key(claims.org_id),
+                 visibility_key(claims.user_id)]
+    values = await request.app[CACHE].get_many(keys, track=False)
+    request[PREFETCHED] = dict(zip(keys, values, strict=True))
+    return request[PREFETCHED]
+
+
+def cached_table(handler: Any) -> str | None:
+    """The table a handler reads through the cache (set by `cached_resource`), if any."""
+    while handler is not None:
+        table = getattr(handler, CACHED_TABLE, None)
+        if table is not None:
+            return str(table)
+        handler = getattr(handler, "__wrapped__", None)
+    return None
+
+
+def cached_resource(table: str) -> Callable[[H], H]:
+    """Mark a `GET …/{id}` handler whose record is read through the cache, so the auth
+    middleware can fetch it in the same round trip as the session."""
+
+    def mark(handler: H) -> H:
+        setattr(handler, CACHED_TABLE, table)
+        return handler
+
+    return mark
 
 
 def identity(request: web.Request) -> Identity:

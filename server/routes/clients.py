@@ -11,7 +11,7 @@ from aiohttp import web
 from db.pool import transaction
 from db.queries import clients as queries
 from db.schema import CLIENT_STATUSES
-from server.auth.identity import actor, identity
+from server.auth.identity import actor, cached_resource, identity
 from server.auth.permissions import Perm, require
 from server.cached_reads import read_record
 from server.fields import LongText, Money, MoneyOut, Name, RecordOut, ShortText, path_uuid, provided
@@ -106,6 +106,7 @@ async def create_client(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/clients/{id}")
 @doc(summary="One client", response=ClientOut)
+@cached_resource("clients")
 async def get_client(request: web.Request) -> web.Response:
     client_id = path_uuid(request)
     row = await read_record(request, "clients", client_id, queries.get_client, "No such client")

@@ -13,7 +13,7 @@ from aiohttp import web
 from db.pool import transaction
 from db.queries import projects as queries
 from db.schema import PRIORITIES, PROJECT_STATUSES, PROJECT_TYPES
-from server.auth.identity import actor, identity
+from server.auth.identity import actor, cached_resource, identity
 from server.auth.permissions import Perm, require
 from server.cached_reads import project_view, read_record
 from server.errors import Invalid, NotFound
@@ -170,6 +170,7 @@ async def create_project(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/projects/{id}")
 @doc(summary="One project", response=ProjectOut)
+@cached_resource("projects")
 async def get_project(request: web.Request) -> web.Response:
     project_id = path_uuid(request)
     row = await read_record(request, "projects", project_id, queries.get_project, "No such project")

@@ -14,7 +14,7 @@ from db.pool import transaction
 from db.queries import project_rows as rows
 from db.queries import scope_items as queries
 from db.schema import SCOPE_STATUSES
-from server.auth.identity import actor, identity
+from server.auth.identity import actor, cached_resource, identity
 from server.auth.permissions import Perm, require
 from server.cached_reads import read_record
 from server.errors import Invalid, NotFound
@@ -130,6 +130,7 @@ async def create_scope_item(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/scope-items/{id}")
 @doc(summary="One scope item", tags=["scope-items"])
+@cached_resource("scope_items")
 async def get_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
     row = await read_record(request, "scope_items", item_id, queries.get_scope_item,
