@@ -104,6 +104,15 @@ async def _apply(conn: asyncpg.Connection, role: str, actor: Actor) -> None:
     )
 
 
+async def _rollback(conn: asyncpg.Connection, tx: Any) -> None:
+    """Roll back; on a connection that broke mid-statement that fails too, and must not mask
+    the original error: the connection is closed so the pool replaces it."""
+    try:
+        await tx.rollback()
+    except Exception:
+        conn.terminate()
+
+
 @asynccontextmanager
 async def transaction(
     pool: asyncpg.Pool, actor: Actor, *, readonly: bool = False
@@ -122,7 +131,7 @@ async def transaction(
             if actor.changes is not None and not readonly:
                 actor.changes.extend(await conn.fetch("SELECT * FROM fpm_tx_changes()"))
         except BaseException:
-            await tx.rollback()
+            await _rollback(conn, tx)
             raise
         await tx.commit()
 
@@ -143,6 +152,6 @@ async def system_transaction(
             if actor.changes is not None:
                 actor.changes.extend(await conn.fetch("SELECT * FROM fpm_tx_changes()"))
         except BaseException:
-            await tx.rollback()
+            await _rollback(conn, tx)
             raise
         await tx.commit()
