@@ -89,9 +89,9 @@ async def test_two_browsers_live_resync_and_conflict(
         # A change in one browser reaches the other's feed and table.
         await office.select_option("#task-status", "in_progress")
         await office.click("#task-form button")
-        await expect(site.locator("#tasks")).to_contain_text("in_progress", timeout=3_000)
+        await expect(site.locator("#tasks")).to_contain_text("in_progress", timeout=10_000)
         await expect(site.locator("#feed")).to_contain_text("Murat Kaya updated task",
-                                                            timeout=3_000)
+                                                            timeout=10_000)
         await office.screenshot(path=str(artifacts_dir / "console-office.png"), full_page=True)
         await site.screenshot(path=str(artifacts_dir / "console-site.png"), full_page=True)
 
