@@ -74,16 +74,18 @@ async def one_run(session: aiohttp.ClientSession, url: str, tally: Tally, client
                   events: int) -> dict[str, float]:
     before = await stats(session, url)
     tally.expect(clients * events)
-    start = time.perf_counter()
+    start, client_cpu = time.perf_counter(), time.process_time()
     async with session.post(url + f"/bench/blast?n={events}") as resp:
         resp.raise_for_status()
     await asyncio.wait_for(tally.done.wait(), timeout=300)
     wall = tally.last - start
+    client_cpu = time.process_time() - client_cpu
     after = await stats(session, url)
     cpu = after["cpu"] - before["cpu"]
     deliveries = clients * events
     return {"deliveries_per_s": deliveries / wall, "cpu_us_per_delivery": cpu / deliveries * 1e6,
-            "server_cpu_share": cpu / wall, "wall_s": wall}
+            "server_cpu_share": cpu / wall, "client_cpu_share": client_cpu / wall, "wall_s": wall,
+            "fallback_share": (after["fallback"] - before["fallback"]) / deliveries}
 
 
 async def open_clients(kind: str, session: aiohttp.ClientSession, url: str, count: int,
@@ -93,27 +95,49 @@ async def open_clients(kind: str, session: aiohttp.ClientSession, url: str, coun
     return await connect_many(session, url, count, tally=tally, plain=plain)
 
 
-async def measure_mode(mode: str, args: argparse.Namespace) -> list[dict[str, float]]:
-    proc, url = await start_server(mode)
+class Target:
+    """One server under test with its clients connected."""
+
+    def __init__(self, mode: str, proc: subprocess.Popen[bytes], url: str) -> None:
+        self.mode, self.proc, self.url = mode, proc, url
+        self.tally = Tally()
+        self.conns: list[Any] = []
+        self.runs: list[dict[str, float]] = []
+
+
+async def prepare(mode: str, session: aiohttp.ClientSession,
+                  args: argparse.Namespace) -> Target:
+    target = Target(mode, *await start_server(mode))
+    target.conns = await open_clients(args.client, session, target.url, args.clients,
+                                      target.tally, plain=mode == "plain")
+    for _ in range(600):  # the server counts its clients once connected
+        if (await stats(session, target.url))["clients"] >= args.clients:
+            break
+        await asyncio.sleep(0.05)
+    await one_run(session, target.url, target.tally, args.clients, 5)  # warm-up
+    return target
+
+
+async def measure_modes(modes: list[str], args: argparse.Namespace) -> list[Target]:
+    """All servers up at once; rounds alternate between them so load drifts hit all alike."""
+    targets: list[Target] = []
+    connector = aiohttp.TCPConnector(limit=0)
     try:
-        tally = Tally()
-        connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
-            conns = await open_clients(args.client, session, url, args.clients, tally,
-                                       plain=mode == "plain")
-            for _ in range(600):  # the server counts its clients once connected
-                if (await stats(session, url))["clients"] >= args.clients:
-                    break
-                await asyncio.sleep(0.05)
-            await one_run(session, url, tally, args.clients, 5)  # warm-up
-            runs = [await one_run(session, url, tally, args.clients, args.events)
-                    for _ in range(args.repeat)]
-            for conn in conns:
-                await conn.close() if kind_is_async(conn) else conn.close()
-        return runs
+            for mode in modes:
+                targets.append(await prepare(mode, session, args))
+            for _ in range(args.repeat):
+                for target in targets:
+                    target.runs.append(await one_run(session, target.url, target.tally,
+                                                     args.clients, args.events))
+            for target in targets:
+                for conn in target.conns:
+                    await conn.close() if kind_is_async(conn) else conn.close()
+        return targets
     finally:
-        proc.terminate()
-        proc.wait(10)
+        for target in targets:
+            target.proc.kill()  # no graceful shutdown: it would wait for every websocket
+            target.proc.wait(10)
 
 
 def kind_is_async(conn: Any) -> bool:
@@ -138,6 +162,7 @@ def summary(runs: list[dict[str, float]]) -> dict[str, Any]:
             "cpu_us_per_delivery": {"median": statistics.median(cpus), "min": min(cpus),
                                     "max": max(cpus)},
             "server_cpu_share": statistics.median(r["server_cpu_share"] for r in runs),
+            "client_cpu_share": statistics.median(r["client_cpu_share"] for r in runs),
             "runs": runs}
 
 
@@ -146,16 +171,18 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
     report: dict[str, Any] = {"machine": machine(), "clients": args.clients,
                               "client": args.client, "events_per_run": args.events, "modes": {}}
-    for mode in args.modes.split(","):
-        report["modes"][mode] = summary(await measure_mode(mode, args))
+    targets = await measure_modes(args.modes.split(","), args)
+    for target in targets:
+        report["modes"][target.mode] = summary(target.runs)
     plain = report["modes"].get("plain")
     for result in report["modes"].values():
         result["capacity_per_core"] = 1e6 / result["cpu_us_per_delivery"]["median"]
-        if plain:
-            result["ratio_to_plain"] = (result["deliveries_per_s"]["median"]
-                                        / plain["deliveries_per_s"]["median"])
-            result["cpu_ratio_to_plain"] = (plain["cpu_us_per_delivery"]["median"]
-                                            / result["cpu_us_per_delivery"]["median"])
+        if plain:  # per round, against the plain run of the same round
+            pairs = list(zip(result["runs"], plain["runs"], strict=True))
+            result["ratio_to_plain"] = statistics.median(
+                r["deliveries_per_s"] / p["deliveries_per_s"] for r, p in pairs)
+            result["cpu_ratio_to_plain"] = statistics.median(
+                p["cpu_us_per_delivery"] / r["cpu_us_per_delivery"] for r, p in pairs)
     report["load_after"] = os.getloadavg()
     return report
 
@@ -167,7 +194,10 @@ def show(report: dict[str, Any]) -> None:
             f"{r['deliveries_per_s']:,.0f}" for r in result["runs"])
             + " | server CPU us/delivery " + " ".join(
             f"{r['cpu_us_per_delivery']:.1f}" for r in result["runs"])
-            + f" | server CPU share {result['server_cpu_share']:.2f}"
+            + f" | CPU share server {result['server_cpu_share']:.2f}"
+            + f" client {result['client_cpu_share']:.2f}"
+            + (" | fallback " + " ".join(f"{r['fallback_share']:.0%}" for r in result["runs"])
+               if mode.startswith("fast") else "")
             + f" | per full core {result['capacity_per_core']:,.0f}/s"
             + (f" | x plain: rate {result['ratio_to_plain']:.2f},"
                f" CPU {result['cpu_ratio_to_plain']:.2f}" if "ratio_to_plain" in result else ""))

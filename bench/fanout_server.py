@@ -110,8 +110,11 @@ def build_app(bench: Bench) -> web.Application:
     background: set[asyncio.Task[None]] = set()
 
     async def stats(request: web.Request) -> web.Response:
+        manager = bench.sio.manager if bench.sio is not None else None
         return web.json_response({"cpu": time.process_time(), "rss": rss_bytes(),
-                                  "clients": bench.clients(), "pid": os.getpid()})
+                                  "clients": bench.clients(), "pid": os.getpid(),
+                                  "fast": getattr(manager, "fast_deliveries", 0),
+                                  "fallback": getattr(manager, "stock_deliveries", 0)})
 
     async def blast(request: web.Request) -> web.Response:
         task = asyncio.create_task(bench.blast(int(request.query.get("n", "100"))))

@@ -85,27 +85,32 @@ class MiniClient:
                 return
             elif text.startswith("44"):
                 raise ConnectionRefusedError(text[2:])
+            elif text.startswith("42"):  # a room event can beat the connect reply
+                self._incoming(text)
             else:
                 raise ConnectionError(f"unexpected packet before connect: {text[:40]!r}")
 
     async def _read(self) -> None:
         assert self.ws is not None
-        ws, tally = self.ws, self.tally
+        ws = self.ws
         while True:
             msg = await ws.receive()
             if msg.type is not aiohttp.WSMsgType.TEXT:
                 break
             text = msg.data
             if text.startswith("42"):
-                tally.hit()
-                if self.keep or self.on_event:  # "42" [ack id] [event, *args]
-                    self._event(json.loads(text[text.index("["):]))
+                self._incoming(text)
             elif text == "2":
                 await ws.send_str("3")
             elif text.startswith("43"):
                 self._ack(text[2:])
             elif text.startswith("41") or text == "1":
                 break
+
+    def _incoming(self, text: str) -> None:
+        self.tally.hit()
+        if self.keep or self.on_event:  # "42" [ack id] [event, *args]
+            self._event(json.loads(text[text.index("["):]))
 
     def _event(self, args: list[Any]) -> None:
         if self.keep:

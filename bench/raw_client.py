@@ -15,6 +15,8 @@ import asyncio
 import base64
 import os
 import struct
+import zlib
+from typing import Any
 
 from bench.mini_client import Tally
 
@@ -37,10 +39,13 @@ def client_frame(text: str, opcode: int = 0x1) -> bytes:
 class RawSocketIO(asyncio.Protocol):
     """One websocket connection; ``ready`` resolves once connected to the namespace."""
 
-    def __init__(self, tally: Tally, path: str, *, plain: bool = False) -> None:
+    def __init__(self, tally: Tally, path: str, *, plain: bool = False,
+                 deflate: bool = False) -> None:
         self.tally = tally
         self.path = path
         self.plain = plain
+        self.deflate = deflate  # offer permessage-deflate, as browsers do
+        self.inflater: Any = None
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.buf = bytearray()
         self.upgraded = False
@@ -52,8 +57,9 @@ class RawSocketIO(asyncio.Protocol):
         key = base64.b64encode(os.urandom(16)).decode()
         transport.write((f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                          "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                         ).encode())
+                         f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                         + ("Sec-WebSocket-Extensions: permessage-deflate\r\n"
+                            if self.deflate else "") + "\r\n").encode())
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -73,7 +79,7 @@ class RawSocketIO(asyncio.Protocol):
     def _frames(self) -> None:
         buf, pos, end = self.buf, 0, len(self.buf)
         while end - pos >= 2:
-            opcode, size, start = buf[pos] & 0x0F, buf[pos + 1] & 0x7F, pos + 2
+            first, size, start = buf[pos], buf[pos + 1] & 0x7F, pos + 2
             if size == 126:
                 if end - pos < 4:
                     break
@@ -84,14 +90,25 @@ class RawSocketIO(asyncio.Protocol):
                 size, start = struct.unpack_from("!Q", buf, pos + 2)[0], pos + 10
             if end - start < size:
                 break
-            pos = start + size
-            if opcode == 0x1 and buf.startswith(EVENT_PREFIX, start):
+            pos, opcode = start + size, first & 0x0F
+            if first & 0x40:  # compressed (RSV1): inflate, then treat as any text frame
+                self._compressed(bytes(buf[start:pos]))
+            elif opcode == 0x1 and buf.startswith(EVENT_PREFIX, start):
                 self.tally.hit()
             elif opcode == 0x1:
                 self._control(bytes(buf[start:pos]))
             elif opcode == 0x9:
                 self._send(bytes(buf[start:pos]).decode(), 0xA)
         del buf[:pos]
+
+    def _compressed(self, payload: bytes) -> None:
+        if self.inflater is None:
+            self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        text = self.inflater.decompress(payload + b"\x00\x00\xff\xff")
+        if text.startswith(EVENT_PREFIX):
+            self.tally.hit()
+        else:
+            self._control(text)
 
     def _control(self, text: bytes) -> None:
         if text == b"2":
@@ -124,7 +141,7 @@ class RawSocketIO(asyncio.Protocol):
 
 
 async def open_raw(port: int, count: int, tally: Tally, *, plain: bool = False,
-                   parallel: int = 50) -> list[RawSocketIO]:
+                   deflate: bool = False, parallel: int = 50) -> list[RawSocketIO]:
     """Open ``count`` connections to 127.0.0.1:port, ``parallel`` at a time."""
     path = "/socket.io/" if plain else "/socket.io/?EIO=4&transport=websocket"
     loop = asyncio.get_running_loop()
@@ -133,7 +150,7 @@ async def open_raw(port: int, count: int, tally: Tally, *, plain: bool = False,
     async def one() -> RawSocketIO:
         async with gate:
             _, proto = await loop.create_connection(
-                lambda: RawSocketIO(tally, path, plain=plain), "127.0.0.1", port)
+                lambda: RawSocketIO(tally, path, plain=plain, deflate=deflate), "127.0.0.1", port)
             await asyncio.wait_for(proto.ready, 10)
             return proto
 

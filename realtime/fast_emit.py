@@ -16,7 +16,7 @@ everything it took before, so at that instant every packet queued earlier (acks,
 connect replies, stock emits) is already in the transport, and the direct write lands
 after them; anything queued later lands after the direct write. In every other state
 (packets queued, writer busy or draining a slow client, upgrade from polling under way,
-socket closing, pong overdue, transport buffer over the high-water mark) that socket gets
+socket closing, pong overdue, over 1 MiB already buffered for it) that socket gets
 the stock path at once, in place, so it keeps its turn too.
 
 Anything unusual is left to the stock manager whole: callbacks, binary payloads,
@@ -45,7 +45,11 @@ from socketio import packet as sio_packet
 log = logging.getLogger("formula_pm.realtime.fast_emit")
 
 SUPPORTED = {"python-socketio": "5.18.1", "python-engineio": "4.15.1"}
-HIGH_WATER = 64 * 1024  # bytes buffered in a transport above which a socket is "slow"
+# Bytes buffered in a transport above which a socket is left to Engine.IO's writer, which
+# waits for the transport to drain. Below it a lagging client costs one buffer append per
+# event; handing it over earlier would put every event of a briefly slow reader on the
+# expensive per-socket path (the memory held is the same: transport buffer or queue).
+HIGH_WATER = 1024 * 1024
 
 
 def versions_supported() -> bool:
