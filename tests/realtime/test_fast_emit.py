@@ -164,6 +164,25 @@ async def test_polling_client_is_served_by_the_stock_path(server: Server) -> Non
     await client.disconnect()
 
 
+async def test_client_upgraded_from_polling_gets_the_fast_path(server: Server) -> None:
+    client = socketio.AsyncClient()  # default transports: polling, then the websocket upgrade
+    seen: list[int] = []
+    client.on("n", lambda data: seen.append(data["seq"]))
+    await client.connect(server.url, auth={"rooms": [ROOM]})
+    for seq in range(10):  # during and around the upgrade
+        await server.sio.emit("n", {"seq": seq}, room=ROOM)
+        await until(lambda sent=seq + 1: len(seen) == sent)
+    await until(lambda: client.transport() == "websocket")
+    await asyncio.sleep(0.05)
+    before = server.manager.fast_deliveries
+    for seq in range(10, 200):
+        await server.sio.emit("n", {"seq": seq}, room=ROOM)
+    await until(lambda: len(seen) == 200)
+    assert seen == list(range(200))
+    assert server.manager.fast_deliveries > before
+    await client.disconnect()
+
+
 async def test_stock_packets_and_fast_emits_keep_one_order(server: Server,
                                                            session: aiohttp.ClientSession) -> None:
     clients = await mini(session, server, 8, [ROOM])
