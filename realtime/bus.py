@@ -14,6 +14,8 @@ from typing import Any
 
 import socketio
 
+from realtime.fast_emit import FastAsyncManager, FastAsyncRedisManager
+
 log = logging.getLogger("formula_pm.realtime.bus")
 
 INTERNAL = "fpm.internal"
@@ -26,7 +28,7 @@ async def _ignore(payload: dict[str, Any]) -> None:
     return None
 
 
-class LocalManager(socketio.AsyncManager):
+class LocalManager(FastAsyncManager):
     """One worker: internal messages are handled in place."""
 
     def __init__(self) -> None:
@@ -37,7 +39,7 @@ class LocalManager(socketio.AsyncManager):
         await _deliver(self.handler, payload)
 
 
-class RedisManager(socketio.AsyncRedisManager):
+class RedisManager(FastAsyncRedisManager):
     """Several workers: the Redis manager on a per-deployment channel."""
 
     def __init__(self, url: str, channel: str) -> None:

@@ -1,0 +1,241 @@
+"""Commit-to-client latency: 1,000 sockets over 100 projects while REST writes 200 tasks/s.
+
+Needs the hub and the REST routes (main after the real-time merge). Either point it at
+running workers, ``--url http://127.0.0.1:5014[,http://127.0.0.1:5015] --email E
+--password P`` (an org admin), or let it start them: ``--spawn 1`` or ``--spawn 2`` runs
+``python -m server serve`` workers pinned to core 0, with DATABASE_URL (migrated),
+JWT_SECRET and, for 2, REDIS_URL from the environment, and creates an admin with
+``create-admin``. PostgreSQL and Redis are not pinned (say so when reporting).
+
+Method. This process (core 1) is both the writer and the 1,000 clients, so every stamp
+is on one clock (``time.perf_counter``). It creates 100 projects with 2 tasks each,
+connects 1,000 websocket-only Socket.IO clients (bench/mini_client.py, auth ``{token}``;
+spread over the workers) and subscribes 10 to each project. The writer then PATCHes tasks
+open-loop at ``--rate`` per second, round robin over projects and workers, each with its
+own ``X-Request-ID``; it stamps ``sent`` before the request and ``acked`` when the 200
+arrives (the transaction has committed by then: the handler commits before it answers).
+Each client stamps ``received`` when it reads a ``task.updated`` frame and maps it to the
+write by the payload's ``request_id``. Commit-to-client = received - acked (a slight
+under-estimate, negative when the event beats the response); received - sent is the
+upper bound. Also reported: deliveries missing (10 expected per write) and REST latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from bench.fanout_saturation import CLIENT_CPU, free_port, machine
+from bench.mini_client import MiniClient, Tally
+
+PASSWORD = "latency bench password 1"
+
+
+@dataclass
+class Stamps:
+    sent: dict[str, float] = field(default_factory=dict)
+    acked: dict[str, float] = field(default_factory=dict)
+    received: list[tuple[str, float]] = field(default_factory=list)
+    failed: int = 0
+
+
+def spawn_workers(count: int) -> tuple[list[subprocess.Popen[bytes]], list[str], str, str]:
+    """Start ``count`` workers on core 0 and create an admin; returns procs, urls, login."""
+    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+    subprocess.run([sys.executable, "-m", "server", "create-admin", "--org",
+                    f"bench-{uuid.uuid4().hex[:8]}", "--email", email, "--password", PASSWORD],
+                   check=True, stdout=subprocess.DEVNULL)
+    procs, urls = [], []
+    for _ in range(count):
+        port = free_port()
+        env = {**os.environ, "PORT": str(port), "LOG_LEVEL": "WARNING"}
+        procs.append(subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "server",
+                                       "serve", "--port", str(port)], env=env))
+        urls.append(f"http://127.0.0.1:{port}")
+    return procs, urls, email, PASSWORD
+
+
+async def wait_ready(http: aiohttp.ClientSession, url: str) -> None:
+    for _ in range(300):
+        try:
+            async with http.get(url + "/health") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{url} never became healthy")
+
+
+async def api(http: aiohttp.ClientSession, method: str, url: str, token: str | None = None,
+              body: Any = None, headers: dict[str, str] | None = None) -> Any:
+    hdrs = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
+    async with http.request(method, url, json=body, headers=hdrs) as resp:
+        if resp.status >= 400:
+            raise RuntimeError(f"{method} {url}: {resp.status} {await resp.text()}")
+        return await resp.json()
+
+
+async def make_world(http: aiohttp.ClientSession, url: str, token: str,
+                     projects: int) -> list[tuple[str, list[str]]]:
+    """``projects`` projects with two tasks each: [(project id, [task ids])]."""
+    world = []
+    for n in range(projects):
+        project = await api(http, "POST", f"{url}/api/v1/projects", token,
+                            {"name": f"Latency bench {n}", "type": "fit_out"})
+        tasks = [(await api(http, "POST", f"{url}/api/v1/tasks", token,
+                            {"project_id": project["id"], "name": f"Task {k}"}))["id"]
+                 for k in range(2)]
+        world.append((project["id"], tasks))
+    return world
+
+
+async def connect_clients(http: aiohttp.ClientSession, urls: list[str], token: str,
+                          world: list[tuple[str, list[str]]], count: int,
+                          stamps: Stamps) -> list[MiniClient]:
+    def on_event(name: str, args: list[Any]) -> None:
+        if name == "task.updated" and args and isinstance(args[0], dict):
+            stamps.received.append((str(args[0].get("request_id")), time.perf_counter()))
+
+    clients = [MiniClient(http, urls[i % len(urls)], tally=Tally(), auth={"token": token},
+                          on_event=on_event) for i in range(count)]
+    gate = asyncio.Semaphore(50)
+
+    async def one(i: int, client: MiniClient) -> None:
+        async with gate:
+            await client.connect()
+            answer = await client.call("subscribe", {"project_id": world[i % len(world)][0]})
+            if not (answer and answer[0].get("ok")):
+                raise RuntimeError(f"subscribe refused: {answer}")
+
+    await asyncio.gather(*(one(i, c) for i, c in enumerate(clients)))
+    return clients
+
+
+async def write_load(http: aiohttp.ClientSession, urls: list[str], token: str,
+                     world: list[tuple[str, list[str]]], rate: float, seconds: float,
+                     stamps: Stamps, tag: str) -> None:
+    """Open loop: write n is started at start + n / rate whatever the earlier ones do."""
+    targets = itertools.cycle([(p, t) for p, ts in world for t in ts])
+    start, pending = time.perf_counter(), set()
+    for n in range(int(rate * seconds)):
+        await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+        _, task = next(targets)
+        request_id = f"{tag}-{n}"
+        pending.add(asyncio.create_task(
+            patch(http, urls[n % len(urls)], token, task, request_id, stamps)))
+        pending = {p for p in pending if not p.done()}
+    await asyncio.gather(*pending)
+
+
+async def patch(http: aiohttp.ClientSession, url: str, token: str, task: str,
+                request_id: str, stamps: Stamps) -> None:
+    stamps.sent[request_id] = time.perf_counter()
+    try:
+        await api(http, "PATCH", f"{url}/api/v1/tasks/{task}", token,
+                  {"description": f"latency write {request_id}"},  # unique: no-ops emit nothing
+                  {"X-Request-ID": request_id})
+    except RuntimeError:
+        stamps.failed += 1
+        return
+    stamps.acked[request_id] = time.perf_counter()
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
+    return {"p50_ms": pick(0.5), "p90_ms": pick(0.9), "p99_ms": pick(0.99),
+            "max_ms": ordered[-1] * 1000, "mean_ms": statistics.fmean(ordered) * 1000}
+
+
+def analyse(stamps: Stamps, tag: str, per_project: int) -> dict[str, Any]:
+    mine = [(rid, t) for rid, t in stamps.received if rid.startswith(tag + "-")]
+    acked = {r: t for r, t in stamps.acked.items() if r.startswith(tag + "-")}
+    sent = {r: t for r, t in stamps.sent.items() if r.startswith(tag + "-")}
+    copies = Counter(Counter(rid for rid, _ in mine).get(rid, 0) for rid in acked)
+    return {"writes": len(sent), "acked": len(acked), "failed": stamps.failed,
+            "deliveries": len(mine), "missing": len(acked) * per_project - len(mine),
+            "writes_by_copies_received": dict(sorted(copies.items())),
+            "unseen_writes": sorted(int(r.rsplit("-", 1)[1]) for r in acked
+                                    if r not in {rid for rid, _ in mine})[:50],
+            "commit_to_client": percentiles([t - acked[r] for r, t in mine if r in acked]),
+            "send_to_client": percentiles([t - sent[r] for r, t in mine if r in sent]),
+            "rest": percentiles([acked[r] - sent[r] for r in acked])}
+
+
+async def run(args: argparse.Namespace, urls: list[str], email: str,
+              password: str) -> dict[str, Any]:
+    stamps, tag = Stamps(), uuid.uuid4().hex[:8]
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        for url in urls:
+            await wait_ready(http, url)
+        login = await api(http, "POST", f"{urls[0]}/api/v1/auth/login", None,
+                          {"email": email, "password": password})
+        token = login["access_token"]
+        world = await make_world(http, urls[0], token, args.projects)
+        clients = await connect_clients(http, urls, token, world, args.clients, stamps)
+        writers = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency))
+        async with writers:
+            await write_load(writers, urls, token, world, args.rate, args.warmup, stamps,
+                             tag + "w")
+            await write_load(writers, urls, token, world, args.rate, args.seconds, stamps, tag)
+        await asyncio.sleep(args.drain)
+        await asyncio.gather(*(c.close() for c in clients))
+    return analyse(stamps, tag, args.clients // args.projects)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="running workers, comma-separated")
+    parser.add_argument("--email")
+    parser.add_argument("--password")
+    parser.add_argument("--spawn", type=int, choices=[1, 2], help="start this many workers")
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--projects", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=200, help="REST writes per second")
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--warmup", type=float, default=5)
+    parser.add_argument("--drain", type=float, default=2, help="wait for late events")
+    parser.add_argument("--concurrency", type=int, default=64, help="writer connections")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {CLIENT_CPU})
+    procs: list[subprocess.Popen[bytes]] = []
+    if args.spawn:
+        procs, urls, email, password = spawn_workers(args.spawn)
+    else:
+        urls, email, password = args.url.split(","), args.email, args.password
+    try:
+        report = {"machine": machine(), "workers": len(urls), "clients": args.clients,
+                  "projects": args.projects, "rate": args.rate, "seconds": args.seconds,
+                  "result": asyncio.run(run(args, urls, email, password)),
+                  "load_after": os.getloadavg()}
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(10)
+    print(json.dumps(report, indent=2))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(report, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()

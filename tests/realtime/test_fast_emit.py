@@ -1,0 +1,259 @@
+"""The fast emit path against real Socket.IO servers and real clients: once, in order, exact."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+from aiohttp import web
+
+from bench.mini_client import MiniClient, Tally
+from bench.raw_client import open_raw
+from realtime.fast_emit import (
+    FastAsyncManager,
+    FastAsyncRedisManager,
+    text_frame,
+    versions_supported,
+)
+
+ROOM = "project:1"
+
+
+class Server:
+    """A live python-socketio server on a free port; clients name their rooms in ``auth``."""
+
+    def __init__(self, manager: Any) -> None:
+        self.manager = manager
+        self.sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager)
+        self.sio.on("connect", self._connect)
+        self.sio.on("work", self._work)
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        for room in (auth or {}).get("rooms", []):
+            await self.sio.enter_room(sid, room)
+
+    async def _work(self, sid: str, seq: int) -> dict[str, int]:
+        """Emit event ``seq`` to the room by the fast path, then answer through the stock ack."""
+        await self.sio.emit("n", {"seq": seq}, room=ROOM)
+        return {"done": seq}
+
+    async def start(self) -> Server:
+        app = web.Application()
+        self.sio.attach(app)
+        self.runner = web.AppRunner(app, shutdown_timeout=1)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+        return self
+
+    async def stop(self) -> None:
+        close = getattr(self.manager, "redis", None)
+        if getattr(self.manager, "thread", None) is not None:
+            self.manager.thread.cancel()
+        if close is not None:
+            await close.aclose()
+        assert self.runner is not None
+        await self.sio.shutdown()  # ends pending long-polls, which would hold cleanup
+        await self.runner.cleanup()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Server]:
+    srv = await Server(FastAsyncManager()).start()
+    yield srv
+    await srv.stop()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        yield http
+
+
+async def mini(session: aiohttp.ClientSession, srv: Server, count: int, rooms: list[str],
+               tally: Tally | None = None) -> list[MiniClient]:
+    clients = [MiniClient(session, srv.url, keep=True, tally=tally, auth={"rooms": rooms})
+               for _ in range(count)]
+    await asyncio.gather(*(c.connect() for c in clients))
+    return clients
+
+
+def seqs(client: MiniClient) -> list[int]:
+    return [args[0]["seq"] for name, args in client.events if name == "n"]
+
+
+async def until(check: Callable[[], bool], within: float = 20) -> None:
+    for _ in range(int(within / 0.01)):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
+
+
+def test_frame_headers_follow_rfc6455() -> None:
+    assert text_frame(b"hi") == b"\x81\x02hi"
+    assert text_frame(b"x" * 300)[:4] == b"\x81\x7e\x01\x2c"
+    assert text_frame(b"x" * 70000)[:10] == b"\x81\x7f" + (70000).to_bytes(8, "big")
+    assert versions_supported()
+
+
+async def test_room_gets_every_event_once_in_order(server: Server,
+                                                   session: aiohttp.ClientSession) -> None:
+    tally = Tally()
+    members = await mini(session, server, 60, [ROOM], tally)
+    skipped = (await mini(session, server, 1, [ROOM]))[0]
+    outside = await mini(session, server, 3, ["project:2"])
+    sdk = socketio.AsyncClient()
+    sdk_seen: list[int] = []
+    sdk.on("n", lambda data: sdk_seen.append(data["seq"]))
+    await sdk.connect(server.url, auth={"rooms": [ROOM]}, transports=["websocket"])
+    tally.expect(60 * 500)
+    for seq in range(500):
+        await server.sio.emit("n", {"seq": seq}, room=ROOM, skip_sid=skipped.sid)
+        if seq % 7 == 0:
+            await asyncio.sleep(0)
+    await asyncio.wait_for(tally.done.wait(), 30)
+    await until(lambda: len(sdk_seen) == 500)
+    assert all(seqs(c) == list(range(500)) for c in members)
+    assert sdk_seen == list(range(500))
+    assert seqs(skipped) == [] and all(seqs(c) == [] for c in outside)
+    assert server.manager.fast_deliveries > 0
+    await sdk.disconnect()
+    await asyncio.gather(*(c.close() for c in [*members, skipped, *outside]))
+
+
+async def test_to_sid_and_several_rooms_are_exact(server: Server,
+                                                  session: aiohttp.ClientSession) -> None:
+    both, first, second, neither = [
+        (await mini(session, server, 1, rooms))[0]
+        for rooms in (["a", "b"], ["a"], ["b"], ["c"])]
+    await server.sio.emit("n", {"seq": 1}, to=["a", "b"])
+    await server.sio.emit("n", {"seq": 2}, to=first.sid)
+    await server.sio.emit("n", {"seq": 3}, room=["a", "b"], skip_sid=[first.sid, second.sid])
+    await server.sio.emit("other", ("x", 2))  # several arguments, whole namespace
+    await until(lambda: len(neither.events) == 1 and len(both.events) == 3)
+    await asyncio.sleep(0.05)
+    assert seqs(both) == [1, 3] and seqs(first) == [1, 2] and seqs(second) == [1]
+    assert neither.events == [("other", ["x", 2])]
+    await asyncio.gather(*(c.close() for c in (both, first, second, neither)))
+
+
+async def test_polling_client_is_served_by_the_stock_path(server: Server) -> None:
+    client = socketio.AsyncClient()
+    seen: list[int] = []
+    client.on("n", lambda data: seen.append(data["seq"]))
+    await client.connect(server.url, auth={"rooms": [ROOM]}, transports=["polling"])
+    before = server.manager.stock_deliveries
+    for seq in range(50):
+        await server.sio.emit("n", {"seq": seq}, room=ROOM)
+        if seq % 5 == 4:  # python-engineio's client rejects a poll answer of over 16 packets
+            await until(lambda sent=seq + 1: len(seen) == sent)
+    assert seen == list(range(50))
+    assert server.manager.stock_deliveries - before == 50
+    await server.sio.disconnect(client.get_sid())  # a polling client's own disconnect lingers
+    await until(lambda: not client.connected)
+    await client.disconnect()
+
+
+async def test_client_upgraded_from_polling_gets_the_fast_path(server: Server) -> None:
+    client = socketio.AsyncClient()  # default transports: polling, then the websocket upgrade
+    seen: list[int] = []
+    client.on("n", lambda data: seen.append(data["seq"]))
+    await client.connect(server.url, auth={"rooms": [ROOM]})
+    for seq in range(10):  # during and around the upgrade
+        await server.sio.emit("n", {"seq": seq}, room=ROOM)
+        await until(lambda sent=seq + 1: len(seen) == sent)
+    await until(lambda: client.transport() == "websocket")
+    await asyncio.sleep(0.05)
+    before = server.manager.fast_deliveries
+    for seq in range(10, 200):
+        await server.sio.emit("n", {"seq": seq}, room=ROOM)
+    await until(lambda: len(seen) == 200)
+    assert seen == list(range(200))
+    assert server.manager.fast_deliveries > before
+    await client.disconnect()
+
+
+async def test_stock_packets_and_fast_emits_keep_one_order(server: Server,
+                                                           session: aiohttp.ClientSession) -> None:
+    clients = await mini(session, server, 8, [ROOM])
+    noop: Callable[..., None] = lambda *args: None  # noqa: E731
+    order = random.Random(7)
+    fast_before, stock_before = server.manager.fast_deliveries, server.manager.stock_deliveries
+    for seq in range(400):
+        if order.random() < 0.4:  # stock path: a callback makes every packet unique
+            for client in clients:
+                await server.sio.emit("n", {"seq": seq}, to=client.sid, callback=noop)
+        else:
+            await server.sio.emit("n", {"seq": seq}, room=ROOM)
+        if order.random() < 0.3:
+            await asyncio.sleep(0)  # let writers run now and then: both socket states occur
+    await until(lambda: all(len(c.events) == 400 for c in clients))
+    assert all(seqs(c) == list(range(400)) for c in clients)
+    assert server.manager.fast_deliveries > fast_before
+    assert server.manager.stock_deliveries > stock_before  # fast emits that had to queue
+    await asyncio.gather(*(c.close() for c in clients))
+
+
+async def test_acks_are_not_overtaken(server: Server, session: aiohttp.ClientSession) -> None:
+    caller, watcher = await mini(session, server, 2, [ROOM])
+    for seq in range(100):
+        answer = await caller.call("work", seq)
+        assert answer == [{"done": seq}]
+        assert seqs(caller)[-1] == seq  # the event was on the wire before the ack
+    await until(lambda: len(watcher.events) == 100)
+    assert seqs(watcher) == list(range(100))
+    await asyncio.gather(caller.close(), watcher.close())
+
+
+async def test_raw_bench_client_speaks_to_a_real_server(server: Server) -> None:
+    tally = Tally()
+    conns = await open_raw(int(server.url.rsplit(":", 1)[1]), 20, tally)
+    await until(lambda: len(server.manager.rooms["/"].get(None, {})) == 20)
+    for name in server.manager.rooms["/"][None]:
+        await server.sio.enter_room(name, ROOM)
+    tally.expect(20 * 30)
+    for seq in range(30):
+        await server.sio.emit("n", {"seq": seq}, room=ROOM)
+    await asyncio.wait_for(tally.done.wait(), 10)
+    for conn in conns:
+        conn.close()
+
+
+async def test_redis_variant_delivers_across_two_servers(redis_url: str,
+                                                         session: aiohttp.ClientSession) -> None:
+    channel = f"fpm-test-fanout-{uuid.uuid4().hex}"
+    one = await Server(FastAsyncRedisManager(redis_url, channel=channel)).start()
+    two = await Server(FastAsyncRedisManager(redis_url, channel=channel)).start()
+    try:
+        near = await mini(session, one, 5, [ROOM])
+        far = await mini(session, two, 5, [ROOM])
+        skipped = (await mini(session, two, 1, [ROOM]))[0]
+        while not far[0].events:  # until server two listens on the channel
+            await one.sio.emit("probe", {}, room=ROOM)
+            await asyncio.sleep(0.05)
+        for seq in range(200):
+            await one.sio.emit("n", {"seq": seq}, room=ROOM, skip_sid=skipped.sid)
+        await until(lambda: all(len(seqs(c)) == 200 for c in near + far))
+        assert all(seqs(c) == list(range(200)) for c in near + far)
+        assert seqs(skipped) == []
+        assert two.manager.fast_deliveries >= 1000 and one.manager.fast_deliveries >= 1000
+        await asyncio.gather(*(c.close() for c in [*near, *far, skipped]))
+    finally:
+        await one.stop()
+        await two.stop()
+
+
+def test_unsupported_server_falls_back_to_stock() -> None:
+    manager = FastAsyncManager()
+    socketio.AsyncServer(async_mode="asgi", client_manager=manager)
+    assert manager.fast_enabled is False
