@@ -15,7 +15,7 @@ from db.pool import create_pool
 from server.auth.identity import auth_middleware
 from server.auth.invitations import mailer_for
 from server.auth.throttle import Throttle
-from server.cache import MemoryCache, RedisCache, keep_epoch
+from server.cache import MemoryCache, NullCache, RedisCache, keep_epoch
 from server.config import Settings
 from server.errors import error_middleware
 from server.http import (
@@ -58,7 +58,8 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if not settings.redis_url:
         log.info("no REDIS_URL: one worker, in-process cache and fan-out")
-        app[CACHE] = MemoryCache(settings.key_prefix)
+        app[CACHE] = (MemoryCache(settings.key_prefix) if settings.cache_enabled
+                      else NullCache(settings.key_prefix))
         app[THROTTLES] = _throttles(settings, None)
         yield
         return
@@ -68,7 +69,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     )
     app[REDIS] = client
     cache = RedisCache(client, settings.key_prefix)
-    app[CACHE] = cache
+    app[CACHE] = cache if settings.cache_enabled else NullCache(settings.key_prefix)
     app[THROTTLES] = _throttles(settings, client)
     try:
         await client.ping()

@@ -118,6 +118,42 @@ class MemoryCache:
             self._items.pop(next(iter(self._items)))
 
 
+class NullCache:
+    """CACHE_ENABLED=false: stores nothing, so every read goes to PostgreSQL."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._stats = _Stats()
+
+    async def get(self, key: str) -> Any | None:
+        self._stats.misses += 1
+        return None
+
+    async def set(self, key: str, value: Any, ttl: int) -> None:
+        return None
+
+    async def delete(self, *keys: str) -> None:
+        return None
+
+    async def get_many(self, keys: Iterable[str]) -> list[Any | None]:
+        return [await self.get(k) for k in keys]
+
+    async def incr(self, key: str) -> int:
+        return 0
+
+    async def generations(self, keys: Iterable[str]) -> list[int]:
+        return [-1 for _ in keys]  # unknown: callers compute lists afresh
+
+    async def fill(self, key: str, value: Any, ttl: int) -> None:
+        return None
+
+    async def tombstone(self, keys: Iterable[str], ttl: int) -> None:
+        return None
+
+    def stats(self) -> dict[str, Any]:
+        return self._stats.as_dict("none", "healthy")
+
+
 class RedisCache:
     """Redis-backed cache; every error is absorbed and counted.
 

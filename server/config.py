@@ -28,6 +28,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the service; the README lists each with its default."""
@@ -54,6 +65,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:5014"
     realtime_mode: str = "notify"
     embedded: bool = False
+    cache_enabled: bool = True
     trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
         default=(), repr=False
     )
@@ -115,6 +127,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         smtp_url=env.get("SMTP_URL") or None,
         public_url=env.get("PUBLIC_URL") or f"http://127.0.0.1:{port}",
         realtime_mode=mode,
+        cache_enabled=_bool(env, "CACHE_ENABLED", True),
     )
 
 
