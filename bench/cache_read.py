@@ -62,7 +62,9 @@ def machine() -> dict[str, str]:
 # --- the ceiling: one Redis GET per request, nothing else ------------------------------------
 
 def ceiling_server(port: int, redis_url: str, key: str) -> None:
-    client = aioredis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    # The client is configured exactly as the app's (server/app.py).
+    client = aioredis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0,
+                               health_check_interval=10)
 
     async def handler(request: web.Request) -> web.Response:
         raw = await client.get(key)
@@ -199,6 +201,12 @@ async def wrk(args: argparse.Namespace, url: str, token: str, seconds: int) -> d
     return result
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def metrics(url: str) -> dict[str, float]:
     async with aiohttp.ClientSession() as http, http.get(f"{url}/metrics") as response:
         text = await response.text()
@@ -236,18 +244,21 @@ async def measure(args: argparse.Namespace, run: dict[str, Server], task: str,
             url = f"{run[case].url}/api/v1/tasks/{task}"
             await wrk(args, url, token, args.warmup)
             spy = None
-            if args.profile and case == "warm" and round_no == args.rounds:
+            if args.profile and case != "cold" and round_no == args.rounds:
                 spy = await asyncio.create_subprocess_exec(
                     str(Path(sys.executable).with_name("py-spy")), "record", "--format", "raw",
-                    "--rate", "200", "-o", args.profile, "-d", str(args.duration),
+                    "--rate", "250", "-o", f"{args.profile}-{case}.txt", "-d", str(args.duration),
                     "-p", str(run[case].process.pid), stdout=asyncio.subprocess.DEVNULL)
+            cpu = cpu_seconds(run[case].process.pid)
             result = await wrk(args, url, token, args.duration)
+            result["cpu_us"] = (cpu_seconds(run[case].process.pid) - cpu) / result["requests"] * 1e6
             if spy is not None:
                 await spy.wait()
             result["load"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
             results[case].append(result)
             print(f"round {round_no} {case:8} {result['rps']:8.1f} req/s  "
                   f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms  "
+                  f"server CPU {result['cpu_us']:5.0f} µs/req  "
                   f"errors {result['non2xx'] + result['timeout'] + result['read']}  "
                   f"load {result['load']}", flush=True)
     return results
@@ -262,16 +273,21 @@ def report(results: dict[str, list[dict[str, Any]]], env: dict[str, str], end_up
              f"{args.connections} connections) to CPU {args.load_cpu}; PostgreSQL and Redis "
              f"unpinned; {args.rounds} interleaved rounds of {args.warmup} s warm-up + "
              f"{args.duration} s measured per case", "",
-             "| case | req/s (median) | req/s runs | p50 ms (runs) | p99 ms (runs) | errors |",
-             "|---|---:|---|---|---|---:|"]
+             "| case | req/s (median) | req/s runs | p50 ms (runs) | p99 ms (runs) | "
+             "server CPU µs/req (runs) | errors |",
+             "|---|---:|---|---|---|---|---:|"]
     for case, runs in results.items():
         errors = sum(r["non2xx"] + r["timeout"] + r["read"] + r["connect"] for r in runs)
         rps = " / ".join(f"{r['rps']:,.0f}" for r in runs)
         p50 = " / ".join(f"{r['p50_ms']:.2f}" for r in runs)
         p99 = " / ".join(f"{r['p99_ms']:.2f}" for r in runs)
-        lines.append(f"| {case} | {med[case]:,.0f} | {rps} | {p50} | {p99} | {errors} |")
-    lines += ["", f"- warm / ceiling = {med['warm'] / med['ceiling']:.2f}; "
+        cpu = " / ".join(f"{r['cpu_us']:.0f}" for r in runs)
+        lines.append(f"| {case} | {med[case]:,.0f} | {rps} | {p50} | {p99} | {cpu} | {errors} |")
+    cpu = {c: statistics.median(r["cpu_us"] for r in rs) for c, rs in results.items()}
+    lines += ["", f"- throughput: warm / ceiling = {med['warm'] / med['ceiling']:.2f}; "
               f"warm / cold = {med['warm'] / med['cold']:.2f} (medians)",
+              f"- server CPU per request: ceiling / warm = {cpu['ceiling'] / cpu['warm']:.2f}; "
+              f"cold / warm = {cpu['cold'] / cpu['warm']:.2f} (medians)",
               f"- cache counters after the runs: warm {cache['warm']}, cold {cache['cold']}"]
     return "\n".join(lines)
 
@@ -315,8 +331,8 @@ if __name__ == "__main__":
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--server-cpu", default="0")
     parser.add_argument("--load-cpu", default="1")
-    parser.add_argument("--profile", metavar="FILE",
-                        help="py-spy record (collapsed stacks) of the warm server's last run")
+    parser.add_argument("--profile", metavar="PREFIX", help="py-spy record (collapsed "
+                        "stacks) of the last warm and ceiling runs into PREFIX-<case>.txt")
     parser.add_argument("--ceiling-server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ceiling-key", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
-from typing import Any, Protocol
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from db.pool import json_default
+from db.pool import dumps, json_default
 from server.cache_keys import Change, plan_all
 
 log = logging.getLogger("formula_pm.cache")
@@ -32,6 +32,8 @@ class Cache(Protocol):
     async def generations(self, keys: Iterable[str]) -> list[int]: ...
     async def fill(self, key: str, value: Any, ttl: int) -> None: ...
     async def tombstone(self, keys: Iterable[str], ttl: int) -> None: ...
+    async def prefetch(self, keys: Sequence[str]) -> list[bytes | None] | None: ...
+    def tally(self, hit: bool) -> None: ...
     def stats(self) -> dict[str, Any]: ...
 
 
@@ -46,6 +48,12 @@ TOMBSTONE_TTL = 5
 class _Stats:
     def __init__(self) -> None:
         self.hits = self.misses = self.errors = 0
+
+    def tally(self, hit: bool) -> None:
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
 
     def as_dict(self, backend: str, status: str) -> dict[str, Any]:
         total = self.hits + self.misses
@@ -103,6 +111,13 @@ class MemoryCache:
         for key in keys:
             await self.set(key, TOMBSTONE, ttl)
 
+    async def prefetch(self, keys: Sequence[str]) -> list[bytes | None] | None:
+        values = [self._peek(k) for k in keys]
+        return [None if v is None or v == TOMBSTONE else dumps(v).encode() for v in values]
+
+    def tally(self, hit: bool) -> None:
+        self._stats.tally(hit)
+
     def _peek(self, key: str) -> Any | None:
         item = self._items.get(self.prefix + key)
         return None if item is None or item[0] < time.monotonic() else item[1]
@@ -149,6 +164,12 @@ class NullCache:
 
     async def tombstone(self, keys: Iterable[str], ttl: int) -> None:
         return None
+
+    async def prefetch(self, keys: Sequence[str]) -> list[bytes | None] | None:
+        return None  # "unavailable": callers take their ordinary (uncached) path
+
+    def tally(self, hit: bool) -> None:
+        self._stats.tally(hit)
 
     def stats(self) -> dict[str, Any]:
         return self._stats.as_dict("none", "healthy")
@@ -227,8 +248,7 @@ class RedisCache:
 
     async def set(self, key: str, value: Any, ttl: int) -> None:
         try:
-            await self.client.set(self.prefix + key, json.dumps(value, default=json_default),
-                                  ex=ttl)
+            await self.client.set(self.prefix + key, dumps(value), ex=ttl)
             self._ok()
         except (RedisError, OSError) as exc:
             self._failed(exc)
@@ -275,8 +295,7 @@ class RedisCache:
     async def fill(self, key: str, value: Any, ttl: int) -> None:
         """Store unless the key exists (a tombstone left by a concurrent invalidation)."""
         try:
-            await self.client.set(self.prefix + key, json.dumps(value, default=json_default),
-                                  ex=ttl, nx=True)
+            await self.client.set(self.prefix + key, dumps(value), ex=ttl, nx=True)
             self._ok()
         except (RedisError, OSError) as exc:
             self._failed(exc)
@@ -305,6 +324,21 @@ class RedisCache:
             return [-1] * len(names)  # unknown: callers must not use cached lists
         self._ok()
         return [int(r or 0) for r in raws]
+
+    async def prefetch(self, keys: Sequence[str]) -> list[bytes | None] | None:
+        """The raw values of `keys` in one MGET (tombstones read as None); None if Redis
+        failed. Counts nothing: callers `tally` what they use."""
+        try:
+            raws = await self.client.mget([self.prefix + k for k in keys])
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return None
+        self._ok()
+        values = cast(list[bytes | None], raws)  # no decode_responses: values are bytes
+        return [None if r is None or r == TOMBSTONE_BYTES else r for r in values]
+
+    def tally(self, hit: bool) -> None:
+        self._stats.tally(hit)
 
     def stats(self) -> dict[str, Any]:
         return {**self._stats.as_dict("redis", "healthy" if self.healthy else "degraded"),

@@ -58,6 +58,29 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
         raise Unauthorized("Invalid or expired token", code="invalid_token") from exc
 
 
+# Successful decodes, remembered briefly: a token's validity depends only on the secret, the
+# token text and the clock (exp), so a remembered answer is exact until min(exp, +5 s).
+# Revocation is checked on the session, never here.
+DECODE_MEMORY_SECONDS = 5.0
+DECODE_MEMORY_SIZE = 4096
+_decoded: dict[tuple[str, str], tuple[float, AccessClaims]] = {}
+
+
+def decode_access_token_cached(secret: str, token: str) -> AccessClaims:
+    """`decode_access_token` with a small in-process memory of recent successes."""
+    now = time.time()
+    known = _decoded.get((secret, token))
+    if known is not None and now < known[0]:
+        return known[1]
+    claims = decode_access_token(secret, token)
+    if len(_decoded) >= DECODE_MEMORY_SIZE:
+        for stale in [k for k, (until, _) in _decoded.items() if until <= now] or [
+                next(iter(_decoded))]:
+            del _decoded[stale]
+    _decoded[(secret, token)] = (min(now + DECODE_MEMORY_SECONDS, claims.expires_at), claims)
+    return claims
+
+
 def hash_token(token: str) -> str:
     """Tokens are stored only as SHA-256 hashes (they are long and random: no salt needed)."""
     return hashlib.sha256(token.encode()).hexdigest()

@@ -16,7 +16,7 @@ from db.queries import scope_items as queries
 from db.schema import SCOPE_STATUSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
-from server.cached_reads import read_record
+from server.cached_reads import reads_record, record_response
 from server.errors import Invalid, NotFound
 from server.keys import POOL
 from server.project_records import (
@@ -126,11 +126,11 @@ async def create_scope_item(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/scope-items/{id}")
+@reads_record("scope_items")
 async def get_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
-    row = await read_record(request, "scope_items", item_id, queries.get_scope_item,
-                            "No such scope item")
-    return json_response(row)
+    return await record_response(request, "scope_items", item_id, queries.get_scope_item,
+                                 "No such scope item")
 
 
 @routes.patch("/api/v1/scope-items/{id}")
