@@ -283,11 +283,12 @@ def report(results: dict[str, list[dict[str, Any]]], env: dict[str, str], end_up
         p99 = " / ".join(f"{r['p99_ms']:.2f}" for r in runs)
         cpu = " / ".join(f"{r['cpu_us']:.0f}" for r in runs)
         lines.append(f"| {case} | {med[case]:,.0f} | {rps} | {p50} | {p99} | {cpu} | {errors} |")
-    cpu = {c: statistics.median(r["cpu_us"] for r in rs) for c, rs in results.items()}
+    used = {c: statistics.median(r["cpu_us"] for r in rs) for c, rs in results.items()}
     lines += ["", f"- throughput: warm / ceiling = {med['warm'] / med['ceiling']:.2f}; "
               f"warm / cold = {med['warm'] / med['cold']:.2f} (medians)",
-              f"- server CPU per request: ceiling / warm = {cpu['ceiling'] / cpu['warm']:.2f}; "
-              f"cold / warm = {cpu['cold'] / cpu['warm']:.2f} (medians)",
+              f"- server CPU per request: ceiling / warm = "
+              f"{used['ceiling'] / used['warm']:.2f}; "
+              f"cold / warm = {used['cold'] / used['warm']:.2f} (medians)",
               f"- cache counters after the runs: warm {cache['warm']}, cold {cache['cold']}"]
     return "\n".join(lines)
 
