@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable
-from typing import Any, Protocol
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from db.pool import json_default
+from db.pool import dumps, json_default
 from server.cache_keys import Change, plan_all
 
 log = logging.getLogger("formula_pm.cache")
@@ -27,12 +27,13 @@ class Cache(Protocol):
     async def get(self, key: str) -> Any | None: ...
     async def set(self, key: str, value: Any, ttl: int) -> None: ...
     async def delete(self, *keys: str) -> None: ...
-    async def get_many(self, keys: Iterable[str], track: bool = True) -> list[Any | None]: ...
-    def count(self, *, hit: bool) -> None: ...
+    async def get_many(self, keys: Iterable[str]) -> list[Any | None]: ...
     async def incr(self, key: str) -> int: ...
     async def generations(self, keys: Iterable[str]) -> list[int]: ...
     async def fill(self, key: str, value: Any, ttl: int) -> None: ...
     async def tombstone(self, keys: Iterable[str], ttl: int) -> None: ...
+    async def prefetch(self, keys: Sequence[str]) -> list[bytes | None] | None: ...
+    def tally(self, hit: bool) -> None: ...
     def stats(self) -> dict[str, Any]: ...
 
 
@@ -48,7 +49,7 @@ class _Stats:
     def __init__(self) -> None:
         self.hits = self.misses = self.errors = 0
 
-    def count(self, hit: bool) -> None:
+    def tally(self, hit: bool) -> None:
         if hit:
             self.hits += 1
         else:
@@ -90,16 +91,11 @@ class MemoryCache:
         for key in keys:
             self._items.pop(self.prefix + key, None)
 
-    async def get_many(self, keys: Iterable[str], track: bool = True) -> list[Any | None]:
-        if track:
-            return [await self.get(k) for k in keys]
-        return [None if self._peek(k) == TOMBSTONE else self._peek(k) for k in keys]
-
-    def count(self, *, hit: bool) -> None:
-        self._stats.count(hit)
+    async def get_many(self, keys: Iterable[str]) -> list[Any | None]:
+        return [await self.get(k) for k in keys]
 
     async def incr(self, key: str) -> int:
-        current = self._peek(key)
+        current = await self.get(key)
         value = int(current or 0) + 1
         await self.set(key, value, 7 * 24 * 3600)
         return value
@@ -115,6 +111,13 @@ class MemoryCache:
         for key in keys:
             await self.set(key, TOMBSTONE, ttl)
 
+    async def prefetch(self, keys: Sequence[str]) -> list[bytes | None] | None:
+        values = [self._peek(k) for k in keys]
+        return [None if v is None or v == TOMBSTONE else dumps(v).encode() for v in values]
+
+    def tally(self, hit: bool) -> None:
+        self._stats.tally(hit)
+
     def _peek(self, key: str) -> Any | None:
         item = self._items.get(self.prefix + key)
         return None if item is None or item[0] < time.monotonic() else item[1]
@@ -128,6 +131,48 @@ class MemoryCache:
             del self._items[k]
         while len(self._items) >= self._max:
             self._items.pop(next(iter(self._items)))
+
+
+class NullCache:
+    """CACHE_ENABLED=false: stores nothing, so every read goes to PostgreSQL."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._stats = _Stats()
+
+    async def get(self, key: str) -> Any | None:
+        self._stats.misses += 1
+        return None
+
+    async def set(self, key: str, value: Any, ttl: int) -> None:
+        return None
+
+    async def delete(self, *keys: str) -> None:
+        return None
+
+    async def get_many(self, keys: Iterable[str]) -> list[Any | None]:
+        return [await self.get(k) for k in keys]
+
+    async def incr(self, key: str) -> int:
+        return 0
+
+    async def generations(self, keys: Iterable[str]) -> list[int]:
+        return [-1 for _ in keys]  # unknown: callers compute lists afresh
+
+    async def fill(self, key: str, value: Any, ttl: int) -> None:
+        return None
+
+    async def tombstone(self, keys: Iterable[str], ttl: int) -> None:
+        return None
+
+    async def prefetch(self, keys: Sequence[str]) -> list[bytes | None] | None:
+        return None  # "unavailable": callers take their ordinary (uncached) path
+
+    def tally(self, hit: bool) -> None:
+        self._stats.tally(hit)
+
+    def stats(self) -> dict[str, Any]:
+        return self._stats.as_dict("none", "healthy")
 
 
 class RedisCache:
@@ -203,8 +248,7 @@ class RedisCache:
 
     async def set(self, key: str, value: Any, ttl: int) -> None:
         try:
-            await self.client.set(self.prefix + key, json.dumps(value, default=json_default),
-                                  ex=ttl)
+            await self.client.set(self.prefix + key, dumps(value), ex=ttl)
             self._ok()
         except (RedisError, OSError) as exc:
             self._failed(exc)
@@ -218,7 +262,7 @@ class RedisCache:
         except (RedisError, OSError) as exc:
             self._failed(exc)
 
-    async def get_many(self, keys: Iterable[str], track: bool = True) -> list[Any | None]:
+    async def get_many(self, keys: Iterable[str]) -> list[Any | None]:
         names = [self.prefix + k for k in keys]
         if not names:
             return []
@@ -226,20 +270,18 @@ class RedisCache:
             raws = await self.client.mget(names)
         except (RedisError, OSError) as exc:
             self._failed(exc)
-            if track:
-                self._stats.misses += len(names)
+            self._stats.misses += len(names)
             return [None] * len(names)
         self._ok()
         out: list[Any | None] = []
         for raw in raws:
-            value = None if raw is None or raw == TOMBSTONE_BYTES else json.loads(raw)
-            if track:
-                self._stats.count(value is not None)
-            out.append(value)
+            if raw is None or raw == TOMBSTONE_BYTES:
+                self._stats.misses += 1
+                out.append(None)
+            else:
+                self._stats.hits += 1
+                out.append(json.loads(raw))
         return out
-
-    def count(self, *, hit: bool) -> None:
-        self._stats.count(hit)
 
     async def incr(self, key: str) -> int:
         try:
@@ -253,8 +295,7 @@ class RedisCache:
     async def fill(self, key: str, value: Any, ttl: int) -> None:
         """Store unless the key exists (a tombstone left by a concurrent invalidation)."""
         try:
-            await self.client.set(self.prefix + key, json.dumps(value, default=json_default),
-                                  ex=ttl, nx=True)
+            await self.client.set(self.prefix + key, dumps(value), ex=ttl, nx=True)
             self._ok()
         except (RedisError, OSError) as exc:
             self._failed(exc)
@@ -284,6 +325,21 @@ class RedisCache:
         self._ok()
         return [int(r or 0) for r in raws]
 
+    async def prefetch(self, keys: Sequence[str]) -> list[bytes | None] | None:
+        """The raw values of `keys` in one MGET (tombstones read as None); None if Redis
+        failed. Counts nothing: callers `tally` what they use."""
+        try:
+            raws = await self.client.mget([self.prefix + k for k in keys])
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return None
+        self._ok()
+        values = cast(list[bytes | None], raws)  # no decode_responses: values are bytes
+        return [None if r is None or r == TOMBSTONE_BYTES else r for r in values]
+
+    def tally(self, hit: bool) -> None:
+        self._stats.tally(hit)
+
     def stats(self) -> dict[str, Any]:
         return {**self._stats.as_dict("redis", "healthy" if self.healthy else "degraded"),
                 "epoch": self.epoch}
@@ -308,43 +364,3 @@ async def keep_epoch(cache: RedisCache, interval: float = 1.0) -> None:
             continue
         await cache.refresh_epoch(bump=cache.recovered)
         cache.recovered = False
-
-
-class NullCache:
-    """CACHE_ENABLED=false: nothing is stored, every read goes to PostgreSQL (the baseline
-    of the cache benchmark, and a switch for operators)."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self._stats = _Stats()
-
-    async def get(self, key: str) -> Any | None:
-        self._stats.misses += 1
-        return None
-
-    async def set(self, key: str, value: Any, ttl: int) -> None:
-        return None
-
-    async def delete(self, *keys: str) -> None:
-        return None
-
-    async def get_many(self, keys: Iterable[str], track: bool = True) -> list[Any | None]:
-        return [None for _ in keys]
-
-    def count(self, *, hit: bool) -> None:
-        self._stats.count(hit)
-
-    async def incr(self, key: str) -> int:
-        return 0
-
-    async def generations(self, keys: Iterable[str]) -> list[int]:
-        return [-1 for _ in keys]  # unknown: derived views are never cached either
-
-    async def fill(self, key: str, value: Any, ttl: int) -> None:
-        return None
-
-    async def tombstone(self, keys: Iterable[str], ttl: int) -> None:
-        return None
-
-    def stats(self) -> dict[str, Any]:
-        return self._stats.as_dict("none", "healthy")

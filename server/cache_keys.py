@@ -7,13 +7,14 @@ Keys (under the deployment prefix `fpm:<env>:` and the epoch):
   bumped when projects, members, clients or users change;
 - `search:gen:<org_id>`: generation of the org's cached search pages;
 - `vis:<user_id>`: the projects a user can see (`*` = org admin: all of them), stored with
-  the org generation it was computed under and ignored once that generation moved on;
+  the org generation it was computed under and used only while that is still current;
 - list keys embed the generation they were computed under, so a bump retires them at O(1)
   cost: nothing is ever found with KEYS or SCAN.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -33,6 +34,7 @@ SEARCHABLE = frozenset({"projects", "clients", "tasks", "scope_items", "shop_dra
 ORG_WIDE = frozenset({"projects", "project_members", "clients", "users", "organizations"})
 
 
+@functools.lru_cache(maxsize=8192)  # hot path: formatting UUIDs is slow
 def record_key(table: str, record_id: Any) -> str:
     return f"rec:{table}:{record_id}"
 
@@ -41,6 +43,7 @@ def project_generation_key(project_id: Any) -> str:
     return f"gen:p:{project_id}"
 
 
+@functools.lru_cache(maxsize=8192)  # hot path: formatting UUIDs is slow
 def org_generation_key(org_id: Any) -> str:
     return f"gen:o:{org_id}"
 
@@ -50,9 +53,15 @@ def search_generation_key(org_id: Any) -> str:
     return f"search:gen:{org_id}"
 
 
+@functools.lru_cache(maxsize=8192)  # hot path: formatting UUIDs is slow
 def visibility_key(user_id: Any) -> str:
-    """A user's visible projects, stored with the org generation they were computed under."""
+    """The user's visible-project set, as {"g": org generation, "p": ids or "*"}."""
     return f"vis:{user_id}"
+
+
+# Attribute naming the table of a GET handler's record, so that the auth middleware can
+# read that record in the same Redis round trip as the session (`@reads_record`).
+READS_RECORD = "__fpm_reads_record__"
 
 
 def list_key(resource: str, scope: Any, generation: int, variant: Mapping[str, Any]) -> str:

@@ -8,16 +8,19 @@ retires every visible set of that organisation at once. Anything else goes to Po
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from aiohttp import web
 
 from db.pool import transaction
-from server.auth.identity import PREFETCHED, Identity, actor, identity
+from server.auth.identity import READ_AHEAD, Identity, actor, identity
 from server.cache_keys import (
+    READS_RECORD,
     TTL,
     list_key,
     org_generation_key,
@@ -27,39 +30,59 @@ from server.cache_keys import (
 )
 from server.errors import NotFound
 from server.keys import CACHE, POOL
-from server.rest import record
+from server.rest import etag, json_response, record
 
 ALL_PROJECTS = "*"
 
 Loader = Callable[[], Awaitable[dict[str, Any]]]
 
 
-async def visible_projects(request: web.Request,
-                           known: tuple[Any, Any] | None = None) -> set[str] | None:
-    """The ids of the projects the caller can see; None means every project of the org.
+async def _read(request: web.Request, keys: list[str]) -> list[bytes | None] | None:
+    """Raw cache values of `keys`: read ahead with the session if possible, else one MGET."""
+    ahead = request.get(READ_AHEAD)
+    if ahead is not None and all(k in ahead for k in keys):
+        return [ahead[k] for k in keys]
+    raws: list[bytes | None] | None = await request.app[CACHE].prefetch(keys)
+    return raws
 
-    The set is cached per user together with the org generation it was computed under, and
-    used only while that generation is current (`known`: the generation and the cached
-    value, when the caller already fetched them in its own round trip).
-    """
+
+@functools.lru_cache(maxsize=4096)
+def _stored_visibility(raw: bytes) -> tuple[int | None, frozenset[str] | None]:
+    """(org generation, project ids or None for all) of a cached visible set, by its text."""
+    stored = json.loads(raw)
+    if not isinstance(stored, dict) or not isinstance(stored.get("g"), int):
+        return None, frozenset()
+    projects = stored.get("p")
+    return stored["g"], None if projects == ALL_PROJECTS else frozenset(projects or ())
+
+
+async def visible_projects(request: web.Request) -> frozenset[str] | None:
+    """The ids of the projects the caller can see; None means every project of the org."""
     who = identity(request)
     cache = request.app[CACHE]
-    if known is None:
-        generation_raw, cached = await cache.get_many(
-            [org_generation_key(who.org_id), visibility_key(who.user_id)], track=False)
-    else:
-        generation_raw, cached = known
-    generation = int(generation_raw or 0)
-    if isinstance(cached, dict) and cached.get("gen") == generation:
-        ids = cached["ids"]
-        return None if ids == ALL_PROJECTS else set(ids)
+    key = visibility_key(who.user_id)
+    raws = await _read(request, [org_generation_key(who.org_id), key])
+    generation = -1 if raws is None else int(raws[0] or 0)  # -1: unknown, do not cache
+    if raws is not None and raws[1] is not None:
+        # Only a set computed under the current org generation is good: any change to
+        # projects, members or users since then bumped the generation.
+        computed_under, projects = _stored_visibility(raws[1])
+        if computed_under == generation:
+            cache.tally(True)
+            return projects
+    cache.tally(False)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         admin = await conn.fetchval("SELECT app_is_org_admin()")
-        found = [] if admin else await conn.fetchval("SELECT app_visible_project_ids()")
-    ids = ALL_PROJECTS if admin else [str(i) for i in found]
-    await cache.set(visibility_key(who.user_id), {"gen": generation, "ids": ids},
-                    TTL["visibility"])
-    return None if ids == ALL_PROJECTS else set(ids)
+        ids = [] if admin else await conn.fetchval("SELECT app_visible_project_ids()")
+    listed = ALL_PROJECTS if admin else [str(i) for i in ids]
+    if generation >= 0:  # the generation was read before the query: exact
+        await cache.set(key, {"g": generation, "p": listed}, TTL["visibility"])
+    return None if admin else frozenset(listed)
+
+
+@functools.lru_cache(maxsize=8192)
+def _text(value: Any) -> str:
+    return str(value)
 
 
 def _project_of(table: str, row: dict[str, Any]) -> str | None:
@@ -69,51 +92,56 @@ def _project_of(table: str, row: dict[str, Any]) -> str | None:
     return None if value is None else str(value)
 
 
-async def may_read(request: web.Request, table: str, row: dict[str, Any],
-                   known: tuple[Any, Any] | None = None) -> bool:
+async def may_read(request: web.Request, table: str, row: dict[str, Any]) -> bool:
     """Would RLS let the caller read this (cached) row? Conservative where unsure."""
     who: Identity = identity(request)
-    if str(row.get("org_id")) != str(who.org_id):
+    if str(row.get("org_id")) != _text(who.org_id):
         return False
     if table == "clients" and who.client_id is not None:
-        return str(row["id"]) == str(who.client_id)
+        return str(row["id"]) == _text(who.client_id)
     project = _project_of(table, row)
     if project is None:
         return table in ("clients", "users")
-    visible = await visible_projects(request, known)
+    visible = await visible_projects(request)
     return visible is None or project in visible
+
+
+@functools.lru_cache(maxsize=1024)
+def _head(raw: bytes) -> dict[str, Any]:
+    """What the access check and the ETag need of a cached record, by its exact text."""
+    row = json.loads(raw)
+    return {k: row.get(k) for k in ("id", "org_id", "project_id", "version")}
+
+
+async def _cached_row(request: web.Request, table: str,
+                      record_id: uuid.UUID) -> tuple[dict[str, Any], bytes] | None:
+    """(id, org, project, version) of the cached record and its JSON text, if cached and
+    the caller may read it."""
+    raws = await _read(request, [record_key(table, record_id)])
+    raw = raws[0] if raws else None
+    request.app[CACHE].tally(raw is not None)
+    if raw is None:
+        return None
+    head = _head(raw)
+    return (head, raw) if await may_read(request, table, head) else None
 
 
 async def cached_record(request: web.Request, table: str, record_id: uuid.UUID,
                         load: Loader) -> dict[str, Any]:
     """The record from the cache (after the access check) or from `load` (through RLS)."""
-    cache = request.app[CACHE]
-    who = identity(request)
-    key = record_key(table, record_id)
-    # One round trip for the record and what its access check needs (already made by the
-    # auth middleware when the route is marked with `cached_resource`).
-    keys = [key, org_generation_key(who.org_id), visibility_key(who.user_id)]
-    prefetched = request.get(PREFETCHED) or {}
-    if all(k in prefetched for k in keys):
-        row, generation, visible = (prefetched[k] for k in keys)
-    else:
-        row, generation, visible = await cache.get_many(keys, track=False)
-    if row is not None and await may_read(request, table, row, (generation, visible)):
-        cache.count(hit=True)
-        return dict(row)
-    cache.count(hit=False)
+    found = await _cached_row(request, table, record_id)
+    if found is not None:
+        row: dict[str, Any] = json.loads(found[1])
+        return row
     fresh = await load()
-    await cache.fill(key, fresh, TTL["record"])
+    await request.app[CACHE].fill(record_key(table, record_id), fresh, TTL["record"])
     return fresh
 
 
 Fetch = Callable[[asyncpg.Connection, uuid.UUID], Awaitable[asyncpg.Record | None]]
 
 
-async def read_record(request: web.Request, table: str, record_id: uuid.UUID, fetch: Fetch,
-                      missing: str) -> dict[str, Any]:
-    """GET of one record: cache-aside around `fetch` run through RLS as the caller."""
-
+def _loader(request: web.Request, record_id: uuid.UUID, fetch: Fetch, missing: str) -> Loader:
     async def load() -> dict[str, Any]:
         async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
             row = await fetch(conn, record_id)
@@ -121,7 +149,42 @@ async def read_record(request: web.Request, table: str, record_id: uuid.UUID, fe
             raise NotFound(missing)
         return record(row)
 
-    return await cached_record(request, table, record_id, load)
+    return load
+
+
+async def read_record(request: web.Request, table: str, record_id: uuid.UUID, fetch: Fetch,
+                      missing: str) -> dict[str, Any]:
+    """GET of one record: cache-aside around `fetch` run through RLS as the caller."""
+    return await cached_record(request, table, record_id,
+                               _loader(request, record_id, fetch, missing))
+
+
+async def record_response(request: web.Request, table: str, record_id: uuid.UUID,
+                          fetch: Fetch, missing: str) -> web.Response:
+    """`read_record` as a response; a cache hit is answered with the stored JSON text."""
+    found = await _cached_row(request, table, record_id)
+    if found is None:
+        fresh = await _loader(request, record_id, fetch, missing)()
+        await request.app[CACHE].fill(record_key(table, record_id), fresh, TTL["record"])
+        return json_response(fresh)
+    head, raw = found
+    version = head["version"]
+    return web.Response(body=raw, content_type="application/json", charset="utf-8",
+                        headers={"ETag": etag(version)} if isinstance(version, int) else None)
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def reads_record(table: str) -> Callable[[Handler], Handler]:
+    """Mark a GET handler whose `{id}` names a `table` record it reads with
+    `record_response`: the auth middleware then reads the record along with the session."""
+
+    def mark(handler: Handler) -> Handler:
+        setattr(handler, READS_RECORD, table)
+        return handler
+
+    return mark
 
 
 async def project_view(request: web.Request, project_id: uuid.UUID, name: str,

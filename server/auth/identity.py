@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import ipaddress
+import json
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
 from db.pool import Actor, system_transaction
 from db.queries.sessions import session_identity
-from server.auth.tokens import decode_access_token
-from server.cache_keys import org_generation_key, record_key, visibility_key
+from server.auth.tokens import AccessClaims, decode_access_token_cached
+from server.cache_keys import READS_RECORD, org_generation_key, record_key, visibility_key
 from server.errors import REQUEST_ID, Handler, Unauthorized
 from server.keys import CACHE, POOL, SETTINGS, SOCKET_OWNER
 
@@ -32,12 +34,12 @@ class Identity:
 
 
 IDENTITY = web.RequestKey("identity", Identity)
-# Cache values fetched by the auth middleware for the handler (key -> value or None).
-PREFETCHED = web.RequestKey("prefetched", dict)
-CACHED_TABLE = "__fpm_cached_table__"
-H = TypeVar("H")
 # What this request's write transactions changed (filled just before each commit).
 CHANGES = web.RequestKey("changes", list)
+# Cache values a GET will need, read in the same round trip as the session facts
+# (key -> raw JSON, None when absent); a key missing here was not read ahead.
+READ_AHEAD = web.RequestKey("read_ahead", dict)
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 PUBLIC_PREFIXES = ("/health", "/metrics", "/socket.io", "/static/", "/api/docs")
 PUBLIC_PATHS = frozenset({
@@ -63,48 +65,95 @@ def bearer_token(request: web.Request) -> str | None:
     return token.strip()
 
 
-async def load_session(app: web.Application, session_id: uuid.UUID,
-                       prefetched: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """The live session's user facts, from the cache or PostgreSQL; None if not alive."""
-    cache = app[CACHE]
-    key = session_cache_key(session_id)
-    if prefetched is not None and key in prefetched:
-        cached = prefetched[key]
-        cache.count(hit=cached is not None)
-    else:
-        cached = await cache.get(key)
-    if cached is None:
-        async with system_transaction(app[POOL]) as conn:
-            row = await session_identity(conn, session_id)
-        if row is None:
-            return None
-        cached = {
-            "user_id": str(row["user_id"]), "org_id": str(row["org_id"]), "role": row["role"],
-            "status": row["status"], "email": row["email"],
-            "client_id": str(row["client_id"]) if row["client_id"] else None,
-            "revoked": row["revoked_at"] is not None,
-            "expires_at": row["expires_at"].timestamp(),
-        }
-        await cache.set(key, cached, SESSION_CACHE_TTL)
-    if cached["revoked"] or cached["status"] != "active":
+async def _load_facts(app: web.Application, session_id: uuid.UUID) -> dict[str, Any] | None:
+    """The session's user facts from PostgreSQL, cached for SESSION_CACHE_TTL; None if none."""
+    async with system_transaction(app[POOL]) as conn:
+        row = await session_identity(conn, session_id)
+    if row is None:
         return None
-    if cached["expires_at"] < dt.datetime.now(dt.UTC).timestamp():
-        return None
-    return dict(cached)
+    facts = {
+        "user_id": str(row["user_id"]), "org_id": str(row["org_id"]), "role": row["role"],
+        "status": row["status"], "email": row["email"],
+        "client_id": str(row["client_id"]) if row["client_id"] else None,
+        "revoked": row["revoked_at"] is not None,
+        "expires_at": row["expires_at"].timestamp(),
+    }
+    await app[CACHE].set(session_cache_key(session_id), facts, SESSION_CACHE_TTL)
+    return facts
 
 
-async def authenticate(app: web.Application, token: str,
-                       prefetched: dict[str, Any] | None = None) -> Identity:
-    """Identity of a bearer token: valid signature and claims, live session, active user."""
-    claims = decode_access_token(app[SETTINGS].jwt_secret, token)
-    facts = await load_session(app, claims.session_id, prefetched)
-    if facts is None or facts["user_id"] != str(claims.user_id):
-        raise Unauthorized("Invalid or expired token", code="invalid_token")
-    return Identity(
+def _identity_of(claims: AccessClaims, facts: dict[str, Any]) -> tuple[float, Identity | None]:
+    """(session expiry, identity), or no identity if the session or user is not alive."""
+    if (facts["revoked"] or facts["status"] != "active"
+            or facts["user_id"] != str(claims.user_id)):
+        return 0.0, None
+    return float(facts["expires_at"]), Identity(
         user_id=claims.user_id, org_id=uuid.UUID(facts["org_id"]), role=facts["role"],
         session_id=claims.session_id, email=facts["email"],
         client_id=uuid.UUID(facts["client_id"]) if facts["client_id"] else None,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _identity_of_cached(claims: AccessClaims, raw: bytes) -> tuple[float, Identity | None]:
+    """`_identity_of` cached facts, remembered by their exact text (a pure function)."""
+    return _identity_of(claims, json.loads(raw))
+
+
+@functools.lru_cache(maxsize=4096)
+def _keys_of(claims: AccessClaims) -> tuple[str, str, str]:
+    """Session, org generation and visible-projects keys of a token's claims."""
+    return (session_cache_key(claims.session_id), org_generation_key(claims.org_id),
+            visibility_key(claims.user_id))
+
+
+async def authenticate(app: web.Application, token: str) -> Identity:
+    """Identity of a bearer token: valid signature and claims, live session, active user."""
+    claims = decode_access_token_cached(app[SETTINGS].jwt_secret, token)
+    who, _ = await authenticate_reading(app, claims, ())
+    return who
+
+
+async def authenticate_reading(app: web.Application, claims: AccessClaims, also: Sequence[str]
+                               ) -> tuple[Identity, dict[str, bytes | None]]:
+    """`authenticate` of decoded claims, reading the cache keys `also` in the same round
+    trip as the session facts (cached for 30 s, dropped at once on revocation).
+
+    The second value maps each key of `also` to its raw value; it is empty when the cache
+    could not be read (callers then read for themselves)."""
+    cache = app[CACHE]
+    raws = await cache.prefetch([_keys_of(claims)[0], *also])
+    raw = raws[0] if raws else None
+    cache.tally(raw is not None)
+    if raw is not None:
+        expires_at, who = _identity_of_cached(claims, raw)
+    else:
+        facts = await _load_facts(app, claims.session_id)
+        expires_at, who = (0.0, None) if facts is None else _identity_of(claims, facts)
+    if who is None or expires_at < time.time():
+        raise Unauthorized("Invalid or expired token", code="invalid_token")
+    return who, ({} if raws is None else dict(zip(also, raws[1:], strict=True)))
+
+
+def read_ahead_keys(request: web.Request, claims: AccessClaims) -> list[str]:
+    """What a GET will read from the cache: the caller's visible-project set and its org
+    generation, and the record of a handler marked with `@reads_record(table)`."""
+    if request.method not in READ_METHODS:
+        return []
+    _, generation, visible = _keys_of(claims)
+    table = getattr(request.match_info.handler, READS_RECORD, None)
+    raw_id = request.match_info.get("id", "")
+    record = None if table is None or len(raw_id) > 45 else _record_key_of(table, raw_id)
+    return [generation, visible] if record is None else [generation, visible, record]
+
+
+@functools.lru_cache(maxsize=8192)
+def _record_key_of(table: str, raw_id: str) -> str | None:
+    """The cache key of the record a path names, or None if the id is not a UUID."""
+    try:
+        return record_key(table, uuid.UUID(raw_id))
+    except ValueError:
+        return None
 
 
 @web.middleware
@@ -116,48 +165,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if token is None:
         raise Unauthorized("A bearer token is required", code="missing_token",
                            headers={"WWW-Authenticate": 'Bearer realm="formula-pm"'})
-    request[IDENTITY] = await authenticate(request.app, token,
-                                           await _prefetch(request, token))
+    claims = decode_access_token_cached(request.app[SETTINGS].jwt_secret, token)
+    who, ahead = await authenticate_reading(request.app, claims, read_ahead_keys(request, claims))
+    request[IDENTITY] = who
+    request[READ_AHEAD] = ahead
     return await handler(request)
-
-
-async def _prefetch(request: web.Request, token: str) -> dict[str, Any]:
-    """One Redis round trip for the session facts and, on a cacheable GET, everything the
-    handler's cached read needs (keys known from the token and the route)."""
-    try:
-        claims = decode_access_token(request.app[SETTINGS].jwt_secret, token)
-    except Unauthorized:
-        return {}
-    keys = [session_cache_key(claims.session_id)]
-    table = cached_table(request.match_info.handler) if request.method == "GET" else None
-    record_id = request.match_info.get("id")
-    if table is not None and record_id is not None:
-        keys += [record_key(table, record_id), org_generation_key(claims.org_id),
-                 visibility_key(claims.user_id)]
-    values = await request.app[CACHE].get_many(keys, track=False)
-    request[PREFETCHED] = dict(zip(keys, values, strict=True))
-    return request[PREFETCHED]
-
-
-def cached_table(handler: Any) -> str | None:
-    """The table a handler reads through the cache (set by `cached_resource`), if any."""
-    while handler is not None:
-        table = getattr(handler, CACHED_TABLE, None)
-        if table is not None:
-            return str(table)
-        handler = getattr(handler, "__wrapped__", None)
-    return None
-
-
-def cached_resource(table: str) -> Callable[[H], H]:
-    """Mark a `GET …/{id}` handler whose record is read through the cache, so the auth
-    middleware can fetch it in the same round trip as the session."""
-
-    def mark(handler: H) -> H:
-        setattr(handler, CACHED_TABLE, table)
-        return handler
-
-    return mark
 
 
 def identity(request: web.Request) -> Identity:

@@ -11,9 +11,9 @@ from aiohttp import web
 from db.pool import transaction
 from db.queries import clients as queries
 from db.schema import CLIENT_STATUSES
-from server.auth.identity import actor, cached_resource, identity
+from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
-from server.cached_reads import read_record
+from server.cached_reads import reads_record, record_response
 from server.fields import LongText, Money, MoneyOut, Name, RecordOut, ShortText, path_uuid, provided
 from server.keys import POOL
 from server.openapi import doc
@@ -106,11 +106,11 @@ async def create_client(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/clients/{id}")
 @doc(summary="One client", response=ClientOut)
-@cached_resource("clients")
+@reads_record("clients")
 async def get_client(request: web.Request) -> web.Response:
     client_id = path_uuid(request)
-    row = await read_record(request, "clients", client_id, queries.get_client, "No such client")
-    return json_response(row)
+    return await record_response(request, "clients", client_id, queries.get_client,
+                                 "No such client")
 
 
 @routes.patch("/api/v1/clients/{id}")

@@ -13,9 +13,9 @@ from aiohttp import web
 from db.pool import transaction
 from db.queries import projects as queries
 from db.schema import PRIORITIES, PROJECT_STATUSES, PROJECT_TYPES
-from server.auth.identity import actor, cached_resource, identity
+from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
-from server.cached_reads import project_view, read_record
+from server.cached_reads import project_view, reads_record, record_response
 from server.errors import Invalid, NotFound
 from server.fields import (
     LongText,
@@ -170,11 +170,11 @@ async def create_project(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/projects/{id}")
 @doc(summary="One project", response=ProjectOut)
-@cached_resource("projects")
+@reads_record("projects")
 async def get_project(request: web.Request) -> web.Response:
     project_id = path_uuid(request)
-    row = await read_record(request, "projects", project_id, queries.get_project, "No such project")
-    return json_response(row)
+    return await record_response(request, "projects", project_id, queries.get_project,
+                                 "No such project")
 
 
 @routes.patch("/api/v1/projects/{id}")

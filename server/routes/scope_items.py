@@ -14,12 +14,11 @@ from db.pool import transaction
 from db.queries import project_rows as rows
 from db.queries import scope_items as queries
 from db.schema import SCOPE_STATUSES
-from server.auth.identity import actor, cached_resource, identity
+from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
-from server.cached_reads import read_record
+from server.cached_reads import reads_record, record_response
 from server.errors import Invalid, NotFound
 from server.keys import POOL
-from server.openapi import doc
 from server.project_records import (
     LongText,
     Money,
@@ -100,7 +99,6 @@ def _with_total(values: dict[str, Any], current: Any = None) -> dict[str, Any]:
 
 
 @routes.get("/api/v1/scope-items")
-@doc(summary="List scope items", query=ScopeItemQuery, tags=["scope-items"])
 async def list_scope_items(request: web.Request) -> web.Response:
     query = read_query(request.query, ScopeItemQuery)
     page = keyset(query, SORTABLE, "created_at")
@@ -115,7 +113,6 @@ async def list_scope_items(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/scope-items")
-@doc(summary="Create a scope item", body=ScopeItemIn, status=201, tags=["scope-items"])
 @idempotent
 async def create_scope_item(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_SCOPE)
@@ -129,17 +126,14 @@ async def create_scope_item(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/scope-items/{id}")
-@doc(summary="One scope item", tags=["scope-items"])
-@cached_resource("scope_items")
+@reads_record("scope_items")
 async def get_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
-    row = await read_record(request, "scope_items", item_id, queries.get_scope_item,
-                            "No such scope item")
-    return json_response(row)
+    return await record_response(request, "scope_items", item_id, queries.get_scope_item,
+                                 "No such scope item")
 
 
 @routes.patch("/api/v1/scope-items/{id}")
-@doc(summary="Change a scope item", body=ScopeItemPatch, tags=["scope-items"])
 async def update_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
@@ -156,7 +150,6 @@ async def update_scope_item(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/scope-items/{id}")
-@doc(summary="Delete a scope item", status=204, tags=["scope-items"])
 async def delete_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)

@@ -15,9 +15,9 @@ from db.queries import tasks as queries
 from db.queries.members import is_member
 from db.queries.projects import is_visible
 from db.schema import PRIORITIES, TASK_STATUSES
-from server.auth.identity import Identity, actor, cached_resource, identity
+from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, require
-from server.cached_reads import read_record
+from server.cached_reads import reads_record, record_response
 from server.errors import Invalid, NotFound
 from server.fields import (
     Hours,
@@ -172,11 +172,10 @@ async def create_task(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/tasks/{id}")
 @doc(summary="One task", response=TaskOut)
-@cached_resource("tasks")
+@reads_record("tasks")
 async def get_task(request: web.Request) -> web.Response:
     task_id = path_uuid(request)
-    row = await read_record(request, "tasks", task_id, queries.get_task, "No such task")
-    return json_response(row)
+    return await record_response(request, "tasks", task_id, queries.get_task, "No such task")
 
 
 @routes.patch("/api/v1/tasks/{id}")
