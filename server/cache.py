@@ -31,7 +31,7 @@ class Cache(Protocol):
     async def incr(self, key: str) -> int: ...
     async def generations(self, keys: Iterable[str]) -> list[int]: ...
     async def fill(self, key: str, value: Any, ttl: int) -> None: ...
-    async def tombstone(self, keys: Iterable[str], ttl: int) -> None: ...
+    async def retire(self, keys: Iterable[str], ttl: int, bump: Iterable[str] = ()) -> None: ...
     async def prefetch(self, keys: Sequence[str]) -> list[bytes | None] | None: ...
     def tally(self, hit: bool) -> None: ...
     def stats(self) -> dict[str, Any]: ...
@@ -107,9 +107,11 @@ class MemoryCache:
         if self._peek(key) is None:
             await self.set(key, value, ttl)
 
-    async def tombstone(self, keys: Iterable[str], ttl: int) -> None:
+    async def retire(self, keys: Iterable[str], ttl: int, bump: Iterable[str] = ()) -> None:
         for key in keys:
             await self.set(key, TOMBSTONE, ttl)
+        for key in bump:
+            await self.incr(key)
 
     async def prefetch(self, keys: Sequence[str]) -> list[bytes | None] | None:
         values = [self._peek(k) for k in keys]
@@ -162,7 +164,7 @@ class NullCache:
     async def fill(self, key: str, value: Any, ttl: int) -> None:
         return None
 
-    async def tombstone(self, keys: Iterable[str], ttl: int) -> None:
+    async def retire(self, keys: Iterable[str], ttl: int, bump: Iterable[str] = ()) -> None:
         return None
 
     async def prefetch(self, keys: Sequence[str]) -> list[bytes | None] | None:
@@ -300,14 +302,18 @@ class RedisCache:
         except (RedisError, OSError) as exc:
             self._failed(exc)
 
-    async def tombstone(self, keys: Iterable[str], ttl: int) -> None:
+    async def retire(self, keys: Iterable[str], ttl: int, bump: Iterable[str] = ()) -> None:
+        """Tombstone `keys` and increment the generations in `bump`: one round trip."""
         names = [self.prefix + k for k in keys]
-        if not names:
+        counters = [self.prefix + k for k in bump]
+        if not names and not counters:
             return
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 for name in names:
                     pipe.set(name, TOMBSTONE_JSON, ex=ttl)
+                for name in counters:
+                    pipe.incr(name)
                 await pipe.execute()
             self._ok()
         except (RedisError, OSError) as exc:
@@ -348,10 +354,7 @@ class RedisCache:
 async def invalidate(cache: Cache, changes: Iterable[Change]) -> None:
     """Delete the records and bump the generations that `changes` touched."""
     todo = plan_all(changes)
-    if todo.delete:
-        await cache.tombstone(sorted(todo.delete), TOMBSTONE_TTL)
-    for key in sorted(todo.bump):
-        await cache.incr(key)
+    await cache.retire(sorted(todo.delete), TOMBSTONE_TTL, bump=sorted(todo.bump))
 
 
 async def keep_epoch(cache: RedisCache, interval: float = 1.0) -> None:
