@@ -53,6 +53,13 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=json_default, separators=(",", ":"))
 
 
+async def _no_session_state(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release. asyncpg's default (`RESET ALL`, `UNLISTEN *`, ...) costs a
+    round trip per request, and there is nothing to reset: pooled connections are only used
+    through `transaction()` / `system_transaction()` (settings transaction-local, no LISTEN,
+    no session locks), and asyncpg still rolls back an open transaction before calling this."""
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):
         await conn.set_type_codec(name, schema="pg_catalog", encoder=dumps, decoder=json.loads)
@@ -72,6 +79,7 @@ async def create_pool(
         max_size=max_size,
         command_timeout=command_timeout,
         init=_init_connection,
+        reset=_no_session_state,
         server_settings={
             "application_name": application_name,
             "idle_in_transaction_session_timeout": "60000",

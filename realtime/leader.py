@@ -9,6 +9,7 @@ fail-over loses nothing.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
@@ -42,12 +43,35 @@ class LeaderConfig:
     mode: str = "notify"  # or "poll": no doorbell at all, poll every `busy_poll`
     idle_poll: float = 1.0  # the safety net while asleep (and the heartbeat pace)
     busy_poll: float = 0.005  # while awake, and in poll mode
+    # Rows per second above which the leader stays awake and writers skip NOTIFY. Below it
+    # every commit rings, and the leader drains at once: NOTIFY's commit lock only costs
+    # throughput at thousands of writes per second, and polling would cost latency.
+    awake_rate: float = 1000.0
     retry: float = 1.0  # how often a follower tries the lock
     stall_after: float = 15.0  # a leader silent this long while rows wait is terminated
     heartbeat: float = 2.0
+    # The durable cursor is written at most this often while events flow (one round trip
+    # saved per drain); a new leader replays at most this much (clients dedupe by id).
+    save_every: float = 0.25
     batch: int = 500
     command_timeout: float = 10.0
     name: str = field(default_factory=default_name)
+
+
+class RowRate:
+    """Rows drained per second over the last `window` seconds (what wakes the leader up)."""
+
+    def __init__(self, window: float = 0.5) -> None:
+        self.window = window
+        self.recent: collections.deque[tuple[float, int]] = collections.deque()
+        self.total = 0
+
+    def add(self, rows: int, now: float) -> float:
+        self.recent.append((now, rows))
+        self.total += rows
+        while self.recent and self.recent[0][0] < now - self.window:
+            self.total -= self.recent.popleft()[1]
+        return self.total / self.window
 
 
 def _keepalive(conn: asyncpg.Connection) -> None:
@@ -72,6 +96,7 @@ class Leader:
         self.connected = False
         self.position: ReadPosition | None = None
         self.horizon = 0
+        self.awake = False  # polling with the flag up (writers skip the doorbell)
         self._saved = (0, 0.0)
         self.backend_pid: int | None = None
 
@@ -156,7 +181,9 @@ class Leader:
         beat the heart while nothing changes."""
         self.horizon = max(self.horizon, horizon)
         last, at = self._saved
-        if self.horizon != last or time.monotonic() - at >= self.config.heartbeat:
+        since = time.monotonic() - at
+        if (since >= self.config.save_every and self.horizon != last) or (
+                since >= self.config.heartbeat):
             await q.save_cursor(conn, self.horizon, self.feed.stats.last_id, self.config.name)
             self._saved = (self.horizon, time.monotonic())
 
@@ -167,16 +194,17 @@ class Leader:
             await asyncio.sleep(self.config.busy_poll)
 
     async def _doorbell_loop(self, conn: asyncpg.Connection, wake: asyncio.Event) -> None:
+        """Asleep, every commit rings and is drained at once; under a write rate above
+        `awake_rate` the leader stays awake and polls, and writers skip the doorbell."""
+        await self._stay_awake(conn, wake)  # the backlog of the previous term, if any
+        rate = RowRate()
         while True:
-            await q.set_awake(conn, True)
-            while True:
-                _, found = await self._drain(conn)
-                if not found:
-                    break
-                await asyncio.sleep(self.config.busy_poll)
-            wake.clear()
-            await q.set_awake(conn, False)
-            await self._settle(conn)
+            wake.clear()  # before the drain: a commit during it rings again
+            _, found = await self._drain(conn)
+            if rate.add(found, time.monotonic()) >= self.config.awake_rate:
+                await self._stay_awake(conn, wake)
+                rate = RowRate()
+                continue
             while not wake.is_set():
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel
                 # that races its timeout, leaving the leader running after shutdown.
@@ -185,6 +213,22 @@ class Leader:
                         await wake.wait()
                 if not wake.is_set():
                     await self._drain(conn)  # the safety net, and the heartbeat
+
+    async def _stay_awake(self, conn: asyncpg.Connection, wake: asyncio.Event) -> None:
+        """Raise the flag and poll until a poll finds nothing, then lower it and settle."""
+        await q.set_awake(conn, True)
+        self.awake = True
+        try:
+            while True:
+                _, found = await self._drain(conn)
+                if not found:
+                    break
+                await asyncio.sleep(self.config.busy_poll)
+            wake.clear()
+            await q.set_awake(conn, False)
+        finally:
+            self.awake = False
+        await self._settle(conn)
 
     async def _settle(self, conn: asyncpg.Connection) -> None:
         """After clearing the flag, drain until every transaction that was running then
@@ -207,7 +251,8 @@ class Leader:
         stats = self.feed.stats
         return {
             "role": self.role, "listener_connected": self.connected,
-            "mode": self.config.mode, "name": self.config.name,
+            "mode": self.config.mode, "awake": self.awake or self.config.mode == "poll",
+            "name": self.config.name,
             "events_emitted": stats.emitted, "last_id": stats.last_id,
             "seconds_since_drain": round(time.monotonic() - stats.drained_at, 3),
         }

@@ -13,7 +13,7 @@ import pytest
 
 from db.pool import Actor, transaction
 from realtime.events import Event
-from realtime.leader import LOCK_KEY, Leader, LeaderConfig
+from realtime.leader import LOCK_KEY, Leader, LeaderConfig, RowRate
 from tests.conftest import World, actor_of
 
 
@@ -136,3 +136,45 @@ async def test_follower_unseats_a_stalled_leader(run_leader: Callable[..., Any],
             await stalled.fetchval("SELECT 1")
     finally:
         stalled.terminate()
+
+
+def test_row_rate_counts_the_recent_window_only() -> None:
+    rate = RowRate(window=0.5)
+    assert rate.add(5, 0.0) == 10
+    assert rate.add(5, 0.4) == 20
+    assert rate.add(0, 1.0) == 0
+
+
+async def test_moderate_writes_ring_and_the_leader_never_polls(
+        run_leader: Callable[..., Any], world: World, pool: asyncpg.Pool) -> None:
+    admin, project = await setup_project(world)
+    leader, captured = await run_leader(awake_rate=1e9)
+    await until(lambda: leader.role == "leader" and not leader.awake)
+    for n in range(5):
+        name = f"rung {n}"
+        await write(pool, actor_of(admin), admin["org_id"], project, name)
+        await until(lambda name=name: name in captured.names(), limit=0.9)  # before the 1 s poll
+        assert not leader.awake and not await flag(pool)
+
+
+async def test_a_burst_keeps_the_leader_awake_then_it_sleeps(
+        run_leader: Callable[..., Any], world: World, pool: asyncpg.Pool) -> None:
+    admin, project = await setup_project(world)
+    leader, captured = await run_leader(awake_rate=20)
+    await until(lambda: leader.role == "leader" and not leader.awake)
+    seen_awake = False
+
+    async def burst() -> None:
+        nonlocal seen_awake
+        for n in range(150):
+            await write(pool, actor_of(admin), admin["org_id"], project, f"burst {n:03}")
+            seen_awake = seen_awake or (leader.awake and await flag(pool))
+
+    await burst()
+    assert seen_awake  # writers saw the flag up: they skipped the doorbell
+    await until(lambda: len(captured.names("burst")) == 150)
+    assert captured.names("burst") == [f"burst {n:03}" for n in range(150)]
+    await until(lambda: not leader.awake)
+    assert not await flag(pool)
+    await write(pool, actor_of(admin), admin["org_id"], project, "after")
+    await until(lambda: "after" in captured.names(), limit=0.9)  # asleep again: it rang
