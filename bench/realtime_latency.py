@@ -154,6 +154,46 @@ async def patch(http: aiohttp.ClientSession, url: str, token: str, task: str,
     stamps.acked[request_id] = time.perf_counter()
 
 
+def _ticks(pid: int | str) -> int:
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:  # gone (a PostgreSQL backend that exited)
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def _postgres_pids() -> list[str]:
+    pids = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if open(f"/proc/{pid}/comm").read().strip() == "postgres":
+                pids.append(pid)
+        except OSError:
+            continue
+    return pids
+
+
+def cpu_sample(workers: list[int]) -> dict[str, float]:
+    """CPU seconds so far: the workers, this process, PostgreSQL, and the machine's busy."""
+    hz = os.sysconf("SC_CLK_TCK")
+    total = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return {"workers": sum(_ticks(p) for p in workers) / hz,
+            "load_generator": _ticks(os.getpid()) / hz,
+            "postgres": sum(_ticks(p) for p in _postgres_pids()) / hz,
+            "machine_busy": (sum(total) - total[3] - total[4]) / hz,
+            "wall": time.perf_counter()}
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float], writes: int
+             ) -> dict[str, Any]:
+    """Cores used during the window, and worker CPU per write (ms)."""
+    wall = after["wall"] - before["wall"]
+    cores = {k: round((after[k] - before[k]) / wall, 2) for k in before if k != "wall"}
+    return {"cores": cores, "cores_available": os.cpu_count(),
+            "worker_ms_per_write": round(1000 * (after["workers"] - before["workers"])
+                                         / max(writes, 1), 3)}
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
@@ -179,7 +219,7 @@ def analyse(stamps: Stamps, tag: str, per_project: int) -> dict[str, Any]:
 
 
 async def run(args: argparse.Namespace, urls: list[str], email: str,
-              password: str) -> dict[str, Any]:
+              password: str, pids: list[int]) -> dict[str, Any]:
     stamps, tag = Stamps(), uuid.uuid4().hex[:8]
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
@@ -194,10 +234,12 @@ async def run(args: argparse.Namespace, urls: list[str], email: str,
         async with writers:
             await write_load(writers, urls, token, world, args.rate, args.warmup, stamps,
                              tag + "w")
+            before = cpu_sample(pids)
             await write_load(writers, urls, token, world, args.rate, args.seconds, stamps, tag)
+            cpu = cpu_used(before, cpu_sample(pids), int(args.rate * args.seconds))
         await asyncio.sleep(args.drain)
         await asyncio.gather(*(c.close() for c in clients))
-    return analyse(stamps, tag, args.clients // args.projects)
+    return {**analyse(stamps, tag, args.clients // args.projects), "cpu": cpu}
 
 
 def main() -> None:
@@ -225,7 +267,8 @@ def main() -> None:
     try:
         report = {"machine": machine(), "workers": len(urls), "clients": args.clients,
                   "projects": args.projects, "rate": args.rate, "seconds": args.seconds,
-                  "result": asyncio.run(run(args, urls, email, password)),
+                  "result": asyncio.run(run(args, urls, email, password,
+                                            [p.pid for p in procs])),
                   "load_after": os.getloadavg()}
     finally:
         for proc in procs:
