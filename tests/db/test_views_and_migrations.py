@@ -78,6 +78,13 @@ async def test_downgrade_base_then_upgrade_on_a_populated_database(admin_dsn: st
         finally:
             await pool.close()
         await asyncio.to_thread(downgrade, url, "base")
+        check = await asyncpg.connect(url)
+        try:  # nothing of ours is left granted on the schema
+            acl = await check.fetchval(
+                "SELECT nspacl::text FROM pg_namespace WHERE nspname = 'public'")
+            assert "formula_pm" not in acl
+        finally:
+            await check.close()
         await asyncio.to_thread(upgrade, url)
         check = await asyncpg.connect(url)
         try:

@@ -394,3 +394,7 @@ def downgrade() -> None:
     op.execute("""DO $$ BEGIN EXECUTE format(
         'ALTER DATABASE %I RESET idle_in_transaction_session_timeout', current_database());
         END $$""")
+    # The roles outlive the schema (shared by every database of the cluster); their grants
+    # on this database's schema do not.
+    op.execute("REVOKE USAGE ON SCHEMA public FROM formula_pm_app")
+    op.execute("REVOKE USAGE, CREATE ON SCHEMA public FROM formula_pm_system")
