@@ -122,19 +122,15 @@ async def _rollback(conn: asyncpg.Connection, tx: Any) -> None:
 
 
 @asynccontextmanager
-async def transaction(
-    pool: asyncpg.Pool, actor: Actor, *, readonly: bool = False
-) -> AsyncIterator[asyncpg.Connection]:
-    """One pooled connection in a transaction, as `formula_pm_app` with the actor's settings.
-
-    Row-level security applies even when the service logs in as a superuser, and every
-    trigger-written audit row names the actor, the request and the originating socket.
-    """
+async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
+                          readonly: bool = False) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection in a transaction as `role` with the actor's settings; before
+    commit, a write transaction appends what it changed to `actor.changes` (when given)."""
     async with pool.acquire() as conn:
         tx = conn.transaction(readonly=readonly)
         await tx.start()
         try:
-            await _apply(conn, APP_ROLE, actor)
+            await _apply(conn, role, actor)
             yield conn
             if actor.changes is not None and not readonly:
                 actor.changes.extend(await conn.fetch("SELECT * FROM fpm_tx_changes()"))
@@ -145,21 +141,23 @@ async def transaction(
 
 
 @asynccontextmanager
+async def transaction(
+    pool: asyncpg.Pool, actor: Actor, *, readonly: bool = False
+) -> AsyncIterator[asyncpg.Connection]:
+    """One pooled connection in a transaction, as `formula_pm_app` with the actor's settings.
+
+    Row-level security applies even when the service logs in as a superuser, and every
+    trigger-written audit row names the actor, the request and the originating socket.
+    """
+    async with _in_transaction(pool, APP_ROLE, actor, readonly=readonly) as conn:
+        yield conn
+
+
+@asynccontextmanager
 async def system_transaction(
     pool: asyncpg.Pool, actor: Actor | None = None
 ) -> AsyncIterator[asyncpg.Connection]:
     """A transaction as `formula_pm_system` (bypasses RLS): sign-in, sessions, the change
     leader, imports. `actor`, when given, is still written onto the audit rows."""
-    actor = actor or Actor(None, None)
-    async with pool.acquire() as conn:
-        tx = conn.transaction()
-        await tx.start()
-        try:
-            await _apply(conn, SYSTEM_ROLE, actor)
-            yield conn
-            if actor.changes is not None:
-                actor.changes.extend(await conn.fetch("SELECT * FROM fpm_tx_changes()"))
-        except BaseException:
-            await _rollback(conn, tx)
-            raise
-        await tx.commit()
+    async with _in_transaction(pool, SYSTEM_ROLE, actor or Actor(None, None)) as conn:
+        yield conn

@@ -125,7 +125,6 @@ async def pending(conn: asyncpg.Connection, xip: list[int], xmax: int) -> asyncp
     return row
 
 
-
 async def can_see_project(conn: asyncpg.Connection, project_id: uuid.UUID) -> bool:
     """The same function the RLS policies use (run it inside `transaction(pool, actor)`)."""
     return bool(await conn.fetchval("SELECT app_can_see_project($1)", project_id))
