@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -13,10 +14,12 @@ from realtime.clients import Client
 from realtime.cursor import decode_cursor, encode_cursor
 from realtime.events import RESOURCES, ROW_ACTIONS, project_room
 from realtime.feed import audit_event
-from realtime.hub import Hub
+from realtime.hub import DATABASE_AWAY, Hub
 from realtime.limits import MAX_SUBSCRIPTIONS
 
+log = logging.getLogger("formula_pm.realtime.handlers")
 RESYNC_LIMIT = 1000
+
 REPLAYED_TABLES = sorted(t for t in RESOURCES if t != "notifications")
 Ack = dict[str, Any]
 
@@ -44,7 +47,8 @@ class Handlers:
 
     def _limited(self, handler: Callable[[str, Any], Awaitable[Ack]]
                  ) -> Callable[[str, Any], Awaitable[Ack]]:
-        """Every client event spends a token of its socket; a flood is disconnected."""
+        """Every client event spends a token of its socket (a flood is disconnected) and is
+        always answered: while the database is away, with `unavailable`."""
 
         async def limited(sid: str, data: Any = None) -> Ack:
             client = self._client(sid)
@@ -52,7 +56,11 @@ class Handlers:
                 if client.bucket.flooding:
                     await self.hub.sio.disconnect(sid)
                 return failure("rate_limited", "too many events; slow down")
-            return await handler(sid, data)
+            try:
+                return await handler(sid, data)
+            except DATABASE_AWAY as exc:  # the client retries, as after a REST 503
+                log.warning("socket event while the database is unavailable: %s", exc)
+                return failure("unavailable", "the database is unavailable; try again shortly")
 
         return limited
 

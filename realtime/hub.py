@@ -27,6 +27,10 @@ log = logging.getLogger("formula_pm.realtime.hub")
 
 Authenticate = Callable[[str], Awaitable[Identity | None]]
 OWNER_TTL = 24 * 3600
+# What a missing database looks like to a socket handler: the server restarting or gone, a
+# connection broken mid-statement, a statement or pool wait that ran out of time.
+DATABASE_AWAY = (asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
+                 asyncpg.InterfaceError, OSError, TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -117,13 +121,18 @@ class Hub:
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = _token(environ, auth)
-        who = await self.authenticate(token) if token else None
-        if who is None:
+        try:
+            who = await self.authenticate(token) if token else None
+            if who is None:
+                raise socketio.exceptions.ConnectionRefusedError(
+                    "unauthorized", {"code": "unauthorized"})
+            client = Client.of(sid, who)
+            async with transaction(self.pool, client.actor(), readonly=True) as conn:
+                client.first_name, client.last_name = await q.user_names(conn, who.user_id)
+        except DATABASE_AWAY as exc:  # refused, not left hanging: the client retries
+            log.warning("socket refused while the database is unavailable: %s", exc)
             raise socketio.exceptions.ConnectionRefusedError(
-                "unauthorized", {"code": "unauthorized"})
-        client = Client.of(sid, who)
-        async with transaction(self.pool, client.actor(), readonly=True) as conn:
-            client.first_name, client.last_name = await q.user_names(conn, who.user_id)
+                "unavailable", {"code": "unavailable"}) from exc
         self.clients.add(client)
         await self.sio.enter_room(sid, user_room(client.user_id))
         if client.is_staff:
