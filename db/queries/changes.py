@@ -16,7 +16,11 @@ a.changed_fields, a.user_id, a.request_id, a.origin_sid, a.at, a.details::text A
 """
 
 # Rows the leader has not read yet: transactions running at its last snapshot or newer.
-_UNREAD = "a.txid = ANY ($1::text[]::xid8[]) OR a.txid >= $2::text::xid8"
+# The first line is implied by the second (every running txid is below xmax) and is there for
+# the planner: it makes an index range of ix_audit_logs_txid_id start at the oldest unread
+# txid; with the OR alone the scan walks the whole index and filters every row ever written.
+_UNREAD = """a.txid >= LEAST($2::text::xid8, (SELECT min(x) FROM unnest($1::text[]::xid8[]) x))
+AND (a.txid = ANY ($1::text[]::xid8[]) OR a.txid >= $2::text::xid8)"""
 UNREAD = f"SELECT {_COLUMNS} FROM audit_logs a WHERE {_UNREAD} ORDER BY a.txid, a.id"
 
 # The same, at most $3 rows, with the snapshot they were read in: one statement, one snapshot.
