@@ -3,9 +3,10 @@
 Needs the hub and the REST routes (main after the real-time merge). Either point it at
 running workers, ``--url http://127.0.0.1:5014[,http://127.0.0.1:5015] --email E
 --password P`` (an org admin), or let it start them: ``--spawn 1`` or ``--spawn 2`` runs
-``python -m server serve`` workers pinned to core 0, with DATABASE_URL (migrated),
-JWT_SECRET and, for 2, REDIS_URL from the environment, and creates an admin with
-``create-admin``. PostgreSQL and Redis are not pinned (say so when reporting).
+``python -m server serve`` workers pinned to core 0 (``--worker-cores 0,1``: one per
+core), with DATABASE_URL (migrated), JWT_SECRET and, for 2, REDIS_URL from the
+environment, and creates an admin with ``create-admin``. PostgreSQL and Redis are not
+pinned (say so when reporting).
 
 Method. This process (core 1) is both the writer and the 1,000 clients, so every stamp
 is on one clock (``time.perf_counter``). It creates 100 projects with 2 tasks each,
@@ -52,17 +53,20 @@ class Stamps:
     failed: int = 0
 
 
-def spawn_workers(count: int) -> tuple[list[subprocess.Popen[bytes]], list[str], str, str]:
-    """Start ``count`` workers on core 0 and create an admin; returns procs, urls, login."""
+def spawn_workers(count: int, cores: list[str]
+                  ) -> tuple[list[subprocess.Popen[bytes]], list[str], str, str]:
+    """Start ``count`` workers, worker i pinned to ``cores[i % len(cores)]``, and create an
+    admin; returns procs, urls, login."""
     email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
     subprocess.run([sys.executable, "-m", "server", "create-admin", "--org",
                     f"bench-{uuid.uuid4().hex[:8]}", "--email", email, "--password", PASSWORD],
                    check=True, stdout=subprocess.DEVNULL)
     procs, urls = [], []
-    for _ in range(count):
+    for n in range(count):
         port = free_port()
         env = {**os.environ, "PORT": str(port), "LOG_LEVEL": "WARNING"}
-        procs.append(subprocess.Popen(["taskset", "-c", "0", sys.executable, "-m", "server",
+        core = cores[n % len(cores)]
+        procs.append(subprocess.Popen(["taskset", "-c", core, sys.executable, "-m", "server",
                                        "serve", "--port", str(port)], env=env))
         urls.append(f"http://127.0.0.1:{port}")
     return procs, urls, email, PASSWORD
@@ -249,6 +253,9 @@ def main() -> None:
     parser.add_argument("--email")
     parser.add_argument("--password")
     parser.add_argument("--spawn", type=int, choices=[1, 2], help="start this many workers")
+    parser.add_argument("--worker-cores", default="0",
+                        help="cores for spawned workers, comma-separated, one per worker in "
+                             "turn (default: all on core 0; the clients run on core 1)")
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--projects", type=int, default=100)
     parser.add_argument("--rate", type=float, default=200, help="REST writes per second")
@@ -261,11 +268,13 @@ def main() -> None:
     os.sched_setaffinity(0, {CLIENT_CPU})
     procs: list[subprocess.Popen[bytes]] = []
     if args.spawn:
-        procs, urls, email, password = spawn_workers(args.spawn)
+        procs, urls, email, password = spawn_workers(args.spawn, args.worker_cores.split(","))
     else:
         urls, email, password = args.url.split(","), args.email, args.password
     try:
-        report = {"machine": machine(), "workers": len(urls), "clients": args.clients,
+        report = {"machine": machine(), "workers": len(urls),
+                  "worker_cores": args.worker_cores if args.spawn else None,
+                  "clients": args.clients,
                   "projects": args.projects, "rate": args.rate, "seconds": args.seconds,
                   "result": asyncio.run(run(args, urls, email, password,
                                             [p.pid for p in procs])),
