@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from db.pool import system_transaction, transaction
 from db.queries import changes as q
+from realtime.backlog import DEFAULT_LIMIT
 from realtime.bus import LocalManager, RedisManager
 from realtime.clients import Client, Clients, Identity
 from realtime.events import Event, may_change_visibility, org_room, project_room, user_room
@@ -39,6 +40,7 @@ class HubConfig:
     key_prefix: str = "fpm:dev:"
     cors_origins: tuple[str, ...] = ()
     max_message_bytes: int = 64 * 1024
+    max_buffer_bytes: int = DEFAULT_LIMIT
     presence_interval: float = 1.0
     presence_dead_after: float = 10.0
 
@@ -59,6 +61,7 @@ class Hub:
             RedisManager(config.redis_url, channel=f"{config.key_prefix}socketio")
             if config.redis_url else LocalManager())
         self.manager.handler = self._internal
+        self.manager.backlog.limit = config.max_buffer_bytes
         self.sio = socketio.AsyncServer(
             client_manager=self.manager, async_mode="aiohttp", logger=False,
             cors_allowed_origins=list(config.cors_origins) or None,
@@ -101,6 +104,7 @@ class Hub:
         self.sio.manager_initialized = True
         self.manager.initialize()
         self._tasks.append(asyncio.create_task(self.presence.maintain()))
+        self._tasks.append(asyncio.create_task(self.manager.backlog.sweep()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -243,4 +247,5 @@ class Hub:
 
     def metrics(self) -> dict[str, float]:
         return {"fpm_realtime_sockets": float(len(self.clients)),
-                "fpm_realtime_events_emitted_total": float(self.emitted)}
+                "fpm_realtime_events_emitted_total": float(self.emitted),
+                "fpm_realtime_sockets_dropped_slow_total": float(self.manager.backlog.dropped)}
