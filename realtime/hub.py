@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from realtime.backlog import DEFAULT_LIMIT
 from realtime.bus import LocalManager, RedisManager
 from realtime.clients import Client, Clients, Identity
 from realtime.events import Event, may_change_visibility, org_room, project_room, user_room
+from realtime.limits import SOCKET_WORK_AT_ONCE
 from realtime.presence import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
 
 log = logging.getLogger("formula_pm.realtime.hub")
@@ -74,6 +75,9 @@ class Hub:
                                  config.presence_interval)
         self.recheck_epoch = 0
         self.emitted = 0
+        # Admission of socket work that needs the database (see limits.SOCKET_WORK_AT_ONCE).
+        self.admission = asyncio.Semaphore(SOCKET_WORK_AT_ONCE)
+        self.admission_waits = 0
         self._pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.sio.on("connect", self._connect)
@@ -123,16 +127,26 @@ class Hub:
 
     # -- connections ---------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        """Socket work that needs the database: a few at a time per worker (never nest)."""
+        if self.admission.locked():
+            self.admission_waits += 1
+        async with self.admission:
+            yield
+
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = _token(environ, auth)
         try:
-            who = await self.authenticate(token) if token else None
-            if who is None:
-                raise socketio.exceptions.ConnectionRefusedError(
-                    "unauthorized", {"code": "unauthorized"})
-            client = Client.of(sid, who)
-            async with transaction(self.pool, client.actor(), readonly=True) as conn:
-                client.first_name, client.last_name = await q.user_names(conn, who.user_id)
+            async with self.admitted():
+                who = await self.authenticate(token) if token else None
+                if who is None:
+                    raise socketio.exceptions.ConnectionRefusedError(
+                        "unauthorized", {"code": "unauthorized"})
+                client = Client.of(sid, who)
+                async with transaction(self.pool, client.actor(), readonly=True) as conn:
+                    client.first_name, client.last_name = await q.user_names(
+                        conn, who.user_id)
         except DATABASE_AWAY as exc:  # refused, not left hanging: the client retries
             log.warning("socket refused while the database is unavailable: %s", exc)
             raise socketio.exceptions.ConnectionRefusedError(
@@ -185,9 +199,14 @@ class Hub:
 
     async def access(self, client: Client, project_id: uuid.UUID) -> str:
         """"ok", "forbidden" (in the org but not visible) or "not_found"."""
-        async with transaction(self.pool, client.actor(), readonly=True) as conn:
-            if await q.can_see_project(conn, project_id):
-                return "ok"
+        async with self.admitted():
+            async with transaction(self.pool, client.actor(), readonly=True) as conn:
+                if await q.can_see_project(conn, project_id):
+                    return "ok"
+            return await self.refusal(client, project_id)
+
+    async def refusal(self, client: Client, project_id: uuid.UUID) -> str:
+        """Why a project the client may not see is refused: "forbidden" or "not_found"."""
         async with system_transaction(self.pool) as conn:
             exists = await q.project_in_org(conn, project_id, uuid.UUID(client.org_id))
         return "forbidden" if exists else "not_found"
@@ -248,4 +267,5 @@ class Hub:
     def metrics(self) -> dict[str, float]:
         return {"fpm_realtime_sockets": float(len(self.clients)),
                 "fpm_realtime_events_emitted_total": float(self.emitted),
-                "fpm_realtime_sockets_dropped_slow_total": float(self.manager.backlog.dropped)}
+                "fpm_realtime_sockets_dropped_slow_total": float(self.manager.backlog.dropped),
+                "fpm_realtime_admission_waits_total": float(self.admission_waits)}

@@ -34,3 +34,8 @@ class TokenBucket:
     @property
     def flooding(self) -> bool:
         return self.refused >= REFUSALS_BEFORE_DISCONNECT
+
+# Socket work that needs the database (connect, subscribe, resync) admitted at once per worker:
+# a reconnect storm of hundreds of sockets queues here instead of taking every pooled
+# connection, so REST requests keep theirs.
+SOCKET_WORK_AT_ONCE = 4
