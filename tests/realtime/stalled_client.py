@@ -110,3 +110,16 @@ class StalledClient:
                 await self.writer.wait_closed()
             except OSError:
                 pass
+
+
+async def call(client: StalledClient, event: str, data: Any, ack_id: int = 1) -> Any:
+    """Emit with an ack id and read frames until its answer (before stalling)."""
+    assert client.reader is not None and client.writer is not None
+    client.writer.write(client_frame(f"42{ack_id}" + json.dumps([event, data])))
+    prefix = f"43{ack_id}"
+    while True:
+        text = await read_frame(client.reader)
+        if text == "2":
+            client.writer.write(client_frame("3"))
+        elif text.startswith(prefix):
+            return json.loads(text[len(prefix):])[0]
