@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ log = logging.getLogger("formula_pm.realtime.hub")
 
 Authenticate = Callable[[str], Awaitable[Identity | None]]
 OWNER_TTL = 24 * 3600
+# How long a worker reuses a user's display names for presence (a reconnect storm of the
+# same users then costs no transaction per connect for them).
+NAMES_TTL = 30.0
 # What a missing database looks like to a socket handler: the server restarting or gone, a
 # connection broken mid-statement, a statement or pool wait that ran out of time.
 DATABASE_AWAY = (asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
@@ -78,6 +82,7 @@ class Hub:
         # Admission of socket work that needs the database (see limits.SOCKET_WORK_AT_ONCE).
         self.admission = asyncio.Semaphore(SOCKET_WORK_AT_ONCE)
         self.admission_waits = 0
+        self._names: dict[str, tuple[float, tuple[str, str]]] = {}
         self._pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.sio.on("connect", self._connect)
@@ -144,9 +149,7 @@ class Hub:
                     raise socketio.exceptions.ConnectionRefusedError(
                         "unauthorized", {"code": "unauthorized"})
                 client = Client.of(sid, who)
-                async with transaction(self.pool, client.actor(), readonly=True) as conn:
-                    client.first_name, client.last_name = await q.user_names(
-                        conn, who.user_id)
+                client.first_name, client.last_name = await self._user_names(client)
         except DATABASE_AWAY as exc:  # refused, not left hanging: the client retries
             log.warning("socket refused while the database is unavailable: %s", exc)
             raise socketio.exceptions.ConnectionRefusedError(
@@ -156,6 +159,19 @@ class Hub:
         if client.is_staff:
             await self.sio.enter_room(sid, org_room(client.org_id))
         await self._redis_op(self._remember_owner(sid, client.user_id))
+
+    async def _user_names(self, client: Client) -> tuple[str, str]:
+        """The user's (first, last) name, from PostgreSQL at most every NAMES_TTL seconds."""
+        now = time.monotonic()
+        known = self._names.get(client.user_id)
+        if known is not None and known[0] > now:
+            return known[1]
+        async with transaction(self.pool, client.actor(), readonly=True) as conn:
+            names = await q.user_names(conn, uuid.UUID(client.user_id))
+        if len(self._names) > 10_000:
+            self._names = {k: v for k, v in self._names.items() if v[0] > now}
+        self._names[client.user_id] = (now + NAMES_TTL, names)
+        return names
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
         client = self.clients.pop(sid)
