@@ -19,6 +19,11 @@ after them; anything queued later lands after the direct write. In every other s
 socket closing, pong overdue, over 1 MiB already buffered for it) that socket gets
 the stock path at once, in place, so it keeps its turn too.
 
+Bounded. Every socket's Engine.IO queue is a ``realtime.backlog.MeteredQueue``: the bytes
+waiting for a socket (transport buffer + queue) are bounded by ``Backlog.limit``, and a
+socket over it is dropped (a client that stopped reading). The fast path writes only below
+``high_water`` (at most half the bound), and the stock path meets the bound in the queue.
+
 Anything unusual is left to the stock manager whole: callbacks, binary payloads,
 namespaces other than "/", servers not on aiohttp, library versions other than the pinned
 ones. Compressed websockets (permessage-deflate) always take the stock path; compression
@@ -41,6 +46,8 @@ from aiohttp import web
 from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from socketio import packet as sio_packet
+
+from realtime.backlog import Backlog, MeteredQueue
 
 log = logging.getLogger("formula_pm.realtime.fast_emit")
 
@@ -80,7 +87,7 @@ class Route:
         self.ws = ws
         self.transport = transport
 
-    def idle(self, now: float, ping_timeout: float) -> bool:
+    def idle(self, now: float, ping_timeout: float, high_water: int = HIGH_WATER) -> bool:
         """True when a frame written now cannot overtake anything queued for this socket."""
         sock = self.socket
         if sock.closing or sock.closed or sock.upgrading or not sock.upgraded:
@@ -96,7 +103,7 @@ class Route:
         transport = self.transport
         if self.ws.closed or transport.is_closing():
             return False
-        return bool(transport.get_write_buffer_size() <= HIGH_WATER)
+        return bool(transport.get_write_buffer_size() <= high_water)
 
 
 class DirectWebSocket(eio_aiohttp.WebSocket):
@@ -116,6 +123,8 @@ class DirectWebSocket(eio_aiohttp.WebSocket):
         self.environ = environ
         socket = getattr(self.handler, "__self__", None)  # the handler is a socket method
         sid = None
+        if socket is not None and isinstance(socket.queue, MeteredQueue):
+            socket.queue.transport = request.transport  # the backlog counts its buffer too
         if socket is not None and not self._sock.compress and request.transport:
             sid = socket.sid
             self.routes[sid] = Route(socket, self._sock, request.transport)
@@ -137,6 +146,12 @@ class FastAsyncManager(socketio.AsyncManager):
         self.routes: dict[str, Route] = {}
         self.fast_deliveries = 0
         self.stock_deliveries = 0
+        self.backlog = Backlog()
+
+    @property
+    def high_water(self) -> int:
+        """Buffered bytes up to which a socket may take a direct write."""
+        return min(HIGH_WATER, self.backlog.limit // 2)
 
     def set_server(self, server: Any) -> None:
         super().set_server(server)
@@ -153,6 +168,7 @@ class FastAsyncManager(socketio.AsyncManager):
         websocket = functools.partial(DirectWebSocket, routes=self.routes,
                                       compress=self.websocket_compression)
         eio._async = {**eio._async, "websocket": websocket}  # this server only
+        self.backlog.install(eio)
         self.fast_enabled = True
 
     async def emit(self, event: str, data: Any, namespace: str, room: Any = None,
@@ -188,16 +204,20 @@ class FastAsyncManager(socketio.AsyncManager):
         routes = self.routes
         now = time.time()
         ping_timeout = self.server.eio.ping_timeout
+        high_water = self.high_water
         fallback = None
         fast = 0
         for sid, eio_sid in participants:
             if sid in skip:
                 continue
             route = routes.get(eio_sid)
-            if route is not None and route.idle(now, ping_timeout):
-                route.transport.write(frame)
-                fast += 1
-                continue
+            if route is not None:
+                if route.idle(now, ping_timeout, high_water):
+                    route.transport.write(frame)
+                    fast += 1
+                    continue
+                if getattr(route.queue, "dropped", False):
+                    continue  # being closed as too slow: nothing more is kept for it
             if fallback is None:
                 fallback = eio_packet.Packet(eio_packet.MESSAGE, text[1:])
             self.stock_deliveries += 1

@@ -77,12 +77,12 @@ class Handlers:
             return failure("too_many_subscriptions",
                            f"at most {MAX_SUBSCRIPTIONS} projects per connection")
         epoch = self.hub.recheck_epoch
-        access = await self.hub.access(client, project_id)
-        if access != "ok":
-            return failure(access)
+        async with self.hub.admitted():  # access and horizon: one round trip
+            async with transaction(self.hub.pool, client.actor(), readonly=True) as conn:
+                visible, horizon = await q.visible_horizon(conn, project_id)
+            if not visible:
+                return failure(await self.hub.refusal(client, project_id))
         project = str(project_id)
-        async with transaction(self.hub.pool, client.actor(), readonly=True) as conn:
-            horizon = await q.current_horizon(conn)
         client.projects.add(project)
         await self.hub.sio.enter_room(sid, project_room(project))
         # Access may have been taken away while we were joining: look again.
@@ -116,12 +116,13 @@ class Handlers:
             after = decode_cursor(data.get("cursor"))
         except ValueError:
             return failure("invalid", "cursor is not a cursor this server issued")
-        access = await self.hub.access(client, project_id)
-        if access != "ok":
-            return failure(access)
-        async with transaction(self.hub.pool, client.actor(), readonly=True) as conn:
-            horizon, rows = await q.resync_rows(conn, project_id, after, list(ROW_ACTIONS),
-                                                REPLAYED_TABLES, RESYNC_LIMIT + 1)
+        async with self.hub.admitted():  # access, horizon and rows: one round trip
+            async with transaction(self.hub.pool, client.actor(), readonly=True) as conn:
+                visible, horizon, rows = await q.resync_rows(
+                    conn, project_id, after, list(ROW_ACTIONS), REPLAYED_TABLES,
+                    RESYNC_LIMIT + 1)
+            if not visible:
+                return failure(await self.hub.refusal(client, project_id))
         cursor = encode_cursor((horizon, 0))
         if len(rows) > RESYNC_LIMIT:
             return {"ok": True, "gap": True, "cursor": cursor}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,15 +19,20 @@ from redis.exceptions import RedisError
 
 from db.pool import system_transaction, transaction
 from db.queries import changes as q
+from realtime.backlog import DEFAULT_LIMIT
 from realtime.bus import LocalManager, RedisManager
 from realtime.clients import Client, Clients, Identity
 from realtime.events import Event, may_change_visibility, org_room, project_room, user_room
+from realtime.limits import SOCKET_WORK_AT_ONCE
 from realtime.presence import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
 
 log = logging.getLogger("formula_pm.realtime.hub")
 
 Authenticate = Callable[[str], Awaitable[Identity | None]]
 OWNER_TTL = 24 * 3600
+# How long a worker reuses a user's display names for presence (a reconnect storm of the
+# same users then costs no transaction per connect for them).
+NAMES_TTL = 30.0
 # What a missing database looks like to a socket handler: the server restarting or gone, a
 # connection broken mid-statement, a statement or pool wait that ran out of time.
 DATABASE_AWAY = (asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
@@ -39,6 +45,7 @@ class HubConfig:
     key_prefix: str = "fpm:dev:"
     cors_origins: tuple[str, ...] = ()
     max_message_bytes: int = 64 * 1024
+    max_buffer_bytes: int = DEFAULT_LIMIT
     presence_interval: float = 1.0
     presence_dead_after: float = 10.0
 
@@ -59,6 +66,7 @@ class Hub:
             RedisManager(config.redis_url, channel=f"{config.key_prefix}socketio")
             if config.redis_url else LocalManager())
         self.manager.handler = self._internal
+        self.manager.backlog.limit = config.max_buffer_bytes
         self.sio = socketio.AsyncServer(
             client_manager=self.manager, async_mode="aiohttp", logger=False,
             cors_allowed_origins=list(config.cors_origins) or None,
@@ -71,6 +79,10 @@ class Hub:
                                  config.presence_interval)
         self.recheck_epoch = 0
         self.emitted = 0
+        # Admission of socket work that needs the database (see limits.SOCKET_WORK_AT_ONCE).
+        self.admission = asyncio.Semaphore(SOCKET_WORK_AT_ONCE)
+        self.admission_waits = 0
+        self._names: dict[str, tuple[float, tuple[str, str]]] = {}
         self._pool: asyncpg.Pool | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.sio.on("connect", self._connect)
@@ -101,6 +113,7 @@ class Hub:
         self.sio.manager_initialized = True
         self.manager.initialize()
         self._tasks.append(asyncio.create_task(self.presence.maintain()))
+        self._tasks.append(asyncio.create_task(self.manager.backlog.sweep()))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -119,16 +132,24 @@ class Hub:
 
     # -- connections ---------------------------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def admitted(self) -> AsyncIterator[None]:
+        """Socket work that needs the database: a few at a time per worker (never nest)."""
+        if self.admission.locked():
+            self.admission_waits += 1
+        async with self.admission:
+            yield
+
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = _token(environ, auth)
         try:
-            who = await self.authenticate(token) if token else None
-            if who is None:
-                raise socketio.exceptions.ConnectionRefusedError(
-                    "unauthorized", {"code": "unauthorized"})
-            client = Client.of(sid, who)
-            async with transaction(self.pool, client.actor(), readonly=True) as conn:
-                client.first_name, client.last_name = await q.user_names(conn, who.user_id)
+            async with self.admitted():
+                who = await self.authenticate(token) if token else None
+                if who is None:
+                    raise socketio.exceptions.ConnectionRefusedError(
+                        "unauthorized", {"code": "unauthorized"})
+                client = Client.of(sid, who)
+                client.first_name, client.last_name = await self._user_names(client)
         except DATABASE_AWAY as exc:  # refused, not left hanging: the client retries
             log.warning("socket refused while the database is unavailable: %s", exc)
             raise socketio.exceptions.ConnectionRefusedError(
@@ -138,6 +159,19 @@ class Hub:
         if client.is_staff:
             await self.sio.enter_room(sid, org_room(client.org_id))
         await self._redis_op(self._remember_owner(sid, client.user_id))
+
+    async def _user_names(self, client: Client) -> tuple[str, str]:
+        """The user's (first, last) name, from PostgreSQL at most every NAMES_TTL seconds."""
+        now = time.monotonic()
+        known = self._names.get(client.user_id)
+        if known is not None and known[0] > now:
+            return known[1]
+        async with transaction(self.pool, client.actor(), readonly=True) as conn:
+            names = await q.user_names(conn, uuid.UUID(client.user_id))
+        if len(self._names) > 10_000:
+            self._names = {k: v for k, v in self._names.items() if v[0] > now}
+        self._names[client.user_id] = (now + NAMES_TTL, names)
+        return names
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
         client = self.clients.pop(sid)
@@ -181,9 +215,14 @@ class Hub:
 
     async def access(self, client: Client, project_id: uuid.UUID) -> str:
         """"ok", "forbidden" (in the org but not visible) or "not_found"."""
-        async with transaction(self.pool, client.actor(), readonly=True) as conn:
-            if await q.can_see_project(conn, project_id):
-                return "ok"
+        async with self.admitted():
+            async with transaction(self.pool, client.actor(), readonly=True) as conn:
+                if await q.can_see_project(conn, project_id):
+                    return "ok"
+            return await self.refusal(client, project_id)
+
+    async def refusal(self, client: Client, project_id: uuid.UUID) -> str:
+        """Why a project the client may not see is refused: "forbidden" or "not_found"."""
         async with system_transaction(self.pool) as conn:
             exists = await q.project_in_org(conn, project_id, uuid.UUID(client.org_id))
         return "forbidden" if exists else "not_found"
@@ -243,4 +282,6 @@ class Hub:
 
     def metrics(self) -> dict[str, float]:
         return {"fpm_realtime_sockets": float(len(self.clients)),
-                "fpm_realtime_events_emitted_total": float(self.emitted)}
+                "fpm_realtime_events_emitted_total": float(self.emitted),
+                "fpm_realtime_sockets_dropped_slow_total": float(self.manager.backlog.dropped),
+                "fpm_realtime_admission_waits_total": float(self.admission_waits)}

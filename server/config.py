@@ -66,6 +66,8 @@ class Settings:
     realtime_mode: str = "notify"
     cache_enabled: bool = True
     socket_max_message_bytes: int = 64 * 1024
+    # Bytes waiting for one socket (transport buffer + Engine.IO queue) before it is dropped.
+    socket_max_buffer_bytes: int = 4 * 1024 * 1024
     embedded: bool = False
     trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
         default=(), repr=False
@@ -130,6 +132,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         realtime_mode=mode,
         cache_enabled=_bool(env, "CACHE_ENABLED", True),
         socket_max_message_bytes=_int(env, "SOCKET_MAX_MESSAGE_BYTES", 64 * 1024),
+        socket_max_buffer_bytes=_int(env, "SOCKET_MAX_BUFFER_BYTES", 4 * 1024 * 1024),
     )
 
 

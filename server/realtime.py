@@ -45,6 +45,7 @@ def setup_realtime(app: web.Application) -> None:
 
     hub = Hub(HubConfig(redis_url=settings.redis_url, key_prefix=settings.key_prefix,
                         max_message_bytes=settings.socket_max_message_bytes,
+                        max_buffer_bytes=settings.socket_max_buffer_bytes,
                         cors_origins=settings.cors_origins), check_token)
     Handlers(hub)
     hub.attach(app)

@@ -35,13 +35,18 @@ ORDER BY r.txid, r.id
 
 SNAPSHOT = "SELECT pg_current_snapshot()::text"
 
-# One statement: the rows after the cursor and the horizon, read in the same snapshot.
+# One statement: whether the actor may see the project (the function the RLS policies use),
+# the horizon, and the rows after the cursor, read in the same snapshot; no rows when the
+# project is not visible.
 _RESYNC = f"""
-WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin)
-SELECT h.xmin, r.* FROM horizon h
+WITH horizon AS (
+    SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
+           app_can_see_project($1) AS visible
+)
+SELECT h.xmin, h.visible, r.* FROM horizon h
 LEFT JOIN LATERAL (
     SELECT {_COLUMNS} FROM audit_logs a
-    WHERE a.project_id = $1 AND (a.txid, a.id) > ($2::text::xid8, $3::bigint)
+    WHERE h.visible AND a.project_id = $1 AND (a.txid, a.id) > ($2::text::xid8, $3::bigint)
       AND a.action = ANY ($4::text[]) AND a.table_name <> 'notifications'
       AND a.table_name = ANY ($5::text[])
     ORDER BY a.txid, a.id
@@ -54,17 +59,22 @@ ORDER BY r.txid, r.id
 async def resync_rows(
     conn: asyncpg.Connection, project_id: uuid.UUID, after: tuple[int, int],
     actions: list[str], tables: list[str], limit: int,
-) -> tuple[int, list[asyncpg.Record]]:
-    """(current horizon, audit rows of the project after `after`) — RLS decides which."""
+) -> tuple[bool, int, list[asyncpg.Record]]:
+    """(project visible to the actor, current horizon, audit rows of the project after
+    `after`) in one round trip — RLS decides which rows; none when not visible."""
     rows = await conn.fetch(_RESYNC, project_id, str(after[0]), after[1], actions, tables,
                             limit)
     horizon = int(rows[0]["xmin"])
-    return horizon, [r for r in rows if r["id"] is not None]
+    return bool(rows[0]["visible"]), horizon, [r for r in rows if r["id"] is not None]
 
 
-async def current_horizon(conn: asyncpg.Connection) -> int:
-    value = await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
-    return int(value)
+async def visible_horizon(conn: asyncpg.Connection, project_id: uuid.UUID) -> tuple[bool, int]:
+    """(project visible to the actor, current horizon) in one round trip."""
+    row = await conn.fetchrow(
+        "SELECT app_can_see_project($1) AS visible, "
+        "pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin", project_id)
+    assert row is not None
+    return bool(row["visible"]), int(row["xmin"])
 
 
 async def read_cursor(conn: asyncpg.Connection) -> asyncpg.Record:
