@@ -35,9 +35,9 @@ class TokenBucket:
     def flooding(self) -> bool:
         return self.refused >= REFUSALS_BEFORE_DISCONNECT
 
-# Socket work that needs the database (connect, subscribe, resync) admitted at once per worker
-# (2 measured better than 4 in tests/faults/test_overload.py: REST p99 in a storm 0.2-0.5 s
-# against 0.6-0.9 s, and the storm no longer):
-# a reconnect storm of hundreds of sockets queues here instead of taking every pooled
-# connection, so REST requests keep theirs.
+
+# Socket work that needs the database (connect, subscribe, resync) admitted at once per
+# worker: a reconnect storm of hundreds of sockets queues here instead of taking every pooled
+# connection, so REST requests keep theirs. 2 measured better than 4 in
+# tests/faults/test_overload.py (REST p99 during a storm 0.22-0.90 s against 0.63-0.93 s).
 SOCKET_WORK_AT_ONCE = 2
