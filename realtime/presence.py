@@ -29,8 +29,8 @@ def text(value: bytes | str) -> str:
 
 
 class PresenceStore(Protocol):
-    async def add(self, project: str, member: str, user: User) -> None: ...
-    async def remove(self, project: str, member: str) -> None: ...
+    async def record(self, project: str, ttl: float, *, add: tuple[str, User] | None = None,
+                     remove: str | None = None) -> bool: ...
     async def users(self, project: str) -> list[User]: ...
     async def mark_dirty(self, project: str) -> None: ...
     async def take_dirty(self, project: str) -> bool: ...
@@ -56,14 +56,17 @@ class MemoryPresenceStore:
         self.dirty: set[str] = set()
         self.gates: dict[str, float] = {}
 
-    async def add(self, project: str, member: str, user: User) -> None:
-        self.rooms.setdefault(project, {})[member] = user
-
-    async def remove(self, project: str, member: str) -> None:
-        room = self.rooms.get(project, {})
-        room.pop(member, None)
-        if not room:
-            self.rooms.pop(project, None)
+    async def record(self, project: str, ttl: float, *, add: tuple[str, User] | None = None,
+                     remove: str | None = None) -> bool:
+        if add is not None:
+            self.rooms.setdefault(project, {})[add[0]] = add[1]
+        if remove is not None:
+            room = self.rooms.get(project, {})
+            room.pop(remove, None)
+            if not room:
+                self.rooms.pop(project, None)
+        await self.mark_dirty(project)
+        return await self.acquire_gate(project, ttl)
 
     async def users(self, project: str) -> list[User]:
         return unique_users(list(self.rooms.get(project, {}).values()))
@@ -108,14 +111,23 @@ class RedisPresenceStore:
     def _room(self, project: str) -> str:
         return f"{self.p}room:{project}"
 
-    async def add(self, project: str, member: str, user: User) -> None:
+    async def record(self, project: str, ttl: float, *, add: tuple[str, User] | None = None,
+                     remove: str | None = None) -> bool:
+        """A join (`add`) or leave (`remove`), the room marked dirty and an attempt at its
+        broadcast gate, in one round trip; True when this worker took the gate."""
         async with self.r.pipeline(transaction=False) as pipe:
-            pipe.hset(self._room(project), f"{self.worker}|{member}", json.dumps(user))
-            pipe.sadd(f"{self.p}rooms:{self.worker}", project)
-            await pipe.execute()
+            if add is not None:
+                pipe.hset(self._room(project), f"{self.worker}|{add[0]}", json.dumps(add[1]))
+                pipe.sadd(f"{self.p}rooms:{self.worker}", project)
+            if remove is not None:
+                pipe.hdel(self._room(project), f"{self.worker}|{remove}")
+            pipe.set(f"{self.p}dirty:{project}", 1, ex=60)
+            pipe.set(self._gate(project), self.worker, nx=True, px=int(ttl * 1000))
+            results = await pipe.execute()
+        return bool(results[-1])
 
-    async def remove(self, project: str, member: str) -> None:
-        await self.r.hdel(self._room(project), f"{self.worker}|{member}")
+    def _gate(self, project: str) -> str:
+        return f"{self.p}gate:{project}"
 
     async def _dead(self) -> set[str]:
         """Workers whose last heartbeat is older than `dead_after`."""
@@ -138,14 +150,14 @@ class RedisPresenceStore:
         return await self.r.getdel(f"{self.p}dirty:{project}") is not None
 
     async def acquire_gate(self, project: str, ttl: float) -> bool:
-        key = f"{self.p}gate:{project}"
-        return bool(await self.r.set(key, self.worker, nx=True, px=int(ttl * 1000)))
+        return bool(await self.r.set(self._gate(project), self.worker, nx=True,
+                                     px=int(ttl * 1000)))
 
     async def extend_gate(self, project: str, ttl: float) -> None:
-        await self.r.set(f"{self.p}gate:{project}", self.worker, px=int(ttl * 1000))
+        await self.r.set(self._gate(project), self.worker, px=int(ttl * 1000))
 
     async def release_gate(self, project: str) -> None:
-        await self.r.delete(f"{self.p}gate:{project}")
+        await self.r.delete(self._gate(project))
 
     async def heartbeat(self) -> None:
         await self.r.zadd(f"{self.p}workers", {self.worker: time.time()})
@@ -177,17 +189,20 @@ class Presence:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def join(self, project: str, member: str, user: User) -> None:
-        await self._safely(self.store.add(project, member, user))
-        await self.changed(project)
+        await self._record(project, add=(member, user))
 
     async def leave(self, project: str, member: str) -> None:
-        await self._safely(self.store.remove(project, member))
-        await self.changed(project)
+        await self._record(project, remove=member)
 
     async def changed(self, project: str) -> None:
+        await self._record(project)
+
+    async def _record(self, project: str, *, add: tuple[str, User] | None = None,
+                      remove: str | None = None) -> None:
+        """Store the change and mark the room dirty; whoever takes the room's gate
+        broadcasts (one round trip to a shared store)."""
         try:
-            await self.store.mark_dirty(project)
-            if await self.store.acquire_gate(project, self.interval * 3):
+            if await self.store.record(project, self.interval * 3, add=add, remove=remove):
                 task = asyncio.create_task(self._flush(project))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -230,8 +245,3 @@ class Presence:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _safely(self, op: Awaitable[None]) -> None:
-        try:
-            await op
-        except (RedisError, OSError) as exc:
-            log.warning("presence unavailable: %s", exc)
