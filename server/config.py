@@ -67,6 +67,7 @@ class Settings:
     cache_enabled: bool = True
     socket_max_message_bytes: int = 64 * 1024
     embedded: bool = False
+    leader_stall_after: float = 15.0
     trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
         default=(), repr=False
     )
@@ -130,6 +131,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         realtime_mode=mode,
         cache_enabled=_bool(env, "CACHE_ENABLED", True),
         socket_max_message_bytes=_int(env, "SOCKET_MAX_MESSAGE_BYTES", 64 * 1024),
+        leader_stall_after=_stall_after(env),
     )
 
 
@@ -143,3 +145,11 @@ def _embedded_secret(data_dir: Path) -> str:
     path.write_text(secret)
     path.chmod(0o600)
     return secret
+
+
+def _stall_after(env: Mapping[str, str]) -> float:
+    """LEADER_STALL_AFTER: seconds of silence after which a change leader counts as stalled."""
+    value = _int(env, "LEADER_STALL_AFTER", 15)
+    if value < 5:
+        raise ConfigError(f"LEADER_STALL_AFTER must be at least 5 seconds, got {value}")
+    return float(value)
