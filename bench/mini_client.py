@@ -60,6 +60,7 @@ class MiniClient:
         self._acks: dict[int, asyncio.Future[list[Any]]] = {}
         self._next_ack = 0
         self._reader: asyncio.Task[None] | None = None
+        self.closed = asyncio.Event()  # set when the connection ends, for whatever reason
 
     async def connect(self, path: str = "/socket.io/") -> None:
         if self.plain:
@@ -93,19 +94,32 @@ class MiniClient:
     async def _read(self) -> None:
         assert self.ws is not None
         ws = self.ws
-        while True:
-            msg = await ws.receive()
-            if msg.type is not aiohttp.WSMsgType.TEXT:
-                break
-            text = msg.data
-            if text.startswith("42"):
-                self._incoming(text)
-            elif text == "2":
-                await ws.send_str("3")
-            elif text.startswith("43"):
-                self._ack(text[2:])
-            elif text.startswith("41") or text == "1":
-                break
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    break
+                text = msg.data
+                if text.startswith("42"):
+                    self._incoming(text)
+                elif text == "2":
+                    await ws.send_str("3")
+                elif text.startswith("43"):
+                    self._ack(text[2:])
+                elif text.startswith("41") or text == "1":
+                    break
+        except (aiohttp.ClientError, ConnectionError):
+            pass
+        finally:
+            self._gone()
+
+    def _gone(self) -> None:
+        """The connection ended: wake whoever waits for an ack, and say so."""
+        self.closed.set()
+        for future in self._acks.values():
+            if not future.done():
+                future.set_exception(ConnectionError("connection closed"))
+        self._acks.clear()
 
     def _incoming(self, text: str) -> None:
         self.tally.hit()
@@ -132,10 +146,14 @@ class MiniClient:
         """Emit with an ack id and wait for the server's answer."""
         assert self.ws is not None
         self._next_ack += 1
+        ack = self._next_ack
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        self._acks[self._next_ack] = future
-        await self.ws.send_str(f"42{self._next_ack}" + json.dumps([event, *args]))
-        return await asyncio.wait_for(future, within)
+        self._acks[ack] = future
+        try:
+            await self.ws.send_str(f"42{ack}" + json.dumps([event, *args]))
+            return await asyncio.wait_for(future, within)
+        finally:
+            self._acks.pop(ack, None)
 
     async def close(self) -> None:
         if self.ws is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+
+log = logging.getLogger("formula_pm.db.pool")
 
 APP_ROLE = "formula_pm_app"
 SYSTEM_ROLE = "formula_pm_system"
@@ -126,7 +129,8 @@ async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
                           readonly: bool = False) -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection in a transaction as `role` with the actor's settings; before
     commit, a write transaction appends what it changed to `actor.changes` (when given)."""
-    async with pool.acquire() as conn:
+    conn = await pool.acquire()
+    try:
         tx = conn.transaction(readonly=readonly)
         await tx.start()
         try:
@@ -138,6 +142,18 @@ async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
             await _rollback(conn, tx)
             raise
         await tx.commit()
+    finally:
+        await _release(pool, conn)
+
+
+async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
+    """Give the connection back. When that fails (the server went away after our commit or
+    rollback), asyncpg has already closed it and the pool replaces it: the transaction's
+    outcome stands, so the failure is not the caller's."""
+    try:
+        await pool.release(conn)
+    except Exception as exc:
+        log.warning("connection not returned to the pool cleanly: %s", exc)
 
 
 @asynccontextmanager

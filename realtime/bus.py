@@ -8,6 +8,7 @@ message method the stock managers ignore, and are handled by the hub of each wor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -20,7 +21,7 @@ log = logging.getLogger("formula_pm.realtime.bus")
 
 INTERNAL = "fpm.internal"
 RESYNC_REQUIRED = "resync_required"
-RESYNC_DELAY = 0.5
+RETRY_MAX = 2.0  # seconds between attempts to re-subscribe while Redis is away
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -45,21 +46,39 @@ class RedisManager(FastAsyncRedisManager):
     def __init__(self, url: str, channel: str) -> None:
         super().__init__(url, channel=channel)
         self.handler: Handler = _ignore
-        self.connects = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.resubscribes = 0
 
-    def _redis_connect(self) -> None:
-        super()._redis_connect()
-        self.connects += 1
-        if self.connects > 1:
-            # Whatever was published while Redis was away is gone (the manager retries a
-            # publish once, then drops it): tell this worker's sockets to resync.
-            task = asyncio.get_running_loop().create_task(self._tell_resync())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
+        """The stock listener loop with two changes. Retries back off to RETRY_MAX seconds,
+        not to a minute, so fan-out resumes soon after Redis does. And after a re-subscribe,
+        before the first message of the new subscription is handled, this worker's sockets
+        are told once to resync: whatever was published while Redis was away is gone (the
+        manager retries a publish once, then drops it), and a client that resyncs from the
+        cursor it holds at that moment gets all of it back."""
+        retry = 1.0
+        subscribed_once = False
+        while True:
+            pubsub = None
+            try:
+                self._redis_connect()
+                pubsub = self.pubsub
+                await pubsub.subscribe(self.channel)
+                if subscribed_once:
+                    self.resubscribes += 1
+                    await self._tell_resync()
+                subscribed_once = True
+                retry = 1.0
+                async for message in pubsub.listen():
+                    yield message
+            except Exception as exc:  # any failure of Redis: retry
+                log.warning("bus: cannot receive from redis; retrying in %.0fs: %s", retry, exc)
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, RETRY_MAX)
 
     async def _tell_resync(self) -> None:
-        await asyncio.sleep(RESYNC_DELAY)  # let the new subscription settle first
         await socketio.AsyncManager.emit(self, RESYNC_REQUIRED, {"reason": "bus_reconnected"},
                                          namespace="/")
 

@@ -36,7 +36,7 @@ NAMES_TTL = 30.0
 # What a missing database looks like to a socket handler: the server restarting or gone, a
 # connection broken mid-statement, a statement or pool wait that ran out of time.
 DATABASE_AWAY = (asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
-                 asyncpg.InterfaceError, OSError, TimeoutError)
+                 asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,10 @@ class LeaderConfig:
     # throughput at thousands of writes per second, and polling would cost latency.
     awake_rate: float = 1000.0
     retry: float = 1.0  # how often a follower tries the lock
-    stall_after: float = 15.0  # a leader silent this long while rows wait is terminated
+    # A leader silent this long while rows wait is terminated by a follower; each statement
+    # of the leader's own connection (its heartbeat included, at least every `idle_poll`)
+    # must answer within half of it, or the leader drops that connection as stalled.
+    stall_after: float = 15.0
     heartbeat: float = 2.0
     # The durable cursor is written at most this often while events flow (one round trip
     # saved per drain); a new leader replays at most this much (clients dedupe by id).
@@ -99,6 +102,16 @@ class Leader:
         self.awake = False  # polling with the flag up (writers skip the doorbell)
         self._saved = (0, 0.0)
         self.backend_pid: int | None = None
+        self._backend_start: Any = None
+        # (pid, backend_start) of our own backend left behind on a stalled connection: it
+        # may still hold the lock, and only we know it is dead. Ended on the next connection.
+        self._abandoned: tuple[int, Any] | None = None
+
+    @property
+    def probe_timeout(self) -> float:
+        """How long any statement of the leader's connection may take before the connection
+        counts as stalled (a blocked link is not closed, so only an answer proves life)."""
+        return min(self.config.command_timeout, self.config.stall_after / 2)
 
     async def run(self) -> None:
         """Forever: connect, wait for the lock, lead until the connection fails."""
@@ -114,7 +127,8 @@ class Leader:
 
     async def _connect(self) -> asyncpg.Connection:
         conn = await asyncpg.connect(
-            self.config.dsn, command_timeout=self.config.command_timeout, server_settings={
+            self.config.dsn, command_timeout=self.probe_timeout,
+            timeout=max(2.0, self.probe_timeout), server_settings={
                 "application_name": APPLICATION_NAME, "tcp_keepalives_idle": "5",
                 "tcp_keepalives_interval": "2", "tcp_keepalives_count": "3",
                 "idle_in_transaction_session_timeout": "60000"})
@@ -125,16 +139,43 @@ class Leader:
         conn = await self._connect()
         self.connected = True
         self.backend_pid = conn.get_server_pid()
+        stalled = False
         try:
+            self._backend_start = await conn.fetchval(
+                "SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+            await self._end_abandoned(conn)
             await self._wait_for_lock(conn)
             await self._lead(conn)
+        except TimeoutError:
+            stalled = True  # no answer in time: the link is blocked (or the server is)
+            raise
         finally:
             self.role, self.connected = "follower", False
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(2):
-                    await conn.close()
-            if not conn.is_closed():
+            if stalled:
+                log.warning("change listener connection stalled; abandoning backend %s",
+                            self.backend_pid)
+                self._abandoned = (conn.get_server_pid(), self._backend_start)
                 conn.terminate()
+            else:
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(2):
+                        await conn.close()
+                if not conn.is_closed():
+                    conn.terminate()
+
+    async def _end_abandoned(self, conn: asyncpg.Connection) -> None:
+        """Terminate our backend left on a stalled connection (it holds the lock until the
+        server notices, which a blocked-but-open link may delay for ever)."""
+        if self._abandoned is None or self._abandoned[1] is None:
+            self._abandoned = None
+            return
+        pid, started = self._abandoned
+        ended = await conn.fetchval(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 "
+            "AND backend_start = $2 AND application_name = $3", pid, started, APPLICATION_NAME)
+        self._abandoned = None
+        if ended:
+            log.warning("terminated our own stalled change leader backend %s", pid)
 
     async def _wait_for_lock(self, conn: asyncpg.Connection) -> None:
         checked = time.monotonic()
@@ -251,6 +292,7 @@ class Leader:
         stats = self.feed.stats
         return {
             "role": self.role, "listener_connected": self.connected,
+            "backend_pid": self.backend_pid,
             "mode": self.config.mode, "awake": self.awake or self.config.mode == "poll",
             "name": self.config.name,
             "events_emitted": stats.emitted, "last_id": stats.last_id,

@@ -69,6 +69,7 @@ class Settings:
     # Bytes waiting for one socket (transport buffer + Engine.IO queue) before it is dropped.
     socket_max_buffer_bytes: int = 4 * 1024 * 1024
     embedded: bool = False
+    leader_stall_after: float = 15.0
     trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
         default=(), repr=False
     )
@@ -133,6 +134,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cache_enabled=_bool(env, "CACHE_ENABLED", True),
         socket_max_message_bytes=_int(env, "SOCKET_MAX_MESSAGE_BYTES", 64 * 1024),
         socket_max_buffer_bytes=_int(env, "SOCKET_MAX_BUFFER_BYTES", 4 * 1024 * 1024),
+        leader_stall_after=_stall_after(env),
     )
 
 
@@ -146,3 +148,11 @@ def _embedded_secret(data_dir: Path) -> str:
     path.write_text(secret)
     path.chmod(0o600)
     return secret
+
+
+def _stall_after(env: Mapping[str, str]) -> float:
+    """LEADER_STALL_AFTER: seconds of silence after which a change leader counts as stalled."""
+    value = _int(env, "LEADER_STALL_AFTER", 15)
+    if value < 5:
+        raise ConfigError(f"LEADER_STALL_AFTER must be at least 5 seconds, got {value}")
+    return float(value)

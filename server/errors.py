@@ -216,7 +216,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                                     "internal_error", rid)
         return problem_response(mapped.status, mapped.title, mapped.detail, mapped.code, rid,
                                 errors=mapped.errors, headers=mapped.headers)
-    except (TimeoutError, OSError, asyncpg.InterfaceError) as exc:
+    except (TimeoutError, OSError, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
+        # The database went away under a request: a broken connection can surface as a
+        # client-state error of asyncpg (InternalClientError) rather than a connection error.
         log.warning("dependency unavailable: %s", exc, extra={"request_id": rid})
         return problem_response(503, "Service unavailable", "The database is unavailable",
                                 "unavailable", rid, headers={"Retry-After": "2"})

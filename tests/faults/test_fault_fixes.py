@@ -1,0 +1,88 @@
+"""Focused regression tests for what the fault suite found (these run in the normal suite)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from realtime.bus import RedisManager
+from server.config import ConfigError, load_settings
+from server.errors import error_middleware
+from tests.conftest import RedisServer
+
+
+def test_leader_stall_after_setting() -> None:
+    base = {"JWT_SECRET": "s" * 40}
+    assert load_settings(base).leader_stall_after == 15.0
+    assert load_settings({**base, "LEADER_STALL_AFTER": "6"}).leader_stall_after == 6.0
+    with pytest.raises(ConfigError, match="at least 5"):
+        load_settings({**base, "LEADER_STALL_AFTER": "4"})
+
+
+async def test_a_client_state_error_of_asyncpg_is_503_not_500(
+        aiohttp_client: Any) -> None:
+    """After a PostgreSQL restart a broken connection can raise InternalClientError."""
+
+    async def broken(request: web.Request) -> web.Response:
+        raise asyncpg.InternalClientError("protocol is in an unknown state")
+
+    app = web.Application(middlewares=[error_middleware])
+    app.router.add_get("/", broken)
+    client: TestClient[Any, Any] = await aiohttp_client(app)
+    answer = await client.get("/")
+    assert answer.status == 503
+    assert answer.content_type == "application/problem+json"
+    assert answer.headers["Retry-After"] == "2"
+
+
+async def test_bus_tells_resync_once_after_resubscribing_and_before_new_messages() -> None:
+    """Once per Redis return (not per failed attempt), and before the first message of the
+    new subscription, so a client resyncing from its cursor then misses nothing."""
+    redis = RedisServer()
+    channel = "fpm:bus-test:socketio"
+    manager = RedisManager(redis.url, channel=channel)
+    seen: list[Any] = []
+
+    async def told() -> None:
+        seen.append("resync")
+
+    manager._tell_resync = told  # type: ignore[method-assign]  # observe the call only
+
+    async def listen() -> None:
+        async for message in manager._redis_listen_with_retries():
+            seen.append(message["data"])
+
+    async def publish_until_heard(data: str) -> None:
+        deadline = time.monotonic() + 15
+        while data.encode() not in seen:
+            assert time.monotonic() < deadline, seen
+            publisher = aioredis.from_url(redis.url)
+            try:
+                await publisher.publish(channel, data)
+            except (OSError, aioredis.RedisError):
+                pass
+            finally:
+                await publisher.aclose()
+            await asyncio.sleep(0.1)
+
+    task = asyncio.create_task(listen())
+    try:
+        await publish_until_heard("before")
+        redis.stop()
+        await asyncio.sleep(3.5)  # several failed attempts to re-subscribe
+        redis.start()
+        await publish_until_heard("after")
+        assert seen.count("resync") == 1, seen
+        assert seen.index("resync") < seen.index(b"after")
+        assert manager.resubscribes == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        redis.stop()
