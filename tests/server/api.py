@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import TracebackType
 from typing import Any
 
 import asyncpg
@@ -89,30 +88,28 @@ class StatementCounter:
         self.queries.clear()
 
 
-class _CountingAcquire:
-    def __init__(self, inner: Any, counter: StatementCounter) -> None:
-        self.inner, self.counter, self.conn = inner, counter, None
-
-    async def __aenter__(self) -> Any:
-        self.conn = await self.inner.__aenter__()
-        self.conn.add_query_logger(self.counter)
-        return self.conn
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self.conn is not None:
-            self.conn.remove_query_logger(self.counter)
-        await self.inner.__aexit__(exc_type, exc, tb)
-
-
 @contextmanager
 def counting_statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[StatementCounter]:
+    """Count the statements of every connection handed out by any asyncpg pool meanwhile.
+
+    Nothing is faked: the real ``Pool.acquire`` and ``Pool.release`` run, wrapped only to
+    attach asyncpg's own query logger on the way out and detach it on the way back (both
+    ways of acquiring, ``async with pool.acquire()`` and ``await pool.acquire()``, end in
+    ``Pool.release``)."""
     counter = StatementCounter()
-    original = asyncpg.Pool.acquire
+    original_acquire, original_release = asyncpg.Pool._acquire, asyncpg.Pool.release
 
-    def acquire(self: asyncpg.Pool, *, timeout: float | None = None) -> _CountingAcquire:
-        return _CountingAcquire(original(self, timeout=timeout), counter)
+    async def acquire(self: asyncpg.Pool, timeout: float | None) -> Any:  # noqa: ASYNC109
+        conn = await original_acquire(self, timeout)
+        conn.add_query_logger(counter)
+        return conn
 
-    monkeypatch.setattr(asyncpg.Pool, "acquire", acquire)
+    async def release(self: asyncpg.Pool, connection: Any, *,
+                      timeout: float | None = None) -> None:  # noqa: ASYNC109
+        connection.remove_query_logger(counter)
+        await original_release(self, connection, timeout=timeout)
+
+    monkeypatch.setattr(asyncpg.Pool, "_acquire", acquire)
+    monkeypatch.setattr(asyncpg.Pool, "release", release)
     yield counter
     monkeypatch.undo()
