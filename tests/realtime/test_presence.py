@@ -22,7 +22,7 @@ async def redis(redis_url: str) -> AsyncIterator[tuple[aioredis.Redis, str]]:
     client = aioredis.from_url(redis_url)
     prefix = f"fpm:presence-test-{uuid.uuid4().hex[:8]}:"
     yield client, prefix
-    keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+    keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
     if keys:
         await client.delete(*keys)
     await client.aclose()
