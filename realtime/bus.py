@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import redis.asyncio as aioredis
 import socketio
 
 from realtime.fast_emit import FastAsyncManager, FastAsyncRedisManager
@@ -22,6 +23,11 @@ log = logging.getLogger("formula_pm.realtime.bus")
 INTERNAL = "fpm.internal"
 RESYNC_REQUIRED = "resync_required"
 RETRY_MAX = 2.0  # seconds between attempts to re-subscribe while Redis is away
+# Connections of one worker's bus client. redis-py's default pool fails outright beyond 100
+# connections in use ("Too many connections": a publish dropped, seen in a burst of 1,000
+# subscribes); this one makes a publisher wait for a free connection for up to POOL_WAIT s.
+POOL_MAX = 16
+POOL_WAIT = 2.0
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -47,6 +53,20 @@ class RedisManager(FastAsyncRedisManager):
         super().__init__(url, channel=channel)
         self.handler: Handler = _ignore
         self.resubscribes = 0
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def _redis_connect(self) -> None:
+        """The stock (re)connect, on a bounded pool; the client it replaces is closed."""
+        old = getattr(self, "redis", None)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            self.redis_url, max_connections=POOL_MAX, timeout=POOL_WAIT, **self.redis_options)
+        self.redis = aioredis.Redis.from_pool(pool)
+        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        self.connected = True
+        if isinstance(old, aioredis.Redis):
+            task = asyncio.get_running_loop().create_task(_close_quietly(old))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
         """The stock listener loop with two changes. Retries back off to RETRY_MAX seconds,
@@ -105,6 +125,11 @@ class RedisManager(FastAsyncRedisManager):
             thread.cancel()
         if self.redis is not None:
             await self.redis.aclose()
+
+
+async def _close_quietly(client: aioredis.Redis) -> None:
+    with contextlib.suppress(Exception):
+        await client.aclose()
 
 
 async def _deliver(handler: Handler, payload: dict[str, Any]) -> None:

@@ -86,3 +86,27 @@ async def test_bus_tells_resync_once_after_resubscribing_and_before_new_messages
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         redis.stop()
+
+
+async def test_bus_client_is_bounded_and_replaced_not_leaked(redis_url: str) -> None:
+    """The bus publishes through a pool of at most POOL_MAX connections that makes a
+    publisher wait (redis-py's default fails beyond 100 and drops that publish); each
+    reconnect closes the client it replaces."""
+    from realtime.bus import POOL_MAX
+
+    manager = RedisManager(redis_url, channel="fpm:bus-pool-test:socketio")
+    manager._redis_connect()
+    first = manager.redis
+    pool = first.connection_pool
+    assert isinstance(pool, aioredis.BlockingConnectionPool)
+    assert pool.max_connections == POOL_MAX
+    # More concurrent publishes than connections: they queue for one; none is refused.
+    results = await asyncio.gather(*(manager.redis.publish(manager.channel, "x")
+                                     for _ in range(POOL_MAX * 4)))
+    assert len(results) == POOL_MAX * 4
+    manager._redis_connect()
+    assert manager.redis is not first
+    assert manager._closing  # the old client is being closed in the background...
+    await asyncio.gather(*manager._closing)
+    assert not manager._closing  # ...and is
+    await manager.redis.aclose()
