@@ -15,7 +15,7 @@ from db.pool import create_pool
 from server.auth.identity import auth_middleware
 from server.auth.invitations import mailer_for
 from server.auth.throttle import Throttle
-from server.cache import MemoryCache, NullCache, RedisCache, keep_epoch
+from server.cache import MemoryCache, NullCache, RedisCache, bounded_client, keep_epoch
 from server.config import Settings
 from server.errors import error_middleware
 from server.http import (
@@ -41,6 +41,7 @@ from server.realtime import setup_realtime
 from server.routes import ROUTE_MODULES
 
 log = logging.getLogger("formula_pm.app")
+REDIS_POOL_MAX = 32  # cache, sessions and throttles of one worker
 
 
 async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -63,10 +64,8 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         app[THROTTLES] = _throttles(settings, None)
         yield
         return
-    client = aioredis.from_url(
-        settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0,
-        health_check_interval=10,
-    )
+    client = bounded_client(settings.redis_url, REDIS_POOL_MAX, 1.0, socket_timeout=1.0,
+                            socket_connect_timeout=1.0, health_check_interval=10)
     app[REDIS] = client
     cache = RedisCache(client, settings.key_prefix)
     app[CACHE] = cache if settings.cache_enabled else NullCache(settings.key_prefix)
