@@ -37,6 +37,7 @@ from server.keys import (
     THROTTLES,
     MetricsSource,
 )
+from server.malloc import tune_malloc
 from server.realtime import setup_realtime
 from server.routes import ROUTE_MODULES
 
@@ -91,6 +92,9 @@ def _throttles(settings: Settings, client: aioredis.Redis | None) -> tuple[Throt
 
 
 def create_app(settings: Settings) -> web.Application:
+    tuned = tune_malloc()
+    if tuned:
+        log.info("malloc settings pinned", extra={"malloc": tuned})
     app = web.Application(
         middlewares=[error_middleware, access_log_middleware, headers_middleware,
                      limits_middleware, auth_middleware, invalidation_middleware],
