@@ -41,7 +41,6 @@ import aiohttp
 import asyncpg
 
 from bench.fanout_saturation import free_port, machine
-from bench.realtime_latency import wait_ready
 from bench.soak_load import PASSWORD, Api, Stats, User, auth_load, make_world, rest_load
 from bench.soak_probe import compare, sample
 from bench.soak_sockets import Fleet
@@ -59,6 +58,20 @@ async def _database(admin_url: str, name: str, create: bool) -> None:
                            else f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+async def wait_ready(http: aiohttp.ClientSession, url: str, seconds: float = 120) -> None:
+    """Up to ``seconds`` for /health (a busy shared machine starts workers slowly)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            async with http.get(url + "/health") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"{url} never became healthy")
 
 
 class Workers:
@@ -202,7 +215,8 @@ def main() -> None:
                        stdout=subprocess.DEVNULL)
         workers = Workers(env, 2, Path(args.log_dir), tag)
         report: dict[str, Any] = {"machine": machine(), "args": vars(args),
-                                  "worker_logs": [log.name for log in workers.logs]}
+                                  "worker_logs": [log.name for log in workers.logs],
+                                  "malloc_tuning": env.get("FPM_MALLOC_TUNING", "on")}
         report.update(asyncio.run(run(args, workers, admin, urlsplit(env["DATABASE_URL"]).port
                                       or 5432, urlsplit(env["REDIS_URL"]).port or 6379)))
         report["load_after"] = os.getloadavg()

@@ -168,7 +168,7 @@ async def rest_op(api: Api, world: World, rng: random.Random) -> None:
         await api.call("GET", "/projects?limit=50", token)
     elif op == "scope_group.create":
         await api.call("POST", "/scope-groups", token,
-                       {"project_id": project, "name": f"Soak {word} group"})
+                       {"project_id": project, "name": f"Soak {word} group {time.time_ns()}"})
     else:
         await api.call("GET", f"/audit/tasks/{rng.choice(tasks)}", token)
 
