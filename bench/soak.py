@@ -11,8 +11,8 @@ of ``--projects`` projects, and then, for ``--minutes``, runs at once:
   lists, comments, searches, project summaries and lists, scope groups, record audit;
 * every ``--auth-interval`` s a token refresh or a sign-in / ``/auth/me`` / sign-out;
 * ``--clients`` Socket.IO clients (bench/soak_sockets.py) that receive the change events
-  and churn at ``--churn-rate`` actions/s (reconnect to the other worker + resync from
-  cursors, unsubscribe/resubscribe + resync, typing).
+  and churn at ``--churn-rate`` actions/s (reconnect + resync from cursors, unsubscribe /
+  resubscribe + resync, typing).
 
 Every ``--sample`` s it records each worker's RSS, open fds by kind, connected sockets and
 5xx (bench/soak_probe.py). After ``--warmup`` minutes the median of the first 3 samples is

@@ -88,7 +88,7 @@ class Hub:
         self._pool = pool
         if self.config.redis_url:
             self.redis = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(
-                self.config.redis_url, max_connections=16, timeout=2, socket_timeout=2,
+                self.config.redis_url, max_connections=32, timeout=5, socket_timeout=2,
                 socket_connect_timeout=2))
             store: PresenceStore = RedisPresenceStore(
                 self.redis, self.config.key_prefix, self.worker,
