@@ -28,6 +28,7 @@ import json
 import os
 import random
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -196,6 +197,12 @@ def main() -> None:
     parser.add_argument("--log-dir", default=tempfile.gettempdir())
     parser.add_argument("--json")
     args = parser.parse_args()
+
+    def interrupted(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # the finally below stops the workers and drops the database
+
+    signal.signal(signal.SIGTERM, interrupted)  # also SIGINT, which a background job ignores
+    signal.signal(signal.SIGINT, interrupted)
     tag = uuid.uuid4().hex[:8]
     env = {**os.environ, "LOG_LEVEL": "WARNING", "FPM_ENV": f"soak-{tag}",
            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -225,12 +232,16 @@ def main() -> None:
             workers.stop()
         if db_name:
             asyncio.run(_database(args.pg, db_name, create=False))
+    # Fewer sockets at the end than at warm-up would hide growth: the fleet must stay whole.
+    fleet = [s["fleet_connected"] for s in report["samples"] if s["t"] >= args.warmup * 60]
+    report["fleet_connected_min_after_warmup"] = min(fleet, default=0)
+    ok = (report["growth"].get("ok") and report["result"]["http_5xx"] == 0
+          and min(fleet, default=0) >= 0.95 * args.clients)
     print(table(report))
     print(json.dumps({k: v for k, v in report.items() if k != "samples"}, indent=2))
     if args.json:
         with open(args.json, "w") as out:
             json.dump(report, out, indent=2)
-    ok = report["growth"].get("ok") and report["result"]["http_5xx"] == 0
     raise SystemExit(0 if ok else 1)
 
 

@@ -196,12 +196,16 @@ async def rest_load(api: Api, world: World, rate: float, until: float,
 
 
 async def auth_load(api: Api, world: World, interval: float, until: float) -> None:
-    """Alternately: refresh one user's pair (round robin), or sign in, read /me, sign out."""
-    users = itertools.cycle(world.users)
+    """Alternately: refresh a user's pair, or sign a user in, read /me and sign out.
+
+    Each has its own round robin over the users, so every user's pair is refreshed (with
+    one shared cycle and an even number of users, half would never be, and their access
+    tokens would expire under the sockets' reconnects)."""
+    to_refresh, to_sign_in = itertools.cycle(world.users), itertools.cycle(world.users)
     for n in itertools.count():
         if time.monotonic() >= until:
             return
-        user = next(users)
+        user = next(to_refresh) if n % 2 == 0 else next(to_sign_in)
         if n % 2 == 0:
             api.stats.ops["auth.refresh"] += 1
             status, pair = await api.call("POST", "/auth/refresh", None,

@@ -3,9 +3,9 @@
 Each client (bench/mini_client.py) belongs to one of the soak users, subscribes to one or
 two projects and keeps the newest ``cursor`` it saw per project. Churn picks one client at
 a time and either reconnects it (close, connect with the user's current token to the worker
-holding fewer of the fleet's sockets, subscribe again, ``resync`` from the kept cursors), or unsubscribes and resubscribes
-one project (with a ``resync``), or sends a ``typing`` event. Clients the server closed are
-counted and reconnected by the sweep.
+holding fewer of the fleet's sockets, subscribe again, ``resync`` from the kept cursors), or
+unsubscribes and resubscribes one project (with a ``resync``), or sends a ``typing`` event.
+Clients the server closed are counted and reconnected by the sweep.
 """
 
 from __future__ import annotations
