@@ -14,8 +14,8 @@ ALL = {name: value for name, (_, value) in DEFAULTS.items()}
 
 def test_defaults_and_what_the_environment_leaves_to_glibc() -> None:
     assert settings({}) == ALL
-    assert settings({"MALLOC_ARENA_MAX": "4"}) == {
-        k: v for k, v in ALL.items() if k != "MALLOC_ARENA_MAX"}
+    assert settings({"MALLOC_TRIM_THRESHOLD_": "4194304"}) == {
+        k: v for k, v in ALL.items() if k != "MALLOC_TRIM_THRESHOLD_"}
     assert settings({"FPM_MALLOC_TUNING": "off"}) == {}
     assert settings({"FPM_MALLOC_TUNING": "on"}) == ALL
 
@@ -31,6 +31,6 @@ def _applied_in_child(env: dict[str, str]) -> dict[str, int]:
 
 def test_mallopt_accepts_every_setting_in_a_fresh_process() -> None:
     assert _applied_in_child({}) == ALL  # the test machine runs glibc (Debian)
-    assert _applied_in_child({"MALLOC_ARENA_MAX": "3"}) == {
-        k: v for k, v in ALL.items() if k != "MALLOC_ARENA_MAX"}
+    assert _applied_in_child({"MALLOC_MMAP_THRESHOLD_": "262144"}) == {
+        k: v for k, v in ALL.items() if k != "MALLOC_MMAP_THRESHOLD_"}
     assert _applied_in_child({"FPM_MALLOC_TUNING": "off"}) == {}
