@@ -40,6 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 import asyncpg
+import redis.asyncio
 
 from bench.fanout_saturation import free_port, machine
 from bench.soak_load import PASSWORD, Api, Stats, User, auth_load, make_world, rest_load
@@ -73,6 +74,13 @@ async def wait_ready(http: aiohttp.ClientSession, url: str, seconds: float = 120
             pass
         await asyncio.sleep(0.2)
     raise RuntimeError(f"{url} never became healthy")
+
+
+async def _drop_keys(url: str, prefix: str) -> None:
+    client = redis.asyncio.Redis.from_url(url)
+    async with client:
+        async for key in client.scan_iter(match=prefix + "*", count=500):
+            await client.delete(key)
 
 
 class Workers:
@@ -232,6 +240,7 @@ def main() -> None:
             workers.stop()
         if db_name:
             asyncio.run(_database(args.pg, db_name, create=False))
+        asyncio.run(_drop_keys(env["REDIS_URL"], f"fpm:{env['FPM_ENV']}:"))
     # Fewer sockets at the end than at warm-up would hide growth: the fleet must stay whole.
     fleet = [s["fleet_connected"] for s in report["samples"] if s["t"] >= args.warmup * 60]
     report["fleet_connected_min_after_warmup"] = min(fleet, default=0)
