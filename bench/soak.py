@@ -2,7 +2,8 @@
 
 ``python -m bench.soak [--minutes 30] [--warmup 5] [--json FILE]`` (not in CI). It creates a
 database of its own (``fpm_soak_<tag>`` on ``--pg``, migrated, dropped at the end; or uses
-``DATABASE_URL`` with ``--keep-db``), a Redis key prefix of its own (``FPM_ENV=soak-<tag>``),
+``DATABASE_URL`` with ``--keep-db``), a Redis key prefix of its own (``FPM_ENV=soak-<tag>``,
+its keys deleted at the end),
 starts 2 ``python -m server serve`` workers on free ports (stderr to ``--log-dir``),
 creates an org admin with ``create-admin``, ``--users`` project managers who are members
 of ``--projects`` projects, and then, for ``--minutes``, runs at once:
