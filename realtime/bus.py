@@ -25,9 +25,10 @@ RESYNC_REQUIRED = "resync_required"
 RETRY_MAX = 2.0  # seconds between attempts to re-subscribe while Redis is away
 # Connections of one worker's bus client. redis-py's default pool fails outright beyond 100
 # connections in use ("Too many connections": a publish dropped, seen in a burst of 1,000
-# subscribes); this one makes a publisher wait for a free connection for up to POOL_WAIT s.
-POOL_MAX = 16
-POOL_WAIT = 2.0
+# subscribes); this one makes a publisher wait for a free connection for up to POOL_WAIT s
+# (the sizes of the hub's own client: a burst of 300 disconnects needed them in the soak).
+POOL_MAX = 32
+POOL_WAIT = 5.0
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 

@@ -99,8 +99,9 @@ class Hub:
     async def start(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         if self.config.redis_url:
-            self.redis = aioredis.from_url(self.config.redis_url, socket_timeout=2,
-                                           socket_connect_timeout=2)
+            self.redis = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(
+                self.config.redis_url, max_connections=32, timeout=5, socket_timeout=2,
+                socket_connect_timeout=2))
             store: PresenceStore = RedisPresenceStore(
                 self.redis, self.config.key_prefix, self.worker,
                 self.config.presence_dead_after)

@@ -15,7 +15,7 @@ from db.pool import create_pool
 from server.auth.identity import auth_middleware
 from server.auth.invitations import mailer_for
 from server.auth.throttle import Throttle
-from server.cache import MemoryCache, NullCache, RedisCache, keep_epoch
+from server.cache import MemoryCache, NullCache, RedisCache, bounded_client, keep_epoch
 from server.config import Settings
 from server.errors import error_middleware
 from server.http import (
@@ -37,10 +37,12 @@ from server.keys import (
     THROTTLES,
     MetricsSource,
 )
+from server.malloc import tune_malloc
 from server.realtime import setup_realtime
 from server.routes import ROUTE_MODULES
 
 log = logging.getLogger("formula_pm.app")
+REDIS_POOL_MAX = 32  # cache, sessions and throttles of one worker
 
 
 async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -63,10 +65,8 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         app[THROTTLES] = _throttles(settings, None)
         yield
         return
-    client = aioredis.from_url(
-        settings.redis_url, socket_timeout=1.0, socket_connect_timeout=1.0,
-        health_check_interval=10,
-    )
+    client = bounded_client(settings.redis_url, REDIS_POOL_MAX, 1.0, socket_timeout=1.0,
+                            socket_connect_timeout=1.0, health_check_interval=10)
     app[REDIS] = client
     cache = RedisCache(client, settings.key_prefix)
     app[CACHE] = cache if settings.cache_enabled else NullCache(settings.key_prefix)
@@ -92,6 +92,9 @@ def _throttles(settings: Settings, client: aioredis.Redis | None) -> tuple[Throt
 
 
 def create_app(settings: Settings) -> web.Application:
+    tuned = tune_malloc()
+    if tuned:
+        log.info("malloc settings pinned", extra={"malloc": tuned})
     app = web.Application(
         middlewares=[error_middleware, access_log_middleware, headers_middleware,
                      limits_middleware, auth_middleware, invalidation_middleware],
