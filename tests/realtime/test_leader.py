@@ -165,16 +165,21 @@ async def test_a_burst_keeps_the_leader_awake_then_it_sleeps(
     admin, project = await setup_project(world)
     leader, captured = await run_leader(awake_rate=20, idle_poll=5.0)
     await until(lambda: leader.role == "leader" and not leader.awake)
+    done = asyncio.Event()
     seen_awake = False
 
-    async def burst() -> None:
+    async def watch() -> None:  # the flag, sampled all through the burst, not after writes
         nonlocal seen_awake
-        for n in range(150):
-            await write(pool, actor_of(admin), admin["org_id"], project, f"burst {n:03}")
-            seen_awake = seen_awake or (leader.awake and await flag(pool))
+        while not done.is_set() and not seen_awake:
+            seen_awake = leader.awake and await flag(pool)
+            await asyncio.sleep(0.001)
 
-    await burst()
-    assert seen_awake  # writers saw the flag up: they skipped the doorbell
+    watcher = asyncio.create_task(watch())
+    for n in range(150):
+        await write(pool, actor_of(admin), admin["org_id"], project, f"burst {n:03}")
+    done.set()
+    await watcher
+    assert seen_awake  # the flag was up while writers wrote: they skipped the doorbell
     await until(lambda: len(captured.names("burst")) == 150)
     assert captured.names("burst") == [f"burst {n:03}" for n in range(150)]
     await until(lambda: not leader.awake)
