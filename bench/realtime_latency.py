@@ -72,8 +72,10 @@ def spawn_workers(count: int, cores: list[str]
     return procs, urls, email, PASSWORD
 
 
-async def wait_ready(http: aiohttp.ClientSession, url: str) -> None:
-    for _ in range(300):
+async def wait_ready(http: aiohttp.ClientSession, url: str, seconds: float = 30) -> None:
+    """Up to ``seconds`` for /health (a busy shared machine starts workers slowly)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         try:
             async with http.get(url + "/health") as resp:
                 if resp.status == 200:

@@ -44,6 +44,7 @@ import asyncpg
 import redis.asyncio
 
 from bench.fanout_saturation import free_port, machine
+from bench.realtime_latency import wait_ready
 from bench.soak_load import PASSWORD, Api, Stats, User, auth_load, make_world, rest_load
 from bench.soak_probe import compare, sample
 from bench.soak_sockets import Fleet
@@ -61,20 +62,6 @@ async def _database(admin_url: str, name: str, create: bool) -> None:
                            else f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
-
-
-async def wait_ready(http: aiohttp.ClientSession, url: str, seconds: float = 120) -> None:
-    """Up to ``seconds`` for /health (a busy shared machine starts workers slowly)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            async with http.get(url + "/health") as resp:
-                if resp.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} never became healthy")
 
 
 async def _drop_keys(url: str, prefix: str) -> None:
@@ -139,7 +126,7 @@ async def run(args: argparse.Namespace, workers: Workers, admin: User,
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
         for url in workers.urls:
-            await wait_ready(http, url)
+            await wait_ready(http, url, 120)
         rest = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=16))
         async with rest:
             api = Api(rest, workers.urls, stats)
