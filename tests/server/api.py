@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import World
@@ -76,7 +75,7 @@ async def all_pages(who: Caller, path: str) -> list[dict[str, Any]]:
 
 
 class StatementCounter:
-    """Counts SQL statements run on connections acquired from any asyncpg pool."""
+    """Counts the SQL statements of the connections it is attached to (a query logger)."""
 
     def __init__(self) -> None:
         self.queries: list[str] = []
@@ -88,28 +87,26 @@ class StatementCounter:
         self.queries.clear()
 
 
-@contextmanager
-def counting_statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[StatementCounter]:
-    """Count the statements of every connection handed out by any asyncpg pool meanwhile.
-
-    Nothing is faked: the real ``Pool.acquire`` and ``Pool.release`` run, wrapped only to
-    attach asyncpg's own query logger on the way out and detach it on the way back (both
-    ways of acquiring, ``async with pool.acquire()`` and ``await pool.acquire()``, end in
-    ``Pool.release``)."""
+@asynccontextmanager
+async def counting_statements(pool: asyncpg.Pool) -> AsyncIterator[StatementCounter]:
+    """Count the statements the app runs on `pool` meanwhile, with asyncpg's own query
+    logger on each of the pool's real connections (a logger stays with its connection
+    across acquire and release; nothing is patched or faked)."""
     counter = StatementCounter()
-    original_acquire, original_release = asyncpg.Pool._acquire, asyncpg.Pool.release
+    await _on_every_connection(pool, lambda conn: conn.add_query_logger(counter))
+    try:
+        yield counter
+    finally:
+        await _on_every_connection(pool, lambda conn: conn.remove_query_logger(counter))
 
-    async def acquire(self: asyncpg.Pool, timeout: float | None) -> Any:  # noqa: ASYNC109
-        conn = await original_acquire(self, timeout)
-        conn.add_query_logger(counter)
-        return conn
 
-    async def release(self: asyncpg.Pool, connection: Any, *,
-                      timeout: float | None = None) -> None:  # noqa: ASYNC109
-        connection.remove_query_logger(counter)
-        await original_release(self, connection, timeout=timeout)
-
-    monkeypatch.setattr(asyncpg.Pool, "_acquire", acquire)
-    monkeypatch.setattr(asyncpg.Pool, "release", release)
-    yield counter
-    monkeypatch.undo()
+async def _on_every_connection(pool: asyncpg.Pool, do: Callable[[Any], None]) -> None:
+    """Hold every connection the pool can have at once (opening any not yet open), apply
+    `do` to each, and give them back."""
+    held = [await pool.acquire() for _ in range(pool.get_max_size())]
+    try:
+        for conn in held:
+            do(conn)
+    finally:
+        for conn in held:
+            await pool.release(conn)

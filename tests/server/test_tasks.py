@@ -8,10 +8,10 @@ import time
 from typing import Any
 
 import asyncpg
-import pytest
 from aiohttp.test_utils import TestClient
 
 from db.pool import system_transaction, transaction
+from server.keys import POOL
 from tests.conftest import World, actor_of
 from tests.server.api import Caller, all_pages, caller, counting_statements, fields
 
@@ -191,12 +191,11 @@ async def _bulk_tasks(pool: asyncpg.Pool, org: Any, project: Any, count: int) ->
 
 async def test_listing_10k_tasks_is_constant_work_on_the_index(
     client: TestClient[Any, Any], world: World, pool: asyncpg.Pool,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     org, pm, _, project = await _team(client, world)
     await _bulk_tasks(pool, org, project, 10_000)
     await pm.get(URL)  # warm the session cache: later requests cost no auth statement
-    with counting_statements(monkeypatch) as counter:
+    async with counting_statements(client.app[POOL]) as counter:
         per_request = []
         for limit in (10, 200):
             counter.reset()
