@@ -16,6 +16,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import socketio
 
+from db.redis_pool import bounded_client
 from realtime.fast_emit import FastAsyncManager, FastAsyncRedisManager
 
 log = logging.getLogger("formula_pm.realtime.bus")
@@ -59,9 +60,7 @@ class RedisManager(FastAsyncRedisManager):
     def _redis_connect(self) -> None:
         """The stock (re)connect, on a bounded pool; the client it replaces is closed."""
         old = getattr(self, "redis", None)
-        pool = aioredis.BlockingConnectionPool.from_url(
-            self.redis_url, max_connections=POOL_MAX, timeout=POOL_WAIT, **self.redis_options)
-        self.redis = aioredis.Redis.from_pool(pool)
+        self.redis = bounded_client(self.redis_url, POOL_MAX, POOL_WAIT, **self.redis_options)
         self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self.connected = True
         if isinstance(old, aioredis.Redis):

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from db.pool import system_transaction, transaction
 from db.queries import changes as q
+from db.redis_pool import bounded_client
 from realtime.backlog import DEFAULT_LIMIT
 from realtime.bus import LocalManager, RedisManager
 from realtime.clients import Client, Clients, Identity
@@ -99,9 +100,8 @@ class Hub:
     async def start(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         if self.config.redis_url:
-            self.redis = aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(
-                self.config.redis_url, max_connections=32, timeout=5, socket_timeout=2,
-                socket_connect_timeout=2))
+            self.redis = bounded_client(self.config.redis_url, 32, 5, socket_timeout=2,
+                                        socket_connect_timeout=2)
             store: PresenceStore = RedisPresenceStore(
                 self.redis, self.config.key_prefix, self.worker,
                 self.config.presence_dead_after)

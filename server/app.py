@@ -12,10 +12,11 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from db.pool import create_pool
+from db.redis_pool import bounded_client
 from server.auth.identity import auth_middleware
 from server.auth.invitations import mailer_for
 from server.auth.throttle import Throttle
-from server.cache import MemoryCache, NullCache, RedisCache, bounded_client, keep_epoch
+from server.cache import MemoryCache, NullCache, RedisCache, keep_epoch
 from server.config import Settings
 from server.errors import error_middleware
 from server.http import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from server.cache import bounded_client
+from db.redis_pool import bounded_client
 
 
 async def test_bounded_client_queues_callers_and_opens_at_most_its_bound(redis_url: str) -> None:
