@@ -10,36 +10,27 @@ from typing import Any
 
 import aiohttp
 import pytest
-import socketio
-from aiohttp import web
 from engineio import packet as eio_packet
 
 from bench.mini_client import MiniClient
 from realtime.backlog import PACKET_OVERHEAD, Backlog, MeteredQueue, packet_bytes
 from realtime.fast_emit import FastAsyncManager
 from tests.realtime.stalled_client import StalledClient
+from tests.realtime.test_fast_emit import Server as LiveServer
 
 ROOM = "project:1"
 LIMIT = 256 * 1024
 PAYLOAD = "x" * 2000
 
 
-class Server:
-    """A live python-socketio server with the fast manager; clients name rooms in ``auth``."""
+class Server(LiveServer):
+    """The fast-emit tests' live server with a small backlog bound; records disconnects."""
 
     def __init__(self) -> None:
-        self.manager = FastAsyncManager()
+        super().__init__(FastAsyncManager())
         self.manager.backlog.limit = LIMIT
-        self.sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=self.manager)
-        self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
         self.gone: list[str] = []
-        self.runner: web.AppRunner | None = None
-        self.url = ""
-
-    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        for room in (auth or {}).get("rooms", []):
-            await self.sio.enter_room(sid, room)
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
         self.gone.append(sid)
@@ -48,21 +39,6 @@ class Server:
         queue = self.sio.eio.sockets[self.sio.manager.eio_sid_from_sid(sid, "/")].queue
         assert isinstance(queue, MeteredQueue)
         return queue
-
-    async def start(self) -> Server:
-        app = web.Application()
-        self.sio.attach(app)
-        self.runner = web.AppRunner(app, shutdown_timeout=1)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
-        return self
-
-    async def stop(self) -> None:
-        assert self.runner is not None
-        await self.sio.shutdown()
-        await self.runner.cleanup()
 
 
 @pytest.fixture
