@@ -19,7 +19,6 @@ from realtime.limits import MAX_SUBSCRIPTIONS
 
 log = logging.getLogger("formula_pm.realtime.handlers")
 RESYNC_LIMIT = 1000
-
 REPLAYED_TABLES = sorted(t for t in RESOURCES if t != "notifications")
 Ack = dict[str, Any]
 
