@@ -38,7 +38,6 @@ from server.keys import (
     THROTTLES,
     MetricsSource,
 )
-from server.malloc import tune_malloc
 from server.realtime import setup_realtime
 from server.routes import ROUTE_MODULES
 
@@ -93,9 +92,6 @@ def _throttles(settings: Settings, client: aioredis.Redis | None) -> tuple[Throt
 
 
 def create_app(settings: Settings) -> web.Application:
-    tuned = tune_malloc()
-    if tuned:
-        log.info("malloc settings pinned", extra={"malloc": tuned})
     app = web.Application(
         middlewares=[error_middleware, access_log_middleware, headers_middleware,
                      limits_middleware, auth_middleware, invalidation_middleware],

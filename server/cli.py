@@ -47,7 +47,11 @@ def _print(data: Any) -> None:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.app import create_app
     from server.http import HANDLER_ARGS
+    from server.malloc import tune_malloc
 
+    tuned = tune_malloc()  # once per worker process, before its heap grows
+    if tuned:
+        log.info("malloc settings pinned", extra={"malloc": tuned})
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     settings = resolve_database(settings)
     upgrade(settings.database_url or "")
