@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 
 from db.pool import create_pool
 from db.redis_pool import bounded_client
+from server import collector
 from server.auth.identity import auth_middleware
 from server.auth.invitations import mailer_for
 from server.auth.throttle import Throttle
@@ -101,7 +102,7 @@ def create_app(settings: Settings) -> web.Application:
     app[ON_SESSIONS_REVOKED] = []
     app[MAILER] = mailer_for(settings)
     counter = RequestCounter()
-    sources: list[MetricsSource] = [counter]
+    sources: list[MetricsSource] = [counter, collector.metrics]
     app[REQUESTS] = counter
     app[METRICS] = sources
     app.cleanup_ctx.append(_pool_ctx)

@@ -46,12 +46,14 @@ def _print(data: Any) -> None:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.app import create_app
+    from server.collector import freeze_startup_heap, tune_collector
     from server.http import HANDLER_ARGS
     from server.malloc import tune_malloc
 
     tuned = tune_malloc()  # once per worker process, before its heap grows
     if tuned:
         log.info("malloc settings pinned", extra={"malloc": tuned})
+    collector = tune_collector()
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     settings = resolve_database(settings)
     upgrade(settings.database_url or "")
@@ -62,8 +64,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     log.info("listening", extra={"host": settings.host, "port": settings.port,
                                  "embedded_db": settings.embedded,
                                  "redis": bool(settings.redis_url)})
+    app = create_app(settings)
+
+    async def freeze(_: web.Application) -> None:  # after every other start-up step
+        log.info("start-up heap frozen", extra={"gc_thresholds": collector,
+                                                "gc_frozen": freeze_startup_heap()})
+
+    app.on_startup.append(freeze)
     web.run_app(
-        create_app(settings), host=settings.host, port=settings.port, access_log=None,
+        app, host=settings.host, port=settings.port, access_log=None,
         print=None, max_line_size=HANDLER_ARGS["max_line_size"],
         max_field_size=HANDLER_ARGS["max_field_size"],
         shutdown_timeout=5,

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 import socketio
@@ -47,6 +48,16 @@ async def test_refused_without_token_or_with_a_bad_one(live: Workers,
         with pytest.raises(socketio.exceptions.ConnectionError):
             await sock.connect(url, token)
         assert sock.connect_errors[-1]["data"] == {"code": "unauthorized"}
+
+
+async def test_served_workers_froze_their_start_up_heap(live: Workers) -> None:
+    """`serve` moves what it built at start out of the collector's reach (server/collector)."""
+    async with aiohttp.ClientSession() as http:
+        for worker in live.all:
+            async with http.get(f"{worker.url}/metrics") as response:
+                lines = (await response.text()).splitlines()
+            frozen = next(line for line in lines if line.startswith("fpm_gc_frozen_objects "))
+            assert float(frozen.split()[1]) > 10_000
 
 
 async def test_write_reaches_subscriber_on_the_other_worker_only(
