@@ -37,14 +37,15 @@ import functools
 import logging
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib.metadata import version
-from typing import Any
+from typing import Any, NamedTuple
 
 import socketio
 from aiohttp import web
 from engineio import packet as eio_packet
 from engineio.async_drivers import aiohttp as eio_aiohttp
+from redis.exceptions import RedisError
 from socketio import packet as sio_packet
 
 from realtime.backlog import Backlog, MeteredQueue
@@ -74,6 +75,15 @@ def text_frame(payload: bytes) -> bytes:
     else:
         header = struct.pack("!BBQ", 0x81, 127, size)
     return header + payload
+
+
+class Emission(NamedTuple):
+    """One event for ``emit_many``: to namespace "/", no callback."""
+
+    event: str
+    data: Any
+    room: Any = None
+    skip_sid: Any = None
 
 
 class Route:
@@ -185,6 +195,11 @@ class FastAsyncManager(socketio.AsyncManager):
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         await self._deliver(self.get_participants(namespace, room), skip, text)
 
+    async def emit_many(self, emissions: Sequence[Emission]) -> None:
+        """Emit each in turn (one process: nothing to batch)."""
+        for one in emissions:
+            await self.emit(one.event, one.data, "/", room=one.room, skip_sid=one.skip_sid)
+
     def _encode(self, event: str, data: Any) -> str | None:
         """The Engine.IO text of the event, or None when it needs binary attachments."""
         if isinstance(data, tuple):
@@ -232,6 +247,8 @@ class FastAsyncRedisManager(socketio.AsyncRedisManager, FastAsyncManager):
     their emits) and this module's emit under it, where the stock local emit would be.
     """
 
+    connected: bool  # the stock manager's: whether its Redis client is set up
+
     def __init__(self, url: str = "redis://localhost:6379/0", channel: str = "socketio",
                  write_only: bool = False, logger: Any = None, json: Any = None,
                  redis_options: dict[str, Any] | None = None,
@@ -242,5 +259,49 @@ class FastAsyncRedisManager(socketio.AsyncRedisManager, FastAsyncManager):
             redis_options=redis_options)
         self.websocket_compression = websocket_compression
 
+    async def emit_many(self, emissions: Sequence[Emission]) -> None:
+        """Deliver to this worker's sockets, then publish all of them in one round trip.
 
-__all__ = ["FastAsyncManager", "FastAsyncRedisManager", "text_frame", "versions_supported"]
+        The stock emit awaits one PUBLISH per event, so a drain of k events made k round
+        trips in a row before the next drain. The messages are the stock ones (any stock
+        manager listening on the channel understands them), published in order in one
+        pipeline; binary payloads take the stock emit.
+        """
+        messages: list[dict[str, Any]] = []
+        for one in emissions:
+            data = list(one.data) if isinstance(one.data, tuple) else [one.data]
+            if sio_packet.Packet.data_is_binary(data):
+                await self._publish_all(messages)
+                messages = []
+                await self.emit(one.event, one.data, "/", room=one.room, skip_sid=one.skip_sid)
+                continue
+            message = {"method": "emit", "event": one.event, "data": data, "binary": False,
+                       "namespace": "/", "room": one.room, "skip_sid": one.skip_sid,
+                       "callback": None, "host_id": self.host_id}
+            await self._handle_emit(message)
+            messages.append(message)
+        await self._publish_all(messages)
+
+    async def _publish_all(self, messages: list[dict[str, Any]]) -> None:
+        """PUBLISH every message, in order, in one pipeline; as the stock ``_publish``,
+        reconnect and try once more if Redis fails, then give up (logged)."""
+        if not messages:
+            return
+        texts = [self.json.dumps(m) for m in messages]
+        for attempt in (1, 2):
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for text in texts:
+                        pipe.publish(self.channel, text)
+                    await pipe.execute()
+                return
+            except (RedisError, OSError) as exc:
+                self.connected = False
+                log.error("cannot publish %d events to redis%s: %s", len(texts),
+                          "; retrying" if attempt == 1 else "; giving up", exc)
+
+
+__all__ = ["Emission", "FastAsyncManager", "FastAsyncRedisManager", "text_frame",
+           "versions_supported"]

@@ -24,6 +24,7 @@ from realtime.backlog import DEFAULT_LIMIT
 from realtime.bus import LocalManager, RedisManager
 from realtime.clients import Client, Clients, Identity
 from realtime.events import Event, may_change_visibility, org_room, project_room, user_room
+from realtime.fast_emit import Emission
 from realtime.limits import SOCKET_WORK_AT_ONCE
 from realtime.presence import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
 
@@ -49,6 +50,11 @@ class HubConfig:
     max_buffer_bytes: int = DEFAULT_LIMIT
     presence_interval: float = 1.0
     presence_dead_after: float = 10.0
+
+
+def _target(rooms: tuple[str, ...]) -> str | list[str]:
+    """One room by name, several as a list (as the Socket.IO server's ``to``)."""
+    return rooms[0] if len(rooms) == 1 else list(rooms)
 
 
 def _token(environ: dict[str, Any], auth: Any) -> str | None:
@@ -241,12 +247,10 @@ class Hub:
 
     async def publish(self, events: list[Event]) -> None:
         """Emit the leader's events to every worker, then have visibility re-checked."""
-        for event in events:
-            rooms = list(event.rooms)
-            await self.sio.emit(event.name, event.payload,
-                                to=rooms[0] if len(rooms) == 1 else rooms,
-                                skip_sid=event.origin_sid)
-            self.emitted += 1
+        await self.manager.emit_many([
+            Emission(event.name, event.payload, _target(event.rooms), event.origin_sid)
+            for event in events])
+        self.emitted += len(events)
         for event in events:
             if may_change_visibility(event) and event.project_id:
                 await self.manager.broadcast({

@@ -10,12 +10,14 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 import socketio
 from aiohttp import web
 
 from bench.mini_client import MiniClient, Tally
 from bench.raw_client import open_raw
 from realtime.fast_emit import (
+    Emission,
     FastAsyncManager,
     FastAsyncRedisManager,
     text_frame,
@@ -249,6 +251,66 @@ async def test_redis_variant_delivers_across_two_servers(redis_url: str,
         assert two.manager.fast_deliveries >= 1000 and one.manager.fast_deliveries >= 1000
         await asyncio.gather(*(c.close() for c in [*near, *far, skipped]))
     finally:
+        await one.stop()
+        await two.stop()
+
+
+def batch(skip: str) -> list[Emission]:
+    """60 events: "n" to room a, room b, or both, every fifth skipping one socket."""
+    targets: list[Any] = ["a", "b", ["a", "b"]]
+    return [Emission("n", {"seq": seq}, targets[seq % 3], skip if seq % 5 == 0 else None)
+            for seq in range(60)]
+
+
+def expected(rooms: set[str], skipped: bool) -> list[int]:
+    targets = [{"a"}, {"b"}, {"a", "b"}]
+    return [seq for seq in range(60) if targets[seq % 3] & rooms
+            and not (skipped and seq % 5 == 0)]
+
+
+async def test_local_batch_is_exact_and_in_order(server: Server,
+                                                 session: aiohttp.ClientSession) -> None:
+    in_a, in_b, in_both = [await mini(session, server, 2, rooms)
+                           for rooms in (["a"], ["b"], ["a", "b"])]
+    await server.manager.emit_many(batch(in_a[0].sid))
+    await until(lambda: len(seqs(in_both[1])) == 60)
+    assert seqs(in_a[0]) == expected({"a"}, True) and seqs(in_a[1]) == expected({"a"}, False)
+    assert all(seqs(c) == expected({"b"}, False) for c in in_b)
+    assert all(seqs(c) == list(range(60)) for c in in_both)
+    await asyncio.gather(*(c.close() for c in [*in_a, *in_b, *in_both]))
+
+
+async def test_redis_batch_reaches_a_stock_manager_in_order_after_a_lost_connection(
+        redis_url: str, session: aiohttp.ClientSession) -> None:
+    """One pipeline of stock messages: a stock AsyncRedisManager on the channel delivers
+    them; the publishing connection killed by Redis costs nothing (reconnect, publish)."""
+    channel, name = f"fpm-test-batch-{uuid.uuid4().hex}", f"fpm-batch-{uuid.uuid4().hex[:8]}"
+    fast = FastAsyncRedisManager(redis_url, channel=channel,
+                                 redis_options={"client_name": name})
+    one = await Server(fast).start()
+    two = await Server(socketio.AsyncRedisManager(redis_url, channel=channel)).start()
+    admin = aioredis.Redis.from_url(redis_url)
+    try:
+        near = await mini(session, one, 2, ["a"])
+        far_a, far_b = await mini(session, two, 2, ["a"]), await mini(session, two, 1, ["b"])
+        while not far_a[0].events:  # until server two listens on the channel
+            await fast.emit_many([Emission("probe", {}, "a")])
+            await asyncio.sleep(0.05)
+        # Kill the publishing connections (not the subscription) between two batches.
+        killed = [await admin.client_kill_filter(_id=client["id"])
+                  for client in await admin.client_list()
+                  if client.get("name") == name and client.get("sub") == "0"]
+        assert killed
+        await fast.emit_many(batch(far_a[0].sid))
+        await until(lambda: len(seqs(far_b[0])) == len(expected({"b"}, False)))
+        await until(lambda: len(seqs(far_a[1])) == len(expected({"a"}, False)))
+        assert seqs(far_a[0]) == expected({"a"}, True)
+        assert seqs(far_a[1]) == expected({"a"}, False)
+        assert seqs(far_b[0]) == expected({"b"}, False)
+        assert all(seqs(c) == expected({"a"}, False) for c in near)
+        await asyncio.gather(*(c.close() for c in [*near, *far_a, *far_b]))
+    finally:
+        await admin.aclose()
         await one.stop()
         await two.stop()
 
