@@ -29,6 +29,10 @@ namespaces other than "/", servers not on aiohttp, library versions other than t
 ones. Compressed websockets (permessage-deflate) always take the stock path; compression
 is not offered unless ``websocket_compression=True`` (Socket.IO's own Node server has it
 off by default too: it costs a zlib context per socket and a compression per recipient).
+
+Batches. ``emit_many`` takes the events of one leader drain; the Redis variant delivers them
+here in order and publishes them to the other workers in one pipeline rather than one
+awaited round trip per event.
 """
 
 from __future__ import annotations
