@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -99,6 +99,17 @@ async def until(check: Callable[[], bool], within: float = 20) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition not met in time")
+
+
+async def until_listening(probe: Callable[[], Awaitable[None]], far: MiniClient,
+                          within: float = 20) -> None:
+    """Probe until a client of the other server gets one: that server listens on the channel."""
+    for _ in range(int(within / 0.05)):
+        await probe()
+        await asyncio.sleep(0.05)
+        if far.events:
+            return
+    raise AssertionError("the other server never received from the channel")
 
 
 def test_frame_headers_follow_rfc6455() -> None:
@@ -240,9 +251,7 @@ async def test_redis_variant_delivers_across_two_servers(redis_url: str,
         near = await mini(session, one, 5, [ROOM])
         far = await mini(session, two, 5, [ROOM])
         skipped = (await mini(session, two, 1, [ROOM]))[0]
-        while not far[0].events:  # until server two listens on the channel
-            await one.sio.emit("probe", {}, room=ROOM)
-            await asyncio.sleep(0.05)
+        await until_listening(lambda: one.sio.emit("probe", {}, room=ROOM), far[0])
         for seq in range(200):
             await one.sio.emit("n", {"seq": seq}, room=ROOM, skip_sid=skipped.sid)
         await until(lambda: all(len(seqs(c)) == 200 for c in near + far))
@@ -293,9 +302,7 @@ async def test_redis_batch_reaches_a_stock_manager_in_order_after_a_lost_connect
     try:
         near = await mini(session, one, 2, ["a"])
         far_a, far_b = await mini(session, two, 2, ["a"]), await mini(session, two, 1, ["b"])
-        while not far_a[0].events:  # until server two listens on the channel
-            await fast.emit_many([Emission("probe", {}, "a")])
-            await asyncio.sleep(0.05)
+        await until_listening(lambda: fast.emit_many([Emission("probe", {}, "a")]), far_a[0])
         # Kill the publishing connections (not the subscription) between two batches.
         killed = [await admin.client_kill_filter(_id=client["id"])
                   for client in await admin.client_list()
