@@ -68,18 +68,35 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, schema="pg_catalog", encoder=dumps, decoder=json.loads)
 
 
+class BoundedPool(asyncpg.Pool):
+    """asyncpg's pool, where waiting for a free connection is bounded by default: a caller
+    that cannot get one in `acquire_timeout` seconds gets TimeoutError (REST answers 503 with
+    Retry-After, a socket ack `unavailable`) instead of queueing without end."""
+
+    __slots__ = ("acquire_timeout",)
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
 async def create_pool(
     dsn: str,
     *,
     min_size: int = 2,
     max_size: int = 10,
     command_timeout: float = 10.0,
+    acquire_timeout: float = 5.0,
     application_name: str = "formula-pm",
 ) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
+    pool = BoundedPool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
         command_timeout=command_timeout,
         init=_init_connection,
         reset=_no_session_state,
@@ -88,7 +105,8 @@ async def create_pool(
             "idle_in_transaction_session_timeout": "60000",
         },
     )
-    assert pool is not None
+    pool.acquire_timeout = acquire_timeout
+    await pool
     return pool
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from db.migrate import upgrade
@@ -104,10 +105,55 @@ async def _seed(settings: Settings, projects: int, password: str | None) -> dict
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from db import migrate
+
     settings = resolve_database(settings)
-    upgrade(settings.database_url or "", args.revision)
-    print(f"database at {args.revision}")
+    url = settings.database_url or ""
+    try:
+        current = asyncio.run(_current_revision(url))
+        if args.status:
+            return _print_status(migrate.state_of(current))
+        target = migrate.resolve_target(args.revision)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    direction, steps = migrate.move_to(url, current, target)
+    if direction == "none":
+        print(f"database already at {current or 'base'}; nothing to do")
+        return 0
+    verb = "applied" if direction == "up" else "undid"
+    for revision in steps:
+        print(f"{verb} {migrate.describe(revision)}")
+    print(f"database {'upgraded' if direction == 'up' else 'downgraded'} from "
+          f"{current or 'base'} to {target or 'base'}")
     return 0
+
+
+async def _current_revision(url: str) -> str | None:
+    from db.migrate import current_revision
+
+    conn = await asyncpg.connect(url)
+    try:
+        return await current_revision(conn)
+    finally:
+        await conn.close()
+
+
+# `migrate --status` exit codes: 0 at head, 3 behind (for scripts and health checks).
+BEHIND = 3
+
+
+def _print_status(state: Any) -> int:
+    from db.migrate import describe
+
+    print(f"current revision: {state.current or 'none (empty database)'}")
+    print(f"head revision:    {state.head}")
+    if state.at_head:
+        print("pending:          none (at head)")
+        return 0
+    print(f"pending:          {len(state.pending)}")
+    for revision in state.pending:
+        print(f"  {describe(revision)}")
+    return BEHIND
 
 
 def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -168,9 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="bring the database to the newest schema",
-                             description="Apply the Alembic migrations to DATABASE_URL.")
-    migrate.add_argument("--revision", default="head", help="target revision (default head)")
-    migrate.set_defaults(func=cmd_migrate)
+                             description="Apply the Alembic migrations to DATABASE_URL, "
+                             "or move it up or down to --revision; prints what it did. "
+                             "Needs no JWT_SECRET.")
+    migrate.add_argument("--revision", default="head",
+                         help="target revision, up or down (default head; 'base' undoes all)")
+    migrate.add_argument("--status", action="store_true",
+                         help="print the current and pending revisions; exit 0 at head, "
+                         "3 when behind")
+    migrate.set_defaults(func=cmd_migrate, signs_tokens=False)
 
     admin = sub.add_parser("create-admin", help="create an organisation's admin",
                            description="Create the organisation SLUG if it is missing, and "
@@ -217,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings()
+        settings = load_settings(require_secret=getattr(args, "signs_tokens", True))
     except ConfigError as exc:
         print(f"formula-pm: configuration error: {exc}", file=sys.stderr)
         return 2

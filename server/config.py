@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+MIN_SECRET = 32
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message says which and why."""
@@ -46,6 +48,8 @@ class Settings:
     database_url: str | None = None
     redis_url: str | None = None
     jwt_secret: str = ""
+    # Keys that verify access tokens but no longer sign them (rotation without logouts).
+    jwt_previous_secrets: tuple[str, ...] = field(default=(), repr=False)
     host: str = "127.0.0.1"
     port: int = 5014
     cors_origins: tuple[str, ...] = ()
@@ -59,6 +63,8 @@ class Settings:
     pool_min_size: int = 2
     pool_max_size: int = 10
     db_command_timeout: float = 10.0
+    # Seconds a request waits for a pooled connection before it is answered 503.
+    db_pool_timeout: float = 5.0
     max_body_bytes: int = 1024 * 1024
     smtp_url: str | None = None
     mail_from: str = "Formula PM <no-reply@formula-pm.local>"
@@ -87,21 +93,24 @@ class Settings:
         return replace(self, database_url=url, embedded=embedded)
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build the settings from `env` (default: the process environment)."""
+def load_settings(env: Mapping[str, str] | None = None, *,
+                  require_secret: bool = True) -> Settings:
+    """Build the settings from `env` (default: the process environment). Commands that
+    sign no token (migrate) pass `require_secret=False`."""
     env = os.environ if env is None else env
     database_url = env.get("DATABASE_URL") or None
     data_dir = Path(env.get("DATA_DIR") or ".data")
     jwt_secret = env.get("JWT_SECRET", "")
-    if database_url and not jwt_secret:
+    if database_url and not jwt_secret and require_secret:
         raise ConfigError(
             "JWT_SECRET is required when DATABASE_URL is set "
             "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
-    if jwt_secret and len(jwt_secret) < 32:
-        raise ConfigError("JWT_SECRET must be at least 32 characters long")
-    if not jwt_secret:
+    if jwt_secret and len(jwt_secret) < MIN_SECRET:
+        raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET} characters long")
+    if not jwt_secret and not database_url:
         jwt_secret = _embedded_secret(data_dir)
+    previous = _previous_secrets(env)
     mode = env.get("REALTIME_MODE", "notify").lower()
     if mode not in ("notify", "poll"):
         raise ConfigError(f"REALTIME_MODE must be 'notify' or 'poll', got {mode!r}")
@@ -115,6 +124,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_url=database_url,
         redis_url=env.get("REDIS_URL") or None,
         jwt_secret=jwt_secret,
+        jwt_previous_secrets=tuple(p for p in previous if p != jwt_secret),
         host=env.get("HOST", "127.0.0.1"),
         port=port,
         cors_origins=_split(env.get("CORS_ORIGINS", "")),
@@ -127,6 +137,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600),
         pool_min_size=_int(env, "DB_POOL_MIN", 2),
         pool_max_size=_int(env, "DB_POOL_MAX", 10),
+        db_pool_timeout=_positive(env, "DB_POOL_TIMEOUT", 5),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
         smtp_url=env.get("SMTP_URL") or None,
         public_url=env.get("PUBLIC_URL") or f"http://127.0.0.1:{port}",
@@ -136,6 +147,27 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         socket_max_buffer_bytes=_int(env, "SOCKET_MAX_BUFFER_BYTES", 4 * 1024 * 1024),
         leader_stall_after=_stall_after(env),
     )
+
+
+def _previous_secrets(env: Mapping[str, str]) -> tuple[str, ...]:
+    """JWT_PREVIOUS_SECRETS: comma-separated keys still accepted for verification."""
+    previous = _split(env.get("JWT_PREVIOUS_SECRETS", ""))
+    for number, secret in enumerate(previous, start=1):
+        if len(secret) < MIN_SECRET:  # never echo the key itself
+            raise ConfigError(f"JWT_PREVIOUS_SECRETS: entry {number} is shorter than "
+                              f"{MIN_SECRET} characters")
+    return previous
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
 
 
 def _embedded_secret(data_dir: Path) -> str:

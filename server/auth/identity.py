@@ -15,8 +15,14 @@ from aiohttp import web
 
 from db.pool import Actor, system_transaction
 from db.queries.sessions import session_identity
-from server.auth.tokens import AccessClaims, decode_access_token_cached
+from server.auth.tokens import (
+    AccessClaims,
+    SigningKeys,
+    decode_access_token_cached,
+    signing_keys,
+)
 from server.cache_keys import READS_RECORD, org_generation_key, record_key, visibility_key
+from server.config import Settings
 from server.errors import REQUEST_ID, Handler, Unauthorized
 from server.keys import CACHE, POOL, SETTINGS, SOCKET_OWNER
 
@@ -46,6 +52,10 @@ PUBLIC_PATHS = frozenset({
     "/", "/api/v1/openapi.json", "/api/v1/auth/login", "/api/v1/auth/refresh",
     "/api/v1/auth/password-reset/request", "/api/v1/auth/password-reset/confirm",
 })
+
+
+def _keys(settings: Settings) -> SigningKeys:
+    return signing_keys(settings.jwt_secret, settings.jwt_previous_secrets)
 
 
 def session_cache_key(session_id: uuid.UUID | str) -> str:
@@ -109,7 +119,7 @@ def _keys_of(claims: AccessClaims) -> tuple[str, str, str]:
 
 async def authenticate(app: web.Application, token: str) -> Identity:
     """Identity of a bearer token: valid signature and claims, live session, active user."""
-    claims = decode_access_token_cached(app[SETTINGS].jwt_secret, token)
+    claims = decode_access_token_cached(_keys(app[SETTINGS]), token)
     who, _ = await authenticate_reading(app, claims, ())
     return who
 
@@ -165,7 +175,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if token is None:
         raise Unauthorized("A bearer token is required", code="missing_token",
                            headers={"WWW-Authenticate": 'Bearer realm="formula-pm"'})
-    claims = decode_access_token_cached(request.app[SETTINGS].jwt_secret, token)
+    claims = decode_access_token_cached(_keys(request.app[SETTINGS]), token)
     who, ahead = await authenticate_reading(request.app, claims, read_ahead_keys(request, claims))
     request[IDENTITY] = who
     request[READ_AHEAD] = ahead

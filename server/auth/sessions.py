@@ -13,7 +13,12 @@ from aiohttp import web
 from db.pool import Actor, system_transaction
 from db.queries import sessions as q
 from server.auth.identity import session_cache_key
-from server.auth.tokens import hash_token, issue_access_token, refresh_token_for
+from server.auth.tokens import (
+    hash_token,
+    issue_access_token,
+    refresh_token_for,
+    signing_keys,
+)
 from server.errors import Unauthorized
 from server.keys import CACHE, ON_SESSIONS_REVOKED, POOL, SETTINGS
 
@@ -35,7 +40,8 @@ class TokenPair:
 def _pair(app: web.Application, *, user_id: uuid.UUID, org_id: uuid.UUID, role: str,
           session_id: uuid.UUID, generation: int) -> TokenPair:
     settings = app[SETTINGS]
-    access = issue_access_token(settings.jwt_secret, user_id=user_id, org_id=org_id, role=role,
+    keys = signing_keys(settings.jwt_secret, settings.jwt_previous_secrets)
+    access = issue_access_token(keys, user_id=user_id, org_id=org_id, role=role,
                                 session_id=session_id, ttl=settings.access_token_ttl)
     refresh = refresh_token_for(settings.jwt_secret, session_id, generation)
     return TokenPair(access, refresh, settings.access_token_ttl, session_id)
