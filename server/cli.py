@@ -19,6 +19,15 @@ from aiohttp import web
 from db.migrate import upgrade
 from db.pool import create_pool
 from server.config import ConfigError, Settings, load_settings
+from server.fatal import (
+    BEHIND,
+    CONFIG,
+    Fatal,
+    address_problem,
+    check_address_free,
+    probe_redis,
+    run_probe,
+)
 from server.logs import configure_logging
 
 log = logging.getLogger("formula_pm.cli")
@@ -31,8 +40,10 @@ DATABASE_URL an embedded PostgreSQL is started in DATA_DIR."""
 
 
 def resolve_database(settings: Settings) -> Settings:
-    """Use DATABASE_URL, or start the embedded PostgreSQL and create its database."""
+    """Use DATABASE_URL (after one connection proves it works), or start the embedded
+    PostgreSQL and create its database."""
     if settings.database_url:
+        run_probe(settings.database_url)
         return settings
     from server.embedded import ensure_database, start_embedded
 
@@ -56,6 +67,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log.info("malloc settings pinned", extra={"malloc": tuned})
     collector = tune_collector()
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    check_address_free(settings.host, settings.port)
+    if settings.redis_url:
+        probe_redis(settings.redis_url)
     settings = resolve_database(settings)
     upgrade(settings.database_url or "")
     if settings.embedded:
@@ -72,12 +86,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                                                 "gc_frozen": freeze_startup_heap()})
 
     app.on_startup.append(freeze)
-    web.run_app(
-        app, host=settings.host, port=settings.port, access_log=None,
-        print=None, max_line_size=HANDLER_ARGS["max_line_size"],
-        max_field_size=HANDLER_ARGS["max_field_size"],
-        shutdown_timeout=5,
-    )
+    try:
+        web.run_app(
+            app, host=settings.host, port=settings.port, access_log=None,
+            print=None, max_line_size=HANDLER_ARGS["max_line_size"],
+            max_field_size=HANDLER_ARGS["max_field_size"],
+            shutdown_timeout=5,
+        )
+    except OSError as exc:  # taken between the check above and now
+        raise address_problem(exc, settings.host, settings.port) from None
     return 0
 
 
@@ -136,10 +153,6 @@ async def _current_revision(url: str) -> str | None:
         return await current_revision(conn)
     finally:
         await conn.close()
-
-
-# `migrate --status` exit codes: 0 at head, 3 behind (for scripts and health checks).
-BEHIND = 3
 
 
 def _print_status(state: Any) -> int:
@@ -272,11 +285,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(require_secret=getattr(args, "signs_tokens", True))
     except ConfigError as exc:
         print(f"formula-pm: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return CONFIG
     configure_logging(settings.log_level)
     try:
         result: int = args.func(settings, args)
         return result
     except ConfigError as exc:
         print(f"formula-pm: {exc}", file=sys.stderr)
-        return 2
+        return CONFIG
+    except Fatal as exc:
+        print(f"formula-pm: {exc}", file=sys.stderr)
+        return exc.code

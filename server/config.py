@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from db.dsn import BadDatabaseUrl, check_database_url
+
 MIN_SECRET = 32
 
 
@@ -99,6 +101,11 @@ def load_settings(env: Mapping[str, str] | None = None, *,
     sign no token (migrate) pass `require_secret=False`."""
     env = os.environ if env is None else env
     database_url = env.get("DATABASE_URL") or None
+    if database_url:
+        try:
+            check_database_url(database_url)
+        except BadDatabaseUrl as exc:
+            raise ConfigError(str(exc)) from None
     data_dir = Path(env.get("DATA_DIR") or ".data")
     jwt_secret = env.get("JWT_SECRET", "")
     if database_url and not jwt_secret and require_secret:

@@ -11,8 +11,9 @@ import asyncpg
 import pytest
 
 from db.migrate import revisions
-from server.cli import BEHIND, main
+from server.cli import main
 from server.embedded import with_database
+from server.fatal import BEHIND
 
 
 @pytest.fixture
