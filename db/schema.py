@@ -248,6 +248,7 @@ projects = Table(
     CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
     UniqueConstraint("org_id", "legacy_id"),
     Index("ix_projects_org_id_status", "org_id", "status"),
+    Index("ix_projects_client_id_status", "client_id", "status"),
     Index("ix_projects_search", "search_vector", postgresql_using="gin"),
     Index("ix_projects_name_trgm", text("f_unaccent(name) gin_trgm_ops"), postgresql_using="gin"),
 )

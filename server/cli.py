@@ -169,6 +169,57 @@ def _print_status(state: Any) -> int:
     return BEHIND
 
 
+ROLES_SQL = """\
+-- Formula PM's two roles, once per PostgreSQL server (they are shared by its databases).
+-- Run as a role with CREATEROLE (a managed service's master user) or a superuser; running
+-- it again changes nothing. Neither role logs in; neither needs SUPERUSER or BYPASSRLS.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'formula_pm_app') THEN
+        CREATE ROLE formula_pm_app NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'formula_pm_system') THEN
+        CREATE ROLE formula_pm_system NOLOGIN;
+    END IF;
+END $$;
+-- The service's login may act as either (PostgreSQL 16 and later: add
+-- "WITH INHERIT TRUE, SET TRUE" to this GRANT).
+GRANT formula_pm_app, formula_pm_system TO {login};
+-- The service database, owned by the login (skip if it exists):
+CREATE DATABASE {database} OWNER {login};
+"""
+
+
+def cmd_roles_sql(settings: Settings, args: argparse.Namespace) -> int:
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(settings.database_url or "")
+    login = args.login or parts.username
+    database = args.database or parts.path.lstrip("/") or "formula_pm"
+    if not login:
+        raise ConfigError("name the service's login: --login NAME (or set DATABASE_URL)")
+    print(ROLES_SQL.format(login=_ident(login), database=_ident(database)), end="")
+    return 0
+
+
+def _ident(name: str) -> str:
+    """A PostgreSQL identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    from server.preflight import FAIL, run_checks
+
+    checks = asyncio.run(run_checks(settings))
+    if args.json:
+        print(json.dumps({"ok": all(c.status != FAIL for c in checks),
+                          "checks": [c.as_json() for c in checks]}, indent=2))
+    else:
+        for check in checks:
+            print(check.line())
+    return 1 if any(c.status == FAIL for c in checks) else 0
+
+
 def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     settings = resolve_database(settings)
     upgrade(settings.database_url or "")
@@ -236,6 +287,27 @@ def build_parser() -> argparse.ArgumentParser:
                          help="print the current and pending revisions; exit 0 at head, "
                          "3 when behind")
     migrate.set_defaults(func=cmd_migrate, signs_tokens=False)
+
+    check = sub.add_parser(
+        "check", help="preflight: can this configuration run? (changes nothing)",
+        description="Check, one line each (ok / warn / fail, and the fix): the database is "
+        "reachable, TLS in use and verified, the server version, the roles and their "
+        "attributes, the extensions, the migration state, Redis (with its credentials), "
+        "SMTP when configured, DATA_DIR writable, JWT_SECRET set. Exits 1 when a check "
+        "fails.")
+    check.add_argument("--json", action="store_true", help="one JSON document for machines")
+    check.set_defaults(func=cmd_check, signs_tokens=False)
+
+    roles = sub.add_parser(
+        "roles-sql", help="print the SQL a DBA runs to create the service's roles",
+        description="Print the SQL that creates the two roles of the service (no login, no "
+        "SUPERUSER, no BYPASSRLS), grants them to the service's login and creates its "
+        "database. Once a DBA has run it, `migrate` needs no role privilege at all. Connects "
+        "to nothing; needs no JWT_SECRET.")
+    roles.add_argument("--login", help="the service's login (default: DATABASE_URL's user)")
+    roles.add_argument("--database",
+                       help="the service database (default: DATABASE_URL's, or formula_pm)")
+    roles.set_defaults(func=cmd_roles_sql, signs_tokens=False)
 
     admin = sub.add_parser("create-admin", help="create an organisation's admin",
                            description="Create the organisation SLUG if it is missing, and "

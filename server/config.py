@@ -115,7 +115,7 @@ def load_settings(env: Mapping[str, str] | None = None, *,
         )
     if jwt_secret and len(jwt_secret) < MIN_SECRET:
         raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET} characters long")
-    if not jwt_secret and not database_url:
+    if not jwt_secret and not database_url and require_secret:
         jwt_secret = _embedded_secret(data_dir)
     previous = _previous_secrets(env)
     mode = env.get("REALTIME_MODE", "notify").lower()

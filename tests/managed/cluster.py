@@ -46,7 +46,7 @@ class Cluster:
                    "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"])
         settings = [f"port = {self.port}", "listen_addresses = '127.0.0.1'",
                     f"unix_socket_directories = '{self.root}'", "fsync = off",
-                    "max_connections = 60", "shared_buffers = 32MB"]
+                    "max_connections = 100", "shared_buffers = 32MB"]
         if tls is not None:
             cert, key = self._own(tls[0]), self._own(tls[1])
             settings += ["ssl = on", f"ssl_cert_file = '{cert}'", f"ssl_key_file = '{key}'"]
