@@ -112,8 +112,8 @@ async def _roles(conn: asyncpg.Connection, url: str) -> Check:
                                                      or rows[r]["rolbypassrls"])]
     if privileged:
         return Check("roles", WARN, f"{said}; {', '.join(privileged)} bypass row-level "
-                     "security", "run `formula-pm migrate` (as a superuser, it drops the "
-                     "attribute; nothing needs it)")
+                     "security", "nothing needs it: as a superuser, ALTER ROLE "
+                     f"{privileged[0]} NOSUPERUSER NOBYPASSRLS")
     not_granted = [r for r in ROLES if r in rows and not rows[r]["mine"]]
     if not_granted and not (me["rolsuper"] or me["rolcreaterole"]):
         return Check("roles", FAIL, f"{said}; not a member of {', '.join(not_granted)}",

@@ -1,7 +1,11 @@
 """No superuser, ever: `migrate` as a login that owns its database and has CREATEROLE (a
 managed service's master user), or with the roles created beforehand by a DBA from
 `formula-pm roles-sql`; no role of the service has SUPERUSER or BYPASSRLS; and the auth,
-row-level security, audit and real-time tests pass with the service logged in that way."""
+row-level security, audit and real-time tests pass with the service logged in that way.
+
+All of it on a private PostgreSQL server of this module's own (roles are server-wide: on a
+shared server an older installation's roles could still carry BYPASSRLS and hide a need
+for it), where the migrations create the roles from nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -19,6 +23,7 @@ import pytest
 from server.cli import main
 from server.embedded import with_database
 from tests.conftest import as_login
+from tests.managed.cluster import Cluster
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the service's own login is checked against, re-run as that login.
@@ -50,12 +55,18 @@ class Login:
             await conn.close()
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[Cluster]:
+    cluster = Cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
-async def login(admin_dsn: str, database_url: str,
-                request: pytest.FixtureRequest) -> AsyncIterator[Login]:
-    # `database_url`: this run's own database, migrated as the server's superuser, so on this
-    # server the role attributes are what a superuser-run migration leaves (none either).
-    made = Login(admin_dsn, createrole=request.param == "createrole")
+async def login(server: Cluster, request: pytest.FixtureRequest) -> AsyncIterator[Login]:
+    made = Login(server.url(), createrole=request.param == "createrole")
     attributes = "LOGIN CREATEROLE" if made.createrole else "LOGIN"
     await made.admin(f'CREATE ROLE "{made.name}" {attributes} NOSUPERUSER NOBYPASSRLS')
     try:
@@ -116,10 +127,12 @@ async def _no_role_is_privileged(login: Login) -> None:
     assert not [r["rolname"] for r in rows if r["rolsuper"] or r["rolbypassrls"]]
 
 
-def test_the_suite_passes_with_the_service_logged_in_as_an_owner_not_a_superuser() -> None:
+def test_the_suite_passes_with_the_service_logged_in_as_an_owner_not_a_superuser(
+        server: Cluster) -> None:
     """Auth, row-level security, audit, import and real-time tests, with the migrations,
-    the app and the live workers logged in as a CREATEROLE owner (FPM_TEST_SERVICE_LOGIN)."""
-    env = {**os.environ, "FPM_TEST_SERVICE_LOGIN": "owner"}
+    the app and the live workers logged in as a CREATEROLE owner (FPM_TEST_SERVICE_LOGIN),
+    on the private server whose roles have no special attribute."""
+    env = {**os.environ, "FPM_TEST_SERVICE_LOGIN": "owner", "TEST_DATABASE_URL": server.url()}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
          *SUITE_AS_OWNER], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,

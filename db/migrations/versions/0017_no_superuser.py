@@ -5,7 +5,10 @@ Managed PostgreSQL services give no superuser and no BYPASSRLS. Until now
 row-level security has a policy `system` that admits that role to every row, and the
 organisation and project policies apply to `formula_pm_app` alone (so the definer functions
 they call, which run as the system role, never meet them: no recursion, no per-row cost).
-On a server where the migrating login is a superuser, the attribute is removed too.
+The role attribute itself is left as it is (roles are shared by every database of the
+server; a migration of one database does not change them): an older installation's system
+role may still carry BYPASSRLS, which `formula-pm check` reports and a superuser removes
+with `ALTER ROLE formula_pm_system NOBYPASSRLS`.
 
 Revision ID: 0017
 Revises: 0012
@@ -44,16 +47,6 @@ END $$
 TO_PUBLIC = TO_APP.replace("roles = '{public}'", "roles = '{formula_pm_app}'").replace(
     "TO formula_pm_app'", "TO PUBLIC'")
 
-DROP_BYPASS = """
-DO $$
-BEGIN
-    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-        ALTER ROLE formula_pm_system NOBYPASSRLS;
-    END IF;
-END $$
-"""
-
-
 def _tables_literal() -> str:
     return "ARRAY[" + ", ".join(f"'{t}'" for t in RLS_TABLES) + "]::name[]"
 
@@ -64,10 +57,9 @@ def upgrade() -> None:
         op.execute(f"""CREATE POLICY system ON {table} TO formula_pm_system
                        USING (true) WITH CHECK (true)""")
     op.execute(TO_APP.replace("$1", _tables_literal()))
-    op.execute(DROP_BYPASS)
 
 
 def downgrade() -> None:
-    # The `system` policies stay, and BYPASSRLS is not given back: roles are shared by every
-    # database of the cluster, and with the policies the older revisions work without it.
+    # The `system` policies stay: with them the older revisions work whether or not the
+    # role has BYPASSRLS (roles are shared by the server's databases: never changed here).
     op.execute(TO_PUBLIC.replace("$1", _tables_literal()))
