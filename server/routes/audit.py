@@ -46,6 +46,20 @@ class AuditQuery(HistoryQuery):
     from_: dt.datetime | None = pydantic.Field(None, alias="from")
     to: dt.datetime | None = None
 
+    @pydantic.field_validator("from_", "to")
+    @classmethod
+    def _in_utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """In UTC (a time without a zone is taken as UTC); the ends of the calendar with
+        an offset have no UTC equivalent and are refused here, not by the driver."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValueError("out of range") from None
+
 
 class AuditOut(pydantic.BaseModel):
     id: int

@@ -262,7 +262,7 @@ async def test_decided_drawing_is_locked_for_every_role(client: TestClient[Any, 
     status, seen = await send(client, "GET", f"{URL}/{did}", pm)
     assert (seen["title"], seen["room"], seen["scope_item_ids"]) == (
         "Reception desk", "Lobby", [])
-    status, same = await send(client, "PATCH", f"{URL}/{did}", pm,
+    status, _ = await send(client, "PATCH", f"{URL}/{did}", pm,
                               {"title": "Reception desk", "scope_item_ids": []})
     assert status == 200  # values sent back unchanged are not edits
 
