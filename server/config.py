@@ -33,6 +33,22 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK = "127.0.0.1/32,::1/128"
+
+
+def _networks(env: Mapping[str, str], name: str, default: str = "") -> tuple[Network, ...]:
+    """A comma-separated list of addresses or networks (`10.0.0.0/8`, `::1`); unset or
+    empty is `default`, `none` is no address at all."""
+    raw = env.get(name, "").strip() or default
+    if raw.lower() == "none":
+        return ()
+    try:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in _split(raw))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -78,9 +94,10 @@ class Settings:
     socket_max_buffer_bytes: int = 4 * 1024 * 1024
     embedded: bool = False
     leader_stall_after: float = 15.0
-    trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
-        default=(), repr=False
-    )
+    trusted_networks: tuple[Network, ...] = field(default=(), repr=False)
+    # Who may read /metrics and the detail of /health/ready (operators, not users).
+    metrics_allow: tuple[Network, ...] = field(
+        default=_networks({}, "METRICS_ALLOW", LOOPBACK), repr=False)
 
     @property
     def redis_enabled(self) -> bool:
@@ -122,10 +139,7 @@ def load_settings(env: Mapping[str, str] | None = None, *,
     if mode not in ("notify", "poll"):
         raise ConfigError(f"REALTIME_MODE must be 'notify' or 'poll', got {mode!r}")
     proxies = _split(env.get("TRUSTED_PROXIES", ""))
-    try:
-        networks = tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
-    except ValueError as exc:
-        raise ConfigError(f"TRUSTED_PROXIES: {exc}") from exc
+    networks = _networks(env, "TRUSTED_PROXIES")
     port = _int(env, "PORT", 5014)
     return Settings(
         database_url=database_url,
@@ -137,6 +151,7 @@ def load_settings(env: Mapping[str, str] | None = None, *,
         cors_origins=_split(env.get("CORS_ORIGINS", "")),
         trusted_proxies=proxies,
         trusted_networks=networks,
+        metrics_allow=_networks(env, "METRICS_ALLOW", LOOPBACK),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         data_dir=data_dir,
         env_name=env.get("FPM_ENV", "dev"),

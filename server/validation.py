@@ -29,8 +29,12 @@ async def read_json(request: web.Request) -> Any:
     raw = await request.read()
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"The body is not valid JSON: {exc}", code="invalid_json") from exc
+    except UnicodeDecodeError:
+        raise BadRequest("The body is not UTF-8 text", code="invalid_json") from None
+    except json.JSONDecodeError as exc:
+        # Where, in our words: the parser's message is a Python detail.
+        raise BadRequest(f"The body is not valid JSON (line {exc.lineno}, column {exc.colno})",
+                         code="invalid_json") from None
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:

@@ -22,7 +22,7 @@ from server.auth.tokens import (
     signing_keys,
 )
 from server.cache_keys import READS_RECORD, org_generation_key, record_key, visibility_key
-from server.config import Settings
+from server.config import Network, Settings
 from server.errors import REQUEST_ID, Handler, Unauthorized
 from server.keys import CACHE, POOL, SETTINGS, SOCKET_OWNER
 
@@ -213,6 +213,36 @@ def client_ip(request: web.Request) -> str | None:
         return str(ipaddress.ip_address(remote)) if remote else None
     except ValueError:
         return None
+
+
+# Headers by which a proxy says whom it forwards for.
+FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
+def address_in(address: str | None, networks: Sequence[Network]) -> bool:
+    """Whether `address` lies in one of `networks` (an IPv4-mapped IPv6 address counts
+    as its IPv4 address); no address or a malformed one is in none."""
+    if not address:
+        return False
+    try:
+        addr = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return any(addr in net for net in networks)
+
+
+def from_operators(request: web.Request) -> bool:
+    """Whether the caller may see operational detail (/metrics, /health/ready): its
+    address, as `client_ip` finds it, is in METRICS_ALLOW. A request forwarded by a
+    proxy that is not trusted never is: behind a same-host proxy every caller would
+    otherwise come from loopback."""
+    settings = request.app[SETTINGS]
+    forwarded = any(h in request.headers for h in FORWARDING_HEADERS)
+    if forwarded and not address_in(request.remote, settings.trusted_networks):
+        return False
+    return address_in(client_ip(request), settings.metrics_allow)
 
 
 async def actor(request: web.Request) -> Actor:

@@ -1,4 +1,5 @@
-"""/api/v1/audit: the change history; admins see their organisation, others their projects."""
+"""/api/v1/audit: the change history; admins see their organisation, others their projects
+(with other users' addresses and user agents left out)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import binascii
 import datetime as dt
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import pydantic
@@ -15,8 +17,8 @@ from aiohttp import web
 from db.pool import transaction
 from db.queries import audit as queries
 from db.schema import AUDITED_TABLES
-from server.auth.identity import actor, identity
-from server.auth.permissions import Perm, require
+from server.auth.identity import Identity, actor, identity
+from server.auth.permissions import Perm, Role, require
 from server.errors import Invalid, NotFound
 from server.fields import path_uuid
 from server.keys import POOL
@@ -43,6 +45,20 @@ class AuditQuery(HistoryQuery):
     user_id: uuid.UUID | None = None
     from_: dt.datetime | None = pydantic.Field(None, alias="from")
     to: dt.datetime | None = None
+
+    @pydantic.field_validator("from_", "to")
+    @classmethod
+    def _in_utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """In UTC (a time without a zone is taken as UTC); the ends of the calendar with
+        an offset have no UTC equivalent and are refused here, not by the driver."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValueError("out of range") from None
 
 
 class AuditOut(pydantic.BaseModel):
@@ -81,6 +97,19 @@ def decode_cursor(cursor: str, descending: bool) -> int:
                   errors=[{"field": "cursor", "message": "invalid cursor"}])
 
 
+# Where and with what a person works is personal data: only admins see it for others.
+PERSONAL = ("ip", "user_agent")
+
+
+def shown(row: Mapping[str, Any], viewer: Identity) -> dict[str, Any]:
+    """An audit row as `viewer` may see it: another user's address and agent only for
+    admins (a non-admin sees them on their own rows)."""
+    data = dict(row)
+    if viewer.role != Role.ADMIN and data.get("user_id") != viewer.user_id:
+        data.update(dict.fromkeys(PERSONAL))
+    return data
+
+
 async def _page(request: web.Request, params: HistoryQuery, filters: dict[str, Any],
                 default_sort: str) -> dict[str, Any]:
     descending = (params.sort or default_sort) == "-id"
@@ -90,7 +119,8 @@ async def _page(request: web.Request, params: HistoryQuery, filters: dict[str, A
                                         limit=params.limit)
     more = len(rows) > params.limit
     rows = rows[: params.limit]
-    return {"data": [dict(r) for r in rows],
+    viewer = identity(request)
+    return {"data": [shown(r, viewer) for r in rows],
             "next_cursor": encode_cursor(descending, rows[-1]["id"]) if more else None}
 
 

@@ -38,6 +38,7 @@ from server.project_records import (
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.validation import ApiModel, read_body, read_query
 from server.workflows import specs
+from server.workflows.machine import changed_fields
 
 routes = web.RouteTableDef()
 TABLE = "material_specs"
@@ -166,6 +167,7 @@ async def update_material_spec(request: web.Request) -> web.Response:
     changes = (await read_body(request, SpecPatch)).model_dump(exclude_unset=True)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         current = await _locked(conn, spec_id, request)
+        specs.LOCK.check_edit(current["status"], changed_fields(current, changes), who.role)
         row = await rows.update_row(conn, TABLE, spec_id, _with_total(changes, current))
     return json_response(shape(row, who.role))
 

@@ -104,3 +104,32 @@ async def test_notification_audit_rows_are_private_to_their_recipient(
                                    headers=await world.headers(app, user))
         assert listing.status == 200
         assert len((await listing.json())["data"]) == expected
+
+
+async def test_addresses_and_agents_of_others_only_for_admins(client: TestClient[Any, Any],
+                                                              world: World) -> None:
+    org = await world.org()
+    admin = await caller(client, world, org, "admin")
+    designer = await caller(client, world, org, "designer")
+    pm = await caller(client, world, org, "project_manager")
+    _, project = await admin.post("/api/v1/projects", {"name": "Seen", "type": "office"},
+                                  headers={"User-Agent": "admin-agent"})
+    for who in (designer, pm):
+        await admin.post(f"/api/v1/projects/{project['id']}/members", {"user_id": who.id},
+                         headers={"User-Agent": "admin-agent"})
+    _, task = await designer.post("/api/v1/tasks", {"project_id": project["id"], "name": "t"},
+                                  headers={"User-Agent": "designer-agent"})
+    await pm.patch(f"/api/v1/tasks/{task['id']}", {"name": "t2"},
+                   headers={"User-Agent": "pm-agent"})
+    for path in (f"{URL}?project_id={project['id']}", f"{URL}/tasks/{task['id']}"):
+        everything = await all_pages(admin, path)
+        assert {r["user_agent"] for r in everything} >= {"designer-agent", "pm-agent"}
+        assert all(r["ip"] == "127.0.0.1" for r in everything)
+        for viewer, agent in ((designer, "designer-agent"), (pm, "pm-agent")):
+            rows = await all_pages(viewer, path)
+            assert {r["user_id"] for r in rows} > {viewer.id}, path  # others' rows are there
+            for row in rows:
+                if row["user_id"] == viewer.id:
+                    assert (row["ip"], row["user_agent"]) == ("127.0.0.1", agent)
+                else:
+                    assert (row["ip"], row["user_agent"]) == (None, None), row
