@@ -85,7 +85,7 @@ class Workflow:
             raise Conflict(
                 f"A {self.noun} in status {status} cannot {action.replace('_', ' ')}",
                 code="illegal_transition",
-                extra={"status": status, "allowed_actions": allowed})
+                extra={"state": status, "allowed_actions": allowed})
         text = (comment or "").strip() or None
         if found.needs_comment and text is None:
             raise Invalid(f"A comment is required to {action.replace('_', ' ')}",
