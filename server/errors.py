@@ -141,7 +141,9 @@ def pydantic_errors(exc: pydantic.ValidationError) -> list[FieldError]:
     """Every bad field, with its dotted path and a readable message."""
     out = []
     for err in exc.errors(include_url=False):
-        field = ".".join(str(p) for p in err.get("loc", ())) or "body"
+        # A model-level (cross-field) check has no location but names its field.
+        named = (err.get("ctx") or {}).get("field")
+        field = ".".join(str(p) for p in err.get("loc", ())) or str(named or "body")
         message = err.get("msg", "invalid")
         if err.get("type") == "extra_forbidden":
             message = "unknown field"
@@ -163,6 +165,10 @@ def database_error(exc: asyncpg.PostgresError) -> ApiError | None:
         return Invalid("A referenced record does not exist",
                        errors=[{"field": _field_of(constraint), "message": "does not exist"}])
     if isinstance(exc, asyncpg.CheckViolationError):
+        if constraint in CROSS_FIELD_CHECKS:
+            field, message = CROSS_FIELD_CHECKS[constraint]
+            return Invalid("Some values contradict each other",
+                           errors=[{"field": field, "message": message}])
         return Invalid("A value is out of range",
                        errors=[{"field": _field_of(constraint), "message": "out of range"}])
     if isinstance(exc, asyncpg.NotNullViolationError):
@@ -179,6 +185,15 @@ def database_error(exc: asyncpg.PostgresError) -> ApiError | None:
         return Invalid("A value has the wrong form", errors=[{"field": "body",
                                                               "message": str(exc)[:200]}])
     return None
+
+
+# Checks that compare columns (a PATCH may name one side only): the field to change.
+CROSS_FIELD_CHECKS = {
+    "ck_projects_dates": ("end_date", "must not be before start_date"),
+    "ck_scope_items_dates": ("end_date", "must not be before start_date"),
+    "ck_tasks_dates": ("due_date", "must not be before start_date"),
+    "ck_users_client_role": ("client_id", "required for role client, only for role client"),
+}
 
 
 def _field_of(constraint: str) -> str:

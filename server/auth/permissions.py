@@ -55,7 +55,8 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.PROJECT_MANAGER: frozenset(_STAFF_BASE | {
         # A manager signs up the client of a new project; changing or removing a client
         # the whole organisation shares stays with admins.
-        Perm.CREATE_CLIENTS, Perm.CREATE_PROJECTS, Perm.EDIT_PROJECTS, Perm.MANAGE_MEMBERS, Perm.MANAGE_SCOPE,
+        Perm.CREATE_CLIENTS,
+        Perm.CREATE_PROJECTS, Perm.EDIT_PROJECTS, Perm.MANAGE_MEMBERS, Perm.MANAGE_SCOPE,
         Perm.CREATE_TASKS, Perm.EDIT_TASKS, Perm.UPDATE_TASK_PROGRESS, Perm.DELETE_TASKS,
         Perm.CREATE_DRAWINGS, Perm.EDIT_DRAWINGS, Perm.SUBMIT_DRAWINGS, Perm.REVIEW_DRAWINGS,
         Perm.MANAGE_MATERIALS, Perm.SUBMIT_MATERIALS, Perm.APPROVE_MATERIALS,

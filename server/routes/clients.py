@@ -94,7 +94,8 @@ async def list_clients(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/clients")
-@doc(summary="Create a client (admins and project managers)", body=ClientCreate, response=ClientOut, status=201)
+@doc(summary="Create a client (admins and project managers)", body=ClientCreate,
+     response=ClientOut, status=201)
 @idempotent
 async def create_client(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.CREATE_CLIENTS)

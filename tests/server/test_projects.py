@@ -119,7 +119,7 @@ async def test_validation_and_bad_json(client: TestClient[Any, Any], world: Worl
     assert fields(body) >= {"name", "type", "budget", "priority", "description", "owner"}
     status, body = await pm.post(URL, {"name": "Ok", "type": "office",
                                        "start_date": "2026-05-01", "end_date": "2026-04-01"})
-    assert status == 422 and "end_date" in body["errors"][0]["message"]
+    assert status == 422 and fields(body) == {"end_date"}
     status, body = await pm.post(URL, {"name": "Ok", "type": "office", "start_date": "tomorrow"})
     assert status == 422 and fields(body) == {"start_date"}
     _, project = await pm.post(URL, {"name": "Ok", "type": "office", "start_date": "2026-05-01"})
