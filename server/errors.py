@@ -112,7 +112,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> web.Response:
-    body: dict[str, Any] = {
+    standard: dict[str, Any] = {
         "type": f"https://formula-pm.dev/problems/{code.replace('_', '-')}",
         "title": title,
         "status": status,
@@ -121,8 +121,7 @@ def problem_response(
         "request_id": request_id,
         "errors": list(errors),
     }
-    if extra:
-        body.update(extra)
+    body = {**standard, **_extension_members(extra or {})}
     response = web.Response(
         status=status, text=json.dumps(body), content_type=PROBLEM_JSON, headers=headers
     )
@@ -130,11 +129,26 @@ def problem_response(
     return response
 
 
+# RFC 9457's members and the ones this service promises on every problem: an extension
+# member may add to a problem, never redefine what these say.
+RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "code",
+                              "request_id", "errors"})
+
+
+def _extension_members(extra: dict[str, Any]) -> dict[str, Any]:
+    clashing = RESERVED_MEMBERS.intersection(extra)
+    if clashing:
+        log.error("problem extension members dropped: %s", sorted(clashing))
+    return {k: v for k, v in extra.items() if k not in RESERVED_MEMBERS}
+
+
 def pydantic_errors(exc: pydantic.ValidationError) -> list[FieldError]:
     """Every bad field, with its dotted path and a readable message."""
     out = []
     for err in exc.errors(include_url=False):
-        field = ".".join(str(p) for p in err.get("loc", ())) or "body"
+        # A model-level (cross-field) check has no location but names its field.
+        named = (err.get("ctx") or {}).get("field")
+        field = ".".join(str(p) for p in err.get("loc", ())) or str(named or "body")
         message = err.get("msg", "invalid")
         if err.get("type") == "extra_forbidden":
             message = "unknown field"

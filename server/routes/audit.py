@@ -9,14 +9,16 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 from aiohttp import web
+from pydantic_core import PydanticCustomError
 
 from db.pool import transaction
 from db.queries import audit as queries
 from db.schema import AUDITED_TABLES
+from realtime.events import RESOURCES
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, Role, require
 from server.errors import Invalid, NotFound
@@ -28,7 +30,23 @@ from server.validation import ApiModel, read_query
 
 routes = web.RouteTableDef()
 
-AuditedTable = Literal[AUDITED_TABLES]  # type: ignore[valid-type]
+# Events name resources in the singular (`project_member`), audit rows name tables
+# (`project_members`): either names the same history.
+TABLE_NAMES = {**{table: table for table in AUDITED_TABLES},
+               **{RESOURCES[table]: table for table in AUDITED_TABLES}}
+VALID_NAMES = ", ".join(sorted(TABLE_NAMES))
+
+
+def audited_table(name: str) -> str:
+    """The audited table a table or resource name stands for."""
+    table = TABLE_NAMES.get(name)
+    if table is None:
+        raise PydanticCustomError("unknown_table", "one of {names}", {"names": VALID_NAMES})
+    return table
+
+
+AuditedTable = Annotated[str, pydantic.Field(max_length=64),
+                         pydantic.AfterValidator(audited_table)]
 
 
 class HistoryQuery(ApiModel):
@@ -141,10 +159,11 @@ async def list_audit(request: web.Request) -> web.Response:
      many=True)
 async def record_history(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.VIEW_AUDIT)
-    table = request.match_info["table"]
+    table = TABLE_NAMES.get(request.match_info["table"])
     record_id = path_uuid(request, "record_id")
-    if table not in AUDITED_TABLES:
-        raise NotFound("No such table")
+    if table is None:
+        raise NotFound("No such table", errors=[{"field": "table",
+                                                 "message": f"one of {VALID_NAMES}"}])
     params = read_query(request.query, HistoryQuery)
     page = await _page(request, params, {"table": table, "record_id": record_id}, "id")
     if not page["data"] and params.cursor is None:

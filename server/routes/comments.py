@@ -4,7 +4,7 @@ can open the record (and nobody else)."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 import pydantic
@@ -19,7 +19,7 @@ from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Forbidden, Invalid, NotFound
 from server.keys import POOL
-from server.mentions import parse_mentions, snippet
+from server.mentions import named_from_rows, parse_mentions, snippet, sort_out
 from server.openapi import doc
 from server.project_records import Body, check_version, one_of, path_id, where_all
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
@@ -55,21 +55,22 @@ async def _owner(conn: asyncpg.Connection, entity_type: str,
     return owner
 
 
-async def _mention(conn: asyncpg.Connection, comment: asyncpg.Record) -> None:
-    """Store the comment's mentions and notify whoever is newly mentioned."""
+async def _mention(conn: asyncpg.Connection, comment: asyncpg.Record) -> dict[str, Any]:
+    """Store the comment's mentions, notify whoever is newly mentioned, and tell the writer
+    who was notified and who was not (and why)."""
     found = parse_mentions(comment["body"])
-    users = await queries.mentionable_users(
-        conn, comment["project_id"], comment["user_id"], sorted(found.emails),
-        sorted(found.names)) if found else []
-    added = await queries.sync_mentions(conn, comment, users)
-    if not added:
-        return
-    author = await queries.author_name(conn, comment["user_id"])
-    await notes.notify(
-        conn, org_id=comment["org_id"], user_ids=added, project_id=comment["project_id"],
-        kind="mention", title=f"{author} mentioned you", message=snippet(comment["body"]),
-        data={"comment_id": str(comment["id"]), "entity_type": comment["entity_type"],
-              "entity_id": str(comment["entity_id"]), "by": str(comment["user_id"])})
+    named = await queries.named_users(conn, comment["project_id"], sorted(found.emails),
+                                      sorted(found.names)) if found else []
+    outcome = sort_out(named_from_rows(named), comment["user_id"])
+    added = await queries.sync_mentions(conn, comment, outcome.mentionable)
+    if added:
+        author = await queries.author_name(conn, comment["user_id"])
+        await notes.notify(
+            conn, org_id=comment["org_id"], user_ids=added, project_id=comment["project_id"],
+            kind="mention", title=f"{author} mentioned you", message=snippet(comment["body"]),
+            data={"comment_id": str(comment["id"]), "entity_type": comment["entity_type"],
+                  "entity_id": str(comment["entity_id"]), "by": str(comment["user_id"])})
+    return outcome.report(added)
 
 
 async def _answer(conn: asyncpg.Connection, comment_id: uuid.UUID) -> asyncpg.Record:
@@ -108,9 +109,9 @@ async def create_comment(request: web.Request) -> web.Response:
         row = await rows.insert_row(conn, TABLE, {
             **body.model_dump(exclude_none=True), "org_id": owner["org_id"],
             "project_id": owner["project_id"], "user_id": who.user_id})
-        await _mention(conn, row)
+        report = await _mention(conn, row)
         comment = await _answer(conn, row["id"])
-    return json_response(record(comment), status=201)
+    return json_response({**record(comment), "mention_report": report}, status=201)
 
 
 @routes.get("/api/v1/comments/{id}")
@@ -142,9 +143,9 @@ async def update_comment(request: web.Request) -> web.Response:
     async with transaction(request.app[POOL], await actor(request)) as conn:
         current = await _own_locked(conn, request)
         row = await rows.update_row(conn, TABLE, current["id"], {"body": body.body})
-        await _mention(conn, row)
+        report = await _mention(conn, row)
         comment = await _answer(conn, row["id"])
-    return json_response(record(comment))
+    return json_response({**record(comment), "mention_report": report})
 
 
 @routes.delete("/api/v1/comments/{id}")

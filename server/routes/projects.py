@@ -14,7 +14,7 @@ from db.pool import transaction
 from db.queries import projects as queries
 from db.schema import PRIORITIES, PROJECT_STATUSES, PROJECT_TYPES
 from server.auth.identity import actor, identity
-from server.auth.permissions import Perm, require
+from server.auth.permissions import Perm, Role, require
 from server.cached_reads import project_view, reads_record, record_response
 from server.errors import Invalid, NotFound
 from server.fields import (
@@ -154,13 +154,18 @@ async def list_projects(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/projects")
-@doc(summary="Create a project (the creator becomes a member)", body=ProjectCreate,
+@doc(summary="Create a project (the creator becomes a member; a project manager who names "
+             "no project_manager_id becomes it)", body=ProjectCreate,
      response=ProjectOut, status=201)
 @idempotent
 async def create_project(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.CREATE_PROJECTS)
-    values = (await read_body(request, ProjectCreate)).model_dump(exclude_none=True)
+    body = await read_body(request, ProjectCreate)
+    values = body.model_dump(exclude_none=True)
+    if who.role == Role.PROJECT_MANAGER and "project_manager_id" not in body.model_fields_set:
+        # A manager who opens a project runs it unless the body names someone (or null).
+        values["project_manager_id"] = who.user_id
     async with transaction(request.app[POOL], await actor(request)) as conn:
         await check_references(conn, values)
         row = await queries.create_project(conn, org_id=who.org_id, creator=who.user_id,

@@ -18,6 +18,7 @@ from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.cached_reads import reads_record, record_response
 from server.errors import Invalid, NotFound
+from server.fields import check_dates
 from server.keys import POOL
 from server.project_records import (
     LongText,
@@ -59,6 +60,11 @@ class ScopeItemFields(ApiModel):
     start_date: dt.date | None = None
     end_date: dt.date | None = None
     notes: LongText | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _dates(self) -> ScopeItemFields:
+        check_dates(self.start_date, self.end_date, "end_date")
+        return self
 
 
 class ScopeItemIn(ScopeItemFields):

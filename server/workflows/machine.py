@@ -86,7 +86,7 @@ class Workflow:
             raise Conflict(
                 f"A {self.noun} in status {status} cannot {action.replace('_', ' ')}",
                 code="illegal_transition",
-                extra={"status": status, "allowed_actions": allowed})
+                extra={"state": status, "allowed_actions": allowed})
         text = (comment or "").strip() or None
         if found.needs_comment and text is None:
             raise Invalid(f"A comment is required to {action.replace('_', ' ')}",
@@ -128,7 +128,7 @@ class EditLock:
             "changed", code="record_locked",
             errors=[{"field": f, "message": f"locked while the {noun} is {status}"}
                     for f in locked],
-            extra={"status": status, "locked_fields": locked,
+            extra={"state": status, "locked_fields": locked,
                    "editable_fields": sorted(self.editable),
                    "allowed_actions": self.workflow.allowed_actions(status, role)})
 

@@ -133,3 +133,28 @@ async def test_addresses_and_agents_of_others_only_for_admins(client: TestClient
                     assert (row["ip"], row["user_agent"]) == ("127.0.0.1", agent)
                 else:
                     assert (row["ip"], row["user_agent"]) == (None, None), row
+
+
+async def test_tables_by_resource_or_table_name(client: TestClient[Any, Any],
+                                                world: World) -> None:
+    org = await world.org()
+    admin = await caller(client, world, org, "admin")
+    _, project = await admin.post("/api/v1/projects", {"name": "Named", "type": "office"})
+    designer = await world.user(org, "designer")
+    await admin.post(f"/api/v1/projects/{project['id']}/members",
+                     {"user_id": str(designer["id"])})
+    for plural, singular in (("projects", "project"), ("project_members", "project_member")):
+        by_table = await all_pages(admin, f"{URL}?table={plural}")
+        by_resource = await all_pages(admin, f"{URL}?table={singular}")
+        assert by_table and by_table == by_resource
+        assert {r["table_name"] for r in by_resource} == {plural}
+    history = f"{URL}/project/{project['id']}"
+    status, body = await admin.get(history)
+    assert status == 200 and body == (await admin.get(f"{URL}/projects/{project['id']}"))[1]
+    status, body = await admin.get(f"{URL}?table=secrets")
+    assert status == 422 and fields(body) == {"table"}
+    message = body["errors"][0]["message"]
+    assert "project_member" in message and "project_members" in message and "task" in message
+    assert "Value error" not in message
+    status, body = await admin.get(f"{URL}/secret/{project['id']}")
+    assert status == 404 and "shop_drawing" in body["errors"][0]["message"]

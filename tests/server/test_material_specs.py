@@ -150,7 +150,7 @@ async def test_decided_spec_is_locked_for_every_role(client: TestClient[Any, Any
                 assert status == 409, (state, who, field, problem)
                 assert problem["code"] == "record_locked"
                 assert problem["locked_fields"] == [field]
-                assert problem["status"] == state
+                assert problem["state"] == state and problem["status"] == 409
                 assert "allowed_actions" in problem
         status, _ = await send(client, "PATCH", f"{URL}/{sid}", team.headers["craftsman"],
                                {"unit_cost": "1"})

@@ -46,7 +46,7 @@ def test_refusal_names_fields_and_next_steps(role: str) -> None:
     assert problem.status == 409 and problem.code == "record_locked"
     assert problem.extra["locked_fields"] == ["quantity", "unit_cost"]
     assert problem.extra["editable_fields"] == ["lead_time_days", "notes"]
-    assert problem.extra["status"] == "approved"
+    assert problem.extra["state"] == "approved"
     assert problem.extra["allowed_actions"] == specs.allowed_actions("approved", role)
     assert {e["field"] for e in problem.errors} == {"quantity", "unit_cost"}
 
