@@ -12,6 +12,7 @@ from typing import Any, Literal
 import pydantic
 from aiohttp import web
 
+from db.json_depth import loads_bounded
 from db.pool import transaction
 from db.queries import audit as queries
 from db.schema import AUDITED_TABLES
@@ -72,7 +73,7 @@ def encode_cursor(descending: bool, last_id: int) -> str:
 def decode_cursor(cursor: str, descending: bool) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        kind, desc, last_id = json.loads(base64.urlsafe_b64decode(padded))
+        kind, desc, last_id = loads_bounded(base64.urlsafe_b64decode(padded), 1)
         if kind == "audit" and desc == descending and isinstance(last_id, int):
             return last_id
     except (ValueError, TypeError, binascii.Error):
