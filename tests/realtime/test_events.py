@@ -258,3 +258,16 @@ def test_a_row_that_cannot_even_be_bare_is_counted_and_skipped() -> None:
     broken = row(new_values="{not json", txid=1)
     del broken["table_name"]
     assert row_event(broken, 10, failures) is None and failures.count == 1
+
+
+def test_packet_json_refuses_deep_payloads_before_parsing() -> None:
+    from realtime import packet_json
+
+    assert packet_json.loads('["subscribe", {"project_id": "x"}]') == [
+        "subscribe", {"project_id": "x"}]
+    for text in ("[" * 100_000, '["typing", ' + "{" * 5000):
+        with pytest.raises(ValueError):  # what Engine.IO and Socket.IO expect of bad JSON
+            packet_json.loads(text)
+    with pytest.raises(ValueError):  # Engine.IO's own bound on integers is kept
+        packet_json.loads("1" * 200)
+    assert packet_json.dumps({"a": 1}, separators=(",", ":")) == '{"a":1}'

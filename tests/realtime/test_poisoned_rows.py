@@ -112,3 +112,48 @@ async def test_a_poisoned_row_never_stops_delivery(
     logs = "".join(w.log.read_text() for w in live.all)
     assert "RecursionError" not in logs and "Traceback" not in logs
     assert logs.count("could not be turned into events") <= 4
+
+
+async def engineio_socket(http: aiohttp.ClientSession, worker: Worker, token: str
+                          ) -> aiohttp.ClientWebSocketResponse:
+    """A bare Socket.IO connection (a client library would refuse to encode what we send)."""
+    ws = await http.ws_connect(f"{worker.url}/socket.io/?EIO=4&transport=websocket")
+    assert (await ws.receive_str()).startswith("0")
+    await ws.send_str("40" + json.dumps({"token": token}))
+    assert (await ws.receive_str()).startswith("40")
+    return ws
+
+
+async def ack_of(ws: aiohttp.ClientWebSocketResponse, packet_id: int) -> Any:
+    while True:
+        text = await ws.receive_str(timeout=10)
+        if text == "2":
+            await ws.send_str("3")
+        elif text.startswith(f"43{packet_id}"):
+            return json.loads(text[len(f"43{packet_id}"):])
+
+
+# 30,000 levels: the most a packet holds under the 64 KiB message bound (over it, Engine.IO
+# closes the connection before decoding anything).
+@pytest.mark.parametrize("levels", [900, 5000, 30_000])
+async def test_deep_socket_payloads_are_refused_quietly(
+        live: Workers, world: World, token_app: web.Application, levels: int) -> None:
+    _, member, project = await org_with_project(world)
+    worker = live.all[0]
+    before = worker.log.read_text()
+    async with aiohttp.ClientSession() as http:
+        ws = await engineio_socket(http, worker, await token_for(token_app, member))
+        deep_value = "[" * levels + "]" * levels
+        for n, event in enumerate(("subscribe", "resync", "typing", "unsubscribe")):
+            await ws.send_str(f'42{n}["{event}", {{"project_id": {deep_value}}}]')
+            await ws.send_str(f'42{n}["{event}", {deep_value}]')
+        await ws.send_str(f"4{deep_value}")  # an Engine.IO message that is JSON itself
+        # The connection is still there and answers.
+        await ws.send_str(f'4299["subscribe", {{"project_id": "{project}"}}]')
+        reply = await ack_of(ws, 99)
+        assert reply[0]["ok"] is True, reply
+        await ws.close()
+    logs = worker.log.read_text()[len(before):]
+    # Refused as malformed packets (which the library logs), never a RecursionError, and
+    # never an HTTP error answer written onto the open websocket.
+    assert "RecursionError" not in logs and "unhandled error" not in logs, logs[-3000:]
