@@ -41,11 +41,12 @@ def org_room(org_id: object) -> str:
 
 
 def jsonable(value: Any) -> Any:
-    """UUID, Decimal and datetimes as strings, recursively; everything else as is."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
+    """A column value as JSON: UUID and Decimal as strings, datetimes in ISO-8601.
+
+    Not recursive on purpose: nested values come parsed from JSON text (the feed reads the
+    audit columns as text), so they hold nothing but JSON types already, and walking them
+    again would recurse as deep as whatever a user managed to store.
+    """
     if isinstance(value, uuid.UUID | decimal.Decimal):
         return str(value)
     if isinstance(value, dt.datetime | dt.date | dt.time):
@@ -152,6 +153,43 @@ def _import_event(row: Mapping[str, Any], cursor: Cursor) -> Event:
     return Event(name="import.completed", rooms=(org_room(row["org_id"]),), payload=payload,
                  table="", action="import", audit_id=row["id"], org_id=_text(row["org_id"]),
                  request_id=row["request_id"])
+
+
+def bare_event(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
+    """The event of a row whose values cannot be sent (nested too deep, say): who changed
+    which record, from the row's own columns only, with `data` null and `data_omitted`
+    true so that clients refetch the record. None when the row has no room without its
+    values (notifications, user and system events)."""
+    table, action = row["table_name"], row["action"]
+    import_row = action == "import" and row["org_id"] is not None
+    if not import_row and (table not in RESOURCES or action not in ACTIONS
+                           or table == "notifications"):
+        return None
+    if table in ORG_WIDE or import_row:
+        org = row["record_id"] if table == "organizations" else row["org_id"]
+        rooms = (org_room(org),) if org is not None else ()
+    else:
+        rooms = (project_room(row["project_id"]),) if row["project_id"] is not None else ()
+    if not rooms:
+        return None
+    resource = "import" if import_row else RESOURCES[table]
+    verb = "completed" if import_row else ACTIONS[action]
+    changed = tuple(str(f) for f in row["changed_fields"] or ())
+    payload: dict[str, Any] = {
+        "id": row["id"], "cursor": encode_cursor(cursor), "resource": resource,
+        "action": verb, "record_id": _text(row["record_id"]),
+        "project_id": _text(row["project_id"]), "version": None, "data": None,
+        "changed_fields": list(changed) or None, "actor_id": _text(row["user_id"]),
+        "at": jsonable(row["at"]), "request_id": _text(row["request_id"]),
+        "data_omitted": True,
+    }
+    return Event(
+        name=f"{resource}.{verb}", rooms=rooms, payload=payload,
+        table="" if import_row else table, action=action, audit_id=row["id"],
+        project_id=_text(row["project_id"]), record_id=_text(row["record_id"]),
+        origin_sid=_text(row["origin_sid"]), changed_fields=changed,
+        org_id=_text(row["org_id"]), request_id=_text(row["request_id"]),
+    )
 
 
 def may_change_visibility(event: Event) -> bool:

@@ -13,7 +13,7 @@ from db.queries import changes as q
 from realtime.clients import Client
 from realtime.cursor import decode_cursor, encode_cursor
 from realtime.events import RESOURCES, ROW_ACTIONS, project_room
-from realtime.feed import audit_event
+from realtime.feed import RowFailures, row_event
 from realtime.hub import DATABASE_AWAY, Hub
 from realtime.limits import MAX_SUBSCRIPTIONS
 
@@ -41,6 +41,7 @@ def _project_id(data: Any) -> uuid.UUID | None:
 class Handlers:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
+        self.failures = RowFailures("resync")
         for name in ("subscribe", "unsubscribe", "resync", "typing"):
             hub.sio.on(name, self._limited(getattr(self, name)))
 
@@ -125,7 +126,8 @@ class Handlers:
         cursor = encode_cursor((horizon, 0))
         if len(rows) > RESYNC_LIMIT:
             return {"ok": True, "gap": True, "cursor": cursor}
-        events = [e for e in (audit_event(r, horizon) for r in rows) if e is not None]
+        events = [e for e in (row_event(r, horizon, self.failures) for r in rows)
+                  if e is not None]
         return {"ok": True, "cursor": cursor,
                 "events": [e.payload for e in events]}
 

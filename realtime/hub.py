@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from db.pool import system_transaction, transaction
 from db.queries import changes as q
 from db.redis_pool import bounded_client
+from realtime import packet_json
 from realtime.backlog import DEFAULT_LIMIT
 from realtime.bus import LocalManager, RedisManager
 from realtime.clients import Client, Clients, Identity
@@ -79,7 +80,7 @@ class Hub:
             cors_allowed_origins=list(config.cors_origins) or None,
             # Larger packets close the connection (Engine.IO's own limit, checked before
             # any decoding).
-            max_http_buffer_size=config.max_message_bytes)
+            max_http_buffer_size=config.max_message_bytes, json=packet_json)
         self.clients = Clients()
         self.redis: aioredis.Redis | None = None
         self.presence = Presence(MemoryPresenceStore(), self._send_presence,

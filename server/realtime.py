@@ -47,7 +47,7 @@ def setup_realtime(app: web.Application) -> None:
                         max_message_bytes=settings.socket_max_message_bytes,
                         max_buffer_bytes=settings.socket_max_buffer_bytes,
                         cors_origins=settings.cors_origins), check_token)
-    Handlers(hub)
+    handlers = Handlers(hub)
     hub.attach(app)
     async def publish(events: list[Event]) -> None:
         await hub.publish([e for e in events if not is_bulk(e)])
@@ -71,7 +71,10 @@ def setup_realtime(app: web.Application) -> None:
         return {**hub.metrics(), "fpm_realtime_leader": float(leader.role == "leader"),
                 "fpm_realtime_delivery_lag_seconds_sum": stats.lag_sum,
                 "fpm_realtime_delivery_lag_seconds_count": float(stats.lag_count),
-                "fpm_realtime_delivery_lag_seconds_last": stats.lag_last}
+                "fpm_realtime_delivery_lag_seconds_last": stats.lag_last,
+                # Audit rows sent without their values because they could not be events.
+                "fpm_realtime_rows_failed_total": float(leader.feed.failures.count),
+                "fpm_realtime_resync_rows_failed_total": float(handlers.failures.count)}
 
     app[REALTIME_STATUS] = status
     app[REALTIME_METRICS] = metrics

@@ -15,6 +15,7 @@ import pydantic
 from aiohttp import web
 from pydantic_core import PydanticCustomError
 
+from db.json_depth import loads_bounded
 from db.pool import transaction
 from db.queries import audit as queries
 from db.schema import AUDITED_TABLES
@@ -106,7 +107,7 @@ def encode_cursor(descending: bool, last_id: int) -> str:
 def decode_cursor(cursor: str, descending: bool) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        kind, desc, last_id = json.loads(base64.urlsafe_b64decode(padded))
+        kind, desc, last_id = loads_bounded(base64.urlsafe_b64decode(padded), 1)
         if kind == "audit" and desc == descending and isinstance(last_id, int):
             return last_id
     except (ValueError, TypeError, binascii.Error):

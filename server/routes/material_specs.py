@@ -36,7 +36,7 @@ from server.project_records import (
     where_all,
 )
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
-from server.validation import ApiModel, read_body, read_query
+from server.validation import ApiModel, FreeJson, read_body, read_query
 from server.workflows import specs
 from server.workflows.machine import changed_fields
 
@@ -66,7 +66,7 @@ class SpecFields(ApiModel):
     unit: ShortText | None = None
     unit_cost: Money | None = None
     lead_time_days: int | None = pydantic.Field(None, ge=0, le=3650)
-    specification: dict[str, Any] | None = None
+    specification: FreeJson | None = None
     notes: LongText | None = None
 
 
