@@ -14,6 +14,8 @@ from typing import Any
 
 import asyncpg
 
+from db.json_depth import TooDeep, loads_bounded
+
 log = logging.getLogger("formula_pm.db.pool")
 
 APP_ROLE = "formula_pm_app"
@@ -63,9 +65,23 @@ async def _no_session_state(conn: asyncpg.Connection) -> None:
     no session locks), and asyncpg still rolls back an open transaction before calling this."""
 
 
+# Deeper than anything the API accepts or writes (request bodies nest at most 32 levels).
+STORED_JSON_DEPTH = 64
+
+
+def _decode_json(text: str) -> Any:
+    """A stored json/jsonb value; one nested deeper than the API could have written it (by
+    raw SQL) reads as null, where Python's recursive parser would fail the whole query."""
+    try:
+        return loads_bounded(text, STORED_JSON_DEPTH)
+    except (TooDeep, RecursionError):
+        return None
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, schema="pg_catalog", encoder=dumps, decoder=json.loads)
+        await conn.set_type_codec(name, schema="pg_catalog", encoder=dumps,
+                                  decoder=_decode_json)
 
 
 class BoundedPool(asyncpg.Pool):

@@ -151,3 +151,20 @@ async def test_deep_cursors_are_invalid_cursors(client: TestClient[Any, Any], wo
     problem = await response.json(content_type=None)
     assert response.status == 422, problem
     assert [e["field"] for e in problem["errors"]] == ["cursor"]
+
+
+async def test_a_stored_value_deeper_than_the_api_allows_reads_as_null(
+        client: TestClient[Any, Any], world: World, pool: Any) -> None:
+    """Written by raw SQL past every edge check: the list and the record still answer."""
+    team = await make_team(world, client)
+    designer = team.headers["designer"]
+    status, spec = await send(client, "POST", SPECS, designer,
+                              {"project_id": str(team.project), "description": "Marble"})
+    assert status == 201
+    await pool.execute("UPDATE material_specs SET specification = $1::text::jsonb "
+                       "WHERE id = $2::uuid", deep(3000), spec["id"])
+    status, listed = await send(client, "GET", f"{SPECS}?project_id={team.project}",
+                                designer)
+    assert status == 200 and listed["data"][0]["specification"] is None
+    status, one = await send(client, "GET", f"{SPECS}/{spec['id']}", designer)
+    assert status == 200 and one["specification"] is None and one["description"] == "Marble"
