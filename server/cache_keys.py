@@ -9,8 +9,8 @@ Keys (under the deployment prefix `fpm:<env>:` and the epoch):
 - `vis:<user_id>`: the projects a user can see (`*` = org admin: all of *that org's*),
   stored with the org and the org generation it was computed under, and used only by a
   reader of that org while that generation is still current;
-- list keys embed the reader's org and the generation they were computed under, so a bump retires them at O(1)
-  cost: nothing is ever found with KEYS or SCAN.
+- list keys embed the reader's org and the generation they were computed under, so a
+  bump retires them at O(1) cost: nothing is ever found with KEYS or SCAN.
 """
 
 from __future__ import annotations
