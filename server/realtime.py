@@ -56,7 +56,8 @@ def setup_realtime(app: web.Application) -> None:
     Handlers(hub)
     hub.attach(app)
     async def publish(events: list[Event]) -> None:
-        await hub.publish([e for e in events if not is_bulk(e)])
+        await hub.publish([e for e in events if not is_bulk(e)],
+                          quiet=[e for e in events if is_bulk(e)])
 
     async def invalidate_events(events: list[Event]) -> None:
         await invalidate(app[CACHE], [Change(e.table, e.record_id, e.project_id, e.org_id)
