@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.auth.sessions import start_session
-from server.auth.tokens import issue_access_token
+from server.auth.tokens import issue_access_token, signing_keys
 from server.cache_keys import org_generation_key, visibility_key
 from server.config import Settings
 from server.keys import CACHE
@@ -161,7 +161,7 @@ async def test_cached_session_facts_of_another_organisation_are_refused(
     url = f"/api/v1/projects/{team.project}"
     good = {"Authorization": f"Bearer {pair.access_token}"}
     assert (await send(client, "GET", url, good))[0] == 200  # the session facts are cached
-    forged = issue_access_token(settings.jwt_secret, user_id=pm["id"],
+    forged = issue_access_token(signing_keys(settings.jwt_secret), user_id=pm["id"],
                                 org_id=team.users["stranger"]["org_id"], role="admin",
                                 session_id=pair.session_id, ttl=60)
     status, _ = await send(client, "GET", url, {"Authorization": f"Bearer {forged}"})

@@ -97,9 +97,12 @@ AS $$
 $$
 """
 
-OLD_POLICY = "CREATE POLICY tenant ON users USING (org_id = app_org_id())"
+# ALTER, not DROP and CREATE: the policy keeps the roles it applies to (the application
+# role only, once the system role passes RLS by a policy of its own rather than BYPASSRLS;
+# the definer function, run as the system role, must never meet this policy: recursion).
+OLD_POLICY = "ALTER POLICY tenant ON users USING (org_id = app_org_id())"
 # One evaluation per statement (initplans), not one per row.
-NEW_POLICY = """CREATE POLICY tenant ON users USING (org_id = app_org_id() AND
+NEW_POLICY = """ALTER POLICY tenant ON users USING (org_id = app_org_id() AND
     coalesce(id = ANY ((SELECT app_visible_user_ids())::uuid[]),
              (SELECT app_visible_user_ids()) IS NULL))"""
 
@@ -117,12 +120,10 @@ def upgrade() -> None:
     op.execute("REVOKE ALL ON FUNCTION app_visible_user_ids() FROM PUBLIC")
     op.execute("GRANT EXECUTE ON FUNCTION app_visible_user_ids() "
                "TO formula_pm_app, formula_pm_system")
-    op.execute("DROP POLICY tenant ON users")
     op.execute(NEW_POLICY)
 
 
 def downgrade() -> None:
-    op.execute("DROP POLICY tenant ON users")
     op.execute(OLD_POLICY)
     op.execute("DROP FUNCTION app_visible_user_ids()")
     op.execute(_previous_audit_row())
