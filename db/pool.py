@@ -133,7 +133,8 @@ SELECT set_config('role', $1, true),
        set_config('app.request_id', coalesce($4, ''), true),
        set_config('app.origin_sid', coalesce($5, ''), true),
        set_config('app.ip', coalesce($6, ''), true),
-       set_config('app.user_agent', coalesce($7, ''), true)
+       set_config('app.user_agent', coalesce($7, ''), true),
+       set_config('app.bulk', $8, true)
 """
 
 
@@ -141,11 +142,11 @@ def _text(value: uuid.UUID | None) -> str | None:
     return None if value is None else str(value)
 
 
-async def _apply(conn: asyncpg.Connection, role: str, actor: Actor) -> None:
+async def _apply(conn: asyncpg.Connection, role: str, actor: Actor, bulk: bool) -> None:
     await conn.execute(
         _SETTINGS_SQL, role, _text(actor.user_id), _text(actor.org_id), actor.request_id,
         actor.origin_sid,
-        actor.ip, (actor.user_agent or "")[:500] or None,
+        actor.ip, (actor.user_agent or "")[:500] or None, "on" if bulk else "",
     )
 
 
@@ -160,7 +161,8 @@ async def _rollback(conn: asyncpg.Connection, tx: Any) -> None:
 
 @asynccontextmanager
 async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
-                          readonly: bool = False) -> AsyncIterator[asyncpg.Connection]:
+                          readonly: bool = False,
+                          bulk: bool = False) -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection in a transaction as `role` with the actor's settings; before
     commit, a write transaction appends what it changed to `actor.changes` (when given)."""
     conn = await pool.acquire()
@@ -168,7 +170,7 @@ async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
         tx = conn.transaction(readonly=readonly)
         await tx.start()
         try:
-            await _apply(conn, role, actor)
+            await _apply(conn, role, actor, bulk)
             yield conn
             if actor.changes is not None and not readonly:
                 actor.changes.extend(await conn.fetch("SELECT * FROM fpm_tx_changes()"))
@@ -205,9 +207,15 @@ async def transaction(
 
 @asynccontextmanager
 async def system_transaction(
-    pool: asyncpg.Pool, actor: Actor | None = None
+    pool: asyncpg.Pool, actor: Actor | None = None, *, bulk: bool = False
 ) -> AsyncIterator[asyncpg.Connection]:
     """A transaction as `formula_pm_system` (bypasses RLS): sign-in, sessions, the change
-    leader, imports. `actor`, when given, is still written onto the audit rows."""
-    async with _in_transaction(pool, SYSTEM_ROLE, actor or Actor(None, None)) as conn:
+    leader, imports. `actor`, when given, is still written onto the audit rows.
+
+    `bulk` marks every audit row of the transaction as part of a bulk import (the setting
+    `app.bulk`): the change leader then invalidates and re-checks but sends no row events.
+    Only server code sets it, here; every other transaction resets it, and nothing a client
+    sends reaches it."""
+    async with _in_transaction(pool, SYSTEM_ROLE, actor or Actor(None, None),
+                               bulk=bulk) as conn:
         yield conn

@@ -543,6 +543,8 @@ audit_logs = Table(
     Column("user_agent", Text),
     Column("details", JSONB),
     Column("at", DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()")),
+    # Written by a bulk import (the server-only setting app.bulk): not sent row by row.
+    Column("bulk", Boolean, nullable=False, server_default=text("false")),
     Index("ix_audit_logs_txid_id", "txid", "id"),
     Index("ix_audit_logs_record", "table_name", "record_id", "id"),
     Index("ix_audit_logs_project_id_id", "project_id", "id"),

@@ -79,6 +79,7 @@ class Event:
     changed_fields: tuple[str, ...] = field(default=())
     org_id: str | None = None
     request_id: str | None = None
+    bulk: bool = False
 
 
 def _text(value: object) -> str | None:
@@ -130,16 +131,16 @@ def event_from_audit(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
         record_id=_text(row["record_id"]), origin_sid=row["origin_sid"],
         member_id=_text(values.get("user_id")) if table == "project_members" else None,
         changed_fields=changed, org_id=_text(row["org_id"]), request_id=row["request_id"],
+        bulk=bool(row.get("bulk")),
     )
 
 
-# Rows written by a bulk import carry this request-id prefix; they are not sent one by one.
-BULK_REQUEST_PREFIX = "import-legacy:"
-
-
 def is_bulk(event: Event) -> bool:
-    """A row of a bulk import: caches are invalidated, but clients get one summary event."""
-    return (event.request_id or "").startswith(BULK_REQUEST_PREFIX) and event.table != ""
+    """A row of a bulk import: caches are invalidated and visibility re-checked, but clients
+    get one summary event. Decided by the audit row's `bulk` column, which only the
+    server's importer sets (a transaction-local setting): never by anything a client sends,
+    such as its request id."""
+    return event.bulk and event.table != ""
 
 
 def _import_event(row: Mapping[str, Any], cursor: Cursor) -> Event:
@@ -189,7 +190,20 @@ def bare_event(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
         project_id=_text(row["project_id"]), record_id=_text(row["record_id"]),
         origin_sid=_text(row["origin_sid"]), changed_fields=changed,
         org_id=_text(row["org_id"]), request_id=_text(row["request_id"]),
+        bulk=bool(row.get("bulk")),
     )
+
+
+def rechecks(events: list[Event]) -> list[dict[str, Any]]:
+    """The visibility re-checks the events call for, in order, each once (a bulk import
+    changing a thousand rows of a project re-checks its subscribers once)."""
+    found: dict[tuple[str, str | None, bool], None] = {}
+    for event in events:
+        if may_change_visibility(event) and event.project_id:
+            deleted = event.table == "projects" and event.action == "delete"
+            found[(event.project_id, event.member_id, deleted)] = None
+    return [{"kind": "recheck", "project_id": project, "user_id": member, "deleted": deleted}
+            for project, member, deleted in found]
 
 
 def may_change_visibility(event: Event) -> bool:

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from realtime import packet_json
 from realtime.backlog import DEFAULT_LIMIT
 from realtime.bus import LocalManager, RedisManager
 from realtime.clients import Client, Clients, Identity
-from realtime.events import Event, may_change_visibility, org_room, project_room, user_room
+from realtime.events import Event, org_room, project_room, rechecks, user_room
 from realtime.fast_emit import Emission
 from realtime.limits import SOCKET_WORK_AT_ONCE
 from realtime.presence import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
@@ -246,18 +246,16 @@ class Hub:
 
     # -- emitting ------------------------------------------------------------------------
 
-    async def publish(self, events: list[Event]) -> None:
-        """Emit the leader's events to every worker, then have visibility re-checked."""
+    async def publish(self, events: list[Event], quiet: Sequence[Event] = ()) -> None:
+        """Emit the leader's events to every worker, then have visibility re-checked after
+        them and after the `quiet` ones (rows of a bulk import: not sent, yet they can take
+        a project away from someone as well)."""
         await self.manager.emit_many([
             Emission(event.name, event.payload, _target(event.rooms), event.origin_sid)
             for event in events])
         self.emitted += len(events)
-        for event in events:
-            if may_change_visibility(event) and event.project_id:
-                await self.manager.broadcast({
-                    "kind": "recheck", "project_id": event.project_id,
-                    "user_id": event.member_id,
-                    "deleted": event.table == "projects" and event.action == "delete"})
+        for message in rechecks([*events, *quiet]):
+            await self.manager.broadcast(message)
 
     async def _send_presence(self, project: str, users: list[dict[str, Any]]) -> None:
         await self.sio.emit("presence", {"project_id": project, "users": users},

@@ -93,9 +93,11 @@ async def _load_facts(app: web.Application, session_id: uuid.UUID) -> dict[str, 
 
 
 def _identity_of(claims: AccessClaims, facts: dict[str, Any]) -> tuple[float, Identity | None]:
-    """(session expiry, identity), or no identity if the session or user is not alive."""
+    """(session expiry, identity), or no identity if the session or user is not alive, or
+    the facts (possibly cached) are of another user or organisation than the token's."""
     if (facts["revoked"] or facts["status"] != "active"
-            or facts["user_id"] != str(claims.user_id)):
+            or facts["user_id"] != str(claims.user_id)
+            or facts["org_id"] != str(claims.org_id)):
         return 0.0, None
     return float(facts["expires_at"]), Identity(
         user_id=claims.user_id, org_id=uuid.UUID(facts["org_id"]), role=facts["role"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,24 @@ from server.errors import Unauthorized
 from server.keys import CACHE, ON_SESSIONS_REVOKED, POOL, SETTINGS
 
 log = logging.getLogger("formula_pm.auth")
+
+# Who a user is, as far as access goes. A change to any of these ends the user's sessions
+# (their tokens, cached session facts and sockets), whoever makes it and however.
+IDENTITY_FIELDS = ("role", "status", "client_id", "org_id")
+
+
+def identity_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether an update of a user row changed who the user is."""
+    return any(before.get(f) != after.get(f) for f in IDENTITY_FIELDS)
+
+
+def ends_sessions(changed_fields: Iterable[str], new_status: Any) -> bool:
+    """Whether an audited user update (changed fields, new status) must end the user's
+    sessions: any identity field but status, or a status that is no longer active (an
+    invited user who signs in for the first time keeps the session just started)."""
+    changed = set(changed_fields)
+    return bool(changed & (set(IDENTITY_FIELDS) - {"status"})) or (
+        "status" in changed and new_status != "active")
 
 
 @dataclass(frozen=True)

@@ -171,13 +171,16 @@ def test_jsonable_and_presence_dedupe() -> None:
 
 def test_bulk_import_rows_collapse_into_one_import_event() -> None:
     cursor = (900, 42)
-    imported = event_from_audit(row(request_id="import-legacy:abc"), cursor)
+    imported = event_from_audit(row(request_id="import-legacy:abc", bulk=True), cursor)
     assert imported is not None and is_bulk(imported)
     ordinary = event_from_audit(row(), cursor)
     assert ordinary is not None and not is_bulk(ordinary)
+    # The request id is the client's to choose: it never makes a row bulk.
+    spoofed = event_from_audit(row(request_id="import-legacy:x", bulk=False), cursor)
+    assert spoofed is not None and not is_bulk(spoofed)
     summary = event_from_audit(row(table=None, action="import", record_id=None,
                                    new_values=None, old_values=None,
-                                   request_id="import-legacy:abc",
+                                   request_id="import-legacy:abc", bulk=True,
                                    details={"tasks": {"created": 37}}), cursor)
     assert summary is not None and not is_bulk(summary)
     assert summary.name == "import.completed" and summary.rooms == (f"org:{ORG}",)
@@ -271,3 +274,14 @@ def test_packet_json_refuses_deep_payloads_before_parsing() -> None:
     with pytest.raises(ValueError):  # Engine.IO's own bound on integers is kept
         packet_json.loads("1" * 200)
     assert packet_json.dumps({"a": 1}, separators=(",", ":")) == '{"a":1}'
+
+
+def test_rechecks_are_one_per_project_and_kind() -> None:
+    from realtime.events import rechecks
+
+    moved = [event_from_audit(row(table="projects", record_id=PROJECT, id=n,
+                                  changed_fields=["client_id"]), (900, n)) for n in (1, 2)]
+    renamed = event_from_audit(row(table="projects", record_id=PROJECT), (900, 3))
+    events = [e for e in (*moved, renamed) if e is not None]
+    assert rechecks(events) == [{"kind": "recheck", "project_id": str(PROJECT),
+                                 "user_id": None, "deleted": False}]
