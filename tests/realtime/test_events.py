@@ -229,7 +229,7 @@ def test_bare_events_only_where_a_room_is_known_without_values() -> None:
     imported = bare_event(row(table=None, action="import", record_id=None), cursor)
     assert imported is not None and imported.name == "import.completed"
     assert imported.table == "" and imported.payload["data_omitted"] is True
-    bulk = bare_event(row(request_id="import-legacy:x"), cursor)
+    bulk = bare_event(row(request_id="import-legacy:x", bulk=True), cursor)
     assert bulk is not None and is_bulk(bulk)  # still summed up, not sent one by one
     moved = bare_event(row(table="projects", changed_fields=["client_id"]), cursor)
     assert moved is not None and may_change_visibility(moved)
