@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from realtime.audience import SAME, ClientCopy, client_copy
 from realtime.cursor import Cursor, encode_cursor
 
 RESOURCES: Mapping[str, str] = {
@@ -29,7 +30,14 @@ VISIBILITY_FIELDS = frozenset({"client_id", "project_manager_id", "created_by", 
 
 
 def project_room(project_id: object) -> str:
+    """Everyone watching the project: presence, typing, and events that all may read."""
     return f"project:{project_id}"
+
+
+def audience_room(project_id: object, staff: bool) -> str:
+    """The project's staff or its client users (each watcher is in one of the two as well
+    as in the project room): events whose client copy differs go to these."""
+    return f"project:{project_id}:{'staff' if staff else 'client'}"
 
 
 def user_room(user_id: object) -> str:
@@ -80,6 +88,29 @@ class Event:
     org_id: str | None = None
     request_id: str | None = None
     bulk: bool = False
+    # What client users' sockets get (realtime/audience.py): this event, their own copy, or
+    # nothing.
+    client: ClientCopy = SAME
+
+    def deliveries(self) -> list[tuple[str, dict[str, Any], tuple[str, ...]]]:
+        """(name, payload, rooms) to emit: one when everyone gets the same event, else the
+        staff event to the staff room and the client copy (if any) to the client room."""
+        if self.client == SAME or self.project_id is None:
+            return [(self.name, self.payload, self.rooms)]
+        room = project_room(self.project_id)
+        staff = tuple(audience_room(self.project_id, True) if r == room else r
+                      for r in self.rooms)
+        out = [(self.name, self.payload, staff)]
+        if self.client is not None:
+            name, payload = self.client
+            out.append((name, payload, (audience_room(self.project_id, False),)))
+        return out
+
+    def payload_for(self, staff: bool) -> dict[str, Any] | None:
+        """The payload a staff member or a client user may receive (None: nothing)."""
+        if staff or self.client == SAME:
+            return self.payload
+        return None if self.client is None else self.client[1]
 
 
 def _text(value: object) -> str | None:
@@ -125,6 +156,8 @@ def event_from_audit(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
     name = "notification" if table == "notifications" else f"{resource}.{ACTIONS[action]}"
     if table == "notifications":
         payload = data or {}
+    client = SAME if table in ORG_WIDE or table == "notifications" else client_copy(
+        table, action, row["old_values"], row["new_values"], name, payload)
     return Event(
         name=name, rooms=_rooms(table, row, values), payload=payload, table=table,
         action=action, audit_id=row["id"], project_id=_text(row["project_id"]),
@@ -132,6 +165,7 @@ def event_from_audit(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
         member_id=_text(values.get("user_id")) if table == "project_members" else None,
         changed_fields=changed, org_id=_text(row["org_id"]), request_id=row["request_id"],
         bulk=bool(row.get("bulk")),
+        client=client,
     )
 
 
@@ -184,13 +218,17 @@ def bare_event(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
         "at": jsonable(row["at"]), "request_id": _text(row["request_id"]),
         "data_omitted": True,
     }
+    name = f"{resource}.{verb}"
+    # Without values, an internal comment cannot be told from a shared one: not for clients.
+    client = SAME if table in ORG_WIDE or import_row else client_copy(
+        table, action, None, None, name, payload)
     return Event(
-        name=f"{resource}.{verb}", rooms=rooms, payload=payload,
+        name=name, rooms=rooms, payload=payload,
         table="" if import_row else table, action=action, audit_id=row["id"],
         project_id=_text(row["project_id"]), record_id=_text(row["record_id"]),
         origin_sid=_text(row["origin_sid"]), changed_fields=changed,
         org_id=_text(row["org_id"]), request_id=_text(row["request_id"]),
-        bulk=bool(row.get("bulk")),
+        bulk=bool(row.get("bulk")), client=client,
     )
 
 

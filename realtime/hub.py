@@ -24,7 +24,14 @@ from realtime import packet_json
 from realtime.backlog import DEFAULT_LIMIT
 from realtime.bus import LocalManager, RedisManager
 from realtime.clients import Client, Clients, Identity
-from realtime.events import Event, org_room, project_room, rechecks, user_room
+from realtime.events import (
+    Event,
+    audience_room,
+    org_room,
+    project_room,
+    rechecks,
+    user_room,
+)
 from realtime.fast_emit import Emission
 from realtime.limits import SOCKET_WORK_AT_ONCE
 from realtime.presence import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
@@ -235,11 +242,20 @@ class Hub:
             exists = await q.project_in_org(conn, project_id, uuid.UUID(client.org_id))
         return "forbidden" if exists else "not_found"
 
+    async def enter_rooms(self, client: Client, project: str) -> None:
+        """The project room and the room of the client's audience (staff or client)."""
+        await self.sio.enter_room(client.sid, project_room(project))
+        await self.sio.enter_room(client.sid, audience_room(project, client.is_staff))
+
+    async def leave_rooms(self, client: Client, project: str) -> None:
+        await self.sio.leave_room(client.sid, project_room(project))
+        await self.sio.leave_room(client.sid, audience_room(project, client.is_staff))
+
     async def evict(self, client: Client, project: str, reason: str) -> None:
         if project not in client.projects:
             return
         client.projects.discard(project)
-        await self.sio.leave_room(client.sid, project_room(project))
+        await self.leave_rooms(client, project)
         await self.sio.emit("evicted", {"project_id": project, "reason": reason},
                             to=client.sid, ignore_queue=True)
         await self.presence.leave(project, client.sid)
@@ -251,8 +267,8 @@ class Hub:
         them and after the `quiet` ones (rows of a bulk import: not sent, yet they can take
         a project away from someone as well)."""
         await self.manager.emit_many([
-            Emission(event.name, event.payload, _target(event.rooms), event.origin_sid)
-            for event in events])
+            Emission(name, payload, _target(rooms), event.origin_sid)
+            for event in events for name, payload, rooms in event.deliveries()])
         self.emitted += len(events)
         for message in rechecks([*events, *quiet]):
             await self.manager.broadcast(message)

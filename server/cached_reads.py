@@ -22,6 +22,7 @@ import asyncpg
 from aiohttp import web
 
 from db.pool import transaction
+from server.audience import hides_costs, shown
 from server.auth.identity import READ_AHEAD, Identity, actor, identity
 from server.cache_keys import (
     READS_RECORD,
@@ -138,7 +139,8 @@ async def _cached_row(request: web.Request, table: str,
 
 async def cached_record(request: web.Request, table: str, record_id: uuid.UUID,
                         load: Loader) -> dict[str, Any]:
-    """The record from the cache (after the access check) or from `load` (through RLS)."""
+    """The record from the cache (after the access check) or from `load` (through RLS),
+    whole: whoever answers with it cuts it down to what the caller may see."""
     found = await _cached_row(request, table, record_id)
     if found is not None:
         row: dict[str, Any] = json.loads(found[1])
@@ -171,13 +173,18 @@ async def read_record(request: web.Request, table: str, record_id: uuid.UUID, fe
 
 async def record_response(request: web.Request, table: str, record_id: uuid.UUID,
                           fetch: Fetch, missing: str) -> web.Response:
-    """`read_record` as a response; a cache hit is answered with the stored JSON text."""
+    """`read_record` as a response; a cache hit is answered with the stored JSON text.
+
+    The cache holds the whole record whoever filled it: a client user's answer is cut
+    down to what they may see on the way out (never the stored text as is)."""
     found = await _cached_row(request, table, record_id)
     if found is None:
         fresh = await _loader(request, record_id, fetch, missing)()
         await request.app[CACHE].fill(record_key(table, record_id), fresh, TTL["record"])
-        return json_response(fresh)
+        return json_response(shown(request, table, fresh))
     head, raw = found
+    if hides_costs(request, table):
+        return json_response(shown(request, table, json.loads(raw)))
     version = head["version"]
     return web.Response(body=raw, content_type="application/json", charset="utf-8",
                         headers={"ETag": etag(version)} if isinstance(version, int) else None)

@@ -53,9 +53,10 @@ class Named:
     user_id: uuid.UUID | None
     active: bool
     can_see: bool
+    is_client: bool = False
 
 
-def _reason(named: Named, author_id: uuid.UUID) -> str | None:
+def _reason(named: Named, author_id: uuid.UUID, shared: bool) -> str | None:
     """Why `named` cannot be mentioned, or None when they can."""
     if named.user_id is None:
         return "unknown_user"
@@ -65,6 +66,8 @@ def _reason(named: Named, author_id: uuid.UUID) -> str | None:
         return "inactive"
     if not named.can_see:
         return "not_a_member"
+    if named.is_client and not shared:
+        return "internal_comment"  # a client user may not read it: no notification
     return None
 
 
@@ -85,15 +88,15 @@ class Outcome:
                 "not_notified": [*self.skipped, *earlier]}
 
 
-def sort_out(named: Iterable[Named], author_id: uuid.UUID) -> Outcome:
+def sort_out(named: Iterable[Named], author_id: uuid.UUID, *, shared: bool) -> Outcome:
     """Split the users a body names into those to mention and those left out (a user
-    named twice counts once)."""
+    named twice counts once; client users only in a `shared` comment)."""
     outcome = Outcome()
     seen: set[uuid.UUID] = set()
     for one in named:
         if one.user_id in seen:
             continue
-        reason = _reason(one, author_id)
+        reason = _reason(one, author_id, shared)
         if one.user_id is not None:
             seen.add(one.user_id)
             if reason is None:
@@ -107,5 +110,5 @@ def sort_out(named: Iterable[Named], author_id: uuid.UUID) -> Outcome:
 
 
 def named_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Named]:
-    return [Named(r["handle"], r["user_id"], r["status"] == "active", bool(r["can_see"]))
-            for r in rows]
+    return [Named(r["handle"], r["user_id"], r["status"] == "active", bool(r["can_see"]),
+                  bool(r["is_client"])) for r in rows]

@@ -27,7 +27,7 @@ FROM comments c
 # through the actor's own RLS (the actor sees this project, its members and the org's users,
 # never another organisation's). `can_see` mirrors app_visible_project_ids() for that user.
 NAMED = """
-SELECT h.handle, u.id AS user_id, u.status,
+SELECT h.handle, u.id AS user_id, u.status, coalesce(u.role = 'client', false) AS is_client,
        coalesce(CASE
          WHEN u.id IS NULL THEN false
          WHEN u.role = 'admin' THEN true
@@ -80,6 +80,13 @@ async def named_users(conn: asyncpg.Connection, project_id: uuid.UUID,
     return list(await conn.fetch(
         NAMED, project_id, handles, [*emails, *no_emails],
         [*no_names, *(n[0] for n in names)], [*no_names, *(n[1] for n in names)]))
+
+
+async def has_shared_replies(conn: asyncpg.Connection, comment_id: uuid.UUID) -> bool:
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM comments WHERE parent_id = $1 AND visibility = 'shared')",
+        comment_id)
+    return found
 
 
 async def sync_mentions(conn: asyncpg.Connection, comment: asyncpg.Record,

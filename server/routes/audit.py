@@ -15,6 +15,7 @@ import pydantic
 from aiohttp import web
 from pydantic_core import PydanticCustomError
 
+from db.audience import audit_row_for_client, is_client
 from db.json_depth import loads_bounded
 from db.pool import transaction
 from db.queries import audit as queries
@@ -138,9 +139,19 @@ async def _page(request: web.Request, params: HistoryQuery, filters: dict[str, A
                                         limit=params.limit)
     more = len(rows) > params.limit
     rows = rows[: params.limit]
-    viewer = identity(request)
-    return {"data": [shown(r, viewer) for r in rows],
+    return {"data": _shown(request, rows),
             "next_cursor": encode_cursor(descending, rows[-1]["id"]) if more else None}
+
+
+def _shown(request: web.Request, rows: list[Any]) -> list[dict[str, Any]]:
+    """The rows as the caller may read them. Client users hold no audit permission today;
+    should they get one, they still see no internal cost and no internal comment."""
+    viewer = identity(request)
+    data = [shown(r, viewer) for r in rows]
+    if not is_client(viewer.role):
+        return data
+    return [r for r in (audit_row_for_client(r["table_name"], r) for r in data)
+            if r is not None]
 
 
 @routes.get("/api/v1/audit")

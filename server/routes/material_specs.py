@@ -11,6 +11,7 @@ import asyncpg
 import pydantic
 from aiohttp import web
 
+from db.audience import is_client, without_internal
 from db.pool import transaction
 from db.queries import material_specs as queries
 from db.queries import project_rows as rows
@@ -94,9 +95,10 @@ class TransitionIn(ApiModel):
 
 
 def shape(row: Mapping[str, Any], role: str) -> dict[str, Any]:
+    """The spec as an answer to a user of `role` (client users: without internal costs)."""
     data = record(row)
     data["allowed_actions"] = specs.allowed_actions(row["status"], role)
-    return data
+    return without_internal(TABLE, data) if is_client(role) else data
 
 
 def _with_total(values: dict[str, Any], current: Any = None) -> dict[str, Any]:

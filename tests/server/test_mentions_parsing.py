@@ -50,7 +50,7 @@ def test_sort_out_says_why_someone_is_left_out() -> None:
         Named("@me.me", author, active=True, can_see=True),
         Named("@no.body", None, active=False, can_see=False),
     ]
-    outcome = sort_out(named, author)
+    outcome = sort_out(named, author, shared=True)
     assert outcome.mentionable == [member]
     assert [(e["handle"], e["reason"]) for e in outcome.skipped] == [
         ("@o.s", "not_a_member"), ("@g.a", "inactive"), ("@me.me", "author"),
