@@ -49,12 +49,13 @@ async def test_crud_on_every_entity_type(client: TestClient[Any, Any], world: Wo
     crafts = team.headers["craftsman"]
     for kind, entity_id in entities.items():
         status, comment = await send(client, "POST", URL, crafts, {
-            "entity_type": kind, "entity_id": str(entity_id), "body": f"On the {kind}"})
+            "entity_type": kind, "entity_id": str(entity_id), "body": f"On the {kind}",
+            "visibility": "shared"})
         assert status == 201, comment
         assert comment["project_id"] == str(team.project) and comment["mentions"] == []
         status, reply = await send(client, "POST", URL, team.headers["designer"], {
             "entity_type": kind, "entity_id": str(entity_id), "body": "Reply",
-            "parent_id": comment["id"]})
+            "parent_id": comment["id"], "visibility": "shared"})
         assert status == 201 and reply["parent_id"] == comment["id"]
         status, page = await send(
             client, "GET", f"{URL}?entity_type={kind}&entity_id={entity_id}&limit=1",
@@ -122,7 +123,8 @@ async def test_mentions_notify_only_who_can_see(client: TestClient[Any, Any],
             ". Not for @otto.side, @stra.nger, @nobody.here or me @projectmanager.member; "
             f"mail {users['craftsman']['email']} is not a mention")
     status, comment = await send(client, "POST", URL, team.headers["project_manager"], {
-        "entity_type": "shop_drawing", "entity_id": drawing, "body": body})
+        "entity_type": "shop_drawing", "entity_id": drawing, "body": body,
+        "visibility": "shared"})  # client users are mentioned in shared comments only
     assert status == 201, comment
     notified = {str(users[r]["id"]) for r in ("designer", "client", "admin")}
     assert set(comment["mentions"]) == notified
