@@ -61,8 +61,9 @@ async def test_client_sockets_get_no_costs_and_no_internal_comments(
                  "WHERE id = $1", spec)
     comment_sql = ("INSERT INTO comments (org_id, project_id, entity_type, entity_id, user_id,"
                    " body, visibility) VALUES ($1, $2, 'project', $2, $3, $4, $5) RETURNING id")
-    internal = await _write(pool, admin, comment_sql, org, project, admin["id"], "margin", "internal")
-    shared = await _write(pool, admin, comment_sql, org, project, admin["id"], "friday", "shared")
+    by_admin = (org, project, admin["id"])
+    internal = await _write(pool, admin, comment_sql, *by_admin, "margin", "internal")
+    shared = await _write(pool, admin, comment_sql, *by_admin, "friday", "shared")
     await _write(pool, admin, "UPDATE comments SET visibility = 'internal' WHERE id = $1", shared)
     await _write(pool, admin, "UPDATE comments SET visibility = 'shared' WHERE id = $1", internal)
     await _write(pool, admin, "INSERT INTO mentions (org_id, project_id, comment_id, user_id) "

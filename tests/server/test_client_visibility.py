@@ -253,10 +253,11 @@ async def test_row_security_hides_what_hangs_off_an_internal_comment(
 
     async def seen(user: dict[str, Any]) -> tuple[set[str], set[str], set[uuid.UUID]]:
         async with transaction(pool, actor_of(user), readonly=True) as conn:
-            bodies = {r["body"] for r in await conn.fetch("SELECT body FROM comments")}
-            files = {r["file_name"] for r in await conn.fetch("SELECT file_name FROM attachments")}
-            mentioned = {r["comment_id"] for r in await conn.fetch("SELECT comment_id FROM mentions")}
-        return bodies, files, mentioned
+            bodies = await conn.fetch("SELECT body FROM comments")
+            files = await conn.fetch("SELECT file_name FROM attachments")
+            mentioned = await conn.fetch("SELECT comment_id FROM mentions")
+        return ({r["body"] for r in bodies}, {r["file_name"] for r in files},
+                {r["comment_id"] for r in mentioned})
 
     assert await seen(staff) == ({"internal", "shared"},
                                  {"internal.pdf", "shared.pdf", "plan.pdf"}, set(comments.values()))
