@@ -175,6 +175,8 @@ async def test_a_client_named_in_an_internal_comment_is_not_mentioned(
                                   "@client.member will not like @designer.member's price")
     assert status == 201
     assert note["mentions"] == [str(team.users["designer"]["id"])]
+    assert {"handle": "@client.member", "reason": "internal_comment",
+            "user_id": str(team.users["client"]["id"])} in note["mention_report"]["not_notified"]
     status, page = await send(client, "GET", "/api/v1/notifications", team.headers["client"])
     assert status == 200 and page["data"] == []
     status, page = await send(client, "GET", "/api/v1/notifications",

@@ -6,7 +6,7 @@ comments are internal unless their author shares them. Attachments may now belon
 comment (entity_type `comment`), and inherit its visibility.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0018
 Create Date: 2026-11-26
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0012"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -42,9 +42,10 @@ def _in(values: tuple[str, ...]) -> str:
 
 
 def _tenant(table: str, extra: str | None) -> None:
+    """The application role's policy (the system role has its own, 0017)."""
     op.execute(f"DROP POLICY tenant ON {table}")
     condition = f"{ORG} AND {VISIBLE}" + (f" AND ({extra})" if extra else "")
-    op.execute(f"CREATE POLICY tenant ON {table} USING ({condition})")
+    op.execute(f"CREATE POLICY tenant ON {table} TO formula_pm_app USING ({condition})")
 
 
 def upgrade() -> None:
