@@ -11,7 +11,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from db.pool import transaction
-from realtime.events import event_from_audit
+from realtime.events import bare_event, event_from_audit
 from server.app import create_app
 from server.config import Settings
 from tests.conftest import World, actor_of
@@ -148,3 +148,16 @@ def test_events_without_internal_parts_go_once_to_the_whole_project() -> None:
                                   new_values={"user_id": str(uuid.uuid4()), "version": 1}),
                               (1, 1))
     assert member is not None and len(member.deliveries()) == 1
+
+
+def test_events_without_values_never_reach_clients_for_comments_or_costs() -> None:
+    """A row whose values cannot be sent becomes a bare event: for a comment it cannot be
+    told whether it is internal, so client users get nothing of it."""
+    comment = bare_event(row("comments", "insert", changed_fields=None), (1, 1))
+    assert comment is not None and comment.payload_for(staff=False) is None
+    assert comment.payload_for(staff=True) is comment.payload
+    cost = bare_event(row("scope_items", changed_fields=["unit_price"]), (1, 1))
+    assert cost is not None and cost.payload_for(staff=False) is None
+    named = bare_event(row("scope_items", changed_fields=["name", "total_price"]), (1, 1))
+    assert named is not None
+    assert named.payload_for(staff=False)["changed_fields"] == ["name"]  # type: ignore[index]
