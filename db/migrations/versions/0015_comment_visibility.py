@@ -6,7 +6,7 @@ comments are internal unless their author shares them. Attachments may now belon
 comment (entity_type `comment`), and inherit its visibility.
 
 Revision ID: 0015
-Revises: 0018
+Revises: 0014
 Create Date: 2026-11-26
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0018"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
