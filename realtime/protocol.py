@@ -77,7 +77,8 @@ class HubServer(socketio.AsyncServer):
             await self._handle_connect(eio_sid, pkt.namespace, pkt.data)
         elif kind == packet.DISCONNECT:
             await self._handle_disconnect(eio_sid, pkt.namespace, self.reason.CLIENT_DISCONNECT)
-            self._close_transport(eio_sid)
+            if (pkt.namespace or NAMESPACE) == NAMESPACE:
+                self._close_transport(eio_sid)
         elif kind == packet.ACK:
             await self._handle_ack(eio_sid, pkt.namespace, pkt.id, pkt.data)
         else:
