@@ -140,8 +140,17 @@ class HubServer(socketio.AsyncServer):
             self._close_transport(eio_sid)
 
     def _close_transport(self, eio_sid: str) -> None:
-        """Close an Engine.IO session in the background (the close waits for its writer,
-        which a slow client can hold up)."""
-        task = asyncio.get_running_loop().create_task(self.eio.disconnect(eio_sid))
+        """Close an Engine.IO session and its connection, in the background."""
+        task = asyncio.get_running_loop().create_task(self._close_session(eio_sid))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+    async def _close_session(self, eio_sid: str) -> None:
+        socket = self.eio.sockets.pop(eio_sid, None)
+        if socket is None:
+            return
+        # Engine.IO's own close only queues a CLOSE packet and leaves the websocket to the
+        # client, which may ignore it: the writer's stop signal after it closes the
+        # websocket from this side too.
+        await socket.close(wait=False, reason=self.eio.reason.SERVER_DISCONNECT)
+        socket.queue.put_nowait(None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -194,12 +195,12 @@ async def test_malformed_packets_are_dropped_quietly(
 async def test_event_payloads_without_a_name_are_invalid(
         aiohttp_client: Factory, settings: Settings, world: World,
         session: aiohttp.ClientSession, tracebacks: Tracebacks) -> None:
-    _, sock, project, url = await member_socket(aiohttp_client, settings, world, session)
+    _, sock, _, url = await member_socket(aiohttp_client, settings, world, session)
     ws_url = url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
     token = sock.auth["token"]
     async with session.ws_connect(ws_url) as ws:
         await ws.receive_str()  # the Engine.IO open packet
-        await ws.send_str('40{"token": "%s"}' % token)
+        await ws.send_str("40" + json.dumps({"token": token}))
         assert (await ws.receive_str()).startswith("40")
         for ack_id, body in enumerate(('[]', '{}', '[1]', '[null]', '[["x"]]', '"typing"'), 1):
             await ws.send_str(f"42{ack_id}{body}")
