@@ -113,14 +113,12 @@ class HubServer(socketio.AsyncServer):
         await super()._handle_eio_disconnect(eio_sid, reason)
 
     async def _handle_connect(self, eio_sid: str, namespace: str | None, data: Any) -> None:
-        if eio_sid not in self.environ:  # the transport closed before this packet's turn
-            return
         await super()._handle_connect(eio_sid, namespace, data)
         ns = namespace or NAMESPACE
         sid = self.manager.sid_from_eio_sid(eio_sid, ns)
         if eio_sid not in self.environ and sid is not None and self.manager.is_connected(sid, ns):
-            # The transport closed while the connect handler ran: the library skipped the
-            # disconnect of a socket that was not connected yet, so do it now.
+            # The session was closed (at its deadline) while the connect handler ran: the
+            # library skipped the disconnect of a socket not connected yet, so do it now.
             await self._handle_disconnect(eio_sid, ns, self.reason.TRANSPORT_CLOSE)
 
     def _deadline_passed(self, eio_sid: str) -> None:
