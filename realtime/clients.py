@@ -59,22 +59,31 @@ class Clients:
 
     def __init__(self) -> None:
         self.by_sid: dict[str, Client] = {}
+        self.by_user: dict[str, set[str]] = {}
 
     def __len__(self) -> int:
         return len(self.by_sid)
 
     def add(self, client: Client) -> None:
+        self.pop(client.sid)
         self.by_sid[client.sid] = client
+        self.by_user.setdefault(client.user_id, set()).add(client.sid)
 
     def pop(self, sid: str) -> Client | None:
-        return self.by_sid.pop(sid, None)
+        client = self.by_sid.pop(sid, None)
+        if client is not None:
+            sids = self.by_user.get(client.user_id, set())
+            sids.discard(sid)
+            if not sids:
+                self.by_user.pop(client.user_id, None)
+        return client
+
+    def count_of(self, user_id: str) -> int:
+        """How many sockets of the user this worker holds."""
+        return len(self.by_user.get(user_id, ()))
 
     def get(self, sid: str) -> Client | None:
         return self.by_sid.get(sid)
-
-    def watching(self, project_id: str, user_id: str | None = None) -> list[Client]:
-        return [c for c in self.by_sid.values() if project_id in c.projects
-                and (user_id is None or c.user_id == user_id)]
 
     def of_sessions(self, session_ids: set[str]) -> list[Client]:
         return [c for c in self.by_sid.values() if c.session_id in session_ids]

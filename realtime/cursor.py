@@ -11,6 +11,7 @@ from dataclasses import dataclass
 Cursor = tuple[int, int]
 ORIGIN: Cursor = (0, 0)
 _PREFIX = "c1"
+BIGINT_MAX = 2**63 - 1
 
 
 def encode_cursor(cursor: Cursor) -> str:
@@ -29,9 +30,14 @@ def decode_cursor(value: object) -> Cursor:
         raise ValueError("malformed cursor") from exc
     prefix, _, rest = raw.partition(":")
     txid, _, audit_id = rest.partition(":")
-    if prefix != _PREFIX or not txid.isdigit() or not audit_id.isdigit():
+    if prefix != _PREFIX or not _position(txid) or not _position(audit_id):
         raise ValueError("malformed cursor")
     return int(txid), int(audit_id)
+
+
+def _position(text: str) -> bool:
+    """ASCII digits of a number PostgreSQL's bigint holds (what the server issues)."""
+    return 0 < len(text) <= 19 and text.isascii() and text.isdigit() and int(text) <= BIGINT_MAX
 
 
 def cursor_after(txid: int, audit_id: int, xmin: int) -> Cursor:

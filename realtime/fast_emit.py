@@ -150,6 +150,26 @@ class DirectWebSocket(eio_aiohttp.WebSocket):
         return self._sock
 
 
+    async def wait(self) -> Any:
+        """The next frame. One that is not an Engine.IO packet ends the connection as a
+        closed transport does (Engine.IO would raise out of its reader, logged with a
+        traceback, on a client's garbage)."""
+        data = await super().wait()
+        if isinstance(data, str) and not is_engineio_text(data):
+            log.info("closing a websocket that sent a frame Engine.IO cannot decode")
+            raise OSError("not an Engine.IO packet")
+        return data
+
+
+def is_engineio_text(frame: str) -> bool:
+    """Whether Engine.IO decodes this text frame (pure)."""
+    try:
+        eio_packet.Packet(encoded_packet=frame)
+    except (ValueError, TypeError, IndexError):  # binascii.Error is a ValueError
+        return False
+    return True
+
+
 class FastAsyncManager(socketio.AsyncManager):
     """AsyncManager whose no-callback text emits to "/" write one shared frame per event."""
 

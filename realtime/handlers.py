@@ -1,4 +1,9 @@
-"""Client -> server events (subscribe, unsubscribe, resync, typing), each answered by ack."""
+"""Client -> server events (subscribe, unsubscribe, resync, typing), each answered by ack.
+
+Every event a client sends is answered: what a handler cannot use with `invalid`, an
+event this API does not have with `unknown_event` (events with reserved names never get
+here: see realtime.protocol), and a failure of the server itself with `internal`.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 
 from db.pool import transaction
 from db.queries import changes as q
+from realtime.acks import Ack, failure, unknown_event
 from realtime.clients import Client
 from realtime.cursor import decode_cursor, encode_cursor
 from realtime.events import RESOURCES, ROW_ACTIONS, project_room
@@ -20,15 +26,8 @@ from realtime.limits import MAX_SUBSCRIPTIONS
 log = logging.getLogger("formula_pm.realtime.handlers")
 RESYNC_LIMIT = 1000
 REPLAYED_TABLES = sorted(t for t in RESOURCES if t != "notifications")
-Ack = dict[str, Any]
-
-
-def failure(code: str, message: str | None = None) -> Ack:
-    error: dict[str, Any] = {"code": code}
-    if message:
-        error["message"] = message
-    return {"ok": False, "error": error}
-
+TYPING_FIELDS = ("resource", "record_id", "field")
+Handler = Callable[[str, Any], Awaitable[Ack]]
 
 def _project_id(data: Any) -> uuid.UUID | None:
     raw = data.get("project_id") if isinstance(data, dict) else None
@@ -42,27 +41,45 @@ class Handlers:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.failures = RowFailures("resync")
-        for name in ("subscribe", "unsubscribe", "resync", "typing"):
-            hub.sio.on(name, self._limited(getattr(self, name)))
+        self.handlers: dict[str, Handler] = {
+            "subscribe": self.subscribe, "unsubscribe": self.unsubscribe,
+            "resync": self.resync, "typing": self.typing}
+        for name, handler in self.handlers.items():
+            hub.sio.on(name, self._limited(name, handler))
+        hub.sio.on("*", self._unknown)  # every other (unreserved) name
 
-    def _limited(self, handler: Callable[[str, Any], Awaitable[Ack]]
-                 ) -> Callable[[str, Any], Awaitable[Ack]]:
-        """Every client event spends a token of its socket (a flood is disconnected) and is
-        always answered: while the database is away, with `unavailable`."""
-
-        async def limited(sid: str, data: Any = None) -> Ack:
-            client = self._client(sid)
-            if client is not None and not client.bucket.take(time.monotonic()):
-                if client.bucket.flooding:
-                    await self.hub.sio.disconnect(sid)
-                return failure("rate_limited", "too many events; slow down")
-            try:
-                return await handler(sid, data)
-            except DATABASE_AWAY as exc:  # the client retries, as after a REST 503
-                log.warning("socket event while the database is unavailable: %s", exc)
-                return failure("unavailable", "the database is unavailable; try again shortly")
+    def _limited(self, name: str, handler: Handler) -> Callable[..., Awaitable[Ack]]:
+        async def limited(sid: str, *args: Any) -> Ack:
+            return await self._serve(sid, name, handler, args)
 
         return limited
+
+    async def _unknown(self, event: str, sid: str, *args: Any) -> Ack:
+        async def answer(sid: str, data: Any) -> Ack:
+            return unknown_event(event)
+
+        return await self._serve(sid, "unknown", answer, ())
+
+    async def _serve(self, sid: str, name: str, handler: Handler, args: tuple[Any, ...]
+                     ) -> Ack:
+        """Every client event spends a token of its socket (a flood is disconnected) and is
+        always answered: while the database is away with `unavailable`, and on a failure
+        of the server itself with `internal` (logged: that one is a bug)."""
+        client = self._client(sid)
+        if client is not None and not client.bucket.take(time.monotonic()):
+            if client.bucket.flooding:
+                await self.hub.sio.disconnect(sid)
+            return failure("rate_limited", "too many events; slow down")
+        if len(args) > 1:
+            return failure("invalid", "send one payload object")
+        try:
+            return await handler(sid, args[0] if args else None)
+        except DATABASE_AWAY as exc:  # the client retries, as after a REST 503
+            log.warning("socket event while the database is unavailable: %s", exc)
+            return failure("unavailable", "the database is unavailable; try again shortly")
+        except Exception:
+            log.exception("socket event %r failed", name)
+            return failure("internal", "the server failed to handle the event")
 
     def _client(self, sid: str) -> Client | None:
         return self.hub.clients.get(sid)
@@ -143,10 +160,15 @@ class Handlers:
         project = str(project_id)
         if project not in client.projects:
             return failure("forbidden", "subscribe to the project first")
-        payload = {"project_id": project, "user": client.public(),
-                   "active": bool(data.get("active", True))}
-        for key in ("resource", "record_id", "field"):
+        active = data.get("active", True)
+        if not isinstance(active, bool):
+            return failure("invalid", "active must be true or false")
+        payload: dict[str, Any] = {"project_id": project, "user": client.public(),
+                                   "active": active}
+        for key in TYPING_FIELDS:
             value = data.get(key)
-            payload[key] = value[:200] if isinstance(value, str) else None
+            if value is not None and not isinstance(value, str):
+                return failure("invalid", f"{key} must be a string")
+            payload[key] = value[:200] if value is not None else None
         await self.hub.sio.emit("typing", payload, to=project_room(project), skip_sid=sid)
         return {"ok": True}

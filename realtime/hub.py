@@ -35,6 +35,7 @@ from realtime.events import (
 from realtime.fast_emit import Emission
 from realtime.limits import SOCKET_WORK_AT_ONCE
 from realtime.presence import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
+from realtime.protocol import NAMESPACE, HubServer
 
 log = logging.getLogger("formula_pm.realtime.hub")
 
@@ -58,6 +59,9 @@ class HubConfig:
     max_buffer_bytes: int = DEFAULT_LIMIT
     presence_interval: float = 1.0
     presence_dead_after: float = 10.0
+    max_sockets_per_user: int = 20
+    # Seconds an Engine.IO session has to finish the Socket.IO connect before it is closed.
+    connect_timeout: float = 10.0
 
 
 def _target(rooms: tuple[str, ...]) -> str | list[str]:
@@ -82,7 +86,8 @@ class Hub:
             if config.redis_url else LocalManager())
         self.manager.handler = self._internal
         self.manager.backlog.limit = config.max_buffer_bytes
-        self.sio = socketio.AsyncServer(
+        self.sio = HubServer(
+            connect_timeout=config.connect_timeout,
             client_manager=self.manager, async_mode="aiohttp", logger=False,
             cors_allowed_origins=list(config.cors_origins) or None,
             # Larger packets close the connection (Engine.IO's own limit, checked before
@@ -155,7 +160,12 @@ class Hub:
         async with self.admission:
             yield
 
-    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> bool:
+        if not self.manager.is_pre_connected(sid, NAMESPACE) or self.clients.get(sid):
+            # Only the library's connect of a new socket may run this (realtime.protocol
+            # drops a client's "connect" event): a known socket is never re-authenticated.
+            log.warning("second connect of socket %s refused", sid)
+            return False
         token = _token(environ, auth)
         try:
             async with self.admitted():
@@ -169,11 +179,28 @@ class Hub:
             log.warning("socket refused while the database is unavailable: %s", exc)
             raise socketio.exceptions.ConnectionRefusedError(
                 "unavailable", {"code": "unavailable"}) from exc
+        await self._take_slot(client)
         self.clients.add(client)
         await self.sio.enter_room(sid, user_room(client.user_id))
         if client.is_staff:
             await self.sio.enter_room(sid, org_room(client.org_id))
         await self._redis_op(self._remember_owner(sid, client.user_id))
+        return True
+
+    async def _take_slot(self, client: Client) -> None:
+        """One of the user's sockets: refused over `max_sockets_per_user`, counted across
+        workers in the presence store (on this worker alone while Redis is away)."""
+        cap = self.config.max_sockets_per_user
+        taken = self.clients.count_of(client.user_id) < cap
+        if taken:
+            try:
+                taken = await self.presence.store.claim_socket(client.user_id, client.sid, cap)
+            except (RedisError, OSError) as exc:
+                log.warning("socket cap counted on this worker only: %s", exc)
+        if not taken:
+            raise socketio.exceptions.ConnectionRefusedError(
+                f"at most {cap} connections per user", {"code": "too_many_sockets",
+                                                        "limit": cap})
 
     async def _user_names(self, client: Client) -> tuple[str, str]:
         """The user's (first, last) name, from PostgreSQL at most every NAMES_TTL seconds."""
@@ -189,6 +216,8 @@ class Hub:
         return names
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
+        if self.manager.is_connected(sid, NAMESPACE):
+            return  # the library marks a socket as leaving first: this is not its call
         client = self.clients.pop(sid)
         if client is not None:
             await self._forget(client)
@@ -197,6 +226,7 @@ class Hub:
         for project in list(client.projects):
             await self.presence.leave(project, client.sid)
         client.projects.clear()
+        await self._redis_op(self.presence.store.release_socket(client.user_id, client.sid))
         if self.redis is not None:
             await self._redis_op(self.redis.delete(self._owner_key(client.sid)))
 
@@ -248,11 +278,26 @@ class Hub:
         await self.sio.enter_room(client.sid, audience_room(project, client.is_staff))
 
     async def leave_rooms(self, client: Client, project: str) -> None:
+        """Out of the project room and both audience rooms (the record may be stale)."""
         await self.sio.leave_room(client.sid, project_room(project))
-        await self.sio.leave_room(client.sid, audience_room(project, client.is_staff))
+        for staff in (True, False):
+            await self.sio.leave_room(client.sid, audience_room(project, staff))
+
+    def _members(self, room: str) -> list[str]:
+        """The sockets of this worker in `room`, as the Socket.IO manager holds them."""
+        return [sid for sid, _ in self.manager.get_participants(NAMESPACE, room)]
+
+    def _in_room(self, sid: str, room: str) -> bool:
+        return sid in self.manager.rooms.get(NAMESPACE, {}).get(room, {})
+
+    async def _cut(self, sid: str) -> None:
+        """Disconnect a socket of this worker (no-op when it is already leaving)."""
+        if self.manager.is_connected(sid, NAMESPACE):
+            await self.sio.disconnect(sid, ignore_queue=True)
 
     async def evict(self, client: Client, project: str, reason: str) -> None:
-        if project not in client.projects:
+        room = project_room(project)
+        if project not in client.projects and not self._in_room(client.sid, room):
             return
         client.projects.discard(project)
         await self.leave_rooms(client, project)
@@ -280,28 +325,52 @@ class Hub:
     async def on_sessions_revoked(self, user_id: Any, session_ids: list[Any]) -> None:
         """Disconnect the sockets of revoked sessions on every worker."""
         if session_ids:
-            await self.manager.broadcast({"kind": "revoke",
+            await self.manager.broadcast({"kind": "revoke", "user_id": str(user_id),
                                           "session_ids": [str(s) for s in session_ids]})
 
     async def _internal(self, message: dict[str, Any]) -> None:
         kind = message.get("kind")
         if kind == "revoke":
-            for client in self.clients.of_sessions(set(message.get("session_ids") or [])):
-                await self.sio.disconnect(client.sid, ignore_queue=True)
+            user_id = message.get("user_id")
+            await self._revoke({str(s) for s in message.get("session_ids") or []},
+                               str(user_id) if user_id else None)
         elif kind == "recheck":
             self.recheck_epoch += 1
             await self._recheck(str(message["project_id"]), message.get("user_id"),
                                 bool(message.get("deleted")))
 
+    async def _revoke(self, session_ids: set[str], user_id: str | None) -> None:
+        """Disconnect this worker's sockets of revoked sessions: by the hub's records, and
+        every socket in the user's room that is not provably another live session of the
+        same user (no record, or another user's, is cut too)."""
+        doomed = {c.sid for c in self.clients.of_sessions(session_ids)}
+        for sid in self._members(user_room(user_id)) if user_id else ():
+            client = self.clients.get(sid)
+            if client is None or client.user_id != user_id or client.session_id in session_ids:
+                doomed.add(sid)
+        for sid in doomed:
+            await self._cut(sid)
+
     async def _recheck(self, project: str, user_id: str | None, deleted: bool) -> None:
-        for client in self.clients.watching(project, user_id):
-            if deleted:
+        """Evict the sockets in the project's room that may no longer see it (when one user
+        lost access: that user's, and any whose record does not say it is subscribed); a
+        socket in the room without a record of the hub is cut."""
+        for sid in self._members(project_room(project)):
+            client = self.clients.get(sid)
+            if client is None:
+                await self._cut(sid)
+            elif (user_id is not None and client.user_id != user_id
+                  and project in client.projects):
+                continue
+            elif deleted:
                 await self.evict(client, project, "project_deleted")
             elif await self.access(client, uuid.UUID(project)) != "ok":
                 await self.evict(client, project, "access_revoked")
 
     def metrics(self) -> dict[str, float]:
         return {"fpm_realtime_sockets": float(len(self.clients)),
+                "fpm_realtime_packets_dropped_total": float(self.sio.dropped_packets),
+                "fpm_realtime_unconnected_closed_total": float(self.sio.closed_unconnected),
                 "fpm_realtime_events_emitted_total": float(self.emitted),
                 "fpm_realtime_sockets_dropped_slow_total": float(self.manager.backlog.dropped),
                 "fpm_realtime_admission_waits_total": float(self.admission_waits)}

@@ -39,6 +39,8 @@ class PresenceStore(Protocol):
     async def release_gate(self, project: str) -> None: ...
     async def heartbeat(self) -> None: ...
     async def reap(self) -> list[str]: ...
+    async def claim_socket(self, user: str, member: str, cap: int) -> bool: ...
+    async def release_socket(self, user: str, member: str) -> None: ...
 
 
 def unique_users(entries: list[User]) -> list[User]:
@@ -55,6 +57,7 @@ class MemoryPresenceStore:
         self.rooms: dict[str, dict[str, User]] = {}
         self.dirty: set[str] = set()
         self.gates: dict[str, float] = {}
+        self.sockets: dict[str, set[str]] = {}
 
     async def record(self, project: str, ttl: float, *, add: tuple[str, User] | None = None,
                      remove: str | None = None) -> bool:
@@ -96,6 +99,20 @@ class MemoryPresenceStore:
 
     async def reap(self) -> list[str]:
         return []
+
+    async def claim_socket(self, user: str, member: str, cap: int) -> bool:
+        """Take one of the user's `cap` socket slots; False when all are taken."""
+        held = self.sockets.setdefault(user, set())
+        if member not in held and len(held) >= cap:
+            return False
+        held.add(member)
+        return True
+
+    async def release_socket(self, user: str, member: str) -> None:
+        held = self.sockets.get(user, set())
+        held.discard(member)
+        if not held:
+            self.sockets.pop(user, None)
 
 
 class RedisPresenceStore:
@@ -161,6 +178,32 @@ class RedisPresenceStore:
 
     async def heartbeat(self) -> None:
         await self.r.zadd(f"{self.p}workers", {self.worker: time.time()})
+
+    def _sockets(self, user: str) -> str:
+        return f"{self.p}sockets:{user}"
+
+    async def claim_socket(self, user: str, member: str, cap: int) -> bool:
+        """Take one of the user's `cap` socket slots across every worker; False when all
+        are taken. Slots of workers that stopped beating are given back first. Two
+        connects racing for the last slot may both be refused: never more than `cap`."""
+        key, mine = self._sockets(user), f"{self.worker}|{member}"
+        async with self.r.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, mine)
+            pipe.scard(key)
+            _, held = await pipe.execute()
+        if held <= cap:
+            return True
+        dead = await self._dead()
+        stale = [m for m in await self.r.smembers(key) if text(m).split("|", 1)[0] in dead]
+        if stale:
+            await self.r.srem(key, *stale)
+            if await self.r.scard(key) <= cap:
+                return True
+        await self.r.srem(key, mine)
+        return False
+
+    async def release_socket(self, user: str, member: str) -> None:
+        await self.r.srem(self._sockets(user), f"{self.worker}|{member}")
 
     async def reap(self) -> list[str]:
         """Drop the entries of workers that stopped beating; the rooms that changed."""

@@ -92,6 +92,10 @@ class Settings:
     socket_max_message_bytes: int = 64 * 1024
     # Bytes waiting for one socket (transport buffer + Engine.IO queue) before it is dropped.
     socket_max_buffer_bytes: int = 4 * 1024 * 1024
+    # Sockets one user may hold at once (across workers while Redis answers).
+    socket_max_per_user: int = 20
+    # Seconds a new Engine.IO session has to complete the Socket.IO connect.
+    socket_connect_timeout: float = 10.0
     embedded: bool = False
     leader_stall_after: float = 15.0
     trusted_networks: tuple[Network, ...] = field(default=(), repr=False)
@@ -167,6 +171,8 @@ def load_settings(env: Mapping[str, str] | None = None, *,
         cache_enabled=_bool(env, "CACHE_ENABLED", True),
         socket_max_message_bytes=_int(env, "SOCKET_MAX_MESSAGE_BYTES", 64 * 1024),
         socket_max_buffer_bytes=_int(env, "SOCKET_MAX_BUFFER_BYTES", 4 * 1024 * 1024),
+        socket_max_per_user=_at_least(env, "SOCKET_MAX_PER_USER", 20, 1),
+        socket_connect_timeout=float(_at_least(env, "SOCKET_CONNECT_TIMEOUT", 10, 1)),
         leader_stall_after=_stall_after(env),
     )
 
@@ -202,6 +208,13 @@ def _embedded_secret(data_dir: Path) -> str:
     path.write_text(secret)
     path.chmod(0o600)
     return secret
+
+
+def _at_least(env: Mapping[str, str], name: str, default: int, least: int) -> int:
+    value = _int(env, name, default)
+    if value < least:
+        raise ConfigError(f"{name} must be at least {least}, got {value}")
+    return value
 
 
 def _stall_after(env: Mapping[str, str]) -> float:

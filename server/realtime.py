@@ -52,6 +52,8 @@ def setup_realtime(app: web.Application) -> None:
     hub = Hub(HubConfig(redis_url=settings.redis_url, key_prefix=settings.key_prefix,
                         max_message_bytes=settings.socket_max_message_bytes,
                         max_buffer_bytes=settings.socket_max_buffer_bytes,
+                        max_sockets_per_user=settings.socket_max_per_user,
+                        connect_timeout=settings.socket_connect_timeout,
                         cors_origins=settings.cors_origins), check_token)
     handlers = Handlers(hub)
     hub.attach(app)
