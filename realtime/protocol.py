@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 import socketio
 from socketio import packet
 
+from db.json_depth import TooDeep
 from realtime.acks import Ack, failure, unknown_event
 
 log = logging.getLogger("formula_pm.realtime.protocol")
@@ -50,6 +52,18 @@ def event_problem(data: Any) -> Ack | None:
     return None
 
 
+_EVENT_HEADER = re.compile(r"2(?:(/[^,\[]*),)?(\d{1,15})\[")
+
+
+def event_header(encoded: str) -> tuple[str, int] | None:
+    """(namespace, ack id) of an encoded Socket.IO EVENT packet that asks for an ack, read
+    without decoding its payload; None for any other packet (pure)."""
+    found = _EVENT_HEADER.match(encoded)
+    if found is None:
+        return None
+    return found.group(1) or NAMESPACE, int(found.group(2))
+
+
 class HubServer(socketio.AsyncServer):
     """The hub's Socket.IO server (one namespace, text packets only)."""
 
@@ -68,6 +82,9 @@ class HubServer(socketio.AsyncServer):
             return self._drop(eio_sid, "binary message")
         try:
             pkt = self.packet_class(encoded_packet=data)
+        except TooDeep as exc:  # an event whose payload nests too deeply: still answered
+            self._drop(eio_sid, "payload nested too deeply")
+            return await self._answer_undecoded(eio_sid, data, failure("invalid", str(exc)))
         except UNDECODABLE as exc:
             return self._drop(eio_sid, f"undecodable packet: {type(exc).__name__}")
         kind = pkt.packet_type
@@ -94,6 +111,17 @@ class HubServer(socketio.AsyncServer):
         if pkt.id is not None and self.manager.is_connected(sid, pkt.namespace or NAMESPACE):
             await self._send_packet(eio_sid, self.packet_class(
                 packet.ACK, namespace=pkt.namespace, id=pkt.id, data=[problem]))
+
+    async def _answer_undecoded(self, eio_sid: str, data: str, problem: Ack) -> None:
+        """Ack an EVENT whose payload could not be decoded, when it asked for an ack."""
+        header = event_header(data)
+        if header is None:
+            return
+        namespace, ack_id = header
+        sid = self.manager.sid_from_eio_sid(eio_sid, namespace)
+        if self.manager.is_connected(sid, namespace):
+            await self._send_packet(eio_sid, self.packet_class(
+                packet.ACK, namespace=namespace, id=ack_id, data=[problem]))
 
     def _drop(self, eio_sid: str, why: str) -> None:
         self.dropped_packets += 1

@@ -225,3 +225,13 @@ async def test_connect_refusals_are_answered_without_a_traceback(
         await refused.close()
     assert [r.getMessage() for r in tracebacks.bad] == []
     await sock.close()
+
+
+def test_the_ack_id_of_an_undecodable_event_is_read_without_its_payload() -> None:
+    from realtime.protocol import event_header
+
+    deep = "[" * 5000 + "]" * 5000
+    assert event_header(f'212["subscribe",{deep}]') == ("/", 12)
+    assert event_header(f'2/admin,5["x",{deep}]') == ("/admin", 5)
+    for no_ack in ('2["subscribe",{}]', "3[1]", "0{}", "2x[1]", ""):
+        assert event_header(no_ack) is None
