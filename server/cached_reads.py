@@ -187,10 +187,10 @@ def reads_record(table: str) -> Callable[[Handler], Handler]:
 
 async def project_view(request: web.Request, project_id: uuid.UUID, name: str,
                        variant: Mapping[str, Any], load: Loader) -> dict[str, Any]:
-    """A derived view of one project (summary, a list's first page), keyed by the caller's
-    organisation and the project's generation, and served only to callers who can see the
-    project. The organisation in the key is what keeps an admin ("every project") of one
-    organisation off another organisation's entries."""
+    """A derived view of one project (its summary), keyed by the caller's organisation and
+    the project's generation, and served only to callers who can see the project. The
+    organisation in the key is what keeps an admin ("every project") of one organisation off
+    another organisation's entries."""
     cache = request.app[CACHE]
     org_id = identity(request).org_id
     (generation,) = await cache.generations([project_generation_key(project_id)])
@@ -203,5 +203,5 @@ async def project_view(request: web.Request, project_id: uuid.UUID, name: str,
             return dict(cached)
     fresh = await load()  # RLS decides (404) when the visible set says no
     if generation >= 0:
-        await cache.fill(key, fresh, TTL["list"])
+        await cache.fill(key, fresh, TTL["view"])
     return fresh

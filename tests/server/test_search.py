@@ -13,8 +13,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from db.pool import system_transaction
+from server.cache import invalidate
+from server.cache_keys import Change, search_generation_key
 from server.keys import CACHE
-from server.routes.search import bump_search_generation, decode_cursor, render_snippet
+from server.routes.search import decode_cursor, render_snippet
 from tests.conftest import World
 
 URL = "/api/v1/search"
@@ -238,7 +240,11 @@ async def test_cache_per_scope_and_generation(client: TestClient[Any, Any],
     assert len((await _search(client, app, world, users["admin"], q="zebra"))["data"]) == 1
     assert len((await _search(client, app, world, users["designer"], q="zebra"))["data"]) == 1
     assert (await _search(client, app, world, users["outsider"], q="zebra"))["data"] == []
-    await bump_search_generation(app[CACHE], ids["org"])
+    # What writers and the change leader run: a change to a searchable row bumps the
+    # generation, so the org's cached pages are unreachable and the search runs afresh.
+    before = int(await app[CACHE].get(search_generation_key(ids["org"])) or 0)
+    await invalidate(app[CACHE], [Change("tasks", None, ids["p1"], ids["org"])])
+    assert await app[CACHE].get(search_generation_key(ids["org"])) == before + 1
     assert len((await _search(client, app, world, users["admin"], q="zebra"))["data"]) == 1
 
 
