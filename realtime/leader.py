@@ -285,9 +285,6 @@ class Leader:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.2)
 
-    def cursor(self) -> str:
-        return encode_cursor((self.horizon, 0))
-
     def describe(self) -> dict[str, Any]:
         stats = self.feed.stats
         return {

@@ -34,7 +34,6 @@ from server.keys import (
     METRICS,
     ON_SESSIONS_REVOKED,
     POOL,
-    REDIS,
     SETTINGS,
     THROTTLES,
     MetricsSource,
@@ -69,7 +68,6 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         return
     client = bounded_client(settings.redis_url, REDIS_POOL_MAX, 1.0, socket_timeout=1.0,
                             socket_connect_timeout=1.0, health_check_interval=10)
-    app[REDIS] = client
     cache = RedisCache(client, settings.key_prefix)
     app[CACHE] = cache if settings.cache_enabled else NullCache(settings.key_prefix)
     app[THROTTLES] = _throttles(settings, client)

@@ -27,7 +27,6 @@ class Cache(Protocol):
     async def get(self, key: str) -> Any | None: ...
     async def set(self, key: str, value: Any, ttl: int) -> None: ...
     async def delete(self, *keys: str) -> None: ...
-    async def get_many(self, keys: Iterable[str]) -> list[Any | None]: ...
     async def incr(self, key: str) -> int: ...
     async def generations(self, keys: Iterable[str]) -> list[int]: ...
     async def fill(self, key: str, value: Any, ttl: int) -> None: ...
@@ -91,9 +90,6 @@ class MemoryCache:
         for key in keys:
             self._items.pop(self.prefix + key, None)
 
-    async def get_many(self, keys: Iterable[str]) -> list[Any | None]:
-        return [await self.get(k) for k in keys]
-
     async def incr(self, key: str) -> int:
         current = await self.get(key)
         value = int(current or 0) + 1
@@ -151,9 +147,6 @@ class NullCache:
 
     async def delete(self, *keys: str) -> None:
         return None
-
-    async def get_many(self, keys: Iterable[str]) -> list[Any | None]:
-        return [await self.get(k) for k in keys]
 
     async def incr(self, key: str) -> int:
         return 0
@@ -263,27 +256,6 @@ class RedisCache:
             self._ok()
         except (RedisError, OSError) as exc:
             self._failed(exc)
-
-    async def get_many(self, keys: Iterable[str]) -> list[Any | None]:
-        names = [self.prefix + k for k in keys]
-        if not names:
-            return []
-        try:
-            raws = await self.client.mget(names)
-        except (RedisError, OSError) as exc:
-            self._failed(exc)
-            self._stats.misses += len(names)
-            return [None] * len(names)
-        self._ok()
-        out: list[Any | None] = []
-        for raw in raws:
-            if raw is None or raw == TOMBSTONE_BYTES:
-                self._stats.misses += 1
-                out.append(None)
-            else:
-                self._stats.hits += 1
-                out.append(json.loads(raw))
-        return out
 
     async def incr(self, key: str) -> int:
         try:

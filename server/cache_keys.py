@@ -2,15 +2,21 @@
 
 Keys (under the deployment prefix `fpm:<env>:` and the epoch):
 - `rec:<table>:<id>`: one record as stored (served only after the reader's access check);
-- `gen:p:<project_id>`: generation of a project's lists and summary, bumped on any change in it;
-- `gen:o:<org_id>`: generation of org-wide lists and of everyone's visible-project set,
-  bumped when projects, members, clients or users change;
-- `search:gen:<org_id>`: generation of the org's cached search pages;
+- `gen:p:<project_id>`: generation of the project's cached views (its summary), bumped on any
+  change in the project;
+- `gen:o:<org_id>`: generation of the org's visible-project sets, bumped when projects,
+  members, clients, users or the organisation change;
+- `search:gen:<org_id>`: generation of the org's cached search pages, bumped by any change to
+  a searchable row;
 - `vis:<user_id>`: the projects a user can see (`*` = org admin: all of *that org's*),
   stored with the org and the org generation it was computed under, and used only by a
   reader of that org while that generation is still current;
-- list keys embed the reader's org and the generation they were computed under, so a
-  bump retires them at O(1) cost: nothing is ever found with KEYS or SCAN.
+- project views (`list:<name>:...`) and search pages embed the reader's org and the
+  generation they were computed under, so a bump retires them at O(1) cost: nothing is ever
+  found with KEYS or SCAN.
+
+Both the writer's request (`server/invalidation.py`) and the change leader apply `plan_all`
+to what changed.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-TTL = {"record": 300, "list": 60, "summary": 30, "search": 30, "visibility": 60}
+TTL = {"record": 300, "view": 60, "search": 20, "visibility": 60}  # seconds
 
 PROJECT_OWNED = frozenset({
     "project_members", "tasks", "scope_groups", "scope_items", "shop_drawings",
@@ -56,7 +62,7 @@ def search_generation_key(org_id: Any) -> str:
 
 @functools.lru_cache(maxsize=8192)  # hot path: formatting UUIDs is slow
 def visibility_key(user_id: Any) -> str:
-    """The user's visible-project set, as {"g": org generation, "p": ids or "*"}."""
+    """The user's visible-project set, as {"o": org, "g": org generation, "p": ids or "*"}."""
     return f"vis:{user_id}"
 
 
@@ -67,10 +73,10 @@ READS_RECORD = "__fpm_reads_record__"
 
 def list_key(resource: str, org_id: Any, scope: Any, generation: int,
              variant: Mapping[str, Any]) -> str:
-    """A list page: resource, the reader's organisation, its scope (project or org),
-    generation, and the query. The organisation is the reader's, not the scope's: a reader
-    of another organisation names another key, so it can never hit an entry it did not fill
-    through row-level security."""
+    """A cached view of one project (today its summary): name, the reader's organisation,
+    the project, its generation, and the variant. The organisation is the reader's, not the
+    project's: a reader of another organisation names another key, so it can never hit an
+    entry it did not fill through row-level security."""
     digest = hashlib.sha256(json.dumps(variant, sort_keys=True, default=str).encode())
     return f"list:{resource}:{org_id}:{scope}:{generation}:{digest.hexdigest()[:24]}"
 

@@ -137,19 +137,6 @@ async def _cached_row(request: web.Request, table: str,
     return (head, raw) if await may_read(request, table, head) else None
 
 
-async def cached_record(request: web.Request, table: str, record_id: uuid.UUID,
-                        load: Loader) -> dict[str, Any]:
-    """The record from the cache (after the access check) or from `load` (through RLS),
-    whole: whoever answers with it cuts it down to what the caller may see."""
-    found = await _cached_row(request, table, record_id)
-    if found is not None:
-        row: dict[str, Any] = json.loads(found[1])
-        return row
-    fresh = await load()
-    await request.app[CACHE].fill(record_key(table, record_id), fresh, TTL["record"])
-    return fresh
-
-
 Fetch = Callable[[asyncpg.Connection, uuid.UUID], Awaitable[asyncpg.Record | None]]
 
 
@@ -164,16 +151,10 @@ def _loader(request: web.Request, record_id: uuid.UUID, fetch: Fetch, missing: s
     return load
 
 
-async def read_record(request: web.Request, table: str, record_id: uuid.UUID, fetch: Fetch,
-                      missing: str) -> dict[str, Any]:
-    """GET of one record: cache-aside around `fetch` run through RLS as the caller."""
-    return await cached_record(request, table, record_id,
-                               _loader(request, record_id, fetch, missing))
-
-
 async def record_response(request: web.Request, table: str, record_id: uuid.UUID,
                           fetch: Fetch, missing: str) -> web.Response:
-    """`read_record` as a response; a cache hit is answered with the stored JSON text.
+    """GET of one record: cache-aside around `fetch` run through RLS as the caller; a cache
+    hit is answered with the stored JSON text.
 
     The cache holds the whole record whoever filled it: a client user's answer is cut
     down to what they may see on the way out (never the stored text as is)."""
@@ -206,10 +187,10 @@ def reads_record(table: str) -> Callable[[Handler], Handler]:
 
 async def project_view(request: web.Request, project_id: uuid.UUID, name: str,
                        variant: Mapping[str, Any], load: Loader) -> dict[str, Any]:
-    """A derived view of one project (summary, a list's first page), keyed by the caller's
-    organisation and the project's generation, and served only to callers who can see the
-    project. The organisation in the key is what keeps an admin ("every project") of one
-    organisation off another organisation's entries."""
+    """A derived view of one project (its summary), keyed by the caller's organisation and
+    the project's generation, and served only to callers who can see the project. The
+    organisation in the key is what keeps an admin ("every project") of one organisation off
+    another organisation's entries."""
     cache = request.app[CACHE]
     org_id = identity(request).org_id
     (generation,) = await cache.generations([project_generation_key(project_id)])
@@ -222,5 +203,5 @@ async def project_view(request: web.Request, project_id: uuid.UUID, name: str,
             return dict(cached)
     fresh = await load()  # RLS decides (404) when the visible set says no
     if generation >= 0:
-        await cache.fill(key, fresh, TTL["list"])
+        await cache.fill(key, fresh, TTL["view"])
     return fresh

@@ -74,6 +74,13 @@ async def set_password(conn: asyncpg.Connection, user_id: uuid.UUID, password_ha
            WHERE id = $1""", user_id, password_hash, activate)
 
 
+async def upgrade_password_hash(conn: asyncpg.Connection, user_id: uuid.UUID, old_hash: str,
+                                new_hash: str) -> None:
+    """The same password under a stronger hash, unless the password changed meanwhile."""
+    await conn.execute("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+                       user_id, old_hash, new_hash)
+
+
 async def touch_login(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await conn.execute("UPDATE users SET last_login_at = now() WHERE id = $1", user_id)
 

@@ -57,5 +57,13 @@ async def verify_password(stored: str | None, password: str) -> bool:
     return await loop.run_in_executor(None, functools.partial(_verify, stored, password))
 
 
-def needs_rehash(stored: str) -> bool:
-    return _hasher.check_needs_rehash(stored)
+async def upgraded_hash(stored: str, password: str) -> str | None:
+    """A new hash of `password` (just verified against `stored`) when `stored` was made with
+    other parameters than today's, else None: a successful sign-in is the only moment the
+    password is known, so it is when old hashes catch up. Reading the parameters is cheap;
+    only the new hash goes to the executor."""
+    try:
+        weaker = _hasher.check_needs_rehash(stored)
+    except InvalidHashError:
+        return None
+    return await hash_password(password) if weaker else None

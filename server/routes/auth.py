@@ -12,7 +12,7 @@ from db.queries import users as q
 from db.queries.events import record_event
 from server.auth.identity import actor, client_ip, identity
 from server.auth.invitations import consume_token, create_token, set_password_link
-from server.auth.passwords import check_policy, hash_password, verify_password
+from server.auth.passwords import check_policy, hash_password, upgraded_hash, verify_password
 from server.auth.sessions import (
     after_revoke,
     refresh_session,
@@ -104,8 +104,11 @@ async def login(request: web.Request) -> web.Response:
     pair = await start_session(request.app, user_id=user["id"], org_id=user["org_id"],
                                role=user["role"], ip=client_ip(request),
                                user_agent=request.headers.get("User-Agent"))
+    stronger = await upgraded_hash(user["password_hash"], body.password)
     async with system_transaction(pool, _anonymous_actor(request, user)) as conn:
         await q.touch_login(conn, user["id"])
+        if stronger is not None:
+            await q.upgrade_password_hash(conn, user["id"], user["password_hash"], stronger)
         await record_event(conn, "login", org_id=user["org_id"], user_id=user["id"],
                            details={"session_id": str(pair.session_id)})
     return json_response({**pair.as_json(), "user": user_json(user)})

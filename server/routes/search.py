@@ -1,12 +1,12 @@
 """GET /search: one ranked, highlighted list over everything the caller may open.
 
-Caching: a page is cached for CACHE_TTL seconds under a key made of the org's search
+Caching: a page is cached for TTL["search"] seconds under a key made of the org's search
 generation, the user id, a digest of the user's visible scope (admin, client, visible
 project ids — read from PostgreSQL on every request, so a permission change is seen at
-once) and a digest of the query. Writers call `bump_search_generation(cache, org_id)`
-after a commit (or the change leader does, per org in each drained batch): every cached
-page of that org is then unreachable and expires by itself. Without a bump, a page is at
-most CACHE_TTL seconds stale.
+once) and a digest of the query. Any change to a searchable row bumps the org's search
+generation (`server/cache_keys.plan`: the writer's own request right after its commit, the
+change leader for every change): every cached page of that org is then unreachable and
+expires by itself.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from db.queries.search import MARK_END, MARK_START, TYPES, Scope, SearchQuery, s
 from db.queries.search import visible_scope as read_scope
 from server.auth.identity import actor
 from server.cache import Cache
-from server.cache_keys import search_generation_key
+from server.cache_keys import TTL, search_generation_key
 from server.errors import Invalid, NotFound, Unauthorized
 from server.keys import CACHE, POOL
 from server.rest import json_response
@@ -38,7 +38,6 @@ from server.validation import ApiModel, read_query
 
 routes = web.RouteTableDef()
 
-CACHE_TTL = 20
 MAX_Q = 1000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -109,15 +108,6 @@ def render_snippet(snippet: str) -> str:
 
 # --- cache ----------------------------------------------------------------------------------
 
-def generation_key(org_id: uuid.UUID | str) -> str:
-    return search_generation_key(org_id)
-
-
-async def bump_search_generation(cache: Cache, org_id: uuid.UUID | str) -> None:
-    """Make every cached search page of the org unreachable (call after a commit)."""
-    await cache.incr(generation_key(org_id))
-
-
 def scope_digest(scope: Scope) -> str:
     if scope.is_admin:
         return "admin"
@@ -126,7 +116,7 @@ def scope_digest(scope: Scope) -> str:
 
 
 async def _cache_key(cache: Cache, scope: Scope, params: SearchParams, print_: str) -> str:
-    generation = await cache.get(generation_key(scope.org_id)) or 0
+    generation = await cache.get(search_generation_key(scope.org_id)) or 0
     page = hashlib.sha256(f"{print_}|{params.limit}|{params.cursor or ''}".encode())
     return (f"search:{scope.org_id}:{generation}:{scope.user_id}:{scope_digest(scope)}:"
             f"{page.hexdigest()[:24]}")
@@ -165,5 +155,5 @@ async def search_everything(request: web.Request) -> web.Response:
         if body is None:
             hits, more = await search(conn, scope, query)
             body = _page(hits, more, print_)
-            await cache.set(key, body, CACHE_TTL)
+            await cache.set(key, body, TTL["search"])
     return json_response(body)

@@ -83,34 +83,97 @@ async def test_password_hash_is_redacted_in_the_audit_log(
     assert rows[-1]["new_values"]["password_hash"] == "[redacted]"
 
 
-async def test_doorbell_payload_is_small_even_for_a_huge_row(
+MARKER = "test-marker"
+
+
+class Doorbell:
+    """A dedicated connection listening on the doorbell channel, recording every payload."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.payloads: list[str] = []
+        self.marked = asyncio.Event()
+
+    @classmethod
+    async def listen(cls, database_url: str) -> Doorbell:
+        bell = cls(await asyncpg.connect(database_url))
+        await bell.conn.add_listener("formula_pm_changes", bell._heard)
+        return bell
+
+    def _heard(self, *args: Any) -> None:
+        self.payloads.append(args[3])
+        if args[3] == MARKER:
+            self.marked.set()
+
+    async def rung_before_marker(self, pool: asyncpg.Pool) -> list[str]:
+        """Every payload committed before now: ring a marker of our own (notifications
+        arrive in commit order), wait for it, and return what came before it."""
+        async with pool.acquire() as conn:
+            await conn.execute("SELECT pg_notify('formula_pm_changes', $1)", MARKER)
+        await asyncio.wait_for(self.marked.wait(), 5)
+        return self.payloads[:self.payloads.index(MARKER)]
+
+
+async def test_doorbell_rings_empty_even_for_a_huge_row(
     pool: asyncpg.Pool, world: World, database_url: str,
 ) -> None:
     org = await world.org()
     user = await world.user(org, "admin")
     project = await world.project(org)
-    listener = await asyncpg.connect(database_url)
-    received: asyncio.Queue[str] = asyncio.Queue()
-    await listener.add_listener("formula_pm_changes", lambda *args: received.put_nowait(args[3]))
+    bell = await Doorbell.listen(database_url)
     try:
         async with transaction(pool, Actor(user["id"], org)) as conn:
             await conn.execute(
                 "INSERT INTO tasks (org_id, project_id, name, description) "
                 "VALUES ($1, $2, 'Huge', $3)", org, project, "ş" * 100_000)
-        payload = await asyncio.wait_for(received.get(), 5)
-        assert len(payload.encode()) < 8000
-        body = json.loads(payload)
-        assert body["t"] == "tasks" and body["p"] == str(project) and body["o"] == str(org)
-        async with pool.acquire() as conn:
-            assert await conn.fetchval("SELECT table_name FROM audit_logs WHERE id = $1",
-                                       body["id"]) == "tasks"
-            await conn.execute("UPDATE realtime_state SET listener_awake = true")
-        async with transaction(pool, Actor(user["id"], org)) as conn:
-            await conn.execute("UPDATE tasks SET name = 'Quiet' WHERE project_id = $1", project)
-        await asyncio.sleep(0.3)
-        assert received.empty()  # the leader is awake: writers skip the doorbell
+        # The leader reads the audit log after its cursor: the payload carries nothing.
+        assert await bell.rung_before_marker(pool) == [""]
     finally:
-        await listener.close()
+        await bell.conn.close()
+
+
+async def test_writers_skip_the_doorbell_while_the_leader_is_awake(
+    pool: asyncpg.Pool, world: World, database_url: str,
+) -> None:
+    org = await world.org()
+    user = await world.user(org, "admin")
+    project = await world.project(org)
+    async with pool.acquire() as conn:
+        await conn.execute("UPDATE realtime_state SET listener_awake = true")
+    bell = await Doorbell.listen(database_url)
+    try:
+        async with transaction(pool, Actor(user["id"], org)) as conn:
+            await conn.execute("INSERT INTO tasks (org_id, project_id, name) "
+                               "VALUES ($1, $2, 'Quiet')", org, project)
+        assert await bell.rung_before_marker(pool) == []
+        assert len(await _audit(pool, "tasks")) == 1
+    finally:
+        await bell.conn.close()
+
+
+async def test_a_transaction_of_many_rows_rings_once(
+    pool: asyncpg.Pool, world: World, database_url: str,
+) -> None:
+    org = await world.org()
+    user = await world.user(org, "admin")
+    project = await world.project(org)
+    async with pool.acquire() as conn:  # the leader asleep: every writer rings
+        assert not await conn.fetchval("SELECT listener_awake FROM realtime_state")
+    bell = await Doorbell.listen(database_url)
+    try:
+        async with transaction(pool, Actor(user["id"], org)) as conn:
+            await conn.execute(
+                "INSERT INTO tasks (org_id, project_id, name) "
+                "SELECT $1, $2, 'Task ' || n FROM generate_series(1, 2000) n", org, project)
+            await conn.execute("UPDATE tasks SET progress = 10 WHERE project_id = $1", project)
+            for n in range(50):
+                await conn.execute("INSERT INTO clients (org_id, name) VALUES ($1, $2)",
+                                   org, f"Client {n}")
+        assert await bell.rung_before_marker(pool) == [""]
+        assert len(await _audit(pool, "tasks")) == 4000
+        assert len(await _audit(pool, "clients")) == 50
+    finally:
+        await bell.conn.close()
 
 
 async def test_record_event_appends_user_actions(pool: asyncpg.Pool, world: World) -> None:

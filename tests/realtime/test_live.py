@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 import uuid
@@ -38,6 +39,21 @@ async def subscribed(sock: Sock, url: str, token: str, project: uuid.UUID) -> di
     ack = await sock.call("subscribe", {"project_id": str(project)})
     assert ack["ok"], ack
     return dict(ack)
+
+
+async def org_wide_change(pool: asyncpg.Pool, admin: dict[str, Any], *socks: Sock) -> None:
+    """Write a change every staff socket of the org receives (`client.created`), and wait
+    until each of `socks` has it. Events leave the leader in commit order on one channel:
+    an event of an earlier commit that a socket was going to get has arrived by then."""
+    async with transaction(pool, actor_of(admin)) as conn:
+        client_id = await conn.fetchval(
+            "INSERT INTO clients (org_id, name) VALUES ($1, 'Later') RETURNING id",
+            admin["org_id"])
+    def has_it(sock: Sock) -> bool:
+        return str(client_id) in {e["record_id"] for e in sock.named("client.created")}
+
+    for sock in socks:
+        await sock.wait_for(functools.partial(has_it, sock))
 
 
 async def test_refused_without_token_or_with_a_bad_one(live: Workers,
@@ -89,7 +105,7 @@ async def test_write_reaches_subscriber_on_the_other_worker_only(
     assert "search_vector" not in event["data"] and event["changed_fields"] is None
     assert event["id"] == (await audit_ids(pool, project))[0]
     decode_cursor(event["cursor"])
-    await asyncio.sleep(0.3)
+    await org_wide_change(pool, admin, idle, stranger)
     for sock in (idle, stranger):  # org-wide events (user.created) may reach them
         assert [e for e in sock.changes() if e["project_id"] == str(project)] == []
 
@@ -126,8 +142,10 @@ async def test_out_of_order_commits_arrive_exactly_once(
     expected = await audit_ids(pool, project)
     assert len(expected) == 190
     await watcher.wait_for(lambda: len(watcher.named("task.created")) >= 190)
-    await asyncio.sleep(0.5)
-    received = [e["id"] for e in watcher.named("task.created")]
+    last = await add_task(pool, admin, project, "last")  # a repeat would come before it
+    await watcher.wait_for(
+        lambda: any(e["record_id"] == str(last) for e in watcher.named("task.created")))
+    received = [e["id"] for e in watcher.named("task.created") if e["record_id"] != str(last)]
     assert sorted(received) == expected  # each exactly once, none rolled back
     assert not any("rollback" in e["data"]["name"] for e in watcher.named("task.created"))
 
@@ -233,7 +251,7 @@ async def test_membership_removal_evicts_at_once(
                                         "reason": "access_revoked"}
     assert sock.named("project_member.deleted")[0]["data"] is None
     await add_task(pool, admin, project, "after eviction")
-    await asyncio.sleep(0.5)
+    await org_wide_change(pool, admin, sock)
     assert sock.named("task.created") == []
     typing = await sock.call("typing", {"project_id": str(project), "active": True})
     assert typing["error"]["code"] == "forbidden"
@@ -265,8 +283,10 @@ async def test_presence_typing_and_own_writes_skipped(
 
     await add_task(pool, one, project, "mine", origin_sid=a.sid)  # as if X-Socket-ID: a
     await b.wait_for(lambda: bool(b.named("task.created")))
-    await asyncio.sleep(0.3)
-    assert a.named("task.created") == []
+    await add_task(pool, two, project, "theirs", origin_sid=b.sid)
+    await a.wait_for(lambda: bool(a.named("task.created")))
+    assert [e["data"]["name"] for e in a.named("task.created")] == ["theirs"]
+    assert a.named("typing") == []  # its own typing, sent long before "theirs"
 
     await b.close()
     await a.wait_for(lambda: [u["id"] for u in a.named("presence")[-1]["users"]]
@@ -283,12 +303,16 @@ async def test_revoked_session_disconnects_its_socket(
     app = client.server.app
     pair = await start_session(app, user_id=user["id"], org_id=org, role="designer")
     other = await start_session(app, user_id=user["id"], org_id=org, role="designer")
-    doomed, kept = socks(), socks()
+    third = await start_session(app, user_id=user["id"], org_id=org, role="designer")
+    doomed, kept, later = socks(), socks(), socks()
     await doomed.connect(live.all[0].url, pair.access_token)
     await kept.connect(live.all[1].url, other.access_token)
+    await later.connect(live.all[1].url, third.access_token)
     await revoke_session(app, pair.session_id, user["id"], "logout", actor_of(user))
     await asyncio.wait_for(doomed.disconnected.wait(), 5)
-    await asyncio.sleep(0.2)
+    # A later revocation on kept's own worker: once it has acted, the first one has too.
+    await revoke_session(app, third.session_id, user["id"], "logout", actor_of(user))
+    await asyncio.wait_for(later.disconnected.wait(), 5)
     assert kept.client.connected
     again = socks()
     with pytest.raises(socketio.exceptions.ConnectionError):

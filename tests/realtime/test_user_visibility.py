@@ -8,10 +8,10 @@ belong to no project). Search has no user results at all.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -87,6 +87,7 @@ async def test_search_has_no_user_results(
 
 async def test_a_client_users_socket_gets_no_other_users_events(
     client: Client, world: World, app: web.Application, socks: Callable[[], Sock],
+    pool: asyncpg.Pool,
 ) -> None:
     s = await _org(world)
     url = str(client.make_url("")).rstrip("/")
@@ -102,7 +103,12 @@ async def test_a_client_users_socket_gets_no_other_users_events(
     changed = _ids(s["colleague"], s["rival"], s["teammate"])
     await control.wait_for(lambda: {e["record_id"] for e in control.named("user.updated")}
                            >= changed)
-    await asyncio.sleep(0.3)  # sent in order: anything for the watcher came by now
+    # A later change the watcher must get: events go out in commit order, so any
+    # user.updated meant for the watcher has arrived before it.
+    async with system_transaction(pool) as conn:
+        await conn.execute("INSERT INTO tasks (org_id, project_id, name) "
+                           "VALUES ($1, $2, 'Later')", s["org"], s["project"])
+    await watcher.wait_for(lambda: bool(watcher.named("task.created")))
     assert watcher.named("user.updated") == []
     resynced = await watcher.call("resync", {"project_id": str(s["project"]),
                                              "cursor": _cursor_before_all()})

@@ -9,11 +9,15 @@ import time
 import uuid
 from typing import Any
 
+import asyncpg
 import jwt
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
 
+from db.pool import system_transaction
+from db.queries import users as user_queries
 from server.auth.tokens import AUDIENCE, ISSUER
 from tests.conftest import PASSWORD, Outbox, World
 
@@ -191,6 +195,42 @@ async def test_change_password(client: Client, world: World) -> None:
     assert (await client.get("/api/v1/auth/me", headers=bearer(tokens))).status == 200
     assert (await client.get("/api/v1/auth/me", headers=bearer(other))).status == 401
     assert (await login(client, user["email"], "Yeni şifre 2026!")).status == 200
+
+
+async def _stored_hash(pool: asyncpg.Pool, user_id: uuid.UUID) -> str:
+    async with system_transaction(pool) as conn:
+        stored: str = await conn.fetchval("SELECT password_hash FROM users WHERE id = $1",
+                                          user_id)
+    return stored
+
+
+async def test_a_weaker_hash_is_upgraded_on_a_successful_sign_in(
+    client: Client, world: World, pool: asyncpg.Pool,
+) -> None:
+    org = await world.org()
+    user = await world.user(org, "designer")
+    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
+    async with system_transaction(pool) as conn:
+        await conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user["id"], weak)
+    assert (await login(client, user["email"], "not the password")).status == 401
+    assert await _stored_hash(pool, user["id"]) == weak  # a failed sign-in changes nothing
+    assert (await login(client, user["email"])).status == 200
+    upgraded = await _stored_hash(pool, user["id"])
+    assert upgraded != weak and not PasswordHasher().check_needs_rehash(upgraded)
+    assert PasswordHasher().verify(upgraded, PASSWORD)
+    assert (await login(client, user["email"])).status == 200
+    assert await _stored_hash(pool, user["id"]) == upgraded  # current: left alone
+
+
+async def test_a_hash_upgrade_never_undoes_a_password_change(
+    world: World, pool: asyncpg.Pool,
+) -> None:
+    org = await world.org()
+    user = await world.user(org, "designer")
+    async with system_transaction(pool) as conn:  # the password changed since it was read
+        await user_queries.upgrade_password_hash(conn, user["id"], "the hash read before",
+                                                 "a stronger hash of the old password")
+    assert await _stored_hash(pool, user["id"]) == user["password_hash"]
 
 
 async def test_update_profile_cannot_touch_role(client: Client, world: World) -> None:

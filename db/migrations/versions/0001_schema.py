@@ -6,17 +6,26 @@ Create Date: 2026-11-25
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
-
-from db.schema import XID8
+from sqlalchemy.types import UserDefinedType
 
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+class XID8(UserDefinedType[Any]):
+    """PostgreSQL's 64-bit transaction id, frozen here rather than imported from db.schema."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "xid8"
 
 
 def upgrade() -> None:

@@ -10,12 +10,24 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from db.schema import AUDITED_TABLES, ORG_TABLES, PROJECT_TABLES, SYSTEM_TABLES, USER_TABLES
-
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# The tables as they were at this revision, frozen here: a table added to db/schema.py later
+# gets its triggers, policies and grants from its own migration, never from this one.
+ORG_TABLES = ("organizations", "clients", "users")
+PROJECT_TABLES = (
+    "projects", "project_members", "tasks", "scope_groups", "scope_items", "shop_drawings",
+    "shop_drawing_revisions", "material_specs", "item_links", "comments", "mentions",
+    "attachments",
+)
+USER_TABLES = ("notifications",)
+AUDITED_TABLES = ORG_TABLES + PROJECT_TABLES + USER_TABLES
+SYSTEM_TABLES = (
+    "user_sessions", "password_tokens", "idempotency_keys", "realtime_cursor", "realtime_state",
+)
 
 # Roles are cluster-wide and shared by every database on the server: created only when
 # missing (two test databases may migrate at once; a DBA may have created them from

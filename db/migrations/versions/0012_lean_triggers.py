@@ -13,12 +13,17 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from db.schema import AUDITED_TABLES
-
 revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+# The audited tables at this revision, frozen here (never imported from db/schema.py).
+AUDITED_TABLES = (
+    "organizations", "clients", "users", "projects", "project_members", "tasks",
+    "scope_groups", "scope_items", "shop_drawings", "shop_drawing_revisions", "material_specs",
+    "item_links", "comments", "mentions", "attachments", "notifications",
+)
 
 AUDIT_ROW = """
 CREATE OR REPLACE FUNCTION fpm_audit_row() RETURNS trigger
