@@ -26,11 +26,12 @@ from server.keys import MAILER, POOL, SETTINGS, THROTTLES
 from server.mailer import Mail
 from server.openapi import doc
 from server.rest import json_response
+from server.text import ONE_LINE
 from server.validation import ApiModel, Email, Name, Phone, Secret, ShortText, read_body
 
 routes = web.RouteTableDef()
 
-Token = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=512)]
+Token = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=512), ONE_LINE]
 
 
 class LoginBody(ApiModel):
