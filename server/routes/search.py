@@ -48,7 +48,7 @@ class SearchParams(ApiModel):
     types: Annotated[str, pydantic.Field(max_length=300), ONE_LINE] | None = None
     project_id: uuid.UUID | None = None
     limit: int = pydantic.Field(20, ge=1, le=50)
-    cursor: str | None = pydantic.Field(None, max_length=1000)
+    cursor: Annotated[str, pydantic.Field(max_length=1000), ONE_LINE] | None = None
 
     @pydantic.field_validator("q", mode="before")
     @classmethod
