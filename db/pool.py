@@ -14,6 +14,8 @@ from typing import Any
 
 import asyncpg
 
+from db.json_depth import TooDeep, loads_bounded
+
 log = logging.getLogger("formula_pm.db.pool")
 
 APP_ROLE = "formula_pm_app"
@@ -63,9 +65,34 @@ async def _no_session_state(conn: asyncpg.Connection) -> None:
     no session locks), and asyncpg still rolls back an open transaction before calling this."""
 
 
+# Deeper than anything the API accepts or writes (request bodies nest at most 32 levels).
+STORED_JSON_DEPTH = 64
+
+
+def _decode_json(text: str) -> Any:
+    """A stored json/jsonb value; one nested deeper than the API could have written it (by
+    raw SQL) reads as null, where Python's recursive parser would fail the whole query."""
+    try:
+        return loads_bounded(text, STORED_JSON_DEPTH)
+    except (TooDeep, RecursionError):
+        return None
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, schema="pg_catalog", encoder=dumps, decoder=json.loads)
+        await conn.set_type_codec(name, schema="pg_catalog", encoder=dumps,
+                                  decoder=_decode_json)
+
+
+class BoundedPool(asyncpg.Pool):
+    """asyncpg's pool, where waiting for a free connection is bounded by default: a caller
+    that cannot get one in `acquire_timeout` seconds gets TimeoutError (REST answers 503 with
+    Retry-After, a socket ack `unavailable`) instead of queueing without end."""
+
+    __slots__ = ("acquire_timeout",)
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
 
 
 async def create_pool(
@@ -74,12 +101,18 @@ async def create_pool(
     min_size: int = 2,
     max_size: int = 10,
     command_timeout: float = 10.0,
+    acquire_timeout: float = 5.0,
     application_name: str = "formula-pm",
 ) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
+    pool = BoundedPool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
         command_timeout=command_timeout,
         init=_init_connection,
         reset=_no_session_state,
@@ -88,7 +121,8 @@ async def create_pool(
             "idle_in_transaction_session_timeout": "60000",
         },
     )
-    assert pool is not None
+    pool.acquire_timeout = acquire_timeout
+    await pool
     return pool
 
 
@@ -99,7 +133,8 @@ SELECT set_config('role', $1, true),
        set_config('app.request_id', coalesce($4, ''), true),
        set_config('app.origin_sid', coalesce($5, ''), true),
        set_config('app.ip', coalesce($6, ''), true),
-       set_config('app.user_agent', coalesce($7, ''), true)
+       set_config('app.user_agent', coalesce($7, ''), true),
+       set_config('app.bulk', $8, true)
 """
 
 
@@ -107,11 +142,11 @@ def _text(value: uuid.UUID | None) -> str | None:
     return None if value is None else str(value)
 
 
-async def _apply(conn: asyncpg.Connection, role: str, actor: Actor) -> None:
+async def _apply(conn: asyncpg.Connection, role: str, actor: Actor, bulk: bool) -> None:
     await conn.execute(
         _SETTINGS_SQL, role, _text(actor.user_id), _text(actor.org_id), actor.request_id,
         actor.origin_sid,
-        actor.ip, (actor.user_agent or "")[:500] or None,
+        actor.ip, (actor.user_agent or "")[:500] or None, "on" if bulk else "",
     )
 
 
@@ -126,7 +161,8 @@ async def _rollback(conn: asyncpg.Connection, tx: Any) -> None:
 
 @asynccontextmanager
 async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
-                          readonly: bool = False) -> AsyncIterator[asyncpg.Connection]:
+                          readonly: bool = False,
+                          bulk: bool = False) -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection in a transaction as `role` with the actor's settings; before
     commit, a write transaction appends what it changed to `actor.changes` (when given)."""
     conn = await pool.acquire()
@@ -134,7 +170,7 @@ async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
         tx = conn.transaction(readonly=readonly)
         await tx.start()
         try:
-            await _apply(conn, role, actor)
+            await _apply(conn, role, actor, bulk)
             yield conn
             if actor.changes is not None and not readonly:
                 actor.changes.extend(await conn.fetch("SELECT * FROM fpm_tx_changes()"))
@@ -171,9 +207,15 @@ async def transaction(
 
 @asynccontextmanager
 async def system_transaction(
-    pool: asyncpg.Pool, actor: Actor | None = None
+    pool: asyncpg.Pool, actor: Actor | None = None, *, bulk: bool = False
 ) -> AsyncIterator[asyncpg.Connection]:
     """A transaction as `formula_pm_system` (bypasses RLS): sign-in, sessions, the change
-    leader, imports. `actor`, when given, is still written onto the audit rows."""
-    async with _in_transaction(pool, SYSTEM_ROLE, actor or Actor(None, None)) as conn:
+    leader, imports. `actor`, when given, is still written onto the audit rows.
+
+    `bulk` marks every audit row of the transaction as part of a bulk import (the setting
+    `app.bulk`): the change leader then invalidates and re-checks but sends no row events.
+    Only server code sets it, here; every other transaction resets it, and nothing a client
+    sends reaches it."""
+    async with _in_transaction(pool, SYSTEM_ROLE, actor or Actor(None, None),
+                               bulk=bulk) as conn:
         yield conn

@@ -27,6 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, TSVECTOR, UUID
 from sqlalchemy.types import UserDefinedType
 
+from db.audience import COMMENT_VISIBILITIES
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -67,6 +69,8 @@ SPEC_STATUSES = (
     "ordered", "in_stock", "delivered", "used",
 )
 ENTITY_TYPES = ("project", "task", "scope_item", "shop_drawing", "material_spec")
+# Attachments may also belong to a comment (and are then as visible as the comment).
+ATTACHABLE_TYPES = (*ENTITY_TYPES, "comment")
 UNITS = (
     "pcs", "sqm", "sqft", "lm", "lft", "m", "ft", "kg", "lb", "ton", "hours", "days", "lot",
     "set", "l",
@@ -248,6 +252,7 @@ projects = Table(
     CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
     UniqueConstraint("org_id", "legacy_id"),
     Index("ix_projects_org_id_status", "org_id", "status"),
+    Index("ix_projects_client_id_status", "client_id", "status"),
     Index("ix_projects_search", "search_vector", postgresql_using="gin"),
     Index("ix_projects_name_trgm", text("f_unaccent(name) gin_trgm_ops"), postgresql_using="gin"),
 )
@@ -475,7 +480,9 @@ comments = Table(
     Column("parent_id", UUID(as_uuid=True), ForeignKey("comments.id", ondelete="CASCADE"),
            index=True),
     _search("setweight(to_tsvector('simple', f_unaccent(body)), 'C')"),
+    Column("visibility", Text, nullable=False, server_default="internal"),
     CheckConstraint(_in("entity_type", ENTITY_TYPES), name="entity_type"),
+    CheckConstraint(_in("visibility", COMMENT_VISIBILITIES), name="visibility"),
     CheckConstraint("length(body) BETWEEN 1 AND 100000", name="body_length"),
     Index("ix_comments_entity", "entity_type", "entity_id", "created_at"),
     Index("ix_comments_search", "search_vector", postgresql_using="gin"),
@@ -518,7 +525,7 @@ attachments = Table(
     Column("size", BigInteger, nullable=False, server_default=text("0")),
     Column("storage_key", Text, nullable=False),
     _user_fk("uploaded_by"),
-    CheckConstraint(_in("entity_type", ENTITY_TYPES), name="entity_type"),
+    CheckConstraint(_in("entity_type", ATTACHABLE_TYPES), name="entity_type"),
     CheckConstraint("size >= 0", name="size"),
     Index("ix_attachments_entity", "entity_type", "entity_id"),
 )
@@ -542,6 +549,8 @@ audit_logs = Table(
     Column("user_agent", Text),
     Column("details", JSONB),
     Column("at", DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()")),
+    # Written by a bulk import (the server-only setting app.bulk): not sent row by row.
+    Column("bulk", Boolean, nullable=False, server_default=text("false")),
     Index("ix_audit_logs_txid_id", "txid", "id"),
     Index("ix_audit_logs_record", "table_name", "record_id", "id"),
     Index("ix_audit_logs_project_id_id", "project_id", "id"),

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from realtime.audience import SAME, ClientCopy, client_copy
 from realtime.cursor import Cursor, encode_cursor
 
 RESOURCES: Mapping[str, str] = {
@@ -29,7 +30,14 @@ VISIBILITY_FIELDS = frozenset({"client_id", "project_manager_id", "created_by", 
 
 
 def project_room(project_id: object) -> str:
+    """Everyone watching the project: presence, typing, and events that all may read."""
     return f"project:{project_id}"
+
+
+def audience_room(project_id: object, staff: bool) -> str:
+    """The project's staff or its client users (each watcher is in one of the two as well
+    as in the project room): events whose client copy differs go to these."""
+    return f"project:{project_id}:{'staff' if staff else 'client'}"
 
 
 def user_room(user_id: object) -> str:
@@ -41,11 +49,12 @@ def org_room(org_id: object) -> str:
 
 
 def jsonable(value: Any) -> Any:
-    """UUID, Decimal and datetimes as strings, recursively; everything else as is."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
+    """A column value as JSON: UUID and Decimal as strings, datetimes in ISO-8601.
+
+    Not recursive on purpose: nested values come parsed from JSON text (the feed reads the
+    audit columns as text), so they hold nothing but JSON types already, and walking them
+    again would recurse as deep as whatever a user managed to store.
+    """
     if isinstance(value, uuid.UUID | decimal.Decimal):
         return str(value)
     if isinstance(value, dt.datetime | dt.date | dt.time):
@@ -78,6 +87,30 @@ class Event:
     changed_fields: tuple[str, ...] = field(default=())
     org_id: str | None = None
     request_id: str | None = None
+    bulk: bool = False
+    # What client users' sockets get (realtime/audience.py): this event, their own copy, or
+    # nothing.
+    client: ClientCopy = SAME
+
+    def deliveries(self) -> list[tuple[str, dict[str, Any], tuple[str, ...]]]:
+        """(name, payload, rooms) to emit: one when everyone gets the same event, else the
+        staff event to the staff room and the client copy (if any) to the client room."""
+        if self.client == SAME or self.project_id is None:
+            return [(self.name, self.payload, self.rooms)]
+        room = project_room(self.project_id)
+        staff = tuple(audience_room(self.project_id, True) if r == room else r
+                      for r in self.rooms)
+        out = [(self.name, self.payload, staff)]
+        if self.client is not None:
+            name, payload = self.client
+            out.append((name, payload, (audience_room(self.project_id, False),)))
+        return out
+
+    def payload_for(self, staff: bool) -> dict[str, Any] | None:
+        """The payload a staff member or a client user may receive (None: nothing)."""
+        if staff or self.client == SAME:
+            return self.payload
+        return None if self.client is None else self.client[1]
 
 
 def _text(value: object) -> str | None:
@@ -123,22 +156,25 @@ def event_from_audit(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
     name = "notification" if table == "notifications" else f"{resource}.{ACTIONS[action]}"
     if table == "notifications":
         payload = data or {}
+    client = SAME if table in ORG_WIDE or table == "notifications" else client_copy(
+        table, action, row["old_values"], row["new_values"], name, payload)
     return Event(
         name=name, rooms=_rooms(table, row, values), payload=payload, table=table,
         action=action, audit_id=row["id"], project_id=_text(row["project_id"]),
         record_id=_text(row["record_id"]), origin_sid=row["origin_sid"],
         member_id=_text(values.get("user_id")) if table == "project_members" else None,
         changed_fields=changed, org_id=_text(row["org_id"]), request_id=row["request_id"],
+        bulk=bool(row.get("bulk")),
+        client=client,
     )
 
 
-# Rows written by a bulk import carry this request-id prefix; they are not sent one by one.
-BULK_REQUEST_PREFIX = "import-legacy:"
-
-
 def is_bulk(event: Event) -> bool:
-    """A row of a bulk import: caches are invalidated, but clients get one summary event."""
-    return (event.request_id or "").startswith(BULK_REQUEST_PREFIX) and event.table != ""
+    """A row of a bulk import: caches are invalidated and visibility re-checked, but clients
+    get one summary event. Decided by the audit row's `bulk` column, which only the
+    server's importer sets (a transaction-local setting): never by anything a client sends,
+    such as its request id."""
+    return event.bulk and event.table != ""
 
 
 def _import_event(row: Mapping[str, Any], cursor: Cursor) -> Event:
@@ -152,6 +188,60 @@ def _import_event(row: Mapping[str, Any], cursor: Cursor) -> Event:
     return Event(name="import.completed", rooms=(org_room(row["org_id"]),), payload=payload,
                  table="", action="import", audit_id=row["id"], org_id=_text(row["org_id"]),
                  request_id=row["request_id"])
+
+
+def bare_event(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
+    """The event of a row whose values cannot be sent (nested too deep, say): who changed
+    which record, from the row's own columns only, with `data` null and `data_omitted`
+    true so that clients refetch the record. None when the row has no room without its
+    values (notifications, user and system events)."""
+    table, action = row["table_name"], row["action"]
+    import_row = action == "import" and row["org_id"] is not None
+    if not import_row and (table not in RESOURCES or action not in ACTIONS
+                           or table == "notifications"):
+        return None
+    if table in ORG_WIDE or import_row:
+        org = row["record_id"] if table == "organizations" else row["org_id"]
+        rooms = (org_room(org),) if org is not None else ()
+    else:
+        rooms = (project_room(row["project_id"]),) if row["project_id"] is not None else ()
+    if not rooms:
+        return None
+    resource = "import" if import_row else RESOURCES[table]
+    verb = "completed" if import_row else ACTIONS[action]
+    changed = tuple(str(f) for f in row["changed_fields"] or ())
+    payload: dict[str, Any] = {
+        "id": row["id"], "cursor": encode_cursor(cursor), "resource": resource,
+        "action": verb, "record_id": _text(row["record_id"]),
+        "project_id": _text(row["project_id"]), "version": None, "data": None,
+        "changed_fields": list(changed) or None, "actor_id": _text(row["user_id"]),
+        "at": jsonable(row["at"]), "request_id": _text(row["request_id"]),
+        "data_omitted": True,
+    }
+    name = f"{resource}.{verb}"
+    # Without values, an internal comment cannot be told from a shared one: not for clients.
+    client = SAME if table in ORG_WIDE or import_row else client_copy(
+        table, action, None, None, name, payload)
+    return Event(
+        name=name, rooms=rooms, payload=payload,
+        table="" if import_row else table, action=action, audit_id=row["id"],
+        project_id=_text(row["project_id"]), record_id=_text(row["record_id"]),
+        origin_sid=_text(row["origin_sid"]), changed_fields=changed,
+        org_id=_text(row["org_id"]), request_id=_text(row["request_id"]),
+        bulk=bool(row.get("bulk")), client=client,
+    )
+
+
+def rechecks(events: list[Event]) -> list[dict[str, Any]]:
+    """The visibility re-checks the events call for, in order, each once (a bulk import
+    changing a thousand rows of a project re-checks its subscribers once)."""
+    found: dict[tuple[str, str | None, bool], None] = {}
+    for event in events:
+        if may_change_visibility(event) and event.project_id:
+            deleted = event.table == "projects" and event.action == "delete"
+            found[(event.project_id, event.member_id, deleted)] = None
+    return [{"kind": "recheck", "project_id": project, "user_id": member, "deleted": deleted}
+            for project, member, deleted in found]
 
 
 def may_change_visibility(event: Event) -> bool:

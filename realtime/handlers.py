@@ -13,7 +13,7 @@ from db.queries import changes as q
 from realtime.clients import Client
 from realtime.cursor import decode_cursor, encode_cursor
 from realtime.events import RESOURCES, ROW_ACTIONS, project_room
-from realtime.feed import audit_event
+from realtime.feed import RowFailures, row_event
 from realtime.hub import DATABASE_AWAY, Hub
 from realtime.limits import MAX_SUBSCRIPTIONS
 
@@ -41,6 +41,7 @@ def _project_id(data: Any) -> uuid.UUID | None:
 class Handlers:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
+        self.failures = RowFailures("resync")
         for name in ("subscribe", "unsubscribe", "resync", "typing"):
             hub.sio.on(name, self._limited(getattr(self, name)))
 
@@ -83,7 +84,7 @@ class Handlers:
                 return failure(await self.hub.refusal(client, project_id))
         project = str(project_id)
         client.projects.add(project)
-        await self.hub.sio.enter_room(sid, project_room(project))
+        await self.hub.enter_rooms(client, project)
         # Access may have been taken away while we were joining: look again.
         if epoch != self.hub.recheck_epoch and await self.hub.access(client, project_id) != "ok":
             await self.hub.evict(client, project, "access_revoked")
@@ -100,7 +101,7 @@ class Handlers:
         project = str(project_id)
         if project in client.projects:
             client.projects.discard(project)
-            await self.hub.sio.leave_room(sid, project_room(project))
+            await self.hub.leave_rooms(client, project)
             await self.hub.presence.leave(project, sid)
         return {"ok": True}
 
@@ -125,9 +126,12 @@ class Handlers:
         cursor = encode_cursor((horizon, 0))
         if len(rows) > RESYNC_LIMIT:
             return {"ok": True, "gap": True, "cursor": cursor}
-        events = [e for e in (audit_event(r, horizon) for r in rows) if e is not None]
-        return {"ok": True, "cursor": cursor,
-                "events": [e.payload for e in events]}
+        events = [e for e in (row_event(r, horizon, self.failures) for r in rows)
+                  if e is not None]
+        # Client users get the copies their sockets would have got (no internal costs, no
+        # internal comments).
+        payloads = (e.payload_for(client.is_staff) for e in events)
+        return {"ok": True, "cursor": cursor, "events": [p for p in payloads if p is not None]}
 
     async def typing(self, sid: str, data: Any = None) -> Ack:
         """Relayed to the others in the project room; never stored."""

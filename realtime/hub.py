@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +20,18 @@ from redis.exceptions import RedisError
 from db.pool import system_transaction, transaction
 from db.queries import changes as q
 from db.redis_pool import bounded_client
+from realtime import packet_json
 from realtime.backlog import DEFAULT_LIMIT
 from realtime.bus import LocalManager, RedisManager
 from realtime.clients import Client, Clients, Identity
-from realtime.events import Event, may_change_visibility, org_room, project_room, user_room
+from realtime.events import (
+    Event,
+    audience_room,
+    org_room,
+    project_room,
+    rechecks,
+    user_room,
+)
 from realtime.fast_emit import Emission
 from realtime.limits import SOCKET_WORK_AT_ONCE
 from realtime.presence import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
@@ -79,7 +87,7 @@ class Hub:
             cors_allowed_origins=list(config.cors_origins) or None,
             # Larger packets close the connection (Engine.IO's own limit, checked before
             # any decoding).
-            max_http_buffer_size=config.max_message_bytes)
+            max_http_buffer_size=config.max_message_bytes, json=packet_json)
         self.clients = Clients()
         self.redis: aioredis.Redis | None = None
         self.presence = Presence(MemoryPresenceStore(), self._send_presence,
@@ -234,29 +242,36 @@ class Hub:
             exists = await q.project_in_org(conn, project_id, uuid.UUID(client.org_id))
         return "forbidden" if exists else "not_found"
 
+    async def enter_rooms(self, client: Client, project: str) -> None:
+        """The project room and the room of the client's audience (staff or client)."""
+        await self.sio.enter_room(client.sid, project_room(project))
+        await self.sio.enter_room(client.sid, audience_room(project, client.is_staff))
+
+    async def leave_rooms(self, client: Client, project: str) -> None:
+        await self.sio.leave_room(client.sid, project_room(project))
+        await self.sio.leave_room(client.sid, audience_room(project, client.is_staff))
+
     async def evict(self, client: Client, project: str, reason: str) -> None:
         if project not in client.projects:
             return
         client.projects.discard(project)
-        await self.sio.leave_room(client.sid, project_room(project))
+        await self.leave_rooms(client, project)
         await self.sio.emit("evicted", {"project_id": project, "reason": reason},
                             to=client.sid, ignore_queue=True)
         await self.presence.leave(project, client.sid)
 
     # -- emitting ------------------------------------------------------------------------
 
-    async def publish(self, events: list[Event]) -> None:
-        """Emit the leader's events to every worker, then have visibility re-checked."""
+    async def publish(self, events: list[Event], quiet: Sequence[Event] = ()) -> None:
+        """Emit the leader's events to every worker, then have visibility re-checked after
+        them and after the `quiet` ones (rows of a bulk import: not sent, yet they can take
+        a project away from someone as well)."""
         await self.manager.emit_many([
-            Emission(event.name, event.payload, _target(event.rooms), event.origin_sid)
-            for event in events])
+            Emission(name, payload, _target(rooms), event.origin_sid)
+            for event in events for name, payload, rooms in event.deliveries()])
         self.emitted += len(events)
-        for event in events:
-            if may_change_visibility(event) and event.project_id:
-                await self.manager.broadcast({
-                    "kind": "recheck", "project_id": event.project_id,
-                    "user_id": event.member_id,
-                    "deleted": event.table == "projects" and event.action == "delete"})
+        for message in rechecks([*events, *quiet]):
+            await self.manager.broadcast(message)
 
     async def _send_presence(self, project: str, users: list[dict[str, Any]]) -> None:
         await self.sio.emit("presence", {"project_id": project, "users": users},

@@ -53,6 +53,7 @@ async def _pool_ctx(app: web.Application) -> AsyncIterator[None]:
     app[POOL] = await create_pool(
         settings.database_url, min_size=settings.pool_min_size,
         max_size=settings.pool_max_size, command_timeout=settings.db_command_timeout,
+        acquire_timeout=settings.db_pool_timeout,
     )
     yield
     await app[POOL].close()

@@ -6,10 +6,11 @@ Keys (under the deployment prefix `fpm:<env>:` and the epoch):
 - `gen:o:<org_id>`: generation of org-wide lists and of everyone's visible-project set,
   bumped when projects, members, clients or users change;
 - `search:gen:<org_id>`: generation of the org's cached search pages;
-- `vis:<user_id>`: the projects a user can see (`*` = org admin: all of them), stored with
-  the org generation it was computed under and used only while that is still current;
-- list keys embed the generation they were computed under, so a bump retires them at O(1)
-  cost: nothing is ever found with KEYS or SCAN.
+- `vis:<user_id>`: the projects a user can see (`*` = org admin: all of *that org's*),
+  stored with the org and the org generation it was computed under, and used only by a
+  reader of that org while that generation is still current;
+- list keys embed the reader's org and the generation they were computed under, so a
+  bump retires them at O(1) cost: nothing is ever found with KEYS or SCAN.
 """
 
 from __future__ import annotations
@@ -64,10 +65,14 @@ def visibility_key(user_id: Any) -> str:
 READS_RECORD = "__fpm_reads_record__"
 
 
-def list_key(resource: str, scope: Any, generation: int, variant: Mapping[str, Any]) -> str:
-    """A list page: resource, its scope (project or org), generation, and the query."""
+def list_key(resource: str, org_id: Any, scope: Any, generation: int,
+             variant: Mapping[str, Any]) -> str:
+    """A list page: resource, the reader's organisation, its scope (project or org),
+    generation, and the query. The organisation is the reader's, not the scope's: a reader
+    of another organisation names another key, so it can never hit an entry it did not fill
+    through row-level security."""
     digest = hashlib.sha256(json.dumps(variant, sort_keys=True, default=str).encode())
-    return f"list:{resource}:{scope}:{generation}:{digest.hexdigest()[:24]}"
+    return f"list:{resource}:{org_id}:{scope}:{generation}:{digest.hexdigest()[:24]}"
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ A cached record is served only when the caller passes the same checks row-level 
 would make: same organisation, and (for project-owned records) a project in the caller's
 visible set — itself cached per user under the org generation, so a membership change
 retires every visible set of that organisation at once. Anything else goes to PostgreSQL.
+
+A cache hit runs no query, so no row-level security: every hit compares the caller's
+organisation with the one in the entry (records, visible sets) or in the key (project
+views). "All projects" (an org admin's visible set) means all projects of *that* org.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import asyncpg
 from aiohttp import web
 
 from db.pool import transaction
+from server.audience import hides_costs, shown
 from server.auth.identity import READ_AHEAD, Identity, actor, identity
 from server.cache_keys import (
     READS_RECORD,
@@ -47,13 +52,16 @@ async def _read(request: web.Request, keys: list[str]) -> list[bytes | None] | N
 
 
 @functools.lru_cache(maxsize=4096)
-def _stored_visibility(raw: bytes) -> tuple[int | None, frozenset[str] | None]:
-    """(org generation, project ids or None for all) of a cached visible set, by its text."""
+def _stored_visibility(raw: bytes) -> tuple[str | None, int | None, frozenset[str] | None]:
+    """(org, org generation, project ids or None for all) of a cached visible set, by its
+    text."""
     stored = json.loads(raw)
     if not isinstance(stored, dict) or not isinstance(stored.get("g"), int):
-        return None, frozenset()
+        return None, None, frozenset()
     projects = stored.get("p")
-    return stored["g"], None if projects == ALL_PROJECTS else frozenset(projects or ())
+    org = stored.get("o")
+    return (org if isinstance(org, str) else None, stored["g"],
+            None if projects == ALL_PROJECTS else frozenset(projects or ()))
 
 
 async def visible_projects(request: web.Request) -> frozenset[str] | None:
@@ -66,8 +74,8 @@ async def visible_projects(request: web.Request) -> frozenset[str] | None:
     if raws is not None and raws[1] is not None:
         # Only a set computed under the current org generation is good: any change to
         # projects, members or users since then bumped the generation.
-        computed_under, projects = _stored_visibility(raws[1])
-        if computed_under == generation:
+        org, computed_under, projects = _stored_visibility(raws[1])
+        if computed_under == generation and org == _text(who.org_id):
             cache.tally(True)
             return projects
     cache.tally(False)
@@ -76,7 +84,8 @@ async def visible_projects(request: web.Request) -> frozenset[str] | None:
         ids = [] if admin else await conn.fetchval("SELECT app_visible_project_ids()")
     listed = ALL_PROJECTS if admin else [str(i) for i in ids]
     if generation >= 0:  # the generation was read before the query: exact
-        await cache.set(key, {"g": generation, "p": listed}, TTL["visibility"])
+        await cache.set(key, {"o": str(who.org_id), "g": generation, "p": listed},
+                        TTL["visibility"])
     return None if admin else frozenset(listed)
 
 
@@ -99,9 +108,11 @@ async def may_read(request: web.Request, table: str, row: dict[str, Any]) -> boo
         return False
     if table == "clients" and who.client_id is not None:
         return str(row["id"]) == _text(who.client_id)
+    if table == "users":  # a client user sees only its project teams: let RLS decide
+        return who.role != "client" or str(row.get("id")) == _text(who.user_id)
     project = _project_of(table, row)
     if project is None:
-        return table in ("clients", "users")
+        return table == "clients"
     visible = await visible_projects(request)
     return visible is None or project in visible
 
@@ -128,7 +139,8 @@ async def _cached_row(request: web.Request, table: str,
 
 async def cached_record(request: web.Request, table: str, record_id: uuid.UUID,
                         load: Loader) -> dict[str, Any]:
-    """The record from the cache (after the access check) or from `load` (through RLS)."""
+    """The record from the cache (after the access check) or from `load` (through RLS),
+    whole: whoever answers with it cuts it down to what the caller may see."""
     found = await _cached_row(request, table, record_id)
     if found is not None:
         row: dict[str, Any] = json.loads(found[1])
@@ -161,13 +173,18 @@ async def read_record(request: web.Request, table: str, record_id: uuid.UUID, fe
 
 async def record_response(request: web.Request, table: str, record_id: uuid.UUID,
                           fetch: Fetch, missing: str) -> web.Response:
-    """`read_record` as a response; a cache hit is answered with the stored JSON text."""
+    """`read_record` as a response; a cache hit is answered with the stored JSON text.
+
+    The cache holds the whole record whoever filled it: a client user's answer is cut
+    down to what they may see on the way out (never the stored text as is)."""
     found = await _cached_row(request, table, record_id)
     if found is None:
         fresh = await _loader(request, record_id, fetch, missing)()
         await request.app[CACHE].fill(record_key(table, record_id), fresh, TTL["record"])
-        return json_response(fresh)
+        return json_response(shown(request, table, fresh))
     head, raw = found
+    if hides_costs(request, table):
+        return json_response(shown(request, table, json.loads(raw)))
     version = head["version"]
     return web.Response(body=raw, content_type="application/json", charset="utf-8",
                         headers={"ETag": etag(version)} if isinstance(version, int) else None)
@@ -189,13 +206,16 @@ def reads_record(table: str) -> Callable[[Handler], Handler]:
 
 async def project_view(request: web.Request, project_id: uuid.UUID, name: str,
                        variant: Mapping[str, Any], load: Loader) -> dict[str, Any]:
-    """A derived view of one project (summary, a list's first page), keyed by the project's
-    generation and served only to callers who can see the project."""
+    """A derived view of one project (summary, a list's first page), keyed by the caller's
+    organisation and the project's generation, and served only to callers who can see the
+    project. The organisation in the key is what keeps an admin ("every project") of one
+    organisation off another organisation's entries."""
     cache = request.app[CACHE]
+    org_id = identity(request).org_id
     (generation,) = await cache.generations([project_generation_key(project_id)])
     visible = await visible_projects(request)
     allowed = visible is None or str(project_id) in visible
-    key = list_key(name, project_id, generation, variant)
+    key = list_key(name, org_id, project_id, generation, variant)
     if generation >= 0 and allowed:
         cached = await cache.get(key)
         if cached is not None:

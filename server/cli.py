@@ -13,11 +13,21 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from db.migrate import upgrade
 from db.pool import create_pool
 from server.config import ConfigError, Settings, load_settings
+from server.fatal import (
+    BEHIND,
+    CONFIG,
+    Fatal,
+    address_problem,
+    check_address_free,
+    probe_redis,
+    run_probe,
+)
 from server.logs import configure_logging
 
 log = logging.getLogger("formula_pm.cli")
@@ -30,8 +40,10 @@ DATABASE_URL an embedded PostgreSQL is started in DATA_DIR."""
 
 
 def resolve_database(settings: Settings) -> Settings:
-    """Use DATABASE_URL, or start the embedded PostgreSQL and create its database."""
+    """Use DATABASE_URL (after one connection proves it works), or start the embedded
+    PostgreSQL and create its database."""
     if settings.database_url:
+        run_probe(settings.database_url)
         return settings
     from server.embedded import ensure_database, start_embedded
 
@@ -55,6 +67,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         log.info("malloc settings pinned", extra={"malloc": tuned})
     collector = tune_collector()
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    check_address_free(settings.host, settings.port)
+    if settings.redis_url:
+        probe_redis(settings.redis_url)
     settings = resolve_database(settings)
     upgrade(settings.database_url or "")
     if settings.embedded:
@@ -71,12 +86,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                                                 "gc_frozen": freeze_startup_heap()})
 
     app.on_startup.append(freeze)
-    web.run_app(
-        app, host=settings.host, port=settings.port, access_log=None,
-        print=None, max_line_size=HANDLER_ARGS["max_line_size"],
-        max_field_size=HANDLER_ARGS["max_field_size"],
-        shutdown_timeout=5,
-    )
+    try:
+        web.run_app(
+            app, host=settings.host, port=settings.port, access_log=None,
+            print=None, max_line_size=HANDLER_ARGS["max_line_size"],
+            max_field_size=HANDLER_ARGS["max_field_size"],
+            shutdown_timeout=5,
+        )
+    except OSError as exc:  # taken between the check above and now
+        raise address_problem(exc, settings.host, settings.port) from None
     return 0
 
 
@@ -104,10 +122,102 @@ async def _seed(settings: Settings, projects: int, password: str | None) -> dict
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from db import migrate
+
     settings = resolve_database(settings)
-    upgrade(settings.database_url or "", args.revision)
-    print(f"database at {args.revision}")
+    url = settings.database_url or ""
+    try:
+        current = asyncio.run(_current_revision(url))
+        if args.status:
+            return _print_status(migrate.state_of(current))
+        target = migrate.resolve_target(args.revision)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    direction, steps = migrate.move_to(url, current, target)
+    if direction == "none":
+        print(f"database already at {current or 'base'}; nothing to do")
+        return 0
+    verb = "applied" if direction == "up" else "undid"
+    for revision in steps:
+        print(f"{verb} {migrate.describe(revision)}")
+    print(f"database {'upgraded' if direction == 'up' else 'downgraded'} from "
+          f"{current or 'base'} to {target or 'base'}")
     return 0
+
+
+async def _current_revision(url: str) -> str | None:
+    from db.migrate import current_revision
+
+    conn = await asyncpg.connect(url)
+    try:
+        return await current_revision(conn)
+    finally:
+        await conn.close()
+
+
+def _print_status(state: Any) -> int:
+    from db.migrate import describe
+
+    print(f"current revision: {state.current or 'none (empty database)'}")
+    print(f"head revision:    {state.head}")
+    if state.at_head:
+        print("pending:          none (at head)")
+        return 0
+    print(f"pending:          {len(state.pending)}")
+    for revision in state.pending:
+        print(f"  {describe(revision)}")
+    return BEHIND
+
+
+ROLES_SQL = """\
+-- Formula PM's two roles, once per PostgreSQL server (they are shared by its databases).
+-- Run as a role with CREATEROLE (a managed service's master user) or a superuser; running
+-- it again changes nothing. Neither role logs in; neither needs SUPERUSER or BYPASSRLS.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'formula_pm_app') THEN
+        CREATE ROLE formula_pm_app NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'formula_pm_system') THEN
+        CREATE ROLE formula_pm_system NOLOGIN;
+    END IF;
+END $$;
+-- The service's login may act as either (PostgreSQL 16 and later: add
+-- "WITH INHERIT TRUE, SET TRUE" to this GRANT).
+GRANT formula_pm_app, formula_pm_system TO {login};
+-- The service database, owned by the login (skip if it exists):
+CREATE DATABASE {database} OWNER {login};
+"""
+
+
+def cmd_roles_sql(settings: Settings, args: argparse.Namespace) -> int:
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(settings.database_url or "")
+    login = args.login or parts.username
+    database = args.database or parts.path.lstrip("/") or "formula_pm"
+    if not login:
+        raise ConfigError("name the service's login: --login NAME (or set DATABASE_URL)")
+    print(ROLES_SQL.format(login=_ident(login), database=_ident(database)), end="")
+    return 0
+
+
+def _ident(name: str) -> str:
+    """A PostgreSQL identifier, quoted."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    from server.preflight import FAIL, run_checks
+
+    checks = asyncio.run(run_checks(settings))
+    if args.json:
+        print(json.dumps({"ok": all(c.status != FAIL for c in checks),
+                          "checks": [c.as_json() for c in checks]}, indent=2))
+    else:
+        for check in checks:
+            print(check.line())
+    return 1 if any(c.status == FAIL for c in checks) else 0
 
 
 def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -168,9 +278,36 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="bring the database to the newest schema",
-                             description="Apply the Alembic migrations to DATABASE_URL.")
-    migrate.add_argument("--revision", default="head", help="target revision (default head)")
-    migrate.set_defaults(func=cmd_migrate)
+                             description="Apply the Alembic migrations to DATABASE_URL, "
+                             "or move it up or down to --revision; prints what it did. "
+                             "Needs no JWT_SECRET.")
+    migrate.add_argument("--revision", default="head",
+                         help="target revision, up or down (default head; 'base' undoes all)")
+    migrate.add_argument("--status", action="store_true",
+                         help="print the current and pending revisions; exit 0 at head, "
+                         "3 when behind")
+    migrate.set_defaults(func=cmd_migrate, signs_tokens=False)
+
+    check = sub.add_parser(
+        "check", help="preflight: can this configuration run? (changes nothing)",
+        description="Check, one line each (ok / warn / fail, and the fix): the database is "
+        "reachable, TLS in use and verified, the server version, the roles and their "
+        "attributes, the extensions, the migration state, Redis (with its credentials), "
+        "SMTP when configured, DATA_DIR writable, JWT_SECRET set. Exits 1 when a check "
+        "fails.")
+    check.add_argument("--json", action="store_true", help="one JSON document for machines")
+    check.set_defaults(func=cmd_check, signs_tokens=False)
+
+    roles = sub.add_parser(
+        "roles-sql", help="print the SQL a DBA runs to create the service's roles",
+        description="Print the SQL that creates the two roles of the service (no login, no "
+        "SUPERUSER, no BYPASSRLS), grants them to the service's login and creates its "
+        "database. Once a DBA has run it, `migrate` needs no role privilege at all. Connects "
+        "to nothing; needs no JWT_SECRET.")
+    roles.add_argument("--login", help="the service's login (default: DATABASE_URL's user)")
+    roles.add_argument("--database",
+                       help="the service database (default: DATABASE_URL's, or formula_pm)")
+    roles.set_defaults(func=cmd_roles_sql, signs_tokens=False)
 
     admin = sub.add_parser("create-admin", help="create an organisation's admin",
                            description="Create the organisation SLUG if it is missing, and "
@@ -217,14 +354,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings()
+        settings = load_settings(require_secret=getattr(args, "signs_tokens", True))
     except ConfigError as exc:
         print(f"formula-pm: configuration error: {exc}", file=sys.stderr)
-        return 2
+        return CONFIG
     configure_logging(settings.log_level)
     try:
         result: int = args.func(settings, args)
         return result
     except ConfigError as exc:
         print(f"formula-pm: {exc}", file=sys.stderr)
-        return 2
+        return CONFIG
+    except Fatal as exc:
+        print(f"formula-pm: {exc}", file=sys.stderr)
+        return exc.code

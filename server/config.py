@@ -9,6 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from db.dsn import BadDatabaseUrl, check_database_url
+
+MIN_SECRET = 32
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message says which and why."""
@@ -29,6 +33,22 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK = "127.0.0.1/32,::1/128"
+
+
+def _networks(env: Mapping[str, str], name: str, default: str = "") -> tuple[Network, ...]:
+    """A comma-separated list of addresses or networks (`10.0.0.0/8`, `::1`); unset or
+    empty is `default`, `none` is no address at all."""
+    raw = env.get(name, "").strip() or default
+    if raw.lower() == "none":
+        return ()
+    try:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in _split(raw))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+
+
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -46,6 +66,8 @@ class Settings:
     database_url: str | None = None
     redis_url: str | None = None
     jwt_secret: str = ""
+    # Keys that verify access tokens but no longer sign them (rotation without logouts).
+    jwt_previous_secrets: tuple[str, ...] = field(default=(), repr=False)
     host: str = "127.0.0.1"
     port: int = 5014
     cors_origins: tuple[str, ...] = ()
@@ -59,6 +81,8 @@ class Settings:
     pool_min_size: int = 2
     pool_max_size: int = 10
     db_command_timeout: float = 10.0
+    # Seconds a request waits for a pooled connection before it is answered 503.
+    db_pool_timeout: float = 5.0
     max_body_bytes: int = 1024 * 1024
     smtp_url: str | None = None
     mail_from: str = "Formula PM <no-reply@formula-pm.local>"
@@ -70,9 +94,10 @@ class Settings:
     socket_max_buffer_bytes: int = 4 * 1024 * 1024
     embedded: bool = False
     leader_stall_after: float = 15.0
-    trusted_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
-        default=(), repr=False
-    )
+    trusted_networks: tuple[Network, ...] = field(default=(), repr=False)
+    # Who may read /metrics and the detail of /health/ready (operators, not users).
+    metrics_allow: tuple[Network, ...] = field(
+        default=_networks({}, "METRICS_ALLOW", LOOPBACK), repr=False)
 
     @property
     def redis_enabled(self) -> bool:
@@ -87,39 +112,46 @@ class Settings:
         return replace(self, database_url=url, embedded=embedded)
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build the settings from `env` (default: the process environment)."""
+def load_settings(env: Mapping[str, str] | None = None, *,
+                  require_secret: bool = True) -> Settings:
+    """Build the settings from `env` (default: the process environment). Commands that
+    sign no token (migrate) pass `require_secret=False`."""
     env = os.environ if env is None else env
     database_url = env.get("DATABASE_URL") or None
+    if database_url:
+        try:
+            check_database_url(database_url)
+        except BadDatabaseUrl as exc:
+            raise ConfigError(str(exc)) from None
     data_dir = Path(env.get("DATA_DIR") or ".data")
     jwt_secret = env.get("JWT_SECRET", "")
-    if database_url and not jwt_secret:
+    if database_url and not jwt_secret and require_secret:
         raise ConfigError(
             "JWT_SECRET is required when DATABASE_URL is set "
             "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
-    if jwt_secret and len(jwt_secret) < 32:
-        raise ConfigError("JWT_SECRET must be at least 32 characters long")
-    if not jwt_secret:
+    if jwt_secret and len(jwt_secret) < MIN_SECRET:
+        raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET} characters long")
+    if not jwt_secret and not database_url and require_secret:
         jwt_secret = _embedded_secret(data_dir)
+    previous = _previous_secrets(env)
     mode = env.get("REALTIME_MODE", "notify").lower()
     if mode not in ("notify", "poll"):
         raise ConfigError(f"REALTIME_MODE must be 'notify' or 'poll', got {mode!r}")
     proxies = _split(env.get("TRUSTED_PROXIES", ""))
-    try:
-        networks = tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
-    except ValueError as exc:
-        raise ConfigError(f"TRUSTED_PROXIES: {exc}") from exc
+    networks = _networks(env, "TRUSTED_PROXIES")
     port = _int(env, "PORT", 5014)
     return Settings(
         database_url=database_url,
         redis_url=env.get("REDIS_URL") or None,
         jwt_secret=jwt_secret,
+        jwt_previous_secrets=tuple(p for p in previous if p != jwt_secret),
         host=env.get("HOST", "127.0.0.1"),
         port=port,
         cors_origins=_split(env.get("CORS_ORIGINS", "")),
         trusted_proxies=proxies,
         trusted_networks=networks,
+        metrics_allow=_networks(env, "METRICS_ALLOW", LOOPBACK),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         data_dir=data_dir,
         env_name=env.get("FPM_ENV", "dev"),
@@ -127,6 +159,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600),
         pool_min_size=_int(env, "DB_POOL_MIN", 2),
         pool_max_size=_int(env, "DB_POOL_MAX", 10),
+        db_pool_timeout=_positive(env, "DB_POOL_TIMEOUT", 5),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", 1024 * 1024),
         smtp_url=env.get("SMTP_URL") or None,
         public_url=env.get("PUBLIC_URL") or f"http://127.0.0.1:{port}",
@@ -136,6 +169,27 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         socket_max_buffer_bytes=_int(env, "SOCKET_MAX_BUFFER_BYTES", 4 * 1024 * 1024),
         leader_stall_after=_stall_after(env),
     )
+
+
+def _previous_secrets(env: Mapping[str, str]) -> tuple[str, ...]:
+    """JWT_PREVIOUS_SECRETS: comma-separated keys still accepted for verification."""
+    previous = _split(env.get("JWT_PREVIOUS_SECRETS", ""))
+    for number, secret in enumerate(previous, start=1):
+        if len(secret) < MIN_SECRET:  # never echo the key itself
+            raise ConfigError(f"JWT_PREVIOUS_SECRETS: entry {number} is shorter than "
+                              f"{MIN_SECRET} characters")
+    return previous
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
 
 
 def _embedded_secret(data_dir: Path) -> str:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -12,6 +14,9 @@ from typing import Any
 import asyncpg
 import pydantic
 from aiohttp import web
+from sqlalchemy import ForeignKeyConstraint, UniqueConstraint
+
+from db.schema import metadata
 
 log = logging.getLogger("formula_pm.errors")
 
@@ -107,7 +112,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> web.Response:
-    body: dict[str, Any] = {
+    standard: dict[str, Any] = {
         "type": f"https://formula-pm.dev/problems/{code.replace('_', '-')}",
         "title": title,
         "status": status,
@@ -116,8 +121,7 @@ def problem_response(
         "request_id": request_id,
         "errors": list(errors),
     }
-    if extra:
-        body.update(extra)
+    body = {**standard, **_extension_members(extra or {})}
     response = web.Response(
         status=status, text=json.dumps(body), content_type=PROBLEM_JSON, headers=headers
     )
@@ -125,11 +129,26 @@ def problem_response(
     return response
 
 
+# RFC 9457's members and the ones this service promises on every problem: an extension
+# member may add to a problem, never redefine what these say.
+RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "code",
+                              "request_id", "errors"})
+
+
+def _extension_members(extra: dict[str, Any]) -> dict[str, Any]:
+    clashing = RESERVED_MEMBERS.intersection(extra)
+    if clashing:
+        log.error("problem extension members dropped: %s", sorted(clashing))
+    return {k: v for k, v in extra.items() if k not in RESERVED_MEMBERS}
+
+
 def pydantic_errors(exc: pydantic.ValidationError) -> list[FieldError]:
     """Every bad field, with its dotted path and a readable message."""
     out = []
     for err in exc.errors(include_url=False):
-        field = ".".join(str(p) for p in err.get("loc", ())) or "body"
+        # A model-level (cross-field) check has no location but names its field.
+        named = (err.get("ctx") or {}).get("field")
+        field = ".".join(str(p) for p in err.get("loc", ())) or str(named or "body")
         message = err.get("msg", "invalid")
         if err.get("type") == "extra_forbidden":
             message = "unknown field"
@@ -138,24 +157,11 @@ def pydantic_errors(exc: pydantic.ValidationError) -> list[FieldError]:
 
 
 def database_error(exc: asyncpg.PostgresError) -> ApiError | None:
-    """Map constraint violations to client errors; anything else stays a server error."""
-    constraint = getattr(exc, "constraint_name", None) or ""
-    column = getattr(exc, "column_name", None) or constraint
-    if isinstance(exc, asyncpg.UniqueViolationError):
-        return Conflict("A record with these values already exists", code="duplicate",
-                        errors=[{"field": _field_of(constraint), "message": "already exists"}])
-    if isinstance(exc, asyncpg.ForeignKeyViolationError):
-        if "still referenced" in (exc.detail or "") or "is still referenced" in str(exc):
-            return Conflict("The record is still referenced by other records",
-                            code="still_referenced")
-        return Invalid("A referenced record does not exist",
-                       errors=[{"field": _field_of(constraint), "message": "does not exist"}])
-    if isinstance(exc, asyncpg.CheckViolationError):
-        return Invalid("A value is out of range",
-                       errors=[{"field": _field_of(constraint), "message": "out of range"}])
-    if isinstance(exc, asyncpg.NotNullViolationError):
-        return Invalid("A required value is missing",
-                       errors=[{"field": column, "message": "required"}])
+    """Map what PostgreSQL refused to client errors; anything else stays a server error.
+
+    The answer is our own wording (a field and a rule) and never PostgreSQL's: its messages
+    name constraints, tables, types and the rejected values (which the log leaves out too).
+    """
     if isinstance(exc, asyncpg.PostgresConnectionError | asyncpg.OperatorInterventionError):
         # The server is restarting, shutting down, or cancelled a statement that ran too long.
         return Unavailable("The database is unavailable; try again shortly",
@@ -163,19 +169,121 @@ def database_error(exc: asyncpg.PostgresError) -> ApiError | None:
     if isinstance(exc, asyncpg.InsufficientPrivilegeError):
         # Row-level security refused a write: the record is not visible to this user.
         return NotFound("Not found")
-    if isinstance(exc, asyncpg.DataError | asyncpg.StringDataRightTruncationError):
-        return Invalid("A value has the wrong form", errors=[{"field": "body",
-                                                              "message": str(exc)[:200]}])
+    mapped = _refused_input(exc)
+    if mapped is not None:
+        log.info("database refused the input: %s %s", type(exc).__name__,
+                 getattr(exc, "constraint_name", None) or "")
+    return mapped
+
+
+def _refused_input(exc: asyncpg.PostgresError) -> ApiError | None:
+    """The client error of a constraint or data error, or None for any other error."""
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return Conflict("A record with these values already exists", code="duplicate",
+                        errors=[{"field": _key_column(exc), "message": "already exists"}])
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        # Row-level security drops the detail; the message still says which side failed.
+        if ("is still referenced" in (exc.detail or "")
+                or str(exc).startswith("update or delete on table")):
+            return Conflict("The record is still referenced by other records",
+                            code="still_referenced")
+        return Invalid("A referenced record does not exist",
+                       errors=[{"field": _key_column(exc), "message": "does not exist"}])
+    if isinstance(exc, asyncpg.CheckViolationError):
+        field, message = _check_rule(exc)
+        return Invalid("A value is not allowed", errors=[{"field": field, "message": message}])
+    if isinstance(exc, asyncpg.NotNullViolationError):
+        return Invalid("A required value is missing",
+                       errors=[{"field": _identifier(exc.column_name), "message": "required"}])
+    if isinstance(exc, asyncpg.DataError):
+        return Invalid("A value cannot be stored",
+                       errors=[{"field": "body", "message": _data_rule(exc)}])
     return None
 
 
-def _field_of(constraint: str) -> str:
-    """`uq_users_email_lower` -> `email`; best effort, the message is what matters."""
-    for prefix in ("uq_", "fk_", "ck_", "ix_"):
-        if constraint.startswith(prefix):
-            parts = constraint[len(prefix):].split("_")
-            return parts[-1] if parts else constraint
-    return constraint or "body"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# A column inside an index expression like `lower(email::text)`: not a function, not a type.
+_KEY_NAME = re.compile(r"(?<![:\w])([a-z_][a-z0-9_]*)\b(?!\s*\()")
+
+
+def _identifier(name: str | None) -> str:
+    """A column name of our schema, or `body` for anything that does not look like one."""
+    return name if name and _IDENTIFIER.match(name) else "body"
+
+
+@functools.cache
+def _key_columns() -> dict[str, tuple[str, ...]]:
+    """Columns of every named unique and foreign key of the schema."""
+    out: dict[str, tuple[str, ...]] = {}
+    for table in metadata.tables.values():
+        for constraint in table.constraints:
+            if isinstance(constraint, UniqueConstraint | ForeignKeyConstraint) and isinstance(
+                    constraint.name, str):
+                out[constraint.name] = tuple(c.name for c in constraint.columns)
+        for index in table.indexes:
+            if index.unique and isinstance(index.name, str) and index.columns:
+                out[index.name] = tuple(c.name for c in index.columns)
+    return out
+
+
+def _key_column(exc: asyncpg.PostgresError) -> str:
+    """The field of a unique or foreign key: its last column (the one after the scope of
+    `(project_id, name)`), from the schema, else from `Key (a, b)=(...)` (PostgreSQL
+    leaves that out on tables with row-level security)."""
+    known = _key_columns().get(getattr(exc, "constraint_name", None) or "")
+    if known:
+        return _identifier(known[-1])
+    detail = getattr(exc, "detail", None) or ""
+    if not detail.startswith("Key (") or ")=(" not in detail:
+        return "body"
+    columns = detail[len("Key ("):detail.index(")=(")].split(",")
+    names = _KEY_NAME.findall(columns[-1])
+    return _identifier(names[-1] if names else None)
+
+
+# CHECK constraints are named `ck_<table>_<rule>`; the rules that do not name their field.
+_CHECK_RULES: dict[str, tuple[str, str]] = {
+    "tasks.dates": ("due_date", "must not be before the start date"),
+    "projects.dates": ("end_date", "must not be before the start date"),
+    "scope_items.dates": ("end_date", "must not be before the start date"),
+    "material_specs.lead_time": ("lead_time_days", "must not be negative"),
+    "users.client_role": ("client_id", "required for a client user, only for one"),
+    "item_links.one_target": ("body", "a link names exactly one record"),
+}
+_CHECK_SUFFIXES = {"_length": "too long or empty", "_format": "has the wrong form",
+                   "_label": "has the wrong form"}
+
+
+def _check_rule(exc: asyncpg.PostgresError) -> tuple[str, str]:
+    """(field, message) of a violated CHECK constraint, in our words."""
+    table = getattr(exc, "table_name", None) or ""
+    rule = (getattr(exc, "constraint_name", None) or "").removeprefix(f"ck_{table}_")
+    if f"{table}.{rule}" in _CHECK_RULES:
+        return _CHECK_RULES[f"{table}.{rule}"]
+    for suffix, message in _CHECK_SUFFIXES.items():
+        if rule.endswith(suffix):
+            return _identifier(rule.removesuffix(suffix)), message
+    return _identifier(rule), "not an allowed value"
+
+
+def _data_rule(exc: asyncpg.PostgresError) -> str:
+    """What kind of value PostgreSQL could not store, without its message."""
+    if isinstance(exc, asyncpg.CharacterNotInRepertoireError
+                  | asyncpg.UntranslatableCharacterError):
+        return "text contains a character that cannot be stored (such as U+0000)"
+    if isinstance(exc, asyncpg.StringDataRightTruncationError):
+        return "a text is too long"
+    if isinstance(exc, asyncpg.NumericValueOutOfRangeError):
+        return "a number is too large"
+    if isinstance(exc, asyncpg.DatetimeFieldOverflowError):
+        return "a date or time is out of range"
+    # asyncpg's own refusals to encode an argument carry the kind in their message.
+    text = str(exc)
+    if "out of range" in text and ("date" in text or "time" in text):
+        return "a date or time is out of range"
+    if "out of range" in text:
+        return "a number is too large"
+    return "a value has the wrong form"
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

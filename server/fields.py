@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import pydantic
 from aiohttp import web
+from pydantic_core import PydanticCustomError
 
 from server.errors import Invalid, NotFound
 from server.text import MULTI_LINE, ONE_LINE
@@ -41,10 +42,17 @@ class RecordOut(pydantic.BaseModel):
     updated_at: dt.datetime
 
 
+def field_error(field: str, message: str) -> PydanticCustomError:
+    """A cross-field error of a model validator that names the field to change (pydantic
+    gives such errors no location; `pydantic_errors` reads this one from the context)."""
+    return PydanticCustomError("cross_field", message, {"field": field})
+
+
 def check_dates(start: dt.date | None, end: dt.date | None, end_field: str) -> None:
-    """An end before its start is invalid (raised inside a model validator -> 422)."""
+    """An end before its start is invalid (raised inside a model validator -> 422 on
+    `end_field`)."""
     if start is not None and end is not None and end < start:
-        raise ValueError(f"{end_field} must not be before the start date")
+        raise field_error(end_field, "must not be before start_date")
 
 
 def provided(model: pydantic.BaseModel, *, not_null: tuple[str, ...] = ()) -> dict[str, Any]:

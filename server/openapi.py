@@ -71,6 +71,11 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "errors": {"type": "array", "items": {
             "type": "object", "required": ["field", "message"],
             "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+        "state": {"type": "string",
+                  "description": "illegal_transition: the record's current workflow state"},
+        "allowed_actions": {"type": "array", "items": {"type": "string"},
+                            "description": "illegal_transition: what the caller may do now"},
+        "current_version": {"type": "integer", "description": "412: the record's version"},
     },
 }
 PROBLEM_REF = {"$ref": REF.format(model="Problem")}

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
+from db.pool import Actor
 from realtime.clients import Identity
 from realtime.events import Event, is_bulk
 from realtime.handlers import Handlers
 from realtime.hub import Hub, HubConfig
 from realtime.leader import Leader, LeaderConfig
 from server.auth.identity import authenticate
+from server.auth.sessions import ends_sessions, revoke_user_sessions
 from server.cache import invalidate
 from server.cache_keys import Change
 from server.errors import ApiError
@@ -28,6 +32,8 @@ from server.keys import (
     SETTINGS,
     SOCKET_OWNER,
 )
+
+log = logging.getLogger("formula_pm.realtime")
 
 HUB = web.AppKey("realtime_hub", Hub)
 LEADER = web.AppKey("realtime_leader", Leader)
@@ -47,14 +53,16 @@ def setup_realtime(app: web.Application) -> None:
                         max_message_bytes=settings.socket_max_message_bytes,
                         max_buffer_bytes=settings.socket_max_buffer_bytes,
                         cors_origins=settings.cors_origins), check_token)
-    Handlers(hub)
+    handlers = Handlers(hub)
     hub.attach(app)
     async def publish(events: list[Event]) -> None:
-        await hub.publish([e for e in events if not is_bulk(e)])
+        await hub.publish([e for e in events if not is_bulk(e)],
+                          quiet=[e for e in events if is_bulk(e)])
 
     async def invalidate_events(events: list[Event]) -> None:
         await invalidate(app[CACHE], [Change(e.table, e.record_id, e.project_id, e.org_id)
                                       for e in events if e.table])
+        await end_changed_identities(app, events)
 
     leader = Leader(LeaderConfig(dsn=settings.database_url or "", mode=settings.realtime_mode,
                                  stall_after=settings.leader_stall_after),
@@ -71,12 +79,33 @@ def setup_realtime(app: web.Application) -> None:
         return {**hub.metrics(), "fpm_realtime_leader": float(leader.role == "leader"),
                 "fpm_realtime_delivery_lag_seconds_sum": stats.lag_sum,
                 "fpm_realtime_delivery_lag_seconds_count": float(stats.lag_count),
-                "fpm_realtime_delivery_lag_seconds_last": stats.lag_last}
+                "fpm_realtime_delivery_lag_seconds_last": stats.lag_last,
+                # Audit rows sent without their values because they could not be events.
+                "fpm_realtime_rows_failed_total": float(leader.feed.failures.count),
+                "fpm_realtime_resync_rows_failed_total": float(handlers.failures.count)}
 
     app[REALTIME_STATUS] = status
     app[REALTIME_METRICS] = metrics
     app[METRICS].append(metrics)
     app.cleanup_ctx.append(_realtime_ctx)
+
+
+def changed_identities(events: list[Event]) -> list[uuid.UUID]:
+    """The users whose role, status or client company one of the events changed."""
+    users = {e.record_id for e in events
+             if e.table == "users" and e.action == "update" and e.record_id
+             and ends_sessions(e.changed_fields, (e.payload.get("data") or {}).get("status"))}
+    return [uuid.UUID(u) for u in sorted(u for u in users if u)]
+
+
+async def end_changed_identities(app: web.Application, events: list[Event]) -> None:
+    """End the sessions of users changed outside the users API too (an import, plain SQL):
+    the API does it before it answers, and this catches every other path."""
+    for user_id in changed_identities(events):
+        try:
+            await revoke_user_sessions(app, user_id, "identity changed", Actor(None, None))
+        except Exception:  # the feed goes on; the REST path revoked already where it could
+            log.exception("ending the sessions of user %s failed", user_id)
 
 
 async def _realtime_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -18,6 +18,7 @@ import asyncpg
 import pydantic
 from aiohttp import web
 
+from db.json_depth import loads_bounded
 from db.pool import dumps, system_transaction
 from server.auth.identity import identity
 from server.errors import BadRequest, Conflict, Invalid, NotFound, PreconditionFailed
@@ -150,7 +151,7 @@ def encode_cursor(field: str, descending: bool, value: Any, record_id: Any) -> s
 def decode_cursor(cursor: str) -> tuple[str, bool, str, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        field, descending, value, record_id = json.loads(base64.urlsafe_b64decode(padded))
+        field, descending, value, record_id = loads_bounded(base64.urlsafe_b64decode(padded), 1)
         uuid.UUID(record_id)
         return str(field), bool(descending), str(value), record_id
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):

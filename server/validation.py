@@ -9,9 +9,17 @@ from typing import Annotated, Any, TypeVar
 import pydantic
 from aiohttp import web
 
+from db.json_depth import TooDeep, loads_bounded, value_depth
 from server.email_address import normalise_email
 from server.errors import BadRequest, Invalid, pydantic_errors
 from server.text import MULTI_LINE, ONE_LINE
+
+# No request body needs more nesting than this (free-form values have their own, lower bound).
+MAX_BODY_DEPTH = 32
+# A free-form JSON value (e.g. a material spec's `specification`): at most this deep, and at
+# most this many characters once written as compact JSON.
+MAX_FREE_DEPTH = 16
+MAX_FREE_CHARS = 64 * 1024
 
 
 class ApiModel(pydantic.BaseModel):
@@ -30,9 +38,20 @@ async def read_json(request: web.Request) -> Any:
         raise BadRequest("A JSON body is required", code="invalid_json")
     raw = await request.read()
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"The body is not valid JSON: {exc}", code="invalid_json") from exc
+        return loads_bounded(raw, MAX_BODY_DEPTH)
+    except TooDeep as exc:
+        raise Invalid(f"The body is nested deeper than {MAX_BODY_DEPTH} levels",
+                      code="too_deep",
+                      errors=[{"field": exc.key or "body", "message": str(exc)}]) from None
+    except UnicodeDecodeError:
+        raise BadRequest("The body is not UTF-8 text", code="invalid_json") from None
+    except json.JSONDecodeError as exc:
+        # Where, in our words: the parser's message is a Python detail.
+        raise BadRequest(f"The body is not valid JSON (line {exc.lineno}, column {exc.colno})",
+                         code="invalid_json") from None
+    except RecursionError:  # cannot happen below MAX_BODY_DEPTH; never a 500 if it does
+        raise Invalid("The body is nested too deeply", code="too_deep",
+                      errors=[{"field": "body", "message": "nested too deeply"}]) from None
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:
@@ -66,3 +85,17 @@ LoginEmail = Annotated[str, pydantic.StringConstraints(
     min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), ONE_LINE]
 Secret = Annotated[str, pydantic.StringConstraints(
     min_length=1, max_length=1024, strip_whitespace=False)]
+
+
+def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
+    """Free-form JSON is stored, audited and sent to sockets as it is: keep it small and
+    shallow enough that nothing walking it later can run out of stack or memory."""
+    if value_depth(value, stop_above=MAX_FREE_DEPTH) > MAX_FREE_DEPTH:
+        raise ValueError(f"may nest at most {MAX_FREE_DEPTH} levels deep")
+    if len(json.dumps(value, separators=(",", ":"))) > MAX_FREE_CHARS:
+        raise ValueError(f"may take at most {MAX_FREE_CHARS} characters as JSON")
+    return value
+
+
+# A free-form JSON object (the only kind request models accept).
+FreeJson = Annotated[dict[str, Any], pydantic.AfterValidator(_bounded_json)]

@@ -68,23 +68,49 @@ def admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
     return start_embedded(tmp_path_factory.mktemp("embedded-pg"))
 
 
+# FPM_TEST_SERVICE_LOGIN=owner: the service under test (migrations, app, workers) logs in as
+# a login that is no superuser but owns the test database and has CREATEROLE — the shape of
+# a managed service's master user. The tests' own inspection connections stay as they are.
+SERVICE_LOGIN = f"fpm_owner_{RUN_ID}" if os.environ.get("FPM_TEST_SERVICE_LOGIN") else None
+
+
+def as_login(url: str, login: str) -> str:
+    """The same URL with another user name (and no password: trust or the environment)."""
+    scheme, rest = url.split("://", 1)
+    host = rest.split("@", 1)[1] if "@" in rest.split("/", 1)[0] else rest
+    return f"{scheme}://{login}@{host}"
+
+
+async def _run_admin(admin_dsn: str, *statements: str) -> None:
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        for sql in statements:
+            await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 def database_url(admin_dsn: str) -> Iterator[str]:
     """A database of this run only: created, migrated, and dropped at the end."""
     name = f"fpm_test_{RUN_ID}_{os.getpid()}"
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin_dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    asyncio.run(_run_admin(admin_dsn, f'CREATE DATABASE "{name}"'))
     url = with_database(admin_dsn, name)
-    upgrade(url)
+    if SERVICE_LOGIN:
+        asyncio.run(_run_admin(
+            admin_dsn, f'CREATE ROLE "{SERVICE_LOGIN}" LOGIN CREATEROLE NOSUPERUSER',
+            f'ALTER DATABASE "{name}" OWNER TO "{SERVICE_LOGIN}"'))
+    upgrade(as_login(url, SERVICE_LOGIN) if SERVICE_LOGIN else url)
     yield url
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(_run_admin(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    if SERVICE_LOGIN:
+        asyncio.run(_run_admin(admin_dsn, f'DROP ROLE IF EXISTS "{SERVICE_LOGIN}"'))
+
+
+@pytest.fixture(scope="session")
+def service_database_url(database_url: str) -> str:
+    """What the service under test logs in with (see SERVICE_LOGIN)."""
+    return as_login(database_url, SERVICE_LOGIN) if SERVICE_LOGIN else database_url
 
 
 @pytest.fixture(scope="session")
@@ -144,10 +170,10 @@ class RedisServer:
 
 @pytest.fixture(scope="session")
 def settings(
-    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+    service_database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
     return Settings(
-        database_url=database_url, redis_url=redis_url, jwt_secret="t" * 48,
+        database_url=service_database_url, redis_url=redis_url, jwt_secret="t" * 48,
         env_name=f"test{RUN_ID}", data_dir=tmp_path_factory.mktemp("data"),
         pool_min_size=1, pool_max_size=8,
     )

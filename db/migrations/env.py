@@ -3,10 +3,12 @@
 import asyncio
 import os
 
+import asyncpg
 from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from db.schema import metadata
 
@@ -18,9 +20,7 @@ def _url() -> str:
     url = context.config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL", "")
     if not url:
         raise RuntimeError("no database URL: set DATABASE_URL")
-    return url.replace("postgresql://", "postgresql+asyncpg://", 1).replace(
-        "postgres://", "postgresql+asyncpg://", 1
-    )
+    return url
 
 
 def _run(connection: Connection) -> None:
@@ -42,7 +42,12 @@ def _run(connection: Connection) -> None:
 
 
 async def _main() -> None:
-    engine = create_async_engine(_url(), poolclass=None)
+    # asyncpg itself connects, from the URL as given: its TLS parameters (sslmode,
+    # sslrootcert, ...) then mean exactly what they mean to the pool and the leader, where
+    # SQLAlchemy would pass them to asyncpg as keyword arguments it does not take.
+    url = _url()
+    engine = create_async_engine("postgresql+asyncpg://", poolclass=NullPool,
+                                 async_creator=lambda: asyncpg.connect(url))
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

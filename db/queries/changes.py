@@ -12,7 +12,8 @@ import asyncpg
 _COLUMNS = """
 a.id, a.txid::text::bigint AS txid, a.org_id, a.project_id, a.table_name, a.record_id,
 a.action, a.old_values::text AS old_values, a.new_values::text AS new_values,
-a.changed_fields, a.user_id, a.request_id, a.origin_sid, a.at, a.details::text AS details
+a.changed_fields, a.user_id, a.request_id, a.origin_sid, a.at, a.details::text AS details,
+a.bulk
 """
 
 # Rows the leader has not read yet: transactions running at its last snapshot or newer.

@@ -22,25 +22,30 @@ SELECT c.*,
 FROM comments c
 """
 
-# Mirrors app_visible_project_ids() for another user, read through the actor's own RLS
-# (which already lets the actor see this project, its members and the org's users).
-MENTIONABLE = """
-SELECT u.id FROM users u JOIN projects p ON p.org_id = u.org_id
-WHERE p.id = $1 AND u.status = 'active' AND u.id <> $2
-  AND (lower(u.email) = ANY($3::text[])
-       OR EXISTS (
-           SELECT 1 FROM unnest($4::text[], $5::text[]) AS n(first, last)
-           WHERE lower(f_unaccent(n.last)) = lower(f_unaccent(replace(u.last_name, ' ', '')))
-             AND lower(f_unaccent(n.first)) IN (
-                 lower(f_unaccent(replace(u.first_name, ' ', ''))),
-                 lower(f_unaccent(split_part(u.first_name, ' ', 1))))))
-  AND CASE
-        WHEN u.role = 'admin' THEN true
-        WHEN u.role = 'client' THEN p.client_id = u.client_id
-        ELSE p.project_manager_id = u.id OR p.created_by = u.id
-          OR EXISTS (SELECT 1 FROM project_members m
-                     WHERE m.project_id = p.id AND m.user_id = u.id)
-      END
+# Every user of the project's organisation that a mention names, with what decides whether
+# they are notified; a handle that names nobody comes back once with a NULL user. Read
+# through the actor's own RLS (the actor sees this project, its members and the org's users,
+# never another organisation's). `can_see` mirrors app_visible_project_ids() for that user.
+NAMED = """
+SELECT h.handle, u.id AS user_id, u.status, coalesce(u.role = 'client', false) AS is_client,
+       coalesce(CASE
+         WHEN u.id IS NULL THEN false
+         WHEN u.role = 'admin' THEN true
+         WHEN u.role = 'client' THEN p.client_id = u.client_id
+         ELSE p.project_manager_id = u.id OR p.created_by = u.id
+           OR EXISTS (SELECT 1 FROM project_members m
+                      WHERE m.project_id = p.id AND m.user_id = u.id)
+       END, false) AS can_see
+FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS h(handle, email, first, last)
+JOIN projects p ON p.id = $1
+LEFT JOIN users u ON u.org_id = p.org_id AND (
+    lower(u.email) = h.email
+    OR (h.last IS NOT NULL
+        AND lower(f_unaccent(h.last)) = lower(f_unaccent(replace(u.last_name, ' ', '')))
+        AND lower(f_unaccent(h.first)) IN (
+            lower(f_unaccent(replace(u.first_name, ' ', ''))),
+            lower(f_unaccent(split_part(u.first_name, ' ', 1))))))
+ORDER BY h.handle, u.id
 """
 
 
@@ -64,13 +69,24 @@ async def get_comment(conn: asyncpg.Connection, comment_id: uuid.UUID) -> asyncp
     return await conn.fetchrow(f"{SELECT} WHERE c.id = $1", comment_id)
 
 
-async def mentionable_users(conn: asyncpg.Connection, project_id: uuid.UUID,
-                            author_id: uuid.UUID, emails: Sequence[str],
-                            names: Sequence[tuple[str, str]]) -> list[uuid.UUID]:
-    """Users named in a comment who may open the project (never the author)."""
-    found = await conn.fetch(MENTIONABLE, project_id, author_id, list(emails),
-                             [n[0] for n in names], [n[1] for n in names])
-    return [r["id"] for r in found]
+async def named_users(conn: asyncpg.Connection, project_id: uuid.UUID,
+                      emails: Sequence[str],
+                      names: Sequence[tuple[str, str]]) -> list[asyncpg.Record]:
+    """(handle, user_id, status, can_see) of everyone the mentions name; user_id is NULL
+    for a handle that names no user of the organisation."""
+    handles = [f"@{e}" for e in emails] + [f"@{first}.{last}" for first, last in names]
+    no_names: list[str | None] = [None] * len(emails)
+    no_emails: list[str | None] = [None] * len(names)
+    return list(await conn.fetch(
+        NAMED, project_id, handles, [*emails, *no_emails],
+        [*no_names, *(n[0] for n in names)], [*no_names, *(n[1] for n in names)]))
+
+
+async def has_shared_replies(conn: asyncpg.Connection, comment_id: uuid.UUID) -> bool:
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM comments WHERE parent_id = $1 AND visibility = 'shared')",
+        comment_id)
+    return found
 
 
 async def sync_mentions(conn: asyncpg.Connection, comment: asyncpg.Record,

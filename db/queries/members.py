@@ -47,9 +47,30 @@ async def remove_member(conn: asyncpg.Connection, project_id: uuid.UUID, user_id
     return removed is not None
 
 
-async def member_version(conn: asyncpg.Connection, project_id: uuid.UUID,
-                         user_id: uuid.UUID) -> int | None:
+async def org_user_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
+    """A user of the caller's organisation by e-mail (row-level security hides every other)."""
+    return await conn.fetchrow(
+        "SELECT id, role, status FROM users WHERE lower(email) = lower($1)", email)
+
+
+async def lock_member(conn: asyncpg.Connection, project_id: uuid.UUID,
+                      user_id: uuid.UUID) -> int | None:
+    """The member row's version, locked until the transaction ends; None if no such member."""
     version: int | None = await conn.fetchval(
-        "SELECT version FROM project_members WHERE project_id = $1 AND user_id = $2",
-        project_id, user_id)
+        "SELECT version FROM project_members WHERE project_id = $1 AND user_id = $2 "
+        "FOR UPDATE", project_id, user_id)
     return version
+
+
+async def set_role(conn: asyncpg.Connection, project_id: uuid.UUID, user_id: uuid.UUID,
+                   role: str) -> None:
+    await conn.execute("UPDATE project_members SET role = $3 WHERE project_id = $1 "
+                       "AND user_id = $2", project_id, user_id, role)
+
+
+async def unassign_tasks(conn: asyncpg.Connection, project_id: uuid.UUID,
+                         user_id: uuid.UUID) -> list[asyncpg.Record]:
+    """Take the user off every task of the project; (id, name) of those tasks."""
+    return list(await conn.fetch(
+        "UPDATE tasks SET assigned_to = NULL WHERE project_id = $1 AND assigned_to = $2 "
+        "RETURNING id, name", project_id, user_id))

@@ -21,6 +21,8 @@ from typing import Any
 
 import asyncpg
 
+from db.audience import SHARED
+
 MARK_START, MARK_END = "\ue000", "\ue001"  # private-use sentinels, turned into <mark> later
 HEADLINE = (f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=30, MinWords=12, "
             "MaxFragments=2, FragmentDelimiter=\" … \"")
@@ -150,6 +152,8 @@ def _visibility(kind: Kind, v: _Shared, scope: Scope, project_id: uuid.UUID | No
         conds.append(visible)
     if project_id is not None:
         conds.append(f"x.{kind.project} = {v.ref('project')}")
+    if kind.table == "comments" and scope.client_id is not None:
+        conds.append(f"x.visibility = '{SHARED}'")  # as the comments policy (0015)
     return " AND ".join(conds)
 
 

@@ -15,8 +15,14 @@ from aiohttp import web
 
 from db.pool import Actor, system_transaction
 from db.queries.sessions import session_identity
-from server.auth.tokens import AccessClaims, decode_access_token_cached
+from server.auth.tokens import (
+    AccessClaims,
+    SigningKeys,
+    decode_access_token_cached,
+    signing_keys,
+)
 from server.cache_keys import READS_RECORD, org_generation_key, record_key, visibility_key
+from server.config import Network, Settings
 from server.errors import REQUEST_ID, Handler, Unauthorized
 from server.keys import CACHE, POOL, SETTINGS, SOCKET_OWNER
 
@@ -46,6 +52,10 @@ PUBLIC_PATHS = frozenset({
     "/", "/api/v1/openapi.json", "/api/v1/auth/login", "/api/v1/auth/refresh",
     "/api/v1/auth/password-reset/request", "/api/v1/auth/password-reset/confirm",
 })
+
+
+def _keys(settings: Settings) -> SigningKeys:
+    return signing_keys(settings.jwt_secret, settings.jwt_previous_secrets)
 
 
 def session_cache_key(session_id: uuid.UUID | str) -> str:
@@ -83,9 +93,11 @@ async def _load_facts(app: web.Application, session_id: uuid.UUID) -> dict[str, 
 
 
 def _identity_of(claims: AccessClaims, facts: dict[str, Any]) -> tuple[float, Identity | None]:
-    """(session expiry, identity), or no identity if the session or user is not alive."""
+    """(session expiry, identity), or no identity if the session or user is not alive, or
+    the facts (possibly cached) are of another user or organisation than the token's."""
     if (facts["revoked"] or facts["status"] != "active"
-            or facts["user_id"] != str(claims.user_id)):
+            or facts["user_id"] != str(claims.user_id)
+            or facts["org_id"] != str(claims.org_id)):
         return 0.0, None
     return float(facts["expires_at"]), Identity(
         user_id=claims.user_id, org_id=uuid.UUID(facts["org_id"]), role=facts["role"],
@@ -109,7 +121,7 @@ def _keys_of(claims: AccessClaims) -> tuple[str, str, str]:
 
 async def authenticate(app: web.Application, token: str) -> Identity:
     """Identity of a bearer token: valid signature and claims, live session, active user."""
-    claims = decode_access_token_cached(app[SETTINGS].jwt_secret, token)
+    claims = decode_access_token_cached(_keys(app[SETTINGS]), token)
     who, _ = await authenticate_reading(app, claims, ())
     return who
 
@@ -165,7 +177,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if token is None:
         raise Unauthorized("A bearer token is required", code="missing_token",
                            headers={"WWW-Authenticate": 'Bearer realm="formula-pm"'})
-    claims = decode_access_token_cached(request.app[SETTINGS].jwt_secret, token)
+    claims = decode_access_token_cached(_keys(request.app[SETTINGS]), token)
     who, ahead = await authenticate_reading(request.app, claims, read_ahead_keys(request, claims))
     request[IDENTITY] = who
     request[READ_AHEAD] = ahead
@@ -203,6 +215,36 @@ def client_ip(request: web.Request) -> str | None:
         return str(ipaddress.ip_address(remote)) if remote else None
     except ValueError:
         return None
+
+
+# Headers by which a proxy says whom it forwards for.
+FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
+def address_in(address: str | None, networks: Sequence[Network]) -> bool:
+    """Whether `address` lies in one of `networks` (an IPv4-mapped IPv6 address counts
+    as its IPv4 address); no address or a malformed one is in none."""
+    if not address:
+        return False
+    try:
+        addr = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return any(addr in net for net in networks)
+
+
+def from_operators(request: web.Request) -> bool:
+    """Whether the caller may see operational detail (/metrics, /health/ready): its
+    address, as `client_ip` finds it, is in METRICS_ALLOW. A request forwarded by a
+    proxy that is not trusted never is: behind a same-host proxy every caller would
+    otherwise come from loopback."""
+    settings = request.app[SETTINGS]
+    forwarded = any(h in request.headers for h in FORWARDING_HEADERS)
+    if forwarded and not address_in(request.remote, settings.trusted_networks):
+        return False
+    return address_in(client_ip(request), settings.metrics_allow)
 
 
 async def actor(request: web.Request) -> Actor:

@@ -24,6 +24,7 @@ class Role(StrEnum):
 
 class Perm(StrEnum):
     MANAGE_USERS = "manage_users"
+    CREATE_CLIENTS = "create_clients"
     MANAGE_CLIENTS = "manage_clients"
     CREATE_PROJECTS = "create_projects"
     EDIT_PROJECTS = "edit_projects"
@@ -52,6 +53,9 @@ _STAFF_BASE = {Perm.READ, Perm.COMMENT, Perm.VIEW_AUDIT}
 PERMISSIONS: dict[Role, frozenset[Perm]] = {
     Role.ADMIN: frozenset(Perm),
     Role.PROJECT_MANAGER: frozenset(_STAFF_BASE | {
+        # A manager signs up the client of a new project; changing or removing a client
+        # the whole organisation shares stays with admins.
+        Perm.CREATE_CLIENTS,
         Perm.CREATE_PROJECTS, Perm.EDIT_PROJECTS, Perm.MANAGE_MEMBERS, Perm.MANAGE_SCOPE,
         Perm.CREATE_TASKS, Perm.EDIT_TASKS, Perm.UPDATE_TASK_PROGRESS, Perm.DELETE_TASKS,
         Perm.CREATE_DRAWINGS, Perm.EDIT_DRAWINGS, Perm.SUBMIT_DRAWINGS, Perm.REVIEW_DRAWINGS,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +14,34 @@ from aiohttp import web
 from db.pool import Actor, system_transaction
 from db.queries import sessions as q
 from server.auth.identity import session_cache_key
-from server.auth.tokens import hash_token, issue_access_token, refresh_token_for
+from server.auth.tokens import (
+    hash_token,
+    issue_access_token,
+    refresh_token_for,
+    signing_keys,
+)
 from server.errors import Unauthorized
 from server.keys import CACHE, ON_SESSIONS_REVOKED, POOL, SETTINGS
 
 log = logging.getLogger("formula_pm.auth")
+
+# Who a user is, as far as access goes. A change to any of these ends the user's sessions
+# (their tokens, cached session facts and sockets), whoever makes it and however.
+IDENTITY_FIELDS = ("role", "status", "client_id", "org_id")
+
+
+def identity_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether an update of a user row changed who the user is."""
+    return any(before.get(f) != after.get(f) for f in IDENTITY_FIELDS)
+
+
+def ends_sessions(changed_fields: Iterable[str], new_status: Any) -> bool:
+    """Whether an audited user update (changed fields, new status) must end the user's
+    sessions: any identity field but status, or a status that is no longer active (an
+    invited user who signs in for the first time keeps the session just started)."""
+    changed = set(changed_fields)
+    return bool(changed & (set(IDENTITY_FIELDS) - {"status"})) or (
+        "status" in changed and new_status != "active")
 
 
 @dataclass(frozen=True)
@@ -35,7 +59,8 @@ class TokenPair:
 def _pair(app: web.Application, *, user_id: uuid.UUID, org_id: uuid.UUID, role: str,
           session_id: uuid.UUID, generation: int) -> TokenPair:
     settings = app[SETTINGS]
-    access = issue_access_token(settings.jwt_secret, user_id=user_id, org_id=org_id, role=role,
+    keys = signing_keys(settings.jwt_secret, settings.jwt_previous_secrets)
+    access = issue_access_token(keys, user_id=user_id, org_id=org_id, role=role,
                                 session_id=session_id, ttl=settings.access_token_ttl)
     refresh = refresh_token_for(settings.jwt_secret, session_id, generation)
     return TokenPair(access, refresh, settings.access_token_ttl, session_id)

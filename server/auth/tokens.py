@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -18,6 +20,41 @@ ISSUER = "formula-pm"
 AUDIENCE = "formula-pm-api"
 ALGORITHM = "HS256"
 _REQUIRED = ["exp", "iat", "iss", "aud", "sub", "sid", "org", "role", "jti"]
+
+
+def key_id(secret: str) -> str:
+    """The `kid` of a signing key: a short hash that names the key without revealing it."""
+    return hashlib.sha256(b"formula-pm jwt kid:" + secret.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    """The key that signs access tokens and the previous keys that still verify them."""
+
+    current: str
+    previous: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def by_kid(self) -> dict[str, str]:
+        return {key_id(k): k for k in (*self.previous, self.current)}
+
+    @functools.cached_property
+    def current_kid(self) -> str:
+        return key_id(self.current)
+
+    def verifying(self, kid: object) -> list[str]:
+        """The keys to try for a token naming `kid`; one without a `kid` (issued before
+        tokens carried one) is tried against every configured key."""
+        if kid is None:
+            return [self.current, *self.previous]
+        key = self.by_kid.get(kid) if isinstance(kid, str) else None
+        return [] if key is None else [key]
+
+
+@functools.lru_cache(maxsize=8)
+def signing_keys(current: str, previous: tuple[str, ...] = ()) -> SigningKeys:
+    """One `SigningKeys` per configuration (its kids are computed once)."""
+    return SigningKeys(current, previous)
 
 
 @dataclass(frozen=True)
@@ -30,7 +67,7 @@ class AccessClaims:
 
 
 def issue_access_token(
-    secret: str, *, user_id: uuid.UUID, org_id: uuid.UUID, role: str,
+    keys: SigningKeys, *, user_id: uuid.UUID, org_id: uuid.UUID, role: str,
     session_id: uuid.UUID, ttl: int, now: float | None = None,
 ) -> str:
     issued = int(now if now is not None else time.time())
@@ -39,16 +76,18 @@ def issue_access_token(
         "iss": ISSUER, "aud": AUDIENCE, "iat": issued, "exp": issued + ttl,
         "jti": secrets.token_hex(8),
     }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, keys.current, algorithm=ALGORITHM,
+                      headers={"kid": keys.current_kid})
 
 
-def decode_access_token(secret: str, token: str) -> AccessClaims:
-    """The claims of a valid token; any defect is the same terse 401."""
+def decode_access_token(keys: SigningKeys, token: str) -> AccessClaims:
+    """The claims of a valid token signed by a configured key; any defect is the same
+    terse 401 (a token whose key was retired included)."""
     try:
-        claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
-            options={"require": _REQUIRED},
-        )
+        candidates = keys.verifying(jwt.get_unverified_header(token).get("kid"))
+        if not candidates:
+            raise jwt.InvalidKeyError("the token's key is not configured")
+        claims = _verified(token, candidates)
         return AccessClaims(
             user_id=uuid.UUID(claims["sub"]), org_id=uuid.UUID(claims["org"]),
             role=str(claims["role"]), session_id=uuid.UUID(claims["sid"]),
@@ -58,26 +97,44 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
         raise Unauthorized("Invalid or expired token", code="invalid_token") from exc
 
 
+def _verified(token: str, keys: list[str]) -> dict[str, Any]:
+    """The claims under the first key whose signature matches; other defects (expiry,
+    audience) are the same under every key, so they end the search."""
+    for key in keys[:-1]:
+        try:
+            return _decode(token, key)
+        except jwt.InvalidSignatureError:
+            continue
+    return _decode(token, keys[-1])
+
+
+def _decode(token: str, key: str) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(
+        token, key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+        options={"require": _REQUIRED})
+    return claims
+
+
 # Successful decodes, remembered briefly: a token's validity depends only on the secret, the
 # token text and the clock (exp), so a remembered answer is exact until min(exp, +5 s).
 # Revocation is checked on the session, never here.
 DECODE_MEMORY_SECONDS = 5.0
 DECODE_MEMORY_SIZE = 4096
-_decoded: dict[tuple[str, str], tuple[float, AccessClaims]] = {}
+_decoded: dict[tuple[SigningKeys, str], tuple[float, AccessClaims]] = {}
 
 
-def decode_access_token_cached(secret: str, token: str) -> AccessClaims:
+def decode_access_token_cached(keys: SigningKeys, token: str) -> AccessClaims:
     """`decode_access_token` with a small in-process memory of recent successes."""
     now = time.time()
-    known = _decoded.get((secret, token))
+    known = _decoded.get((keys, token))
     if known is not None and now < known[0]:
         return known[1]
-    claims = decode_access_token(secret, token)
+    claims = decode_access_token(keys, token)
     if len(_decoded) >= DECODE_MEMORY_SIZE:
         for stale in [k for k, (until, _) in _decoded.items() if until <= now] or [
                 next(iter(_decoded))]:
             del _decoded[stale]
-    _decoded[(secret, token)] = (min(now + DECODE_MEMORY_SECONDS, claims.expires_at), claims)
+    _decoded[(keys, token)] = (min(now + DECODE_MEMORY_SECONDS, claims.expires_at), claims)
     return claims
 
 

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from db.json_depth import too_deep
+from server.validation import MAX_FREE_DEPTH
+
 # file stem -> the kind of records it holds, in the order they are planned.
 FILES = ("clients", "teamMembers", "projects", "scopeItems", "tasks", "shopDrawings",
          "materialSpecifications")
@@ -151,6 +154,11 @@ def _check(name: str, index: int, record: Any, shape: dict[str, str]) -> None:
 
 def parse_array(name: str, raw: str) -> list[Any]:
     """Decode a JSON array element by element, so a syntax error names the record."""
+    # The array, its records, and free-form values as deep as the API accepts: anything
+    # deeper would be stored and then break whoever reads it back (and the parser itself).
+    if too_deep(raw, MAX_FREE_DEPTH + 2) is not None:
+        raise LegacyFormatError(f"{name}: nested deeper than {MAX_FREE_DEPTH + 2} levels "
+                                f"(free-form values may nest at most {MAX_FREE_DEPTH})")
     decoder = json.JSONDecoder()
     pos = _skip(raw, 0)
     if not raw.startswith("[", pos):

@@ -1,7 +1,9 @@
 """Run an import: read and validate, then plan, compare and write in ONE transaction.
 
 The transaction is a `system_transaction` (the BYPASSRLS role) with the importing admin as
-the actor, so every audit row names that admin and the request id `import-legacy:<uuid>`.
+the actor, so every audit row names that admin and the request id `import-legacy:<uuid>`,
+and marked bulk (`app.bulk`, a server-only setting): the change leader sends one
+`import.completed` instead of a row event each, yet invalidates and re-checks as usual.
 The system role is needed because e-mail addresses are unique across the whole service:
 checking a team member's e-mail against other organisations' users is exactly what RLS
 hides from an application transaction. Every statement is scoped to the organisation.
@@ -92,7 +94,7 @@ async def import_legacy(
                     request_id=f"import-legacy:{uuid.uuid4()}", directory=str(directory))
     report.notes += [f"{name}: not a legacy file; ignored" for name in export.ignored_files]
     actor = Actor(actor_id, org_id, role="admin", request_id=report.request_id)
-    async with system_transaction(pool, actor) as conn:
+    async with system_transaction(pool, actor, bulk=True) as conn:
         # Two imports into one organisation at once would plan against the same state.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                            f"import-legacy:{org_id}")

@@ -1,4 +1,5 @@
-"""/api/v1/audit: the change history; admins see their organisation, others their projects."""
+"""/api/v1/audit: the change history; admins see their organisation, others their projects
+(with other users' addresses and user agents left out)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,21 @@ import binascii
 import datetime as dt
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import pydantic
 from aiohttp import web
+from pydantic_core import PydanticCustomError
 
+from db.audience import audit_row_for_client, is_client
+from db.json_depth import loads_bounded
 from db.pool import transaction
 from db.queries import audit as queries
 from db.schema import AUDITED_TABLES
-from server.auth.identity import actor, identity
-from server.auth.permissions import Perm, require
+from realtime.events import RESOURCES
+from server.auth.identity import Identity, actor, identity
+from server.auth.permissions import Perm, Role, require
 from server.errors import Invalid, NotFound
 from server.fields import path_uuid
 from server.keys import POOL
@@ -27,7 +33,23 @@ from server.validation import ApiModel, read_query
 
 routes = web.RouteTableDef()
 
-AuditedTable = Literal[AUDITED_TABLES]  # type: ignore[valid-type]
+# Events name resources in the singular (`project_member`), audit rows name tables
+# (`project_members`): either names the same history.
+TABLE_NAMES = {**{table: table for table in AUDITED_TABLES},
+               **{RESOURCES[table]: table for table in AUDITED_TABLES}}
+VALID_NAMES = ", ".join(sorted(TABLE_NAMES))
+
+
+def audited_table(name: str) -> str:
+    """The audited table a table or resource name stands for."""
+    table = TABLE_NAMES.get(name)
+    if table is None:
+        raise PydanticCustomError("unknown_table", "one of {names}", {"names": VALID_NAMES})
+    return table
+
+
+AuditedTable = Annotated[str, pydantic.Field(max_length=64),
+                         pydantic.AfterValidator(audited_table)]
 
 
 class HistoryQuery(ApiModel):
@@ -44,6 +66,20 @@ class AuditQuery(HistoryQuery):
     user_id: uuid.UUID | None = None
     from_: dt.datetime | None = pydantic.Field(None, alias="from")
     to: dt.datetime | None = None
+
+    @pydantic.field_validator("from_", "to")
+    @classmethod
+    def _in_utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """In UTC (a time without a zone is taken as UTC); the ends of the calendar with
+        an offset have no UTC equivalent and are refused here, not by the driver."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValueError("out of range") from None
 
 
 class AuditOut(pydantic.BaseModel):
@@ -73,13 +109,26 @@ def encode_cursor(descending: bool, last_id: int) -> str:
 def decode_cursor(cursor: str, descending: bool) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        kind, desc, last_id = json.loads(base64.urlsafe_b64decode(padded))
+        kind, desc, last_id = loads_bounded(base64.urlsafe_b64decode(padded), 1)
         if kind == "audit" and desc == descending and isinstance(last_id, int):
             return last_id
     except (ValueError, TypeError, binascii.Error):
         pass
     raise Invalid("The cursor is not valid",
                   errors=[{"field": "cursor", "message": "invalid cursor"}])
+
+
+# Where and with what a person works is personal data: only admins see it for others.
+PERSONAL = ("ip", "user_agent")
+
+
+def shown(row: Mapping[str, Any], viewer: Identity) -> dict[str, Any]:
+    """An audit row as `viewer` may see it: another user's address and agent only for
+    admins (a non-admin sees them on their own rows)."""
+    data = dict(row)
+    if viewer.role != Role.ADMIN and data.get("user_id") != viewer.user_id:
+        data.update(dict.fromkeys(PERSONAL))
+    return data
 
 
 async def _page(request: web.Request, params: HistoryQuery, filters: dict[str, Any],
@@ -91,8 +140,19 @@ async def _page(request: web.Request, params: HistoryQuery, filters: dict[str, A
                                         limit=params.limit)
     more = len(rows) > params.limit
     rows = rows[: params.limit]
-    return {"data": [dict(r) for r in rows],
+    return {"data": _shown(request, rows),
             "next_cursor": encode_cursor(descending, rows[-1]["id"]) if more else None}
+
+
+def _shown(request: web.Request, rows: list[Any]) -> list[dict[str, Any]]:
+    """The rows as the caller may read them. Client users hold no audit permission today;
+    should they get one, they still see no internal cost and no internal comment."""
+    viewer = identity(request)
+    data = [shown(r, viewer) for r in rows]
+    if not is_client(viewer.role):
+        return data
+    return [r for r in (audit_row_for_client(r["table_name"], r) for r in data)
+            if r is not None]
 
 
 @routes.get("/api/v1/audit")
@@ -112,10 +172,11 @@ async def list_audit(request: web.Request) -> web.Response:
      many=True)
 async def record_history(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.VIEW_AUDIT)
-    table = request.match_info["table"]
+    table = TABLE_NAMES.get(request.match_info["table"])
     record_id = path_uuid(request, "record_id")
-    if table not in AUDITED_TABLES:
-        raise NotFound("No such table")
+    if table is None:
+        raise NotFound("No such table", errors=[{"field": "table",
+                                                 "message": f"one of {VALID_NAMES}"}])
     params = read_query(request.query, HistoryQuery)
     page = await _page(request, params, {"table": table, "record_id": record_id}, "id")
     if not page["data"] and params.cursor is None:

@@ -1,4 +1,5 @@
-"""/api/v1/clients: staff read, admins write; a `client` user sees only its own client."""
+"""/api/v1/clients: staff read, admins and project managers create, admins change and
+delete; a `client` user sees only its own client."""
 
 from __future__ import annotations
 
@@ -91,10 +92,11 @@ async def list_clients(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/clients")
-@doc(summary="Create a client", body=ClientCreate, response=ClientOut, status=201)
+@doc(summary="Create a client (admins and project managers)", body=ClientCreate,
+     response=ClientOut, status=201)
 @idempotent
 async def create_client(request: web.Request) -> web.Response:
-    require(identity(request).role, Perm.MANAGE_CLIENTS)
+    require(identity(request).role, Perm.CREATE_CLIENTS)
     body = await read_body(request, ClientCreate)
     values = body.model_dump(exclude_none=True)
     async with transaction(request.app[POOL], await actor(request)) as conn:

@@ -1,15 +1,22 @@
 """Comments on project records; `@first.last` and `@email` mentions notify colleagues who
-can open the record (and nobody else)."""
+can open the record (and nobody else).
+
+A comment is `internal` (staff only, the default for staff) or `shared` (the project's
+client users see it too; what client users write is always shared). Row-level security
+hides internal comments from client users on every read; here: a client user named in an
+internal comment is not mentioned (no notification), and a shared reply needs a shared
+parent, so nothing a client reads points at what they may not."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import pydantic
 from aiohttp import web
 
+from db.audience import INTERNAL, SHARED, comment_visibility
 from db.pool import transaction
 from db.queries import comments as queries
 from db.queries import notifications as notes
@@ -17,9 +24,9 @@ from db.queries import project_rows as rows
 from db.schema import ENTITY_TYPES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
-from server.errors import Forbidden, Invalid, NotFound
+from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.keys import POOL
-from server.mentions import parse_mentions, snippet
+from server.mentions import named_from_rows, parse_mentions, snippet, sort_out
 from server.openapi import doc
 from server.project_records import Body, check_version, one_of, path_id, where_all
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
@@ -29,6 +36,7 @@ routes = web.RouteTableDef()
 TABLE = "comments"
 EntityType = Annotated[str, pydantic.AfterValidator(one_of(ENTITY_TYPES))]
 SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
+Visibility = Literal["internal", "shared"]
 
 
 class CommentIn(ApiModel):
@@ -36,10 +44,12 @@ class CommentIn(ApiModel):
     entity_id: uuid.UUID
     body: Body
     parent_id: uuid.UUID | None = None
+    visibility: Visibility | None = None  # staff: default internal; client users: shared
 
 
 class CommentPatch(ApiModel):
-    body: Body
+    body: Body | None = None
+    visibility: Visibility | None = None
 
 
 class CommentQuery(PageParams):
@@ -55,21 +65,28 @@ async def _owner(conn: asyncpg.Connection, entity_type: str,
     return owner
 
 
-async def _mention(conn: asyncpg.Connection, comment: asyncpg.Record) -> None:
-    """Store the comment's mentions and notify whoever is newly mentioned."""
+def _invisible_reply() -> Invalid:
+    return Invalid("A shared comment cannot answer an internal one",
+                   errors=[{"field": "visibility", "message": "the parent comment is internal"}])
+
+
+async def _mention(conn: asyncpg.Connection, comment: asyncpg.Record) -> dict[str, Any]:
+    """Store the comment's mentions, notify whoever is newly mentioned, and tell the writer
+    who was notified and who was not (and why: client users only in shared comments)."""
     found = parse_mentions(comment["body"])
-    users = await queries.mentionable_users(
-        conn, comment["project_id"], comment["user_id"], sorted(found.emails),
-        sorted(found.names)) if found else []
-    added = await queries.sync_mentions(conn, comment, users)
-    if not added:
-        return
-    author = await queries.author_name(conn, comment["user_id"])
-    await notes.notify(
-        conn, org_id=comment["org_id"], user_ids=added, project_id=comment["project_id"],
-        kind="mention", title=f"{author} mentioned you", message=snippet(comment["body"]),
-        data={"comment_id": str(comment["id"]), "entity_type": comment["entity_type"],
-              "entity_id": str(comment["entity_id"]), "by": str(comment["user_id"])})
+    named = await queries.named_users(conn, comment["project_id"], sorted(found.emails),
+                                      sorted(found.names)) if found else []
+    outcome = sort_out(named_from_rows(named), comment["user_id"],
+                       shared=comment["visibility"] == SHARED)
+    added = await queries.sync_mentions(conn, comment, outcome.mentionable)
+    if added:
+        author = await queries.author_name(conn, comment["user_id"])
+        await notes.notify(
+            conn, org_id=comment["org_id"], user_ids=added, project_id=comment["project_id"],
+            kind="mention", title=f"{author} mentioned you", message=snippet(comment["body"]),
+            data={"comment_id": str(comment["id"]), "entity_type": comment["entity_type"],
+                  "entity_id": str(comment["entity_id"]), "by": str(comment["user_id"])})
+    return outcome.report(added)
 
 
 async def _answer(conn: asyncpg.Connection, comment_id: uuid.UUID) -> asyncpg.Record:
@@ -98,6 +115,7 @@ async def create_comment(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.COMMENT)
     body = await read_body(request, CommentIn)
+    visibility = comment_visibility(who.role, body.visibility)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         owner = await _owner(conn, body.entity_type, body.entity_id)
         if body.parent_id is not None:
@@ -105,12 +123,15 @@ async def create_comment(request: web.Request) -> web.Response:
             if parent is None or parent["entity_id"] != body.entity_id:
                 raise Invalid("The parent comment is not on this record",
                               errors=[{"field": "parent_id", "message": "not on this record"}])
+            if visibility == SHARED and parent["visibility"] == INTERNAL:
+                raise _invisible_reply()
         row = await rows.insert_row(conn, TABLE, {
-            **body.model_dump(exclude_none=True), "org_id": owner["org_id"],
-            "project_id": owner["project_id"], "user_id": who.user_id})
-        await _mention(conn, row)
+            **body.model_dump(exclude_none=True), "visibility": visibility,
+            "org_id": owner["org_id"], "project_id": owner["project_id"],
+            "user_id": who.user_id})
+        report = await _mention(conn, row)
         comment = await _answer(conn, row["id"])
-    return json_response(record(comment), status=201)
+    return json_response({**record(comment), "mention_report": report}, status=201)
 
 
 @routes.get("/api/v1/comments/{id}")
@@ -134,17 +155,32 @@ async def _own_locked(conn: asyncpg.Connection, request: web.Request) -> asyncpg
     return current
 
 
+async def _check_visibility_change(conn: asyncpg.Connection, current: asyncpg.Record,
+                                   visibility: str) -> None:
+    """Sharing needs a shared parent; making a comment internal needs no shared replies."""
+    if visibility == SHARED and current["parent_id"] is not None:
+        parent = await queries.get_comment(conn, current["parent_id"])
+        if parent is not None and parent["visibility"] == INTERNAL:
+            raise _invisible_reply()
+    if visibility == INTERNAL and await queries.has_shared_replies(conn, current["id"]):
+        raise Conflict("The comment has shared replies; make them internal first",
+                       code="shared_replies")
+
+
 @routes.patch("/api/v1/comments/{id}")
 @doc(summary="Change a comment", body=CommentPatch, tags=["comments"])
 async def update_comment(request: web.Request) -> web.Response:
     path_id(request)
     body = await read_body(request, CommentPatch)
+    changes = body.model_dump(exclude_none=True)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         current = await _own_locked(conn, request)
-        row = await rows.update_row(conn, TABLE, current["id"], {"body": body.body})
-        await _mention(conn, row)
+        if changes.get("visibility", current["visibility"]) != current["visibility"]:
+            await _check_visibility_change(conn, current, changes["visibility"])
+        row = await rows.update_row(conn, TABLE, current["id"], changes)
+        report = await _mention(conn, row)
         comment = await _answer(conn, row["id"])
-    return json_response(record(comment))
+    return json_response({**record(comment), "mention_report": report})
 
 
 @routes.delete("/api/v1/comments/{id}")

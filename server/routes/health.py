@@ -1,4 +1,7 @@
-"""Liveness and readiness: database, cache and realtime parts."""
+"""Liveness and readiness: database, cache and realtime parts.
+
+The detail of each part (errors, backends, leader, lag) is for operators: METRICS_ALLOW
+addresses. Anyone else learns each part's status and the status code, nothing more."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server.auth.identity import from_operators
 from server.cache import RedisCache
 from server.keys import CACHE, POOL, REALTIME_STATUS, SETTINGS
 
@@ -52,4 +56,11 @@ async def readiness(request: web.Request) -> web.Response:
         "realtime": realtime,
         "timestamp": dt.datetime.now(dt.UTC).isoformat(),
     }
-    return web.json_response(body, status=200 if database["status"] == "healthy" else 503)
+    status = 200 if database["status"] == "healthy" else 503
+    return web.json_response(body if from_operators(request) else summary(body), status=status)
+
+
+def summary(body: dict[str, Any]) -> dict[str, Any]:
+    """The readiness answer without detail: each part reduced to its status word."""
+    return {key: value.get("status") if isinstance(value, dict) else value
+            for key, value in body.items()}

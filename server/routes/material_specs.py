@@ -11,6 +11,7 @@ import asyncpg
 import pydantic
 from aiohttp import web
 
+from db.audience import is_client, without_internal
 from db.pool import transaction
 from db.queries import material_specs as queries
 from db.queries import project_rows as rows
@@ -37,8 +38,9 @@ from server.project_records import (
 )
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.text import ONE_LINE
-from server.validation import ApiModel, read_body, read_query
+from server.validation import ApiModel, FreeJson, read_body, read_query
 from server.workflows import specs
+from server.workflows.machine import changed_fields
 
 routes = web.RouteTableDef()
 TABLE = "material_specs"
@@ -66,7 +68,7 @@ class SpecFields(ApiModel):
     unit: ShortText | None = None
     unit_cost: Money | None = None
     lead_time_days: int | None = pydantic.Field(None, ge=0, le=3650)
-    specification: dict[str, Any] | None = None
+    specification: FreeJson | None = None
     notes: LongText | None = None
 
 
@@ -94,9 +96,10 @@ class TransitionIn(ApiModel):
 
 
 def shape(row: Mapping[str, Any], role: str) -> dict[str, Any]:
+    """The spec as an answer to a user of `role` (client users: without internal costs)."""
     data = record(row)
     data["allowed_actions"] = specs.allowed_actions(row["status"], role)
-    return data
+    return without_internal(TABLE, data) if is_client(role) else data
 
 
 def _with_total(values: dict[str, Any], current: Any = None) -> dict[str, Any]:
@@ -167,6 +170,7 @@ async def update_material_spec(request: web.Request) -> web.Response:
     changes = (await read_body(request, SpecPatch)).model_dump(exclude_unset=True)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         current = await _locked(conn, spec_id, request)
+        specs.LOCK.check_edit(current["status"], changed_fields(current, changes), who.role)
         row = await rows.update_row(conn, TABLE, spec_id, _with_total(changes, current))
     return json_response(shape(row, who.role))
 

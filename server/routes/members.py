@@ -5,21 +5,26 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
+import asyncpg
 import pydantic
 from aiohttp import web
 
 from db.pool import transaction
 from db.queries import members as queries
+from db.queries.comments import author_name
+from db.queries.notifications import notify
 from db.queries.projects import is_visible, org_user
 from db.schema import ROLES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
-from server.errors import Conflict, Invalid, NotFound, PreconditionFailed
-from server.fields import RecordOut, path_uuid
+from server.errors import Conflict, Invalid, NotFound
+from server.fields import RecordOut, field_error, path_uuid
 from server.keys import POOL
+from server.mentions import snippet
 from server.openapi import doc
-from server.rest import PageParams, SortKey, etag, idempotent, if_match, json_response, keyset
-from server.validation import ApiModel, read_body, read_query
+from server.project_records import check_version, visible_project
+from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset
+from server.validation import ApiModel, Email, read_body, read_query
 
 routes = web.RouteTableDef()
 
@@ -28,8 +33,23 @@ SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
 
 
 class MemberCreate(ApiModel):
-    user_id: uuid.UUID
+    """The user is named by id or by e-mail address (one of the two)."""
+
+    user_id: uuid.UUID | None = None
+    email: Email | None = None
     role: MemberRole | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _one_user(self) -> MemberCreate:
+        if self.user_id is None and self.email is None:
+            raise field_error("user_id", "required (or email)")
+        if self.user_id is not None and self.email is not None:
+            raise field_error("email", "give user_id or email, not both")
+        return self
+
+
+class MemberPatch(ApiModel):
+    role: MemberRole
 
 
 class MemberUser(pydantic.BaseModel):
@@ -60,9 +80,34 @@ async def list_members(request: web.Request) -> web.Response:
     return json_response(page.page(rows))
 
 
+async def _new_member(conn: asyncpg.Connection, body: MemberCreate) -> asyncpg.Record:
+    """The organisation's user the body names; 422 on the field that named nobody (another
+    organisation's users are nobody here)."""
+    if body.email is not None:
+        user = await queries.org_user_by_email(conn, body.email)
+        field = "email"
+    else:
+        assert body.user_id is not None
+        user = await org_user(conn, body.user_id)
+        field = "user_id"
+    if user is None:
+        raise Invalid("No such user in this organisation",
+                      errors=[{"field": field, "message": "no such user"}])
+    return user
+
+
+async def _locked_member(conn: asyncpg.Connection, project_id: uuid.UUID,
+                         user_id: uuid.UUID, expected: int | None) -> None:
+    """Lock the member row: 404 when there is none, 412 when If-Match names another version."""
+    current = await queries.lock_member(conn, project_id, user_id)
+    if current is None:
+        raise NotFound("No such member")
+    check_version(current, expected)
+
+
 @routes.post("/api/v1/projects/{id}/members")
-@doc(summary="Add a member (role defaults to the user's role)", body=MemberCreate,
-     response=MemberOut, status=201)
+@doc(summary="Add a member by user_id or email (role defaults to the user's role)",
+     body=MemberCreate, response=MemberOut, status=201)
 @idempotent
 async def add_member(request: web.Request) -> web.Response:
     who = identity(request)
@@ -72,32 +117,61 @@ async def add_member(request: web.Request) -> web.Response:
     async with transaction(request.app[POOL], await actor(request)) as conn:
         if not await is_visible(conn, project_id):
             raise NotFound("No such project")
-        user = await org_user(conn, body.user_id)
-        if user is None:
-            raise Invalid("No such user in this organisation",
-                          errors=[{"field": "user_id", "message": "no such user"}])
-        if await queries.is_member(conn, project_id, body.user_id):
+        user = await _new_member(conn, body)
+        if await queries.is_member(conn, project_id, user["id"]):
+            field = "email" if body.email is not None else "user_id"
             raise Conflict("The user is already a member", code="duplicate",
-                           errors=[{"field": "user_id", "message": "already a member"}])
+                           errors=[{"field": field, "message": "already a member"}])
         await queries.add_member(conn, org_id=who.org_id, project_id=project_id,
-                                 user_id=body.user_id, role=body.role or user["role"])
-        row = await queries.get_member(conn, project_id, body.user_id)
+                                 user_id=user["id"], role=body.role or user["role"])
+        row = await queries.get_member(conn, project_id, user["id"])
     assert row is not None
     return json_response(dict(row), status=201)
 
 
-@routes.delete("/api/v1/projects/{id}/members/{user_id}")
-@doc(summary="Remove a member", status=204)
-async def remove_member(request: web.Request) -> web.Response:
+@routes.patch("/api/v1/projects/{id}/members/{user_id}")
+@doc(summary="Change a member's role on the project", body=MemberPatch, response=MemberOut)
+async def change_member(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_MEMBERS)
     project_id, user_id = path_uuid(request), path_uuid(request, "user_id")
     version = if_match(request)
+    body = await read_body(request, MemberPatch)
     async with transaction(request.app[POOL], await actor(request)) as conn:
-        if not await queries.remove_member(conn, project_id, user_id, version):
-            current = await queries.member_version(conn, project_id, user_id)
-            if current is None:
-                raise NotFound("No such member")
-            raise PreconditionFailed(f"The record has changed (current version {current})",
-                                     extra={"current_version": current},
-                                     headers={"ETag": etag(current)})
+        await _locked_member(conn, project_id, user_id, version)
+        await queries.set_role(conn, project_id, user_id, body.role)
+        row = await queries.get_member(conn, project_id, user_id)
+    assert row is not None
+    return json_response(dict(row))
+
+
+@routes.delete("/api/v1/projects/{id}/members/{user_id}")
+@doc(summary="Remove a member (their tasks on the project are unassigned)", status=204)
+async def remove_member(request: web.Request) -> web.Response:
+    who = identity(request)
+    require(who.role, Perm.MANAGE_MEMBERS)
+    project_id, user_id = path_uuid(request), path_uuid(request, "user_id")
+    version = if_match(request)
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        await _locked_member(conn, project_id, user_id, version)
+        # Before the delete: the actor may be removing themselves and lose sight of the
+        # project's tasks with it.
+        project = await visible_project(conn, project_id)
+        unassigned = await queries.unassign_tasks(conn, project_id, user_id)
+        await queries.remove_member(conn, project_id, user_id, None)
+        manager = project["project_manager_id"]
+        if unassigned and manager not in (None, who.user_id, user_id):
+            await _tell_manager(conn, project, manager, user_id, unassigned)
     return web.Response(status=204)
+
+
+async def _tell_manager(conn: asyncpg.Connection, project: asyncpg.Record,
+                        manager: uuid.UUID, user_id: uuid.UUID,
+                        tasks: list[asyncpg.Record]) -> None:
+    """The project's manager learns which tasks lost their assignee."""
+    name = await author_name(conn, user_id)
+    count = f"{len(tasks)} task{'s' if len(tasks) != 1 else ''}"
+    await notify(
+        conn, org_id=project["org_id"], user_ids=[manager], project_id=project["id"],
+        kind="member_removed", title=f"{name} left the project; {count} unassigned",
+        message=snippet(", ".join(t["name"] for t in tasks)),
+        data={"user_id": str(user_id), "task_ids": [str(t["id"]) for t in tasks]})

@@ -1,4 +1,7 @@
-"""Prometheus metrics: requests, cache, and whatever else registered a source."""
+"""Prometheus metrics: requests, cache, and whatever else registered a source.
+
+Served only to METRICS_ALLOW addresses; anyone else gets the 404 of an unknown path, so
+the endpoint does not advertise itself."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import time
 
 from aiohttp import web
 
+from server.auth.identity import from_operators
 from server.keys import CACHE, METRICS
 
 routes = web.RouteTableDef()
@@ -30,6 +34,8 @@ def _lines(values: dict[str, float]) -> list[str]:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
+    if not from_operators(request):
+        raise web.HTTPNotFound()  # the very answer of an unknown path
     stats = request.app[CACHE].stats()
     values: dict[str, float] = {
         "fpm_uptime_seconds": time.time() - _STARTED,

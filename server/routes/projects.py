@@ -13,8 +13,9 @@ from aiohttp import web
 from db.pool import transaction
 from db.queries import projects as queries
 from db.schema import PRIORITIES, PROJECT_STATUSES, PROJECT_TYPES
+from server.audience import shaper, shown
 from server.auth.identity import actor, identity
-from server.auth.permissions import Perm, require
+from server.auth.permissions import Perm, Role, require
 from server.cached_reads import project_view, reads_record, record_response
 from server.errors import Invalid, NotFound
 from server.fields import (
@@ -95,7 +96,7 @@ class ProjectOut(RecordOut):
     type: ProjectType
     status: ProjectStatus
     priority: Priority
-    budget: MoneyOut | None
+    budget: MoneyOut | None = None  # absent for client users (an internal cost)
     start_date: dt.date | None
     end_date: dt.date | None
     progress: int
@@ -112,15 +113,16 @@ class SummaryOut(pydantic.BaseModel):
     name: str
     status: ProjectStatus
     progress: int
-    budget: MoneyOut | None
+    # The money figures are internal costs: absent for client users.
+    budget: MoneyOut | None = None
     tasks_total: int
     tasks_by_status: dict[str, int]
     tasks_overdue: int
     scope_items_total: int
     scope_completion: MoneyOut
-    scope_value: MoneyOut
-    committed_material_cost: MoneyOut
-    budget_remaining: MoneyOut | None
+    scope_value: MoneyOut | None = None
+    committed_material_cost: MoneyOut | None = None
+    budget_remaining: MoneyOut | None = None
     specs_by_status: dict[str, int]
     drawings_by_status: dict[str, int]
     drawings_awaiting_action: int
@@ -150,22 +152,27 @@ async def list_projects(request: web.Request) -> web.Response:
     filters = params.model_dump(include={"status", "type", "priority", "client_id"})
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         rows = await queries.list_projects(conn, page, filters)
-    return json_response(page.page(rows))
+    return json_response(page.page(rows, shaper(request, "projects")))
 
 
 @routes.post("/api/v1/projects")
-@doc(summary="Create a project (the creator becomes a member)", body=ProjectCreate,
+@doc(summary="Create a project (the creator becomes a member; a project manager who names "
+             "no project_manager_id becomes it)", body=ProjectCreate,
      response=ProjectOut, status=201)
 @idempotent
 async def create_project(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.CREATE_PROJECTS)
-    values = (await read_body(request, ProjectCreate)).model_dump(exclude_none=True)
+    body = await read_body(request, ProjectCreate)
+    values = body.model_dump(exclude_none=True)
+    if who.role == Role.PROJECT_MANAGER and "project_manager_id" not in body.model_fields_set:
+        # A manager who opens a project runs it unless the body names someone (or null).
+        values["project_manager_id"] = who.user_id
     async with transaction(request.app[POOL], await actor(request)) as conn:
         await check_references(conn, values)
         row = await queries.create_project(conn, org_id=who.org_id, creator=who.user_id,
                                            creator_role=who.role, values=values)
-    return json_response(record(row), status=201)
+    return json_response(shown(request, "projects", record(row)), status=201)
 
 
 @routes.get("/api/v1/projects/{id}")
@@ -189,7 +196,7 @@ async def patch_project(request: web.Request) -> web.Response:
         row = await queries.update_project(conn, project_id, changes, version)
         if row is None:
             await missing_or_stale(conn, "projects", project_id)
-    return json_response(record(row))
+    return json_response(shown(request, "projects", record(row)))
 
 
 @routes.delete("/api/v1/projects/{id}")
@@ -217,4 +224,6 @@ async def project_summary(request: web.Request) -> web.Response:
             raise NotFound("No such project")
         return dict(row)
 
-    return json_response(await project_view(request, project_id, "summary", {}, load))
+    # The cached summary is the whole one: client users get theirs without the money.
+    summary = await project_view(request, project_id, "summary", {}, load)
+    return json_response(shown(request, "project_summary", summary))

@@ -14,10 +14,12 @@ from db.pool import transaction
 from db.queries import project_rows as rows
 from db.queries import scope_items as queries
 from db.schema import SCOPE_STATUSES
+from server.audience import shaper, shown
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.cached_reads import reads_record, record_response
 from server.errors import Invalid, NotFound
+from server.fields import check_dates
 from server.keys import POOL
 from server.project_records import (
     LongText,
@@ -59,6 +61,11 @@ class ScopeItemFields(ApiModel):
     start_date: dt.date | None = None
     end_date: dt.date | None = None
     notes: LongText | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _dates(self) -> ScopeItemFields:
+        check_dates(self.start_date, self.end_date, "end_date")
+        return self
 
 
 class ScopeItemIn(ScopeItemFields):
@@ -109,7 +116,7 @@ async def list_scope_items(request: web.Request) -> web.Response:
         if query.project_id is not None:
             await visible_project(conn, query.project_id)
         found = await queries.list_scope_items(conn, where, args, page.order_sql, page.limit)
-    return json_response(page.page(found))
+    return json_response(page.page(found, shaper(request, TABLE)))
 
 
 @routes.post("/api/v1/scope-items")
@@ -122,7 +129,7 @@ async def create_scope_item(request: web.Request) -> web.Response:
         project = await visible_project(conn, body.project_id)
         await _check_group(conn, body.scope_group_id, body.project_id)
         row = await rows.insert_row(conn, TABLE, {**values, "org_id": project["org_id"]})
-    return json_response(record(row), status=201)
+    return json_response(shown(request, TABLE, record(row)), status=201)
 
 
 @routes.get("/api/v1/scope-items/{id}")
@@ -146,7 +153,7 @@ async def update_scope_item(request: web.Request) -> web.Response:
         if "scope_group_id" in changes:
             await _check_group(conn, changes["scope_group_id"], current["project_id"])
         row = await rows.update_row(conn, TABLE, item_id, _with_total(changes, current))
-    return json_response(record(row))
+    return json_response(shown(request, TABLE, record(row)))
 
 
 @routes.delete("/api/v1/scope-items/{id}")

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 import pydantic
 from aiohttp import web
 
+from db.json_depth import loads_bounded
 from db.pool import transaction
 from db.queries.search import MARK_END, MARK_START, TYPES, Scope, SearchQuery, search
 from db.queries.search import visible_scope as read_scope
@@ -90,7 +91,7 @@ def encode_cursor(score: Decimal, type_: str, record_id: uuid.UUID, print_: str)
 def decode_cursor(cursor: str, print_: str) -> tuple[Decimal, str, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        score, type_, record_id, given = json.loads(raw)
+        score, type_, record_id, given = loads_bounded(raw, 1)
         decoded = (Decimal(score), str(type_), uuid.UUID(record_id))
         valid = given == print_ and type_ in TYPES and decoded[0].is_finite()
     except (ValueError, TypeError, binascii.Error, InvalidOperation):

@@ -36,7 +36,7 @@ from server.rest import PageParams, SortKey, idempotent, if_match, json_response
 from server.text import ONE_LINE
 from server.validation import ApiModel, read_body, read_query
 from server.workflows import drawings
-from server.workflows.machine import Transition
+from server.workflows.machine import Transition, changed_fields
 
 routes = web.RouteTableDef()
 TABLE = "shop_drawings"
@@ -113,6 +113,19 @@ async def _locked(conn: asyncpg.Connection, drawing_id: uuid.UUID,
     return current
 
 
+async def _check_unlocked(conn: asyncpg.Connection, current: asyncpg.Record,
+                          changes: dict[str, Any], item_ids: list[uuid.UUID] | None,
+                          role: str) -> None:
+    """409 when a decided drawing would change (links included; unchanged values pass)."""
+    before = await queries.get_drawing(conn, current["id"])
+    assert before is not None
+    now = {**dict(before), "scope_item_ids": sorted(before["scope_item_ids"])}
+    wanted = dict(changes)
+    if item_ids is not None:
+        wanted["scope_item_ids"] = sorted(set(item_ids))
+    drawings.LOCK.check_edit(current["status"], changed_fields(now, wanted), role)
+
+
 @routes.get("/api/v1/shop-drawings")
 @doc(summary="List shop drawings", query=DrawingQuery, tags=["shop-drawings"])
 async def list_shop_drawings(request: web.Request) -> web.Response:
@@ -169,9 +182,7 @@ async def update_shop_drawing(request: web.Request) -> web.Response:
     item_ids = changes.pop("scope_item_ids", None)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         current = await _locked(conn, drawing_id, request)
-        if current["status"] in drawings.CLOSED:
-            raise Conflict(f"A {current['status']} drawing can no longer be edited",
-                           code="drawing_closed")
+        await _check_unlocked(conn, current, changes, item_ids, who.role)
         row = await rows.update_row(conn, TABLE, drawing_id, changes)
         if item_ids is not None:
             await queries.set_links(conn, row, await _check_items(

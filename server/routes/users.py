@@ -15,7 +15,7 @@ from server.auth.identity import actor, identity
 from server.auth.invitations import create_token, set_password_link
 from server.auth.passwords import check_policy, hash_password
 from server.auth.permissions import Perm, require
-from server.auth.sessions import revoke_user_sessions
+from server.auth.sessions import identity_changed, revoke_user_sessions
 from server.auth.users import UserOut, user_json
 from server.errors import Conflict, Invalid, NotFound
 from server.keys import MAILER, POOL, SETTINGS
@@ -146,7 +146,7 @@ async def create_user(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/users/{user_id}")
-@doc(summary="Change a user (admins); role or status changes end their sessions",
+@doc(summary="Change a user (admins); role, status or client changes end their sessions",
      body=UserUpdate, response=UserOut, tags=["users"])
 async def update_user(request: web.Request) -> web.Response:
     who = identity(request)
@@ -171,8 +171,8 @@ async def update_user(request: web.Request) -> web.Response:
         if row is None:
             await missing_or_stale(conn, "users", user_id)
     assert row is not None
-    if row["role"] != before["role"] or row["status"] != before["status"]:
-        await revoke_user_sessions(request.app, user_id, "role or status changed", act)
+    if identity_changed(before, row):  # role, status or client company: as a new user
+        await revoke_user_sessions(request.app, user_id, "identity changed", act)
     return json_response(user_json(row))
 
 

@@ -3,7 +3,8 @@
 draft -> submitted -> in_review -> approved | approved_as_noted | revise_and_resubmit |
 rejected; `new_revision` reopens a returned drawing as the next revision in draft; `void`
 closes any open drawing. Designers and coordinators submit and open revisions; project
-managers and admins may do everything; craftsmen and clients nothing.
+managers and admins may do everything; craftsmen and clients nothing. A decided drawing
+is not edited: see `LOCK`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Literal
 from db.schema import DRAWING_STATUSES
 from server.auth.permissions import Perm
 from server.errors import Conflict
-from server.workflows.machine import Transition, Workflow, rule
+from server.workflows.machine import EditLock, Transition, Workflow, rule
 
 OPEN = ("draft", "submitted", "in_review", "revise_and_resubmit", "rejected")
 CLOSED = ("approved", "approved_as_noted", "void")
@@ -34,6 +35,11 @@ WORKFLOW = Workflow("shop drawing", DRAWING_STATUSES, [
     rule("void", OPEN, "void", _REVIEW, needs_comment=True),
 ])
 assert WORKFLOW.actions == ACTIONS
+
+# Every reviewer's decision (and void) freezes the revision it was taken on; a returned
+# drawing changes only through `new_revision`, which keeps the decided one in history.
+DECIDED = ("approved", "approved_as_noted", "revise_and_resubmit", "rejected", "void")
+LOCK = EditLock(WORKFLOW, frozenset(DECIDED))
 
 Party = Literal["submitter", "reviewer"]
 

@@ -8,8 +8,9 @@ missing comment on an action that needs one is invalid input (422).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from server.auth.permissions import Perm, can
 from server.errors import Conflict, Forbidden, Invalid
@@ -85,9 +86,54 @@ class Workflow:
             raise Conflict(
                 f"A {self.noun} in status {status} cannot {action.replace('_', ' ')}",
                 code="illegal_transition",
-                extra={"status": status, "allowed_actions": allowed})
+                extra={"state": status, "allowed_actions": allowed})
         text = (comment or "").strip() or None
         if found.needs_comment and text is None:
             raise Invalid(f"A comment is required to {action.replace('_', ' ')}",
                           errors=[{"field": "comment", "message": f"required for {action}"}])
         return Transition(action, status, found.target, text)
+
+
+@dataclass(frozen=True)
+class EditLock:
+    """Which states of a workflow have decided a record, and what may still change there.
+
+    Once a decision is taken (approved, rejected, ordered, ...) the fields it was taken on
+    are evidence: an edit would make the record claim a decision that nobody made. The
+    way to change them is the workflow (e.g. a new revision), never a plain PATCH.
+    """
+
+    workflow: Workflow
+    decided: frozenset[str]
+    editable: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        unknown = self.decided - set(self.workflow.statuses)
+        assert not unknown, f"{self.workflow.noun}: lock names unknown statuses {unknown}"
+
+    def locked_fields(self, status: str, fields: Iterable[str]) -> list[str]:
+        """The fields of a change that the record's status no longer lets anyone edit."""
+        if status not in self.decided:
+            return []
+        return sorted(set(fields) - self.editable)
+
+    def check_edit(self, status: str, fields: Iterable[str], role: str) -> None:
+        """409 `record_locked` naming the locked fields and what the caller may do now."""
+        locked = self.locked_fields(status, fields)
+        if not locked:
+            return
+        noun = self.workflow.noun
+        raise Conflict(
+            f"A {noun} in status {status} is locked: {', '.join(locked)} can no longer be "
+            "changed", code="record_locked",
+            errors=[{"field": f, "message": f"locked while the {noun} is {status}"}
+                    for f in locked],
+            extra={"state": status, "locked_fields": locked,
+                   "editable_fields": sorted(self.editable),
+                   "allowed_actions": self.workflow.allowed_actions(status, role)})
+
+
+def changed_fields(current: Mapping[str, Any], changes: Mapping[str, Any]) -> list[str]:
+    """The keys of `changes` whose value differs from `current` (absent counts as differing):
+    a client that sends back a whole form with one field edited edits that one field."""
+    return [k for k, v in changes.items() if k not in current or current[k] != v]

@@ -2,6 +2,7 @@
 
 pending -> pending_approval -> approved | revision_required | rejected;
 revision_required -> pending_approval; approved -> ordered -> in_stock -> delivered -> used.
+A decided spec (approved and after, or rejected) keeps what was decided: see `LOCK`.
 Approval decisions need APPROVE_MATERIALS; submitting needs SUBMIT_MATERIALS; the
 procurement steps need MANAGE_MATERIALS.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from db.schema import SPEC_STATUSES
 from server.auth.permissions import Perm
-from server.workflows.machine import Transition, Workflow, rule
+from server.workflows.machine import EditLock, Transition, Workflow, rule
 
 ACTIONS = ("submit", "approve", "request_revision", "reject", "order", "receive", "deliver",
            "use")
@@ -31,6 +32,12 @@ WORKFLOW = Workflow("material spec", SPEC_STATUSES, [
     rule("use", ["delivered"], "used", _MANAGE),
 ])
 assert WORKFLOW.actions == ACTIONS
+
+# Approval fixes what is bought, how much, from whom and at what price; procurement then
+# goes on, so its lead time and the free-text notes stay editable. `revision_required`
+# is the one decision that asks for edits.
+LOCK = EditLock(WORKFLOW, frozenset({*APPROVED, "rejected"}),
+                editable=frozenset({"notes", "lead_time_days"}))
 
 
 def next_state(status: str, action: str, role: str, comment: str | None = None) -> Transition:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -16,8 +18,14 @@ from realtime.cursor import (
     decode_cursor,
     encode_cursor,
 )
-from realtime.events import event_from_audit, jsonable, may_change_visibility
-from realtime.feed import audit_event
+from realtime.events import (
+    bare_event,
+    event_from_audit,
+    is_bulk,
+    jsonable,
+    may_change_visibility,
+)
+from realtime.feed import MAX_VALUES_DEPTH, RowFailures, audit_event, row_event
 from realtime.presence import unique_users
 
 ORG, PROJECT, RECORD, USER = (uuid.uuid4() for _ in range(4))
@@ -151,8 +159,10 @@ def test_read_position_follows_snapshots() -> None:
 
 
 def test_jsonable_and_presence_dedupe() -> None:
-    value = {"a": [uuid.UUID(int=1), Decimal("1.50"), dt.date(2026, 1, 2)]}
-    assert jsonable(value) == {"a": [str(uuid.UUID(int=1)), "1.50", "2026-01-02"]}
+    assert [jsonable(v) for v in (uuid.UUID(int=1), Decimal("1.50"), dt.date(2026, 1, 2))] == [
+        str(uuid.UUID(int=1)), "1.50", "2026-01-02"]
+    nested = {"a": [{"b": 1}]}
+    assert jsonable(nested) is nested  # parsed JSON already: never walked again
     users = [{"id": "2", "first_name": "B"}, {"id": "1", "first_name": "A"},
              {"id": "2", "first_name": "B"}]
     assert unique_users(users) == [{"id": "1", "first_name": "A"},
@@ -160,17 +170,118 @@ def test_jsonable_and_presence_dedupe() -> None:
 
 
 def test_bulk_import_rows_collapse_into_one_import_event() -> None:
-    from realtime.events import is_bulk
-
     cursor = (900, 42)
-    imported = event_from_audit(row(request_id="import-legacy:abc"), cursor)
+    imported = event_from_audit(row(request_id="import-legacy:abc", bulk=True), cursor)
     assert imported is not None and is_bulk(imported)
     ordinary = event_from_audit(row(), cursor)
     assert ordinary is not None and not is_bulk(ordinary)
+    # The request id is the client's to choose: it never makes a row bulk.
+    spoofed = event_from_audit(row(request_id="import-legacy:x", bulk=False), cursor)
+    assert spoofed is not None and not is_bulk(spoofed)
     summary = event_from_audit(row(table=None, action="import", record_id=None,
                                    new_values=None, old_values=None,
-                                   request_id="import-legacy:abc",
+                                   request_id="import-legacy:abc", bulk=True,
                                    details={"tasks": {"created": 37}}), cursor)
     assert summary is not None and not is_bulk(summary)
     assert summary.name == "import.completed" and summary.rooms == (f"org:{ORG}",)
     assert summary.payload["details"] == {"tasks": {"created": 37}}
+
+
+def deep_text(levels: int) -> str:
+    return '{"id": "x", "version": 4, "spec": ' + "[" * levels + "1" + "]" * levels + "}"
+
+
+def test_deep_values_are_sent_as_parsed_json_without_any_walk() -> None:
+    record = row(table="material_specs", action="update", txid=5, old_values=None,
+                 new_values=deep_text(MAX_VALUES_DEPTH - 1).replace("1]", "1.50]", 1))
+    event = audit_event(record, xmin=10)
+    assert event is not None
+    spec = event.payload["data"]["spec"]
+    for _ in range(MAX_VALUES_DEPTH - 2):
+        spec = spec[0]
+    assert spec == ["1.50"]  # a nested decimal keeps its exact text, as a string
+    json.dumps(event.payload)  # what the emitter does: JSON types only, and shallow
+
+
+@pytest.mark.parametrize("levels", [MAX_VALUES_DEPTH, 500, 100_000])
+def test_a_poisoned_row_becomes_a_bare_event_and_is_counted(levels: int) -> None:
+    failures = RowFailures("test")
+    record = row(table="material_specs", action="update", txid=5, new_values=deep_text(levels),
+                 old_values=deep_text(levels), details=None)
+    with pytest.raises(ValueError):
+        audit_event(record, xmin=10)
+    event = row_event(record, 10, failures)
+    assert failures.count == 1
+    assert event is not None and event.name == "material_spec.updated"
+    assert event.rooms == (f"project:{PROJECT}",) and event.record_id == str(RECORD)
+    p = event.payload
+    assert p["data"] is None and p["version"] is None and p["data_omitted"] is True
+    assert p["id"] == 42 and decode_cursor(p["cursor"]) == (5, 42)
+    assert p["changed_fields"] == ["name"] and p["actor_id"] == str(USER)
+    assert len(json.dumps(p)) < 1000
+
+
+def test_bare_events_only_where_a_room_is_known_without_values() -> None:
+    cursor = (1, 1)
+    org_wide = bare_event(row(table="users", project_id=None, new_values=None), cursor)
+    assert org_wide is not None and org_wide.rooms == (f"org:{ORG}",)
+    assert org_wide.name == "user.updated"
+    imported = bare_event(row(table=None, action="import", record_id=None), cursor)
+    assert imported is not None and imported.name == "import.completed"
+    assert imported.table == "" and imported.payload["data_omitted"] is True
+    bulk = bare_event(row(request_id="import-legacy:x", bulk=True), cursor)
+    assert bulk is not None and is_bulk(bulk)  # still summed up, not sent one by one
+    moved = bare_event(row(table="projects", changed_fields=["client_id"]), cursor)
+    assert moved is not None and may_change_visibility(moved)
+    for nothing in (row(table="notifications", action="insert"), row(action="login"),
+                    row(table="leader_change", action="leader_change"),
+                    row(project_id=None)):
+        assert bare_event(nothing, cursor) is None
+
+
+def test_row_failures_log_one_line_per_period_with_the_count(
+        caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    failures = RowFailures("test", every=60, clock=lambda: now[0])
+    record = row(new_values=deep_text(1000), txid=1)
+    with caplog.at_level(logging.ERROR, logger="formula_pm.realtime.feed"):
+        for second in range(0, 130):
+            now[0] = float(second)
+            row_event(record, 10, failures)
+    assert failures.count == 130
+    lines = [r for r in caplog.records if r.name == "formula_pm.realtime.feed"]
+    assert len(lines) == 3  # at 0, 60 and 120 s
+    assert all(r.exc_info is None for r in lines)
+    assert "60 audit row(s)" in lines[1].getMessage()
+    assert "id 42" in lines[1].getMessage() and "TooDeep" in lines[1].getMessage()
+
+
+def test_a_row_that_cannot_even_be_bare_is_counted_and_skipped() -> None:
+    failures = RowFailures("test")
+    broken = row(new_values="{not json", txid=1)
+    del broken["table_name"]
+    assert row_event(broken, 10, failures) is None and failures.count == 1
+
+
+def test_packet_json_refuses_deep_payloads_before_parsing() -> None:
+    from realtime import packet_json
+
+    assert packet_json.loads('["subscribe", {"project_id": "x"}]') == [
+        "subscribe", {"project_id": "x"}]
+    for text in ("[" * 100_000, '["typing", ' + "{" * 5000):
+        with pytest.raises(ValueError):  # what Engine.IO and Socket.IO expect of bad JSON
+            packet_json.loads(text)
+    with pytest.raises(ValueError):  # Engine.IO's own bound on integers is kept
+        packet_json.loads("1" * 200)
+    assert packet_json.dumps({"a": 1}, separators=(",", ":")) == '{"a":1}'
+
+
+def test_rechecks_are_one_per_project_and_kind() -> None:
+    from realtime.events import rechecks
+
+    moved = [event_from_audit(row(table="projects", record_id=PROJECT, id=n,
+                                  changed_fields=["client_id"]), (900, n)) for n in (1, 2)]
+    renamed = event_from_audit(row(table="projects", record_id=PROJECT), (900, 3))
+    events = [e for e in (*moved, renamed) if e is not None]
+    assert rechecks(events) == [{"kind": "recheck", "project_id": str(PROJECT),
+                                 "user_id": None, "deleted": False}]

@@ -104,3 +104,57 @@ async def test_notification_audit_rows_are_private_to_their_recipient(
                                    headers=await world.headers(app, user))
         assert listing.status == 200
         assert len((await listing.json())["data"]) == expected
+
+
+async def test_addresses_and_agents_of_others_only_for_admins(client: TestClient[Any, Any],
+                                                              world: World) -> None:
+    org = await world.org()
+    admin = await caller(client, world, org, "admin")
+    designer = await caller(client, world, org, "designer")
+    pm = await caller(client, world, org, "project_manager")
+    _, project = await admin.post("/api/v1/projects", {"name": "Seen", "type": "office"},
+                                  headers={"User-Agent": "admin-agent"})
+    for who in (designer, pm):
+        await admin.post(f"/api/v1/projects/{project['id']}/members", {"user_id": who.id},
+                         headers={"User-Agent": "admin-agent"})
+    _, task = await designer.post("/api/v1/tasks", {"project_id": project["id"], "name": "t"},
+                                  headers={"User-Agent": "designer-agent"})
+    await pm.patch(f"/api/v1/tasks/{task['id']}", {"name": "t2"},
+                   headers={"User-Agent": "pm-agent"})
+    for path in (f"{URL}?project_id={project['id']}", f"{URL}/tasks/{task['id']}"):
+        everything = await all_pages(admin, path)
+        assert {r["user_agent"] for r in everything} >= {"designer-agent", "pm-agent"}
+        assert all(r["ip"] == "127.0.0.1" for r in everything)
+        for viewer, agent in ((designer, "designer-agent"), (pm, "pm-agent")):
+            rows = await all_pages(viewer, path)
+            assert {r["user_id"] for r in rows} > {viewer.id}, path  # others' rows are there
+            for row in rows:
+                if row["user_id"] == viewer.id:
+                    assert (row["ip"], row["user_agent"]) == ("127.0.0.1", agent)
+                else:
+                    assert (row["ip"], row["user_agent"]) == (None, None), row
+
+
+async def test_tables_by_resource_or_table_name(client: TestClient[Any, Any],
+                                                world: World) -> None:
+    org = await world.org()
+    admin = await caller(client, world, org, "admin")
+    _, project = await admin.post("/api/v1/projects", {"name": "Named", "type": "office"})
+    designer = await world.user(org, "designer")
+    await admin.post(f"/api/v1/projects/{project['id']}/members",
+                     {"user_id": str(designer["id"])})
+    for plural, singular in (("projects", "project"), ("project_members", "project_member")):
+        by_table = await all_pages(admin, f"{URL}?table={plural}")
+        by_resource = await all_pages(admin, f"{URL}?table={singular}")
+        assert by_table and by_table == by_resource
+        assert {r["table_name"] for r in by_resource} == {plural}
+    history = f"{URL}/project/{project['id']}"
+    status, body = await admin.get(history)
+    assert status == 200 and body == (await admin.get(f"{URL}/projects/{project['id']}"))[1]
+    status, body = await admin.get(f"{URL}?table=secrets")
+    assert status == 422 and fields(body) == {"table"}
+    message = body["errors"][0]["message"]
+    assert "project_member" in message and "project_members" in message and "task" in message
+    assert "Value error" not in message
+    status, body = await admin.get(f"{URL}/secret/{project['id']}")
+    assert status == 404 and "shop_drawing" in body["errors"][0]["message"]

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 import server.cache
 from db.pool import transaction
 from server.app import create_app
-from server.auth.tokens import decode_access_token_cached, issue_access_token
+from server.auth.tokens import decode_access_token_cached, issue_access_token, signing_keys
 from server.config import ConfigError, Settings, load_settings
 from server.errors import Unauthorized
 from server.keys import CACHE
@@ -152,17 +152,17 @@ async def test_a_cached_task_is_refused_after_removal_logout_and_to_another_org(
 
 
 async def test_a_remembered_token_still_expires() -> None:
-    secret, now = "s" * 48, time.time()
-    token = issue_access_token(secret, user_id=uuid.uuid4(), org_id=uuid.uuid4(), role="admin",
+    keys, now = signing_keys("s" * 48), time.time()
+    token = issue_access_token(keys, user_id=uuid.uuid4(), org_id=uuid.uuid4(), role="admin",
                                session_id=uuid.uuid4(), ttl=1, now=now)
-    assert decode_access_token_cached(secret, token).role == "admin"
-    assert decode_access_token_cached(secret, token).role == "admin"  # remembered
+    assert decode_access_token_cached(keys, token).role == "admin"
+    assert decode_access_token_cached(keys, token).role == "admin"  # remembered
     await asyncio.sleep(max(0.0, now + 1.05 - time.time()))
     with pytest.raises(Unauthorized):
-        decode_access_token_cached(secret, token)
+        decode_access_token_cached(keys, token)
     with pytest.raises(Unauthorized):
-        decode_access_token_cached("x" * 48, issue_access_token(
-            secret, user_id=uuid.uuid4(), org_id=uuid.uuid4(), role="admin",
+        decode_access_token_cached(signing_keys("x" * 48), issue_access_token(
+            keys, user_id=uuid.uuid4(), org_id=uuid.uuid4(), role="admin",
             session_id=uuid.uuid4(), ttl=60))
 
 

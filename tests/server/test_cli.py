@@ -33,7 +33,7 @@ def test_missing_jwt_secret_with_database_url_is_a_clear_error(
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://nowhere/db")
     monkeypatch.delenv("JWT_SECRET", raising=False)
-    assert main(["migrate"]) == 2
+    assert main(["serve"]) == 2
     assert "JWT_SECRET" in capsys.readouterr().err
 
 

@@ -77,7 +77,8 @@ async def test_only_admins_write(client: TestClient[Any, Any], world: World) -> 
     _, existing = await admin.post(URL, {"name": "Existing"})
     for role in ("project_manager", "designer", "craftsman", "client"):
         who = await caller(client, world, org, role)
-        assert (await who.post(URL, {"name": "Nope"}))[0] == 403, role
+        if role != "project_manager":
+            assert (await who.post(URL, {"name": "Nope"}))[0] == 403, role
         assert (await who.patch(f"{URL}/{existing['id']}", {"name": "x"}))[0] == 403, role
         assert (await who.delete(f"{URL}/{existing['id']}"))[0] == 403, role
 
@@ -139,3 +140,16 @@ async def test_delete_refused_while_referenced(client: TestClient[Any, Any],
     await world.project(org, client_id=UUID(created["id"]))
     status, body = await admin.delete(f"{URL}/{created['id']}")
     assert status == 409, body
+
+
+async def test_project_managers_create_clients(client: TestClient[Any, Any],
+                                               world: World) -> None:
+    org = await world.org()
+    pm = await caller(client, world, org, "project_manager")
+    status, created = await pm.post(URL, {"name": "New Client Ltd", "status": "prospect"})
+    assert status == 201, created
+    assert created["org_id"] == str(org) and created["version"] == 1
+    assert (await pm.get(f"{URL}/{created['id']}"))[0] == 200
+    status, project = await pm.post("/api/v1/projects", {
+        "name": "Lobby", "type": "fit_out", "client_id": created["id"]})
+    assert status == 201 and project["client_id"] == created["id"]

@@ -49,12 +49,13 @@ async def test_crud_on_every_entity_type(client: TestClient[Any, Any], world: Wo
     crafts = team.headers["craftsman"]
     for kind, entity_id in entities.items():
         status, comment = await send(client, "POST", URL, crafts, {
-            "entity_type": kind, "entity_id": str(entity_id), "body": f"On the {kind}"})
+            "entity_type": kind, "entity_id": str(entity_id), "body": f"On the {kind}",
+            "visibility": "shared"})
         assert status == 201, comment
         assert comment["project_id"] == str(team.project) and comment["mentions"] == []
         status, reply = await send(client, "POST", URL, team.headers["designer"], {
             "entity_type": kind, "entity_id": str(entity_id), "body": "Reply",
-            "parent_id": comment["id"]})
+            "parent_id": comment["id"], "visibility": "shared"})
         assert status == 201 and reply["parent_id"] == comment["id"]
         status, page = await send(
             client, "GET", f"{URL}?entity_type={kind}&entity_id={entity_id}&limit=1",
@@ -122,7 +123,8 @@ async def test_mentions_notify_only_who_can_see(client: TestClient[Any, Any],
             ". Not for @otto.side, @stra.nger, @nobody.here or me @projectmanager.member; "
             f"mail {users['craftsman']['email']} is not a mention")
     status, comment = await send(client, "POST", URL, team.headers["project_manager"], {
-        "entity_type": "shop_drawing", "entity_id": drawing, "body": body})
+        "entity_type": "shop_drawing", "entity_id": drawing, "body": body,
+        "visibility": "shared"})  # client users are mentioned in shared comments only
     assert status == 201, comment
     notified = {str(users[r]["id"]) for r in ("designer", "client", "admin")}
     assert set(comment["mentions"]) == notified
@@ -173,3 +175,45 @@ async def test_mentions_match_names_without_accents(client: TestClient[Any, Any]
             "entity_type": "project", "entity_id": str(team.project), "body": body})
         assert status == 201
         assert comment["mentions"] == [str(isil["id"])], body
+
+
+async def test_the_writer_learns_who_was_not_notified(client: TestClient[Any, Any],
+                                                      world: World) -> None:
+    team = await make_team(world, client)
+    users = team.users
+    gone = await world.user(team.org, "designer", first_name="Gone", last_name="Away",
+                            status="inactive")
+    async with system_transaction(world.pool) as conn:
+        await conn.execute("INSERT INTO project_members (org_id, project_id, user_id, role) "
+                           "VALUES ($1, $2, $3, 'designer')", team.org, team.project, gone["id"])
+    body = ("@designer.member @otto.side @stra.nger @nobody.here @gone.away "
+            f"@{users['stranger']['email']} @projectmanager.member @Designer.Member")
+    status, comment = await send(client, "POST", URL, team.headers["project_manager"], {
+        "entity_type": "project", "entity_id": str(team.project), "body": body})
+    assert status == 201, comment
+    designer = str(users["designer"]["id"])
+    assert comment["mentions"] == [designer]  # the existing field is unchanged
+    report = comment["mention_report"]
+    assert report["notified"] == [designer]
+    assert sorted(report["not_notified"], key=lambda e: e["handle"]) == sorted([
+        {"handle": "@gone.away", "reason": "inactive", "user_id": str(gone["id"])},
+        {"handle": "@nobody.here", "reason": "unknown_user"},
+        {"handle": "@otto.side", "reason": "not_a_member",
+         "user_id": str(users["outsider"]["id"])},
+        {"handle": "@projectmanager.member", "reason": "author",
+         "user_id": str(users["project_manager"]["id"])},
+        # Another organisation's users are unknown here, whether named or addressed.
+        {"handle": "@stra.nger", "reason": "unknown_user"},
+        {"handle": f"@{users['stranger']['email']}", "reason": "unknown_user"},
+    ], key=lambda e: e["handle"])
+
+    status, edited = await send(client, "PATCH", f"{URL}/{comment['id']}",
+                                team.headers["project_manager"],
+                                {"body": "@designer.member and now @craftsman.member"})
+    assert status == 200
+    assert edited["mention_report"] == {
+        "notified": [str(users["craftsman"]["id"])],
+        "not_notified": [{"user_id": designer, "reason": "already_notified"}]}
+    status, plain = await send(client, "POST", URL, team.headers["designer"], {
+        "entity_type": "project", "entity_id": str(team.project), "body": "no mentions"})
+    assert plain["mention_report"] == {"notified": [], "not_notified": []}

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
+import asyncpg
+import pytest
 from aiohttp.test_utils import TestClient
+
+from server.config import Settings
 
 
 async def test_liveness(client: TestClient[Any, Any]) -> None:
@@ -118,3 +125,109 @@ async def test_metrics_are_prometheus_text(client: TestClient[Any, Any]) -> None
     assert "# TYPE fpm_cache_hits_total counter" in text
     assert 'fpm_http_requests_total{status="2xx"}' in text
     assert 'fpm_http_requests_total{status="4xx"}' in text
+
+
+LOOPBACK_PROXY = (ipaddress.ip_network("127.0.0.1/32"),)
+ELSEWHERE = (ipaddress.ip_network("203.0.113.0/24"),)
+
+
+@pytest.fixture
+def client_with(aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+                settings: Settings, pool: asyncpg.Pool
+                ) -> Callable[..., Awaitable[TestClient[Any, Any]]]:
+    """A client of an app whose settings differ from the default ones by `changes`."""
+    from server.app import create_app
+
+    async def make(**changes: Any) -> TestClient[Any, Any]:
+        return await aiohttp_client(create_app(replace(settings, **changes)))
+
+    return make
+
+
+async def _not_found_like_an_unknown_path(client: TestClient[Any, Any],
+                                          headers: dict[str, str]) -> None:
+    hidden = await client.get("/metrics", headers=headers)
+    unknown = await client.get("/no-such-path", headers=headers)
+    assert hidden.status == unknown.status == 404
+    assert hidden.content_type == unknown.content_type == "application/problem+json"
+    first, second = await hidden.json(), await unknown.json()
+    assert {**first, "request_id": ""} == {**second, "request_id": ""}
+
+
+async def test_metrics_only_for_allowed_addresses(
+        client_with: Callable[..., Awaitable[TestClient[Any, Any]]]) -> None:
+    elsewhere = await client_with(metrics_allow=ELSEWHERE)
+    await _not_found_like_an_unknown_path(elsewhere, {})
+    # A forged X-Forwarded-For is not believed from a peer outside TRUSTED_PROXIES ...
+    await _not_found_like_an_unknown_path(elsewhere, {"X-Forwarded-For": "203.0.113.9"})
+    # ... and is, through a trusted proxy, for the address it names.
+    proxied = await client_with(metrics_allow=ELSEWHERE, trusted_networks=LOOPBACK_PROXY)
+    allowed = await proxied.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert allowed.status == 200 and "fpm_uptime_seconds" in await allowed.text()
+    await _not_found_like_an_unknown_path(proxied, {"X-Forwarded-For": "198.51.100.4"})
+
+
+async def test_loopback_behind_an_untrusted_proxy_is_not_an_operator(
+        client: TestClient[Any, Any],
+        client_with: Callable[..., Awaitable[TestClient[Any, Any]]]) -> None:
+    """The default allows loopback; a request a same-host proxy forwarded is not local."""
+    assert (await client.get("/metrics")).status == 200
+    for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP"):
+        await _not_found_like_an_unknown_path(client, {header: "127.0.0.1"})
+    proxied = await client_with(trusted_networks=LOOPBACK_PROXY)
+    await _not_found_like_an_unknown_path(proxied, {"X-Forwarded-For": "203.0.113.9"})
+    assert (await proxied.get("/metrics", headers={"X-Forwarded-For": "127.0.0.1"})).status == 200
+
+
+async def test_readiness_detail_only_for_allowed_addresses(
+        client_with: Callable[..., Awaitable[TestClient[Any, Any]]]) -> None:
+    public = await client_with(metrics_allow=ELSEWHERE, trusted_networks=LOOPBACK_PROXY)
+    response = await public.get("/health/ready")
+    assert response.status == 200
+    body = await response.json()
+    assert set(body) == {"status", "database", "cache", "realtime", "timestamp"}
+    assert {body[k] for k in ("status", "database", "cache", "realtime")} <= {
+        "healthy", "degraded", "unhealthy"}
+    assert body["database"] == "healthy"
+    detailed = await (await public.get("/health/ready",
+                                       headers={"X-Forwarded-For": "203.0.113.9"})).json()
+    assert detailed["cache"]["backend"] == "redis" and "status" in detailed["realtime"]
+    live = await public.get("/health")
+    assert live.status == 200 and await live.json() == {"status": "ok"}
+
+
+def test_readiness_summary_keeps_only_the_status_words() -> None:
+    from server.routes.health import summary
+
+    body = {"status": "unhealthy", "timestamp": "t",
+            "database": {"status": "unhealthy", "error": "ConnectionRefusedError"},
+            "cache": {"status": "degraded", "backend": "redis", "errors": 3},
+            "realtime": {"status": "healthy", "role": "leader", "lag": 0.2}}
+    assert summary(body) == {"status": "unhealthy", "timestamp": "t", "database": "unhealthy",
+                             "cache": "degraded", "realtime": "healthy"}
+
+
+def test_metrics_allow_setting() -> None:
+    from server.config import ConfigError, load_settings
+
+    def allow(value: str | None) -> list[str]:
+        env = {"JWT_SECRET": "s" * 40, "DATA_DIR": "unused"}
+        if value is not None:
+            env["METRICS_ALLOW"] = value
+        return [str(n) for n in load_settings(env).metrics_allow]
+
+    assert allow(None) == allow("") == ["127.0.0.1/32", "::1/128"]
+    assert allow("10.0.0.0/8, 192.0.2.7") == ["10.0.0.0/8", "192.0.2.7/32"]
+    assert allow("none") == []
+    with pytest.raises(ConfigError, match="METRICS_ALLOW"):
+        allow("somewhere")
+
+
+def test_address_in_networks() -> None:
+    from server.auth.identity import address_in
+
+    nets = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
+    assert address_in("127.0.0.1", nets) and address_in("::1", nets)
+    assert address_in("::ffff:127.0.0.1", nets)
+    assert not address_in("127.0.0.2", nets) and not address_in(None, nets)
+    assert not address_in("not-an-address", nets) and not address_in("127.0.0.1", ())

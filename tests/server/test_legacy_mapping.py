@@ -128,3 +128,12 @@ def test_truncated_array_names_the_record() -> None:
     with pytest.raises(LegacyFormatError, match="expected a JSON array"):
         parse_array("tasks.json", '{"id": 1}')
     assert parse_array("tasks.json", " [ ] ") == []
+
+
+def test_deeply_nested_files_are_format_errors_not_recursion() -> None:
+    ok = '[{"id": 1, "specifications": ' + "[" * 15 + "1" + "]" * 15 + "}]"
+    assert parse_array("materialSpecifications.json", ok)[0]["id"] == 1
+    for levels in (17, 100_000):
+        deep = '[{"id": 1, "specifications": ' + "[" * levels + "1" + "]" * levels + "}]"
+        with pytest.raises(LegacyFormatError, match="nested deeper than 18 levels"):
+            parse_array("materialSpecifications.json", deep)

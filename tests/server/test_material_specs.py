@@ -120,3 +120,67 @@ async def test_concurrent_approvals(client: TestClient[Any, Any], world: World) 
         _step(client, team, "project_manager", sid, "approve", If_Match=version),
         _step(client, team, "admin", sid, "reject", "No", If_Match=version))
     assert sorted(s for s, _ in results) == [200, 412]
+
+
+async def _force(world: World, spec_id: str, status: str) -> None:
+    async with system_transaction(world.pool) as conn:
+        await conn.execute("UPDATE material_specs SET status = $1 WHERE id = $2", status,
+                           uuid.UUID(spec_id))
+
+
+EDITORS = ("designer", "coordinator", "project_manager", "admin")
+COMMITTED = {"unit_cost": "10000000", "quantity": "999", "supplier_name": "Shell Co",
+             "description": "Gold leaf", "currency": "USD"}
+
+
+async def test_decided_spec_is_locked_for_every_role(client: TestClient[Any, Any],
+                                                     world: World) -> None:
+    team = await make_team(world, client)
+    spec = await _spec(client, team, quantity="10", unit_cost="100", supplier_name="Kale")
+    sid = spec["id"]
+    await _step(client, team, "designer", sid, "submit")
+    status, spec = await _step(client, team, "project_manager", sid, "approve")
+    assert status == 200 and spec["total_cost"] == "1000.00"
+    for state in ("approved", "ordered", "in_stock", "delivered", "used", "rejected"):
+        await _force(world, sid, state)
+        for who in EDITORS:
+            for field, value in COMMITTED.items():
+                status, problem = await send(client, "PATCH", f"{URL}/{sid}",
+                                             team.headers[who], {field: value})
+                assert status == 409, (state, who, field, problem)
+                assert problem["code"] == "record_locked"
+                assert problem["locked_fields"] == [field]
+                assert problem["state"] == state and problem["status"] == 409
+                assert "allowed_actions" in problem
+        status, _ = await send(client, "PATCH", f"{URL}/{sid}", team.headers["craftsman"],
+                               {"unit_cost": "1"})
+        assert status == 403  # permission before state
+    status, spec = await send(client, "GET", f"{URL}/{sid}", team.headers["admin"])
+    assert (spec["unit_cost"], spec["quantity"], spec["total_cost"]) == (
+        "100.00", "10.000", "1000.00")
+    assert spec["supplier_name"] == "Kale" and spec["description"] == "Oak veneer panel"
+
+
+async def test_decided_spec_keeps_notes_and_lead_time_editable(
+        client: TestClient[Any, Any], world: World) -> None:
+    team = await make_team(world, client)
+    spec = await _spec(client, team, quantity="10", unit_cost="100")
+    await _force(world, spec["id"], "ordered")
+    for who in EDITORS:
+        status, changed = await send(client, "PATCH", f"{URL}/{spec['id']}",
+                                     team.headers[who],
+                                     {"notes": f"gate B ({who})", "lead_time_days": 30,
+                                      "unit_cost": "100.00", "quantity": "10"})
+        assert status == 200, (who, changed)  # committed values sent back unchanged pass
+        assert changed["notes"] == f"gate B ({who})" and changed["unit_cost"] == "100.00"
+
+
+async def test_open_spec_stays_editable(client: TestClient[Any, Any], world: World) -> None:
+    team = await make_team(world, client)
+    sid = (await _spec(client, team, unit_cost="100"))["id"]
+    for state in ("pending", "pending_approval", "revision_required"):
+        await _force(world, sid, state)
+        for who in EDITORS:
+            status, spec = await send(client, "PATCH", f"{URL}/{sid}", team.headers[who],
+                                      {"unit_cost": "120"})
+            assert status == 200, (state, who, spec)

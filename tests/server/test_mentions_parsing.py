@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from server.mentions import parse_mentions, snippet
+import uuid
+
+from server.mentions import Named, parse_mentions, snippet, sort_out
 
 
 def test_names_and_emails() -> None:
@@ -36,3 +38,25 @@ def test_mentions_are_capped() -> None:
 def test_snippet() -> None:
     assert snippet("  a\n b  ") == "a b"
     assert len(snippet("x" * 500)) == 200
+
+
+def test_sort_out_says_why_someone_is_left_out() -> None:
+    author, member, outsider, gone = (uuid.uuid4() for _ in range(4))
+    named = [
+        Named("@a.b", member, active=True, can_see=True),
+        Named("@a@b.test", member, active=True, can_see=True),  # the same user twice
+        Named("@o.s", outsider, active=True, can_see=False),
+        Named("@g.a", gone, active=False, can_see=True),
+        Named("@me.me", author, active=True, can_see=True),
+        Named("@no.body", None, active=False, can_see=False),
+    ]
+    outcome = sort_out(named, author, shared=True)
+    assert outcome.mentionable == [member]
+    assert [(e["handle"], e["reason"]) for e in outcome.skipped] == [
+        ("@o.s", "not_a_member"), ("@g.a", "inactive"), ("@me.me", "author"),
+        ("@no.body", "unknown_user")]
+    assert "user_id" not in outcome.skipped[-1]
+    assert outcome.report([]) == {
+        "notified": [], "not_notified": [*outcome.skipped,
+                                         {"user_id": str(member), "reason": "already_notified"}]}
+    assert outcome.report([member])["notified"] == [str(member)]

@@ -142,7 +142,7 @@ async def test_full_cycle_with_revisions(client: TestClient[Any, Any], world: Wo
         ("Rev B", "rejected", "Wrong oak species", designer_id)]
     status, problem = await send(client, "PATCH", f"{URL}/{did}", team.headers["admin"],
                                  {"title": "late edit"})
-    assert status == 409 and problem["code"] == "drawing_closed"
+    assert status == 409 and problem["code"] == "record_locked"
     status, problem = await send(client, "DELETE", f"{URL}/{did}", team.headers["admin"])
     assert status == 409
 
@@ -230,3 +230,57 @@ async def test_idempotent_transition(client: TestClient[Any, Any], world: World)
         count = await conn.fetchval("SELECT count(*) FROM audit_logs WHERE record_id = $1 "
                                     "AND action = 'transition'", uuid.UUID(did))
     assert count == 1
+
+
+DECIDED = ("approved", "approved_as_noted", "revise_and_resubmit", "rejected", "void")
+
+
+async def test_decided_drawing_is_locked_for_every_role(client: TestClient[Any, Any],
+                                                        world: World) -> None:
+    team = await make_team(world, client)
+    pm = team.headers["project_manager"]
+    _, group = await send(client, "POST", "/api/v1/scope-groups", pm,
+                          {"project_id": str(team.project), "name": "millwork"})
+    _, item = await send(client, "POST", "/api/v1/scope-items", pm, {
+        "project_id": str(team.project), "scope_group_id": group["id"], "name": "Desk"})
+    drawing = await _drawing(client, team, room="Lobby")
+    did = drawing["id"]
+    edits = {"title": "Swapped", "drawing_number": "X-9", "room": "Attic",
+             "drawing_type": "detail", "notes": "n", "scope_item_ids": [item["id"]]}
+    for state in DECIDED:
+        await _force(world, did, state)
+        for who in ("designer", "project_manager", "admin"):
+            for field, value in edits.items():
+                status, problem = await send(client, "PATCH", f"{URL}/{did}",
+                                             team.headers[who], {field: value})
+                assert status == 409, (state, who, field, problem)
+                assert problem["code"] == "record_locked"
+                assert problem["locked_fields"] == [field]
+        status, problem = await send(client, "PATCH", f"{URL}/{did}",
+                                     team.headers["coordinator"], {"title": "Swapped"})
+        assert status == 403  # coordinators never edit drawings: permission before state
+    status, seen = await send(client, "GET", f"{URL}/{did}", pm)
+    assert (seen["title"], seen["room"], seen["scope_item_ids"]) == (
+        "Reception desk", "Lobby", [])
+    status, _ = await send(client, "PATCH", f"{URL}/{did}", pm,
+                              {"title": "Reception desk", "scope_item_ids": []})
+    assert status == 200  # values sent back unchanged are not edits
+
+
+async def test_returned_drawing_is_edited_through_a_new_revision(
+        client: TestClient[Any, Any], world: World) -> None:
+    team = await make_team(world, client)
+    did = (await _drawing(client, team))["id"]
+    for who, action, comment in (("designer", "submit", None),
+                                 ("project_manager", "start_review", None),
+                                 ("project_manager", "reject", "Wrong species")):
+        status, _ = await _step(client, team, who, did, action, comment)
+        assert status == 200
+    status, problem = await send(client, "PATCH", f"{URL}/{did}", team.headers["designer"],
+                                 {"title": "White oak desk"})
+    assert status == 409 and problem["allowed_actions"] == ["new_revision"]
+    status, d = await _step(client, team, "designer", did, "new_revision")
+    assert d["status"] == "draft"
+    status, d = await send(client, "PATCH", f"{URL}/{did}", team.headers["designer"],
+                           {"title": "White oak desk"})
+    assert status == 200 and d["title"] == "White oak desk"

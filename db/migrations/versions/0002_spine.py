@@ -17,22 +17,32 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Roles are cluster-wide and shared by every database on the server: created idempotently
-# (two test databases may migrate at once), never dropped by a downgrade.
+# Roles are cluster-wide and shared by every database on the server: created only when
+# missing (two test databases may migrate at once; a DBA may have created them from
+# `formula-pm roles-sql`, and then the login needs no role privilege at all), never dropped
+# by a downgrade, and never with SUPERUSER or BYPASSRLS: managed services grant neither, and
+# the system role passes row-level security through its own policies (revision 0017).
 ROLES = """
 DO $$
+DECLARE
+    name text;
+    can_set text := CASE WHEN current_setting('server_version_num')::int >= 160000
+                         THEN 'SET' ELSE 'MEMBER' END;
 BEGIN
-    BEGIN
-        CREATE ROLE formula_pm_app NOLOGIN;
-    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-    END;
-    BEGIN
-        CREATE ROLE formula_pm_system NOLOGIN BYPASSRLS;
-    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-    END;
+    FOREACH name IN ARRAY ARRAY['formula_pm_app', 'formula_pm_system'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = name) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I NOLOGIN', name);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+            END;
+        END IF;
+        IF NOT pg_has_role(current_user, name, can_set) THEN
+            -- PostgreSQL 16+ gives a role's creator ADMIN on it without SET: ask for SET.
+            EXECUTE format('GRANT %I TO %I', name, current_user)
+                || CASE WHEN can_set = 'SET' THEN ' WITH INHERIT TRUE, SET TRUE' ELSE '' END;
+        END IF;
+    END LOOP;
 END $$;
-GRANT formula_pm_app TO CURRENT_USER;
-GRANT formula_pm_system TO CURRENT_USER;
 GRANT USAGE ON SCHEMA public TO formula_pm_app;
 GRANT USAGE, CREATE ON SCHEMA public TO formula_pm_system;
 """

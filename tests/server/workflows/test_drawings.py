@@ -51,6 +51,7 @@ def test_every_status_action_role(status: str, action: str, role: str) -> None:
             drawings.next_state(status, action, role, "because")
         assert caught.value.status == 409
         assert caught.value.extra["allowed_actions"] == drawings.allowed_actions(status, role)
+        assert caught.value.extra["state"] == status and "status" not in caught.value.extra
         return
     step = drawings.next_state(status, action, role, " because ")
     assert (step.source, step.target, step.action, step.comment) == (

@@ -49,6 +49,7 @@ def test_every_status_action_role(status: str, action: str, role: str) -> None:
         with pytest.raises(Conflict) as caught:
             specs.next_state(status, action, role, "why")
         assert caught.value.extra["allowed_actions"] == specs.allowed_actions(status, role)
+        assert caught.value.extra["state"] == status and "status" not in caught.value.extra
         return
     step = specs.next_state(status, action, role, "why")
     assert (step.source, step.target, step.comment) == (status, target, "why")
