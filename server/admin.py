@@ -7,6 +7,7 @@ import uuid
 from db.pool import Actor, create_pool, system_transaction
 from server.auth.passwords import check_policy, hash_password
 from server.config import ConfigError, Settings
+from server.email_address import normalise_email
 from server.errors import ApiError
 
 
@@ -14,6 +15,10 @@ async def create_admin(
     settings: Settings, *, org_slug: str, org_name: str | None, email: str, password: str,
     first_name: str, last_name: str,
 ) -> uuid.UUID:
+    try:
+        email = normalise_email(email)
+    except ValueError as exc:
+        raise ConfigError(f"--email {exc}") from exc
     try:
         check_policy(password, email=email)
     except ApiError as exc:

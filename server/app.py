@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
@@ -16,7 +15,8 @@ from db.redis_pool import bounded_client
 from server import collector
 from server.auth.identity import auth_middleware
 from server.auth.invitations import mailer_for
-from server.auth.throttle import Throttle
+from server.auth.throttle import make_throttles
+from server.background import Background
 from server.cache import MemoryCache, NullCache, RedisCache, keep_epoch
 from server.config import Settings
 from server.errors import error_middleware
@@ -29,6 +29,7 @@ from server.http import (
 )
 from server.invalidation import invalidation_middleware
 from server.keys import (
+    BACKGROUND,
     CACHE,
     MAILER,
     METRICS,
@@ -63,14 +64,14 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         log.info("no REDIS_URL: one worker, in-process cache and fan-out")
         app[CACHE] = (MemoryCache(settings.key_prefix) if settings.cache_enabled
                       else NullCache(settings.key_prefix))
-        app[THROTTLES] = _throttles(settings, None)
+        app[THROTTLES] = make_throttles(settings.key_prefix, None)
         yield
         return
     client = bounded_client(settings.redis_url, REDIS_POOL_MAX, 1.0, socket_timeout=1.0,
                             socket_connect_timeout=1.0, health_check_interval=10)
     cache = RedisCache(client, settings.key_prefix)
     app[CACHE] = cache if settings.cache_enabled else NullCache(settings.key_prefix)
-    app[THROTTLES] = _throttles(settings, client)
+    app[THROTTLES] = make_throttles(settings.key_prefix, client)
     try:
         await client.ping()
         await cache.refresh_epoch()
@@ -85,10 +86,11 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     await client.aclose()
 
 
-def _throttles(settings: Settings, client: aioredis.Redis | None) -> tuple[Throttle, Throttle]:
-    """Failed sign-ins: 5 per account and 30 per address in 15 minutes."""
-    return (Throttle("account", 5, 900, settings.key_prefix, client),
-            Throttle("address", 30, 900, settings.key_prefix, client))
+async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Registered after the pool and Redis: cleaned up before them, while the work can
+    # still use them.
+    yield
+    await app[BACKGROUND].close()
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -100,12 +102,14 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[ON_SESSIONS_REVOKED] = []
     app[MAILER] = mailer_for(settings)
+    app[BACKGROUND] = Background()
     counter = RequestCounter()
     sources: list[MetricsSource] = [counter, collector.metrics]
     app[REQUESTS] = counter
     app[METRICS] = sources
     app.cleanup_ctx.append(_pool_ctx)
     app.cleanup_ctx.append(_redis_ctx)
+    app.cleanup_ctx.append(_background_ctx)
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
     setup_realtime(app)

@@ -13,14 +13,16 @@ from aiohttp import web
 from pydantic_core import PydanticCustomError
 
 from server.errors import Invalid, NotFound
+from server.text import MULTI_LINE, ONE_LINE
 
 MAX_NAME = 300
 MAX_TEXT = 100_000
 MAX_SHORT = 1_000
 
-Name = Annotated[str, pydantic.Field(min_length=1, max_length=MAX_NAME)]
-ShortText = Annotated[str, pydantic.Field(max_length=MAX_SHORT)]
-LongText = Annotated[str, pydantic.Field(max_length=MAX_TEXT)]
+# Texts refuse control characters; only LongText keeps tabs and line breaks.
+Name = Annotated[str, pydantic.Field(min_length=1, max_length=MAX_NAME), ONE_LINE]
+ShortText = Annotated[str, pydantic.Field(max_length=MAX_SHORT), ONE_LINE]
+LongText = Annotated[str, pydantic.Field(max_length=MAX_TEXT), MULTI_LINE]
 Percent = Annotated[int, pydantic.Field(ge=0, le=100)]
 # Money: "12500.00" or 12500 in, a decimal string out; at most two decimals, never negative.
 Money = Annotated[Decimal, pydantic.Field(ge=0, max_digits=14, decimal_places=2,

@@ -8,6 +8,8 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from server.auth.throttle import Throttles
+from server.background import Background
 from server.cache import Cache
 from server.config import Settings
 
@@ -25,8 +27,10 @@ RevokedHook = Callable[[Any, list[Any]], Awaitable[None]]
 ON_SESSIONS_REVOKED: web.AppKey[list[RevokedHook]] = web.AppKey("on_sessions_revoked")
 # Outgoing mail (SMTP or the DATA_DIR outbox); tests put a capturing fake here.
 MAILER: web.AppKey[Any] = web.AppKey("mailer")
-# Failed-login throttles: (per account, per address).
-THROTTLES: web.AppKey[Any] = web.AppKey("throttles")
+# Failure counters of sign-in, password change and reset requests.
+THROTTLES = web.AppKey("throttles", Throttles)
+# Work a handler leaves running after its answer (finished or cancelled at shutdown).
+BACKGROUND = web.AppKey("background", Background)
 # Sources of /metrics: each returns {metric_name: value}; names ending in _total are counters.
 MetricsSource = Callable[[], dict[str, float]]
 METRICS: web.AppKey[list[MetricsSource]] = web.AppKey("metrics")

@@ -17,7 +17,24 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlparse
 
+from server.text import forbidden_characters
+
 log = logging.getLogger("formula_pm.mail")
+
+
+class MailHeaderError(ValueError):
+    """A header value holds a control character or line break (a header-injection attempt
+    or a bad stored address): the message is refused instead of being mangled or split."""
+
+    def __init__(self, header: str, found: list[str]) -> None:
+        super().__init__(f"mail header {header} must not contain {', '.join(found)}")
+        self.header = header
+
+
+def check_header(header: str, value: str) -> None:
+    found = forbidden_characters(value)
+    if found:
+        raise MailHeaderError(header, found)
 
 
 @dataclass(frozen=True)
@@ -25,6 +42,11 @@ class Mail:
     to: str
     subject: str
     body: str
+
+    def __post_init__(self) -> None:
+        # Refused when built, before any mailer sees it (SMTP, the outbox or a test's fake).
+        check_header("To", self.to)
+        check_header("Subject", self.subject)
 
 
 class Mailer(Protocol):
@@ -65,6 +87,7 @@ class SmtpMailer:
 
 
 def _message(mail: Mail, sender: str) -> EmailMessage:
+    check_header("From", sender)
     message = EmailMessage()
     message["From"] = sender
     message["To"] = mail.to

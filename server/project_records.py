@@ -15,11 +15,13 @@ from aiohttp import web
 from db.schema import UNITS
 from server.errors import Invalid, NotFound, PreconditionFailed
 from server.rest import Keyset, etag
+from server.text import MULTI_LINE, ONE_LINE
 
-Name = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=300)]
-ShortText = Annotated[str, pydantic.StringConstraints(max_length=300)]
-LongText = Annotated[str, pydantic.StringConstraints(max_length=100_000)]
-Body = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=100_000)]
+# Texts refuse control characters; only LongText and Body keep tabs and line breaks.
+Name = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=300), ONE_LINE]
+ShortText = Annotated[str, pydantic.StringConstraints(max_length=300), ONE_LINE]
+LongText = Annotated[str, pydantic.StringConstraints(max_length=100_000), MULTI_LINE]
+Body = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=100_000), MULTI_LINE]
 Money = Annotated[Decimal, pydantic.Field(ge=0, max_digits=14, decimal_places=2)]
 Quantity = Annotated[Decimal, pydantic.Field(ge=0, max_digits=14, decimal_places=3)]
 MAX_MONEY = Decimal("1e12")  # numeric(14, 2)

@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import asyncpg
 import pydantic
@@ -23,6 +23,7 @@ from db.pool import dumps, system_transaction
 from server.auth.identity import identity
 from server.errors import BadRequest, Conflict, Invalid, NotFound, PreconditionFailed
 from server.keys import POOL
+from server.text import ONE_LINE
 from server.validation import ApiModel
 
 MAX_LIMIT = 200
@@ -95,7 +96,7 @@ class SortKey:
 class PageParams(ApiModel):
     limit: int = pydantic.Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str | None = pydantic.Field(None, max_length=2000, pattern=r"^[A-Za-z0-9_-]+$")
-    sort: str | None = pydantic.Field(None, max_length=64)
+    sort: Annotated[str, pydantic.Field(max_length=64), ONE_LINE] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ import pydantic
 from aiohttp import web
 
 from db.json_depth import TooDeep, loads_bounded, value_depth
+from server.email_address import normalise_email
 from server.errors import BadRequest, Invalid, pydantic_errors
+from server.text import MULTI_LINE, ONE_LINE
 
 # No request body needs more nesting than this (free-form values have their own, lower bound).
 MAX_BODY_DEPTH = 32
@@ -68,13 +70,19 @@ def read_query(query: Mapping[str, str], model: type[M]) -> M:
         raise Invalid("Invalid query parameters", errors=pydantic_errors(exc)) from exc
 
 
-# Field types shared by request models (limits from API.md "Text limits").
-Name = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=300)]
-ShortText = Annotated[str, pydantic.StringConstraints(max_length=300)]
-LongText = Annotated[str, pydantic.StringConstraints(max_length=100_000)]
-Phone = Annotated[str, pydantic.StringConstraints(max_length=50)]
-Email = Annotated[str, pydantic.StringConstraints(
-    min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+# Field types shared by request models (limits from API.md "Text limits"). Texts refuse
+# control characters; only LongText keeps tabs and line breaks.
+Name = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=300), ONE_LINE]
+ShortText = Annotated[str, pydantic.StringConstraints(max_length=300), ONE_LINE]
+LongText = Annotated[str, pydantic.StringConstraints(max_length=100_000), MULTI_LINE]
+Phone = Annotated[str, pydantic.StringConstraints(max_length=50), ONE_LINE]
+# A new address (stored, mailed): full syntax check, then normalised.
+Email = Annotated[str, pydantic.StringConstraints(max_length=320), ONE_LINE,
+                  pydantic.AfterValidator(normalise_email)]
+# An address to look an account up by (sign-in, reset): only its shape is checked, so an
+# address stored before the stricter check still finds its account.
+LoginEmail = Annotated[str, pydantic.StringConstraints(
+    min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), ONE_LINE]
 Secret = Annotated[str, pydantic.StringConstraints(
     min_length=1, max_length=1024, strip_whitespace=False)]
 

@@ -73,3 +73,14 @@ async def revoke_all_for_user(conn: asyncpg.Connection, user_id: uuid.UUID,
         "WHERE user_id = $1 AND revoked_at IS NULL RETURNING id", user_id, reason,
     )
     return [r["id"] for r in rows]
+
+
+async def signed_in_from(
+    conn: asyncpg.Connection, user_id: uuid.UUID, ip: str, days: int
+) -> bool:
+    """Whether the user started a session from this address within `days` days."""
+    return bool(await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM user_sessions
+                          WHERE user_id = $1 AND ip = $2::inet
+                            AND created_at > now() - make_interval(days => $3))""",
+        user_id, ip, days))

@@ -9,6 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from server.errors import Invalid
+from server.text import forbidden_characters
 
 MIN_LENGTH = 10
 MAX_LENGTH = 128  # argon2 has no 72-byte cut-off like bcrypt, but unbounded input is a DoS
@@ -34,6 +35,9 @@ def check_policy(password: str, *, field: str = "password", email: str = "") -> 
         problems.append("is too common")
     if len(set(password)) < 4:
         problems.append("needs more distinct characters")
+    if forbidden_characters(password):
+        # New passwords only: a sign-in still takes whatever was set before this rule.
+        problems.append("must not contain control characters or line breaks")
     if problems:
         raise Invalid("The password is too weak",
                       errors=[{"field": field, "message": "; ".join(problems)}])

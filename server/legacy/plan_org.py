@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.email_address import normalise_email
 from server.legacy import mapping as m
 from server.legacy.plan import Ctx, Ref, Row, append_notes, stamps, unique_records
 from server.legacy.report import FIXED, WARNING
@@ -92,13 +93,24 @@ def _email_owner(ctx: Ctx, legacy: str, email: str, seen: set[str]) -> str | Non
     return None
 
 
+def _usable_email(raw: str | None) -> tuple[str | None, str]:
+    """The address as the API would store it, or None and why no invitation could be
+    mailed to it (control characters included: they used to make the invite fail)."""
+    if not raw:
+        return None, f"no usable e-mail ({raw!r})"
+    try:
+        return normalise_email(raw), ""
+    except ValueError as exc:
+        return None, f"no usable e-mail ({raw!r}): {exc}"
+
+
 def plan_users(ctx: Ctx, records: list[dict[str, Any]], managers: set[str]) -> None:
     """Team members become users without a password: they get in through an invitation."""
     file, seen = "teamMembers", set[str]()
     for legacy, r in unique_records(ctx, file, records):
-        email = m.text(r.get("email"))
-        if not email or "@" not in email.strip("@") or len(email) > 320:
-            ctx.skip(file, legacy, "email", f"no usable e-mail ({email!r})")
+        email, unusable = _usable_email(m.text(r.get("email")))
+        if email is None:
+            ctx.skip(file, legacy, "email", unusable)
             continue
         why = _email_owner(ctx, legacy, email, seen)
         names = _names(ctx, legacy, r)

@@ -28,6 +28,7 @@ from server.fields import path_uuid
 from server.keys import POOL
 from server.openapi import doc
 from server.rest import DEFAULT_LIMIT, MAX_LIMIT, json_response
+from server.text import ONE_LINE
 from server.validation import ApiModel, read_query
 
 routes = web.RouteTableDef()
@@ -61,7 +62,7 @@ class AuditQuery(HistoryQuery):
     table: AuditedTable | None = None
     record_id: uuid.UUID | None = None
     project_id: uuid.UUID | None = None
-    action: str | None = pydantic.Field(None, min_length=1, max_length=64)
+    action: Annotated[str, pydantic.Field(min_length=1, max_length=64), ONE_LINE] | None = None
     user_id: uuid.UUID | None = None
     from_: dt.datetime | None = pydantic.Field(None, alias="from")
     to: dt.datetime | None = None

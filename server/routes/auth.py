@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 import pydantic
@@ -10,6 +11,7 @@ from aiohttp import web
 from db.pool import Actor, system_transaction, transaction
 from db.queries import users as q
 from db.queries.events import record_event
+from server.auth import limits
 from server.auth.identity import actor, client_ip, identity
 from server.auth.invitations import consume_token, create_token, set_password_link
 from server.auth.passwords import check_policy, hash_password, upgraded_hash, verify_password
@@ -21,20 +23,22 @@ from server.auth.sessions import (
     start_session,
 )
 from server.auth.users import LoginOut, TokensOut, UserOut, user_json
-from server.errors import REQUEST_ID, Invalid, TooManyRequests, Unauthorized
-from server.keys import MAILER, POOL, SETTINGS, THROTTLES
-from server.mailer import Mail
+from server.errors import REQUEST_ID, Invalid, Unauthorized
+from server.keys import BACKGROUND, MAILER, POOL, SETTINGS
+from server.mailer import Mail, MailHeaderError, check_header
 from server.openapi import doc
 from server.rest import json_response
-from server.validation import ApiModel, Email, Name, Phone, Secret, ShortText, read_body
+from server.text import ONE_LINE
+from server.validation import ApiModel, LoginEmail, Name, Phone, Secret, ShortText, read_body
 
 routes = web.RouteTableDef()
+log = logging.getLogger("formula_pm.auth")
 
-Token = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=512)]
+Token = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=512), ONE_LINE]
 
 
 class LoginBody(ApiModel):
-    email: Email
+    email: LoginEmail
     password: Secret
 
 
@@ -56,7 +60,7 @@ class ChangePasswordBody(ApiModel):
 
 
 class ResetRequestBody(ApiModel):
-    email: Email
+    email: LoginEmail
 
 
 class ResetConfirmBody(ApiModel):
@@ -72,37 +76,29 @@ def _anonymous_actor(request: web.Request, user: Any = None) -> Actor:
     )
 
 
-async def _throttled(request: web.Request, email: str) -> None:
-    account, address = request.app[THROTTLES]
-    wait = max(await account.retry_after(email), await address.retry_after(client_ip(request)
-                                                                           or "unknown"))
-    if wait:
-        raise TooManyRequests("Too many failed sign-ins; try again later",
-                              headers={"Retry-After": str(wait)})
-
-
 @routes.post("/api/v1/auth/login")
 @doc(summary="Sign in", body=LoginBody, response=LoginOut, tags=["auth"])
 async def login(request: web.Request) -> web.Response:
     body = await read_body(request, LoginBody)
     email = body.email.lower()
-    await _throttled(request, email)
+    ip = client_ip(request)
+    await limits.check_address(request.app, ip)
     pool = request.app[POOL]
     async with system_transaction(pool) as conn:
         user = await q.for_login(conn, email)
+    who = limits.SignIn.of(email, user["id"] if user else None, ip)
+    await limits.check_sign_in(request.app, who)
     # The same work and the same answer for an unknown e-mail and a wrong password.
     ok = await verify_password(user["password_hash"] if user else None, body.password)
     if not ok or user is None or user["status"] != "active":
-        account, address = request.app[THROTTLES]
-        await account.fail(email)
-        await address.fail(client_ip(request) or "unknown")
+        await limits.sign_in_failed(request.app, who)
         async with system_transaction(pool, _anonymous_actor(request, user)) as conn:
             await record_event(conn, "login_failed", org_id=user["org_id"] if user else None,
                                user_id=user["id"] if user else None, details={"email": email})
         raise Unauthorized("Invalid e-mail or password", code="invalid_credentials")
-    await request.app[THROTTLES][0].reset(email)
+    await limits.sign_in_succeeded(request.app, who)
     pair = await start_session(request.app, user_id=user["id"], org_id=user["org_id"],
-                               role=user["role"], ip=client_ip(request),
+                               role=user["role"], ip=ip,
                                user_agent=request.headers.get("User-Agent"))
     stronger = await upgraded_hash(user["password_hash"], body.password)
     async with system_transaction(pool, _anonymous_actor(request, user)) as conn:
@@ -170,11 +166,15 @@ async def change_password(request: web.Request) -> web.Response:
     who = identity(request)
     act = await actor(request)
     pool = request.app[POOL]
+    ip = client_ip(request)
+    await limits.check_password_change(request.app, who.user_id, ip)
     async with system_transaction(pool) as conn:
         stored = await q.password_hash_of(conn, who.user_id)
     if not await verify_password(stored, body.current_password):
+        await limits.password_change_failed(request.app, who.user_id, ip)
         raise Invalid("The current password is wrong",
                       errors=[{"field": "current_password", "message": "does not match"}])
+    await limits.password_change_succeeded(request.app, who.user_id)
     check_policy(body.new_password, field="new_password", email=who.email)
     new_hash = await hash_password(body.new_password)
     async with system_transaction(pool, act) as conn:
@@ -192,30 +192,35 @@ async def change_password(request: web.Request) -> web.Response:
      tags=["auth"])
 async def request_reset(request: web.Request) -> web.Response:
     body = await read_body(request, ResetRequestBody)
-    email = body.email.lower()
-    account, address = request.app[THROTTLES]
-    # Per-address limit answers 429 whoever the e-mail belongs to: nothing is revealed.
-    ip = client_ip(request) or "unknown"
-    if await address.retry_after("reset:" + ip):
-        raise TooManyRequests("Too many reset requests; try again later",
-                              headers={"Retry-After": "60"})
-    await address.fail("reset:" + ip)
-    if await account.retry_after("reset:" + email):
-        return web.Response(status=202)
-    await account.fail("reset:" + email)
-    pool = request.app[POOL]
-    async with system_transaction(pool, _anonymous_actor(request)) as conn:
+    await limits.check_reset_request(request.app, client_ip(request))
+    # Everything that depends on whether the account exists happens after the answer, so
+    # neither the answer nor its timing tells.
+    if await limits.reset_mail_allowed(request.app, body.email):
+        request.app[BACKGROUND].spawn(
+            mail_reset_link(request.app, body.email.lower(), _anonymous_actor(request)),
+            name="password-reset-mail")
+    return web.Response(status=202)
+
+
+async def mail_reset_link(app: web.Application, email: str, act: Actor) -> None:
+    """Create a reset token for the account of `email` (if any, and not deactivated) and
+    mail it."""
+    async with system_transaction(app[POOL], act) as conn:
         user = await q.for_login(conn, email)
         if user is None or user["status"] == "inactive":
-            return web.Response(status=202)
+            return
+        try:
+            check_header("To", user["email"])
+        except MailHeaderError as exc:
+            log.warning("no reset mail: the stored address cannot receive mail (%s)", exc)
+            return
         token = await create_token(conn, user["id"], "reset")
         await record_event(conn, "password_reset_requested", org_id=user["org_id"],
                            user_id=user["id"])
-    link = set_password_link(request.app[SETTINGS], token)
-    await request.app[MAILER].send(Mail(
+    link = set_password_link(app[SETTINGS], token)
+    await app[MAILER].send(Mail(
         to=user["email"], subject="Reset your Formula PM password",
         body=f"Choose a new password (the link works once, for one hour):\n\n{link}\n"))
-    return web.Response(status=202)
 
 
 @routes.post("/api/v1/auth/password-reset/confirm")

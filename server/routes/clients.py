@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-import pydantic
 from aiohttp import web
 
 from db.pool import transaction
@@ -28,12 +27,11 @@ from server.rest import (
     missing_or_stale,
     record,
 )
-from server.validation import ApiModel, read_body, read_query
+from server.validation import ApiModel, Email, read_body, read_query
 
 routes = web.RouteTableDef()
 
 ClientStatus = Literal[CLIENT_STATUSES]  # type: ignore[valid-type]
-Email = pydantic.Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
 SORTABLE = {"name": SortKey("name", "text"), "created_at": SortKey("created_at", "timestamptz"),
             "updated_at": SortKey("updated_at", "timestamptz")}
 
@@ -41,7 +39,7 @@ SORTABLE = {"name": SortKey("name", "text"), "created_at": SortKey("created_at",
 class ClientFields(ApiModel):
     company_name: ShortText | None = None
     contact_person: ShortText | None = None
-    email: str | None = Email
+    email: Email | None = None
     phone: ShortText | None = None
     address: ShortText | None = None
     city: ShortText | None = None

@@ -37,6 +37,7 @@ from server.project_records import (
     where_all,
 )
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.text import ONE_LINE
 from server.validation import ApiModel, FreeJson, read_body, read_query
 from server.workflows import specs
 from server.workflows.machine import changed_fields
@@ -90,7 +91,7 @@ class SpecQuery(PageParams):
 
 
 class TransitionIn(ApiModel):
-    action: str = pydantic.Field(max_length=64)
+    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE]
     comment: LongText | None = None
 
 

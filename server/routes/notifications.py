@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pydantic
 from aiohttp import web
 
@@ -13,6 +15,7 @@ from server.keys import POOL
 from server.openapi import doc
 from server.project_records import path_id, where_all
 from server.rest import PageParams, SortKey, json_response, keyset, record
+from server.text import ONE_LINE
 from server.validation import read_query
 
 routes = web.RouteTableDef()
@@ -21,7 +24,7 @@ SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
 
 class NotificationQuery(PageParams):
     unread: bool | None = None
-    type: str | None = pydantic.Field(None, max_length=64)
+    type: Annotated[str, pydantic.Field(max_length=64), ONE_LINE] | None = None
 
 
 @routes.get("/api/v1/notifications")

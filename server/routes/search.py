@@ -19,7 +19,7 @@ import json
 import re
 import uuid
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
 import pydantic
 from aiohttp import web
@@ -34,6 +34,7 @@ from server.cache_keys import TTL, search_generation_key
 from server.errors import Invalid, NotFound, Unauthorized
 from server.keys import CACHE, POOL
 from server.rest import json_response
+from server.text import ONE_LINE
 from server.validation import ApiModel, read_query
 
 routes = web.RouteTableDef()
@@ -43,11 +44,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class SearchParams(ApiModel):
-    q: str = pydantic.Field(min_length=1, max_length=MAX_Q)
-    types: str | None = pydantic.Field(None, max_length=300)
+    q: Annotated[str, pydantic.Field(min_length=1, max_length=MAX_Q), ONE_LINE]
+    types: Annotated[str, pydantic.Field(max_length=300), ONE_LINE] | None = None
     project_id: uuid.UUID | None = None
     limit: int = pydantic.Field(20, ge=1, le=50)
-    cursor: str | None = pydantic.Field(None, max_length=1000)
+    cursor: Annotated[str, pydantic.Field(max_length=1000), ONE_LINE] | None = None
 
     @pydantic.field_validator("q", mode="before")
     @classmethod

@@ -33,6 +33,7 @@ from server.project_records import (
     where_all,
 )
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.text import ONE_LINE
 from server.validation import ApiModel, read_body, read_query
 from server.workflows import drawings
 from server.workflows.machine import Transition, changed_fields
@@ -79,7 +80,7 @@ class DrawingQuery(PageParams):
 
 
 class TransitionIn(ApiModel):
-    action: str = pydantic.Field(max_length=64)
+    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE]
     comment: LongText | None = None
 
 

@@ -43,13 +43,14 @@ from server.rest import (
     missing_or_stale,
     record,
 )
+from server.text import ONE_LINE
 from server.validation import ApiModel, read_body, read_query
 
 routes = web.RouteTableDef()
 
 TaskStatus = Literal[TASK_STATUSES]  # type: ignore[valid-type]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
-Tag = Annotated[str, pydantic.Field(min_length=1, max_length=100)]
+Tag = Annotated[str, pydantic.Field(min_length=1, max_length=100), ONE_LINE]
 PROGRESS_FIELDS = frozenset({"status", "progress", "actual_hours"})
 NOT_NULL = ("name", "status", "priority", "progress", "tags")
 SORTABLE = {

@@ -19,7 +19,7 @@ from server.auth.sessions import identity_changed, revoke_user_sessions
 from server.auth.users import UserOut, user_json
 from server.errors import Conflict, Invalid, NotFound
 from server.keys import MAILER, POOL, SETTINGS
-from server.mailer import Mail
+from server.mailer import Mail, MailHeaderError, check_header
 from server.openapi import doc
 from server.rest import (
     PageParams,
@@ -30,12 +30,13 @@ from server.rest import (
     keyset,
     missing_or_stale,
 )
+from server.text import ONE_LINE
 from server.validation import ApiModel, Email, Name, Phone, Secret, ShortText, read_body, read_query
 
 routes = web.RouteTableDef()
 
 Role = Literal["admin", "project_manager", "designer", "coordinator", "craftsman", "client"]
-Skill = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=100)]
+Skill = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=100), ONE_LINE]
 SORTABLE = {"created_at": SortKey("created_at", "timestamptz"),
             "email": SortKey("email", "text"), "last_name": SortKey("last_name", "text")}
 assert set(Role.__args__) == set(ROLES)  # type: ignore[attr-defined]
@@ -192,6 +193,16 @@ async def deactivate_user(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+def _mailable(email: str) -> None:
+    """422 for a stored address no mail can be addressed to (saved before addresses were
+    checked), before a token is made: the mailer would refuse it."""
+    try:
+        check_header("To", email)
+    except MailHeaderError as exc:
+        raise Invalid("The user's e-mail address cannot receive mail", errors=[
+            {"field": "email", "message": "contains control characters"}]) from exc
+
+
 @routes.post("/api/v1/users/{user_id}/invite")
 @doc(summary="Mail a one-time invitation link (admins)", status=202, tags=["users"])
 async def invite_user(request: web.Request) -> web.Response:
@@ -204,6 +215,7 @@ async def invite_user(request: web.Request) -> web.Response:
         raise NotFound("No such user")
     if user["status"] == "inactive":
         raise Conflict("The user is deactivated", code="user_inactive")
+    _mailable(user["email"])
     async with system_transaction(pool, await actor(request)) as conn:
         token = await create_token(conn, user_id, "invite")
     link = set_password_link(request.app[SETTINGS], token)

@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from db.pool import system_transaction
 from db.queries import users as user_queries
 from server.auth.tokens import AUDIENCE, ISSUER
+from server.keys import BACKGROUND
 from tests.conftest import PASSWORD, Outbox, World
 
 Client = TestClient[Any, Any]
@@ -246,14 +247,16 @@ async def test_update_profile_cannot_touch_role(client: Client, world: World) ->
 
 
 async def test_password_reset_once_and_never_again(
-    client: Client, world: World, outbox: Outbox,
+    client: Client, world: World, outbox: Outbox, app: web.Application,
 ) -> None:
     user, tokens = await signed_in(client, world, "coordinator")
     unknown = await client.post("/api/v1/auth/password-reset/request",
                                 json={"email": "nobody@example.test"})
+    await app[BACKGROUND].settle()  # the mail goes out after the answer
     assert unknown.status == 202 and not outbox.sent
     known = await client.post("/api/v1/auth/password-reset/request",
                               json={"email": user["email"].upper()})
+    await app[BACKGROUND].settle()
     assert known.status == 202 and len(outbox.sent) == 1
     token = outbox.last_token()
     confirm = {"token": token, "new_password": "Brand new secret 42"}
@@ -265,11 +268,12 @@ async def test_password_reset_once_and_never_again(
 
 
 async def test_expired_reset_token_is_refused(
-    client: Client, world: World, outbox: Outbox, pool: Any,
+    client: Client, world: World, outbox: Outbox, pool: Any, app: web.Application,
 ) -> None:
     org = await world.org()
     user = await world.user(org, "designer")
     await client.post("/api/v1/auth/password-reset/request", json={"email": user["email"]})
+    await app[BACKGROUND].settle()
     async with pool.acquire() as conn:
         await conn.execute("UPDATE password_tokens SET expires_at = now() - interval '1 second'")
     response = await client.post("/api/v1/auth/password-reset/confirm",
@@ -280,11 +284,13 @@ async def test_expired_reset_token_is_refused(
 
 async def test_secrets_never_leak_into_logs_or_audit(
     client: Client, world: World, pool: Any, caplog: pytest.LogCaptureFixture, outbox: Outbox,
+    app: web.Application,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     user, tokens = await signed_in(client, world)
     await client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     await client.post("/api/v1/auth/password-reset/request", json={"email": user["email"]})
+    await app[BACKGROUND].settle()
     secrets_ = [tokens["access_token"], tokens["refresh_token"], user["password_hash"],
                 outbox.last_token(), PASSWORD]
     async with pool.acquire() as conn:
