@@ -42,6 +42,10 @@ QUERIES = [  # (what it stands for, q)
     ("Turkish place", "Kadıköy"),
     ("multi-word phrase", "walnut veneer panel"),
     ("quoted phrase", '"reception desk"'),
+    ("transposed letters", "millwrok"),
+    ("category typo", "Elecrtical"),
+    ("drawing type, transposed", "Elevaiton"),
+    ("supplier, transposed", "Decopsan"),
 ]
 COMMENTS = """
 INSERT INTO comments (org_id, project_id, entity_type, entity_id, user_id, body)
