@@ -125,7 +125,7 @@ async def plan_check(pool: asyncpg.Pool, actor: Actor, q: str) -> tuple[set[str]
     async with transaction(pool, actor, readonly=True) as conn:
         scope = await visible_scope(conn)
         assert scope is not None
-        ranked = await as_ranker(conn, SearchQuery(q, limit=20))
+        ranked = await as_ranker(conn, scope, SearchQuery(q, limit=20))
         plans = []
         for tier in ("fts", "fuzzy"):  # both tiers, although rank() skips a tier it needs not
             sql, args = ranking_sql(scope, ranked, tier)

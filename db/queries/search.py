@@ -21,7 +21,7 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.spelling import widened_tsquery
+from db.queries.spelling import correctable, neighbours, widened_tsquery
 
 MARK_START, MARK_END = "\ue000", "\ue001"  # private-use sentinels, turned into <mark> later
 HEADLINE = (f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=30, MinWords=12, "
@@ -252,14 +252,22 @@ def ranking_sql(scope: Scope, query: SearchQuery, tier: str = "fts") -> tuple[st
     return sql, p.values
 
 
-async def as_ranker(conn: asyncpg.Connection, query: SearchQuery) -> SearchQuery:
-    """Switch to the ranking role and settings; the query with its widened words (folding
-    accents and case needs f_unaccent, so it rides along in the same round trip)."""
+async def as_ranker(conn: asyncpg.Connection, scope: Scope,
+                    query: SearchQuery) -> SearchQuery:
+    """Switch to the ranking role and settings; the query with its misspellings widened to
+    the org's words one edit away (folding accents and case needs f_unaccent, so it rides
+    along with the settings; the word look-up is one more round trip when needed)."""
     folded = await conn.fetchval(
         "SELECT lower(f_unaccent($1)) FROM (SELECT set_config('role', 'formula_pm_system', "
         "true), set_config('plan_cache_mode', 'force_custom_plan', true), "
-        "set_config('max_parallel_workers_per_gather', '0', true)) s", query.q)
-    return replace(query, widened=widened_tsquery(folded or ""))
+        "set_config('max_parallel_workers_per_gather', '0', true)) s", query.q) or ""
+    candidates = neighbours(correctable(folded))
+    if not candidates:
+        return query
+    known = await conn.fetchval(
+        "SELECT coalesce(array_agg(DISTINCT word), '{}') FROM search_words "
+        "WHERE org_id = $1 AND word = ANY($2::text[])", scope.org_id, candidates)
+    return replace(query, widened=widened_tsquery(folded, set(known)))
 
 
 async def rank(conn: asyncpg.Connection, scope: Scope,
@@ -325,7 +333,7 @@ async def search(conn: asyncpg.Connection, scope: Scope,
                  query: SearchQuery) -> tuple[list[dict[str, Any]], bool]:
     """One page of hits (best first) and whether more follow. Call inside
     `transaction(pool, actor)`; the route and the benchmark both use this."""
-    query = await as_ranker(conn, query)
+    query = await as_ranker(conn, scope, query)
     hits = await rank(conn, scope, query)
     more = len(hits) > query.limit
     return await hydrate(conn, query, hits[: query.limit]), more

@@ -1,15 +1,15 @@
-"""Spelling tolerance for search: a query's words widened to every word one edit away.
+"""Spelling tolerance for search: each query word may be any known word one edit away.
 
 Trigram similarity is a poor judge of a swapped pair of letters: `marbel` and `marble`
 share only 4 of 10 trigrams (word_similarity 0.57, under pg_trgm's 0.6 default), and in a
 short word such as `tlie` / `tile` only the leading blank trigram survives. An edit
 distance that counts a transposition as one edit (Damerau) catches every one of them
-exactly. Rather than score distances row by row, each word of the query is expanded into
-the words one edit away (deletion, adjacent transposition, substitution, insertion: about
-450 for an 8-letter word), OR-ed into one tsquery that the GIN index of `search_vector`
-answers with one lookup per word — words that exist nowhere cost a B-tree descent each.
-Because the search vector holds every searchable field (names, category, drawing type,
-room, supplier, manufacturer, material, descriptions), the tolerance covers them all.
+exactly. So each word of the query is expanded into the words one edit away (deletion,
+adjacent transposition, substitution, insertion: about 450 for an 8-letter word), only
+those that occur in the organisation's records are kept (`search_words`, one indexed
+look-up), and the result is OR-ed into one tsquery that the GIN index of `search_vector`
+answers. The search vector holds every searchable field (names, category, drawing type,
+room, supplier, manufacturer, material, descriptions), so the tolerance covers them all.
 
 Pure functions: the caller folds accents and case first (`lower(f_unaccent(q))`), so the
 words are those of the stored `to_tsvector('simple', f_unaccent(...))` lexemes.
@@ -39,21 +39,29 @@ def one_edit_away(word: str) -> set[str]:
     return (deletes | swaps | replaces | inserts) - {word}
 
 
-def _term(word: str, widen: bool) -> str:
-    if not widen:
-        return f"'{word}'"
-    return "(" + " | ".join(sorted({word} | one_edit_away(word))) + ")"
-
-
-def widened_tsquery(folded: str) -> str | None:
-    """`to_tsquery('simple', …)` text in which each plain word of the folded query may be
-    misspelled by one edit, all words still required; None when nothing can be widened (no
-    word of MIN_LETTERS to MAX_LETTERS letters, or websearch syntax the widening would alter)."""
+def correctable(folded: str) -> list[str]:
+    """The words of a folded query that may be misspelled (at most MAX_WIDENED); none for
+    websearch syntax (phrases, negation, OR) that widening would change."""
     if _SYNTAX.search(folded):
-        return None
-    words = list(dict.fromkeys(_WORD.findall(folded)))
-    plain = [w for w in words if _PLAIN.fullmatch(w) and MIN_LETTERS <= len(w) <= MAX_LETTERS]
-    if not plain:
-        return None
-    widen = set(plain[:MAX_WIDENED])
-    return " & ".join(_term(w, w in widen) for w in words)
+        return []
+    words = dict.fromkeys(_WORD.findall(folded))
+    return [w for w in words if _PLAIN.fullmatch(w)
+            and MIN_LETTERS <= len(w) <= MAX_LETTERS][:MAX_WIDENED]
+
+
+def neighbours(words: list[str]) -> list[str]:
+    """Every word one edit away from any of `words`, to be looked up in `search_words`."""
+    return sorted(set().union(*(one_edit_away(w) for w in words))) if words else []
+
+
+def widened_tsquery(folded: str, known: set[str]) -> str | None:
+    """`to_tsquery('simple', …)` text: every word of the query required, each correctable
+    one as itself or any `known` word one edit away; None when no word has such a
+    neighbour (the whole-word tier already ran that query)."""
+    widen = set(correctable(folded))
+    terms, widened = [], False
+    for word in dict.fromkeys(_WORD.findall(folded)):
+        near = sorted(one_edit_away(word) & known) if word in widen else []
+        widened = widened or bool(near)
+        terms.append("(" + " | ".join([word, *near]) + ")" if near else f"'{word}'")
+    return " & ".join(terms) if widened else None

@@ -1,4 +1,4 @@
-"""Material specifications: CRUD and the approval and procurement workflow."""
+"""Material specifications: CRUD, scope links and the approval and procurement workflow."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from aiohttp import web
 from db.pool import transaction
 from db.queries import material_specs as queries
 from db.queries import project_rows as rows
+from db.queries.item_links import set_links
 from db.schema import SPEC_STATUSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
@@ -25,6 +26,7 @@ from server.project_records import (
     LongText,
     Money,
     Quantity,
+    ScopeItemIds,
     ShortText,
     check_version,
     line_total,
@@ -32,6 +34,7 @@ from server.project_records import (
     one_of,
     path_id,
     record_transition,
+    scope_items_of,
     visible_project,
     where_all,
 )
@@ -73,12 +76,14 @@ class SpecIn(SpecFields):
     project_id: uuid.UUID
     description: Body
     currency: Currency = "TRY"
+    scope_item_ids: ScopeItemIds = []
 
 
 class SpecPatch(SpecFields):
     description: Body | None = None
     currency: Currency | None = None
-    _required = not_null("description", "currency", "specification")
+    scope_item_ids: ScopeItemIds | None = None
+    _required = not_null("description", "currency", "specification", "scope_item_ids")
 
 
 class SpecQuery(PageParams):
@@ -141,8 +146,11 @@ async def create_material_spec(request: web.Request) -> web.Response:
     values = _with_total(body.model_dump(exclude_none=True))
     async with transaction(request.app[POOL], await actor(request)) as conn:
         project = await visible_project(conn, body.project_id)
+        values["scope_item_ids"] = await scope_items_of(conn, body.project_id,
+                                                        body.scope_item_ids)
         row = await rows.insert_row(conn, TABLE, {
             **values, "org_id": project["org_id"], "created_by": who.user_id})
+        await set_links(conn, TABLE, row, row["scope_item_ids"])
     return json_response(shape(row, who.role), status=201)
 
 
@@ -166,7 +174,12 @@ async def update_material_spec(request: web.Request) -> web.Response:
     changes = (await read_body(request, SpecPatch)).model_dump(exclude_unset=True)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         current = await _locked(conn, spec_id, request)
+        if "scope_item_ids" in changes:
+            changes["scope_item_ids"] = await scope_items_of(
+                conn, current["project_id"], changes["scope_item_ids"])
         row = await rows.update_row(conn, TABLE, spec_id, _with_total(changes, current))
+        if "scope_item_ids" in changes:
+            await set_links(conn, TABLE, row, changes["scope_item_ids"])
     return json_response(shape(row, who.role))
 
 

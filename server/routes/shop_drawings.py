@@ -14,21 +14,24 @@ from aiohttp import web
 from db.pool import transaction
 from db.queries import project_rows as rows
 from db.queries import shop_drawings as queries
+from db.queries.item_links import set_links
 from db.schema import DRAWING_STATUSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
-from server.errors import Conflict, Invalid, NotFound
+from server.errors import Conflict, NotFound
 from server.keys import POOL
 from server.openapi import doc
 from server.project_records import (
     LongText,
     Name,
+    ScopeItemIds,
     ShortText,
     check_version,
     not_null,
     one_of,
     path_id,
     record_transition,
+    scope_items_of,
     visible_project,
     where_all,
 )
@@ -40,7 +43,6 @@ from server.workflows.machine import Transition
 routes = web.RouteTableDef()
 TABLE = "shop_drawings"
 Status = Annotated[str, pydantic.AfterValidator(one_of(DRAWING_STATUSES))]
-ItemIds = Annotated[list[uuid.UUID], pydantic.Field(max_length=500)]
 SORTABLE = {
     "created_at": SortKey("created_at", "timestamptz"),
     "updated_at": SortKey("updated_at", "timestamptz"),
@@ -58,7 +60,7 @@ class DrawingIn(ApiModel):
     drawing_type: ShortText | None = None
     room: ShortText | None = None
     notes: LongText | None = None
-    scope_item_ids: ItemIds = []
+    scope_item_ids: ScopeItemIds = []
 
 
 class DrawingPatch(ApiModel):
@@ -67,7 +69,7 @@ class DrawingPatch(ApiModel):
     drawing_type: ShortText | None = None
     room: ShortText | None = None
     notes: LongText | None = None
-    scope_item_ids: ItemIds | None = None
+    scope_item_ids: ScopeItemIds | None = None
     _required = not_null("drawing_number", "title", "scope_item_ids")
 
 
@@ -91,16 +93,6 @@ def shape(row: Mapping[str, Any], role: str) -> dict[str, Any]:
     data["ball_in_court_party"] = party
     data["allowed_actions"] = drawings.allowed_actions(row["status"], role)
     return data
-
-
-async def _check_items(conn: asyncpg.Connection, project_id: uuid.UUID,
-                       item_ids: list[uuid.UUID]) -> list[uuid.UUID]:
-    unique = list(dict.fromkeys(item_ids))
-    foreign = await queries.foreign_scope_items(conn, project_id, unique)
-    if foreign:
-        raise Invalid("Some scope items are not part of this project", errors=[{
-            "field": "scope_item_ids", "message": f"not in this project: {foreign[0]}"}])
-    return unique
 
 
 async def _locked(conn: asyncpg.Connection, drawing_id: uuid.UUID,
@@ -138,10 +130,11 @@ async def create_shop_drawing(request: web.Request) -> web.Response:
     values = body.model_dump(exclude_none=True, exclude={"scope_item_ids"})
     async with transaction(request.app[POOL], await actor(request)) as conn:
         project = await visible_project(conn, body.project_id)
-        items = await _check_items(conn, body.project_id, body.scope_item_ids)
+        items = await scope_items_of(conn, body.project_id, body.scope_item_ids)
         row = await rows.insert_row(conn, TABLE, {
-            **values, "org_id": project["org_id"], "created_by": who.user_id})
-        await queries.set_links(conn, row, items)
+            **values, "scope_item_ids": items, "org_id": project["org_id"],
+            "created_by": who.user_id})
+        await set_links(conn, TABLE, row, items)
         drawing = await queries.get_drawing(conn, row["id"])
     assert drawing is not None
     return json_response(shape(drawing, who.role), status=201)
@@ -165,16 +158,17 @@ async def update_shop_drawing(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.EDIT_DRAWINGS)
     changes = (await read_body(request, DrawingPatch)).model_dump(exclude_unset=True)
-    item_ids = changes.pop("scope_item_ids", None)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         current = await _locked(conn, drawing_id, request)
         if current["status"] in drawings.CLOSED:
             raise Conflict(f"A {current['status']} drawing can no longer be edited",
                            code="drawing_closed")
+        if "scope_item_ids" in changes:
+            changes["scope_item_ids"] = await scope_items_of(
+                conn, current["project_id"], changes["scope_item_ids"])
         row = await rows.update_row(conn, TABLE, drawing_id, changes)
-        if item_ids is not None:
-            await queries.set_links(conn, row, await _check_items(
-                conn, row["project_id"], item_ids))
+        if "scope_item_ids" in changes:
+            await set_links(conn, TABLE, row, changes["scope_item_ids"])
         drawing = await queries.get_drawing(conn, drawing_id)
     assert drawing is not None
     return json_response(shape(drawing, who.role))

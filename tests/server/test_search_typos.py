@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from db.pool import system_transaction
-from db.queries.spelling import one_edit_away, widened_tsquery
+from db.queries.spelling import correctable, neighbours, one_edit_away, widened_tsquery
 from tests.conftest import World
 from tests.server.test_search import Data, _firm, _insert, _search
 
@@ -128,13 +128,15 @@ def test_one_edit_away_counts_a_swap_as_one_edit() -> None:
 
 
 def test_widened_tsquery() -> None:
-    text = widened_tsquery("carara marbel 60x120")
-    assert text is not None
-    first, second, third = text.split(" & ")
-    assert "carrara" in first and "marble" in second and third == "'60x120'"
-    assert widened_tsquery("tile") is not None and widened_tsquery("ab 12") is None
-    assert widened_tsquery("x" * 33) is None
+    known = {"carrara", "marble", "slab"}
+    text = widened_tsquery("carara marbel 60x120", known)
+    assert text == "(carara | carrara) & (marbel | marble) & '60x120'"
+    assert widened_tsquery("marble slab", known) is None  # nothing to correct
+    assert widened_tsquery("zzzz", known) is None
+    assert correctable("tile") == ["tile"] and correctable("ab 12") == []
+    assert correctable("x" * 33) == []
     for syntax in ('"reception desk"', "walnut -oak", "walnut or oak"):
-        assert widened_tsquery(syntax) is None
-    many = widened_tsquery("alpha bravo charlie delta echoes foxtrot")
-    assert many is not None and many.endswith("'foxtrot'")
+        assert correctable(syntax) == [] and widened_tsquery(syntax, known) is None
+    assert correctable("alpha bravo charlie delta echoes foxtrot") == [
+        "alpha", "bravo", "charlie", "delta"]
+    assert "marble" in neighbours(["marbel"]) and neighbours([]) == []
