@@ -18,6 +18,7 @@ from db.queries.item_links import set_links
 from db.schema import SPEC_STATUSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
+from server.ball import pass_ball
 from server.errors import Conflict, NotFound
 from server.keys import POOL
 from server.openapi import doc
@@ -40,7 +41,7 @@ from server.project_records import (
 )
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.validation import ApiModel, read_body, read_query
-from server.workflows import specs
+from server.workflows import notices, specs
 
 routes = web.RouteTableDef()
 TABLE = "material_specs"
@@ -216,4 +217,9 @@ async def transition_material_spec(request: web.Request) -> web.Response:
         await record_transition(conn, current, TABLE, who.user_id, {
             "action": step.action, "from": step.source, "to": step.target,
             "comment": step.comment})
+        party = notices.SPEC_BALL.get(step.action)
+        if party is not None:
+            await pass_ball(conn, row, entity_type="material_spec", step=step, party=party,
+                            what=f"material spec {row['code'] or row['description'][:60]}",
+                            parties=await queries.parties(conn, row), actor_id=who.user_id)
     return json_response(shape(row, who.role))

@@ -18,6 +18,7 @@ from db.queries.item_links import set_links
 from db.schema import DRAWING_STATUSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
+from server.ball import pass_ball
 from server.errors import Conflict, NotFound
 from server.keys import POOL
 from server.openapi import doc
@@ -37,7 +38,7 @@ from server.project_records import (
 )
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.validation import ApiModel, read_body, read_query
-from server.workflows import drawings
+from server.workflows import drawings, notices
 from server.workflows.machine import Transition
 
 routes = web.RouteTableDef()
@@ -241,5 +242,10 @@ async def transition_shop_drawing(request: web.Request) -> web.Response:
         step = drawings.next_state(current["status"], body.action, who.role, body.comment)
         await _apply(conn, current, step, who.user_id)
         drawing = await queries.get_drawing(conn, drawing_id)
-    assert drawing is not None
+        assert drawing is not None
+        await pass_ball(
+            conn, drawing, entity_type="shop_drawing", step=step, actor_id=who.user_id,
+            what=f"shop drawing {drawing['drawing_number']} ({drawing['revision']})",
+            party=notices.DRAWING_BALL.get(step.action),
+            parties={"submitter": drawing["submitter_id"], "reviewer": drawing["reviewer_id"]})
     return json_response(shape(drawing, who.role))
