@@ -252,15 +252,20 @@ def ranking_sql(scope: Scope, query: SearchQuery, tier: str = "fts") -> tuple[st
     return sql, p.values
 
 
-async def as_ranker(conn: asyncpg.Connection, scope: Scope,
-                    query: SearchQuery) -> SearchQuery:
-    """Switch to the ranking role and settings; the query with its misspellings widened to
-    the org's words one edit away (folding accents and case needs f_unaccent, so it rides
-    along with the settings; the word look-up is one more round trip when needed)."""
-    folded = await conn.fetchval(
+async def _as_ranker(conn: asyncpg.Connection, q: str) -> str:
+    """Switch to the ranking role and settings; the query folded as the search vectors are
+    (f_unaccent is in the database, so it rides along with the settings)."""
+    folded: str | None = await conn.fetchval(
         "SELECT lower(f_unaccent($1)) FROM (SELECT set_config('role', 'formula_pm_system', "
         "true), set_config('plan_cache_mode', 'force_custom_plan', true), "
-        "set_config('max_parallel_workers_per_gather', '0', true)) s", query.q) or ""
+        "set_config('max_parallel_workers_per_gather', '0', true)) s", q)
+    return folded or ""
+
+
+async def _widened(conn: asyncpg.Connection, scope: Scope, query: SearchQuery,
+                   folded: str) -> SearchQuery:
+    """The query with its misspellings widened to the org's words one edit away (one more
+    round trip, only when a word can be misspelled)."""
     candidates = neighbours(correctable(folded))
     if not candidates:
         return query
@@ -270,22 +275,31 @@ async def as_ranker(conn: asyncpg.Connection, scope: Scope,
     return replace(query, widened=widened_tsquery(folded, set(known)))
 
 
+async def as_ranker(conn: asyncpg.Connection, scope: Scope,
+                    query: SearchQuery) -> SearchQuery:
+    """Ranking role and settings, and the query as the fuzzy tier runs it (benchmarks)."""
+    return await _widened(conn, scope, query, await _as_ranker(conn, query.q))
+
+
 async def rank(conn: asyncpg.Connection, scope: Scope,
-               query: SearchQuery) -> list[asyncpg.Record]:
+               query: SearchQuery) -> tuple[list[asyncpg.Record], SearchQuery]:
     """Ids and scores of the best limit+1 hits, found through the indexes (see the module
-    note). Whole-word hits score >= 1 and fuzzy-only hits < 1, so the fuzzy tier runs only
-    when the whole-word tier cannot fill the page. `query` comes from `as_ranker`."""
+    note), and the query as ranked. Whole-word hits score >= 1 and fuzzy-only hits < 1, so
+    the fuzzy tier (and the look-up of misspellings) runs only when the whole-word tier
+    cannot fill the page."""
+    folded = await _as_ranker(conn, query.q)
     rows: list[asyncpg.Record] = []
     in_fuzzy_tier = query.after is not None and query.after[0] < 1
     if not in_fuzzy_tier:
         rows = await conn.fetch(*_flat(ranking_sql(scope, query, "fts")))
     if len(rows) <= query.limit:
+        query = await _widened(conn, scope, query, folded)
         rest = replace(query, limit=query.limit - len(rows),
                        after=query.after if in_fuzzy_tier else None)
         rows += await conn.fetch(*_flat(ranking_sql(scope, rest, "fuzzy")))
     # On an error the transaction is aborted and SET LOCAL undone, so no `finally` is needed.
     await conn.execute("SELECT set_config('role', 'formula_pm_app', true)")
-    return rows
+    return rows, query
 
 
 def _flat(statement: tuple[str, list[Any]]) -> list[Any]:
@@ -333,7 +347,6 @@ async def search(conn: asyncpg.Connection, scope: Scope,
                  query: SearchQuery) -> tuple[list[dict[str, Any]], bool]:
     """One page of hits (best first) and whether more follow. Call inside
     `transaction(pool, actor)`; the route and the benchmark both use this."""
-    query = await as_ranker(conn, scope, query)
-    hits = await rank(conn, scope, query)
+    hits, query = await rank(conn, scope, query)
     more = len(hits) > query.limit
     return await hydrate(conn, query, hits[: query.limit]), more
