@@ -27,7 +27,7 @@ import asyncpg
 
 from db.migrate import upgrade_async
 from db.pool import Actor, create_pool, system_transaction, transaction
-from db.queries.search import SearchQuery, ranking_sql, search, visible_scope
+from db.queries.search import SearchQuery, as_ranker, ranking_sql, search, visible_scope
 from server.embedded import with_database
 from server.seed import seed_demo
 
@@ -42,6 +42,10 @@ QUERIES = [  # (what it stands for, q)
     ("Turkish place", "Kadıköy"),
     ("multi-word phrase", "walnut veneer panel"),
     ("quoted phrase", '"reception desk"'),
+    ("transposed letters", "millwrok"),
+    ("category typo", "Elecrtical"),
+    ("drawing type, transposed", "Elevaiton"),
+    ("supplier, transposed", "Decopsan"),
 ]
 COMMENTS = """
 INSERT INTO comments (org_id, project_id, entity_type, entity_id, user_id, body)
@@ -121,11 +125,10 @@ async def plan_check(pool: asyncpg.Pool, actor: Actor, q: str) -> tuple[set[str]
     async with transaction(pool, actor, readonly=True) as conn:
         scope = await visible_scope(conn)
         assert scope is not None
-        await conn.execute("SELECT set_config('role', 'formula_pm_system', true), "
-                           "set_config('max_parallel_workers_per_gather', '0', true)")
+        ranked = await as_ranker(conn, scope, SearchQuery(q, limit=20))
         plans = []
         for tier in ("fts", "fuzzy"):  # both tiers, although rank() skips a tier it needs not
-            sql, args = ranking_sql(scope, SearchQuery(q, limit=20), tier)
+            sql, args = ranking_sql(scope, ranked, tier)
             plans += [r[0] for r in await conn.fetch("EXPLAIN ANALYZE " + sql, *args)]
     plan = "\n".join(plans)
     indexes = set(re.findall(r"Index Scan on (\w+)", plan))

@@ -82,6 +82,9 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):
         await conn.set_type_codec(name, schema="pg_catalog", encoder=dumps,
                                   decoder=_decode_json)
+    # asyncpg looks up uuid[] (the scope link columns) the first time a statement meets it,
+    # three statements in the middle of some request; done here, once per connection.
+    await conn.fetchval("SELECT '{}'::uuid[]")
 
 
 class BoundedPool(asyncpg.Pool):

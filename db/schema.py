@@ -113,6 +113,11 @@ def _money(name: str, nullable: bool = True) -> Column[Any]:
     return Column(name, Numeric(14, 2), nullable=nullable)
 
 
+def _links(name: str) -> Column[Any]:
+    """Ids of the records joined by `item_links`, mirrored there by a trigger (0016)."""
+    return Column(name, ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}")
+
+
 def _search(expr: str) -> Column[Any]:
     return Column("search_vector", TSVECTOR, Computed(expr, persisted=True), nullable=False)
 
@@ -286,6 +291,7 @@ tasks = Table(
     Column("category", Text),
     Column("tags", ARRAY(Text), nullable=False, server_default="{}"),
     Column("legacy_id", Text),
+    _links("scope_item_ids"),
     _search(_weighted(("name", "A"), ("category", "B"), ("description", "C"))),
     CheckConstraint(_in("status", TASK_STATUSES), name="status"),
     CheckConstraint(_in("priority", PRIORITIES), name="priority"),
@@ -334,6 +340,9 @@ scope_items = Table(
     Column("end_date", Date),
     Column("notes", Text),
     Column("legacy_id", Text),
+    _links("task_ids"),
+    _links("shop_drawing_ids"),
+    _links("material_spec_ids"),
     _search(_weighted(("code", "A"), ("name", "A"), ("category", "B"), ("description", "C"))),
     CheckConstraint(_in("status", SCOPE_STATUSES), name="status"),
     CheckConstraint("unit IS NULL OR " + _in("unit", UNITS), name="unit"),
@@ -374,6 +383,7 @@ shop_drawings = Table(
     Column("storage_key", Text),
     Column("notes", Text),
     Column("legacy_id", Text),
+    _links("scope_item_ids"),
     _search(_weighted(("drawing_number", "A"), ("title", "A"), ("room", "B"),
                       ("drawing_type", "C"))),
     CheckConstraint(_in("status", DRAWING_STATUSES), name="status"),
@@ -433,6 +443,7 @@ material_specs = Table(
     Column("specification", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("notes", Text),
     Column("legacy_id", Text),
+    _links("scope_item_ids"),
     _search(_weighted(("code", "A"), ("description", "A"), ("material", "B"),
                       ("manufacturer", "B"), ("supplier_name", "B"), ("category", "C"),
                       ("finish", "C"))),
@@ -588,6 +599,15 @@ realtime_state = Table(
     Column("listener_awake", Boolean, nullable=False, server_default=text("false")),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("id = 1", name="singleton"),
+)
+
+# Words of an org's searchable records, for correcting misspelled queries (migration 0016).
+search_words = Table(
+    "search_words", metadata,
+    Column("org_id", UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("word", Text, nullable=False),
+    Index("ix_search_words_org_id_word", "org_id", "word"),
 )
 
 # Tables with the version / audit / doorbell triggers and forced row-level security.

@@ -4,7 +4,7 @@ project visibility, version checks and workflow audit events."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 
@@ -12,6 +12,7 @@ import asyncpg
 import pydantic
 from aiohttp import web
 
+from db.queries.item_links import foreign_scope_items
 from db.schema import UNITS
 from server.errors import Invalid, NotFound, PreconditionFailed
 from server.rest import Keyset, etag
@@ -25,6 +26,7 @@ Body = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=100_00
 Money = Annotated[Decimal, pydantic.Field(ge=0, max_digits=14, decimal_places=2)]
 Quantity = Annotated[Decimal, pydantic.Field(ge=0, max_digits=14, decimal_places=3)]
 MAX_MONEY = Decimal("1e12")  # numeric(14, 2)
+ScopeItemIds = Annotated[list[uuid.UUID], pydantic.Field(max_length=500)]
 
 
 def one_of(values: Sequence[str]) -> Callable[[str], str]:
@@ -68,6 +70,26 @@ async def visible_project(conn: asyncpg.Connection, project_id: uuid.UUID) -> as
     if row is None:
         raise NotFound("No such project")
     return row
+
+
+async def scope_items_of(conn: asyncpg.Connection, project_id: uuid.UUID,
+                         item_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """The distinct ids, sorted as the database sorts them; 422 naming `scope_item_ids`
+    when one is not a scope item of the project (or not visible to the caller)."""
+    unique = sorted(set(item_ids))
+    foreign = await foreign_scope_items(conn, project_id, unique)
+    if foreign:
+        raise Invalid("Some scope items are not part of this project", errors=[{
+            "field": "scope_item_ids", "message": f"not in this project: {foreign[0]}"}])
+    return unique
+
+
+def with_sorted_links(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` with `scope_item_ids` as a sorted set, so stored and sent links compare."""
+    out = dict(values)
+    if out.get("scope_item_ids") is not None:
+        out["scope_item_ids"] = sorted(set(out["scope_item_ids"]))
+    return out
 
 
 def where_all(conditions: Sequence[tuple[str, Any]], page: Keyset) -> tuple[str, list[Any]]:

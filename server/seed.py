@@ -74,11 +74,20 @@ class _Rows:
     """Rows per table, in insertion order, gathered before one bulk insert each."""
 
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    by_id: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, table: str, **values: Any) -> uuid.UUID:
         values.setdefault("id", uuid.uuid4())
         self.tables.setdefault(table, []).append(values)
+        self.by_id[values["id"]] = values
         return uuid.UUID(str(values["id"]))
+
+    def link(self, org: uuid.UUID, pid: uuid.UUID, item: uuid.UUID, task: uuid.UUID) -> None:
+        """An item link, with both mirrored id lists filled in already, so that the link
+        trigger finds nothing left to update (a bulk load stays one write per row)."""
+        self.add("item_links", org_id=org, project_id=pid, scope_item_id=item, task_id=task)
+        self.by_id[task]["scope_item_ids"].append(item)
+        self.by_id[item]["task_ids"] = sorted({*self.by_id[item]["task_ids"], task})
 
 
 def _uuid(rng: random.Random) -> uuid.UUID:
@@ -147,7 +156,7 @@ def _scope(rows: _Rows, rng: random.Random, org: uuid.UUID, pid: uuid.UUID) -> l
                 unit=unit, unit_price=price.quantize(Decimal("0.01")),
                 total_price=(qty * price).quantize(Decimal("0.01")),
                 status=rng.choice(["pending", "in_progress", "completed"]),
-                completion=rng.randrange(0, 101, 10)))
+                completion=rng.randrange(0, 101, 10), task_ids=[]))
             number += 1
     return items
 
@@ -167,10 +176,10 @@ def _tasks(rows: _Rows, rng: random.Random, org: uuid.UUID, pid: uuid.UUID,
             estimated_hours=Decimal(rng.randrange(2, 60)),
             completed_at=dt.datetime.combine(due, dt.time(17), dt.UTC)
             if status == "completed" else None,
-            category=rng.choice(["construction", "millwork", "electric", "mep"]))
+            category=rng.choice(["construction", "millwork", "electric", "mep"]),
+            scope_item_ids=[])
         if n % 4 == 0:
-            rows.add("item_links", org_id=org, project_id=pid, scope_item_id=rng.choice(items),
-                     task_id=tid)
+            rows.link(org, pid, rng.choice(items), tid)
 
 
 def _drawings(rows: _Rows, rng: random.Random, org: uuid.UUID, pid: uuid.UUID, index: int,

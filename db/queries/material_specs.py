@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -19,3 +19,21 @@ async def list_specs(conn: asyncpg.Connection, where: str, args: list[Any], orde
 
 async def get_spec(conn: asyncpg.Connection, spec_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(f"{SELECT} WHERE id = $1", spec_id)
+
+
+async def parties(conn: asyncpg.Connection,
+                  spec: asyncpg.Record) -> dict[Literal["submitter", "reviewer"], uuid.UUID | None]:
+    """The spec's two workflow parties: who last submitted it (else its author), and who
+    decides on it (the project manager, else the project's first project-manager member)."""
+    row = await conn.fetchrow(
+        """SELECT (SELECT a.user_id FROM audit_logs a
+                   WHERE a.table_name = 'material_specs' AND a.record_id = $1
+                     AND a.action = 'transition' AND a.details->>'action' = 'submit'
+                   ORDER BY a.id DESC LIMIT 1) AS submitter,
+                  coalesce((SELECT p.project_manager_id FROM projects p WHERE p.id = $2),
+                           (SELECT m.user_id FROM project_members m
+                            WHERE m.project_id = $2 AND m.role = 'project_manager'
+                            ORDER BY m.created_at, m.id LIMIT 1)) AS reviewer""",
+        spec["id"], spec["project_id"])
+    assert row is not None
+    return {"submitter": row["submitter"] or spec["created_by"], "reviewer": row["reviewer"]}

@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 
 from db.audience import SHARED
+from db.queries.spelling import correctable, neighbours, widened_tsquery
 
 MARK_START, MARK_END = "\ue000", "\ue001"  # private-use sentinels, turned into <mark> later
 HEADLINE = (f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=30, MinWords=12, "
@@ -92,6 +93,7 @@ class SearchQuery:
     project_id: uuid.UUID | None = None
     limit: int = 20
     after: tuple[Decimal, str, uuid.UUID] | None = None  # (score, type, id) of the last hit
+    widened: str | None = None  # tsquery text of the query's words and their one-edit typos
 
 
 @dataclass
@@ -128,7 +130,7 @@ class _Shared:
         self._p = p
         self._values: dict[str, Any] = {
             "org": scope.org_id, "user": scope.user_id, "projects": sorted(scope.projects),
-            "client": scope.client_id, "project": query.project_id}
+            "client": scope.client_id, "project": query.project_id, "widened": query.widened}
         self._bound: dict[str, str] = {}
         self.q = p.add(query.q)
 
@@ -191,18 +193,40 @@ def _fts_branch(name: str, v: _Shared, scope: Scope, query: SearchQuery) -> str:
             f"WHERE {_visibility(kind, v, scope, query.project_id)} AND {_fts_match(v)}")
 
 
+def _spelled(v: _Shared) -> str:
+    return f"to_tsquery('simple', {v.ref('widened')})"
+
+
+def _fuzzy_match(kind: Kind, v: _Shared, query: SearchQuery) -> tuple[list[str], list[str]]:
+    """(conditions, similarities) of the fuzzy tier for one kind: trigram similarity of the
+    key fields, and whole words of any searchable field within one edit of the query's."""
+    conds, sims = [], []
+    if kind.trgm is not None and fuzzy_enabled(query.q):
+        term = f"f_unaccent({v.q})"
+        conds.append(f"{term} <% {kind.trgm}")
+        sims.append(f"word_similarity({term}, {kind.trgm})")
+    if query.widened is not None:
+        spelled = _spelled(v)
+        conds.append(f"x.search_vector @@ {spelled}")
+        # 0.6-1.0, like a trigram hit over the 0.6 threshold; ts_rank(…, 32) is in [0, 1)
+        sims.append(f"CASE WHEN x.search_vector @@ {spelled} "
+                    f"THEN 0.6 + 0.4 * ts_rank(x.search_vector, {spelled}, 32) ELSE 0 END")
+    return conds, sims
+
+
 def _fuzzy_branch(name: str, v: _Shared, scope: Scope, query: SearchQuery) -> str:
-    """Trigram-only hits (typos, partial codes), scored below 1 by word similarity. At most
-    FUZZY_CAP of them per type are scored, which bounds the cost of a vague query."""
+    """Near hits (typos, swapped letters, partial codes), scored below 1: trigram word
+    similarity of names and codes, or every word of the query within one edit of a word of
+    any searchable field. At most FUZZY_CAP of them per type are scored, which bounds the
+    cost of a vague query."""
     kind = KINDS[name]
-    assert kind.trgm is not None
+    conds, sims = _fuzzy_match(kind, v, query)
     project = f"x.{kind.project}" if kind.project else "NULL::uuid"
-    term = f"f_unaccent({v.q})"
     return (f"SELECT '{name}'::text AS type, f.id, f.project_id, "
             f"round((0.9 * f.sim)::numeric, 6) AS score FROM (SELECT x.id, "
-            f"{project} AS project_id, word_similarity({term}, {kind.trgm}) AS sim "
+            f"{project} AS project_id, GREATEST({', '.join(sims)}) AS sim "
             f"FROM {kind.table} x WHERE {_visibility(kind, v, scope, query.project_id)} "
-            f"AND {term} <% {kind.trgm} AND NOT {_fts_match(v)} LIMIT {FUZZY_CAP}) f")
+            f"AND ({' OR '.join(conds)}) AND NOT {_fts_match(v)} LIMIT {FUZZY_CAP}) f")
 
 
 EMPTY = ("SELECT NULL::text AS type, NULL::uuid AS id, NULL::uuid AS project_id, "
@@ -213,7 +237,8 @@ def ranking_sql(scope: Scope, query: SearchQuery, tier: str = "fts") -> tuple[st
     """One tier's ranking statement ("fts" or "fuzzy"): limit+1 hits after the cursor."""
     names = [n for n in query.types if not (query.project_id and KINDS[n].project is None)]
     if tier == "fuzzy":
-        names = [n for n in names if KINDS[n].trgm] if fuzzy_enabled(query.q) else []
+        trigram = fuzzy_enabled(query.q)
+        names = [n for n in names if query.widened is not None or (trigram and KINDS[n].trgm)]
     if not names:
         return EMPTY, []
     p = _Params()
@@ -230,38 +255,76 @@ def ranking_sql(scope: Scope, query: SearchQuery, tier: str = "fts") -> tuple[st
     return sql, p.values
 
 
+async def _as_ranker(conn: asyncpg.Connection, q: str) -> str:
+    """Switch to the ranking role and settings; the query folded as the search vectors are
+    (f_unaccent is in the database, so it rides along with the settings)."""
+    folded: str | None = await conn.fetchval(
+        "SELECT lower(f_unaccent($1)) FROM (SELECT set_config('role', 'formula_pm_system', "
+        "true), set_config('plan_cache_mode', 'force_custom_plan', true), "
+        "set_config('max_parallel_workers_per_gather', '0', true)) s", q)
+    return folded or ""
+
+
+async def _widened(conn: asyncpg.Connection, scope: Scope, query: SearchQuery,
+                   folded: str) -> SearchQuery:
+    """The query with its misspellings widened to the org's words one edit away (one more
+    round trip, only when a word can be misspelled)."""
+    candidates = neighbours(correctable(folded))
+    if not candidates:
+        return query
+    known = await conn.fetchval(
+        "SELECT coalesce(array_agg(DISTINCT word), '{}') FROM search_words "
+        "WHERE org_id = $1 AND word = ANY($2::text[])", scope.org_id, candidates)
+    return replace(query, widened=widened_tsquery(folded, set(known)))
+
+
+async def as_ranker(conn: asyncpg.Connection, scope: Scope,
+                    query: SearchQuery) -> SearchQuery:
+    """Ranking role and settings, and the query as the fuzzy tier runs it (benchmarks)."""
+    return await _widened(conn, scope, query, await _as_ranker(conn, query.q))
+
+
 async def rank(conn: asyncpg.Connection, scope: Scope,
-               query: SearchQuery) -> list[asyncpg.Record]:
+               query: SearchQuery) -> tuple[list[asyncpg.Record], SearchQuery]:
     """Ids and scores of the best limit+1 hits, found through the indexes (see the module
-    note). Whole-word hits score >= 1 and fuzzy-only hits < 1, so the fuzzy tier runs only
-    when the whole-word tier cannot fill the page."""
-    await conn.execute("SELECT set_config('role', 'formula_pm_system', true), "
-                       "set_config('plan_cache_mode', 'force_custom_plan', true), "
-                       "set_config('max_parallel_workers_per_gather', '0', true)")
+    note), and the query as ranked. Whole-word hits score >= 1 and fuzzy-only hits < 1, so
+    the fuzzy tier (and the look-up of misspellings) runs only when the whole-word tier
+    cannot fill the page."""
+    folded = await _as_ranker(conn, query.q)
     rows: list[asyncpg.Record] = []
     in_fuzzy_tier = query.after is not None and query.after[0] < 1
     if not in_fuzzy_tier:
         rows = await conn.fetch(*_flat(ranking_sql(scope, query, "fts")))
     if len(rows) <= query.limit:
+        query = await _widened(conn, scope, query, folded)
         rest = replace(query, limit=query.limit - len(rows),
                        after=query.after if in_fuzzy_tier else None)
         rows += await conn.fetch(*_flat(ranking_sql(scope, rest, "fuzzy")))
     # On an error the transaction is aborted and SET LOCAL undone, so no `finally` is needed.
     await conn.execute("SELECT set_config('role', 'formula_pm_app', true)")
-    return rows
+    return rows, query
 
 
 def _flat(statement: tuple[str, list[Any]]) -> list[Any]:
     return [statement[0], *statement[1]]
 
 
-async def hydrate(conn: asyncpg.Connection, q: str,
+def _highlighted(p: _Params, query: SearchQuery, hits: Sequence[asyncpg.Record]) -> str:
+    """The tsquery whose words the snippets mark: with the misspellings' neighbours when a
+    near hit is on the page."""
+    words = f"websearch_to_tsquery('simple', f_unaccent({p.add(query.q)}))"
+    if query.widened is None or all(h["score"] >= 1 for h in hits):
+        return words
+    return f"({words} || to_tsquery('simple', {p.add(query.widened)}))"
+
+
+async def hydrate(conn: asyncpg.Connection, query: SearchQuery,
                   hits: Sequence[asyncpg.Record]) -> list[dict[str, Any]]:
     """Titles and highlighted snippets of one page of hits, read under RLS (as the actor)."""
     if not hits:
         return []
     p = _Params()
-    qp, opts = p.add(q), p.add(HEADLINE)
+    tsquery, opts = _highlighted(p, query, hits), p.add(HEADLINE)
     parts = []
     for name in sorted({h["type"] for h in hits}):
         kind = KINDS[name]
@@ -269,7 +332,7 @@ async def hydrate(conn: asyncpg.Connection, q: str,
         parts.append(
             f"SELECT '{name}'::text AS type, x.id, {kind.title} AS title, "
             f"ts_headline('fpm_search', left({kind.body}, {SNIPPET_SOURCE_CHARS}), "
-            f"websearch_to_tsquery('simple', f_unaccent({qp})), {opts}) AS snippet "
+            f"{tsquery}, {opts}) AS snippet "
             f"FROM {kind.table} x WHERE x.id = ANY({ids}::uuid[])")
     rows = await conn.fetch("\nUNION ALL\n".join(parts), *p.values)
     shown = {(r["type"], r["id"]): r for r in rows}
@@ -287,6 +350,6 @@ async def search(conn: asyncpg.Connection, scope: Scope,
                  query: SearchQuery) -> tuple[list[dict[str, Any]], bool]:
     """One page of hits (best first) and whether more follow. Call inside
     `transaction(pool, actor)`; the route and the benchmark both use this."""
-    hits = await rank(conn, scope, query)
+    hits, query = await rank(conn, scope, query)
     more = len(hits) > query.limit
-    return await hydrate(conn, query.q, hits[: query.limit]), more
+    return await hydrate(conn, query, hits[: query.limit]), more

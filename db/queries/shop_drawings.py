@@ -1,16 +1,15 @@
-"""SQL of shop drawings: rows with their derived parties, scope links and revision history."""
+"""SQL of shop drawings: rows with their derived parties, and the revision history."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
 from db.queries.project_rows import insert_row, list_rows
 
-# The submitter and reviewer behind "ball in court", and the linked scope items.
+# The submitter and reviewer behind "ball in court".
 SELECT = """
 SELECT d.*,
        coalesce(d.submitted_by, d.created_by) AS submitter_id,
@@ -18,9 +17,7 @@ SELECT d.*,
                 (SELECT p.project_manager_id FROM projects p WHERE p.id = d.project_id),
                 (SELECT m.user_id FROM project_members m
                  WHERE m.project_id = d.project_id AND m.role = 'project_manager'
-                 ORDER BY m.created_at, m.id LIMIT 1)) AS reviewer_id,
-       coalesce((SELECT array_agg(l.scope_item_id ORDER BY l.scope_item_id)
-                 FROM item_links l WHERE l.shop_drawing_id = d.id), '{}') AS scope_item_ids
+                 ORDER BY m.created_at, m.id LIMIT 1)) AS reviewer_id
 FROM shop_drawings d
 """
 
@@ -32,30 +29,6 @@ async def list_drawings(conn: asyncpg.Connection, where: str, args: list[Any], o
 
 async def get_drawing(conn: asyncpg.Connection, drawing_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(f"{SELECT} WHERE d.id = $1", drawing_id)
-
-
-async def foreign_scope_items(conn: asyncpg.Connection, project_id: uuid.UUID,
-                              item_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-    """Those of `item_ids` that are not scope items of this project (as the actor sees it)."""
-    found = await conn.fetch(
-        "SELECT id FROM scope_items WHERE id = ANY($1::uuid[]) AND project_id = $2",
-        list(item_ids), project_id)
-    known = {r["id"] for r in found}
-    return [i for i in item_ids if i not in known]
-
-
-async def set_links(conn: asyncpg.Connection, drawing: asyncpg.Record,
-                    item_ids: Sequence[uuid.UUID]) -> None:
-    """Make the drawing's scope links exactly `item_ids`."""
-    await conn.execute(
-        "DELETE FROM item_links WHERE shop_drawing_id = $1 AND scope_item_id <> ALL($2::uuid[])",
-        drawing["id"], list(item_ids))
-    await conn.execute(
-        """INSERT INTO item_links (org_id, project_id, scope_item_id, shop_drawing_id)
-           SELECT $1, $2, item, $3 FROM unnest($4::uuid[]) AS item
-           WHERE NOT EXISTS (SELECT 1 FROM item_links l
-                             WHERE l.shop_drawing_id = $3 AND l.scope_item_id = item)""",
-        drawing["org_id"], drawing["project_id"], drawing["id"], list(item_ids))
 
 
 async def last_transition_comment(conn: asyncpg.Connection,

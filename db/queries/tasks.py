@@ -12,7 +12,7 @@ import asyncpg
 from db.queries.common import PageLike, delete_row, fetch_page, update_row
 
 COLUMNS = ("name", "description", "status", "priority", "assigned_to", "start_date", "due_date",
-           "progress", "estimated_hours", "actual_hours", "category", "tags")
+           "progress", "estimated_hours", "actual_hours", "category", "tags", "scope_item_ids")
 FILTERS = ("project_id", "status", "priority", "assigned_to")
 
 

@@ -1,4 +1,4 @@
-"""Material specifications: CRUD and the approval and procurement workflow."""
+"""Material specifications: CRUD, scope links and the approval and procurement workflow."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from db.audience import is_client, without_internal
 from db.pool import transaction
 from db.queries import material_specs as queries
 from db.queries import project_rows as rows
+from db.queries.item_links import set_links
 from db.schema import SPEC_STATUSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
+from server.ball import pass_ball
 from server.errors import Conflict, NotFound
 from server.keys import POOL
 from server.openapi import doc
@@ -26,6 +28,7 @@ from server.project_records import (
     LongText,
     Money,
     Quantity,
+    ScopeItemIds,
     ShortText,
     check_version,
     line_total,
@@ -33,13 +36,15 @@ from server.project_records import (
     one_of,
     path_id,
     record_transition,
+    scope_items_of,
     visible_project,
     where_all,
+    with_sorted_links,
 )
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.text import ONE_LINE
 from server.validation import ApiModel, FreeJson, read_body, read_query
-from server.workflows import specs
+from server.workflows import notices, specs
 from server.workflows.machine import changed_fields
 
 routes = web.RouteTableDef()
@@ -76,12 +81,14 @@ class SpecIn(SpecFields):
     project_id: uuid.UUID
     description: Body
     currency: Currency = "TRY"
+    scope_item_ids: ScopeItemIds = []
 
 
 class SpecPatch(SpecFields):
     description: Body | None = None
     currency: Currency | None = None
-    _required = not_null("description", "currency", "specification")
+    scope_item_ids: ScopeItemIds | None = None
+    _required = not_null("description", "currency", "specification", "scope_item_ids")
 
 
 class SpecQuery(PageParams):
@@ -145,8 +152,11 @@ async def create_material_spec(request: web.Request) -> web.Response:
     values = _with_total(body.model_dump(exclude_none=True))
     async with transaction(request.app[POOL], await actor(request)) as conn:
         project = await visible_project(conn, body.project_id)
+        values["scope_item_ids"] = await scope_items_of(conn, body.project_id,
+                                                        body.scope_item_ids)
         row = await rows.insert_row(conn, TABLE, {
             **values, "org_id": project["org_id"], "created_by": who.user_id})
+        await set_links(conn, TABLE, row, row["scope_item_ids"])
     return json_response(shape(row, who.role), status=201)
 
 
@@ -170,8 +180,14 @@ async def update_material_spec(request: web.Request) -> web.Response:
     changes = (await read_body(request, SpecPatch)).model_dump(exclude_unset=True)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         current = await _locked(conn, spec_id, request)
-        specs.LOCK.check_edit(current["status"], changed_fields(current, changes), who.role)
+        specs.LOCK.check_edit(current["status"], changed_fields(
+            with_sorted_links(current), with_sorted_links(changes)), who.role)
+        if "scope_item_ids" in changes:
+            changes["scope_item_ids"] = await scope_items_of(
+                conn, current["project_id"], changes["scope_item_ids"])
         row = await rows.update_row(conn, TABLE, spec_id, _with_total(changes, current))
+        if "scope_item_ids" in changes:
+            await set_links(conn, TABLE, row, changes["scope_item_ids"])
     return json_response(shape(row, who.role))
 
 
@@ -208,4 +224,9 @@ async def transition_material_spec(request: web.Request) -> web.Response:
         await record_transition(conn, current, TABLE, who.user_id, {
             "action": step.action, "from": step.source, "to": step.target,
             "comment": step.comment})
+        party = notices.SPEC_BALL.get(step.action)
+        if party is not None:
+            await pass_ball(conn, row, entity_type="material_spec", step=step, party=party,
+                            what=f"material spec {row['code'] or row['description'][:60]}",
+                            parties=await queries.parties(conn, row), actor_id=who.user_id)
     return json_response(shape(row, who.role))

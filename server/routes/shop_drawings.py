@@ -14,34 +14,38 @@ from aiohttp import web
 from db.pool import transaction
 from db.queries import project_rows as rows
 from db.queries import shop_drawings as queries
+from db.queries.item_links import set_links
 from db.schema import DRAWING_STATUSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
-from server.errors import Conflict, Invalid, NotFound
+from server.ball import pass_ball
+from server.errors import Conflict, NotFound
 from server.keys import POOL
 from server.openapi import doc
 from server.project_records import (
     LongText,
     Name,
+    ScopeItemIds,
     ShortText,
     check_version,
     not_null,
     one_of,
     path_id,
     record_transition,
+    scope_items_of,
     visible_project,
     where_all,
+    with_sorted_links,
 )
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.text import ONE_LINE
 from server.validation import ApiModel, read_body, read_query
-from server.workflows import drawings
+from server.workflows import drawings, notices
 from server.workflows.machine import Transition, changed_fields
 
 routes = web.RouteTableDef()
 TABLE = "shop_drawings"
 Status = Annotated[str, pydantic.AfterValidator(one_of(DRAWING_STATUSES))]
-ItemIds = Annotated[list[uuid.UUID], pydantic.Field(max_length=500)]
 SORTABLE = {
     "created_at": SortKey("created_at", "timestamptz"),
     "updated_at": SortKey("updated_at", "timestamptz"),
@@ -59,7 +63,7 @@ class DrawingIn(ApiModel):
     drawing_type: ShortText | None = None
     room: ShortText | None = None
     notes: LongText | None = None
-    scope_item_ids: ItemIds = []
+    scope_item_ids: ScopeItemIds = []
 
 
 class DrawingPatch(ApiModel):
@@ -68,7 +72,7 @@ class DrawingPatch(ApiModel):
     drawing_type: ShortText | None = None
     room: ShortText | None = None
     notes: LongText | None = None
-    scope_item_ids: ItemIds | None = None
+    scope_item_ids: ScopeItemIds | None = None
     _required = not_null("drawing_number", "title", "scope_item_ids")
 
 
@@ -94,16 +98,6 @@ def shape(row: Mapping[str, Any], role: str) -> dict[str, Any]:
     return data
 
 
-async def _check_items(conn: asyncpg.Connection, project_id: uuid.UUID,
-                       item_ids: list[uuid.UUID]) -> list[uuid.UUID]:
-    unique = list(dict.fromkeys(item_ids))
-    foreign = await queries.foreign_scope_items(conn, project_id, unique)
-    if foreign:
-        raise Invalid("Some scope items are not part of this project", errors=[{
-            "field": "scope_item_ids", "message": f"not in this project: {foreign[0]}"}])
-    return unique
-
-
 async def _locked(conn: asyncpg.Connection, drawing_id: uuid.UUID,
                   request: web.Request) -> asyncpg.Record:
     current = await rows.lock_row(conn, TABLE, drawing_id)
@@ -111,19 +105,6 @@ async def _locked(conn: asyncpg.Connection, drawing_id: uuid.UUID,
         raise NotFound("No such shop drawing")
     check_version(current["version"], if_match(request))
     return current
-
-
-async def _check_unlocked(conn: asyncpg.Connection, current: asyncpg.Record,
-                          changes: dict[str, Any], item_ids: list[uuid.UUID] | None,
-                          role: str) -> None:
-    """409 when a decided drawing would change (links included; unchanged values pass)."""
-    before = await queries.get_drawing(conn, current["id"])
-    assert before is not None
-    now = {**dict(before), "scope_item_ids": sorted(before["scope_item_ids"])}
-    wanted = dict(changes)
-    if item_ids is not None:
-        wanted["scope_item_ids"] = sorted(set(item_ids))
-    drawings.LOCK.check_edit(current["status"], changed_fields(now, wanted), role)
 
 
 @routes.get("/api/v1/shop-drawings")
@@ -152,10 +133,11 @@ async def create_shop_drawing(request: web.Request) -> web.Response:
     values = body.model_dump(exclude_none=True, exclude={"scope_item_ids"})
     async with transaction(request.app[POOL], await actor(request)) as conn:
         project = await visible_project(conn, body.project_id)
-        items = await _check_items(conn, body.project_id, body.scope_item_ids)
+        items = await scope_items_of(conn, body.project_id, body.scope_item_ids)
         row = await rows.insert_row(conn, TABLE, {
-            **values, "org_id": project["org_id"], "created_by": who.user_id})
-        await queries.set_links(conn, row, items)
+            **values, "scope_item_ids": items, "org_id": project["org_id"],
+            "created_by": who.user_id})
+        await set_links(conn, TABLE, row, items)
         drawing = await queries.get_drawing(conn, row["id"])
     assert drawing is not None
     return json_response(shape(drawing, who.role), status=201)
@@ -179,14 +161,17 @@ async def update_shop_drawing(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.EDIT_DRAWINGS)
     changes = (await read_body(request, DrawingPatch)).model_dump(exclude_unset=True)
-    item_ids = changes.pop("scope_item_ids", None)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         current = await _locked(conn, drawing_id, request)
-        await _check_unlocked(conn, current, changes, item_ids, who.role)
+        # 409 for a decided drawing (links included; values sent back unchanged pass).
+        drawings.LOCK.check_edit(current["status"], changed_fields(
+            with_sorted_links(current), with_sorted_links(changes)), who.role)
+        if "scope_item_ids" in changes:
+            changes["scope_item_ids"] = await scope_items_of(
+                conn, current["project_id"], changes["scope_item_ids"])
         row = await rows.update_row(conn, TABLE, drawing_id, changes)
-        if item_ids is not None:
-            await queries.set_links(conn, row, await _check_items(
-                conn, row["project_id"], item_ids))
+        if "scope_item_ids" in changes:
+            await set_links(conn, TABLE, row, changes["scope_item_ids"])
         drawing = await queries.get_drawing(conn, drawing_id)
     assert drawing is not None
     return json_response(shape(drawing, who.role))
@@ -259,5 +244,10 @@ async def transition_shop_drawing(request: web.Request) -> web.Response:
         step = drawings.next_state(current["status"], body.action, who.role, body.comment)
         await _apply(conn, current, step, who.user_id)
         drawing = await queries.get_drawing(conn, drawing_id)
-    assert drawing is not None
+        assert drawing is not None
+        await pass_ball(
+            conn, drawing, entity_type="shop_drawing", step=step, actor_id=who.user_id,
+            what=f"shop drawing {drawing['drawing_number']} ({drawing['revision']})",
+            party=notices.DRAWING_BALL.get(step.action),
+            parties={"submitter": drawing["submitter_id"], "reviewer": drawing["reviewer_id"]})
     return json_response(shape(drawing, who.role))

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from db.pool import transaction
 from db.queries import tasks as queries
+from db.queries.item_links import set_links
 from db.queries.members import is_member
 from db.queries.projects import is_visible
 from db.schema import PRIORITIES, TASK_STATUSES
@@ -33,6 +34,7 @@ from server.fields import (
 )
 from server.keys import POOL
 from server.openapi import doc
+from server.project_records import ScopeItemIds, scope_items_of
 from server.rest import (
     PageParams,
     SortKey,
@@ -52,7 +54,7 @@ TaskStatus = Literal[TASK_STATUSES]  # type: ignore[valid-type]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 Tag = Annotated[str, pydantic.Field(min_length=1, max_length=100), ONE_LINE]
 PROGRESS_FIELDS = frozenset({"status", "progress", "actual_hours"})
-NOT_NULL = ("name", "status", "priority", "progress", "tags")
+NOT_NULL = ("name", "status", "priority", "progress", "tags", "scope_item_ids")
 SORTABLE = {
     "created_at": SortKey("created_at", "timestamptz"),
     "updated_at": SortKey("updated_at", "timestamptz"),
@@ -75,6 +77,7 @@ class TaskFields(ApiModel):
     actual_hours: Hours | None = None
     category: ShortText | None = None
     tags: list[Tag] | None = pydantic.Field(None, max_length=50)
+    scope_item_ids: ScopeItemIds | None = None
 
     @pydantic.model_validator(mode="after")
     def _dates(self) -> TaskFields:
@@ -116,6 +119,7 @@ class TaskOut(RecordOut):
     category: str | None
     tags: list[str]
     legacy_id: str | None
+    scope_item_ids: list[uuid.UUID]
 
 
 def _require_for(who: Identity, changes: dict[str, Any]) -> None:
@@ -164,8 +168,12 @@ async def create_task(request: web.Request) -> web.Response:
             raise Invalid("No such project",
                           errors=[{"field": "project_id", "message": "no such project"}])
         await _check_assignee(conn, body.project_id, body.assigned_to)
+        if body.scope_item_ids is not None:
+            values["scope_item_ids"] = await scope_items_of(conn, body.project_id,
+                                                            body.scope_item_ids)
         row = await queries.create_task(conn, org_id=who.org_id, project_id=body.project_id,
                                         created_by=who.user_id, values=values)
+        await set_links(conn, "tasks", row, row["scope_item_ids"])
         if row["assigned_to"] is not None and row["assigned_to"] != who.user_id:
             await queries.notify_assignee(conn, row, who.user_id)
     return json_response(record(row), status=201)
@@ -192,15 +200,21 @@ async def patch_task(request: web.Request) -> web.Response:
     _complete(changes)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         before = None
-        if changes.get("assigned_to") is not None:
+        if changes.get("assigned_to") is not None or "scope_item_ids" in changes:
             before = await queries.get_task(conn, task_id)
             if before is None:
                 raise NotFound("No such task")
-            await _check_assignee(conn, before["project_id"], changes["assigned_to"])
+            await _check_assignee(conn, before["project_id"], changes.get("assigned_to"))
+        if before is not None and "scope_item_ids" in changes:
+            changes["scope_item_ids"] = await scope_items_of(
+                conn, before["project_id"], changes["scope_item_ids"])
         row = await queries.update_task(conn, task_id, changes, version)
         if row is None:
             await missing_or_stale(conn, "tasks", task_id)
-        if (before is not None and row["assigned_to"] != before["assigned_to"]
+        if "scope_item_ids" in changes:
+            await set_links(conn, "tasks", row, changes["scope_item_ids"])
+        if (before is not None and row["assigned_to"] is not None
+                and row["assigned_to"] != before["assigned_to"]
                 and row["assigned_to"] != who.user_id):
             await queries.notify_assignee(conn, row, who.user_id)
     return json_response(record(row))

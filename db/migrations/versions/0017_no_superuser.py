@@ -11,7 +11,7 @@ role may still carry BYPASSRLS, which `formula-pm check` reports and a superuser
 with `ALTER ROLE formula_pm_system NOBYPASSRLS`.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-05
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0015"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
