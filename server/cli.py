@@ -9,6 +9,7 @@ import json
 import logging
 import secrets
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -18,10 +19,12 @@ from aiohttp import web
 
 from db.migrate import upgrade
 from db.pool import create_pool
+from server.announce import keep_demo_logins, open_line, say
 from server.config import ConfigError, Settings, load_settings
 from server.fatal import (
     BEHIND,
     CONFIG,
+    INTERRUPTED,
     Fatal,
     address_problem,
     check_address_free,
@@ -75,7 +78,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if settings.embedded:
         result = asyncio.run(_seed(settings, projects=8, password=None))
         if result["created"]:
-            _announce_demo(settings, result)
+            keep_demo_logins(settings, result)
     log.info("listening", extra={"host": settings.host, "port": settings.port,
                                  "embedded_db": settings.embedded,
                                  "redis": bool(settings.redis_url)})
@@ -86,27 +89,38 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                                                 "gc_frozen": freeze_startup_heap()})
 
     app.on_startup.append(freeze)
+    lifetime = Lifetime()
+    app.on_shutdown.insert(0, lifetime.stopping)
     try:
         web.run_app(
             app, host=settings.host, port=settings.port, access_log=None,
-            print=None, max_line_size=HANDLER_ARGS["max_line_size"],
+            # Called once the socket listens: our line instead of aiohttp's banner.
+            print=lambda _banner: say(open_line(settings)),
+            max_line_size=HANDLER_ARGS["max_line_size"],
             max_field_size=HANDLER_ARGS["max_field_size"],
             shutdown_timeout=5,
         )
     except OSError as exc:  # taken between the check above and now
         raise address_problem(exc, settings.host, settings.port) from None
+    lifetime.log_shutdown()
     return 0
 
 
-def _announce_demo(settings: Settings, result: dict[str, Any]) -> None:
-    lines = [f"Demo organisation '{result['org']}' loaded. Sign in with any of these "
-             f"(password: {result['password']}):"]
-    lines += [f"  {login['email']:<36} {login['role']}" for login in result["logins"]]
-    text = "\n".join(lines)
-    print(text, flush=True)
-    path = settings.data_dir / "demo-logins.txt"
-    path.write_text(text + "\n")
-    path.chmod(0o600)
+class Lifetime:
+    """When the worker started serving and began stopping, for its `shutdown` log line."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.stop_began: float | None = None
+
+    async def stopping(self, _: web.Application) -> None:
+        self.stop_began = time.monotonic()
+
+    def log_shutdown(self) -> None:
+        now = time.monotonic()
+        stop = None if self.stop_began is None else round(now - self.stop_began, 3)
+        log.info("shutdown", extra={"uptime_s": round(now - self.started, 3),
+                                    "stop_s": stop})
 
 
 async def _seed(settings: Settings, projects: int, password: str | None) -> dict[str, Any]:
@@ -368,3 +382,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Fatal as exc:
         print(f"formula-pm: {exc}", file=sys.stderr)
         return exc.code
+    except KeyboardInterrupt:  # Ctrl-C before the server runs (it handles its own)
+        print("formula-pm: interrupted", file=sys.stderr)
+        return INTERRUPTED

@@ -18,6 +18,7 @@ CONFIG = 2        # a setting is missing or malformed
 BEHIND = 3        # `migrate --status`: migrations are pending
 UNAVAILABLE = 4   # the database or Redis cannot be reached or refuses us
 ADDRESS_IN_USE = 5
+INTERRUPTED = 130  # Ctrl-C during start-up (the shell's 128 + SIGINT)
 
 
 class Fatal(Exception):

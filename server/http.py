@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from aiohttp import web
 
@@ -11,6 +12,7 @@ from server.errors import REQUEST_ID, Handler, UriTooLong
 from server.keys import SETTINGS
 
 access_log = logging.getLogger("formula_pm.access")
+SOCKETIO_PATH = "/socket.io/"
 
 # aiohttp answers an over-long request line with plain text before any middleware runs, so
 # its parser limits are set well above ours and the limits are enforced here as problem+json.
@@ -61,11 +63,24 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         raise
     finally:
         request.app[REQUESTS].add(status)
-        access_log.info(
-            "%s %s %s", request.method, request.path, status,
-            extra={"request_id": request.get(REQUEST_ID), "status": status,
-                   "ms": round((time.perf_counter() - started) * 1000, 2)},
-        )
+        access_log.info("%s %s %s", request.method, request.path, status,
+                        extra=access_fields(request, status, time.perf_counter() - started))
+
+
+def access_fields(request: web.Request, status: int, elapsed: float) -> dict[str, Any]:
+    """The access log line's fields. `ms` is what answering took; a websocket's handler
+    returns only when the socket closes, so its line (written then) has `websocket` and
+    `lifetime_s` instead, and a Socket.IO long poll (held open until there is something to
+    send) says so, lest either be read as a slow request."""
+    fields: dict[str, Any] = {"request_id": request.get(REQUEST_ID), "status": status}
+    if status == 101:
+        fields["websocket"] = True
+        fields["lifetime_s"] = round(elapsed, 3)
+        return fields
+    fields["ms"] = round(elapsed * 1000, 2)
+    if request.path == SOCKETIO_PATH and request.query.get("transport") == "polling":
+        fields["long_poll"] = True
+    return fields
 
 
 @web.middleware

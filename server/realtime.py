@@ -89,6 +89,7 @@ def setup_realtime(app: web.Application) -> None:
     app[REALTIME_STATUS] = status
     app[REALTIME_METRICS] = metrics
     app[METRICS].append(metrics)
+    app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(_realtime_ctx)
 
 
@@ -108,6 +109,13 @@ async def end_changed_identities(app: web.Application, events: list[Event]) -> N
             await revoke_user_sessions(app, user_id, "identity changed", Actor(None, None))
         except Exception:  # the feed goes on; the REST path revoked already where it could
             log.exception("ending the sessions of user %s failed", user_id)
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """On shutdown, before aiohttp waits for the open requests (a socket is one)."""
+    closed = await app[HUB].close_sockets()
+    if closed:
+        log.info("sockets closed for shutdown", extra={"sockets": closed})
 
 
 async def _realtime_ctx(app: web.Application) -> AsyncIterator[None]:
