@@ -66,14 +66,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.malloc import tune_malloc
 
     tuned = tune_malloc()  # once per worker process, before its heap grows
-    if tuned:
-        log.info("malloc settings pinned", extra={"malloc": tuned})
     collector = tune_collector()
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     check_address_free(settings.host, settings.port)
     if settings.redis_url:
         probe_redis(settings.redis_url)
     settings = resolve_database(settings)
+    # Logged only now: a start that cannot work prints its one line and nothing else.
+    if tuned:
+        log.info("malloc settings pinned", extra={"malloc": tuned})
     upgrade(settings.database_url or "")
     if settings.embedded:
         result = asyncio.run(_seed(settings, projects=8, password=None))

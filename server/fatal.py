@@ -60,6 +60,8 @@ def database_problem(exc: BaseException, url: str) -> str | None:
         return f"{at} refused the connection: {exc}"
     if isinstance(exc, TimeoutError):
         return f"{at} did not answer in time"
+    if isinstance(exc, ConnectionRefusedError):  # asyncpg's text names only the address
+        return f"cannot reach {at}: connection refused (is PostgreSQL listening there?)"
     if isinstance(exc, OSError):
         return f"cannot reach {at}: {exc.strerror or exc}"
     return None
