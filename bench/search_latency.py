@@ -34,10 +34,10 @@ from server.seed import seed_demo
 QUERIES = [  # (what it stands for, q)
     ("name word", "reception"),
     ("typo", "milwork"),
-    ("drawing number", "FM-0420-007"),
-    ("partial code", "SCOPE01"),
+    ("drawing number", "ID-201"),
+    ("partial code", "MW-0"),
     ("supplier", "Decospan"),
-    ("misspelled supplier", "Yapi Merkzi"),
+    ("misspelled supplier", "Karakoy Yapi Markt"),
     ("Turkish name, folded", "yilmaz"),
     ("Turkish place", "Kadıköy"),
     ("multi-word phrase", "walnut veneer panel"),
