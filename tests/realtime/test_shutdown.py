@@ -1,7 +1,8 @@
 """Stopping a worker with sockets connected: Ctrl-C (SIGINT) or SIGTERM ends it within 2 s,
 every socket gets a proper close (the Engine.IO close packet, then a websocket close frame
-1000 from the server), one `shutdown` log line says how long it ran; the access log counts
-a websocket's lifetime apart from request durations; the start says where to open it."""
+1000 from the server; a peer that never answers it does not hold the worker up), one
+`shutdown` log line says how long it ran; the access log counts a websocket's lifetime
+apart from request durations; the start says where to open it."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ class RawSocket:
         assert opened.startswith("0{")
         await self.ws.send_str("40" + json.dumps({"token": token}))
         assert (await self.ws.receive_str()).startswith("40{")
+
+    def read_all_the_time(self) -> None:
         self.task = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -87,6 +90,9 @@ async def test_a_signal_closes_every_socket_cleanly_and_stops_within_2s(
         async with aiohttp.ClientSession() as http:
             raw = RawSocket(http, serve.url)
             await raw.connect(token)
+            raw.read_all_the_time()
+            stalled = RawSocket(http, serve.url)  # never reads again: never answers a close
+            await stalled.connect(token)
             async with http.get(f"{serve.url}/socket.io/?EIO=4&transport=polling") as r:
                 assert r.status == 200  # a long-polling handshake, for the access log
             code, elapsed = await serve.signal(signal_)
