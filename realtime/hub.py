@@ -136,19 +136,11 @@ class Hub:
         self._tasks.append(asyncio.create_task(self.manager.backlog.sweep()))
 
     async def close_sockets(self) -> int:
-        """Close every socket of this worker the way a client expects a server to go away:
-        its `disconnect` handler runs, the Engine.IO close packet is sent, then the websocket
-        close frame (1000) from the server side, so every client (a browser's engine.io
-        ignores the close packet on a websocket) reconnects at once instead of after a ping
-        timeout. Run before the web server waits for its handlers: a socket's handler ends
-        only when its socket is closed. Returns how many were open."""
-        sockets = list(self.sio.eio.sockets.values())
-        for socket in sockets:
-            await socket.close(wait=False)  # runs `disconnect`, queues the close packet
-            # The writer sends what is queued, then closes the websocket itself (the
-            # pending poll of a long-polling client is answered instead).
-            socket.queue.put_nowait(None)
-        return len(sockets)
+        """Close every socket of this worker the way a client expects a server to go away
+        (see `HubServer.close_sessions`), so that clients reconnect at once instead of
+        after a ping timeout. Run before the web server waits for its handlers: a socket's
+        handler ends only when its socket is closed. Returns how many were open."""
+        return await self.sio.close_sessions()
 
     async def stop(self) -> None:
         for task in self._tasks:

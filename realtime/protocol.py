@@ -165,6 +165,16 @@ class HubServer(socketio.AsyncServer):
         if eio_sid is not None:
             self._close_transport(eio_sid)
 
+    async def close_sessions(self) -> int:
+        """Close every Engine.IO session of this worker now (the worker is stopping): each
+        socket's `disconnect` handler runs, then the close packet and, on a websocket, the
+        close frame (1000) from this side, which even a browser's engine.io, ignoring the
+        close packet on a websocket, takes as the cue to reconnect. How many were open."""
+        sessions = list(self.eio.sockets)
+        for eio_sid in sessions:
+            await self._close_session(eio_sid)
+        return len(sessions)
+
     def _close_transport(self, eio_sid: str) -> None:
         """Close an Engine.IO session and its connection, in the background."""
         task = asyncio.get_running_loop().create_task(self._close_session(eio_sid))
