@@ -12,7 +12,8 @@ from aiohttp.test_utils import TestClient
 from server.routes.console import ASSETS, STATIC
 
 IMPORT = re.compile(r'''(?:import|export)\s*(?:[^"';]*?\sfrom\s*)?["']([^"']+)["']''')
-MODULES = sorted(p for p in ASSETS if p.endswith((".js", ".mjs")) and p != "vendor/socket.io.min.js")
+MODULES = sorted(p for p in ASSETS
+                 if p.endswith((".js", ".mjs")) and p != "vendor/socket.io.min.js")
 
 
 def _imports(path: str) -> list[str]:
@@ -56,7 +57,8 @@ def test_the_page_has_no_inline_script_or_style_for_the_csp_to_refuse() -> None:
         assert "eval(" not in text and "new Function" not in text, path
 
 
-async def test_assets_are_served_with_their_types_and_nothing_else(client: TestClient[Any, Any]) -> None:
+async def test_assets_are_served_with_their_types_and_nothing_else(
+        client: TestClient[Any, Any]) -> None:
     page = await client.get("/")
     assert page.status == 200 and page.content_type == "text/html"
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]

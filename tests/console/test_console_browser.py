@@ -71,7 +71,8 @@ async def _site(world: World, pool: asyncpg.Pool) -> Site:
         async def task(name: str, status: str, who: Any, due: dt.date | None) -> Any:
             return await conn.fetchval(
                 "INSERT INTO tasks (org_id, project_id, name, status, assigned_to, due_date) "
-                "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id", org, project, name, status, who, due)
+                "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                org, project, name, status, who, due)
 
         async def drawing(number: str, title: str, status: str) -> Any:
             return await conn.fetchval(
@@ -197,7 +198,10 @@ async def test_a_site_pm_reads_filters_and_changes_work_live(
         await expect(office.locator("#task-status")).to_have_value("in_progress")
         await expect(office.locator("#task-form button[type=submit]")).to_be_disabled()
         await office.select_option("#task-status", "review")
-        await office.click("#task-form button[type=submit]")
+        async with office.expect_request(lambda r: r.method == "PATCH") as sent:
+            await office.click("#task-form button[type=submit]")
+        headers = (await sent.value).headers
+        assert headers["if-match"] == '"1"' and headers["x-socket-id"]
         await expect(desk).to_contain_text("In review")
         await expect(office.locator("#feed")).to_contain_text(
             "You moved Fit reception desk to review")
@@ -291,6 +295,8 @@ async def test_two_browsers_live_resync_and_conflict(
         await expect(_row(phone, "tasks", site.walnut)).to_contain_text("In progress",
                                                                         timeout=10_000)
         await expect(phone.locator("#feed")).to_contain_text("Murat Kaya started Cut walnut panels")
+        await _open(phone, "tasks", site.walnut)   # its form stays open through what follows
+        await expect(phone.locator("#task-status")).to_have_value("in_progress")
 
         # The server dies; meanwhile a change is made through another worker's API.
         server.kill()
@@ -308,6 +314,8 @@ async def test_two_browsers_live_resync_and_conflict(
                                                               timeout=15_000)
         await expect(phone.locator("#connection")).to_have_text("connected")
         await expect(_row(phone, "tasks", site.walnut)).to_contain_text("In review")
+        # The open form follows the record: it shows the status the task has now.
+        await expect(phone.locator("#task-status")).to_have_value("review")
         await expect(phone.locator("#feed")).to_contain_text(
             "Murat Kaya moved Cut walnut panels to review")
         await phone.screenshot(path=str(artifacts_dir / "console-resynced.png"), full_page=True)
@@ -318,8 +326,6 @@ async def test_two_browsers_live_resync_and_conflict(
             await route.continue_(headers={**route.request.headers, "if-match": '"1"'})
 
         await phone.route("**/api/v1/tasks/*", stale)
-        await _open(phone, "tasks", site.walnut)
-        await expect(phone.locator("#task-status")).to_have_value("review")
         await phone.select_option("#task-status", "completed")
         await phone.click("#task-form button[type=submit]")
         await expect(phone.locator("#message")).to_contain_text("Conflict", timeout=5_000)
@@ -327,6 +333,21 @@ async def test_two_browsers_live_resync_and_conflict(
             == "review"
         await expect(phone.locator("#task-status")).to_have_value("review")  # reloaded
         await phone.screenshot(path=str(artifacts_dir / "console-conflict.png"), full_page=True)
+        await phone.unroute("**/api/v1/tasks/*")
+
+        # Down again while more changes are made than one resync returns: the page is told
+        # there is a gap and reloads its lists over REST.
+        server.kill()
+        await expect(phone.locator("#connection")).to_contain_text("reconnecting",
+                                                                   timeout=10_000)
+        await pool.execute(
+            "INSERT INTO tasks (org_id, project_id, name) SELECT $1, $2, 'Snag ' || n "
+            "FROM generate_series(1, 1001) AS n", site.pm["org_id"], site.project)
+        server.start()
+        await server.ready()
+        await expect(phone.locator("#toast")).to_contain_text("lists were reloaded",
+                                                              timeout=15_000)
+        await expect(phone.locator("#tasks li")).to_have_count(1004)
     finally:
         await _close_pages(browser)
         server.stop()

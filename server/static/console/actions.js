@@ -1,5 +1,5 @@
 // What a person does on the page: sign in and out, open a project, change records.
-import {api, ApiError, login, logout, planRefresh, requestId, storedSession} from "./api.js";
+import {api, ApiError, forgetTokens, login, logout, planRefresh, requestId, storedSession} from "./api.js";
 import {LISTS, loadProject, loadProjects, newRequest, openProject, reloadRecord, wrote} from "./data.js";
 import {title} from "./sentences.js";
 import {getState, initial, say, update} from "./store.js";
@@ -25,6 +25,7 @@ export async function signOut() {
 /** A session ended elsewhere (refresh refused): back to the sign-in form, saying why. */
 export function sessionEnded() {
   stopLive();
+  forgetTokens();
   update({...initial(), signinError: "Your session has ended. Sign in again."});
 }
 

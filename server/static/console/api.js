@@ -96,6 +96,15 @@ async function doRefresh() {
   return true;
 }
 
+/** fetch, with a network failure said in words (the browser's own is "Failed to fetch"). */
+async function send(url, init) {
+  try {
+    return await fetch(url, init);
+  } catch {
+    throw new ApiError(0, {detail: "Could not reach the server; check the connection and try again."});
+  }
+}
+
 /** One API call. `version` sends If-Match; writes name our socket and carry a request id. */
 export async function api(path, {method = "GET", body, version, rid} = {}, retried = false) {
   const session = getState().session;
@@ -106,7 +115,7 @@ export async function api(path, {method = "GET", body, version, rid} = {}, retri
   if (rid) headers["X-Request-ID"] = rid;
   const sid = method === "GET" ? null : socketId();
   if (sid) headers["X-Socket-ID"] = sid;
-  const response = await fetch(`/api/v1${path}`, {
+  const response = await send(`/api/v1${path}`, {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body)});
   if (response.status === 401 && session && !retried && await refreshTokens()) {
     return api(path, {method, body, version, rid}, true);
@@ -131,7 +140,7 @@ export async function fetchAll(path, max = 2000) {
 }
 
 export async function login(email, password) {
-  const response = await fetch("/api/v1/auth/login", {
+  const response = await send("/api/v1/auth/login", {
     method: "POST", headers: {"Content-Type": JSON_TYPE, Accept: JSON_TYPE},
     body: JSON.stringify({email, password})});
   const body = await response.json().catch(() => null);

@@ -82,7 +82,7 @@ export function Summary({summary, tasks, error, project}) {
       <h2 id="summary-title">${project ? project.name : "Project"}</h2>
       ${s.status && html`<span class="badge">${statusLabel("project", s.status)}</span>`}
     </div>
-    ${error && html`<p class="note">Summary unavailable: ${error}</p>`}
+    ${error && html`<p class="note">${summary ? "This summary may be out of date" : "No summary"}: ${error}</p>`}
     <div class="summary-body">
       <${Chart} summary=${summary} tasks=${tasks}/>
       <dl class="figures">

@@ -114,6 +114,27 @@ function addToFeed(event, before) {
   update((s) => ({feed: [entry, ...s.feed].slice(0, FEED_LENGTH)}));
 }
 
+/** Whether an event tells the page something it does not show yet. A cursor may resume from
+ * an older horizon (the server repeats events then), and the REST reads already hold what
+ * happened before them: a record held at the event's version or newer is old news. */
+export function isNews(event, state) {
+  const version = event.version ?? (event.data && event.data.version);
+  const list = LISTS[event.resource];
+  if (list) {
+    const held = state[list[0]].get(event.record_id);
+    if (event.action === "deleted") return Boolean(held);
+    return !held || version === null || version === undefined || held.version < version;
+  }
+  if (event.resource === "project_member" && event.action === "created") {
+    return !state.members.has((event.data || {}).user_id);
+  }
+  if (event.resource === "project") {
+    const held = state.projects.find((p) => p.id === event.record_id);
+    return !held || !(held.version >= version);
+  }
+  return true;
+}
+
 /** One change event (live or from resync). True when it was news to this page. */
 export function applyEvent(event) {
   if (!event || seen.has(event.id)) return false;
@@ -121,6 +142,7 @@ export function applyEvent(event) {
   const state = getState();
   if (event.project_id && event.project_id !== state.projectId) return false;
   if (event.request_id && ownRequests.has(event.request_id)) return false;  // already shown
+  if (!isNews(event, state)) return false;
   const list = LISTS[event.resource];
   const before = list ? state[list[0]].get(event.record_id) : null;
   addToFeed(event, before);

@@ -1,7 +1,7 @@
 // The Socket.IO side: connection state, the project room, change events, resync after a
 // reconnect (with the last cursor), presence and typing.
 import {refreshTokens, setSocketIdSource} from "./api.js";
-import {applyEvent, loadProject} from "./data.js";
+import {applyEvent, loadProject, loadSummary} from "./data.js";
 import {fullName, plural} from "./labels.js";
 import {getState, say, toast, update} from "./store.js";
 
@@ -93,11 +93,11 @@ async function joined() {
     update({connection: "connected"});
     return;
   }
-  await catchUp(ack.cursor);
+  await catchUp();
 }
 
 /** `resync` from the last cursor; a gap reloads the lists over REST. */
-async function catchUp(head = null) {
+async function catchUp() {
   const projectId = room;
   if (!projectId || cursor === null) return;
   const ack = await socket.timeout(ACK_TIMEOUT * 2).emitWithAck(
@@ -105,13 +105,14 @@ async function catchUp(head = null) {
   update({connection: "connected"});
   if (!ack || !ack.ok) return;
   if (ack.gap) {
+    if (ack.cursor) cursor = ack.cursor;   // the horizon: the reload below covers what was before it
     await reload();
-    if (head) cursor = head;
     toast("Back online — resynced: too much was missed, so the lists were reloaded");
     return;
   }
   const fresh = (ack.events || []).filter((event) => applyEvent(event)).length;
   if (ack.cursor) cursor = ack.cursor;
+  loadSummary();   // a refresh may have failed while the server was away
   toast(`Back online — resynced ${plural(fresh, "change")}`);
 }
 

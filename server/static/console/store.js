@@ -1,8 +1,6 @@
 // The page's one state object. Views re-render when it changes; nothing else holds data.
 import {useEffect, useState} from "../vendor/preact-hooks.mjs";
 
-export const FILTERS = ["all", "mine", "overdue"];
-
 export function emptyProject() {
   return {
     members: new Map(), tasks: new Map(), drawings: new Map(), specs: new Map(),
