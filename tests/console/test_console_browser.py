@@ -246,6 +246,18 @@ async def test_a_site_pm_reads_filters_and_changes_work_live(
             await office.evaluate("window.scrollTo(0, 0)")
             await office.screenshot(path=str(DOCS / f"console-{name}.png"))
 
+        # A drawing action: the comment it needs, the colleague's feed, the next actions.
+        await office.select_option("#drawing-action", "request_revision")
+        await expect(office.locator("#drawing-form button[type=submit]")).to_be_disabled()
+        await office.fill("#drawing-comment", "Show the access panel")
+        await office.click("#drawing-form button[type=submit]")
+        await expect(colleague.locator("#feed li").first).to_contain_text(
+            "Murat Kaya asked for a revision of drawing AK-MM-002 Lobby ceiling", timeout=10_000)
+        await expect(_row(colleague, "drawings", site.review)).to_contain_text(
+            "Ball in court: You (submitter)")
+        await expect(office.locator("#drawing-action")).to_have_count(1)
+        assert await _options(office, "#drawing-action") == ["new_revision", "void"]
+
         # Sign-out ends the session on the server, not only in the page.
         token = await office.evaluate("JSON.parse(sessionStorage.getItem('fpm.session')).access")
         await office.click("#signout")
