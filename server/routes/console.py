@@ -11,11 +11,18 @@ from server.errors import NotFound
 routes = web.RouteTableDef()
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-# Only these files are served: no directory walking, no guessing.
+# Only these files are served: no directory walking, no guessing. The console is ES
+# modules (no build step) importing each other and the vendored Preact and htm.
+JS, CSS = "text/javascript", "text/css"
 ASSETS = {
-    "console/app.js": "text/javascript",
-    "console/app.css": "text/css",
-    "vendor/socket.io.min.js": "text/javascript",
+    **{f"console/{name}.js": JS for name in (
+        "main", "store", "html", "labels", "sentences", "api", "data", "live", "actions",
+        "chart", "tasks", "workflow", "activity")},
+    "console/app.css": CSS,
+    "vendor/socket.io.min.js": JS,   # socket.io-client 4.8.4, MIT (socket.io-client.LICENSE)
+    "vendor/preact.mjs": JS,         # preact 11.2.0, MIT (preact.LICENSE)
+    "vendor/preact-hooks.mjs": JS,   # preact 11.2.0 hooks, MIT (preact.LICENSE)
+    "vendor/htm.mjs": JS,            # htm 3.1.1, Apache-2.0 (htm.LICENSE)
 }
 
 

@@ -1,23 +1,31 @@
 """The console in a real browser: browser → REST → PostgreSQL → Socket.IO → another browser.
 
-Drives Debian's Chromium (`/usr/bin/chromium`, installed by .ci/run) with Playwright. Two
-members of one project sign in; a change in one page appears in the other; the server is
-stopped and started again while a change is made through another worker's REST API, and the
-page reconnects and resyncs it; a stale edit shows a conflict. Screenshots go to
-tests/artifacts/ (not committed).
+Drives Debian's Chromium (`/usr/bin/chromium`, installed by .ci/run) with Playwright, at a
+phone's width (390 × 844) and a desktop's (1280 × 800). A project manager signs in, reads
+tasks with their assignee and due date, filters them, changes the status of the task they
+selected (the form must follow the selection: it once kept the first task's status, so one
+"Save" could reset another task), and a colleague's page shows it live in its list and as a
+sentence in its feed; drawing actions follow the selected drawing; the summary chart is
+drawn; sign-out ends the session on the server. A second scenario stops the server while a
+change is made through another worker, and the page reconnects and resyncs it; a stale edit
+shows a conflict. Screenshots go to tests/artifacts/ (not committed); with
+FPM_UPDATE_SCREENSHOTS=1 the two widths are also written to docs/console-*.png.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import shutil
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, Route, async_playwright, expect
 
 from server.config import Settings
 from tests.conftest import PASSWORD, World
@@ -26,6 +34,65 @@ from tests.realtime.conftest import Worker
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+# Not failures of the page: a refused write (412) and a server that is down are logged
+# by Chromium itself.
+MONEY_AND_COUNTS = ("budget", "committed_material_cost", "budget_remaining", "scope_value",
+                    "scope_completion", "tasks_by_status", "progress")
+BROWSER_NOISE = ("Failed to load resource", "WebSocket connection to")
+
+
+@dataclass
+class Site:
+    project: Any
+    pm: dict[str, Any]
+    designer: dict[str, Any]
+    client: dict[str, Any]   # the project's client: reads, never writes
+    walnut: Any      # task A: the designer's, due next week
+    desk: Any        # task B: the manager's, overdue
+    draft: Any       # drawing in draft (the designer's move)
+    review: Any      # drawing in review (the manager's move)
+    walnut_due: str
+
+
+async def _site(world: World, pool: asyncpg.Pool) -> Site:
+    org = await world.org()
+    pm = await world.user(org, "project_manager", first_name="Murat", last_name="Kaya")
+    designer = await world.user(org, "designer", first_name="Deniz", last_name="Yılmaz")
+    client_id = await world.client_record(org, "Levent Holding")
+    client = await world.user(org, "client", client_id=client_id, first_name="Selin",
+                              last_name="Aksoy")
+    project = await world.project(org, members=[pm, designer, client], client_id=client_id,
+                                  name="Levent Lobby")
+    today = dt.date.today()
+    async with pool.acquire() as conn:
+        async def task(name: str, status: str, who: Any, due: dt.date | None) -> Any:
+            return await conn.fetchval(
+                "INSERT INTO tasks (org_id, project_id, name, status, assigned_to, due_date) "
+                "VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                org, project, name, status, who, due)
+
+        async def drawing(number: str, title: str, status: str) -> Any:
+            return await conn.fetchval(
+                "INSERT INTO shop_drawings (org_id, project_id, drawing_number, title, status, "
+                "created_by, reviewed_by) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                org, project, number, title, status, designer["id"], pm["id"])
+
+        walnut = await task("Cut walnut panels", "pending", designer["id"],
+                            today + dt.timedelta(days=7))
+        desk = await task("Fit reception desk", "in_progress", pm["id"],
+                          today - dt.timedelta(days=3))
+        await task("Order brass trims", "completed", None, None)
+        draft = await drawing("AK-MM-001", "Reception desk", "draft")
+        review = await drawing("AK-MM-002", "Lobby ceiling", "in_review")
+        await conn.execute(
+            "INSERT INTO material_specs (org_id, project_id, description, status, quantity, "
+            "unit, unit_cost, total_cost, created_by) VALUES ($1, $2, 'Walnut veneer 0.6 mm', "
+            "'pending_approval', 42, 'm2', 100, 4200, $3)", org, project, designer["id"])
+    return Site(project, pm, designer, client, walnut, desk, draft, review,
+                (today + dt.timedelta(days=7)).isoformat())
 
 
 @pytest.fixture
@@ -39,14 +106,171 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
-async def _sign_in(browser: Browser, url: str, email: str, project: Any) -> Page:
-    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+async def _sign_in(browser: Browser, url: str, user: dict[str, Any], project: Any,
+                   viewport: dict[str, int], errors: list[str] | None = None,
+                   routes: dict[str, Any] | None = None) -> Page:
+    page = await (await browser.new_context(viewport=viewport)).new_page()  # type: ignore[arg-type]
+    for pattern, handler in (routes or {}).items():
+        await page.route(pattern, handler)
+    if errors is not None:
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error"
+                and not m.text.startswith(BROWSER_NOISE) else None)
     await page.goto(f"{url}/?project={project}")
-    await page.fill("#email", email)
+    await page.fill("#email", user["email"])
     await page.fill("#password", PASSWORD)
-    await page.click("#signin-form button")
+    await page.click("#signin-form button[type=submit]")
     await expect(page.locator("#connection")).to_contain_text("connected", timeout=10_000)
+    await expect(page.locator("#tasks li")).to_have_count(3)
     return page
+
+
+async def _close_pages(browser: Browser) -> None:
+    """Before the server stops: a worker with open sockets takes its full grace to stop."""
+    for context in browser.contexts:
+        await context.close()
+
+
+def _row(page: Page, list_id: str, record: Any) -> Any:
+    return page.locator(f'#{list_id} li[data-id="{record}"]')
+
+
+async def _open(page: Page, list_id: str, record: Any) -> None:
+    await _row(page, list_id, record).locator(".item-head").click()
+
+
+async def _options(page: Page, select: str) -> list[str]:
+    values: list[str] = await page.eval_on_selector_all(
+        f"{select} option", "options => options.map(o => o.value)")
+    return values
+
+
+async def _fits_a_phone(page: Page) -> None:
+    """No sideways scrolling, and every visible control is at least 40 px high."""
+    width = await page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page is {width} px wide"
+    small = await page.evaluate("""() => [...document.querySelectorAll(
+        'button, select, input, textarea, a[href]')].filter(e => e.offsetParent !== null)
+        .map(e => [e.id || e.textContent.trim(), e.getBoundingClientRect().height])
+        .filter(([, h]) => h < 40)""")
+    assert small == [], f"tap targets under 40 px: {small}"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+async def test_a_site_pm_reads_filters_and_changes_work_live(
+    browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World,
+    tmp_path: Path, artifacts_dir: Path, viewport: dict[str, int],
+) -> None:
+    site = await _site(world, pool)
+    server = Worker(settings, tmp_path)
+    server.start()
+    try:
+        await server.ready()
+        errors: list[str] = []
+        office = await _sign_in(browser, server.url, site.pm, site.project, viewport, errors)
+        other = PHONE if viewport is DESKTOP else DESKTOP
+        colleague = await _sign_in(browser, server.url, site.designer, site.project, other, errors)
+        await expect(office.locator("#who")).to_have_text("Murat Kaya · Project manager")
+
+        # Who has each task and when it is due; the overdue one says so.
+        walnut, desk = _row(office, "tasks", site.walnut), _row(office, "tasks", site.desk)
+        await expect(walnut).to_contain_text("Deniz Yılmaz")
+        await expect(walnut).to_contain_text("Not started")
+        await expect(walnut.locator(f'time[datetime="{site.walnut_due}"]')).to_be_visible()
+        await expect(desk).to_contain_text("You")
+        await expect(desk).to_contain_text("Overdue")
+
+        # Filters.
+        await office.click("#filter-mine")
+        await expect(office.locator("#tasks li")).to_have_count(1)
+        await expect(office.locator("#tasks")).to_contain_text("Fit reception desk")
+        await office.click("#filter-overdue")
+        await expect(office.locator("#tasks li")).to_have_count(1)
+        await expect(office.locator("#tasks")).to_contain_text("Fit reception desk")
+        await office.click("#filter-all")
+        await expect(office.locator("#tasks li")).to_have_count(3)
+
+        # The status form follows the selected task (A, then B), so Save cannot reset B.
+        await _open(office, "tasks", site.walnut)
+        await expect(office.locator("#task-status")).to_have_value("pending")
+        await _open(office, "tasks", site.desk)
+        await expect(office.locator("#task-form")).to_have_count(1)
+        await expect(office.locator("#task-status")).to_have_value("in_progress")
+        await expect(office.locator("#task-form button[type=submit]")).to_be_disabled()
+        await office.select_option("#task-status", "review")
+        async with office.expect_request(lambda r: r.method == "PATCH") as sent:
+            await office.click("#task-form button[type=submit]")
+        headers = (await sent.value).headers
+        assert headers["if-match"] == '"1"' and headers["x-socket-id"]
+        await expect(desk).to_contain_text("In review")
+        await expect(office.locator("#feed")).to_contain_text(
+            "You moved Fit reception desk to review")
+        assert await pool.fetchval("SELECT status FROM tasks WHERE id = $1", site.walnut) \
+            == "pending"
+
+        # The colleague sees it live: in the list and as a sentence in the feed.
+        await expect(_row(colleague, "tasks", site.desk)).to_contain_text("In review",
+                                                                          timeout=10_000)
+        await expect(colleague.locator("#feed li").first).to_contain_text(
+            "Murat Kaya moved Fit reception desk to review — just now", timeout=10_000)
+
+        # Drawing actions are those of the selected drawing; ball in court names its holder.
+        await expect(_row(office, "drawings", site.draft)).to_contain_text(
+            "Ball in court: Deniz Yılmaz (submitter)")
+        await expect(_row(office, "drawings", site.review)).to_contain_text(
+            "Ball in court: You (reviewer)")
+        await _open(office, "drawings", site.draft)
+        await expect(office.locator("#drawing-action")).to_have_count(1)
+        assert await _options(office, "#drawing-action") == ["submit", "void"]
+        await _open(office, "drawings", site.review)
+        await expect(office.locator("#drawing-form")).to_contain_text("Approve as noted")
+        assert await _options(office, "#drawing-action") == [
+            "approve", "approve_as_noted", "request_revision", "reject", "void"]
+        await _open(colleague, "drawings", site.review)
+        await expect(colleague.locator("#drawing-no-action")).to_be_visible()
+        await expect(colleague.locator("#specs")).to_contain_text("Awaiting approval")
+
+        # The summary as a chart, with the new status counted.
+        chart = office.locator("#summary-chart")
+        await expect(chart).to_be_visible()
+        await expect(chart.locator("rect.bar.s-review")).to_have_count(1, timeout=10_000)
+        await expect(chart.locator("rect.bar.s-completed")).to_have_count(1)
+
+        if viewport is PHONE:
+            await _fits_a_phone(office)
+        else:
+            await _fits_a_phone(colleague)
+        name = "phone" if viewport is PHONE else "desktop"
+        await office.screenshot(path=str(artifacts_dir / f"console-{name}.png"), full_page=True)
+        if os.environ.get("FPM_UPDATE_SCREENSHOTS") == "1":
+            await office.evaluate("window.scrollTo(0, 0)")
+            await office.screenshot(path=str(DOCS / f"console-{name}.png"))
+
+        # A drawing action: the comment it needs, the colleague's feed, the next actions.
+        await office.select_option("#drawing-action", "request_revision")
+        await expect(office.locator("#drawing-form button[type=submit]")).to_be_disabled()
+        await office.fill("#drawing-comment", "Show the access panel")
+        await office.click("#drawing-form button[type=submit]")
+        await expect(colleague.locator("#feed li").first).to_contain_text(
+            "Murat Kaya asked for a revision of drawing AK-MM-002 Lobby ceiling", timeout=10_000)
+        await expect(_row(colleague, "drawings", site.review)).to_contain_text(
+            "Ball in court: You (submitter)")
+        await expect(office.locator("#drawing-action")).to_have_count(1)
+        assert await _options(office, "#drawing-action") == ["new_revision", "void"]
+
+        # Sign-out ends the session on the server, not only in the page.
+        token = await office.evaluate("JSON.parse(sessionStorage.getItem('fpm.session')).access")
+        await office.click("#signout")
+        await expect(office.locator("#signin-form")).to_be_visible()
+        assert await office.evaluate("sessionStorage.getItem('fpm.session')") is None
+        async with aiohttp.ClientSession() as http:
+            me = await http.get(f"{server.url}/api/v1/auth/me",
+                                headers={"Authorization": f"Bearer {token}"})
+            assert me.status == 401
+        assert errors == []
+    finally:
+        await _close_pages(browser)
+        server.stop()
 
 
 async def _patch_task(url: str, token: str, task: Any, version: int, status: str) -> None:
@@ -61,68 +285,133 @@ async def test_two_browsers_live_resync_and_conflict(
     browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World,
     tmp_path: Path, artifacts_dir: Path,
 ) -> None:
-    org = await world.org()
-    pm = await world.user(org, "project_manager", first_name="Murat", last_name="Kaya")
-    designer = await world.user(org, "designer", first_name="Deniz", last_name="Yılmaz")
-    project = await world.project(org, members=[pm, designer], name="Levent Lobby")
-    async with pool.acquire() as conn:
-        task = await conn.fetchval(
-            "INSERT INTO tasks (org_id, project_id, name) VALUES ($1, $2, 'Cut walnut panels') "
-            "RETURNING id", org, project)
-        await conn.execute(
-            "INSERT INTO shop_drawings (org_id, project_id, drawing_number, title, created_by) "
-            "VALUES ($1, $2, 'AK-MM-001', 'Reception desk', $3)", org, project, designer["id"])
+    site = await _site(world, pool)
     server, other = Worker(settings, tmp_path), Worker(settings, tmp_path)
     server.start()
     other.start()
     try:
         await server.ready()
         await other.ready()
-        office = await _sign_in(browser, server.url, pm["email"], project)
-        site = await _sign_in(browser, server.url, designer["email"], project)
+        office = await _sign_in(browser, server.url, site.pm, site.project, DESKTOP)
+        phone = await _sign_in(browser, server.url, site.designer, site.project, PHONE)
 
         # Presence: both see both.
-        for page in (office, site):
+        for page in (office, phone):
             await expect(page.locator("#presence")).to_contain_text("Murat Kaya")
             await expect(page.locator("#presence")).to_contain_text("Deniz Yılmaz")
 
-        # A change in one browser reaches the other's feed and table.
+        # A change in one browser reaches the other's list.
+        await _open(office, "tasks", site.walnut)
         await office.select_option("#task-status", "in_progress")
-        await office.click("#task-form button")
-        await expect(site.locator("#tasks")).to_contain_text("in_progress", timeout=10_000)
-        await expect(site.locator("#feed")).to_contain_text("Murat Kaya updated task",
-                                                            timeout=10_000)
-        await office.screenshot(path=str(artifacts_dir / "console-office.png"), full_page=True)
-        await site.screenshot(path=str(artifacts_dir / "console-site.png"), full_page=True)
+        await office.click("#task-form button[type=submit]")
+        await expect(_row(phone, "tasks", site.walnut)).to_contain_text("In progress",
+                                                                        timeout=10_000)
+        await expect(phone.locator("#feed")).to_contain_text("Murat Kaya started Cut walnut panels")
+        await _open(phone, "tasks", site.walnut)   # its form stays open through what follows
+        await expect(phone.locator("#task-status")).to_have_value("in_progress")
 
-        # The server goes away; meanwhile a change is made through another worker's API.
-        server.stop()
-        await expect(site.locator("#connection")).to_contain_text("reconnecting",
-                                                                  timeout=10_000)
+        # The server dies; meanwhile a change is made through another worker's API.
+        server.kill()
+        await expect(phone.locator("#connection")).to_contain_text("reconnecting",
+                                                                   timeout=10_000)
         async with aiohttp.ClientSession() as http:
             signin = await http.post(f"{other.url}/api/v1/auth/login",
-                                     json={"email": pm["email"], "password": PASSWORD})
+                                     json={"email": site.pm["email"], "password": PASSWORD})
             token = (await signin.json())["access_token"]
-        version = await pool.fetchval("SELECT version FROM tasks WHERE id = $1", task)
-        await _patch_task(other.url, token, task, version, "review")
+        version = await pool.fetchval("SELECT version FROM tasks WHERE id = $1", site.walnut)
+        await _patch_task(other.url, token, site.walnut, version, "review")
         server.start()
         await server.ready()
-        await expect(site.locator("#connection")).to_contain_text("resynced",
-                                                                  timeout=15_000)
-        await expect(site.locator("#tasks")).to_contain_text("review", timeout=5_000)
-        await site.screenshot(path=str(artifacts_dir / "console-resynced.png"),
-                              full_page=True)
+        await expect(phone.locator("#toast")).to_contain_text("resynced 1 change",
+                                                              timeout=15_000)
+        await expect(phone.locator("#connection")).to_have_text("connected")
+        await expect(_row(phone, "tasks", site.walnut)).to_contain_text("In review")
+        # The open form follows the record: it shows the status the task has now.
+        await expect(phone.locator("#task-status")).to_have_value("review")
+        await expect(phone.locator("#feed")).to_contain_text(
+            "Murat Kaya moved Cut walnut panels to review")
+        await phone.screenshot(path=str(artifacts_dir / "console-resynced.png"), full_page=True)
 
-        # A stale edit is shown as a conflict instead of overwriting.
-        await site.evaluate(
-            "([id]) => { const t = state.tasks.get(id); t.version = t.version - 1; }",
-            [str(task)])
-        await site.select_option("#task-status", "completed")
-        await site.click("#task-form button")
-        await expect(site.locator("#message")).to_contain_text("Conflict", timeout=5_000)
-        status = await pool.fetchval("SELECT status FROM tasks WHERE id = $1", task)
-        assert status == "review"
-        await site.screenshot(path=str(artifacts_dir / "console-conflict.png"), full_page=True)
+        # A stale edit is a conflict, not an overwrite: the request goes out with the
+        # version the task had before the two changes above.
+        async def stale(route: Route) -> None:
+            await route.continue_(headers={**route.request.headers, "if-match": '"1"'})
+
+        await phone.route("**/api/v1/tasks/*", stale)
+        await phone.select_option("#task-status", "completed")
+        await phone.click("#task-form button[type=submit]")
+        await expect(phone.locator("#message")).to_contain_text("Conflict", timeout=5_000)
+        assert await pool.fetchval("SELECT status FROM tasks WHERE id = $1", site.walnut) \
+            == "review"
+        await expect(phone.locator("#task-status")).to_have_value("review")  # reloaded
+        await phone.screenshot(path=str(artifacts_dir / "console-conflict.png"), full_page=True)
+        await phone.unroute("**/api/v1/tasks/*")
+
+        # Down again while more changes are made than one resync returns: the page is told
+        # there is a gap and reloads its lists over REST.
+        server.kill()
+        await expect(phone.locator("#connection")).to_contain_text("reconnecting",
+                                                                   timeout=10_000)
+        await pool.execute(
+            "INSERT INTO tasks (org_id, project_id, name) SELECT $1, $2, 'Snag ' || n "
+            "FROM generate_series(1, 1001) AS n", site.pm["org_id"], site.project)
+        server.start()
+        await server.ready()
+        await expect(phone.locator("#toast")).to_contain_text("lists were reloaded",
+                                                              timeout=15_000)
+        await expect(phone.locator("#tasks li")).to_have_count(1004)
     finally:
+        await _close_pages(browser)
         server.stop()
         other.stop()
+
+
+async def test_the_page_refreshes_its_token_before_it_expires(
+    browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ACCESS_TOKEN_TTL", "5")
+    site = await _site(world, pool)
+    server = Worker(settings, tmp_path)
+    server.start()
+    try:
+        await server.ready()
+        page = await _sign_in(browser, server.url, site.pm, site.project, PHONE)
+        refused: list[str] = []
+        page.on("response", lambda r: refused.append(r.url) if r.status == 401 else None)
+        first = await page.evaluate("JSON.parse(sessionStorage.getItem('fpm.session')).access")
+        await page.wait_for_timeout(7_000)   # past the first token's expiry
+        now = await page.evaluate("JSON.parse(sessionStorage.getItem('fpm.session')).access")
+        assert now != first
+        await _open(page, "tasks", site.walnut)
+        await page.select_option("#task-status", "in_progress")
+        await page.click("#task-form button[type=submit]")
+        await expect(_row(page, "tasks", site.walnut)).to_contain_text("In progress")
+        await expect(page.locator("#connection")).to_have_text("connected")
+        assert refused == []   # refreshed ahead of time, never after a refusal
+
+        # The client reads the same project, no write forms; a summary without costs or
+        # counts (fields a client may not be given) still draws, from the tasks it holds.
+        async def trimmed(route: Route) -> None:
+            answer = await route.fetch()
+            body = {k: v for k, v in (await answer.json()).items() if k not in MONEY_AND_COUNTS}
+            await route.fulfill(response=answer, json=body)
+
+        errors: list[str] = []
+        reader = await _sign_in(browser, server.url, site.client, site.project, DESKTOP, errors,
+                                {"**/api/v1/projects/*/summary": trimmed})
+        await expect(reader.locator("#who")).to_have_text("Selin Aksoy · Client")
+        await expect(reader.locator("#summary-chart")).to_have_attribute(
+            "aria-label", "Tasks by status: 0 not started, 2 in progress, 0 in review, "
+            "1 completed, 0 cancelled")
+        await expect(reader.locator("#summary")).not_to_contain_text("Budget")
+        await expect(reader.locator("#summary")).to_contain_text("Team")
+        await expect(_row(reader, "tasks", site.walnut)).to_contain_text("In progress")
+        await _open(reader, "tasks", site.walnut)
+        await _open(reader, "drawings", site.draft)
+        await expect(reader.locator("#drawing-no-action")).to_be_visible()
+        await expect(reader.locator("#task-form")).to_have_count(0)
+        assert errors == []
+    finally:
+        await _close_pages(browser)
+        server.stop()

@@ -1,0 +1,101 @@
+// Change events as sentences a person reads: "Ahmet moved *Install reception desk* to review".
+// Pure: the caller passes how to name people and what the record was before the change.
+import {humanize, resourceLabel, shortDate, statusLabel} from "./labels.js";
+
+const TASK_MOVES = {
+  pending: ["moved", "back to not started"], in_progress: ["started", ""],
+  review: ["moved", "to review"], completed: ["completed", ""], cancelled: ["cancelled", ""],
+};
+const DRAWING_MOVES = {
+  draft: ["opened a new revision of drawing", ""], submitted: ["submitted drawing", "for review"],
+  in_review: ["started reviewing drawing", ""], approved: ["approved drawing", ""],
+  approved_as_noted: ["approved drawing", "as noted"],
+  revise_and_resubmit: ["asked for a revision of drawing", ""],
+  rejected: ["rejected drawing", ""], void: ["voided drawing", ""],
+};
+const SPEC_MOVES = {
+  pending: ["reopened material", ""], pending_approval: ["submitted material", "for approval"],
+  approved: ["approved material", ""], revision_required: ["asked for a revision of material", ""],
+  rejected: ["rejected material", ""], ordered: ["ordered material", ""],
+  in_stock: ["received material", "into stock"], delivered: ["delivered material", "to site"],
+  used: ["marked material", "as used"],
+};
+const MOVES = {task: TASK_MOVES, shop_drawing: DRAWING_MOVES, material_spec: SPEC_MOVES};
+const CREATED = {task: "added task", shop_drawing: "added drawing", material_spec: "added material",
+                 scope_item: "added scope item", scope_group: "added scope group"};
+
+const FIELD_WORDS = {assigned_to: "assignee", due_date: "due date", start_date: "start date",
+                     estimated_hours: "estimate", actual_hours: "hours", unit_cost: "unit cost",
+                     drawing_number: "number", scope_item_ids: "linked items"};
+// Bookkeeping columns every write touches: never worth a word.
+const QUIET = new Set(["version", "updated_at", "created_at", "completed_at", "submitted_at",
+                       "approved_at", "search_vector", "total_cost", "progress_updated_at"]);
+
+/** How a record is called: a task's name, a drawing's number and title, a spec's words. */
+export function title(resource, record) {
+  if (!record) return "";
+  if (resource === "shop_drawing") {
+    return [record.drawing_number, record.title].filter(Boolean).join(" ");
+  }
+  return record.name || record.title || record.description || record.code || "";
+}
+
+function fieldWords(fields) {
+  const words = fields.filter((f) => !QUIET.has(f)).map((f) => FIELD_WORDS[f] || humanize(f).toLowerCase());
+  return words.slice(0, 3).join(", ") + (words.length > 3 ? ` and ${words.length - 3} more` : "");
+}
+
+function updated(event, what, nameOf) {
+  const fields = event.changed_fields || [];
+  const data = event.data || {};
+  const moves = MOVES[event.resource];
+  if (moves && fields.includes("status") && moves[data.status]) {
+    const [verb, tail] = moves[data.status];
+    return [`${verb} `, {em: what}, tail ? ` ${tail}` : ""];
+  }
+  if (moves && fields.includes("status")) {
+    return ["set ", {em: what}, ` to ${statusLabel(event.resource, data.status).toLowerCase()}`];
+  }
+  if (event.resource === "task" && fields.includes("assigned_to")) {
+    return data.assigned_to ? ["assigned ", {em: what}, ` to ${nameOf(data.assigned_to)}`]
+                            : ["unassigned ", {em: what}];
+  }
+  if (event.resource === "task" && fields.includes("due_date")) {
+    return data.due_date ? ["moved the due date of ", {em: what}, ` to ${shortDate(data.due_date)}`]
+                         : ["cleared the due date of ", {em: what}];
+  }
+  const words = fieldWords(fields);
+  const kind = resourceLabel(event.resource);
+  const named = what ? [`updated ${kind} `, {em: what}] : [`updated a ${kind}`];
+  return words ? [...named, ` (${words})`] : named;
+}
+
+function member(event, nameOf, verb) {
+  const userId = (event.data || event.before || {}).user_id;
+  return userId ? [`${verb} ${nameOf(userId)}`, verb === "added" ? " to the team" : " from the team"]
+                : [`changed the team`];
+}
+
+/** The sentence as parts: strings, and {em} for the record's name. `before` is the record as
+ * the page held it (a deleted record's name comes from there). */
+export function sentence(event, {nameOf, me = null, before = null}) {
+  const actor = !event.actor_id ? "The system" : event.actor_id === me ? "You" : nameOf(event.actor_id);
+  const what = title(event.resource, event.data) || title(event.resource, before);
+  const kind = resourceLabel(event.resource);
+  let rest;
+  if (event.resource === "project_member") {
+    rest = member({...event, before}, nameOf, event.action === "deleted" ? "removed" : "added");
+  } else if (event.resource === "comment" && event.action === "created") {
+    rest = [`commented on a ${resourceLabel((event.data || {}).entity_type)}`];
+  } else if (event.action === "created") {
+    rest = what ? [`${CREATED[event.resource] || `added ${kind}`} `, {em: what}] : [`added a ${kind}`];
+  } else if (event.action === "deleted") {
+    rest = what ? [`deleted ${kind} `, {em: what}] : [`deleted a ${kind}`];
+  } else {
+    rest = updated(event, what, nameOf);
+  }
+  return [`${actor} `, ...rest].filter((part) => part !== "");
+}
+
+/** The sentence as plain text (titles, screen readers, tests). */
+export const plain = (parts) => parts.map((p) => (typeof p === "string" ? p : p.em)).join("");
