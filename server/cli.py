@@ -1,5 +1,5 @@
 """The `formula-pm` command line: serve, migrate, create-admin, seed-demo, invite,
-import-legacy."""
+import-legacy, and the operator's commands (backup, restore, audit, cache, db)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from server.fatal import (
     run_probe,
 )
 from server.logs import configure_logging
+from server.ops_cli import add_ops_commands
 
 log = logging.getLogger("formula_pm.cli")
 
@@ -348,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     legacy.add_argument("--report", metavar="FILE",
                         help="write the full report (FILE.md: Markdown, otherwise JSON)")
     legacy.set_defaults(func=cmd_import_legacy)
+    add_ops_commands(sub)
     return parser
 
 
