@@ -40,8 +40,9 @@ def embedded_bin_dir() -> Path | None:
 
 def _version(binary: Path) -> str | None:
     try:
-        out = subprocess.run([str(binary), "--version"], capture_output=True, text=True,
-                             timeout=10, check=False).stdout
+        out = subprocess.run(  # noqa: S603 - a binary we located, no shell
+            [str(binary), "--version"], capture_output=True, text=True, timeout=10,
+            check=False).stdout
     except OSError:
         return None
     found = re.search(r"(\d+)(?:\.(\d+))?", out)

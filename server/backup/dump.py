@@ -88,7 +88,8 @@ def _run_dump(command: list[str], env: dict[str, str], out: BinaryIO, key: bytes
     sink: HashingWriter | SealWriter = (SealWriter(hashed, key, secrets.token_bytes(16))
                                         if key is not None else hashed)
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, env=env)
+        process = subprocess.Popen(  # noqa: S603 - the located pg_dump, no shell
+            command, stdout=subprocess.PIPE, stderr=errors, env=env)
         assert process.stdout is not None
         try:
             _copy(process.stdout, sink, progress, hashed)

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-
 TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 FUNCTION_NAME = re.compile(r"[a-z_][a-z0-9_]*\([a-z0-9_ ,\[\]]*\)")
 SETTING_NAME = re.compile(r"[a-z_][a-z0-9_.]*")

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import asyncpg
 
@@ -140,8 +141,9 @@ def _run_restore(binaries: Binaries, request: RestoreRequest, url: str,
         command.append("--single-transaction")
     with tempfile.TemporaryFile() as errors:
         if request.key is None:
-            code = subprocess.run([*command, str(request.file)], stderr=errors, env=env,
-                                  stdout=subprocess.DEVNULL, check=False).returncode
+            code = subprocess.run(  # noqa: S603 - the located pg_restore, no shell
+                [*command, str(request.file)], stderr=errors, env=env,
+                stdout=subprocess.DEVNULL, check=False).returncode
             failure: str | None = None
         else:
             code, failure = _restore_sealed(command, env, request.file, request.key, errors)
@@ -153,9 +155,9 @@ def _run_restore(binaries: Binaries, request: RestoreRequest, url: str,
 
 
 def _restore_sealed(command: list[str], env: dict[str, str], file: Path, key: bytes,
-                    errors: tempfile._TemporaryFileWrapper[bytes]) -> tuple[int, str | None]:
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                               stderr=errors, env=env)
+                    errors: IO[bytes]) -> tuple[int, str | None]:
+    process = subprocess.Popen(  # noqa: S603 - the located pg_restore, no shell
+        command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors, env=env)
     assert process.stdin is not None
     failure = None
     try:

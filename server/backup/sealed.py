@@ -15,7 +15,7 @@ import hmac
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -32,6 +32,10 @@ _SIZES = struct.Struct(">I")
 _FRAME = struct.Struct(">BI")
 HEADER_BYTES = len(MAGIC) + SALT_BYTES + _SIZES.size + CHECK_BYTES
 INFO = b"formula-pm backup v1"
+
+
+class Sink(Protocol):
+    def write(self, data: bytes, /) -> object: ...
 
 
 class SealError(Exception):
@@ -66,7 +70,7 @@ def _check(check_key: bytes, prefix: bytes) -> bytes:
 class SealWriter:
     """A file-like sink: bytes written are encrypted chunk by chunk into `out`."""
 
-    def __init__(self, out: BinaryIO, material: bytes, salt: bytes, chunk: int = CHUNK) -> None:
+    def __init__(self, out: Sink, material: bytes, salt: bytes, chunk: int = CHUNK) -> None:
         self.out = out
         self.chunk = chunk
         key, check_key = _derive(material, salt)
