@@ -39,6 +39,7 @@ from server.keys import (
     THROTTLES,
     MetricsSource,
 )
+from server.lifecycle import setup_lifecycle
 from server.realtime import setup_realtime
 from server.routes import ROUTE_MODULES
 
@@ -108,6 +109,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = sources
     app.cleanup_ctx.append(_pool_ctx)
     app.cleanup_ctx.append(_redis_ctx)
+    setup_lifecycle(app)
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
     setup_realtime(app)

@@ -25,7 +25,6 @@ from db.pool import transaction
 from server.auth.identity import READ_AHEAD, Identity, actor, identity
 from server.cache_keys import (
     READS_RECORD,
-    TTL,
     list_key,
     org_generation_key,
     project_generation_key,
@@ -33,7 +32,7 @@ from server.cache_keys import (
     visibility_key,
 )
 from server.errors import NotFound
-from server.keys import CACHE, POOL
+from server.keys import CACHE, POOL, SETTINGS
 from server.rest import etag, json_response, record
 
 ALL_PROJECTS = "*"
@@ -84,8 +83,13 @@ async def visible_projects(request: web.Request) -> frozenset[str] | None:
     listed = ALL_PROJECTS if admin else [str(i) for i in ids]
     if generation >= 0:  # the generation was read before the query: exact
         await cache.set(key, {"o": str(who.org_id), "g": generation, "p": listed},
-                        TTL["visibility"])
+                        _ttl(request, "visibility"))
     return None if admin else frozenset(listed)
+
+
+def _ttl(request: web.Request, kind: str) -> int:
+    """CACHE_TTL_<KIND>: how long an entry of this kind may live."""
+    return request.app[SETTINGS].cache_ttls[kind]
 
 
 @functools.lru_cache(maxsize=8192)
@@ -144,7 +148,7 @@ async def cached_record(request: web.Request, table: str, record_id: uuid.UUID,
         row: dict[str, Any] = json.loads(found[1])
         return row
     fresh = await load()
-    await request.app[CACHE].fill(record_key(table, record_id), fresh, TTL["record"])
+    await request.app[CACHE].fill(record_key(table, record_id), fresh, _ttl(request, "record"))
     return fresh
 
 
@@ -175,7 +179,7 @@ async def record_response(request: web.Request, table: str, record_id: uuid.UUID
     found = await _cached_row(request, table, record_id)
     if found is None:
         fresh = await _loader(request, record_id, fetch, missing)()
-        await request.app[CACHE].fill(record_key(table, record_id), fresh, TTL["record"])
+        await request.app[CACHE].fill(record_key(table, record_id), fresh, _ttl(request, "record"))
         return json_response(fresh)
     head, raw = found
     version = head["version"]
@@ -215,5 +219,5 @@ async def project_view(request: web.Request, project_id: uuid.UUID, name: str,
             return dict(cached)
     fresh = await load()  # RLS decides (404) when the visible set says no
     if generation >= 0:
-        await cache.fill(key, fresh, TTL["list"])
+        await cache.fill(key, fresh, _ttl(request, "list"))
     return fresh

@@ -26,6 +26,7 @@ from server.keys import MAILER, POOL, SETTINGS, THROTTLES
 from server.mailer import Mail
 from server.openapi import doc
 from server.rest import json_response
+from server.system_events import email_fingerprint
 from server.validation import ApiModel, Email, Name, Phone, Secret, ShortText, read_body
 
 routes = web.RouteTableDef()
@@ -72,6 +73,14 @@ def _anonymous_actor(request: web.Request, user: Any = None) -> Actor:
     )
 
 
+def _failed_login_details(request: web.Request, email: str, user: Any) -> dict[str, str]:
+    """An account's own address; for an address nobody has, only its keyed fingerprint
+    (people type passwords into the e-mail field)."""
+    if user is not None:
+        return {"email": email}
+    return {"email_hmac": email_fingerprint(request.app[SETTINGS].jwt_secret, email)}
+
+
 async def _throttled(request: web.Request, email: str) -> None:
     account, address = request.app[THROTTLES]
     wait = max(await account.retry_after(email), await address.retry_after(client_ip(request)
@@ -98,7 +107,8 @@ async def login(request: web.Request) -> web.Response:
         await address.fail(client_ip(request) or "unknown")
         async with system_transaction(pool, _anonymous_actor(request, user)) as conn:
             await record_event(conn, "login_failed", org_id=user["org_id"] if user else None,
-                               user_id=user["id"] if user else None, details={"email": email})
+                               user_id=user["id"] if user else None,
+                               details=_failed_login_details(request, email, user))
         raise Unauthorized("Invalid e-mail or password", code="invalid_credentials")
     await request.app[THROTTLES][0].reset(email)
     pair = await start_session(request.app, user_id=user["id"], org_id=user["org_id"],
