@@ -18,6 +18,7 @@ from server.auth.identity import auth_middleware
 from server.auth.invitations import mailer_for
 from server.auth.throttle import Throttle
 from server.cache import MemoryCache, NullCache, RedisCache, keep_epoch
+from server.cache_admin import stats_ctx
 from server.config import Settings
 from server.errors import error_middleware
 from server.http import (
@@ -109,6 +110,8 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = sources
     app.cleanup_ctx.append(_pool_ctx)
     app.cleanup_ctx.append(_redis_ctx)
+    if settings.redis_url:
+        app.cleanup_ctx.append(stats_ctx)
     setup_lifecycle(app)
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
