@@ -51,8 +51,9 @@ async def previous_run(conn: asyncpg.Connection, worker: str) -> dict[str, Any] 
 
 
 async def record_startup(pool: asyncpg.Pool, worker: str) -> None:
-    async with system_transaction(pool) as conn:
+    async with pool.acquire() as conn:  # the login's table, not the system role's
         revision = await conn.fetchval("SELECT version_num FROM alembic_version")
+    async with system_transaction(pool) as conn:
         unclean = await previous_run(conn, worker)
         await record_system_event(conn, STARTUP, {
             "worker": worker, "version": package_version(), "revision": revision,
