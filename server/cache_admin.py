@@ -47,7 +47,8 @@ async def stats_ctx(app: web.Application) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             with contextlib.suppress(RedisError, OSError):
-                await publish_stats(client, settings.key_prefix, worker, app[CACHE].stats())
+                await publish_stats(client, settings.key_prefix, worker,
+                                    {**app[CACHE].stats(), "orgs": app[CACHE].org_counts()})
             await asyncio.sleep(settings.cache_stats_interval)
 
     task = asyncio.create_task(loop(), name="cache-stats")
@@ -66,6 +67,7 @@ async def read_stats(client: aioredis.Redis, prefix: str) -> dict[str, Any]:
     workers = {}
     for name, value in sorted(raw.items()):
         data = json.loads(value)
+        data.pop("orgs", None)
         data["age_seconds"] = round(now - float(data.pop("published_at", now)), 1)
         workers[name.decode() if isinstance(name, bytes) else name] = data
     hits = sum(int(w.get("hits", 0)) for w in workers.values())
@@ -116,3 +118,24 @@ async def flush_org(client: aioredis.Redis, prefix: str, bump: list[str],
         for start in range(0, len(records), DELETE_BATCH):
             pipe.delete(*(base + k for k in records[start:start + DELETE_BATCH]))
         await pipe.execute()
+
+
+async def org_hit_counts(app: web.Application, org_id: uuid.UUID) -> tuple[int, int]:
+    """(hits, misses) of one organisation's cached reads: every worker's last published
+    counts (with Redis), or this worker's."""
+    own = app[CACHE].org_counts().get(str(org_id), [0, 0])
+    client = app.get(REDIS)
+    if client is None:
+        return own[0], own[1]
+    settings = app[SETTINGS]
+    try:
+        raw = await client.hgetall(settings.key_prefix + STATS_KEY)
+    except (RedisError, OSError):
+        return own[0], own[1]
+    hits = misses = 0
+    for name, value in raw.items():
+        if (name.decode() if isinstance(name, bytes) else name) == settings.worker:
+            continue  # this worker's own counts are fresher than what it published
+        counts = json.loads(value).get("orgs", {}).get(str(org_id), [0, 0])
+        hits, misses = hits + int(counts[0]), misses + int(counts[1])
+    return hits + own[0], misses + own[1]

@@ -74,9 +74,9 @@ async def visible_projects(request: web.Request) -> frozenset[str] | None:
         # projects, members or users since then bumped the generation.
         org, computed_under, projects = _stored_visibility(raws[1])
         if computed_under == generation and org == _text(who.org_id):
-            cache.tally(True)
+            cache.tally(True, who.org_id)
             return projects
-    cache.tally(False)
+    cache.tally(False, who.org_id)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         admin = await conn.fetchval("SELECT app_is_org_admin()")
         ids = [] if admin else await conn.fetchval("SELECT app_visible_project_ids()")
@@ -133,7 +133,7 @@ async def _cached_row(request: web.Request, table: str,
     the caller may read it."""
     raws = await _read(request, [record_key(table, record_id)])
     raw = raws[0] if raws else None
-    request.app[CACHE].tally(raw is not None)
+    request.app[CACHE].tally(raw is not None, identity(request).org_id)
     if raw is None:
         return None
     head = _head(raw)
