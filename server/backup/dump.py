@@ -7,6 +7,7 @@ hash (and the cipher) to disk: memory stays at one chunk whatever the database's
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
 import subprocess
@@ -119,9 +120,8 @@ async def take_backup(request: BackupRequest, progress: Progress | None = None) 
         row_security = not await _is_privileged(conn)
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
-            facts = await read_facts(conn)
             path = await _dump_to_file(request, binaries, snapshot, row_security, database,
-                                       started, facts, progress)
+                                       started, conn, progress)
     finally:
         await conn.close()
     if request.keep is not None:
@@ -131,9 +131,8 @@ async def take_backup(request: BackupRequest, progress: Progress | None = None) 
 
 async def _dump_to_file(request: BackupRequest, binaries: Binaries, snapshot: str,
                         row_security: bool, database: str, started: dt.datetime,
-                        facts: Facts, progress: Progress | None) -> Path:
-    import asyncio
-
+                        conn: asyncpg.Connection, progress: Progress | None) -> Path:
+    """pg_dump in a thread while this connection counts the rows of the same snapshot."""
     suffix = ".dump.sealed" if request.key is not None else ".dump"
     path = request.directory / (backup_stem(database, started) + suffix)
     if path.exists():
@@ -143,24 +142,32 @@ async def _dump_to_file(request: BackupRequest, binaries: Binaries, snapshot: st
     command = pg_dump_command(binaries, url, snapshot, row_security)
     try:
         with partial.open("wb") as out:
-            hashed = await asyncio.to_thread(_run_dump, command, env, out, request.key,
-                                             progress)
+            dumping = asyncio.create_task(asyncio.to_thread(
+                _run_dump, command, env, out, request.key, progress))
+            try:
+                facts = await read_facts(conn)
+            finally:
+                hashed = await dumping
             out.flush()
         partial.replace(path)
-        manifest = Manifest(
-            format=FORMAT, database=database, file=path.name,
-            encrypted=request.key is not None, schema_revision=facts.schema_revision,
-            server_version=facts.server_version, pg_dump_version=binaries.version,
-            started_at=started.isoformat(), finished_at=_now().isoformat(),
-            size_bytes=hashed.size, sha256=hashed.digest.hexdigest(),
-            highest_audit_id=facts.highest_audit_id, tables=facts.tables,
-            owners=facts.owners, database_settings=facts.database_settings)
-        manifest.write(manifest_path(path))
+        _manifest(request, path, binaries, started, facts, hashed).write(manifest_path(path))
     except BaseException:
         partial.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
         raise
     return path
+
+
+def _manifest(request: BackupRequest, path: Path, binaries: Binaries, started: dt.datetime,
+              facts: Facts, hashed: HashingWriter) -> Manifest:
+    return Manifest(
+        format=FORMAT, database=database_of(request.url), file=path.name,
+        encrypted=request.key is not None, schema_revision=facts.schema_revision,
+        server_version=facts.server_version, pg_dump_version=binaries.version,
+        started_at=started.isoformat(), finished_at=_now().isoformat(),
+        size_bytes=hashed.size, sha256=hashed.digest.hexdigest(),
+        highest_audit_id=facts.highest_audit_id, tables=facts.tables,
+        owners=facts.owners, database_settings=facts.database_settings)
 
 
 def terminal_progress(stream: IO[str] | None = None) -> Progress | None:
