@@ -5,6 +5,7 @@ database's older backups, and an older schema restores and then migrates."""
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -242,3 +243,52 @@ def test_a_short_key_file_is_refused(tmp_path: Path, cli_env: str,
                  str(tmp_path / "k")]) == 2
     assert "at least 32" in capsys.readouterr().err
     assert not any(p.name.startswith("formula-pm-") for p in tmp_path.iterdir())
+
+
+async def test_a_login_that_is_no_superuser_backs_up_and_restores(
+    admin_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The managed-service shape: the service's login owns its database, may create
+    databases and roles, and is no superuser; it passes row-level security only through
+    the service's system role."""
+    from server.embedded import with_database
+    from tests.conftest import as_login
+
+    login = f"fpm_ops_owner_{secrets.token_hex(3)}"
+    source_name, target_name = f"fpm_ops_{secrets.token_hex(4)}", f"fpm_ops_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE ROLE "{login}" LOGIN NOSUPERUSER CREATEDB CREATEROLE')
+        await admin.execute(f'GRANT formula_pm_app, formula_pm_system TO "{login}"')
+        await admin.execute(f'CREATE DATABASE "{source_name}" OWNER "{login}"')
+        source = as_login(with_database(admin_dsn, source_name), login)
+        target = as_login(with_database(admin_dsn, target_name), login)
+        monkeypatch.setenv("DATABASE_URL", source)
+        monkeypatch.setenv("JWT_SECRET", "c" * 40)
+        monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+        assert await run_cli(["seed-demo", "--projects", "2"]) == 0
+        before = await fingerprint(with_database(admin_dsn, source_name))
+        assert await run_cli(["backup", "--to", str(tmp_path)]) == 0
+        path = _last_line(capsys.readouterr().out)
+        assert Manifest.read(path).tables["projects"] == 2
+        assert await run_cli(["restore", str(path), "--to", target]) == 0
+        superuser_view = with_database(admin_dsn, target_name)
+        assert await fingerprint(superuser_view) == before
+        check = await asyncpg.connect(superuser_view)
+        try:
+            owner = await check.fetchval(
+                "SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE proname = "
+                "'fpm_record_event'")
+            timeout = await check.fetchval(
+                "SELECT setconfig FROM pg_db_role_setting s JOIN pg_database d "
+                "ON d.oid = s.setdatabase WHERE d.datname = $1", target_name)
+        finally:
+            await check.close()
+        assert owner == "formula_pm_system"
+        assert timeout == ["idle_in_transaction_session_timeout=60s"]
+    finally:
+        for name in (source_name, target_name):
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'DROP ROLE IF EXISTS "{login}"')
+        await admin.close()
