@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from db.migrate import revisions
 from tests.conftest import World
 from tests.ops.conftest import NewDatabase, run_cli
 
@@ -28,12 +29,19 @@ async def test_statistics_survive_pg_stat_statements_created_but_not_loaded(
         assert await run_cli(["migrate"]) == 0
         preloaded = "pg_stat_statements" in await conn.fetchval(
             "SHOW shared_preload_libraries")
+        applied = [r["revision"] for r in await conn.fetch(
+            "SELECT details->>'revision' AS revision FROM audit_logs "
+            "WHERE action = 'migration_applied' ORDER BY id")]
         async with conn.transaction():
             await conn.execute("SET LOCAL ROLE formula_pm_system")
             kinds = {r["kind"]: r["name"] for r in
                      await conn.fetch("SELECT kind, name FROM performance_stats")}
     finally:
         await conn.close()
+    # Each step once (those before 0017 only where the system role may write the log).
+    chain = revisions()
+    assert applied == chain[len(chain) - len(applied):]
+    assert applied[-3:] == chain[-3:] and len(applied) == len(set(applied))
     assert {"table", "index", "cache_hit_ratio"} <= set(kinds)
     if not preloaded:
         assert kinds["note"] == "pg_stat_statements not loaded"
