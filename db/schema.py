@@ -566,6 +566,9 @@ audit_logs = Table(
     Index("ix_audit_logs_record", "table_name", "record_id", "id"),
     Index("ix_audit_logs_project_id_id", "project_id", "id"),
     Index("ix_audit_logs_org_id_at", "org_id", "at"),
+    # A worker's last startup or shutdown (its previous run ended cleanly?), read at start.
+    Index("ix_audit_logs_worker_life", "id",
+          postgresql_where=text("org_id IS NULL AND action IN ('startup', 'shutdown')")),
 )
 
 idempotency_keys = Table(

@@ -200,7 +200,7 @@ class Leader:
         previous = cursor["leader"]
         self.role = "leader"
         await q.save_cursor(conn, cursor["horizon"], cursor["last_id"], self.config.name)
-        await q.record_event(conn, "leader_change", {"leader": self.config.name,
+        await q.record_event(conn, "leader_changed", {"leader": self.config.name,
                                                       "previous": previous})
         log.info("became change leader", extra={"leader": self.config.name,
                                                  "previous": previous})

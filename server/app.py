@@ -18,6 +18,7 @@ from server.auth.invitations import mailer_for
 from server.auth.throttle import make_throttles
 from server.background import Background
 from server.cache import MemoryCache, NullCache, RedisCache, keep_epoch
+from server.cache_admin import stats_ctx
 from server.config import Settings
 from server.errors import error_middleware
 from server.http import (
@@ -35,10 +36,12 @@ from server.keys import (
     METRICS,
     ON_SESSIONS_REVOKED,
     POOL,
+    REDIS,
     SETTINGS,
     THROTTLES,
     MetricsSource,
 )
+from server.lifecycle import setup_lifecycle
 from server.realtime import setup_realtime
 from server.routes import ROUTE_MODULES
 
@@ -69,6 +72,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
         return
     client = bounded_client(settings.redis_url, REDIS_POOL_MAX, 1.0, socket_timeout=1.0,
                             socket_connect_timeout=1.0, health_check_interval=10)
+    app[REDIS] = client  # the cache statistics publisher uses it too
     cache = RedisCache(client, settings.key_prefix)
     app[CACHE] = cache if settings.cache_enabled else NullCache(settings.key_prefix)
     app[THROTTLES] = make_throttles(settings.key_prefix, client)
@@ -110,6 +114,9 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_pool_ctx)
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_background_ctx)
+    if settings.redis_url:
+        app.cleanup_ctx.append(stats_ctx)
+    setup_lifecycle(app)
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
     setup_realtime(app)

@@ -32,8 +32,9 @@ class Cache(Protocol):
     async def fill(self, key: str, value: Any, ttl: int) -> None: ...
     async def retire(self, keys: Iterable[str], ttl: int, bump: Iterable[str] = ()) -> None: ...
     async def prefetch(self, keys: Sequence[str]) -> list[bytes | None] | None: ...
-    def tally(self, hit: bool) -> None: ...
+    def tally(self, hit: bool, org: Any = None) -> None: ...
     def stats(self) -> dict[str, Any]: ...
+    def org_counts(self) -> dict[str, list[int]]: ...
 
 
 # An invalidated record is replaced by a short-lived tombstone rather than deleted: a reader
@@ -44,15 +45,28 @@ TOMBSTONE_BYTES = TOMBSTONE_JSON.encode()
 TOMBSTONE_TTL = 5
 
 
+MAX_TALLIED_ORGS = 10_000
+
+
 class _Stats:
     def __init__(self) -> None:
         self.hits = self.misses = self.errors = 0
+        # Per organisation [hits, misses] of the reads that know their reader (an org
+        # admin's GET /api/v1/admin/stats shows its own).
+        self.orgs: dict[str, list[int]] = {}
 
-    def tally(self, hit: bool) -> None:
+    def tally(self, hit: bool, org: Any = None) -> None:
         if hit:
             self.hits += 1
         else:
             self.misses += 1
+        if org is not None:
+            counts = self.orgs.get(str(org))
+            if counts is None:
+                if len(self.orgs) >= MAX_TALLIED_ORGS:
+                    return
+                counts = self.orgs[str(org)] = [0, 0]
+            counts[0 if hit else 1] += 1
 
     def as_dict(self, backend: str, status: str) -> dict[str, Any]:
         total = self.hits + self.misses
@@ -113,8 +127,11 @@ class MemoryCache:
         values = [self._peek(k) for k in keys]
         return [None if v is None or v == TOMBSTONE else dumps(v).encode() for v in values]
 
-    def tally(self, hit: bool) -> None:
-        self._stats.tally(hit)
+    def tally(self, hit: bool, org: Any = None) -> None:
+        self._stats.tally(hit, org)
+
+    def org_counts(self) -> dict[str, list[int]]:
+        return self._stats.orgs
 
     def _peek(self, key: str) -> Any | None:
         item = self._items.get(self.prefix + key)
@@ -163,8 +180,11 @@ class NullCache:
     async def prefetch(self, keys: Sequence[str]) -> list[bytes | None] | None:
         return None  # "unavailable": callers take their ordinary (uncached) path
 
-    def tally(self, hit: bool) -> None:
-        self._stats.tally(hit)
+    def tally(self, hit: bool, org: Any = None) -> None:
+        self._stats.tally(hit, org)
+
+    def org_counts(self) -> dict[str, list[int]]:
+        return self._stats.orgs
 
     def stats(self) -> dict[str, Any]:
         return self._stats.as_dict("none", "healthy")
@@ -315,8 +335,11 @@ class RedisCache:
         values = cast(list[bytes | None], raws)  # no decode_responses: values are bytes
         return [None if r is None or r == TOMBSTONE_BYTES else r for r in values]
 
-    def tally(self, hit: bool) -> None:
-        self._stats.tally(hit)
+    def tally(self, hit: bool, org: Any = None) -> None:
+        self._stats.tally(hit, org)
+
+    def org_counts(self) -> dict[str, list[int]]:
+        return self._stats.orgs
 
     def stats(self) -> dict[str, Any]:
         return {**self._stats.as_dict("redis", "healthy" if self.healthy else "degraded"),

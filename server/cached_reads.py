@@ -26,7 +26,6 @@ from server.audience import hides_costs, shown
 from server.auth.identity import READ_AHEAD, Identity, actor, identity
 from server.cache_keys import (
     READS_RECORD,
-    TTL,
     list_key,
     org_generation_key,
     project_generation_key,
@@ -34,7 +33,7 @@ from server.cache_keys import (
     visibility_key,
 )
 from server.errors import NotFound
-from server.keys import CACHE, POOL
+from server.keys import CACHE, POOL, SETTINGS
 from server.rest import etag, json_response, record
 
 ALL_PROJECTS = "*"
@@ -76,17 +75,22 @@ async def visible_projects(request: web.Request) -> frozenset[str] | None:
         # projects, members or users since then bumped the generation.
         org, computed_under, projects = _stored_visibility(raws[1])
         if computed_under == generation and org == _text(who.org_id):
-            cache.tally(True)
+            cache.tally(True, who.org_id)
             return projects
-    cache.tally(False)
+    cache.tally(False, who.org_id)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         admin = await conn.fetchval("SELECT app_is_org_admin()")
         ids = [] if admin else await conn.fetchval("SELECT app_visible_project_ids()")
     listed = ALL_PROJECTS if admin else [str(i) for i in ids]
     if generation >= 0:  # the generation was read before the query: exact
         await cache.set(key, {"o": str(who.org_id), "g": generation, "p": listed},
-                        TTL["visibility"])
+                        _ttl(request, "visibility"))
     return None if admin else frozenset(listed)
+
+
+def _ttl(request: web.Request, kind: str) -> int:
+    """CACHE_TTL_<KIND>: how long an entry of this kind may live."""
+    return request.app[SETTINGS].cache_ttls[kind]
 
 
 @functools.lru_cache(maxsize=8192)
@@ -130,7 +134,7 @@ async def _cached_row(request: web.Request, table: str,
     the caller may read it."""
     raws = await _read(request, [record_key(table, record_id)])
     raw = raws[0] if raws else None
-    request.app[CACHE].tally(raw is not None)
+    request.app[CACHE].tally(raw is not None, identity(request).org_id)
     if raw is None:
         return None
     head = _head(raw)
@@ -161,7 +165,7 @@ async def record_response(request: web.Request, table: str, record_id: uuid.UUID
     found = await _cached_row(request, table, record_id)
     if found is None:
         fresh = await _loader(request, record_id, fetch, missing)()
-        await request.app[CACHE].fill(record_key(table, record_id), fresh, TTL["record"])
+        await request.app[CACHE].fill(record_key(table, record_id), fresh, _ttl(request, "record"))
         return json_response(shown(request, table, fresh))
     head, raw = found
     if hides_costs(request, table):
@@ -203,5 +207,5 @@ async def project_view(request: web.Request, project_id: uuid.UUID, name: str,
             return dict(cached)
     fresh = await load()  # RLS decides (404) when the visible set says no
     if generation >= 0:
-        await cache.fill(key, fresh, TTL["view"])
+        await cache.fill(key, fresh, _ttl(request, "view"))
     return fresh

@@ -1,5 +1,5 @@
 """The `formula-pm` command line: serve, migrate, create-admin, seed-demo, invite,
-import-legacy."""
+import-legacy, and the operator's commands (backup, restore, audit, cache, db)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,10 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
-from aiohttp import web
 
-from db.migrate import upgrade
 from db.pool import create_pool
 from server.announce import keep_demo_logins, open_line, say
 from server.config import ConfigError, Settings, load_settings
@@ -32,6 +30,10 @@ from server.fatal import (
     run_probe,
 )
 from server.logs import configure_logging
+from server.ops_cli import add_ops_commands
+
+if TYPE_CHECKING:  # aiohttp is imported by `serve` only (the other commands start faster)
+    from aiohttp import web
 
 log = logging.getLogger("formula_pm.cli")
 
@@ -40,6 +42,14 @@ DESCRIPTION = """Formula PM: the real-time project-management backend.
 Settings come from the environment (DATABASE_URL, REDIS_URL, JWT_SECRET, HOST, PORT,
 DATA_DIR, CORS_ORIGINS, TRUSTED_PROXIES, LOG_LEVEL; the README lists them all). With no
 DATABASE_URL an embedded PostgreSQL is started in DATA_DIR."""
+
+
+def upgrade(database_url: str) -> None:
+    """Migrate to head (alembic is imported only by the commands that migrate: the
+    operator's commands start faster without it)."""
+    from db.migrate import upgrade as run
+
+    run(database_url)
 
 
 def resolve_database(settings: Settings) -> Settings:
@@ -60,6 +70,8 @@ def _print(data: Any) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
     from server.app import create_app
     from server.collector import freeze_startup_heap, tune_collector
     from server.http import HANDLER_ARGS
@@ -363,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     legacy.add_argument("--report", metavar="FILE",
                         help="write the full report (FILE.md: Markdown, otherwise JSON)")
     legacy.set_defaults(func=cmd_import_legacy)
+    add_ops_commands(sub)
     return parser
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from db.dsn import BadDatabaseUrl, check_database_url
+from server.cache_keys import TTL
 
 MIN_SECRET = 32
 
@@ -102,6 +104,17 @@ class Settings:
     # Who may read /metrics and the detail of /health/ready (operators, not users).
     metrics_allow: tuple[Network, ...] = field(
         default=_networks({}, "METRICS_ALLOW", LOOPBACK), repr=False)
+    # This worker's name on the audit trail (startup, shutdown, server errors): stable
+    # across restarts, so a startup can tell that the previous run ended without shutdown.
+    worker_name: str = ""
+    # Seconds a cached entry lives at most (invalidation usually ends it much sooner).
+    cache_ttls: Mapping[str, int] = field(default_factory=lambda: dict(TTL))
+    # Seconds between two publications of this worker's cache statistics to Redis.
+    cache_stats_interval: float = 10.0
+
+    @property
+    def worker(self) -> str:
+        return self.worker_name or f"{socket.gethostname()}:{self.port}"
 
     @property
     def redis_enabled(self) -> bool:
@@ -174,7 +187,22 @@ def load_settings(env: Mapping[str, str] | None = None, *,
         socket_max_per_user=_at_least(env, "SOCKET_MAX_PER_USER", 20, 1),
         socket_connect_timeout=float(_at_least(env, "SOCKET_CONNECT_TIMEOUT", 10, 1)),
         leader_stall_after=_stall_after(env),
+        worker_name=env.get("WORKER_NAME", "").strip()[:100],
+        cache_ttls=_cache_ttls(env),
     )
+
+
+def _cache_ttls(env: Mapping[str, str]) -> dict[str, int]:
+    """CACHE_TTL_RECORD, CACHE_TTL_VIEW, CACHE_TTL_SEARCH, CACHE_TTL_VISIBILITY: seconds, at
+    least 1 (defaults: server/cache_keys.py's TTL)."""
+    ttls = {}
+    for kind, default in TTL.items():
+        name = f"CACHE_TTL_{kind.upper()}"
+        value = _int(env, name, default)
+        if value < 1:
+            raise ConfigError(f"{name} must be at least 1 second, got {value}")
+        ttls[kind] = value
+    return ttls
 
 
 def _previous_secrets(env: Mapping[str, str]) -> tuple[str, ...]:

@@ -22,6 +22,9 @@ log = logging.getLogger("formula_pm.errors")
 
 PROBLEM_JSON = "application/problem+json"
 REQUEST_ID = web.RequestKey("request_id", str)
+# Told of every 5xx answer (request, status): the audit trail's `server_error`.
+ServerErrorHook = Callable[[web.Request, int], None]
+ON_SERVER_ERROR: web.AppKey[ServerErrorHook] = web.AppKey("on_server_error")
 
 FieldError = dict[str, str]
 
@@ -294,7 +297,15 @@ def _request_id(request: web.Request) -> str:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Assign the request id, then turn every failure into problem+json."""
+    """Assign the request id, then turn every failure into problem+json; 5xx answers are
+    reported to the app's ON_SERVER_ERROR hook."""
+    response = await _answer(request, handler)
+    if response.status >= 500 and (hook := request.app.get(ON_SERVER_ERROR)) is not None:
+        hook(request, response.status)
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     rid = _request_id(request)
     request[REQUEST_ID] = rid
     try:

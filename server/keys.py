@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+import redis.asyncio as aioredis
 from aiohttp import web
 
 from server.auth.throttle import Throttles
@@ -16,6 +17,7 @@ from server.config import Settings
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
 CACHE = web.AppKey("cache", Cache)
+REDIS = web.AppKey("redis", aioredis.Redis)  # set only with REDIS_URL
 # sid -> owning user id (or None): lets X-Socket-ID be honoured only for the caller's socket.
 SocketOwner = Callable[[str], Awaitable[Any]]
 SOCKET_OWNER: web.AppKey[SocketOwner] = web.AppKey("socket_owner")

@@ -35,3 +35,12 @@ def test_check_then_migrate_then_workers() -> None:
     for worker in ("app1", "app2"):
         assert services[worker]["depends_on"] == {
             "migrate": {"condition": "service_completed_successfully"}}
+
+
+def test_a_nightly_backup_service_on_its_own_volume() -> None:
+    compose = _compose()
+    backup = compose["services"]["backup"]
+    assert backup["profiles"] == ["ops"]
+    assert backup["command"] == ["formula-pm", "backup", "--to", "/backups", "--keep", "14"]
+    assert "backups:/backups" in backup["volumes"] and "backups" in compose["volumes"]
+    assert "postgresql-client-${PG_MAJOR}" in (ROOT / "Dockerfile").read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from server.routes import (
+    admin_stats,
     audit,
     auth,
     clients,
@@ -28,4 +29,5 @@ from server.routes import (
 ROUTE_MODULES: tuple[ModuleType, ...] = (
     health, metrics, console, docs, auth, users, clients, projects, members, tasks, scope_groups,
     scope_items, shop_drawings, material_specs, comments, notifications, audit, search,
+    admin_stats,
 )

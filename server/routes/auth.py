@@ -28,6 +28,7 @@ from server.keys import BACKGROUND, MAILER, POOL, SETTINGS
 from server.mailer import Mail, MailHeaderError, check_header
 from server.openapi import doc
 from server.rest import json_response
+from server.system_events import email_fingerprint
 from server.text import ONE_LINE
 from server.validation import ApiModel, LoginEmail, Name, Phone, Secret, ShortText, read_body
 
@@ -76,6 +77,14 @@ def _anonymous_actor(request: web.Request, user: Any = None) -> Actor:
     )
 
 
+def _failed_login_details(request: web.Request, email: str, user: Any) -> dict[str, str]:
+    """An account's own address; for an address nobody has, only its keyed fingerprint
+    (people type passwords into the e-mail field)."""
+    if user is not None:
+        return {"email": email}
+    return {"email_hmac": email_fingerprint(request.app[SETTINGS].jwt_secret, email)}
+
+
 @routes.post("/api/v1/auth/login")
 @doc(summary="Sign in", body=LoginBody, response=LoginOut, tags=["auth"])
 async def login(request: web.Request) -> web.Response:
@@ -94,7 +103,8 @@ async def login(request: web.Request) -> web.Response:
         await limits.sign_in_failed(request.app, who)
         async with system_transaction(pool, _anonymous_actor(request, user)) as conn:
             await record_event(conn, "login_failed", org_id=user["org_id"] if user else None,
-                               user_id=user["id"] if user else None, details={"email": email})
+                               user_id=user["id"] if user else None,
+                               details=_failed_login_details(request, email, user))
         raise Unauthorized("Invalid e-mail or password", code="invalid_credentials")
     await limits.sign_in_succeeded(request.app, who)
     pair = await start_session(request.app, user_id=user["id"], org_id=user["org_id"],

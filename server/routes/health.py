@@ -43,17 +43,22 @@ async def _cache(request: web.Request) -> dict[str, Any]:
     return stats
 
 
-@routes.get("/health/ready")
-async def readiness(request: web.Request) -> web.Response:
-    database = await _database(request)
+async def readiness_parts(request: web.Request) -> dict[str, dict[str, Any]]:
+    """{database, cache, realtime}: each a status and (for operators) its detail."""
     status_of = request.app.get(REALTIME_STATUS)
     realtime: dict[str, Any] = (await status_of() if status_of is not None
                                 else {"status": "healthy", "detail": "not started"})
+    return {"database": await _database(request), "cache": await _cache(request),
+            "realtime": realtime}
+
+
+@routes.get("/health/ready")
+async def readiness(request: web.Request) -> web.Response:
+    parts = await readiness_parts(request)
+    database = parts["database"]
     body = {
         "status": database["status"],
-        "database": database,
-        "cache": await _cache(request),
-        "realtime": realtime,
+        **parts,
         "timestamp": dt.datetime.now(dt.UTC).isoformat(),
     }
     status = 200 if database["status"] == "healthy" else 503

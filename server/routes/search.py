@@ -1,6 +1,6 @@
 """GET /search: one ranked, highlighted list over everything the caller may open.
 
-Caching: a page is cached for TTL["search"] seconds under a key made of the org's search
+Caching: a page is cached for CACHE_TTL_SEARCH seconds under a key made of the org's search
 generation, the user id, a digest of the user's visible scope (admin, client, visible
 project ids — read from PostgreSQL on every request, so a permission change is seen at
 once) and a digest of the query. Any change to a searchable row bumps the org's search
@@ -30,9 +30,9 @@ from db.queries.search import MARK_END, MARK_START, TYPES, Scope, SearchQuery, s
 from db.queries.search import visible_scope as read_scope
 from server.auth.identity import actor
 from server.cache import Cache
-from server.cache_keys import TTL, search_generation_key
+from server.cache_keys import search_generation_key
 from server.errors import Invalid, NotFound, Unauthorized
-from server.keys import CACHE, POOL
+from server.keys import CACHE, POOL, SETTINGS
 from server.rest import json_response
 from server.text import ONE_LINE
 from server.validation import ApiModel, read_query
@@ -156,5 +156,5 @@ async def search_everything(request: web.Request) -> web.Response:
         if body is None:
             hits, more = await search(conn, scope, query)
             body = _page(hits, more, print_)
-            await cache.set(key, body, TTL["search"])
+            await cache.set(key, body, request.app[SETTINGS].cache_ttls["search"])
     return json_response(body)

@@ -342,5 +342,5 @@ async def test_leader_death_hands_over_and_loses_nothing(
     assert handover < 5, handover
     async with pool.acquire() as conn:
         changes = await conn.fetchval(
-            "SELECT count(*) FROM audit_logs WHERE action = 'leader_change'")
+            "SELECT count(*) FROM audit_logs WHERE action = 'leader_changed'")
     assert changes >= 1

@@ -1,0 +1,52 @@
+"""/api/v1/admin/stats: an org admin's view of its own organisation (rows per resource, its
+cache hit rate) and the service's health in one word per part. Database-wide figures are
+for operators (`formula-pm db stats`), never served here."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiohttp import web
+
+from db.pool import system_transaction
+from server.auth.identity import identity
+from server.auth.permissions import Perm, require
+from server.cache_admin import org_hit_counts
+from server.keys import POOL
+from server.openapi import doc
+from server.rest import json_response
+from server.routes.health import readiness_parts
+
+routes = web.RouteTableDef()
+
+# Resource name -> table (every table here has org_id).
+RESOURCES = {
+    "users": "users", "clients": "clients", "projects": "projects",
+    "project_members": "project_members", "tasks": "tasks", "scope_groups": "scope_groups",
+    "scope_items": "scope_items", "shop_drawings": "shop_drawings",
+    "shop_drawing_revisions": "shop_drawing_revisions", "material_specs": "material_specs",
+    "item_links": "item_links", "comments": "comments", "attachments": "attachments",
+}
+COUNTS = " UNION ALL ".join(
+    f"SELECT '{name}' AS resource, count(*) AS n FROM {table} WHERE org_id = $1"
+    for name, table in RESOURCES.items())
+
+
+@routes.get("/api/v1/admin/stats")
+@doc(summary="The organisation's row counts, cache hit rate and the service's health "
+     "(org admins)", tags=["admin"])
+async def admin_stats(request: web.Request) -> web.Response:
+    who = identity(request)
+    require(who.role, Perm.MANAGE_USERS)  # org admins only
+    async with system_transaction(request.app[POOL]) as conn:
+        rows = {r["resource"]: int(r["n"]) for r in await conn.fetch(COUNTS, who.org_id)}
+    hits, misses = await org_hit_counts(request.app, who.org_id)
+    health = await readiness_parts(request)
+    return json_response({
+        "org_id": str(who.org_id),
+        "rows": rows,
+        "cache": {"hits": hits, "misses": misses,
+                  "hit_rate": round(hits / (hits + misses), 4) if hits + misses else 0.0},
+        "health": {part: body.get("status") for part, body in health.items()},
+        "timestamp": dt.datetime.now(dt.UTC).isoformat(),
+    })
