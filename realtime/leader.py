@@ -23,7 +23,7 @@ import asyncpg
 from db.pool import system_transaction
 from db.queries import changes as q
 from realtime.cursor import ReadPosition, Snapshot, encode_cursor
-from realtime.feed import Emit, Feed, Invalidate, no_invalidation
+from realtime.feed import Emit, Feed, Invalidate, ObserveLag, no_invalidation
 
 log = logging.getLogger("formula_pm.realtime.leader")
 
@@ -92,9 +92,10 @@ class Leader:
     """Campaign for the lock; while leading, drain the feed and ring-or-poll."""
 
     def __init__(self, config: LeaderConfig, emit: Emit,
-                 invalidate: Invalidate = no_invalidation) -> None:
+                 invalidate: Invalidate = no_invalidation,
+                 observe_lag: ObserveLag | None = None) -> None:
         self.config = config
-        self.feed = Feed(emit, invalidate, config.batch)
+        self.feed = Feed(emit, invalidate, config.batch, observe_lag)
         self.role = "follower"
         self.connected = False
         self.position: ReadPosition | None = None

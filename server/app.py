@@ -21,13 +21,7 @@ from server.cache import MemoryCache, NullCache, RedisCache, keep_epoch
 from server.cache_admin import stats_ctx
 from server.config import Settings
 from server.errors import error_middleware
-from server.http import (
-    REQUESTS,
-    RequestCounter,
-    access_log_middleware,
-    headers_middleware,
-    limits_middleware,
-)
+from server.http import access_log_middleware, headers_middleware, limits_middleware
 from server.invalidation import invalidation_middleware
 from server.keys import (
     BACKGROUND,
@@ -42,6 +36,7 @@ from server.keys import (
     MetricsSource,
 )
 from server.lifecycle import setup_lifecycle
+from server.prometheus import PROMETHEUS, app_metrics, cache_source, metrics_middleware, uptime
 from server.realtime import setup_realtime
 from server.routes import ROUTE_MODULES
 
@@ -98,18 +93,20 @@ async def _background_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
+    sources: list[MetricsSource] = [collector.metrics]
+    metrics = app_metrics(sources)
     app = web.Application(
-        middlewares=[error_middleware, access_log_middleware, headers_middleware,
-                     limits_middleware, auth_middleware, invalidation_middleware],
+        middlewares=[metrics_middleware(metrics), error_middleware, access_log_middleware,
+                     headers_middleware, limits_middleware, auth_middleware,
+                     invalidation_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[ON_SESSIONS_REVOKED] = []
     app[MAILER] = mailer_for(settings)
     app[BACKGROUND] = Background()
-    counter = RequestCounter()
-    sources: list[MetricsSource] = [counter, collector.metrics]
-    app[REQUESTS] = counter
+    sources += [uptime, cache_source(app)]
+    app[PROMETHEUS] = metrics
     app[METRICS] = sources
     app.cleanup_ctx.append(_pool_ctx)
     app.cleanup_ctx.append(_redis_ctx)

@@ -33,23 +33,6 @@ CORS_METHODS = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID, X-Socket-ID"
 
 
-class RequestCounter:
-    """Requests by status class, for /metrics."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, float] = {}
-
-    def __call__(self) -> dict[str, float]:
-        return dict(self.counts)
-
-    def add(self, status: int) -> None:
-        name = f'fpm_http_requests_total{{status="{status // 100}xx"}}'
-        self.counts[name] = self.counts.get(name, 0) + 1
-
-
-REQUESTS = web.AppKey("request_counter", RequestCounter)
-
-
 @web.middleware
 async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
@@ -62,7 +45,6 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         status = exc.status
         raise
     finally:
-        request.app[REQUESTS].add(status)
         access_log.info("%s %s %s", request.method, request.path, status,
                         extra=access_fields(request, status, time.perf_counter() - started))
 

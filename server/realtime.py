@@ -32,6 +32,7 @@ from server.keys import (
     SETTINGS,
     SOCKET_OWNER,
 )
+from server.prometheus import PROMETHEUS
 
 log = logging.getLogger("formula_pm.realtime")
 
@@ -68,7 +69,7 @@ def setup_realtime(app: web.Application) -> None:
 
     leader = Leader(LeaderConfig(dsn=settings.database_url or "", mode=settings.realtime_mode,
                                  stall_after=settings.leader_stall_after),
-                    publish, invalidate_events)
+                    publish, invalidate_events, app[PROMETHEUS].delivery_lag.observe)
     app[HUB], app[LEADER] = hub, leader
     app[SOCKET_OWNER] = hub.socket_owner
     app[ON_SESSIONS_REVOKED].append(hub.on_sessions_revoked)
@@ -79,8 +80,7 @@ def setup_realtime(app: web.Application) -> None:
     def metrics() -> dict[str, float]:
         stats = leader.feed.stats
         return {**hub.metrics(), "fpm_realtime_leader": float(leader.role == "leader"),
-                "fpm_realtime_delivery_lag_seconds_sum": stats.lag_sum,
-                "fpm_realtime_delivery_lag_seconds_count": float(stats.lag_count),
+                # _sum and _count: the fpm_realtime_delivery_lag_seconds histogram.
                 "fpm_realtime_delivery_lag_seconds_last": stats.lag_last,
                 # Audit rows sent without their values because they could not be events.
                 "fpm_realtime_rows_failed_total": float(leader.feed.failures.count),

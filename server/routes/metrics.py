@@ -5,48 +5,21 @@ the endpoint does not advertise itself."""
 
 from __future__ import annotations
 
-import re
-import time
-
 from aiohttp import web
+from prometheus_client.exposition import choose_encoder
 
 from server.auth.identity import from_operators
-from server.keys import CACHE, METRICS
+from server.prometheus import PROMETHEUS
 
 routes = web.RouteTableDef()
-_STARTED = time.time()
-_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})?$")
-
-
-def _lines(values: dict[str, float]) -> list[str]:
-    out: list[str] = []
-    typed: set[str] = set()
-    for name, value in sorted(values.items()):
-        if not _NAME.match(name):
-            continue
-        base = name.split("{", 1)[0]
-        if base not in typed:
-            typed.add(base)
-            out.append(f"# TYPE {base} {'counter' if base.endswith('_total') else 'gauge'}")
-        out.append(f"{name} {float(value):g}")
-    return out
 
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     if not from_operators(request):
         raise web.HTTPNotFound()  # the very answer of an unknown path
-    stats = request.app[CACHE].stats()
-    values: dict[str, float] = {
-        "fpm_uptime_seconds": time.time() - _STARTED,
-        "fpm_cache_hits_total": stats["hits"],
-        "fpm_cache_misses_total": stats["misses"],
-        "fpm_cache_errors_total": stats["errors"],
-        "fpm_cache_hit_ratio": stats["hit_rate"],
-        "fpm_cache_up": 1.0 if stats["status"] == "healthy" else 0.0,
-    }
-    for source in request.app.get(METRICS, []):
-        values.update(source())
-    body = "\n".join(_lines(values)) + "\n"
-    return web.Response(text=body, content_type="text/plain", charset="utf-8",
-                        headers={"X-Content-Type-Options": "nosniff"})
+    # The text format Prometheus asks for in Accept (OpenMetrics or the classic one).
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return web.Response(body=encode(request.app[PROMETHEUS].registry),
+                        headers={"Content-Type": content_type,
+                                 "X-Content-Type-Options": "nosniff"})

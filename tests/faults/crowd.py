@@ -19,6 +19,7 @@ import aiohttp
 
 from bench.mini_client import MiniClient
 from realtime.cursor import decode_cursor
+from tests.waiting import eventually
 
 RETRY = 0.3  # seconds between attempts while a worker or the database is away
 
@@ -117,8 +118,9 @@ class Member:
 
     async def resync(self, project: str, cursor: str, limit: float = 60) -> None:
         """Everything after our cursor; retried while the database or the socket is away."""
-        deadline = time.monotonic() + limit
-        while True:
+        last: dict[str, Any] = {}
+
+        async def answered() -> dict[str, Any] | None:
             client = self.client
             try:
                 assert client is not None
@@ -126,11 +128,12 @@ class Member:
                                                     "cursor": cursor}))[0]
             except (OSError, ConnectionError, TimeoutError):
                 ack = {"ok": False, "error": {"code": "disconnected"}}
-            if ack.get("ok"):
-                break
-            if time.monotonic() > deadline:
-                raise AssertionError(f"resync kept failing: {ack}")
-            await asyncio.sleep(RETRY)
+            last.clear()
+            last.update(ack)
+            return ack if ack.get("ok") else None
+
+        ack = await eventually(answered, limit=limit, interval=RETRY,
+                               explain=lambda: f"resync kept failing: {last}")
         if ack.get("gap"):
             self.gaps += 1
         for event in ack.get("events", []):

@@ -28,6 +28,7 @@ from tests.conftest import PASSWORD, RedisServer
 from tests.faults.crowd import Person
 from tests.faults.proxy import Proxy
 from tests.realtime.conftest import ROOT, Worker
+from tests.waiting import eventually
 
 STALL_AFTER = 5  # LEADER_STALL_AFTER of the workers: the smallest allowed
 PROJECTS = 4
@@ -175,15 +176,18 @@ class Rig:
         await self.roles(30)
 
     async def roles(self, limit: float = 10) -> tuple[Worker, Worker]:
-        deadline = time.monotonic() + limit
-        while True:
-            statuses = [await self.status(w) for w in self.workers]
+        statuses: list[dict[str, Any]] = []
+
+        async def single_leader() -> tuple[Worker, Worker] | None:
+            statuses[:] = [await self.status(w) for w in self.workers]
             leaders = [w for w, s in zip(self.workers, statuses, strict=True)
                        if s.get("role") == "leader"]
             if len(leaders) == 1:
                 return leaders[0], next(w for w in self.workers if w is not leaders[0])
-            assert time.monotonic() < deadline, f"no single leader: {statuses}"
-            await asyncio.sleep(0.2)
+            return None
+
+        return await eventually(single_leader, limit=limit, interval=0.2,
+                                explain=lambda: f"no single leader: {statuses}")
 
     async def status(self, worker: Worker) -> dict[str, Any]:
         """The realtime part of /health/ready, or {} when the worker does not answer."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import asyncpg
@@ -16,6 +15,7 @@ from realtime.bus import RedisManager
 from server.config import ConfigError, load_settings
 from server.errors import error_middleware
 from tests.conftest import RedisServer
+from tests.waiting import eventually
 
 
 def test_leader_stall_after_setting() -> None:
@@ -60,9 +60,9 @@ async def test_bus_tells_resync_once_after_resubscribing_and_before_new_messages
             seen.append(message["data"])
 
     async def publish_until_heard(data: str) -> None:
-        deadline = time.monotonic() + 15
-        while data.encode() not in seen:
-            assert time.monotonic() < deadline, seen
+        async def heard() -> bool:
+            if data.encode() in seen:
+                return True
             publisher = aioredis.from_url(redis.url)
             try:
                 await publisher.publish(channel, data)
@@ -70,7 +70,9 @@ async def test_bus_tells_resync_once_after_resubscribing_and_before_new_messages
                 pass
             finally:
                 await publisher.aclose()
-            await asyncio.sleep(0.1)
+            return False
+
+        await eventually(heard, limit=15, interval=0.1, explain=lambda: f"seen: {seen}")
 
     task = asyncio.create_task(listen())
     try:

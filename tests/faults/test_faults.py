@@ -12,6 +12,7 @@ Figures are printed (run with `-s`) and recorded in RELIABILITY.md.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -22,6 +23,7 @@ from bench.mini_client import MiniClient
 from tests.faults.crowd import Crowd, Verdict
 from tests.faults.rig import STALL_AFTER, Rig
 from tests.faults.writer import Writer
+from tests.waiting import NotInTime, eventually
 
 pytestmark = pytest.mark.faults
 CLIENTS = 200
@@ -56,7 +58,7 @@ class Run:
         await self.crowd.join()
         self.started = time.monotonic()
         self.writer.start()
-        await until(lambda: self.crowd.live_count() > 100, 20)
+        await eventually(lambda: self.crowd.live_count() > 100, limit=20, interval=0.1)
         await asyncio.sleep(STEADY)
         return self
 
@@ -74,7 +76,8 @@ class Run:
         def settled() -> bool:
             return self.crowd.live_count() >= expected  # a crude floor; resync does the rest
 
-        await until(settled, 10, fail=False)
+        with contextlib.suppress(NotInTime):
+            await eventually(settled, limit=10, interval=0.1)
         await self.crowd.resync_all()
         verdict = self.crowd.verdict(audit, self.since)
         assert set(self.writer.created) <= tasks  # every 201 is in the database
@@ -95,18 +98,12 @@ class Run:
                 f"reconnects {verdict.reconnects}")
 
 
-async def until(check: Callable[[], bool | Awaitable[bool]], limit: float, *,
-                fail: bool = True, every: float = 0.1) -> float:
-    """Seconds until `check` holds; fails after `limit` (or just returns, with fail=False)."""
+async def seconds_until(check: Callable[[], bool | Awaitable[bool]], limit: float, *,
+                        every: float = 0.1) -> float:
+    """Seconds until `check` holds (reported); fails after `limit`."""
     started = time.monotonic()
-    while True:
-        result = check()
-        if result if isinstance(result, bool) else await result:
-            return time.monotonic() - started
-        if time.monotonic() - started > limit:
-            assert not fail, f"not within {limit}s"
-            return time.monotonic() - started
-        await asyncio.sleep(every)
+    await eventually(check, limit=limit, interval=every)
+    return time.monotonic() - started
 
 
 async def test_redis_restart(rig: Rig) -> None:
@@ -117,9 +114,10 @@ async def test_redis_restart(rig: Rig) -> None:
         seen = run.crowd.live_count()
         rig.redis.start()
         back = time.monotonic()
-        resumed = await until(lambda: run.crowd.live_count() > seen + 50, 30)
+        resumed = await seconds_until(lambda: run.crowd.live_count() > seen + 50, 30)
         # Both workers' sockets got the word, once per socket: not a storm.
-        await until(lambda: all(m.resync_required for m in run.crowd.members), 15)
+        await eventually(lambda: all(m.resync_required for m in run.crowd.members), limit=15,
+                         interval=0.1)
         verdict = await run.finish()
         counts = {m.resync_required for m in run.crowd.members}
         assert counts == {1}, counts
@@ -141,9 +139,9 @@ async def test_leader_sigkill(rig: Rig) -> None:
         async def took_over() -> bool:
             return (await rig.status(follower)).get("role") == "leader"
 
-        takeover = await until(took_over, 15)
+        takeover = await seconds_until(took_over, 15)
         assert takeover < 5, takeover
-        moved = await until(lambda: all(m.reconnects for m in orphans), 30)
+        moved = await seconds_until(lambda: all(m.reconnects for m in orphans), 30)
         assert all(m.url == follower.url for m in orphans)
         verdict = await run.finish()
         assert set(run.writer.statuses) <= {0, 200, 201}, run.writer.statuses
@@ -159,7 +157,7 @@ async def test_postgres_restart(rig: Rig) -> None:
         stopped = time.monotonic()
         await asyncio.to_thread(rig.pg_stop)
         down = time.monotonic()
-        await until(lambda: run.writer.statuses[503] > 0, 10)
+        await eventually(lambda: run.writer.statuses[503] > 0, limit=10, interval=0.1)
         # Socket events are answered (not left hanging) with `unavailable` while the
         # database is away. A new socket is refused with `unavailable`, unless everything
         # its connect needs was still cached (the session in Redis, the user's names for
@@ -184,8 +182,8 @@ async def test_postgres_restart(rig: Rig) -> None:
         back = time.monotonic()
         ok_before = run.writer.ok_since(0)
         seen = run.crowd.live_count()
-        writes = await until(lambda: run.writer.ok_since(ok_before) > 10, 30)
-        events = await until(lambda: run.crowd.live_count() > seen + 50, 30)
+        writes = await seconds_until(lambda: run.writer.ok_since(ok_before) > 10, 30)
+        events = await seconds_until(lambda: run.crowd.live_count() > seen + 50, 30)
         verdict = await run.finish()
         assert run.writer.statuses[503] > 0
         assert set(run.writer.statuses) <= {200, 201, 503}, run.writer.statuses  # never a 500
@@ -212,8 +210,8 @@ async def test_listener_stalled(rig: Rig) -> None:
             newest = max((max(m.live, default=0) for m in run.crowd.members), default=0)
             return bool(leading) and leading[0]["backend_pid"] != stalled_pid and newest > mark
 
-        detected = await until(noticed, 30, every=0.2)
-        recovery = await until(recovered, 30, every=0.2)
+        detected = await seconds_until(noticed, 30, every=0.2)
+        recovery = await seconds_until(recovered, 30, every=0.2)
         who = [w for w in rig.workers if (await rig.status(w)).get("role") == "leader"]
         proxy.release_stalled()
         verdict = await run.finish()

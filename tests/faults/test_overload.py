@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from tests.conftest import World
 from tests.realtime.conftest import Worker, token_for
 from tests.realtime.conftest import token_app as token_app  # the fixture, shared
 from tests.realtime.stalled_client import StalledClient, call
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.faults
 CLIENTS = 200
@@ -213,18 +214,6 @@ def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[98]
 
 
-async def until(check: Callable[[], bool | Awaitable[bool]], limit: float, what: str) -> None:
-    deadline = time.monotonic() + limit
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
 async def audit_ids(pool: asyncpg.Pool, project: str) -> list[int]:
     rows = await pool.fetch("SELECT id FROM audit_logs WHERE project_id = $1::uuid AND "
                             "table_name = 'tasks' ORDER BY txid, id", project)
@@ -264,7 +253,8 @@ async def test_a_client_that_stops_reading_is_dropped_under_load(
         loops = [asyncio.create_task(writer.run(k * 1_000_000)) for k in range(2)]
         started = time.monotonic()
         try:
-            await until(lambda: _dropped(workers[0]), 120, "the stalled client to be dropped")
+            await eventually(lambda: _dropped(workers[0]), limit=120, interval=0.1,
+                             explain="waiting for the stalled client to be dropped")
             dropped_after = time.monotonic() - started
             rss_at_drop = rss_mib(workers[0])
             await asyncio.sleep(2)  # the writer goes on; the room with it
@@ -273,8 +263,8 @@ async def test_a_client_that_stops_reading_is_dropped_under_load(
             await asyncio.gather(*loops)
         assert set(writer.statuses) == {201}, writer.statuses
         total = len(writer.created)
-        await until(lambda: all(c.created == total for c in clients), 30,
-                    "every client to receive every event")
+        await eventually(lambda: all(c.created == total for c in clients), limit=30,
+                         interval=0.1, explain="waiting for every client to receive every event")
         expected = await audit_ids(pool, project)
         assert len(expected) == total
         assert sorted(clients[0].ids) == sorted(expected)  # every event, once
@@ -398,7 +388,8 @@ async def test_reconnect_storm_keeps_rest_responsive_and_loses_nothing(
         def complete() -> bool:
             return all(w.ids >= expected[w.project] for w in watchers)
 
-        await until(complete, 20, "every client to hold its project's events")
+        await eventually(complete, limit=20, interval=0.1,
+                         explain="waiting for every client to hold its project's events")
         lost = sum(len(expected[w.project] - w.ids) for w in watchers)
         extra = sum(len(w.ids - expected[w.project]) for w in watchers)
         assert lost == 0 and extra == 0

@@ -7,7 +7,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from server.auth.sessions import start_session
 from server.config import Settings
 from server.keys import POOL, SETTINGS
 from tests.conftest import _free_port, actor_of
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,18 +54,17 @@ class Worker:
         return self.process is not None and self.process.poll() is None
 
     async def ready(self, limit: float = 30) -> None:
-        deadline = time.monotonic() + limit
         async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
+            async def answers() -> bool:
                 assert self.alive, f"worker died: {self.log.read_text()[-3000:]}"
                 try:
                     async with http.get(f"{self.url}/health") as response:
-                        if response.status == 200:
-                            return
+                        return response.status == 200
                 except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"worker not ready: {self.log.read_text()[-3000:]}")
+                    return False
+
+            await eventually(answers, limit=limit, interval=0.1,
+                             explain=lambda: f"worker not ready: {self.log.read_text()[-3000:]}")
 
     async def realtime(self) -> dict[str, Any]:
         async with aiohttp.ClientSession() as http, http.get(f"{self.url}/health/ready") as r:
@@ -100,15 +99,18 @@ class Workers:
 
     async def roles(self, limit: float = 10) -> tuple[Worker, Worker]:
         """(leader, follower) once exactly one of the live workers leads."""
-        deadline = time.monotonic() + limit
-        while True:
+        statuses: list[dict[str, Any]] = []
+
+        async def single_leader() -> tuple[Worker, Worker] | None:
             live = [w for w in self.all if w.alive]
-            statuses = [await w.realtime() for w in live]
+            statuses[:] = [await w.realtime() for w in live]
             leaders = [w for w, s in zip(live, statuses, strict=True) if s["role"] == "leader"]
             if len(leaders) == 1 and len(live) > 1:
                 return leaders[0], next(w for w in live if w is not leaders[0])
-            assert time.monotonic() < deadline, f"no single leader: {statuses}"
-            await asyncio.sleep(0.2)
+            return None
+
+        return await eventually(single_leader, limit=limit, interval=0.2,
+                                explain=lambda: f"no single leader: {statuses}")
 
 
 @pytest.fixture(scope="module")
@@ -172,11 +174,8 @@ class Sock:
         return [d for e, d in self.events if "." in e]
 
     async def wait_for(self, check: Callable[[], bool], limit: float = 10) -> None:
-        deadline = time.monotonic() + limit
-        while not check():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out; received: {self.events[-10:]}")
-            await asyncio.sleep(0.02)
+        await eventually(check, limit=limit, interval=0.02,
+                         explain=lambda: f"received: {self.events[-10:]}")
 
     async def close(self) -> None:
         if self.client.connected:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from realtime.backlog import PACKET_OVERHEAD, Backlog, MeteredQueue, packet_byte
 from realtime.fast_emit import FastAsyncManager
 from tests.realtime.stalled_client import StalledClient
 from tests.realtime.test_fast_emit import Server as LiveServer
+from tests.waiting import eventually
 
 ROOM = "project:1"
 LIMIT = 256 * 1024
@@ -52,13 +52,6 @@ async def server() -> AsyncIterator[Server]:
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as http:
         yield http
-
-
-async def until(check: Any, within: float = 10) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def msg(text: str) -> eio_packet.Packet:
@@ -116,9 +109,10 @@ async def test_a_client_that_stops_reading_is_dropped_and_the_room_keeps_everyth
         sent += 50
         print(f"dropped after {sent} events, most waiting {most}")
         assert most <= LIMIT  # what waited for the slow client never exceeded the bound
-        await until(lambda: stalled.sid in server.gone)  # disconnect handlers ran
+        # disconnect handlers ran
+        await eventually(lambda: stalled.sid in server.gone, limit=10, interval=0.01)
         assert await stalled.closed()
-        await until(lambda: len(reader.events) == sent, 20)
+        await eventually(lambda: len(reader.events) == sent, limit=20, interval=0.01)
         assert [args[0]["seq"] for _, args in reader.events] == list(range(sent))
         assert reader.ws is not None and not reader.ws.closed
         assert server.manager.backlog.dropped == 1
@@ -143,7 +137,7 @@ async def test_the_sweep_drops_a_socket_already_over_the_bound(
         assert server.manager.backlog.sweep_once() == 0
         server.manager.backlog.limit = 32 * 1024  # nothing new arrives: the sweep finds it
         assert server.manager.backlog.sweep_once() == 1
-        await until(lambda: stalled.sid in server.gone)
+        await eventually(lambda: stalled.sid in server.gone, limit=10, interval=0.01)
         assert await stalled.closed()
     finally:
         await stalled.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from server.legacy import import_legacy
 from tests.conftest import World
 from tests.realtime.conftest import Sock
 from tests.server.test_legacy_import import legacy_data
+from tests.waiting import eventually
 
 Client = TestClient[Any, Any]
 LIVENESS = 10.0
@@ -131,7 +131,9 @@ async def test_an_import_is_not_sent_row_by_row_yet_invalidates_and_rechecks(
     await watcher.wait_for(lambda: _evicted_from(watcher, project))
     await asyncio.sleep(0.3)  # anything sent row by row came before the summary
     assert [e for e in staff.changes() if e["resource"] != "import"] == []
-    deadline = time.monotonic() + LIVENESS
-    while (await (await client.get(url, headers=headers)).json())["client_id"] != str(sabanci):
-        assert time.monotonic() < deadline, "the cached project was not invalidated"
-        await asyncio.sleep(0.05)
+    async def moved() -> bool:
+        return bool((await (await client.get(url, headers=headers)).json())["client_id"]
+                    == str(sabanci))
+
+    await eventually(moved, limit=LIVENESS, interval=0.05,
+                     explain="the cached project was not invalidated")

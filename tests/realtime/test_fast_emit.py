@@ -23,6 +23,7 @@ from realtime.fast_emit import (
     text_frame,
     versions_supported,
 )
+from tests.waiting import eventually
 
 ROOM = "project:1"
 
@@ -93,23 +94,16 @@ def seqs(client: MiniClient) -> list[int]:
     return [args[0]["seq"] for name, args in client.events if name == "n"]
 
 
-async def until(check: Callable[[], bool], within: float = 20) -> None:
-    for _ in range(int(within / 0.01)):
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
-
-
 async def until_listening(probe: Callable[[], Awaitable[None]], far: MiniClient,
                           within: float = 20) -> None:
     """Probe until a client of the other server gets one: that server listens on the channel."""
-    for _ in range(int(within / 0.05)):
+    async def heard() -> bool:
         await probe()
         await asyncio.sleep(0.05)
-        if far.events:
-            return
-    raise AssertionError("the other server never received from the channel")
+        return bool(far.events)
+
+    await eventually(heard, limit=within, interval=0,
+                     explain="the other server never received from the channel")
 
 
 def test_frame_headers_follow_rfc6455() -> None:
@@ -135,7 +129,7 @@ async def test_room_gets_every_event_once_in_order(server: Server,
         if seq % 7 == 0:
             await asyncio.sleep(0)
     await asyncio.wait_for(tally.done.wait(), 30)
-    await until(lambda: len(sdk_seen) == 500)
+    await eventually(lambda: len(sdk_seen) == 500, limit=20, interval=0.01)
     assert all(seqs(c) == list(range(500)) for c in members)
     assert sdk_seen == list(range(500))
     assert seqs(skipped) == [] and all(seqs(c) == [] for c in outside)
@@ -153,7 +147,8 @@ async def test_to_sid_and_several_rooms_are_exact(server: Server,
     await server.sio.emit("n", {"seq": 2}, to=first.sid)
     await server.sio.emit("n", {"seq": 3}, room=["a", "b"], skip_sid=[first.sid, second.sid])
     await server.sio.emit("other", ("x", 2))  # several arguments, whole namespace
-    await until(lambda: len(neither.events) == 1 and len(both.events) == 3)
+    await eventually(lambda: len(neither.events) == 1 and len(both.events) == 3,
+                     limit=20, interval=0.01)
     await asyncio.sleep(0.05)
     assert seqs(both) == [1, 3] and seqs(first) == [1, 2] and seqs(second) == [1]
     assert neither.events == [("other", ["x", 2])]
@@ -169,11 +164,11 @@ async def test_polling_client_is_served_by_the_stock_path(server: Server) -> Non
     for seq in range(50):
         await server.sio.emit("n", {"seq": seq}, room=ROOM)
         if seq % 5 == 4:  # python-engineio's client rejects a poll answer of over 16 packets
-            await until(lambda sent=seq + 1: len(seen) == sent)
+            await eventually(lambda sent=seq + 1: len(seen) == sent, limit=20, interval=0.01)
     assert seen == list(range(50))
     assert server.manager.stock_deliveries - before == 50
     await server.sio.disconnect(client.get_sid())  # a polling client's own disconnect lingers
-    await until(lambda: not client.connected)
+    await eventually(lambda: not client.connected, limit=20, interval=0.01)
     await client.disconnect()
 
 
@@ -184,13 +179,13 @@ async def test_client_upgraded_from_polling_gets_the_fast_path(server: Server) -
     await client.connect(server.url, auth={"rooms": [ROOM]})
     for seq in range(10):  # during and around the upgrade
         await server.sio.emit("n", {"seq": seq}, room=ROOM)
-        await until(lambda sent=seq + 1: len(seen) == sent)
-    await until(lambda: client.transport() == "websocket")
+        await eventually(lambda sent=seq + 1: len(seen) == sent, limit=20, interval=0.01)
+    await eventually(lambda: client.transport() == "websocket", limit=20, interval=0.01)
     await asyncio.sleep(0.05)
     before = server.manager.fast_deliveries
     for seq in range(10, 200):
         await server.sio.emit("n", {"seq": seq}, room=ROOM)
-    await until(lambda: len(seen) == 200)
+    await eventually(lambda: len(seen) == 200, limit=20, interval=0.01)
     assert seen == list(range(200))
     assert server.manager.fast_deliveries > before
     await client.disconnect()
@@ -210,7 +205,7 @@ async def test_stock_packets_and_fast_emits_keep_one_order(server: Server,
             await server.sio.emit("n", {"seq": seq}, room=ROOM)
         if order.random() < 0.3:
             await asyncio.sleep(0)  # let writers run now and then: both socket states occur
-    await until(lambda: all(len(c.events) == 400 for c in clients))
+    await eventually(lambda: all(len(c.events) == 400 for c in clients), limit=20, interval=0.01)
     assert all(seqs(c) == list(range(400)) for c in clients)
     assert server.manager.fast_deliveries > fast_before
     assert server.manager.stock_deliveries > stock_before  # fast emits that had to queue
@@ -223,7 +218,7 @@ async def test_acks_are_not_overtaken(server: Server, session: aiohttp.ClientSes
         answer = await caller.call("work", seq)
         assert answer == [{"done": seq}]
         assert seqs(caller)[-1] == seq  # the event was on the wire before the ack
-    await until(lambda: len(watcher.events) == 100)
+    await eventually(lambda: len(watcher.events) == 100, limit=20, interval=0.01)
     assert seqs(watcher) == list(range(100))
     await asyncio.gather(caller.close(), watcher.close())
 
@@ -231,7 +226,8 @@ async def test_acks_are_not_overtaken(server: Server, session: aiohttp.ClientSes
 async def test_raw_bench_client_speaks_to_a_real_server(server: Server) -> None:
     tally = Tally()
     conns = await open_raw(int(server.url.rsplit(":", 1)[1]), 20, tally)
-    await until(lambda: len(server.manager.rooms["/"].get(None, {})) == 20)
+    await eventually(lambda: len(server.manager.rooms["/"].get(None, {})) == 20,
+                     limit=20, interval=0.01)
     for name in server.manager.rooms["/"][None]:
         await server.sio.enter_room(name, ROOM)
     tally.expect(20 * 30)
@@ -254,7 +250,8 @@ async def test_redis_variant_delivers_across_two_servers(redis_url: str,
         await until_listening(lambda: one.sio.emit("probe", {}, room=ROOM), far[0])
         for seq in range(200):
             await one.sio.emit("n", {"seq": seq}, room=ROOM, skip_sid=skipped.sid)
-        await until(lambda: all(len(seqs(c)) == 200 for c in near + far))
+        await eventually(lambda: all(len(seqs(c)) == 200 for c in near + far),
+                         limit=20, interval=0.01)
         assert all(seqs(c) == list(range(200)) for c in near + far)
         assert seqs(skipped) == []
         assert two.manager.fast_deliveries >= 1000 and one.manager.fast_deliveries >= 1000
@@ -282,7 +279,7 @@ async def test_local_batch_is_exact_and_in_order(server: Server,
     in_a, in_b, in_both = [await mini(session, server, 2, rooms)
                            for rooms in (["a"], ["b"], ["a", "b"])]
     await server.manager.emit_many(batch(in_a[0].sid))
-    await until(lambda: len(seqs(in_both[1])) == 60)
+    await eventually(lambda: len(seqs(in_both[1])) == 60, limit=20, interval=0.01)
     assert seqs(in_a[0]) == expected({"a"}, True) and seqs(in_a[1]) == expected({"a"}, False)
     assert all(seqs(c) == expected({"b"}, False) for c in in_b)
     assert all(seqs(c) == list(range(60)) for c in in_both)
@@ -309,8 +306,10 @@ async def test_redis_batch_reaches_a_stock_manager_in_order_after_a_lost_connect
                   if client.get("name") == name and client.get("sub") == "0"]
         assert killed
         await fast.emit_many(batch(far_a[0].sid))
-        await until(lambda: len(seqs(far_b[0])) == len(expected({"b"}, False)))
-        await until(lambda: len(seqs(far_a[1])) == len(expected({"a"}, False)))
+        await eventually(lambda: len(seqs(far_b[0])) == len(expected({"b"}, False)),
+                         limit=20, interval=0.01)
+        await eventually(lambda: len(seqs(far_a[1])) == len(expected({"a"}, False)),
+                         limit=20, interval=0.01)
         assert seqs(far_a[0]) == expected({"a"}, True)
         assert seqs(far_a[1]) == expected({"a"}, False)
         assert seqs(far_b[0]) == expected({"b"}, False)

@@ -9,8 +9,6 @@ come through the users API (an import, plain SQL): the change leader ends the se
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +21,7 @@ from db.pool import system_transaction
 from server.auth.sessions import ends_sessions, identity_changed
 from tests.conftest import World
 from tests.realtime.conftest import Sock, add_task
+from tests.waiting import eventually
 
 Client = TestClient[Any, Any]
 LIVENESS = 10.0
@@ -90,10 +89,10 @@ async def test_a_move_outside_the_api_ends_the_sessions_through_the_change_leade
     async with system_transaction(pool) as conn:  # an import or plain SQL: no users API
         await conn.execute("UPDATE users SET client_id = $1 WHERE id = $2", s["new"],
                            s["mover"]["id"])
-    deadline = time.monotonic() + LIVENESS
-    while (await client.get("/api/v1/auth/me", headers=headers)).status != 401:
-        assert time.monotonic() < deadline, "the old token still works"
-        await asyncio.sleep(0.05)
+    async def refused() -> bool:
+        return (await client.get("/api/v1/auth/me", headers=headers)).status == 401
+
+    await eventually(refused, limit=LIVENESS, interval=0.05, explain="the old token still works")
     await mover.wait_for(mover.disconnected.is_set)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from db.queries import changes as q
 from realtime.events import Event
 from realtime.leader import LOCK_KEY, Leader, LeaderConfig, RowRate
 from tests.conftest import World, actor_of
+from tests.waiting import eventually
 
 
 class Captured:
@@ -53,13 +53,6 @@ async def run_leader(database_url: str, pool: asyncpg.Pool
             await task
 
 
-async def until(check: Callable[[], bool], limit: float = 5) -> None:
-    deadline = time.monotonic() + limit
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 async def setup_project(world: World) -> tuple[dict[str, Any], Any]:
     org = await world.org()
     admin = await world.user(org, "admin")
@@ -77,23 +70,25 @@ async def flag(pool: asyncpg.Pool) -> bool:
     return bool(await pool.fetchval("SELECT listener_awake FROM realtime_state"))
 
 
+async def asleep(pool: asyncpg.Pool) -> bool:
+    return not await flag(pool)
+
+
 async def test_backlog_in_pages_then_doorbell_sleep_and_wake(
         run_leader: Callable[..., Any], world: World, pool: asyncpg.Pool) -> None:
     admin, project = await setup_project(world)
     await write(pool, actor_of(admin), admin["org_id"], project,
                 *(f"backlog {i:02}" for i in range(23)))
     leader, captured = await run_leader(batch=5, idle_poll=5.0)
-    await until(lambda: len(captured.names("backlog")) == 23)
+    await eventually(lambda: len(captured.names("backlog")) == 23, limit=5, interval=0.02)
     assert captured.names("backlog") == [f"backlog {i:02}" for i in range(23)]
     assert set(captured.invalidated) >= {e.audit_id for e in captured.events}
-    await until(lambda: leader.role == "leader")
+    await eventually(lambda: leader.role == "leader", limit=5, interval=0.02)
     # Idle: the leader went to sleep, so writers ring the doorbell again.
-    deadline = time.monotonic() + 5
-    while await flag(pool):
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
+    await eventually(lambda: asleep(pool), limit=5, interval=0.05)
     await write(pool, actor_of(admin), admin["org_id"], project, "rung")
-    await until(lambda: "rung" in captured.names(), limit=4.5)  # before the 5 s poll
+    # before the 5 s poll
+    await eventually(lambda: "rung" in captured.names(), limit=4.5, interval=0.02)
     status = await leader.status(pool)
     assert status["role"] == "leader" and status["listener_connected"]
     assert status["lag_events"] == 0 and status["status"] == "healthy"
@@ -104,8 +99,8 @@ async def test_new_leader_continues_from_the_durable_cursor(
     admin, project = await setup_project(world)
     first, seen = await run_leader()
     await write(pool, actor_of(admin), admin["org_id"], project, "one")
-    await until(lambda: "one" in seen.names())
-    await until(lambda: first.horizon > 0)
+    await eventually(lambda: "one" in seen.names(), limit=5, interval=0.02)
+    await eventually(lambda: first.horizon > 0, limit=5, interval=0.02)
     await asyncio.sleep(0.1)
     cursor = await pool.fetchrow("SELECT horizon::text::bigint AS h, leader FROM realtime_cursor")
     assert cursor["h"] > 0 and cursor["leader"] == first.config.name
@@ -115,9 +110,9 @@ async def test_poll_mode_keeps_the_flag_up(run_leader: Callable[..., Any], world
                                            pool: asyncpg.Pool) -> None:
     admin, project = await setup_project(world)
     leader, captured = await run_leader(mode="poll")
-    await until(lambda: leader.role == "leader")
+    await eventually(lambda: leader.role == "leader", limit=5, interval=0.02)
     await write(pool, actor_of(admin), admin["org_id"], project, "polled")
-    await until(lambda: "polled" in captured.names())
+    await eventually(lambda: "polled" in captured.names(), limit=5, interval=0.02)
     assert await flag(pool)
 
 
@@ -131,7 +126,7 @@ async def test_follower_unseats_a_stalled_leader(run_leader: Callable[..., Any],
         await pool.execute("UPDATE realtime_cursor SET updated_at = now() - interval '1 hour'")
         await write(pool, actor_of(admin), admin["org_id"], project, "waiting")
         leader, captured = await run_leader(stall_after=0.6, retry=0.1)
-        await until(lambda: "waiting" in captured.names())
+        await eventually(lambda: "waiting" in captured.names(), limit=5, interval=0.02)
         assert leader.role == "leader"
         with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
             await stalled.fetchval("SELECT 1")
@@ -152,11 +147,12 @@ async def test_moderate_writes_ring_and_the_leader_never_polls(
     # The safety-net poll every 5 s: an event sooner than that came by the doorbell (a
     # margin that holds on a loaded machine, where 0.9 s against a 1 s poll did not).
     leader, captured = await run_leader(awake_rate=1e9, idle_poll=5.0)
-    await until(lambda: leader.role == "leader" and not leader.awake)
+    await eventually(lambda: leader.role == "leader" and not leader.awake, limit=5, interval=0.02)
     for n in range(5):
         name = f"rung {n}"
         await write(pool, actor_of(admin), admin["org_id"], project, name)
-        await until(lambda name=name: name in captured.names(), limit=4.5)  # before a poll
+        # before a poll
+        await eventually(lambda name=name: name in captured.names(), limit=4.5, interval=0.02)
         assert not leader.awake and not await flag(pool)
 
 
@@ -164,7 +160,7 @@ async def test_a_burst_keeps_the_leader_awake_then_it_sleeps(
         run_leader: Callable[..., Any], world: World, pool: asyncpg.Pool) -> None:
     admin, project = await setup_project(world)
     leader, captured = await run_leader(awake_rate=20, idle_poll=5.0)
-    await until(lambda: leader.role == "leader" and not leader.awake)
+    await eventually(lambda: leader.role == "leader" and not leader.awake, limit=5, interval=0.02)
     done = asyncio.Event()
     seen_awake = False
 
@@ -180,12 +176,13 @@ async def test_a_burst_keeps_the_leader_awake_then_it_sleeps(
     done.set()
     await watcher
     assert seen_awake  # the flag was up while writers wrote: they skipped the doorbell
-    await until(lambda: len(captured.names("burst")) == 150)
+    await eventually(lambda: len(captured.names("burst")) == 150, limit=5, interval=0.02)
     assert captured.names("burst") == [f"burst {n:03}" for n in range(150)]
-    await until(lambda: not leader.awake)
+    await eventually(lambda: not leader.awake, limit=5, interval=0.02)
     assert not await flag(pool)
     await write(pool, actor_of(admin), admin["org_id"], project, "after")
-    await until(lambda: "after" in captured.names(), limit=4.5)  # asleep again: it rang
+    # asleep again: it rang
+    await eventually(lambda: "after" in captured.names(), limit=4.5, interval=0.02)
 
 
 async def test_unread_rows_are_an_index_range_not_a_scan_of_the_log(

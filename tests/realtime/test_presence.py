@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from realtime.presence import Presence, RedisPresenceStore
+from tests.waiting import eventually
 
 ANA = {"id": "u-ana", "first_name": "Ana", "last_name": "Ng"}
 BO = {"id": "u-bo", "first_name": "Bo", "last_name": "Li"}
@@ -63,9 +64,6 @@ async def test_a_dead_workers_users_are_reaped_and_the_room_told(
     assert [u["id"] for u in await living.users("p1")] == ["u-bo"]
     await living.release_gate("p1")
     await presence.changed("p1")
-    for _ in range(50):
-        if sent:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: sent, limit=1, interval=0.02)
     assert sent[0] == ("p1", ["u-bo"])  # no ghost user in the broadcast
     await presence.close()

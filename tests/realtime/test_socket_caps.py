@@ -21,6 +21,7 @@ from server.app import create_app
 from server.config import ConfigError, Settings, load_settings
 from server.realtime import HUB
 from tests.conftest import World
+from tests.waiting import eventually
 
 Factory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -75,10 +76,8 @@ async def test_sockets_per_user_are_capped_across_workers(
         assert "at most 3 connections per user" in str(refused.value)
     await opened(session, url_two, await world.token(one, other))  # others are not counted
     await held[1].close()  # a slot given back on the other worker is free again
-    for _ in range(100):
-        if two[HUB].clients.count_of(str(user["id"])) == 0:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: two[HUB].clients.count_of(str(user["id"])) == 0,
+                     limit=5, interval=0.05)
     replacement = await opened(session, url_one, token)
     for sock in (*held, replacement):
         await sock.close()

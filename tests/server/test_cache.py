@@ -13,6 +13,7 @@ from server.cache import MemoryCache, RedisCache, invalidate, keep_epoch
 from server.cache_keys import Change, plan, plan_all
 from server.config import Settings
 from tests.conftest import RedisServer
+from tests.waiting import eventually
 
 
 def test_plan_for_a_task_change_retires_record_and_project_lists() -> None:
@@ -57,11 +58,7 @@ async def test_redis_outage_degrades_then_recovers_with_a_new_epoch() -> None:
         await cache.delete("k")
         assert cache.stats()["status"] == "degraded" and cache.stats()["errors"] >= 3
         server.start()
-        for _ in range(50):
-            if cache.healthy and cache.epoch >= 1:
-                break
-            await asyncio.sleep(0.1)
-        assert cache.healthy and cache.epoch >= 1
+        await eventually(lambda: cache.healthy and cache.epoch >= 1, limit=5, interval=0.1)
         await cache.set("k", "after", 60)
         assert await cache.get("k") == "after"
     finally:

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
-from aiohttp import web
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 import server.cache
@@ -23,6 +23,7 @@ from server.config import ConfigError, Settings, load_settings
 from server.errors import Unauthorized
 from server.keys import CACHE
 from tests.conftest import World, actor_of
+from tests.waiting import eventually
 
 Client = TestClient[Any, Any]
 LIVENESS = 5.0  # seconds the change leader may take to invalidate (generous)
@@ -61,14 +62,12 @@ async def test_raw_sql_update_reaches_a_cached_task_through_the_change_leader(
     async with transaction(pool, actor_of(user)) as conn:  # no API: only the audit stream knows
         await conn.execute("UPDATE tasks SET name = 'Hang fire doors' WHERE id = $1",
                            uuid.UUID(task_id))
-    deadline = time.monotonic() + LIVENESS
-    while True:
+    async def renamed() -> tuple[ClientResponse, dict[str, Any]] | None:
         response = await client.get(url, headers=headers)
         body = await response.json()
-        if body["name"] == "Hang fire doors" or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.05)
-    assert body["name"] == "Hang fire doors"
+        return (response, body) if body["name"] == "Hang fire doors" else None
+
+    response, body = await eventually(renamed, limit=LIVENESS, interval=0.05)
     assert response.headers["ETag"] == f'"{body["version"]}"' != first.headers["ETag"]
 
 
@@ -86,17 +85,18 @@ async def test_metrics_count_cache_hits_and_misses(
     assert await _metric(client, "fpm_cache_misses_total") > misses
     # Once the change leader has retired what the setup's inserts touched, a read hits the
     # session facts, the visible projects and the task: three hits, no miss.
-    deadline = time.monotonic() + 1 + LIVENESS
-    while True:
-        before = (await _metric(client, "fpm_cache_hits_total"),
-                  await _metric(client, "fpm_cache_misses_total"))
+    async def counts() -> tuple[float, float]:
+        return (await _metric(client, "fpm_cache_hits_total"),
+                await _metric(client, "fpm_cache_misses_total"))
+
+    async def all_hits() -> tuple[float, float] | None:
+        before = await counts()
         assert (await client.get(url, headers=headers)).status == 200
-        after = (await _metric(client, "fpm_cache_hits_total"),
-                 await _metric(client, "fpm_cache_misses_total"))
-        if after == (before[0] + 3, before[1]) or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.05)
-    assert after == (before[0] + 3, before[1]) and after[0] > hits
+        after = await counts()
+        return after if after == (before[0] + 3, before[1]) else None
+
+    after = await eventually(all_hits, limit=1 + LIVENESS, interval=0.05)
+    assert after[0] > hits
 
 
 async def test_with_the_cache_disabled_every_read_goes_to_postgresql(

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 from db.redis_pool import bounded_client
+from tests.waiting import eventually
 
 
 async def test_bounded_client_queues_callers_and_opens_at_most_its_bound(redis_url: str) -> None:
@@ -25,11 +26,9 @@ async def test_bounded_client_queues_callers_and_opens_at_most_its_bound(redis_u
     # The pool is closed with its client: none of its connections is left on the server.
     watcher = bounded_client(redis_url, 1, 10)
     try:
-        for _ in range(50):
-            listed = await watcher.client_list()
-            if not any(c.get("name") == name for c in listed):
-                break
-            await asyncio.sleep(0.05)
-        assert not any(c.get("name") == name for c in listed)
+        async def gone() -> bool:
+            return not any(c.get("name") == name for c in await watcher.client_list())
+
+        await eventually(gone, limit=2.5, interval=0.05)
     finally:
         await watcher.aclose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,6 +17,7 @@ from server.cache_keys import Change, search_generation_key
 from server.keys import CACHE
 from server.routes.search import decode_cursor, render_snippet
 from tests.conftest import World
+from tests.waiting import eventually
 
 URL = "/api/v1/search"
 Data = dict[str, Any]
@@ -233,10 +233,10 @@ async def test_cache_per_scope_and_generation(client: TestClient[Any, Any],
     # search generation, so no cached page outlives the change event.
     async with system_transaction(pool) as conn:
         await _insert(conn, "tasks", org_id=ids["org"], project_id=ids["p1"], name="Zebra")
-    for _ in range(50):
-        if (await _search(client, app, world, users["admin"], q="zebra"))["data"]:
-            break
-        await asyncio.sleep(0.1)
+    async def found() -> list[Any]:
+        return list((await _search(client, app, world, users["admin"], q="zebra"))["data"])
+
+    await eventually(found, limit=5, interval=0.1)
     assert len((await _search(client, app, world, users["admin"], q="zebra"))["data"]) == 1
     assert len((await _search(client, app, world, users["designer"], q="zebra"))["data"]) == 1
     assert (await _search(client, app, world, users["outsider"], q="zebra"))["data"] == []
