@@ -74,7 +74,19 @@ async def limits_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Security headers on every answer; CORS only for configured origins."""
+    """Security headers on every answer; CORS only for configured origins.
+
+    Not aiohttp-cors, which cannot do what this does: (1) it answers a preflight from a
+    route of its own, so the request first passes the auth middleware and gets its 401
+    (a preflight carries no token); here it is answered before auth and limits. (2) It
+    adds the headers only on the responses of resources registered with it, so the
+    problem+json of an unknown path or a 405 stays unreadable to the browser; here every
+    answer gets them. (3) It cannot register the /socket.io resource, which
+    python-socketio gave an OPTIONS handler of its own. (4) It refuses a preflight from
+    an origin not listed with a plain-text 403 (not problem+json); here such a request
+    simply gets no CORS headers. (5) It sends no `Vary: Origin`, so a shared cache could
+    hand one origin's Access-Control-Allow-Origin to another. No credentials mode is
+    needed: the API authenticates with bearer tokens, never cookies."""
     origin = request.headers.get("Origin")
     allowed = origin is not None and origin in request.app[SETTINGS].cors_origins
     preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers

@@ -191,34 +191,37 @@ def identity(request: web.Request) -> Identity:
         raise Unauthorized("A bearer token is required", code="missing_token") from None
 
 
+# Headers by which a proxy says whom it forwards for.
+FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
 def client_ip(request: web.Request) -> str | None:
-    """The caller's address; X-Forwarded-For is believed only from TRUSTED_PROXIES."""
+    """The caller's address; X-Forwarded-For is believed only from TRUSTED_PROXIES.
+
+    Not aiohttp-remotes: none of its middlewares is this rule. XForwardedFiltered never
+    looks at the peer, so any caller that forges the header is believed; XForwardedStrict
+    wants one trusted set per hop and answers a plain-text 400 to every other chain
+    length (a direct request from the proxy host, an untrusted peer that sends the
+    header, a chain of unknown length), where this ignores what it cannot believe and
+    serves the request; and both replace `request.remote`, which `from_operators` needs
+    as the real peer. Here: the peer must be in TRUSTED_PROXIES, then the hops are walked
+    from the nearest, and the first that is not (or does not parse) ends the walk."""
     remote = request.remote
     networks = request.app[SETTINGS].trusted_networks
     forwarded = request.headers.get("X-Forwarded-For")
-    if remote and forwarded and networks:
-        try:
-            addr = ipaddress.ip_address(remote)
-        except ValueError:
-            return remote
-        if any(addr in net for net in networks):
-            hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-            # Walk from the nearest hop; the first untrusted one is the client.
-            for hop in reversed(hops):
-                try:
-                    hop_addr = ipaddress.ip_address(hop)
-                except ValueError:
-                    break
-                if not any(hop_addr in net for net in networks):
-                    return hop
+    if remote and forwarded and address_in(remote, networks):
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        for hop in reversed(hops):
+            try:
+                ipaddress.ip_address(hop)
+            except ValueError:
+                break
+            if not address_in(hop, networks):
+                return hop
     try:
         return str(ipaddress.ip_address(remote)) if remote else None
     except ValueError:
         return None
-
-
-# Headers by which a proxy says whom it forwards for.
-FORWARDING_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 
 
 def address_in(address: str | None, networks: Sequence[Network]) -> bool:

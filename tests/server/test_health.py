@@ -97,6 +97,13 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
     assert ip("10.0.0.5", "203.0.113.9", "10.0.0.0/8") == "203.0.113.9"
     assert ip("10.0.0.5", "198.51.100.1, 203.0.113.9, 10.0.0.7", "10.0.0.0/8") == "203.0.113.9"
     assert ip("192.0.2.1", "203.0.113.9", "10.0.0.0/8") == "192.0.2.1"
+    # Bound to "::", an IPv4 peer or hop shows as IPv4-mapped IPv6: still the same address.
+    assert ip("::ffff:10.0.0.5", "203.0.113.9", "10.0.0.0/8") == "203.0.113.9"
+    assert ip("10.0.0.5", "203.0.113.9, ::ffff:10.0.0.7", "10.0.0.0/8") == "203.0.113.9"
+    untrusted = ip("::ffff:192.0.2.1", "203.0.113.9", "10.0.0.0/8")
+    assert untrusted and ipaddress.ip_address(untrusted) == ipaddress.ip_address("::ffff:192.0.2.1")
+    # A hop that is no address ends the walk: the peer is all that is known.
+    assert ip("10.0.0.5", "203.0.113.9, junk", "10.0.0.0/8") == "10.0.0.5"
 
 
 class _Transport:
