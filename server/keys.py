@@ -33,7 +33,8 @@ MAILER: web.AppKey[Any] = web.AppKey("mailer")
 THROTTLES = web.AppKey("throttles", Throttles)
 # Work a handler leaves running after its answer (finished or cancelled at shutdown).
 BACKGROUND = web.AppKey("background", Background)
-# Sources of /metrics: each returns {metric_name: value}; names ending in _total are counters.
+# Sources of /metrics: each returns {metric_name: value}; names ending in _total are counters,
+# labels go in the name (`x{label="v"}`); server/prometheus.py says what each one means.
 MetricsSource = Callable[[], dict[str, float]]
 METRICS: web.AppKey[list[MetricsSource]] = web.AppKey("metrics")
 # () -> realtime counters and gauges (sockets, events emitted, delivery lag) for /metrics.
