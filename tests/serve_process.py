@@ -16,6 +16,8 @@ from typing import Any
 
 import aiohttp
 
+from tests.waiting import eventually
+
 ROOT = Path(__file__).resolve().parents[1]
 # What the service reads; the test's own environment must not leak into the child.
 SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "JWT_SECRET", "HOST", "PORT", "DATA_DIR",
@@ -58,19 +60,18 @@ class Serve:
                 if line.startswith("{")]
 
     async def ready(self, limit: float = 120) -> None:
-        deadline = time.monotonic() + limit
         async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
+            async def answers() -> bool:
                 assert self.process is not None and self.process.poll() is None, \
                     f"serve died: {self.stderr[-3000:]}"
                 try:
                     async with http.get(f"{self.url}/health") as response:
-                        if response.status == 200:
-                            return
+                        return response.status == 200
                 except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"serve not ready: {self.stderr[-3000:]}")
+                    return False
+
+            await eventually(answers, limit=limit, interval=0.1,
+                             explain=lambda: f"serve not ready: {self.stderr[-3000:]}")
 
     async def signal(self, number: signal.Signals, limit: float = 15) -> tuple[int, float]:
         """Send `number`; (exit code, seconds until the process ended)."""

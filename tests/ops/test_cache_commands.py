@@ -17,6 +17,7 @@ from server.cache import TOMBSTONE_TTL
 from server.config import Settings
 from tests.conftest import World
 from tests.ops.conftest import run_cli
+from tests.waiting import eventually
 
 
 async def _name(client: TestClient[Any, Any], headers: dict[str, str], pid: uuid.UUID) -> str:
@@ -87,8 +88,8 @@ async def test_flush_one_organisation_on_two_workers(
 
 
 async def _wait_for(read: Any, expected: str) -> None:
-    for _ in range(30):  # workers follow a new epoch within a second
-        if await read() == expected:
-            return
-        await asyncio.sleep(0.1)
-    assert await read() == expected
+    async def seen() -> bool:
+        return bool(await read() == expected)
+
+    # Workers follow a new epoch within a second.
+    await eventually(seen, limit=3, interval=0.1, explain=f"expected {expected!r}")
