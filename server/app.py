@@ -96,7 +96,9 @@ def create_app(settings: Settings) -> web.Application:
     sources: list[MetricsSource] = [collector.metrics]
     metrics = app_metrics(sources)
     app = web.Application(
-        middlewares=[metrics_middleware(metrics), error_middleware, access_log_middleware,
+        # Metrics and the access log outside the error middleware: they see the status the
+        # client got, not the exception a handler raised.
+        middlewares=[metrics_middleware(metrics), access_log_middleware, error_middleware,
                      headers_middleware, limits_middleware, auth_middleware,
                      invalidation_middleware],
         client_max_size=settings.max_body_bytes,

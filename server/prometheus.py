@@ -140,7 +140,7 @@ def _family(base: str, values: list[tuple[dict[str, str], float]]) -> Metric:
 
 
 def route_label(request: web.Request) -> str:
-    """The route pattern (`/api/v1/tasks/{task_id}`), never the raw path."""
+    """The route pattern (`/api/v1/tasks/{id}`), never the raw path."""
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else UNROUTED
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 import asyncpg
+import pytest
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -96,10 +98,17 @@ async def test_client_chosen_paths_and_methods_do_not_make_new_series(client: Cl
     assert ("GET", "none") in routes and ("other", "none") in routes
 
 
-async def test_an_api_error_is_counted_by_the_status_it_answered(client: Client) -> None:
+async def test_an_api_error_is_counted_and_logged_by_the_status_it_answered(
+        client: Client, caplog: pytest.LogCaptureFixture) -> None:
     """A handler's ApiError (here the 401 of a missing token) is a 4xx, not a 5xx."""
     before = await _samples(client)
-    assert (await client.get("/api/v1/auth/me")).status == 401
+    with caplog.at_level(logging.INFO, logger="formula_pm.access"):
+        answer = await client.get("/api/v1/auth/me")
+    assert answer.status == 401
+    [line] = [r for r in caplog.records
+              if r.name == "formula_pm.access" and "/api/v1/auth/me" in r.getMessage()]
+    assert line.status == 401  # type: ignore[attr-defined]
+    assert line.request_id == answer.headers["X-Request-ID"]  # type: ignore[attr-defined]
     after = await _samples(client)
     assert _value(after, "fpm_http_requests_total", status="4xx") == \
         _value(before, "fpm_http_requests_total", status="4xx") + 1
