@@ -202,7 +202,9 @@ def main() -> None:
     tag = uuid.uuid4().hex[:8]
     env = {**os.environ, "LOG_LEVEL": "WARNING", "FPM_ENV": f"soak-{tag}",
            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-           "JWT_SECRET": os.environ.get("JWT_SECRET", secrets.token_urlsafe(48))}
+           "JWT_SECRET": os.environ.get("JWT_SECRET", secrets.token_urlsafe(48)),
+           # 300 sockets of 6 users: far over the per-user cap meant for real users.
+           "SOCKET_MAX_PER_USER": "1000"}
     db_name = ""
     if not args.keep_db:
         db_name = f"fpm_soak_{tag}"

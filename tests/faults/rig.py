@@ -44,7 +44,9 @@ class FaultWorker(Worker):
                "REDIS_URL": self.settings.redis_url or "", "JWT_SECRET": self.settings.jwt_secret,
                "FPM_ENV": self.settings.env_name, "LOG_LEVEL": "WARNING",
                "DATA_DIR": str(self.data_dir), "PORT": str(self.port),
-               "LEADER_STALL_AFTER": str(STALL_AFTER), "DB_POOL_MAX": "10"}
+               "LEADER_STALL_AFTER": str(STALL_AFTER), "DB_POOL_MAX": "10",
+               # The crowd is 200 sockets of 6 users: far over the per-user cap of a real user.
+               "SOCKET_MAX_PER_USER": "1000"}
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "server", "serve", "--port", str(self.port)],
