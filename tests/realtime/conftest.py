@@ -43,7 +43,8 @@ class Worker:
         env = {**os.environ, "DATABASE_URL": self.settings.database_url or "",
                "REDIS_URL": self.settings.redis_url or "", "JWT_SECRET": self.settings.jwt_secret,
                "FPM_ENV": self.settings.env_name, "LOG_LEVEL": "WARNING",
-               "DATA_DIR": str(self.data_dir), "PORT": str(self.port)}
+               "DATA_DIR": str(self.data_dir), "PORT": str(self.port),
+               "SOCKET_MAX_PER_USER": str(self.settings.socket_max_per_user)}
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "server", "serve", "--port", str(self.port)],
