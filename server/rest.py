@@ -23,6 +23,7 @@ from db.pool import dumps, system_transaction
 from server.auth.identity import identity
 from server.errors import BadRequest, Conflict, Invalid, NotFound, PreconditionFailed
 from server.keys import POOL
+from server.openapi import IDEMPOTENT_ATTR
 from server.text import ONE_LINE
 from server.validation import ApiModel
 
@@ -214,6 +215,7 @@ def idempotent(handler: Handler) -> Handler:
             await _release(request, who.user_id, key)
         return response
 
+    setattr(wrapper, IDEMPOTENT_ATTR, True)  # the OpenAPI document lists the header
     return wrapper
 
 

@@ -157,7 +157,7 @@ def _shown(request: web.Request, rows: list[Any]) -> list[dict[str, Any]]:
 
 @routes.get("/api/v1/audit")
 @doc(summary="Audit trail (newest first): admins org-wide, others their projects",
-     query=AuditQuery, response=AuditOut, many=True)
+     query=AuditQuery, response=AuditOut, many=True, errors=[403])
 async def list_audit(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.VIEW_AUDIT)
     params = read_query(request.query, AuditQuery)
@@ -169,7 +169,7 @@ async def list_audit(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/audit/{table}/{record_id}")
 @doc(summary="History of one record (oldest first)", query=HistoryQuery, response=AuditOut,
-     many=True)
+     many=True, errors=[403])
 async def record_history(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.VIEW_AUDIT)
     table = TABLE_NAMES.get(request.match_info["table"])

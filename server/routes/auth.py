@@ -77,7 +77,7 @@ def _anonymous_actor(request: web.Request, user: Any = None) -> Actor:
 
 
 @routes.post("/api/v1/auth/login")
-@doc(summary="Sign in", body=LoginBody, response=LoginOut, tags=["auth"])
+@doc(summary="Sign in", body=LoginBody, response=LoginOut, errors=[401, 429], tags=["auth"])
 async def login(request: web.Request) -> web.Response:
     body = await read_body(request, LoginBody)
     email = body.email.lower()
@@ -112,7 +112,7 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/auth/refresh")
 @doc(summary="Rotate the refresh token for a new pair", body=RefreshBody, response=TokensOut,
-     tags=["auth"])
+     errors=[401], tags=["auth"])
 async def refresh(request: web.Request) -> web.Response:
     body = await read_body(request, RefreshBody)
     pair = await refresh_session(request.app, body.refresh_token, _anonymous_actor(request))
@@ -160,7 +160,7 @@ async def update_me(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/auth/change-password")
 @doc(summary="Change your password (other sessions end)", body=ChangePasswordBody, status=204,
-     tags=["auth"])
+     errors=[429], tags=["auth"])
 async def change_password(request: web.Request) -> web.Response:
     body = await read_body(request, ChangePasswordBody)
     who = identity(request)
@@ -189,7 +189,7 @@ async def change_password(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/auth/password-reset/request")
 @doc(summary="Mail a one-time reset link (always 202)", body=ResetRequestBody, status=202,
-     tags=["auth"])
+     errors=[429], tags=["auth"])
 async def request_reset(request: web.Request) -> web.Response:
     body = await read_body(request, ResetRequestBody)
     await limits.check_reset_request(request.app, client_ip(request))

@@ -93,7 +93,7 @@ async def list_clients(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/clients")
 @doc(summary="Create a client (admins and project managers)", body=ClientCreate,
-     response=ClientOut, status=201)
+     response=ClientOut, status=201, errors=[403])
 @idempotent
 async def create_client(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.CREATE_CLIENTS)
@@ -114,7 +114,7 @@ async def get_client(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/clients/{id}")
-@doc(summary="Change a client", body=ClientPatch, response=ClientOut)
+@doc(summary="Change a client", body=ClientPatch, response=ClientOut, errors=[403, 412])
 async def patch_client(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_CLIENTS)
     client_id = path_uuid(request)
@@ -129,7 +129,8 @@ async def patch_client(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/clients/{id}")
-@doc(summary="Delete a client (409 while projects or users refer to it)", status=204)
+@doc(summary="Delete a client (409 while projects or users refer to it)", status=204,
+     errors=[403, 409, 412])
 async def delete_client(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_CLIENTS)
     client_id = path_uuid(request)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from server.auth.identity import from_operators
 from server.keys import CACHE, METRICS
+from server.openapi import doc
 
 routes = web.RouteTableDef()
 _STARTED = time.time()
@@ -33,6 +34,8 @@ def _lines(values: dict[str, float]) -> list[str]:
 
 
 @routes.get("/metrics")
+@doc(summary="Prometheus metrics (METRICS_ALLOW addresses; anyone else: 404)",
+     media=["text/plain"], errors=[404], tags=["health"])
 async def metrics(request: web.Request) -> web.Response:
     if not from_operators(request):
         raise web.HTTPNotFound()  # the very answer of an unknown path

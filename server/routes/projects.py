@@ -158,7 +158,7 @@ async def list_projects(request: web.Request) -> web.Response:
 @routes.post("/api/v1/projects")
 @doc(summary="Create a project (the creator becomes a member; a project manager who names "
              "no project_manager_id becomes it)", body=ProjectCreate,
-     response=ProjectOut, status=201)
+     response=ProjectOut, status=201, errors=[403])
 @idempotent
 async def create_project(request: web.Request) -> web.Response:
     who = identity(request)
@@ -185,7 +185,7 @@ async def get_project(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/projects/{id}")
-@doc(summary="Change a project", body=ProjectPatch, response=ProjectOut)
+@doc(summary="Change a project", body=ProjectPatch, response=ProjectOut, errors=[403, 412])
 async def patch_project(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.EDIT_PROJECTS)
     project_id = path_uuid(request)
@@ -200,7 +200,7 @@ async def patch_project(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/projects/{id}")
-@doc(summary="Delete a project and everything in it", status=204)
+@doc(summary="Delete a project and everything in it", status=204, errors=[403, 412])
 async def delete_project(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.DELETE_PROJECTS)
     project_id = path_uuid(request)

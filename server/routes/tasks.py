@@ -142,7 +142,7 @@ async def _check_assignee(conn: asyncpg.Connection, project_id: uuid.UUID,
 
 @routes.get("/api/v1/tasks")
 @doc(summary="List tasks (filter by project_id, status, priority, assigned_to)",
-     query=TaskQuery, response=TaskOut, many=True)
+     query=TaskQuery, response=TaskOut, many=True, errors=[404])
 async def list_tasks(request: web.Request) -> web.Response:
     params = read_query(request.query, TaskQuery)
     page = keyset(params, SORTABLE, "-created_at")
@@ -155,7 +155,7 @@ async def list_tasks(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/tasks")
-@doc(summary="Create a task", body=TaskCreate, response=TaskOut, status=201)
+@doc(summary="Create a task", body=TaskCreate, response=TaskOut, status=201, errors=[403])
 @idempotent
 async def create_task(request: web.Request) -> web.Response:
     who = identity(request)
@@ -189,7 +189,7 @@ async def get_task(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/tasks/{id}")
 @doc(summary="Change a task (craftsmen: status, progress and actual_hours only)",
-     body=TaskPatch, response=TaskOut)
+     body=TaskPatch, response=TaskOut, errors=[403, 412])
 async def patch_task(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.UPDATE_TASK_PROGRESS)
@@ -221,7 +221,7 @@ async def patch_task(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/tasks/{id}")
-@doc(summary="Delete a task", status=204)
+@doc(summary="Delete a task", status=204, errors=[403, 412])
 async def delete_task(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.DELETE_TASKS)
     task_id = path_uuid(request)
