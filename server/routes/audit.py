@@ -27,6 +27,7 @@ from server.errors import Invalid, NotFound
 from server.fields import path_uuid
 from server.keys import POOL
 from server.openapi import doc
+from server.project_records import listed
 from server.rest import DEFAULT_LIMIT, MAX_LIMIT, json_response
 from server.text import ONE_LINE
 from server.validation import ApiModel, read_query
@@ -49,7 +50,7 @@ def audited_table(name: str) -> str:
 
 
 AuditedTable = Annotated[str, pydantic.Field(max_length=64),
-                         pydantic.AfterValidator(audited_table)]
+                         pydantic.AfterValidator(audited_table), listed(sorted(TABLE_NAMES))]
 
 
 class HistoryQuery(ApiModel):

@@ -47,6 +47,7 @@ class RefreshBody(ApiModel):
 
 
 class ProfileBody(ApiModel):
+    NOT_NULL = ("first_name", "last_name")
     first_name: Name | None = None
     last_name: Name | None = None
     position: ShortText | None = None
@@ -148,9 +149,9 @@ async def update_me(request: web.Request) -> web.Response:
     body = await read_body(request, ProfileBody)
     who = identity(request)
     changes = body.model_dump(exclude_unset=True)
-    if any(changes.get(k) is None for k in ("first_name", "last_name") if k in changes):
+    if any(changes.get(k) is None for k in ProfileBody.NOT_NULL if k in changes):
         raise Invalid("Names cannot be empty", errors=[
-            {"field": k, "message": "required"} for k in ("first_name", "last_name")
+            {"field": k, "message": "required"} for k in ProfileBody.NOT_NULL
             if k in changes and changes[k] is None])
     async with transaction(request.app[POOL], await actor(request)) as conn:
         row = await q.update(conn, who.user_id, changes, None)

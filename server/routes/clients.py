@@ -56,6 +56,7 @@ class ClientCreate(ClientFields):
 
 
 class ClientPatch(ClientFields):
+    NOT_NULL = ("name", "status")
     name: Name | None = None
 
 
@@ -120,7 +121,7 @@ async def patch_client(request: web.Request) -> web.Response:
     client_id = path_uuid(request)
     version = if_match(request)
     body = await read_body(request, ClientPatch)
-    changes = provided(body, not_null=("name", "status"))
+    changes = provided(body, not_null=ClientPatch.NOT_NULL)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         row = await queries.update_client(conn, client_id, changes, version)
         if row is None:

@@ -29,13 +29,14 @@ from server.fields import RecordOut
 from server.keys import POOL
 from server.mentions import named_from_rows, parse_mentions, snippet, sort_out
 from server.openapi import doc
-from server.project_records import Body, check_version, one_of, path_id, where_all
+from server.project_records import Body, check_version, listed, one_of, path_id, where_all
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.validation import ApiModel, read_body, read_query
 
 routes = web.RouteTableDef()
 TABLE = "comments"
-EntityType = Annotated[str, pydantic.AfterValidator(one_of(ENTITY_TYPES))]
+EntityType = Annotated[str, pydantic.AfterValidator(one_of(ENTITY_TYPES)),
+    listed(ENTITY_TYPES)]
 SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
 Visibility = Literal["internal", "shared"]
 

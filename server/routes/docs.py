@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
-
 from aiohttp import web
 
 from server.errors import NotFound

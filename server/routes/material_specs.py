@@ -34,6 +34,7 @@ from server.project_records import (
     check_version,
     line_total,
     not_null,
+    listed,
     one_of,
     path_id,
     record_transition,
@@ -50,7 +51,8 @@ from server.workflows.machine import changed_fields
 
 routes = web.RouteTableDef()
 TABLE = "material_specs"
-Status = Annotated[str, pydantic.AfterValidator(one_of(SPEC_STATUSES))]
+Status = Annotated[str, pydantic.AfterValidator(one_of(SPEC_STATUSES)),
+    listed(SPEC_STATUSES)]
 Currency = Annotated[str, pydantic.StringConstraints(pattern=r"^[A-Z]{3}$")]
 SORTABLE = {
     "created_at": SortKey("created_at", "timestamptz"),
@@ -89,7 +91,8 @@ class SpecPatch(SpecFields):
     description: Body | None = None
     currency: Currency | None = None
     scope_item_ids: ScopeItemIds | None = None
-    _required = not_null("description", "currency", "specification", "scope_item_ids")
+    NOT_NULL = ("description", "currency", "specification", "scope_item_ids")
+    _required = not_null(*NOT_NULL)
 
 
 class SpecQuery(PageParams):
@@ -99,7 +102,8 @@ class SpecQuery(PageParams):
 
 
 class TransitionIn(ApiModel):
-    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE]
+    # Listed for the document; the workflow checks it (422 naming the actions, then 403).
+    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE, listed(specs.WORKFLOW.actions)]
     comment: LongText | None = None
 
 

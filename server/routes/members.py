@@ -35,6 +35,9 @@ SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
 class MemberCreate(ApiModel):
     """The user is named by id or by e-mail address (one of the two)."""
 
+    model_config = pydantic.ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["user_id"], "properties": {"user_id": {"type": "string"}}},
+        {"required": ["email"], "properties": {"email": {"type": "string"}}}]})
     user_id: uuid.UUID | None = None
     email: Email | None = None
     role: MemberRole | None = None

@@ -77,6 +77,7 @@ class ProjectCreate(ProjectFields):
 
 
 class ProjectPatch(ProjectFields):
+    NOT_NULL = ("name", "type", "status", "priority", "progress")
     name: Name | None = None
     type: ProjectType | None = None
     progress: Percent | None = None
@@ -129,7 +130,6 @@ class SummaryOut(pydantic.BaseModel):
     team_size: int
 
 
-NOT_NULL = ("name", "type", "status", "priority")
 
 
 async def check_references(conn: asyncpg.Connection, values: dict[str, Any]) -> None:
@@ -190,7 +190,7 @@ async def patch_project(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.EDIT_PROJECTS)
     project_id = path_uuid(request)
     version = if_match(request)
-    changes = provided(await read_body(request, ProjectPatch), not_null=NOT_NULL)
+    changes = provided(await read_body(request, ProjectPatch), not_null=ProjectPatch.NOT_NULL)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         await check_references(conn, changes)
         row = await queries.update_project(conn, project_id, changes, version)

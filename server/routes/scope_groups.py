@@ -49,7 +49,8 @@ class ScopeGroupPatch(ApiModel):
     name: Name | None = None
     description: LongText | None = None
     order_index: int | None = pydantic.Field(None, ge=0, le=1_000_000)
-    _required = not_null("name", "order_index")
+    NOT_NULL = ("name", "order_index")
+    _required = not_null(*NOT_NULL)
 
 
 class ScopeGroupQuery(PageParams):

@@ -32,6 +32,7 @@ from server.project_records import (
     check_version,
     line_total,
     not_null,
+    listed,
     one_of,
     path_id,
     visible_project,
@@ -42,7 +43,8 @@ from server.validation import ApiModel, read_body, read_query
 
 routes = web.RouteTableDef()
 TABLE = "scope_items"
-Status = Annotated[str, pydantic.AfterValidator(one_of(SCOPE_STATUSES))]
+Status = Annotated[str, pydantic.AfterValidator(one_of(SCOPE_STATUSES)),
+    listed(SCOPE_STATUSES)]
 SORTABLE = {
     "created_at": SortKey("created_at", "timestamptz"),
     "updated_at": SortKey("updated_at", "timestamptz"),
@@ -80,7 +82,8 @@ class ScopeItemPatch(ScopeItemFields):
     scope_group_id: uuid.UUID | None = None
     name: Name | None = None
     status: Status | None = None
-    _required = not_null("scope_group_id", "name", "status", "completion")
+    NOT_NULL = ("scope_group_id", "name", "status", "completion")
+    _required = not_null(*NOT_NULL)
 
 
 class ScopeItemQuery(PageParams):

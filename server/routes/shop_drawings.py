@@ -30,6 +30,7 @@ from server.project_records import (
     ShortText,
     check_version,
     not_null,
+    listed,
     one_of,
     path_id,
     record_transition,
@@ -46,7 +47,8 @@ from server.workflows.machine import Transition, changed_fields
 
 routes = web.RouteTableDef()
 TABLE = "shop_drawings"
-Status = Annotated[str, pydantic.AfterValidator(one_of(DRAWING_STATUSES))]
+Status = Annotated[str, pydantic.AfterValidator(one_of(DRAWING_STATUSES)),
+    listed(DRAWING_STATUSES)]
 SORTABLE = {
     "created_at": SortKey("created_at", "timestamptz"),
     "updated_at": SortKey("updated_at", "timestamptz"),
@@ -74,7 +76,8 @@ class DrawingPatch(ApiModel):
     room: ShortText | None = None
     notes: LongText | None = None
     scope_item_ids: ScopeItemIds | None = None
-    _required = not_null("drawing_number", "title", "scope_item_ids")
+    NOT_NULL = ("drawing_number", "title", "scope_item_ids")
+    _required = not_null(*NOT_NULL)
 
 
 class DrawingQuery(PageParams):
@@ -85,7 +88,8 @@ class DrawingQuery(PageParams):
 
 
 class TransitionIn(ApiModel):
-    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE]
+    # Listed for the document; the workflow checks it (422 naming the actions, then 403).
+    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE, listed(drawings.WORKFLOW.actions)]
     comment: LongText | None = None
 
 

@@ -54,7 +54,6 @@ TaskStatus = Literal[TASK_STATUSES]  # type: ignore[valid-type]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 Tag = Annotated[str, pydantic.Field(min_length=1, max_length=100), ONE_LINE]
 PROGRESS_FIELDS = frozenset({"status", "progress", "actual_hours"})
-NOT_NULL = ("name", "status", "priority", "progress", "tags", "scope_item_ids")
 SORTABLE = {
     "created_at": SortKey("created_at", "timestamptz"),
     "updated_at": SortKey("updated_at", "timestamptz"),
@@ -91,6 +90,7 @@ class TaskCreate(TaskFields):
 
 
 class TaskPatch(TaskFields):
+    NOT_NULL = ("name", "status", "priority", "progress", "tags", "scope_item_ids")
     name: Name | None = None
 
 
@@ -195,7 +195,7 @@ async def patch_task(request: web.Request) -> web.Response:
     require(who.role, Perm.UPDATE_TASK_PROGRESS)
     task_id = path_uuid(request)
     version = if_match(request)
-    changes = provided(await read_body(request, TaskPatch), not_null=NOT_NULL)
+    changes = provided(await read_body(request, TaskPatch), not_null=TaskPatch.NOT_NULL)
     _require_for(who, changes)
     _complete(changes)
     async with transaction(request.app[POOL], await actor(request)) as conn:

@@ -55,6 +55,7 @@ class UserCreate(ApiModel):
 
 
 class UserUpdate(ApiModel):
+    NOT_NULL = ("first_name", "last_name", "role", "status", "skills")  # NOT NULL columns
     first_name: Name | None = None
     last_name: Name | None = None
     role: Role | None = None
