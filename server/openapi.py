@@ -15,9 +15,9 @@ from aiohttp import web
 
 from server.auth.identity import PUBLIC_PATHS, PUBLIC_PREFIXES
 from server.errors import PROBLEM_JSON
+from server.rest import IDEMPOTENCY_KEY_PATTERN, IDEMPOTENT_ATTR, IF_MATCH_PATTERN
 
 DOC_ATTR = "__openapi__"
-IDEMPOTENT_ATTR = "__idempotent__"
 API_PREFIX = "/api/v1"
 REF = "#/components/schemas/{model}"
 _PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
@@ -249,11 +249,11 @@ def _operation(b: _Builder, route: web.AbstractRoute, path: str,
         params += b.query_parameters(meta.query)
     if 412 in meta.errors:
         params.append({"name": "If-Match", "in": "header", "required": False,
-                       "schema": {"type": "string", "pattern": r'^(\*|(W/)?"?[0-9]{1,9}"?)$'},
+                       "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
                        "description": 'A version, like "3"'})
     if is_idempotent(route.handler):
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                       "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"}})
+                       "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN}})
     if params:
         op["parameters"] = params
     if meta.body is not None:

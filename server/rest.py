@@ -9,6 +9,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,12 +24,17 @@ from db.pool import dumps, system_transaction
 from server.auth.identity import identity
 from server.errors import BadRequest, Conflict, Invalid, NotFound, PreconditionFailed
 from server.keys import POOL
-from server.openapi import IDEMPOTENT_ATTR
 from server.text import ONE_LINE
 from server.validation import ApiModel
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
+# The request headers' rules, as the OpenAPI document states them (one pattern each).
+IF_MATCH_PATTERN = r'^(\*|(W/)?"?([0-9]{1,9})"?)$'
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"  # visible ASCII, like a UUID or a token
+IDEMPOTENT_ATTR = "__idempotent__"  # marks a handler wrapped by `idempotent`
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 # --- answers -------------------------------------------------------------------------------
@@ -62,12 +68,10 @@ def if_match(request: web.Request) -> int | None:
     raw = request.headers.get("If-Match")
     if raw is None or raw.strip() == "*":
         return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    try:
-        return int(value)
-    except ValueError:
-        raise BadRequest("If-Match must name a version, like \"3\"",
-                         code="invalid_if_match") from None
+    found = _IF_MATCH.fullmatch(raw.strip())
+    if found is None:
+        raise BadRequest("If-Match must name a version, like \"3\"", code="invalid_if_match")
+    return int(found.group(3))
 
 
 async def missing_or_stale(conn: asyncpg.Connection, table: str, record_id: uuid.UUID) -> NoReturn:
@@ -194,8 +198,8 @@ def idempotent(handler: Handler) -> Handler:
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return await handler(request)
-        if not 1 <= len(key) <= 255 or not key.isprintable():
-            raise BadRequest("Idempotency-Key must be 1-255 printable characters",
+        if not _IDEMPOTENCY_KEY.fullmatch(key):
+            raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters",
                              code="invalid_idempotency_key")
         who = identity(request)
         body = await request.read()

@@ -7,6 +7,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -53,6 +54,24 @@ AuditedTable = Annotated[str, pydantic.Field(max_length=64),
                          pydantic.AfterValidator(audited_table), listed(sorted(TABLE_NAMES))]
 
 
+# A date, or a date and a time: pydantic alone would also read a number, such as `to=0.5`,
+# as seconds since 1970, which the document does not allow.
+INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}.*)?$"
+_INSTANT = re.compile(INSTANT_PATTERN)
+
+
+def _iso_instant(value: Any) -> Any:
+    if isinstance(value, str) and not _INSTANT.match(value):
+        raise PydanticCustomError("datetime_format", "must be a date or a date and time, "
+                                  "like 2026-01-31T09:00:00Z")
+    return value
+
+
+Instant = Annotated[dt.datetime, pydantic.BeforeValidator(_iso_instant), pydantic.WithJsonSchema({
+    "type": "string", "pattern": INSTANT_PATTERN,
+    "description": "ISO 8601 date-time (without an offset: UTC) or date (its midnight, UTC)"})]
+
+
 class HistoryQuery(ApiModel):
     limit: int = pydantic.Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str | None = pydantic.Field(None, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")
@@ -65,8 +84,8 @@ class AuditQuery(HistoryQuery):
     project_id: uuid.UUID | None = None
     action: Annotated[str, pydantic.Field(min_length=1, max_length=64), ONE_LINE] | None = None
     user_id: uuid.UUID | None = None
-    from_: dt.datetime | None = pydantic.Field(None, alias="from")
-    to: dt.datetime | None = None
+    from_: Instant | None = pydantic.Field(None, alias="from")
+    to: Instant | None = None
 
     @pydantic.field_validator("from_", "to")
     @classmethod
