@@ -33,8 +33,8 @@ from server.project_records import (
     ShortText,
     check_version,
     line_total,
-    not_null,
     listed,
+    not_null,
     one_of,
     path_id,
     record_transition,
@@ -103,7 +103,8 @@ class SpecQuery(PageParams):
 
 class TransitionIn(ApiModel):
     # Listed for the document; the workflow checks it (422 naming the actions, then 403).
-    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE, listed(specs.WORKFLOW.actions)]
+    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE,
+                      listed(specs.WORKFLOW.actions)]
     comment: LongText | None = None
 
 

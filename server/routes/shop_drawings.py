@@ -29,8 +29,8 @@ from server.project_records import (
     ScopeItemIds,
     ShortText,
     check_version,
-    not_null,
     listed,
+    not_null,
     one_of,
     path_id,
     record_transition,
@@ -89,7 +89,8 @@ class DrawingQuery(PageParams):
 
 class TransitionIn(ApiModel):
     # Listed for the document; the workflow checks it (422 naming the actions, then 403).
-    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE, listed(drawings.WORKFLOW.actions)]
+    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE,
+                      listed(drawings.WORKFLOW.actions)]
     comment: LongText | None = None
 
 
