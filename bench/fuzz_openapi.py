@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 import asyncpg
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -89,6 +89,15 @@ async def seed(app: web.Application) -> dict[str, str]:
 
 
 async def fuzz(args: argparse.Namespace) -> int:
+    failed = 0
+    for role in args.role or ROLES:
+        failed |= await fuzz_as(role, args)
+    return failed
+
+
+async def fuzz_as(role: str, args: argparse.Namespace) -> int:
+    """One run on a server and a database of its own: what the admin run changes (users
+    deactivated, sessions ended) must not reach the member's run."""
     dsn = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
     name = f"fpm_fuzz_{secrets.token_hex(4)}"
     await admin_sql(dsn, f'CREATE DATABASE "{name}"')
@@ -106,16 +115,25 @@ async def fuzz(args: argparse.Namespace) -> int:
         await runner.setup()
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()
-        tokens = await seed(app)
-        failed = 0
-        for role in args.role or ROLES:
-            failed |= await run_schemathesis(port, role, tokens[role], args)
-        return failed
+        token = (await seed(app))[role]
+        failed = await run_schemathesis(port, role, token, args)
+        return failed | await session_survived(port, role, token)
     finally:
         if runner is not None:
             await runner.cleanup()
         shutil.rmtree(data_dir, ignore_errors=True)
         await admin_sql(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def session_survived(port: int, role: str, token: str) -> int:
+    """1 when the run's own session ended under it: its figures would be of 401s."""
+    async with ClientSession() as http, http.get(
+            f"http://127.0.0.1:{port}/api/v1/auth/me",
+            headers={"Authorization": f"Bearer {token}"}) as response:
+        if response.status == 200:
+            return 0
+    print(f"the {role} session did not survive the run (GET /auth/me: {response.status})")
+    return 1
 
 
 async def run_schemathesis(port: int, role: str, token: str, args: argparse.Namespace) -> int:

@@ -31,7 +31,9 @@ MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
 # The request headers' rules, as the OpenAPI document states them (one pattern each).
 IF_MATCH_PATTERN = r'^(\*|(W/)?"?([0-9]{1,9})"?)$'
-IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"  # visible ASCII, like a UUID or a token
+# 1-255 printable characters: the pattern leaves out the Latin-1 ones that are not (what a
+# header can carry as it is); `str.isprintable` judges the rest.
+IDEMPOTENCY_KEY_PATTERN = r"^[^\x00-\x1f\x7f-\xa0\xad]{1,255}$"
 IDEMPOTENT_ATTR = "__idempotent__"  # marks a handler wrapped by `idempotent`
 _IF_MATCH = re.compile(IF_MATCH_PATTERN)
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
@@ -198,8 +200,8 @@ def idempotent(handler: Handler) -> Handler:
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return await handler(request)
-        if not _IDEMPOTENCY_KEY.fullmatch(key):
-            raise BadRequest("Idempotency-Key must be 1-255 visible ASCII characters",
+        if not _IDEMPOTENCY_KEY.fullmatch(key) or not key.isprintable():
+            raise BadRequest("Idempotency-Key must be 1-255 printable characters",
                              code="invalid_idempotency_key")
         who = identity(request)
         body = await request.read()
