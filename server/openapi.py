@@ -1,5 +1,6 @@
-"""OpenAPI 3.1 generated from the app's router: every route appears, and handlers marked
-with `@doc(...)` add their summary and pydantic models for body, query and response."""
+"""OpenAPI 3.1 generated from the app's router: every route appears, and each handler's
+`@doc(...)` declares its summary, the pydantic models of its body, query and answer, and
+the errors it can answer with."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pydantic
 from aiohttp import web
 
 from server.auth.identity import PUBLIC_PATHS, PUBLIC_PREFIXES
+from server.errors import PROBLEM_JSON
+from server.rest import IDEMPOTENCY_KEY_PATTERN, IDEMPOTENT_ATTR, IF_MATCH_PATTERN
 
 DOC_ATTR = "__openapi__"
 API_PREFIX = "/api/v1"
@@ -23,9 +26,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 Model = type[pydantic.BaseModel]
 
 
+JSON = "application/json"
+
+
 @dataclass(frozen=True)
 class Doc:
-    """What a handler says about itself; every field is optional."""
+    """What a route declares about itself: the one place its models and errors are named.
+
+    `body` and `query` are the very models the handler reads with `read_body`/`read_query`
+    (tests/server/test_openapi.py checks they are the same, and that every error the
+    handler's code can raise is in `errors` or among the ones every such route shares)."""
 
     summary: str | None = None
     description: str | None = None
@@ -34,14 +44,21 @@ class Doc:
     response: Model | None = None
     many: bool = False  # the answer is a page: {"data": [response...], "next_cursor"}
     status: int = 200
+    errors: frozenset[int] = frozenset()
     tags: tuple[str, ...] = ()
+    media: tuple[str, ...] = (JSON,)  # the success answer's content types
+    also: tuple[int, ...] = ()  # other statuses answered with the success body
 
 
-def doc(*, summary: str | None = None, description: str | None = None,
-        body: Model | None = None, query: Model | None = None, response: Model | None = None,
-        many: bool = False, status: int = 200, tags: Iterable[str] = ()) -> Callable[[F], F]:
-    """Attach OpenAPI metadata to a handler (put it under `@routes.<method>(...)`)."""
-    meta = Doc(summary, description, body, query, response, many, status, tuple(tags))
+def doc(*, summary: str, description: str | None = None, body: Model | None = None,
+        query: Model | None = None, response: Model | None = None, many: bool = False,
+        status: int = 200, errors: Iterable[int] = (), tags: Iterable[str] = (),
+        media: Iterable[str] = (JSON,), also: Iterable[int] = ()) -> Callable[[F], F]:
+    """Declare a route (put it under `@routes.<method>(...)`): its summary, the models of
+    its body, query and answer, its success status and the errors it can answer with
+    beyond the ones every route of its kind shares (see `shared_errors`)."""
+    meta = Doc(summary, description, body, query, response, many, status,
+               frozenset(errors), tuple(tags), tuple(media), tuple(also))
 
     def mark(handler: F) -> F:
         setattr(handler, DOC_ATTR, meta)
@@ -60,6 +77,15 @@ def doc_of(handler: Any) -> Doc:
     return Doc()
 
 
+def is_idempotent(handler: Any) -> bool:
+    """Whether `server.rest.idempotent` wraps the handler (it honours Idempotency-Key)."""
+    while handler is not None:
+        if getattr(handler, IDEMPOTENT_ATTR, False):
+            return True
+        handler = getattr(handler, "__wrapped__", None)
+    return False
+
+
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "RFC 9457 problem details",
@@ -67,23 +93,32 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "properties": {
         "type": {"type": "string"}, "title": {"type": "string"},
         "status": {"type": "integer"}, "detail": {"type": "string"},
+        "instance": {"type": "string"},
         "code": {"type": "string"}, "request_id": {"type": "string"},
         "errors": {"type": "array", "items": {
             "type": "object", "required": ["field", "message"],
             "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
         "state": {"type": "string",
-                  "description": "illegal_transition: the record's current workflow state"},
+                  "description": "illegal_transition, record_locked: the record's workflow state"},
         "allowed_actions": {"type": "array", "items": {"type": "string"},
-                            "description": "illegal_transition: what the caller may do now"},
+                            "description": "illegal_transition, record_locked: what the caller "
+                                           "may do now"},
         "current_version": {"type": "integer", "description": "412: the record's version"},
+        "locked_fields": {"type": "array", "items": {"type": "string"},
+                          "description": "record_locked: the fields that may not change"},
+        "editable_fields": {"type": "array", "items": {"type": "string"},
+                            "description": "record_locked: the fields that still may"},
     },
 }
 PROBLEM_REF = {"$ref": REF.format(model="Problem")}
-_ERROR_TEXT = {
+ERROR_TEXT = {
     400: "Malformed request (bad JSON, bad header)", 401: "Not authenticated",
     403: "Not allowed for this role", 404: "Not found or not visible to this user",
     409: "Conflict (duplicate, illegal state, idempotent request still running)",
-    412: "Stale version (If-Match)", 422: "Invalid input; every bad field is listed",
+    412: "Stale version (If-Match)", 413: "Body larger than MAX_BODY_BYTES",
+    414: "URL longer than 8192 characters",
+    422: "Invalid input; every bad field is listed", 429: "Too many attempts; see Retry-After",
+    503: "Database unavailable or busy; see Retry-After",
 }
 
 
@@ -93,6 +128,7 @@ class _Builder:
     def __init__(self) -> None:
         self.schemas: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
         self.operation_ids: set[str] = set()
+        self.error_codes: set[int] = set()
 
     def ref(self, model: Model, mode: str) -> dict[str, Any]:
         schema = model.model_json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
@@ -148,7 +184,6 @@ def is_public(path: str) -> bool:
 
 
 def _success(b: _Builder, meta: Doc) -> dict[str, Any]:
-    status = meta.status
     answer: dict[str, Any] = {"description": meta.summary or "Success"}
     if meta.response is not None:
         schema = b.ref(meta.response, "serialization")
@@ -156,24 +191,44 @@ def _success(b: _Builder, meta: Doc) -> dict[str, Any]:
             schema = {"type": "object", "required": ["data", "next_cursor"], "properties": {
                 "data": {"type": "array", "items": schema},
                 "next_cursor": {"type": ["string", "null"]}}}
-        answer["content"] = {"application/json": {"schema": schema}}
-        if not meta.many:
+        answer["content"] = {media: {"schema": schema} for media in meta.media}
+        if not meta.many and "version" in meta.response.model_fields:
             answer["headers"] = {"ETag": {"description": 'The version, like "3"',
                                           "schema": {"type": "string"}}}
-    return {str(status): answer}
+    elif meta.media != (JSON,):
+        answer["content"] = {media: {"schema": {"type": "string"}} for media in meta.media}
+    return {str(status): answer for status in (meta.status, *meta.also)}
 
 
-def _errors(method: str, path: str, has_body: bool) -> list[int]:
-    codes = [] if is_public(path) else [401, 403]
+def shared_errors(path: str, meta: Doc, idempotent: bool) -> frozenset[int]:
+    """The errors every route of a kind can answer with, whatever its handler does."""
+    codes = {414}  # any URL can be too long
+    if not is_public(path):
+        codes.add(401)
+    if path.startswith(API_PREFIX) and path != API_PREFIX + "/openapi.json":
+        codes.add(503)  # the database (pool, session check) may be unavailable
     if "{" in path:
-        codes.append(404)
-    if has_body:
-        codes += [400, 422]
-    if method == "POST":
-        codes.append(409)
-    if method in ("PATCH", "DELETE"):
-        codes += [409, 412]
-    return sorted(set(codes))
+        codes.add(404)  # an id that names nothing visible (or is no id at all)
+    if meta.body is not None:
+        codes |= {400, 413, 422}
+    if meta.query is not None:
+        codes.add(422)
+    if idempotent:
+        codes |= {400, 409, 422}  # a bad key, a retry in flight, a key reused
+    if 412 in meta.errors:
+        codes.add(400)  # a malformed If-Match
+    return frozenset(codes)
+
+
+def errors_of(route: web.AbstractRoute, path: str) -> frozenset[int]:
+    """Every error status the route declares, shared or its own."""
+    meta = doc_of(route.handler)
+    return shared_errors(path, meta, is_idempotent(route.handler)) | meta.errors
+
+
+def _error_response(code: int) -> dict[str, Any]:
+    return {"description": ERROR_TEXT.get(code, "Error"),
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}}}
 
 
 def _operation(b: _Builder, route: web.AbstractRoute, path: str,
@@ -192,24 +247,22 @@ def _operation(b: _Builder, route: web.AbstractRoute, path: str,
     params = [_path_param(n) for n in names]
     if meta.query is not None:
         params += b.query_parameters(meta.query)
-    if method in ("PATCH", "DELETE") or (method == "POST" and "{" in path):
+    if 412 in meta.errors:
         params.append({"name": "If-Match", "in": "header", "required": False,
-                       "schema": {"type": "string", "pattern": r'^(\*|(W/)?"?[0-9]{1,9}"?)$'},
+                       "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
                        "description": 'A version, like "3"'})
-    if method == "POST" and meta.body is not None and not path.startswith(API_PREFIX + "/auth"):
+    if is_idempotent(route.handler):
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
-                       "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"}})
+                       "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN}})
     if params:
         op["parameters"] = params
     if meta.body is not None:
         op["requestBody"] = {"required": True, "content": {
-            "application/json": {"schema": b.ref(meta.body, "validation")}}}
+            JSON: {"schema": b.ref(meta.body, "validation")}}}
     responses = _success(b, meta)
-    for code in _errors(method, path, meta.body is not None):
-        responses.setdefault(str(code), {"description": _ERROR_TEXT[code], "content": {
-            "application/problem+json": {"schema": PROBLEM_REF}}})
-    responses["default"] = {"description": "Any other error", "content": {
-        "application/problem+json": {"schema": PROBLEM_REF}}}
+    for code in sorted(errors_of(route, path)):
+        responses.setdefault(str(code), {"$ref": f"#/components/responses/{code}"})
+        b.error_codes.add(code)
     op["responses"] = responses
     if is_public(path):
         op["security"] = []
@@ -242,6 +295,7 @@ def build_document(app: web.Application, *, title: str = "Formula PM",
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(b.schemas.items())),
+            "responses": {str(code): _error_response(code) for code in sorted(b.error_codes)},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "bearerFormat": "JWT"}},
         },

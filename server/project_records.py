@@ -40,7 +40,12 @@ def one_of(values: Sequence[str]) -> Callable[[str], str]:
     return check
 
 
-Unit = Annotated[str, pydantic.AfterValidator(one_of(UNITS))]
+def listed(values: Sequence[str]) -> Any:
+    """The schema side of `one_of`: the OpenAPI document lists the values."""
+    return pydantic.Field(json_schema_extra={"enum": list(values)})
+
+
+Unit = Annotated[str, pydantic.AfterValidator(one_of(UNITS)), listed(UNITS)]
 
 
 def line_total(quantity: Decimal | None, price: Decimal | None, field: str) -> Decimal | None:

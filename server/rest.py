@@ -9,6 +9,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,14 @@ from server.validation import ApiModel
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
+# The request headers' rules, as the OpenAPI document states them (one pattern each).
+IF_MATCH_PATTERN = r'^(\*|(W/)?"?([0-9]{1,9})"?)$'
+# 1-255 printable characters: the pattern leaves out the Latin-1 ones that are not (what a
+# header can carry as it is); `str.isprintable` judges the rest.
+IDEMPOTENCY_KEY_PATTERN = r"^[^\x00-\x1f\x7f-\xa0\xad]{1,255}$"
+IDEMPOTENT_ATTR = "__idempotent__"  # marks a handler wrapped by `idempotent`
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 # --- answers -------------------------------------------------------------------------------
@@ -61,12 +70,10 @@ def if_match(request: web.Request) -> int | None:
     raw = request.headers.get("If-Match")
     if raw is None or raw.strip() == "*":
         return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    try:
-        return int(value)
-    except ValueError:
-        raise BadRequest("If-Match must name a version, like \"3\"",
-                         code="invalid_if_match") from None
+    found = _IF_MATCH.fullmatch(raw.strip())
+    if found is None:
+        raise BadRequest("If-Match must name a version, like \"3\"", code="invalid_if_match")
+    return int(found.group(3))
 
 
 async def missing_or_stale(conn: asyncpg.Connection, table: str, record_id: uuid.UUID) -> NoReturn:
@@ -193,7 +200,7 @@ def idempotent(handler: Handler) -> Handler:
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return await handler(request)
-        if not 1 <= len(key) <= 255 or not key.isprintable():
+        if not _IDEMPOTENCY_KEY.fullmatch(key) or not key.isprintable():
             raise BadRequest("Idempotency-Key must be 1-255 printable characters",
                              code="invalid_idempotency_key")
         who = identity(request)
@@ -214,6 +221,7 @@ def idempotent(handler: Handler) -> Handler:
             await _release(request, who.user_id, key)
         return response
 
+    setattr(wrapper, IDEMPOTENT_ATTR, True)  # the OpenAPI document lists the header
     return wrapper
 
 

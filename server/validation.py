@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import pydantic
 from aiohttp import web
@@ -22,10 +22,27 @@ MAX_FREE_DEPTH = 16
 MAX_FREE_CHARS = 64 * 1024
 
 
+def _not_null_in_schema(schema: dict[str, Any], model: type[Any]) -> None:
+    """The document shows the fields of `NOT_NULL` as optional but never null."""
+    properties = schema.get("properties", {})
+    for name in getattr(model, "NOT_NULL", ()):
+        prop = properties.get(name, {})
+        options = [o for o in prop.pop("anyOf", ()) if o != {"type": "null"}]
+        if len(options) == 1:
+            prop.update(options[0])
+        elif options:
+            prop["anyOf"] = options
+        if prop.get("default", ...) is None:
+            del prop["default"]
+
+
 class ApiModel(pydantic.BaseModel):
     """Base of request models: unknown fields are rejected, strings trimmed."""
 
-    model_config = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = pydantic.ConfigDict(extra="forbid", str_strip_whitespace=True,
+                                       json_schema_extra=_not_null_in_schema)
+    # Fields a change may leave out but not set to null (refused with 422).
+    NOT_NULL: ClassVar[tuple[str, ...]] = ()
 
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -55,11 +72,15 @@ async def read_json(request: web.Request) -> Any:
 
 
 async def read_body(request: web.Request, model: type[M]) -> M:
+    """The body as `model`, with JSON's types as the OpenAPI document states them: no
+    number for a date, no string for a number or a boolean (pydantic's lax mode would
+    take `"due_date": 0` as 1970-01-01)."""
     data = await read_json(request)
     if not isinstance(data, dict):
         raise Invalid("The body must be a JSON object",
                       errors=[{"field": "body", "message": "must be an object"}])
-    return model.model_validate(data)
+    # read_json has vetted the text (JSON, depth); validate it again as JSON, strictly.
+    return model.model_validate_json(await request.read(), strict=True)
 
 
 def read_query(query: Mapping[str, str], model: type[M]) -> M:

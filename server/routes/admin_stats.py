@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pydantic
 from aiohttp import web
 
 from db.pool import system_transaction
@@ -32,9 +33,25 @@ COUNTS = " UNION ALL ".join(
     for name, table in RESOURCES.items())
 
 
+class CacheShare(pydantic.BaseModel):
+    hits: int
+    misses: int
+    hit_rate: float
+
+
+class AdminStats(pydantic.BaseModel):
+    """What an org admin sees of its own organisation (nothing of any other)."""
+
+    org_id: str
+    rows: dict[str, int]
+    cache: CacheShare
+    health: dict[str, str | None]
+    timestamp: str
+
+
 @routes.get("/api/v1/admin/stats")
 @doc(summary="The organisation's row counts, cache hit rate and the service's health "
-     "(org admins)", tags=["admin"])
+     "(org admins)", response=AdminStats, errors=[403], tags=["admin"])
 async def admin_stats(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_USERS)  # org admins only

@@ -7,6 +7,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -27,6 +28,7 @@ from server.errors import Invalid, NotFound
 from server.fields import path_uuid
 from server.keys import POOL
 from server.openapi import doc
+from server.project_records import listed
 from server.rest import DEFAULT_LIMIT, MAX_LIMIT, json_response
 from server.text import ONE_LINE
 from server.validation import ApiModel, read_query
@@ -49,7 +51,25 @@ def audited_table(name: str) -> str:
 
 
 AuditedTable = Annotated[str, pydantic.Field(max_length=64),
-                         pydantic.AfterValidator(audited_table)]
+                         pydantic.AfterValidator(audited_table), listed(sorted(TABLE_NAMES))]
+
+
+# A date, or a date and a time: pydantic alone would also read a number, such as `to=0.5`,
+# as seconds since 1970, which the document does not allow.
+INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}.*)?$"
+_INSTANT = re.compile(INSTANT_PATTERN)
+
+
+def _iso_instant(value: Any) -> Any:
+    if isinstance(value, str) and not _INSTANT.match(value):
+        raise PydanticCustomError("datetime_format", "must be a date or a date and time, "
+                                  "like 2026-01-31T09:00:00Z")
+    return value
+
+
+Instant = Annotated[dt.datetime, pydantic.BeforeValidator(_iso_instant), pydantic.WithJsonSchema({
+    "type": "string", "pattern": INSTANT_PATTERN,
+    "description": "ISO 8601 date-time (without an offset: UTC) or date (its midnight, UTC)"})]
 
 
 class HistoryQuery(ApiModel):
@@ -64,8 +84,8 @@ class AuditQuery(HistoryQuery):
     project_id: uuid.UUID | None = None
     action: Annotated[str, pydantic.Field(min_length=1, max_length=64), ONE_LINE] | None = None
     user_id: uuid.UUID | None = None
-    from_: dt.datetime | None = pydantic.Field(None, alias="from")
-    to: dt.datetime | None = None
+    from_: Instant | None = pydantic.Field(None, alias="from")
+    to: Instant | None = None
 
     @pydantic.field_validator("from_", "to")
     @classmethod
@@ -157,7 +177,7 @@ def _shown(request: web.Request, rows: list[Any]) -> list[dict[str, Any]]:
 
 @routes.get("/api/v1/audit")
 @doc(summary="Audit trail (newest first): admins org-wide, others their projects",
-     query=AuditQuery, response=AuditOut, many=True)
+     query=AuditQuery, response=AuditOut, many=True, errors=[403])
 async def list_audit(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.VIEW_AUDIT)
     params = read_query(request.query, AuditQuery)
@@ -169,7 +189,7 @@ async def list_audit(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/audit/{table}/{record_id}")
 @doc(summary="History of one record (oldest first)", query=HistoryQuery, response=AuditOut,
-     many=True)
+     many=True, errors=[403])
 async def record_history(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.VIEW_AUDIT)
     table = TABLE_NAMES.get(request.match_info["table"])

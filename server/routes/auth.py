@@ -48,6 +48,7 @@ class RefreshBody(ApiModel):
 
 
 class ProfileBody(ApiModel):
+    NOT_NULL = ("first_name", "last_name")
     first_name: Name | None = None
     last_name: Name | None = None
     position: ShortText | None = None
@@ -86,7 +87,7 @@ def _failed_login_details(request: web.Request, email: str, user: Any) -> dict[s
 
 
 @routes.post("/api/v1/auth/login")
-@doc(summary="Sign in", body=LoginBody, response=LoginOut, tags=["auth"])
+@doc(summary="Sign in", body=LoginBody, response=LoginOut, errors=[401, 429], tags=["auth"])
 async def login(request: web.Request) -> web.Response:
     body = await read_body(request, LoginBody)
     email = body.email.lower()
@@ -122,7 +123,7 @@ async def login(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/auth/refresh")
 @doc(summary="Rotate the refresh token for a new pair", body=RefreshBody, response=TokensOut,
-     tags=["auth"])
+     errors=[401], tags=["auth"])
 async def refresh(request: web.Request) -> web.Response:
     body = await read_body(request, RefreshBody)
     pair = await refresh_session(request.app, body.refresh_token, _anonymous_actor(request))
@@ -158,9 +159,9 @@ async def update_me(request: web.Request) -> web.Response:
     body = await read_body(request, ProfileBody)
     who = identity(request)
     changes = body.model_dump(exclude_unset=True)
-    if any(changes.get(k) is None for k in ("first_name", "last_name") if k in changes):
+    if any(changes.get(k) is None for k in ProfileBody.NOT_NULL if k in changes):
         raise Invalid("Names cannot be empty", errors=[
-            {"field": k, "message": "required"} for k in ("first_name", "last_name")
+            {"field": k, "message": "required"} for k in ProfileBody.NOT_NULL
             if k in changes and changes[k] is None])
     async with transaction(request.app[POOL], await actor(request)) as conn:
         row = await q.update(conn, who.user_id, changes, None)
@@ -170,7 +171,7 @@ async def update_me(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/auth/change-password")
 @doc(summary="Change your password (other sessions end)", body=ChangePasswordBody, status=204,
-     tags=["auth"])
+     errors=[429], tags=["auth"])
 async def change_password(request: web.Request) -> web.Response:
     body = await read_body(request, ChangePasswordBody)
     who = identity(request)
@@ -199,7 +200,7 @@ async def change_password(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/auth/password-reset/request")
 @doc(summary="Mail a one-time reset link (always 202)", body=ResetRequestBody, status=202,
-     tags=["auth"])
+     errors=[429], tags=["auth"])
 async def request_reset(request: web.Request) -> web.Response:
     body = await read_body(request, ResetRequestBody)
     await limits.check_reset_request(request.app, client_ip(request))

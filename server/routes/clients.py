@@ -56,6 +56,7 @@ class ClientCreate(ClientFields):
 
 
 class ClientPatch(ClientFields):
+    NOT_NULL = ("name", "status")
     name: Name | None = None
 
 
@@ -93,7 +94,7 @@ async def list_clients(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/clients")
 @doc(summary="Create a client (admins and project managers)", body=ClientCreate,
-     response=ClientOut, status=201)
+     response=ClientOut, status=201, errors=[403])
 @idempotent
 async def create_client(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.CREATE_CLIENTS)
@@ -114,13 +115,13 @@ async def get_client(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/clients/{id}")
-@doc(summary="Change a client", body=ClientPatch, response=ClientOut)
+@doc(summary="Change a client", body=ClientPatch, response=ClientOut, errors=[403, 412])
 async def patch_client(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_CLIENTS)
     client_id = path_uuid(request)
     version = if_match(request)
     body = await read_body(request, ClientPatch)
-    changes = provided(body, not_null=("name", "status"))
+    changes = provided(body, not_null=ClientPatch.NOT_NULL)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         row = await queries.update_client(conn, client_id, changes, version)
         if row is None:
@@ -129,7 +130,8 @@ async def patch_client(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/clients/{id}")
-@doc(summary="Delete a client (409 while projects or users refer to it)", status=204)
+@doc(summary="Delete a client (409 while projects or users refer to it)", status=204,
+     errors=[403, 409, 412])
 async def delete_client(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_CLIENTS)
     client_id = path_uuid(request)

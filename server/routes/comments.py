@@ -25,16 +25,18 @@ from db.schema import ENTITY_TYPES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Forbidden, Invalid, NotFound
+from server.fields import RecordOut
 from server.keys import POOL
 from server.mentions import named_from_rows, parse_mentions, snippet, sort_out
 from server.openapi import doc
-from server.project_records import Body, check_version, one_of, path_id, where_all
+from server.project_records import Body, check_version, listed, one_of, path_id, where_all
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.validation import ApiModel, read_body, read_query
 
 routes = web.RouteTableDef()
 TABLE = "comments"
-EntityType = Annotated[str, pydantic.AfterValidator(one_of(ENTITY_TYPES))]
+EntityType = Annotated[str, pydantic.AfterValidator(one_of(ENTITY_TYPES)),
+    listed(ENTITY_TYPES)]
 SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
 Visibility = Literal["internal", "shared"]
 
@@ -55,6 +57,36 @@ class CommentPatch(ApiModel):
 class CommentQuery(PageParams):
     entity_type: EntityType
     entity_id: uuid.UUID
+
+
+class CommentOut(RecordOut):
+    org_id: uuid.UUID
+    project_id: uuid.UUID
+    entity_type: str
+    entity_id: uuid.UUID
+    user_id: uuid.UUID  # the author
+    body: str
+    parent_id: uuid.UUID | None
+    visibility: Visibility
+    mentions: list[uuid.UUID]  # the users this comment notified
+
+
+class NotNotified(pydantic.BaseModel):
+    handle: str | None = None  # absent for a user an earlier version already notified
+    user_id: uuid.UUID | None = None  # absent when the handle names nobody
+    reason: Literal["unknown_user", "inactive", "not_a_member", "author", "already_notified",
+                    "internal_comment"]
+
+
+class MentionReport(pydantic.BaseModel):
+    notified: list[uuid.UUID]
+    not_notified: list[NotNotified]
+
+
+class CommentWritten(CommentOut):
+    """The answer to a write: the comment and who its mentions notified (or not, and why)."""
+
+    mention_report: MentionReport
 
 
 async def _owner(conn: asyncpg.Connection, entity_type: str,
@@ -96,7 +128,8 @@ async def _answer(conn: asyncpg.Connection, comment_id: uuid.UUID) -> asyncpg.Re
 
 
 @routes.get("/api/v1/comments")
-@doc(summary="List comments", query=CommentQuery, tags=["comments"])
+@doc(summary="List the comments on a record", query=CommentQuery, response=CommentOut,
+     many=True, errors=[404], tags=["comments"])
 async def list_comments(request: web.Request) -> web.Response:
     query = read_query(request.query, CommentQuery)
     page = keyset(query, SORTABLE, "created_at")
@@ -109,7 +142,8 @@ async def list_comments(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/comments")
-@doc(summary="Create a comment", body=CommentIn, status=201, tags=["comments"])
+@doc(summary="Create a comment (@mentions notify)", body=CommentIn, response=CommentWritten,
+     status=201, errors=[403, 404], tags=["comments"])
 @idempotent
 async def create_comment(request: web.Request) -> web.Response:
     who = identity(request)
@@ -135,7 +169,7 @@ async def create_comment(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/comments/{id}")
-@doc(summary="One comment", tags=["comments"])
+@doc(summary="One comment", response=CommentOut, tags=["comments"])
 async def get_comment(request: web.Request) -> web.Response:
     comment_id = path_id(request)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
@@ -168,7 +202,8 @@ async def _check_visibility_change(conn: asyncpg.Connection, current: asyncpg.Re
 
 
 @routes.patch("/api/v1/comments/{id}")
-@doc(summary="Change a comment", body=CommentPatch, tags=["comments"])
+@doc(summary="Change a comment (the author only)", body=CommentPatch, response=CommentWritten,
+     errors=[403, 409, 412], tags=["comments"])
 async def update_comment(request: web.Request) -> web.Response:
     path_id(request)
     body = await read_body(request, CommentPatch)
@@ -184,7 +219,8 @@ async def update_comment(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/comments/{id}")
-@doc(summary="Delete a comment", status=204, tags=["comments"])
+@doc(summary="Delete a comment (the author only)", status=204, errors=[403, 412],
+     tags=["comments"])
 async def delete_comment(request: web.Request) -> web.Response:
     path_id(request)
     async with transaction(request.app[POOL], await actor(request)) as conn:

@@ -7,18 +7,35 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
+import pydantic
 from aiohttp import web
 
 from server.auth.identity import from_operators
 from server.cache import RedisCache
 from server.keys import CACHE, POOL, REALTIME_STATUS, SETTINGS
+from server.openapi import doc
 
 routes = web.RouteTableDef()
 
+Part = dict[str, Any] | str | None  # operators get each part's detail, anyone else its status word
+
+
+class Alive(pydantic.BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(pydantic.BaseModel):
+    status: Literal["healthy", "unhealthy"]  # the database's
+    database: Part
+    cache: Part
+    realtime: Part
+    timestamp: dt.datetime
+
 
 @routes.get("/health")
+@doc(summary="Liveness: the process answers", response=Alive, tags=["health"])
 async def liveness(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -53,6 +70,8 @@ async def readiness_parts(request: web.Request) -> dict[str, dict[str, Any]]:
 
 
 @routes.get("/health/ready")
+@doc(summary="Readiness: 503 while the database is unreachable (detail for METRICS_ALLOW only)",
+     response=Ready, also=[503], tags=["health"])
 async def readiness(request: web.Request) -> web.Response:
     parts = await readiness_parts(request)
     database = parts["database"]

@@ -21,6 +21,7 @@ from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.ball import pass_ball
 from server.errors import Conflict, NotFound
+from server.fields import MoneyOut, RecordOut
 from server.keys import POOL
 from server.openapi import doc
 from server.project_records import (
@@ -32,6 +33,7 @@ from server.project_records import (
     ShortText,
     check_version,
     line_total,
+    listed,
     not_null,
     one_of,
     path_id,
@@ -49,7 +51,8 @@ from server.workflows.machine import changed_fields
 
 routes = web.RouteTableDef()
 TABLE = "material_specs"
-Status = Annotated[str, pydantic.AfterValidator(one_of(SPEC_STATUSES))]
+Status = Annotated[str, pydantic.AfterValidator(one_of(SPEC_STATUSES)),
+    listed(SPEC_STATUSES)]
 Currency = Annotated[str, pydantic.StringConstraints(pattern=r"^[A-Z]{3}$")]
 SORTABLE = {
     "created_at": SortKey("created_at", "timestamptz"),
@@ -88,7 +91,8 @@ class SpecPatch(SpecFields):
     description: Body | None = None
     currency: Currency | None = None
     scope_item_ids: ScopeItemIds | None = None
-    _required = not_null("description", "currency", "specification", "scope_item_ids")
+    NOT_NULL = ("description", "currency", "specification", "scope_item_ids")
+    _required = not_null(*NOT_NULL)
 
 
 class SpecQuery(PageParams):
@@ -98,8 +102,41 @@ class SpecQuery(PageParams):
 
 
 class TransitionIn(ApiModel):
-    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE]
+    # Listed for the document; the workflow checks it (422 naming the actions, then 403).
+    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE,
+                      listed(specs.WORKFLOW.actions)]
     comment: LongText | None = None
+
+
+class SpecOut(RecordOut):
+    org_id: uuid.UUID
+    project_id: uuid.UUID
+    code: str | None
+    description: str
+    category: str | None
+    material: str | None
+    finish: str | None
+    manufacturer: str | None
+    supplier_name: str | None
+    supplier_contact: str | None
+    supplier_phone: str | None
+    supplier_email: str | None
+    quantity: MoneyOut | None
+    unit: str | None
+    # Internal costs: absent for client users.
+    unit_cost: MoneyOut | None = None
+    total_cost: MoneyOut | None = None
+    currency: str
+    lead_time_days: int | None
+    status: str
+    approved_by: uuid.UUID | None
+    approved_at: dt.datetime | None
+    created_by: uuid.UUID | None
+    specification: dict[str, Any]
+    notes: str | None
+    legacy_id: str | None
+    scope_item_ids: list[uuid.UUID]
+    allowed_actions: list[str]  # what the caller may do now
 
 
 def shape(row: Mapping[str, Any], role: str) -> dict[str, Any]:
@@ -128,7 +165,8 @@ async def _locked(conn: asyncpg.Connection, spec_id: uuid.UUID,
 
 
 @routes.get("/api/v1/material-specs")
-@doc(summary="List material specs", query=SpecQuery, tags=["material-specs"])
+@doc(summary="List material specs (client users: without costs)", query=SpecQuery,
+     response=SpecOut, many=True, errors=[404], tags=["material-specs"])
 async def list_material_specs(request: web.Request) -> web.Response:
     query = read_query(request.query, SpecQuery)
     page = keyset(query, SORTABLE, "created_at")
@@ -143,7 +181,8 @@ async def list_material_specs(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/material-specs")
-@doc(summary="Create a material spec", body=SpecIn, status=201, tags=["material-specs"])
+@doc(summary="Create a material spec (total_cost = quantity x unit_cost)", body=SpecIn,
+     response=SpecOut, status=201, errors=[403, 404], tags=["material-specs"])
 @idempotent
 async def create_material_spec(request: web.Request) -> web.Response:
     who = identity(request)
@@ -161,7 +200,7 @@ async def create_material_spec(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/material-specs/{id}")
-@doc(summary="One material spec", tags=["material-specs"])
+@doc(summary="One material spec", response=SpecOut, tags=["material-specs"])
 async def get_material_spec(request: web.Request) -> web.Response:
     spec_id = path_id(request)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
@@ -172,7 +211,8 @@ async def get_material_spec(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/material-specs/{id}")
-@doc(summary="Change a material spec", body=SpecPatch, tags=["material-specs"])
+@doc(summary="Change a material spec (409 record_locked for decided fields)", body=SpecPatch,
+     response=SpecOut, errors=[403, 409, 412], tags=["material-specs"])
 async def update_material_spec(request: web.Request) -> web.Response:
     spec_id = path_id(request)
     who = identity(request)
@@ -192,7 +232,8 @@ async def update_material_spec(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/material-specs/{id}")
-@doc(summary="Delete a material spec", status=204, tags=["material-specs"])
+@doc(summary="Delete a material spec (not once approved)", status=204, errors=[403, 409, 412],
+     tags=["material-specs"])
 async def delete_material_spec(request: web.Request) -> web.Response:
     spec_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_MATERIALS)
@@ -207,7 +248,7 @@ async def delete_material_spec(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/material-specs/{id}/transitions")
 @doc(summary="Apply a workflow action to a material spec", body=TransitionIn,
-     tags=["material-specs"])
+     response=SpecOut, errors=[403, 409, 412], tags=["material-specs"])
 @idempotent
 async def transition_material_spec(request: web.Request) -> web.Response:
     spec_id = path_id(request)

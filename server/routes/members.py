@@ -35,6 +35,9 @@ SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
 class MemberCreate(ApiModel):
     """The user is named by id or by e-mail address (one of the two)."""
 
+    model_config = pydantic.ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["user_id"], "properties": {"user_id": {"type": "string"}}},
+        {"required": ["email"], "properties": {"email": {"type": "string"}}}]})
     user_id: uuid.UUID | None = None
     email: Email | None = None
     role: MemberRole | None = None
@@ -107,7 +110,7 @@ async def _locked_member(conn: asyncpg.Connection, project_id: uuid.UUID,
 
 @routes.post("/api/v1/projects/{id}/members")
 @doc(summary="Add a member by user_id or email (role defaults to the user's role)",
-     body=MemberCreate, response=MemberOut, status=201)
+     body=MemberCreate, response=MemberOut, status=201, errors=[403, 409])
 @idempotent
 async def add_member(request: web.Request) -> web.Response:
     who = identity(request)
@@ -130,7 +133,8 @@ async def add_member(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/projects/{id}/members/{user_id}")
-@doc(summary="Change a member's role on the project", body=MemberPatch, response=MemberOut)
+@doc(summary="Change a member's role on the project", body=MemberPatch, response=MemberOut,
+     errors=[403, 412])
 async def change_member(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_MEMBERS)
     project_id, user_id = path_uuid(request), path_uuid(request, "user_id")
@@ -145,7 +149,8 @@ async def change_member(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/projects/{id}/members/{user_id}")
-@doc(summary="Remove a member (their tasks on the project are unassigned)", status=204)
+@doc(summary="Remove a member (their tasks on the project are unassigned)", status=204,
+     errors=[403, 412])
 async def remove_member(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_MEMBERS)

@@ -9,12 +9,15 @@ from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
 from server.auth.identity import from_operators
+from server.openapi import doc
 from server.prometheus import PROMETHEUS
 
 routes = web.RouteTableDef()
 
 
 @routes.get("/metrics")
+@doc(summary="Prometheus metrics (METRICS_ALLOW addresses; anyone else: 404)",
+     media=["text/plain"], errors=[404], tags=["health"])
 async def metrics(request: web.Request) -> web.Response:
     if not from_operators(request):
         raise web.HTTPNotFound()  # the very answer of an unknown path

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+import uuid
+from typing import Annotated, Any
 
 import pydantic
 from aiohttp import web
@@ -11,6 +13,7 @@ from db.pool import transaction
 from db.queries import notifications as queries
 from server.auth.identity import actor, identity
 from server.errors import NotFound
+from server.fields import RecordOut
 from server.keys import POOL
 from server.openapi import doc
 from server.project_records import path_id, where_all
@@ -27,8 +30,24 @@ class NotificationQuery(PageParams):
     type: Annotated[str, pydantic.Field(max_length=64), ONE_LINE] | None = None
 
 
+class NotificationOut(RecordOut):
+    org_id: uuid.UUID
+    user_id: uuid.UUID
+    project_id: uuid.UUID | None
+    type: str
+    title: str
+    message: str
+    data: dict[str, Any]
+    read_at: dt.datetime | None
+
+
+class ReadAllOut(pydantic.BaseModel):
+    updated: int  # how many were unread
+
+
 @routes.get("/api/v1/notifications")
-@doc(summary="List notifications", query=NotificationQuery, tags=["notifications"])
+@doc(summary="List my notifications", query=NotificationQuery, response=NotificationOut,
+     many=True, tags=["notifications"])
 async def list_notifications(request: web.Request) -> web.Response:
     query = read_query(request.query, NotificationQuery)
     page = keyset(query, SORTABLE, "-created_at")
@@ -41,7 +60,7 @@ async def list_notifications(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/notifications/read-all")
-@doc(summary="Mark all my notifications read", tags=["notifications"])
+@doc(summary="Mark all my notifications read", response=ReadAllOut, tags=["notifications"])
 async def read_all(request: web.Request) -> web.Response:
     async with transaction(request.app[POOL], await actor(request)) as conn:
         updated = await queries.mark_all_read(conn, identity(request).user_id)
@@ -49,7 +68,7 @@ async def read_all(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/notifications/{id}/read")
-@doc(summary="Mark one notification read", tags=["notifications"])
+@doc(summary="Mark one notification read", response=NotificationOut, tags=["notifications"])
 async def read_one(request: web.Request) -> web.Response:
     notification_id = path_id(request)
     async with transaction(request.app[POOL], await actor(request)) as conn:

@@ -77,6 +77,7 @@ class ProjectCreate(ProjectFields):
 
 
 class ProjectPatch(ProjectFields):
+    NOT_NULL = ("name", "type", "status", "priority", "progress")
     name: Name | None = None
     type: ProjectType | None = None
     progress: Percent | None = None
@@ -129,7 +130,6 @@ class SummaryOut(pydantic.BaseModel):
     team_size: int
 
 
-NOT_NULL = ("name", "type", "status", "priority")
 
 
 async def check_references(conn: asyncpg.Connection, values: dict[str, Any]) -> None:
@@ -158,7 +158,7 @@ async def list_projects(request: web.Request) -> web.Response:
 @routes.post("/api/v1/projects")
 @doc(summary="Create a project (the creator becomes a member; a project manager who names "
              "no project_manager_id becomes it)", body=ProjectCreate,
-     response=ProjectOut, status=201)
+     response=ProjectOut, status=201, errors=[403])
 @idempotent
 async def create_project(request: web.Request) -> web.Response:
     who = identity(request)
@@ -185,12 +185,12 @@ async def get_project(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/projects/{id}")
-@doc(summary="Change a project", body=ProjectPatch, response=ProjectOut)
+@doc(summary="Change a project", body=ProjectPatch, response=ProjectOut, errors=[403, 412])
 async def patch_project(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.EDIT_PROJECTS)
     project_id = path_uuid(request)
     version = if_match(request)
-    changes = provided(await read_body(request, ProjectPatch), not_null=NOT_NULL)
+    changes = provided(await read_body(request, ProjectPatch), not_null=ProjectPatch.NOT_NULL)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         await check_references(conn, changes)
         row = await queries.update_project(conn, project_id, changes, version)
@@ -200,7 +200,7 @@ async def patch_project(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/projects/{id}")
-@doc(summary="Delete a project and everything in it", status=204)
+@doc(summary="Delete a project and everything in it", status=204, errors=[403, 412])
 async def delete_project(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.DELETE_PROJECTS)
     project_id = path_uuid(request)

@@ -13,6 +13,7 @@ from db.queries import scope_groups as queries
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, NotFound
+from server.fields import RecordOut
 from server.keys import POOL
 from server.openapi import doc
 from server.project_records import (
@@ -48,15 +49,25 @@ class ScopeGroupPatch(ApiModel):
     name: Name | None = None
     description: LongText | None = None
     order_index: int | None = pydantic.Field(None, ge=0, le=1_000_000)
-    _required = not_null("name", "order_index")
+    NOT_NULL = ("name", "order_index")
+    _required = not_null(*NOT_NULL)
 
 
 class ScopeGroupQuery(PageParams):
     project_id: uuid.UUID | None = None
 
 
+class ScopeGroupOut(RecordOut):
+    org_id: uuid.UUID
+    project_id: uuid.UUID
+    name: str
+    description: str | None
+    order_index: int
+
+
 @routes.get("/api/v1/scope-groups")
-@doc(summary="List scope groups", query=ScopeGroupQuery, tags=["scope-groups"])
+@doc(summary="List scope groups", query=ScopeGroupQuery, response=ScopeGroupOut, many=True,
+     errors=[404], tags=["scope-groups"])
 async def list_scope_groups(request: web.Request) -> web.Response:
     query = read_query(request.query, ScopeGroupQuery)
     page = keyset(query, SORTABLE, "order_index")
@@ -69,7 +80,8 @@ async def list_scope_groups(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/scope-groups")
-@doc(summary="Create a scope group", body=ScopeGroupIn, status=201, tags=["scope-groups"])
+@doc(summary="Create a scope group", body=ScopeGroupIn, response=ScopeGroupOut, status=201,
+     errors=[403, 404, 409], tags=["scope-groups"])
 @idempotent
 async def create_scope_group(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_SCOPE)
@@ -81,7 +93,7 @@ async def create_scope_group(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/scope-groups/{id}")
-@doc(summary="One scope group", tags=["scope-groups"])
+@doc(summary="One scope group", response=ScopeGroupOut, tags=["scope-groups"])
 async def get_scope_group(request: web.Request) -> web.Response:
     group_id = path_id(request)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
@@ -92,7 +104,8 @@ async def get_scope_group(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/scope-groups/{id}")
-@doc(summary="Change a scope group", body=ScopeGroupPatch, tags=["scope-groups"])
+@doc(summary="Change a scope group", body=ScopeGroupPatch, response=ScopeGroupOut,
+     errors=[403, 409, 412], tags=["scope-groups"])
 async def update_scope_group(request: web.Request) -> web.Response:
     group_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
@@ -107,7 +120,8 @@ async def update_scope_group(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/scope-groups/{id}")
-@doc(summary="Delete a scope group", status=204, tags=["scope-groups"])
+@doc(summary="Delete a scope group (409 while it has items)", status=204,
+     errors=[403, 409, 412], tags=["scope-groups"])
 async def delete_scope_group(request: web.Request) -> web.Response:
     group_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)

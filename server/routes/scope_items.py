@@ -19,8 +19,9 @@ from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.cached_reads import reads_record, record_response
 from server.errors import Invalid, NotFound
-from server.fields import check_dates
+from server.fields import MoneyOut, RecordOut, check_dates
 from server.keys import POOL
+from server.openapi import doc
 from server.project_records import (
     LongText,
     Money,
@@ -30,6 +31,7 @@ from server.project_records import (
     Unit,
     check_version,
     line_total,
+    listed,
     not_null,
     one_of,
     path_id,
@@ -41,7 +43,8 @@ from server.validation import ApiModel, read_body, read_query
 
 routes = web.RouteTableDef()
 TABLE = "scope_items"
-Status = Annotated[str, pydantic.AfterValidator(one_of(SCOPE_STATUSES))]
+Status = Annotated[str, pydantic.AfterValidator(one_of(SCOPE_STATUSES)),
+    listed(SCOPE_STATUSES)]
 SORTABLE = {
     "created_at": SortKey("created_at", "timestamptz"),
     "updated_at": SortKey("updated_at", "timestamptz"),
@@ -79,7 +82,8 @@ class ScopeItemPatch(ScopeItemFields):
     scope_group_id: uuid.UUID | None = None
     name: Name | None = None
     status: Status | None = None
-    _required = not_null("scope_group_id", "name", "status", "completion")
+    NOT_NULL = ("scope_group_id", "name", "status", "completion")
+    _required = not_null(*NOT_NULL)
 
 
 class ScopeItemQuery(PageParams):
@@ -87,6 +91,32 @@ class ScopeItemQuery(PageParams):
     scope_group_id: uuid.UUID | None = None
     status: Status | None = None
     category: ShortText | None = None
+
+
+class ScopeItemOut(RecordOut):
+    org_id: uuid.UUID
+    project_id: uuid.UUID
+    scope_group_id: uuid.UUID
+    code: str | None
+    name: str
+    description: str | None
+    category: str | None
+    quantity: MoneyOut | None
+    unit: str | None
+    # Internal costs: absent for client users.
+    unit_price: MoneyOut | None = None
+    total_price: MoneyOut | None = None
+    status: str
+    completion: int
+    dependencies: list[uuid.UUID]
+    start_date: dt.date | None
+    end_date: dt.date | None
+    notes: str | None
+    legacy_id: str | None
+    # The records linked to this item (their `scope_item_ids` name it).
+    task_ids: list[uuid.UUID]
+    shop_drawing_ids: list[uuid.UUID]
+    material_spec_ids: list[uuid.UUID]
 
 
 async def _check_group(conn: asyncpg.Connection, group_id: uuid.UUID,
@@ -106,6 +136,8 @@ def _with_total(values: dict[str, Any], current: Any = None) -> dict[str, Any]:
 
 
 @routes.get("/api/v1/scope-items")
+@doc(summary="List scope items (client users: without prices)", query=ScopeItemQuery,
+     response=ScopeItemOut, many=True, errors=[404], tags=["scope-items"])
 async def list_scope_items(request: web.Request) -> web.Response:
     query = read_query(request.query, ScopeItemQuery)
     page = keyset(query, SORTABLE, "created_at")
@@ -120,6 +152,8 @@ async def list_scope_items(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/scope-items")
+@doc(summary="Create a scope item (total_price = quantity x unit_price)", body=ScopeItemIn,
+     response=ScopeItemOut, status=201, errors=[403, 404, 409], tags=["scope-items"])
 @idempotent
 async def create_scope_item(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_SCOPE)
@@ -133,6 +167,7 @@ async def create_scope_item(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/scope-items/{id}")
+@doc(summary="One scope item", response=ScopeItemOut, tags=["scope-items"])
 @reads_record("scope_items")
 async def get_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
@@ -141,6 +176,8 @@ async def get_scope_item(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/scope-items/{id}")
+@doc(summary="Change a scope item", body=ScopeItemPatch, response=ScopeItemOut,
+     errors=[403, 409, 412], tags=["scope-items"])
 async def update_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
@@ -157,6 +194,7 @@ async def update_scope_item(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/scope-items/{id}")
+@doc(summary="Delete a scope item", status=204, errors=[403, 412], tags=["scope-items"])
 async def delete_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)

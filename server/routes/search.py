@@ -19,7 +19,7 @@ import json
 import re
 import uuid
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic
 from aiohttp import web
@@ -33,6 +33,7 @@ from server.cache import Cache
 from server.cache_keys import search_generation_key
 from server.errors import Invalid, NotFound, Unauthorized
 from server.keys import CACHE, POOL, SETTINGS
+from server.openapi import doc
 from server.rest import json_response
 from server.text import ONE_LINE
 from server.validation import ApiModel, read_query
@@ -61,6 +62,15 @@ class SearchParams(ApiModel):
             except UnicodeEncodeError:
                 raise ValueError("must be valid UTF-8 text") from None
         return value
+
+
+class SearchHit(pydantic.BaseModel):
+    type: Literal[TYPES]  # type: ignore[valid-type]
+    id: uuid.UUID
+    title: str
+    snippet: str  # HTML-escaped, the matches wrapped in <mark>
+    project_id: uuid.UUID | None
+    score: float
 
 
 def parse_types(raw: str | None) -> tuple[str, ...]:
@@ -138,6 +148,8 @@ def _page(hits: list[dict[str, Any]], more: bool, print_: str) -> dict[str, Any]
 
 
 @routes.get("/api/v1/search")
+@doc(summary="Search everything I may open (ranked, typo-tolerant, highlighted)",
+     query=SearchParams, response=SearchHit, many=True, errors=[404], tags=["search"])
 async def search_everything(request: web.Request) -> web.Response:
     params = read_query(request.query, SearchParams)
     types = parse_types(params.types)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import pydantic
@@ -20,6 +20,7 @@ from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.ball import pass_ball
 from server.errors import Conflict, NotFound
+from server.fields import RecordOut
 from server.keys import POOL
 from server.openapi import doc
 from server.project_records import (
@@ -28,6 +29,7 @@ from server.project_records import (
     ScopeItemIds,
     ShortText,
     check_version,
+    listed,
     not_null,
     one_of,
     path_id,
@@ -45,7 +47,8 @@ from server.workflows.machine import Transition, changed_fields
 
 routes = web.RouteTableDef()
 TABLE = "shop_drawings"
-Status = Annotated[str, pydantic.AfterValidator(one_of(DRAWING_STATUSES))]
+Status = Annotated[str, pydantic.AfterValidator(one_of(DRAWING_STATUSES)),
+    listed(DRAWING_STATUSES)]
 SORTABLE = {
     "created_at": SortKey("created_at", "timestamptz"),
     "updated_at": SortKey("updated_at", "timestamptz"),
@@ -73,7 +76,8 @@ class DrawingPatch(ApiModel):
     room: ShortText | None = None
     notes: LongText | None = None
     scope_item_ids: ScopeItemIds | None = None
-    _required = not_null("drawing_number", "title", "scope_item_ids")
+    NOT_NULL = ("drawing_number", "title", "scope_item_ids")
+    _required = not_null(*NOT_NULL)
 
 
 class DrawingQuery(PageParams):
@@ -84,8 +88,52 @@ class DrawingQuery(PageParams):
 
 
 class TransitionIn(ApiModel):
-    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE]
+    # Listed for the document; the workflow checks it (422 naming the actions, then 403).
+    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE,
+                      listed(drawings.WORKFLOW.actions)]
     comment: LongText | None = None
+
+
+class DrawingOut(RecordOut):
+    org_id: uuid.UUID
+    project_id: uuid.UUID
+    drawing_number: str
+    title: str
+    drawing_type: str | None
+    room: str | None
+    revision: str
+    status: str
+    created_by: uuid.UUID | None
+    submitted_by: uuid.UUID | None
+    submitted_at: dt.datetime | None
+    reviewed_by: uuid.UUID | None
+    approved_by: uuid.UUID | None
+    approved_at: dt.datetime | None
+    file_name: str | None
+    file_size: int | None
+    mime_type: str | None
+    storage_key: str | None
+    notes: str | None
+    legacy_id: str | None
+    scope_item_ids: list[uuid.UUID]
+    ball_in_court: uuid.UUID | None  # the user whose move it is
+    ball_in_court_party: Literal["submitter", "reviewer"] | None
+    allowed_actions: list[str]  # what the caller may do now
+
+
+class RevisionOut(RecordOut):
+    """A closed revision of a drawing."""
+
+    org_id: uuid.UUID
+    project_id: uuid.UUID
+    drawing_id: uuid.UUID
+    revision: str
+    status: str
+    comment: str | None
+    file_name: str | None
+    file_size: int | None
+    closed_by: uuid.UUID | None
+    closed_at: dt.datetime
 
 
 def shape(row: Mapping[str, Any], role: str) -> dict[str, Any]:
@@ -108,7 +156,8 @@ async def _locked(conn: asyncpg.Connection, drawing_id: uuid.UUID,
 
 
 @routes.get("/api/v1/shop-drawings")
-@doc(summary="List shop drawings", query=DrawingQuery, tags=["shop-drawings"])
+@doc(summary="List shop drawings", query=DrawingQuery, response=DrawingOut, many=True,
+     errors=[404], tags=["shop-drawings"])
 async def list_shop_drawings(request: web.Request) -> web.Response:
     query = read_query(request.query, DrawingQuery)
     page = keyset(query, SORTABLE, "created_at")
@@ -124,7 +173,8 @@ async def list_shop_drawings(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/shop-drawings")
-@doc(summary="Create a shop drawing", body=DrawingIn, status=201, tags=["shop-drawings"])
+@doc(summary="Create a shop drawing", body=DrawingIn, response=DrawingOut, status=201,
+     errors=[403, 404, 409], tags=["shop-drawings"])
 @idempotent
 async def create_shop_drawing(request: web.Request) -> web.Response:
     who = identity(request)
@@ -144,7 +194,7 @@ async def create_shop_drawing(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/shop-drawings/{id}")
-@doc(summary="One shop drawing", tags=["shop-drawings"])
+@doc(summary="One shop drawing", response=DrawingOut, tags=["shop-drawings"])
 async def get_shop_drawing(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
@@ -155,7 +205,8 @@ async def get_shop_drawing(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/shop-drawings/{id}")
-@doc(summary="Change a shop drawing", body=DrawingPatch, tags=["shop-drawings"])
+@doc(summary="Change a shop drawing (409 record_locked once decided)", body=DrawingPatch,
+     response=DrawingOut, errors=[403, 409, 412], tags=["shop-drawings"])
 async def update_shop_drawing(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
     who = identity(request)
@@ -178,7 +229,8 @@ async def update_shop_drawing(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/shop-drawings/{id}")
-@doc(summary="Delete a shop drawing", status=204, tags=["shop-drawings"])
+@doc(summary="Delete a shop drawing (a first draft only)", status=204, errors=[403, 409, 412],
+     tags=["shop-drawings"])
 async def delete_shop_drawing(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
     require(identity(request).role, Perm.EDIT_DRAWINGS)
@@ -192,7 +244,8 @@ async def delete_shop_drawing(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/shop-drawings/{id}/revisions")
-@doc(summary="Closed revisions of a shop drawing", tags=["shop-drawings"])
+@doc(summary="Closed revisions of a shop drawing", query=PageParams, response=RevisionOut,
+     many=True, tags=["shop-drawings"])
 async def list_revisions(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
     page = keyset(read_query(request.query, PageParams), REVISION_SORTABLE, "closed_at")
@@ -232,7 +285,8 @@ async def _apply(conn: asyncpg.Connection, current: asyncpg.Record, step: Transi
 
 
 @routes.post("/api/v1/shop-drawings/{id}/transitions")
-@doc(summary="Apply a workflow action to a shop drawing", body=TransitionIn, tags=["shop-drawings"])
+@doc(summary="Apply a workflow action to a shop drawing", body=TransitionIn,
+     response=DrawingOut, errors=[403, 409, 412], tags=["shop-drawings"])
 @idempotent
 async def transition_shop_drawing(request: web.Request) -> web.Response:
     drawing_id = path_id(request)

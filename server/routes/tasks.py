@@ -54,7 +54,6 @@ TaskStatus = Literal[TASK_STATUSES]  # type: ignore[valid-type]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 Tag = Annotated[str, pydantic.Field(min_length=1, max_length=100), ONE_LINE]
 PROGRESS_FIELDS = frozenset({"status", "progress", "actual_hours"})
-NOT_NULL = ("name", "status", "priority", "progress", "tags", "scope_item_ids")
 SORTABLE = {
     "created_at": SortKey("created_at", "timestamptz"),
     "updated_at": SortKey("updated_at", "timestamptz"),
@@ -91,6 +90,7 @@ class TaskCreate(TaskFields):
 
 
 class TaskPatch(TaskFields):
+    NOT_NULL = ("name", "status", "priority", "progress", "tags", "scope_item_ids")
     name: Name | None = None
 
 
@@ -142,7 +142,7 @@ async def _check_assignee(conn: asyncpg.Connection, project_id: uuid.UUID,
 
 @routes.get("/api/v1/tasks")
 @doc(summary="List tasks (filter by project_id, status, priority, assigned_to)",
-     query=TaskQuery, response=TaskOut, many=True)
+     query=TaskQuery, response=TaskOut, many=True, errors=[404])
 async def list_tasks(request: web.Request) -> web.Response:
     params = read_query(request.query, TaskQuery)
     page = keyset(params, SORTABLE, "-created_at")
@@ -155,7 +155,7 @@ async def list_tasks(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/tasks")
-@doc(summary="Create a task", body=TaskCreate, response=TaskOut, status=201)
+@doc(summary="Create a task", body=TaskCreate, response=TaskOut, status=201, errors=[403])
 @idempotent
 async def create_task(request: web.Request) -> web.Response:
     who = identity(request)
@@ -189,13 +189,13 @@ async def get_task(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/tasks/{id}")
 @doc(summary="Change a task (craftsmen: status, progress and actual_hours only)",
-     body=TaskPatch, response=TaskOut)
+     body=TaskPatch, response=TaskOut, errors=[403, 412])
 async def patch_task(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.UPDATE_TASK_PROGRESS)
     task_id = path_uuid(request)
     version = if_match(request)
-    changes = provided(await read_body(request, TaskPatch), not_null=NOT_NULL)
+    changes = provided(await read_body(request, TaskPatch), not_null=TaskPatch.NOT_NULL)
     _require_for(who, changes)
     _complete(changes)
     async with transaction(request.app[POOL], await actor(request)) as conn:
@@ -221,7 +221,7 @@ async def patch_task(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/tasks/{id}")
-@doc(summary="Delete a task", status=204)
+@doc(summary="Delete a task", status=204, errors=[403, 412])
 async def delete_task(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.DELETE_TASKS)
     task_id = path_uuid(request)

@@ -55,6 +55,7 @@ class UserCreate(ApiModel):
 
 
 class UserUpdate(ApiModel):
+    NOT_NULL = ("first_name", "last_name", "role", "status", "skills")  # NOT NULL columns
     first_name: Name | None = None
     last_name: Name | None = None
     role: Role | None = None
@@ -64,6 +65,11 @@ class UserUpdate(ApiModel):
     department: ShortText | None = None
     phone: Phone | None = None
     skills: list[Skill] | None = None
+
+
+class InviteOut(pydantic.BaseModel):
+    status: Literal["sent"]
+    email: str
 
 
 class UserQuery(PageParams):
@@ -125,7 +131,7 @@ async def get_user(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/users")
 @doc(summary="Create a user (admins); without a password the user is invited", body=UserCreate,
-     response=UserOut, status=201, tags=["users"])
+     response=UserOut, status=201, errors=[403, 409], tags=["users"])
 @idempotent
 async def create_user(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_USERS)
@@ -147,7 +153,7 @@ async def create_user(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/users/{user_id}")
 @doc(summary="Change a user (admins); role, status or client changes end their sessions",
-     body=UserUpdate, response=UserOut, tags=["users"])
+     body=UserUpdate, response=UserOut, errors=[403, 409, 412], tags=["users"])
 async def update_user(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_USERS)
@@ -177,7 +183,7 @@ async def update_user(request: web.Request) -> web.Response:
 
 
 @routes.delete("/api/v1/users/{user_id}")
-@doc(summary="Deactivate a user (admins)", status=204, tags=["users"])
+@doc(summary="Deactivate a user (admins)", status=204, errors=[403, 409, 412], tags=["users"])
 async def deactivate_user(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_USERS)
@@ -204,7 +210,8 @@ def _mailable(email: str) -> None:
 
 
 @routes.post("/api/v1/users/{user_id}/invite")
-@doc(summary="Mail a one-time invitation link (admins)", status=202, tags=["users"])
+@doc(summary="Mail a one-time invitation link (admins)", response=InviteOut, status=202,
+     errors=[403, 409, 422], tags=["users"])
 async def invite_user(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_USERS)
     user_id = _user_id(request)

@@ -10,9 +10,11 @@ import pydantic
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from server.openapi import build_document, doc
-from server.rest import idempotent
-from server.validation import ApiModel
+from server.errors import Forbidden
+from server.openapi import JSON, build_document, doc, doc_of, errors_of
+from server.rest import idempotent, json_response
+from server.validation import ApiModel, read_body
+from tests.server.route_facts import facts_of
 
 _PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
 
@@ -101,12 +103,113 @@ def test_doc_metadata_enriches_operations() -> None:
 
 
 def test_undecorated_routes_still_appear() -> None:
+    """In the document, with what the router knows (test_every_route_is_declared keeps
+    such a route out of the app)."""
     document = build_document(_widget_app())
     delete = document["paths"]["/api/v1/widgets/{id}"]["delete"]
     assert delete["summary"] == "Remove a widget."
     assert delete["parameters"][0] == {"name": "id", "in": "path", "required": True,
                                        "schema": {"type": "string", "format": "uuid"}}
-    assert {"404", "412", "default"} <= set(delete["responses"])
+    assert {"401", "404"} <= set(delete["responses"])
+
+
+def test_errors_are_the_declared_ones() -> None:
+    """No catch-all: each operation lists its own errors, so schemathesis' status code
+    check means something; If-Match is offered exactly where 412 is declared."""
+    document = build_document(_widget_app())
+    create = document["paths"]["/api/v1/widgets"]["post"]
+    assert "default" not in create["responses"]
+    assert set(create["responses"]) == {"201", "400", "401", "409", "413", "414", "422", "503"}
+    assert not any(p["name"] == "If-Match" for p in create["parameters"])
+    listing = document["paths"]["/api/v1/widgets"]["get"]
+    assert set(listing["responses"]) == {"200", "401", "414", "422", "503"}
+    assert document["components"]["responses"]["401"]["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+# --- every route declares itself --------------------------------------------------------
+
+UNDOCUMENTED = ("/socket.io", "/static/")  # the Socket.IO transport, the console's files
+
+
+def declared_routes(app: web.Application) -> list[tuple[web.AbstractRoute, str]]:
+    """(route, path) of every route but the console's and Socket.IO's."""
+    out = []
+    for route in app.router.routes():
+        if route.method in ("HEAD", "OPTIONS", "*") or route.resource is None:
+            continue
+        info = route.resource.get_info()
+        path = info.get("path") or info.get("formatter")
+        if path is None or path == "/" or path.startswith(UNDOCUMENTED):
+            continue
+        out.append((route, _PARAM.sub(r"{\1}", path)))
+    return out
+
+
+def undeclared(route: web.AbstractRoute, path: str) -> list[str]:
+    """What the route's declaration leaves out or gets wrong, judged by its code."""
+    meta = doc_of(route.handler)
+    facts = facts_of(route.handler)
+    where = f"{route.method} {path}"
+    wrong = []
+    if not meta.summary:
+        wrong.append(f"{where}: no summary")
+    if facts.body_models != ({meta.body} if meta.body else set()):
+        wrong.append(f"{where}: reads the body as {facts.body_models or 'nothing'}, "
+                     f"declares {meta.body}")
+    if facts.query_models != ({meta.query} if meta.query else set()):
+        wrong.append(f"{where}: reads the query as {facts.query_models or 'nothing'}, "
+                     f"declares {meta.query}")
+    if facts.reads_query_directly:
+        wrong.append(f"{where}: reads request.query without read_query")
+    if meta.response is None and meta.status != 204 and (
+            facts.answers_json or (meta.media == (JSON,) and meta.status != 202)):
+        wrong.append(f"{where}: answers {meta.status} without a declared response model")
+    missing = facts.errors - errors_of(route, path)
+    if missing:
+        wrong.append(f"{where}: can answer {sorted(missing)}, not declared")
+    return wrong
+
+
+def test_every_route_is_declared(app: web.Application) -> None:
+    routes = declared_routes(app)
+    assert len(routes) > 60
+    wrong = [problem for route, path in routes for problem in undeclared(route, path)]
+    assert not wrong, "\n".join(wrong)
+
+
+class Gadget(ApiModel):
+    name: str
+
+
+def test_an_undeclared_route_is_detected() -> None:
+    """The check is not vacuous: a handler that reads another model than it declares,
+    raises an undeclared 403 and answers JSON without a model is reported."""
+    routes = web.RouteTableDef()
+
+    @routes.post("/api/v1/gadgets")
+    @doc(summary="Create a gadget", body=Widget, status=201)
+    async def create_gadget(request: web.Request) -> web.Response:
+        body = await read_body(request, Gadget)
+        if body.name == "x":
+            raise Forbidden("no")
+        return json_response(body.model_dump(), status=201)
+
+    @routes.get("/api/v1/gadgets")
+    async def list_gadgets(request: web.Request) -> web.Response:
+        return json_response({"q": dict(request.query)})
+
+    app = web.Application()
+    app.add_routes(routes)
+    problems = [p for route, path in declared_routes(app) for p in undeclared(route, path)]
+    assert problems == [
+        f"POST /api/v1/gadgets: reads the body as {{{Gadget!r}}}, declares {Widget!r}",
+        "POST /api/v1/gadgets: answers 201 without a declared response model",
+        "POST /api/v1/gadgets: can answer [403], not declared",
+        "GET /api/v1/gadgets: no summary",
+        "GET /api/v1/gadgets: reads request.query without read_query",
+        "GET /api/v1/gadgets: answers 200 without a declared response model",
+    ]
 
 
 def test_a_missing_route_is_detected() -> None:
