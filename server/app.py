@@ -21,7 +21,7 @@ from server.cache import MemoryCache, NullCache, RedisCache, keep_epoch
 from server.cache_admin import stats_ctx
 from server.config import Settings
 from server.errors import error_middleware
-from server.http import access_log_middleware, headers_middleware, limits_middleware
+from server.http import answered_middleware, headers_middleware, limits_middleware, log_access
 from server.invalidation import invalidation_middleware
 from server.keys import (
     BACKGROUND,
@@ -36,7 +36,7 @@ from server.keys import (
     MetricsSource,
 )
 from server.lifecycle import setup_lifecycle
-from server.prometheus import PROMETHEUS, app_metrics, cache_source, metrics_middleware, uptime
+from server.prometheus import PROMETHEUS, app_metrics, cache_source, request_observer, uptime
 from server.realtime import setup_realtime
 from server.routes import ROUTE_MODULES
 
@@ -98,7 +98,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         # Metrics and the access log outside the error middleware: they see the status the
         # client got, not the exception a handler raised.
-        middlewares=[metrics_middleware(metrics), access_log_middleware, error_middleware,
+        middlewares=[answered_middleware(request_observer(metrics), log_access), error_middleware,
                      headers_middleware, limits_middleware, auth_middleware,
                      invalidation_middleware],
         client_max_size=settings.max_body_bytes,

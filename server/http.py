@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from server.errors import REQUEST_ID, Handler, UriTooLong
 from server.keys import SETTINGS
@@ -33,20 +35,37 @@ CORS_METHODS = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID, X-Socket-ID"
 
 
-@web.middleware
-async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await handler(request)
-        status = response.status
-        return response
-    except web.HTTPException as exc:
-        status = exc.status
-        raise
-    finally:
-        access_log.info("%s %s %s", request.method, request.path, status,
-                        extra=access_fields(request, status, time.perf_counter() - started))
+# Told of every answer: the request, the status the client got, and the seconds it took.
+Observer = Callable[[web.Request, int, float], None]
+
+
+def answered_middleware(*observers: Observer) -> Middleware:
+    """Times each request and learns the status the client got, once, for every observer
+    (the access log, the metrics). Placed outside the error middleware, so a handler's
+    ApiError is already its problem+json answer when it is seen."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as exc:  # what the error middleware lets through (< 400)
+            status = exc.status
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            for observe in observers:
+                observe(request, status, elapsed)
+
+    return middleware
+
+
+def log_access(request: web.Request, status: int, elapsed: float) -> None:
+    access_log.info("%s %s %s", request.method, request.path, status,
+                    extra=access_fields(request, status, elapsed))
 
 
 def access_fields(request: web.Request, status: int, elapsed: float) -> dict[str, Any]:

@@ -13,13 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from server.errors import Handler
-from server.http import SOCKETIO_PATH
+from server.http import SOCKETIO_PATH, Observer
 from server.keys import CACHE, MetricsSource
 
 _STARTED = time.time()
@@ -145,29 +143,15 @@ def route_label(request: web.Request) -> str:
     return resource.canonical if resource is not None else UNROUTED
 
 
-def metrics_middleware(metrics: AppMetrics) -> Middleware:
-    """Counts every answer by status class and times it. Placed outside the error
-    middleware, so what it sees is the status the client got (a handler's ApiError is
-    already its problem+json answer)."""
+def request_observer(metrics: AppMetrics) -> Observer:
+    """Counts every answer by status class and times it (see `answered_middleware`)."""
 
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = time.perf_counter()
-        status = 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        except web.HTTPException as exc:  # what the error middleware lets through (< 400)
-            status = exc.status
-            raise
-        finally:
-            group = f"{status // 100}xx"
-            metrics.requests.labels(group).inc()
-            # A Socket.IO request lasts a long poll or a whole connection: not REST latency.
-            if request.path != SOCKETIO_PATH:
-                method = request.method if request.method in METHODS else "other"
-                metrics.latency.labels(method, route_label(request), group).observe(
-                    time.perf_counter() - started)
+    def observe(request: web.Request, status: int, elapsed: float) -> None:
+        group = f"{status // 100}xx"
+        metrics.requests.labels(group).inc()
+        # A Socket.IO request lasts a long poll or a whole connection: not REST latency.
+        if request.path != SOCKETIO_PATH:
+            method = request.method if request.method in METHODS else "other"
+            metrics.latency.labels(method, route_label(request), group).observe(elapsed)
 
-    return middleware
+    return observe
