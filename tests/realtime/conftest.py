@@ -226,3 +226,25 @@ async def audit_ids(pool: asyncpg.Pool, project: uuid.UUID, table: str = "tasks"
             "SELECT id FROM audit_logs WHERE project_id = $1 AND table_name = $2 ORDER BY id",
             project, table)
     return [r["id"] for r in rows]
+
+
+class InProcess:
+    """One worker in this process (no Redis: in-process fan-out), polling the audit log."""
+
+    def __init__(self, app: web.Application, http: Any) -> None:
+        self.app = app
+        self.http = http
+        self.url = str(http.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def one_worker(aiohttp_client: Any, memory_settings: Settings,
+                     pool: asyncpg.Pool) -> InProcess:
+    """The app as `serve` runs it without Redis, in poll mode, with a test client."""
+    from dataclasses import replace
+
+    from server.app import create_app
+
+    app = create_app(replace(memory_settings, realtime_mode="poll"))
+    return InProcess(app, await aiohttp_client(app))
+

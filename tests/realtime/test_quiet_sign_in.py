@@ -3,26 +3,18 @@ audit entry and broadcasts no `user.updated` that would tell colleagues when som
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable
 
 import asyncpg
-from aiohttp.test_utils import TestClient
 
-from server.app import create_app
-from server.config import Settings
 from tests.conftest import PASSWORD, World
-from tests.realtime.conftest import Sock
+from tests.realtime.conftest import InProcess, Sock
 
 
 async def test_sign_in_is_no_user_change(
-        aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
-        memory_settings: Settings, pool: asyncpg.Pool, world: World,
+        one_worker: InProcess, pool: asyncpg.Pool, world: World,
         socks: Callable[[], Sock]) -> None:
-    app = create_app(replace(memory_settings, realtime_mode="poll"))
-    http = await aiohttp_client(app)
-    url = str(http.make_url("")).rstrip("/")
+    app, http, url = one_worker.app, one_worker.http, one_worker.url
     org = await world.org()
     admin = await world.user(org, "admin")
     colleague = await world.user(org, "designer")

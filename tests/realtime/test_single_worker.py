@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable
 
 import asyncpg
-from aiohttp.test_utils import TestClient
 
-from server.app import create_app
-from server.config import Settings
 from server.keys import REALTIME_METRICS, SOCKET_OWNER
 from tests.conftest import World
-from tests.realtime.conftest import Sock, add_task
+from tests.realtime.conftest import InProcess, Sock, add_task
 
 
 async def test_single_worker_poll_mode_end_to_end(
-        aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
-        memory_settings: Settings, pool: asyncpg.Pool, world: World,
+        one_worker: InProcess, pool: asyncpg.Pool, world: World,
         socks: Callable[[], Sock]) -> None:
-    app = create_app(replace(memory_settings, realtime_mode="poll"))
-    http = await aiohttp_client(app)
-    url = str(http.make_url("")).rstrip("/")
+    app, http, url = one_worker.app, one_worker.http, one_worker.url
     org = await world.org()
     admin = await world.user(org, "admin")
     member = await world.user(org, "craftsman", first_name="Mehmet")
