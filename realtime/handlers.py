@@ -18,7 +18,7 @@ from db.queries import changes as q
 from realtime.acks import Ack, failure, unknown_event
 from realtime.clients import Client
 from realtime.cursor import decode_cursor, encode_cursor
-from realtime.events import RESOURCES, ROW_ACTIONS, project_room
+from realtime.events import RESOURCES, ROW_ACTIONS, audience_room, project_room
 from realtime.feed import RowFailures, row_event
 from realtime.hub import DATABASE_AWAY, Hub
 from realtime.limits import MAX_SUBSCRIPTIONS
@@ -151,7 +151,8 @@ class Handlers:
         return {"ok": True, "cursor": cursor, "events": [p for p in payloads if p is not None]}
 
     async def typing(self, sid: str, data: Any = None) -> Ack:
-        """Relayed to the others in the project room; never stored."""
+        """Relayed to the others who may see it (staff's typing to staff only); never
+        stored."""
         client, project_id = self._client(sid), _project_id(data)
         if client is None:
             return failure("unauthorized")
@@ -170,5 +171,8 @@ class Handlers:
             if value is not None and not isinstance(value, str):
                 return failure("invalid", f"{key} must be a string")
             payload[key] = value[:200] if value is not None else None
-        await self.hub.sio.emit("typing", payload, to=project_room(project), skip_sid=sid)
+        # Staff may be typing an internal comment: client users are not told (of what, or
+        # that anything is being written); what a client user types, everyone may see.
+        room = audience_room(project, True) if client.is_staff else project_room(project)
+        await self.hub.sio.emit("typing", payload, to=room, skip_sid=sid)
         return {"ok": True}

@@ -161,3 +161,36 @@ def test_events_without_values_never_reach_clients_for_comments_or_costs() -> No
     named = bare_event(row("scope_items", changed_fields=["name", "total_price"]), (1, 1))
     assert named is not None
     assert named.payload_for(staff=False)["changed_fields"] == ["name"]  # type: ignore[index]
+
+
+async def test_client_users_are_not_told_what_staff_type(
+        aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
+        memory_settings: Settings, pool: asyncpg.Pool, world: World,
+        socks: Callable[[], Sock]) -> None:
+    """Staff may be typing an internal comment: their typing goes to staff only, while a
+    client user's typing reaches everyone in the project."""
+    app = create_app(memory_settings)
+    http = await aiohttp_client(app)
+    url = str(http.make_url("")).rstrip("/")
+    org = await world.org()
+    designer, coordinator = await world.user(org, "designer"), await world.user(org, "coordinator")
+    customer = await world.user(org, "client")
+    project = await world.project(org, members=[designer, coordinator],
+                                  client_id=customer["client_id"])
+    typist, colleague, client_sock = socks(), socks(), socks()
+    for sock, user in ((typist, designer), (colleague, coordinator), (client_sock, customer)):
+        await sock.connect(url, await world.token(app, user))
+        assert (await sock.call("subscribe", {"project_id": str(project)}))["ok"]
+    typing = {"project_id": str(project), "resource": "comment", "record_id": None,
+              "field": "body", "active": True}
+    assert (await typist.call("typing", typing))["ok"]
+    await colleague.wait_for(lambda: bool(colleague.named("typing")))
+    # A later change the client socket must receive: once it has arrived, the staff typing
+    # sent before it would have too, had it been sent there.
+    await add_task(pool, coordinator, project, "after the typing")
+    await client_sock.wait_for(lambda: bool(client_sock.named("task.created")))
+    assert client_sock.named("typing") == []
+    # What a client user types reaches the staff.
+    assert (await client_sock.call("typing", typing))["ok"]
+    await typist.wait_for(lambda: bool(typist.named("typing")))
+    await colleague.wait_for(lambda: len(colleague.named("typing")) == 2)
