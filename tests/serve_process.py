@@ -14,9 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
-from tests.waiting import eventually
+from tests.waiting import until_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 # What the service reads; the test's own environment must not leak into the child.
@@ -60,18 +58,8 @@ class Serve:
                 if line.startswith("{")]
 
     async def ready(self, limit: float = 120) -> None:
-        async with aiohttp.ClientSession() as http:
-            async def answers() -> bool:
-                assert self.process is not None and self.process.poll() is None, \
-                    f"serve died: {self.stderr[-3000:]}"
-                try:
-                    async with http.get(f"{self.url}/health") as response:
-                        return response.status == 200
-                except aiohttp.ClientError:
-                    return False
-
-            await eventually(answers, limit=limit, interval=0.1,
-                             explain=lambda: f"serve not ready: {self.stderr[-3000:]}")
+        await until_healthy(self.url, limit=limit, log=lambda: self.stderr,
+                            alive=lambda: self.process is not None and self.process.poll() is None)
 
     async def signal(self, number: signal.Signals, limit: float = 15) -> tuple[int, float]:
         """Send `number`; (exit code, seconds until the process ended)."""

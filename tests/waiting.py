@@ -45,3 +45,23 @@ def _message(check: Callable[..., object], limit: float, value: object,
     if explain is not None:
         text += f"; {explain() if callable(explain) else explain}"
     return text
+
+
+async def until_healthy(url: str, *, alive: Callable[[], bool], log: Callable[[], str],
+                        limit: float) -> None:
+    """Until `url`/health answers 200 (a started `serve` is ready); fails at once, with the
+    end of its log, when the process has died."""
+    import aiohttp  # here: the pure helpers above serve tests that need no HTTP client
+
+    async with aiohttp.ClientSession() as http:
+        async def answers() -> bool:
+            assert alive(), f"serve died: {log()[-3000:]}"
+            try:
+                async with http.get(f"{url}/health") as response:
+                    return response.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        await eventually(answers, limit=limit, interval=0.1,
+                         explain=lambda: f"serve not ready: {log()[-3000:]}")
+

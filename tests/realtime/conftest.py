@@ -23,7 +23,7 @@ from server.auth.sessions import start_session
 from server.config import Settings
 from server.keys import POOL, SETTINGS
 from tests.conftest import _free_port, actor_of
-from tests.waiting import eventually
+from tests.waiting import eventually, until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,17 +55,8 @@ class Worker:
         return self.process is not None and self.process.poll() is None
 
     async def ready(self, limit: float = 30) -> None:
-        async with aiohttp.ClientSession() as http:
-            async def answers() -> bool:
-                assert self.alive, f"worker died: {self.log.read_text()[-3000:]}"
-                try:
-                    async with http.get(f"{self.url}/health") as response:
-                        return response.status == 200
-                except aiohttp.ClientError:
-                    return False
-
-            await eventually(answers, limit=limit, interval=0.1,
-                             explain=lambda: f"worker not ready: {self.log.read_text()[-3000:]}")
+        await until_healthy(self.url, limit=limit, log=self.log.read_text,
+                            alive=lambda: self.alive)
 
     async def realtime(self) -> dict[str, Any]:
         async with aiohttp.ClientSession() as http, http.get(f"{self.url}/health/ready") as r:
