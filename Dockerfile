@@ -12,6 +12,8 @@ COPY pyproject.toml README.md requirements.lock ./
 COPY server ./server
 COPY db ./db
 COPY realtime ./realtime
+COPY importer ./importer
+COPY cli ./cli
 RUN pip install --no-cache-dir -r requirements.lock && pip install --no-cache-dir --no-deps .
 ENV HOST=0.0.0.0 PORT=5014
 EXPOSE 5014

@@ -28,9 +28,9 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from server.backup.binaries import find_binaries
-from server.backup.facts import count_rows
-from server.embedded import with_database
+from cli.backup.binaries import find_binaries
+from cli.backup.facts import count_rows
+from cli.embedded import with_database
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "server"]

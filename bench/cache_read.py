@@ -40,10 +40,10 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from cli.embedded import with_database
 from db.migrate import upgrade_async
 from db.pool import create_pool, system_transaction
 from server.auth.passwords import hash_password
-from server.embedded import with_database
 
 ROOT = Path(__file__).resolve().parents[1]
 LUA = Path(__file__).with_name("cache_read.lua")

@@ -2,7 +2,7 @@
 
 Run by bench/fanout_saturation.py and bench/idle_memory.py as
 ``python -m bench.fanout_server --mode stock|fast|fast-redis|plain --port P --cpu 0``.
-Modes: ``stock`` python-socketio's AsyncManager; ``fast`` realtime.fast_emit's manager;
+Modes: ``stock`` python-socketio's AsyncManager; ``fast`` the fast_emit manager;
 ``fast-redis`` its Redis variant (REDIS_URL); ``plain`` a bare aiohttp websocket server
 sending the same ``42[...]`` text. Control endpoints (plain HTTP): ``GET /bench/stats``
 (process CPU seconds, RSS, clients), ``POST /bench/blast?n=N`` (emit N events to the room,
@@ -24,7 +24,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from realtime.fast_emit import FastAsyncManager, FastAsyncRedisManager
+from realtime.hub.socketio_ext.fast_emit import FastAsyncManager, FastAsyncRedisManager
 
 ROOM = "project:bench"
 EVENT = "task.updated"

@@ -29,12 +29,12 @@ from aiohttp import ClientSession, web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cli.embedded import with_database  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.pool import Actor, system_transaction  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.auth.sessions import start_session  # noqa: E402
 from server.config import Settings  # noqa: E402
-from server.embedded import with_database  # noqa: E402
 from server.http import HANDLER_ARGS  # noqa: E402
 from server.keys import POOL  # noqa: E402
 

@@ -24,11 +24,11 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cli.embedded import with_database
 from db.migrate import upgrade
 from db.pool import create_pool, system_transaction
-from server.embedded import with_database
-from server.legacy import import_legacy
-from server.legacy.read import FILES, REF, REFS, SHAPES
+from importer import import_legacy
+from importer.read import FILES, REF, REFS, SHAPES
 
 REPO = Path(__file__).resolve().parents[1]
 STEP = 100_000

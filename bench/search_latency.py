@@ -25,11 +25,11 @@ from typing import Any
 
 import asyncpg
 
+from cli.embedded import with_database
+from cli.seed import seed_demo
 from db.migrate import upgrade_async
 from db.pool import Actor, create_pool, system_transaction, transaction
 from db.queries.search import SearchQuery, as_ranker, ranking_sql, search, visible_scope
-from server.embedded import with_database
-from server.seed import seed_demo
 
 QUERIES = [  # (what it stands for, q)
     ("name word", "reception"),

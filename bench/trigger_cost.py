@@ -31,8 +31,8 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cli.embedded import with_database
 from db.migrate import upgrade
-from server.embedded import with_database
 
 ROWS = 2000
 SCRIPT = """\\set id random(1, {rows})

@@ -1,5 +1,5 @@
 """`python -m server` runs the command line."""
 
-from server.cli import main
+from cli.main import main
 
 raise SystemExit(main())

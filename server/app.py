@@ -17,12 +17,12 @@ from server.auth.identity import auth_middleware
 from server.auth.invitations import mailer_for
 from server.auth.throttle import make_throttles
 from server.background import Background
-from server.cache import MemoryCache, NullCache, RedisCache, keep_epoch
-from server.cache_admin import stats_ctx
+from server.cache.admin import stats_ctx
+from server.cache.invalidation import invalidation_middleware
+from server.cache.store import MemoryCache, NullCache, RedisCache, keep_epoch
 from server.config import Settings
 from server.errors import error_middleware
 from server.http import answered_middleware, headers_middleware, limits_middleware, log_access
-from server.invalidation import invalidation_middleware
 from server.keys import (
     BACKGROUND,
     CACHE,
@@ -36,8 +36,8 @@ from server.keys import (
     MetricsSource,
 )
 from server.lifecycle import setup_lifecycle
+from server.live import setup_realtime
 from server.prometheus import PROMETHEUS, app_metrics, cache_source, request_observer, uptime
-from server.realtime import setup_realtime
 from server.routes import ROUTE_MODULES
 
 log = logging.getLogger("formula_pm.app")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from db.dsn import BadDatabaseUrl, check_database_url
-from server.cache_keys import TTL
+from server.cache.keys import TTL
 
 MIN_SECRET = 32
 
@@ -194,7 +194,7 @@ def load_settings(env: Mapping[str, str] | None = None, *,
 
 def _cache_ttls(env: Mapping[str, str]) -> dict[str, int]:
     """CACHE_TTL_RECORD, CACHE_TTL_VIEW, CACHE_TTL_SEARCH, CACHE_TTL_VISIBILITY: seconds, at
-    least 1 (defaults: server/cache_keys.py's TTL)."""
+    least 1 (defaults: server/cache/keys.py's TTL)."""
     ttls = {}
     for kind, default in TTL.items():
         name = f"CACHE_TTL_{kind.upper()}"

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from server.auth.throttle import Throttles
 from server.background import Background
-from server.cache import Cache
+from server.cache.store import Cache
 from server.config import Settings
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -29,12 +29,12 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from cli.embedded import with_database
 from db.migrate import upgrade
 from db.pool import Actor, create_pool, system_transaction
 from server.auth.passwords import hash_password
 from server.auth.sessions import start_session
 from server.config import Settings
-from server.embedded import with_database
 
 RUN_ID = secrets.token_hex(4)
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -63,7 +63,7 @@ def admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
     dsn = os.environ.get("TEST_DATABASE_URL", DEFAULT_PG)
     if asyncio.run(_reachable(dsn)):
         return dsn
-    from server.embedded import start_embedded
+    from cli.embedded import start_embedded
 
     return start_embedded(tmp_path_factory.mktemp("embedded-pg"))
 

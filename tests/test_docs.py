@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from realtime.bus import RESYNC_REQUIRED
-from realtime.limits import MAX_SUBSCRIPTIONS
+from realtime.hub.limits import MAX_SUBSCRIPTIONS
+from realtime.hub.socketio_ext.bus import RESYNC_REQUIRED
 from server.validation import MAX_BODY_DEPTH, MAX_FREE_CHARS, MAX_FREE_DEPTH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def test_every_socket_event_and_ack_code_is_documented() -> None:
     failures |= set(re.findall(r'return failure\("([a-z_]+)"', code))
     refusals = set(re.findall(r'ConnectionRefusedError\(\s*"([a-z_]+)"', code))
     emitted = set(re.findall(r'\.emit\("([a-z_]+)"', code)) | {RESYNC_REQUIRED}
-    handlers = (ROOT / "realtime" / "handlers.py").read_text()
+    handlers = (ROOT / "realtime" / "hub" / "handlers.py").read_text()
     handled = set(re.findall(r'"([a-z_]+)": self\.\1\b', handlers))
     assert {"subscribe", "unsubscribe", "resync", "typing"} <= handled
     assert failures >= {"invalid", "unauthorized", "rate_limited", "unavailable", "internal",

@@ -21,7 +21,7 @@ from server.auth.tokens import (
     decode_access_token_cached,
     signing_keys,
 )
-from server.cache_keys import READS_RECORD, org_generation_key, record_key, visibility_key
+from server.cache.keys import READS_RECORD, org_generation_key, record_key, visibility_key
 from server.config import Network, Settings
 from server.errors import REQUEST_ID, Handler, Unauthorized
 from server.keys import CACHE, POOL, SETTINGS, SOCKET_OWNER

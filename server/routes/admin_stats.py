@@ -12,7 +12,7 @@ from aiohttp import web
 from db.pool import system_transaction
 from server.auth.identity import identity
 from server.auth.permissions import Perm, require
-from server.cache_admin import org_hit_counts
+from server.cache.admin import org_hit_counts
 from server.keys import POOL
 from server.openapi import doc
 from server.rest import json_response

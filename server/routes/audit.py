@@ -21,7 +21,7 @@ from db.json_depth import loads_bounded
 from db.pool import transaction
 from db.queries import audit as queries
 from db.schema import AUDITED_TABLES
-from realtime.events import RESOURCES
+from realtime.feed.events import RESOURCES
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, Role, require
 from server.errors import Invalid, NotFound

@@ -13,7 +13,7 @@ from db.queries import clients as queries
 from db.schema import CLIENT_STATUSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
-from server.cached_reads import reads_record, record_response
+from server.cache.reads import reads_record, record_response
 from server.fields import LongText, Money, MoneyOut, Name, RecordOut, ShortText, path_uuid, provided
 from server.keys import POOL
 from server.openapi import doc

@@ -13,7 +13,7 @@ import pydantic
 from aiohttp import web
 
 from server.auth.identity import from_operators
-from server.cache import RedisCache
+from server.cache.store import RedisCache
 from server.keys import CACHE, POOL, REALTIME_STATUS, SETTINGS
 from server.openapi import doc
 

@@ -16,7 +16,7 @@ from db.schema import PRIORITIES, PROJECT_STATUSES, PROJECT_TYPES
 from server.audience import shaper, shown
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, Role, require
-from server.cached_reads import project_view, reads_record, record_response
+from server.cache.reads import project_view, reads_record, record_response
 from server.errors import Invalid, NotFound
 from server.fields import (
     LongText,

@@ -17,7 +17,7 @@ from db.schema import SCOPE_STATUSES
 from server.audience import shaper, shown
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
-from server.cached_reads import reads_record, record_response
+from server.cache.reads import reads_record, record_response
 from server.errors import Invalid, NotFound
 from server.fields import MoneyOut, RecordOut, check_dates
 from server.keys import POOL

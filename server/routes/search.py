@@ -4,7 +4,7 @@ Caching: a page is cached for CACHE_TTL_SEARCH seconds under a key made of the o
 generation, the user id, a digest of the user's visible scope (admin, client, visible
 project ids — read from PostgreSQL on every request, so a permission change is seen at
 once) and a digest of the query. Any change to a searchable row bumps the org's search
-generation (`server/cache_keys.plan`: the writer's own request right after its commit, the
+generation (`server/cache/keys.plan`: the writer's own request right after its commit, the
 change leader for every change): every cached page of that org is then unreachable and
 expires by itself.
 """
@@ -29,8 +29,8 @@ from db.pool import transaction
 from db.queries.search import MARK_END, MARK_START, TYPES, Scope, SearchQuery, search
 from db.queries.search import visible_scope as read_scope
 from server.auth.identity import actor
-from server.cache import Cache
-from server.cache_keys import search_generation_key
+from server.cache.keys import search_generation_key
+from server.cache.store import Cache
 from server.errors import Invalid, NotFound, Unauthorized
 from server.keys import CACHE, POOL, SETTINGS
 from server.openapi import doc

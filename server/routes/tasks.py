@@ -18,7 +18,7 @@ from db.queries.projects import is_visible
 from db.schema import PRIORITIES, TASK_STATUSES
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, require
-from server.cached_reads import reads_record, record_response
+from server.cache.reads import reads_record, record_response
 from server.errors import Invalid, NotFound
 from server.fields import (
     Hours,

@@ -13,11 +13,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from cli.embedded import with_database
+from cli.seed import seed_demo
 from db.migrate import downgrade, upgrade
 from db.pool import create_pool, system_transaction, transaction
 from db.schema import metadata
-from server.embedded import with_database
-from server.seed import seed_demo
 from tests.conftest import World, actor_of
 
 VERSIONS = Path(__file__).parents[2] / "db" / "migrations" / "versions"

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 
 from bench.mini_client import MiniClient
-from realtime.cursor import decode_cursor
+from realtime.feed.cursor import decode_cursor
 from tests.waiting import eventually
 
 RETRY = 0.3  # seconds between attempts while a worker or the database is away

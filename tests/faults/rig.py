@@ -21,9 +21,9 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import asyncpg
 
+from cli.embedded import ensure_database, load_get_server
 from db.migrate import upgrade
 from server.config import Settings
-from server.embedded import ensure_database, load_get_server
 from tests.conftest import PASSWORD, RedisServer
 from tests.faults.crowd import Person
 from tests.faults.proxy import Proxy

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from realtime.bus import RedisManager
+from realtime.hub.socketio_ext.bus import RedisManager
 from server.config import ConfigError, load_settings
 from server.errors import error_middleware
 from tests.conftest import RedisServer
@@ -94,7 +94,7 @@ async def test_bus_client_is_bounded_and_replaced_not_leaked(redis_url: str) -> 
     """The bus publishes through a pool of at most POOL_MAX connections that makes a
     publisher wait (redis-py's default fails beyond 100 and drops that publish); each
     reconnect closes the client it replaces."""
-    from realtime.bus import POOL_MAX
+    from realtime.hub.socketio_ext.bus import POOL_MAX
 
     manager = RedisManager(redis_url, channel="fpm:bus-pool-test:socketio")
     manager._redis_connect()

@@ -13,12 +13,12 @@ from typing import Any
 import asyncpg
 import pytest
 
+from cli.fatal import CONFIG, UNAVAILABLE
+from cli.main import main
 from db.migrate import upgrade
 from db.pool import create_pool
 from server.app import create_app
-from server.cli import main
 from server.config import Settings
-from server.fatal import CONFIG, UNAVAILABLE
 from tests.managed.certs import authority, server_certificate
 from tests.managed.cluster import Cluster
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from server.cli import main
-from server.embedded import with_database
+from cli.embedded import with_database
+from cli.main import main
 from tests.conftest import as_login
 from tests.managed.cluster import Cluster
 

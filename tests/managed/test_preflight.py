@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import main
+from cli.main import main
 
 
 def _check(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], *args: str) -> int:

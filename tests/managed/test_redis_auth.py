@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from cli.fatal import UNAVAILABLE
+from cli.main import main
 from server.app import create_app
-from server.cli import main
 from server.config import Settings
-from server.fatal import UNAVAILABLE
 from tests.conftest import PASSWORD, World
 from tests.managed.certs import authority, server_certificate
 from tests.managed.redis_servers import SecuredRedis

@@ -11,8 +11,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from server.cli import main
-from server.embedded import with_database
+from cli.embedded import with_database
+from cli.main import main
 
 NewDatabase = Callable[..., Awaitable[str]]
 

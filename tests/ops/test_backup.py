@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from cli.backup.manifest import Manifest, file_sha256, manifest_path
 from db.migrate import revisions
-from server.backup.manifest import Manifest, file_sha256, manifest_path
 from server.config import Settings
 from tests.conftest import World
 from tests.ops.conftest import NewDatabase, fingerprint, run_cli, scratch_databases
@@ -236,7 +236,7 @@ async def test_restore_drill_drops_its_database(
 
 def test_a_short_key_file_is_refused(tmp_path: Path, cli_env: str,
                                      capsys: pytest.CaptureFixture[str]) -> None:
-    from server.cli import main
+    from cli.main import main
 
     (tmp_path / "k").write_text("short")
     assert main(["backup", "--to", str(tmp_path), "--encrypt-key-file",
@@ -252,7 +252,7 @@ async def test_a_login_that_is_no_superuser_backs_up_and_restores(
     """The managed-service shape: the service's login owns its database, may create
     databases and roles, and is no superuser; it passes row-level security only through
     the service's system role."""
-    from server.embedded import with_database
+    from cli.embedded import with_database
     from tests.conftest import as_login
 
     login = f"fpm_ops_owner_{secrets.token_hex(3)}"

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from server.cache import TOMBSTONE_TTL
+from server.cache.store import TOMBSTONE_TTL
 from server.config import Settings
 from tests.conftest import World
 from tests.ops.conftest import run_cli

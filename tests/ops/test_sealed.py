@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from server.backup.sealed import HEADER_BYTES, SealError, SealWriter, unseal
+from cli.backup.sealed import HEADER_BYTES, SealError, SealWriter, unseal
 
 KEY = b"k" * 40
 CHUNK = 1000

@@ -12,8 +12,8 @@ import pytest
 from engineio import packet as eio_packet
 
 from bench.mini_client import MiniClient
-from realtime.backlog import PACKET_OVERHEAD, Backlog, MeteredQueue, packet_bytes
-from realtime.fast_emit import FastAsyncManager
+from realtime.hub.backlog import PACKET_OVERHEAD, Backlog, MeteredQueue, packet_bytes
+from realtime.hub.socketio_ext.fast_emit import FastAsyncManager
 from tests.realtime.stalled_client import StalledClient
 from tests.realtime.test_fast_emit import Server as LiveServer
 from tests.waiting import eventually

@@ -21,7 +21,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from db.pool import Actor, system_transaction
-from server.legacy import import_legacy
+from importer import import_legacy
 from tests.conftest import World
 from tests.realtime.conftest import Sock
 from tests.server.test_legacy_import import legacy_data

@@ -11,7 +11,7 @@ import asyncpg
 from aiohttp.test_utils import TestClient
 
 from db.pool import transaction
-from realtime.events import bare_event, event_from_audit
+from realtime.feed.events import bare_event, event_from_audit
 from server.app import create_app
 from server.config import Settings
 from tests.conftest import World, actor_of

@@ -11,22 +11,22 @@ from typing import Any
 
 import pytest
 
-from realtime.cursor import (
+from realtime.feed.cursor import (
     ReadPosition,
     Snapshot,
     cursor_after,
     decode_cursor,
     encode_cursor,
 )
-from realtime.events import (
+from realtime.feed.events import (
     bare_event,
     event_from_audit,
     is_bulk,
     jsonable,
     may_change_visibility,
 )
-from realtime.feed import MAX_VALUES_DEPTH, RowFailures, audit_event, row_event
-from realtime.presence import unique_users
+from realtime.feed.rows import MAX_VALUES_DEPTH, RowFailures, audit_event, row_event
+from realtime.hub.presence import unique_users
 
 ORG, PROJECT, RECORD, USER = (uuid.uuid4() for _ in range(4))
 AT = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
@@ -264,7 +264,7 @@ def test_a_row_that_cannot_even_be_bare_is_counted_and_skipped() -> None:
 
 
 def test_packet_json_refuses_deep_payloads_before_parsing() -> None:
-    from realtime import packet_json
+    from realtime.hub.socketio_ext import packet_json
 
     assert packet_json.loads('["subscribe", {"project_id": "x"}]') == [
         "subscribe", {"project_id": "x"}]
@@ -277,7 +277,7 @@ def test_packet_json_refuses_deep_payloads_before_parsing() -> None:
 
 
 def test_rechecks_are_one_per_project_and_kind() -> None:
-    from realtime.events import rechecks
+    from realtime.feed.events import rechecks
 
     moved = [event_from_audit(row(table="projects", record_id=PROJECT, id=n,
                                   changed_fields=["client_id"]), (900, n)) for n in (1, 2)]

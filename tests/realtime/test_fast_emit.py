@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bench.mini_client import MiniClient, Tally
 from bench.raw_client import open_raw
-from realtime.fast_emit import (
+from realtime.hub.socketio_ext.fast_emit import (
     Emission,
     FastAsyncManager,
     FastAsyncRedisManager,

@@ -12,8 +12,8 @@ import pytest
 
 from db.pool import Actor, transaction
 from db.queries import changes as q
-from realtime.events import Event
-from realtime.leader import LOCK_KEY, Leader, LeaderConfig, RowRate
+from realtime.feed.events import Event
+from realtime.feed.leader import LOCK_KEY, Leader, LeaderConfig, RowRate
 from tests.conftest import World, actor_of
 from tests.waiting import eventually
 

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from realtime.limits import REFUSALS_BEFORE_DISCONNECT, TokenBucket
+from realtime.hub.limits import REFUSALS_BEFORE_DISCONNECT, TokenBucket
 from server.app import create_app
 from server.config import Settings
 from tests.conftest import World
@@ -62,7 +62,7 @@ async def test_subscriptions_per_socket_are_capped(
     aiohttp_client: Factory, memory_settings: Settings, pool: asyncpg.Pool, world: World,
     socks: Callable[[], Sock], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("realtime.handlers.MAX_SUBSCRIPTIONS", 2)
+    monkeypatch.setattr("realtime.hub.handlers.MAX_SUBSCRIPTIONS", 2)
     app, url, admin, project, _ = await _live(aiohttp_client, memory_settings, world)
     others = [await world.project(admin["org_id"], name=f"P{i}") for i in range(2)]
     sock = socks()

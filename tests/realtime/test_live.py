@@ -17,7 +17,7 @@ import socketio
 from aiohttp import web
 
 from db.pool import create_pool, transaction
-from realtime.cursor import decode_cursor
+from realtime.feed.cursor import decode_cursor
 from tests.conftest import World, actor_of
 from tests.realtime.conftest import Sock, Workers, add_task, audit_ids, token_for
 

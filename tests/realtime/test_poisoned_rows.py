@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from db.pool import transaction
-from realtime.cursor import decode_cursor
+from realtime.feed.cursor import decode_cursor
 from tests.conftest import World, actor_of
 from tests.realtime.conftest import Sock, Worker, Workers, add_task, token_for
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from realtime.presence import Presence, RedisPresenceStore
+from realtime.hub.presence import Presence, RedisPresenceStore
 from tests.waiting import eventually
 
 ANA = {"id": "u-ana", "first_name": "Ana", "last_name": "Ng"}

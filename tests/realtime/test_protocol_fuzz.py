@@ -27,7 +27,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from bench.mini_client import MiniClient
-from realtime.cursor import encode_cursor
+from realtime.feed.cursor import encode_cursor
 from tests.conftest import World
 from tests.realtime.conftest import Sock, Workers, token_for
 

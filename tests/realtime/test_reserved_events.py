@@ -23,10 +23,10 @@ from aiohttp.test_utils import TestClient
 
 from bench.mini_client import MiniClient
 from db.pool import system_transaction
-from realtime.clients import Client
+from realtime.hub.clients import Client
 from server.app import create_app
 from server.config import Settings
-from server.realtime import HUB
+from server.live import HUB
 from tests.conftest import World
 from tests.realtime.conftest import Sock
 

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 from bench.mini_client import MiniClient
 from server.app import create_app
 from server.config import ConfigError, Settings, load_settings
-from server.realtime import HUB
+from server.live import HUB
 from tests.conftest import World
 from tests.waiting import eventually
 

@@ -16,11 +16,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bench.mini_client import MiniClient
-from realtime.cursor import encode_cursor
-from realtime.limits import TokenBucket
+from realtime.feed.cursor import encode_cursor
+from realtime.hub.limits import TokenBucket
 from server.app import create_app
 from server.config import Settings
-from server.realtime import HUB
+from server.live import HUB
 from tests.conftest import World
 
 Factory = Callable[..., Awaitable[TestClient[Any, Any]]]
@@ -228,7 +228,7 @@ async def test_connect_refusals_are_answered_without_a_traceback(
 
 
 def test_the_ack_id_of_an_undecodable_event_is_read_without_its_payload() -> None:
-    from realtime.protocol import event_header
+    from realtime.hub.socketio_ext.protocol import event_header
 
     deep = "[" * 5000 + "]" * 5000
     assert event_header(f'212["subscribe",{deep}]') == ("/", 12)

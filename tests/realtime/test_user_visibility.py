@@ -117,7 +117,7 @@ async def test_a_client_users_socket_gets_no_other_users_events(
 
 
 def _cursor_before_all() -> str:
-    from realtime.cursor import encode_cursor
+    from realtime.feed.cursor import encode_cursor
 
     return encode_cursor((0, 0))
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from server.cache import MemoryCache, RedisCache, invalidate, keep_epoch
-from server.cache_keys import Change, plan, plan_all
+from server.cache.keys import Change, plan, plan_all
+from server.cache.store import MemoryCache, RedisCache, invalidate, keep_epoch
 from server.config import Settings
 from tests.conftest import RedisServer
 from tests.waiting import eventually

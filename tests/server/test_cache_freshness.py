@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
-import server.cache
+import server.cache.store
 from db.pool import transaction
 from server.app import create_app
 from server.auth.tokens import decode_access_token_cached, issue_access_token, signing_keys
@@ -77,7 +77,7 @@ async def test_metrics_count_cache_hits_and_misses(
 ) -> None:
     # A change leaves a tombstone that keeps its record out of the cache for a while; make
     # that while short so that the task gets cached soon after it was created.
-    monkeypatch.setattr(server.cache, "TOMBSTONE_TTL", 1)
+    monkeypatch.setattr(server.cache.store, "TOMBSTONE_TTL", 1)
     url, headers, _ = await _task(world, app, pool)
     hits = await _metric(client, "fpm_cache_hits_total")
     misses = await _metric(client, "fpm_cache_misses_total")

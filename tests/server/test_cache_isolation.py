@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestClient
 from server.app import create_app
 from server.auth.sessions import start_session
 from server.auth.tokens import issue_access_token, signing_keys
-from server.cache_keys import org_generation_key, visibility_key
+from server.cache.keys import org_generation_key, visibility_key
 from server.config import Settings
 from server.keys import CACHE
 from tests.conftest import World

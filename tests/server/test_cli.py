@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from server.cli import build_parser, main
+from cli.main import build_parser, main
 
 
 @pytest.fixture

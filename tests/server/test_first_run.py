@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from server.announce import browse_url
+from cli.announce import browse_url
 from tests.conftest import _free_port
 from tests.serve_process import Serve
 

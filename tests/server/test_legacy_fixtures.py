@@ -11,9 +11,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from server.cli import main
-from server.legacy import import_legacy
-from server.legacy.report import Report
+from cli.main import main
+from importer import import_legacy
+from importer.report import Report
 from tests.conftest import World
 
 PROJ = "proj_1749633037542_723_1"

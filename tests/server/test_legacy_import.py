@@ -12,8 +12,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from server.legacy import ImportAborted, LegacyFormatError, import_legacy
-from server.legacy.report import Report
+from importer import ImportAborted, LegacyFormatError, import_legacy
+from importer.report import Report
 from tests.conftest import World
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from server.legacy import mapping as m
-from server.legacy.read import LegacyFormatError, parse_array
+from importer import mapping as m
+from importer.read import LegacyFormatError, parse_array
 
 
 @pytest.mark.parametrize(("legacy", "position", "role"), [

@@ -1,4 +1,4 @@
-"""server/malloc.py: the glibc settings a worker pins at start."""
+"""cli/malloc.py: the glibc settings a worker pins at start."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from server.malloc import DEFAULTS, settings
+from cli.malloc import DEFAULTS, settings
 
 ALL = {name: value for name, (_, value) in DEFAULTS.items()}
 
@@ -21,7 +21,7 @@ def test_defaults_and_what_the_environment_leaves_to_glibc() -> None:
 
 
 def _applied_in_child(env: dict[str, str]) -> dict[str, int]:
-    code = "import json; from server.malloc import tune_malloc; print(json.dumps(tune_malloc()))"
+    code = "import json; from cli.malloc import tune_malloc; print(json.dumps(tune_malloc()))"
     base = {k: v for k, v in os.environ.items()
             if not k.startswith("MALLOC_") and k != "FPM_MALLOC_TUNING"}
     out = subprocess.run([sys.executable, "-c", code], env={**base, **env}, check=True,

@@ -10,10 +10,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from cli.embedded import with_database
+from cli.fatal import BEHIND
+from cli.main import main
 from db.migrate import revisions
-from server.cli import main
-from server.embedded import with_database
-from server.fatal import BEHIND
 
 
 @pytest.fixture

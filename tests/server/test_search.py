@@ -12,8 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from db.pool import system_transaction
-from server.cache import invalidate
-from server.cache_keys import Change, search_generation_key
+from server.cache.keys import Change, search_generation_key
+from server.cache.store import invalidate
 from server.keys import CACHE
 from server.routes.search import decode_cursor, render_snippet
 from tests.conftest import World

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from server.demo_catalogue import TODAY
-from server.seed import build_demo, scope_status
+from cli.demo_catalogue import TODAY
+from cli.seed import build_demo, scope_status
 
 NUMBERED = re.compile(r"\(\d+\)|#\d+|\bSCOPE\d|\bSPEC\d|\bFM-\d")
 

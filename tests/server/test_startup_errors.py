@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from cli.embedded import with_database
+from cli.fatal import ADDRESS_IN_USE, CONFIG, UNAVAILABLE
 from server.config import Settings
-from server.embedded import with_database
-from server.fatal import ADDRESS_IN_USE, CONFIG, UNAVAILABLE
 from tests.conftest import _free_port, as_login
 from tests.serve_process import Serve
 

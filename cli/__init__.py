@@ -1,0 +1,2 @@
+"""The `formula-pm` command line and process-only work
+(start-up checks, tuning, backups)."""

@@ -1,0 +1,350 @@
+"""The operator's commands of `formula-pm`: backup, restore, audit, cache, db."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from server.config import ConfigError, Settings
+
+SubParsers = Any  # argparse's private _SubParsersAction
+
+
+def _resolve(settings: Settings) -> Settings:
+    from cli.main import resolve_database
+
+    return resolve_database(settings)
+
+
+def _key(path: str | None) -> bytes | None:
+    from cli.backup.sealed import SealError, read_key_file
+
+    if path is None:
+        return None
+    try:
+        return read_key_file(Path(path))
+    except SealError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+# --- backup and restore -------------------------------------------------------------------
+
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.backup.dump import BackupError, BackupRequest, take_backup, terminal_progress
+    from cli.backup.manifest import Manifest
+    from server.system_events import BACKUP_COMPLETED, BACKUP_FAILED, record_with_url
+
+    if args.keep is not None and args.keep < 1:
+        raise ConfigError("--keep must be at least 1")
+    key = _key(args.encrypt_key_file)
+    settings = _resolve(settings)
+    url = settings.database_url or ""
+    request = BackupRequest(url=url, directory=Path(args.to), key=key, keep=args.keep,
+                            embedded=settings.embedded)
+    started = time.monotonic()
+    try:
+        path = asyncio.run(take_backup(request, terminal_progress()))
+    except (BackupError, ConfigError, OSError) as exc:
+        asyncio.run(record_with_url(url, BACKUP_FAILED, {"reason": str(exc),
+                                                         "directory": str(args.to)}))
+        if isinstance(exc, ConfigError):
+            raise
+        print(f"formula-pm: backup failed: {exc}", file=sys.stderr)
+        return 1
+    manifest = Manifest.read(path)
+    seconds = round(time.monotonic() - started, 3)
+    asyncio.run(record_with_url(url, BACKUP_COMPLETED, {
+        "file": path.name, "size_bytes": manifest.size_bytes, "sha256": manifest.sha256,
+        "encrypted": manifest.encrypted, "rows": manifest.total_rows, "seconds": seconds,
+        "schema_revision": manifest.schema_revision,
+        "highest_audit_id": manifest.highest_audit_id}))
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    print(f"{manifest.total_rows} rows in {len(manifest.tables)} tables, "
+          f"{manifest.size_bytes / 1e6:,.1f} MB in {seconds:.1f} s; manifest "
+          f"{path.name.split('.dump')[0]}.manifest.json")
+    print(path)
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from cli.backup.manifest import ManifestError
+    from cli.backup.restore import RestoreError, RestoreRequest, restore_backup
+
+    key = _key(args.key_file)
+    if args.to:
+        from db.dsn import BadDatabaseUrl, check_database_url
+
+        try:
+            check_database_url(args.to)
+        except BadDatabaseUrl as exc:
+            raise ConfigError(str(exc).replace("DATABASE_URL", "--to")) from None
+        target = args.to
+        embedded = False
+    else:
+        settings = _resolve(settings)
+        target, embedded = settings.database_url or "", settings.embedded
+    request = RestoreRequest(file=Path(args.file), target_url=target, key=key,
+                             force=args.force, verify=args.verify, embedded=embedded)
+    try:
+        comparison = asyncio.run(restore_backup(request))
+    except (RestoreError, ManifestError) as exc:
+        print(f"formula-pm: restore failed, nothing was changed: {exc}", file=sys.stderr)
+        return 1
+    for line in comparison.lines():
+        print(line)
+    if args.verify:
+        print(f"verified: {args.file} restores completely (the scratch database is dropped)")
+    else:
+        print(f"restored into {comparison.database}; run `formula-pm migrate` if the backup "
+              "is of an older release")
+    return 0
+
+
+def add_backup_commands(sub: SubParsers) -> None:
+    backup = sub.add_parser(
+        "backup", help="write a consistent backup of the database (and its manifest)",
+        description="Dump the service database (pg_dump, custom format, from one snapshot) "
+        "into DIR with a manifest beside it (schema revision, rows per table, highest audit "
+        "id, size, sha256, times, server version). Prints the backup's path as its last "
+        "line. Needs pg_dump of the server's major version.")
+    backup.add_argument("--to", default="backups", metavar="DIR",
+                        help="directory of the backups (default ./backups)")
+    backup.add_argument("--keep", type=int, metavar="N",
+                        help="then remove all but the newest N backups of this database")
+    backup.add_argument("--encrypt-key-file", metavar="F",
+                        help="encrypt with the key in F (AES-256-GCM, streamed; at least "
+                        "32 bytes: `openssl rand -base64 48 > F`)")
+    backup.set_defaults(func=cmd_backup, signs_tokens=False)
+
+    restore = sub.add_parser(
+        "restore", help="restore a backup (or --verify it: a restore drill)",
+        description="Check the backup against its manifest (sha256), decrypt it, restore it "
+        "into a scratch database, compare its rows and highest audit id with the manifest, "
+        "then put it in place of the target. Any failure leaves the target as it was. "
+        "Stop the workers first when replacing the live database.")
+    restore.add_argument("file", metavar="FILE", help="the .dump or .dump.sealed file")
+    restore.add_argument("--to", metavar="URL",
+                         help="target database (default DATABASE_URL); created if missing")
+    restore.add_argument("--force", action="store_true",
+                         help="replace a target that is not empty")
+    restore.add_argument("--verify", action="store_true",
+                         help="restore into a temporary database, compare, drop it")
+    restore.add_argument("--key-file", metavar="F", help="the key of an encrypted backup")
+    restore.set_defaults(func=cmd_restore, signs_tokens=False)
+
+
+# --- the audit trail ----------------------------------------------------------------------
+
+def _since(value: str) -> Any:
+    """An ISO time (UTC unless it says otherwise) or an age: 30m, 24h, 7d."""
+    import datetime as dt
+    import re
+
+    match = re.fullmatch(r"(\d+)([smhd])", value.strip())
+    if match:
+        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+        return dt.datetime.now(dt.UTC) - dt.timedelta(seconds=int(match.group(1)) * unit)
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {value!r} (an ISO time, or an age like 30m, 24h, 7d)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+async def _audit_rows(url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    import asyncpg
+
+    conditions, params = ["TRUE"], []
+    if args.system:
+        conditions.append("a.org_id IS NULL")
+    if args.since is not None:
+        params.append(args.since)
+        conditions.append(f"a.at >= ${len(params)}")
+    if args.action:
+        params.append(args.action)
+        conditions.append(f"a.action = ${len(params)}")
+    params.append(args.limit)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("SET ROLE formula_pm_system")  # every organisation's rows
+        rows = await conn.fetch(
+            f"""SELECT a.id, a.at, a.action, o.slug AS org, a.user_id, a.table_name,
+                       a.record_id, a.request_id, host(a.ip) AS ip, a.details::text AS details
+                FROM audit_logs a LEFT JOIN organizations o ON o.id = a.org_id
+                WHERE {' AND '.join(conditions)} ORDER BY a.id DESC LIMIT ${len(params)}""",
+            *params)
+    finally:
+        await conn.close()
+    return [dict(r) for r in reversed(rows)]
+
+
+def cmd_audit_list(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    settings = _resolve(settings)
+    rows = asyncio.run(_audit_rows(settings.database_url or "", args))
+    if args.json:
+        for row in rows:
+            row["details"] = json.loads(row["details"]) if row["details"] else None
+        print(json.dumps(rows, default=str, indent=2))
+        return 0
+    for row in rows:
+        what = row["table_name"] or ""
+        print(f"{row['id']:>8}  {row['at']:%Y-%m-%d %H:%M:%S}  {row['action']:<18} "
+              f"{row['org'] or '(service)':<16} {what:<14} {row['details'] or ''}")
+    return 0
+
+
+def add_audit_commands(sub: SubParsers) -> None:
+    audit = sub.add_parser("audit", help="the audit trail (every organisation, and the "
+                           "service's own events)",
+                           description="Read the audit trail as the operator: every "
+                           "organisation's rows and the service's own events (startup, "
+                           "shutdown, leader_changed, migration_applied, backups, "
+                           "server_error).")
+    commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    listing = commands.add_parser("list", help="print audit rows, oldest first",
+                                  description="Print audit rows (the newest --limit, oldest "
+                                  "first).")
+    listing.add_argument("--system", action="store_true",
+                         help="only the service's own rows (no organisation)")
+    listing.add_argument("--since", type=_since, metavar="T",
+                         help="from this time (ISO, UTC by default) or age (30m, 24h, 7d)")
+    listing.add_argument("--action", metavar="A", help="only this action (e.g. startup)")
+    listing.add_argument("--limit", type=int, default=200, help="at most this many (200)")
+    listing.add_argument("--json", action="store_true", help="a JSON array")
+    listing.set_defaults(func=cmd_audit_list, signs_tokens=False)
+
+
+# --- the cache ----------------------------------------------------------------------------
+
+def _redis(settings: Settings) -> Any:
+    import redis.asyncio as aioredis
+
+    if not settings.redis_url:
+        raise ConfigError("no REDIS_URL: each worker has its own in-process cache, which "
+                          "a restart empties")
+    return aioredis.from_url(settings.redis_url, socket_timeout=5)
+
+
+async def _cache_stats(settings: Settings) -> dict[str, Any]:
+    from server.cache.admin import read_stats
+
+    client = _redis(settings)
+    try:
+        return await read_stats(client, settings.key_prefix)
+    finally:
+        await client.aclose()
+
+
+def cmd_cache_stats(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    stats = asyncio.run(_cache_stats(settings))
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return 0
+    print(f"hits {stats['hits']}, misses {stats['misses']}, hit rate {stats['hit_rate']:.1%}, "
+          f"keys {stats['keys']}, epoch {stats['epoch']}, Redis memory "
+          f"{stats['redis_used_memory']}")
+    for name, worker in stats["workers"].items():
+        print(f"  {name:<32} {worker.get('status', '?'):<9} hits {worker.get('hits', 0):>9}"
+              f"  misses {worker.get('misses', 0):>9}  hit rate "
+              f"{float(worker.get('hit_rate', 0)):.1%}  errors {worker.get('errors', 0)}"
+              f"  ({worker['age_seconds']} s ago)")
+    if not stats["workers"]:
+        print("  no worker has published statistics (none running, or none with REDIS_URL)")
+    return 0
+
+
+async def _flush(settings: Settings, slug: str | None) -> str:
+    from db.pool import create_pool, system_transaction
+    from server.cache.admin import flush_all, flush_org, org_keys
+
+    client = _redis(settings)
+    try:
+        if slug is None:
+            epoch = await flush_all(client, settings.key_prefix)
+            return f"flushed: every worker now reads cache epoch {epoch}"
+        pool = await create_pool(settings.database_url or "", min_size=1, max_size=1)
+        try:
+            async with system_transaction(pool) as conn:
+                org_id = await conn.fetchval("SELECT id FROM organizations WHERE slug = $1",
+                                             slug)
+                if org_id is None:
+                    raise ConfigError(f"no organisation with slug {slug!r}")
+                bump, records = await org_keys(conn, org_id)
+        finally:
+            await pool.close()
+        await flush_org(client, settings.key_prefix, bump, records)
+        return (f"flushed organisation {slug}: {len(bump)} generations bumped, "
+                f"{len(records)} record keys dropped")
+    finally:
+        await client.aclose()
+
+
+def cmd_cache_flush(settings: Settings, args: argparse.Namespace) -> int:
+    if args.org:
+        settings = _resolve(settings)
+    print(asyncio.run(_flush(settings, args.org)))
+    return 0
+
+
+def add_cache_commands(sub: SubParsers) -> None:
+    cache = sub.add_parser("cache", help="cache statistics and flushing",
+                           description="The shared Redis cache of every worker.")
+    commands = cache.add_subparsers(dest="cache_command", required=True, metavar="COMMAND")
+    stats = commands.add_parser("stats", help="hits, misses, hit rate, keys, memory, per "
+                                "worker", description="Statistics as the workers last "
+                                "published them (every CACHE_STATS_INTERVAL seconds).")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=cmd_cache_stats, signs_tokens=False)
+    flush = commands.add_parser(
+        "flush", help="invalidate everything, or one organisation, on every worker",
+        description="Without --org: a new cache epoch, so no worker reads anything cached "
+        "before (within a second). With --org: that organisation's lists, summaries, "
+        "searches, visibility sets and records only. Never FLUSHDB.")
+    flush.add_argument("--org", metavar="SLUG", help="only this organisation")
+    flush.set_defaults(func=cmd_cache_flush, signs_tokens=False)
+
+
+# --- the database -------------------------------------------------------------------------
+
+def cmd_db_stats(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from cli.db_stats import database_stats, render
+
+    settings = _resolve(settings)
+    stats = asyncio.run(database_stats(settings.database_url or ""))
+    if args.json:
+        print(json.dumps(stats, indent=2, default=str))
+    else:
+        print("\n".join(render(stats)))
+    return 0
+
+
+def add_db_commands(sub: SubParsers) -> None:
+    db = sub.add_parser("db", help="database statistics", description="The database, as "
+                        "the operator sees it (every organisation).")
+    commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    stats = commands.add_parser(
+        "stats", help="sizes, rows, index usage, cache hit ratio, slow statements, "
+        "connections, leader lag", description="Table sizes and rows, index usage (unused "
+        "indexes), the PostgreSQL cache hit ratio, the slowest statements (when "
+        "pg_stat_statements is loaded), connections by state, the change leader's lag.")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=cmd_db_stats, signs_tokens=False)
+
+
+def add_ops_commands(sub: SubParsers) -> None:
+    add_backup_commands(sub)
+    add_audit_commands(sub)
+    add_cache_commands(sub)
+    add_db_commands(sub)

@@ -1,0 +1,1 @@
+"""The change feed: the leader reads committed audit rows in order and turns them into events."""

@@ -1,0 +1,1 @@
+"""The socket transport: connections, subscriptions, presence and fan-out to rooms."""
