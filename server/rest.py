@@ -21,6 +21,8 @@ from aiohttp import web
 
 from db.json_depth import loads_bounded
 from db.pool import dumps, system_transaction
+from db.queries import idempotency
+from db.queries.common import current_version
 from server.auth.identity import identity
 from server.errors import BadRequest, Conflict, Invalid, NotFound, PreconditionFailed
 from server.keys import POOL
@@ -78,7 +80,7 @@ def if_match(request: web.Request) -> int | None:
 
 async def missing_or_stale(conn: asyncpg.Connection, table: str, record_id: uuid.UUID) -> NoReturn:
     """After a guarded write touched no row: 412 with the current version, or 404."""
-    current = await conn.fetchval(f"SELECT version FROM {table} WHERE id = $1", record_id)
+    current = await current_version(conn, table, record_id)
     if current is None:
         raise NotFound(f"No such {table.removesuffix('s').replace('_', ' ')}")
     raise PreconditionFailed(
@@ -229,17 +231,10 @@ async def _claim(request: web.Request, user_id: uuid.UUID, key: str,
                  digest: str) -> web.Response | None:
     """Claim the key (None: go ahead) or answer from what is stored."""
     async with system_transaction(request.app[POOL]) as conn:
-        await conn.execute("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 "
-                           "AND expires_at < now()", user_id, key)
-        claimed = await conn.fetchval(
-            """INSERT INTO idempotency_keys (user_id, key, method, path, request_hash, expires_at)
-               VALUES ($1, $2, $3, $4, $5, now() + $6::interval)
-               ON CONFLICT (user_id, key) DO NOTHING RETURNING 1""",
-            user_id, key, request.method, request.path, digest, IDEMPOTENCY_TTL)
-        if claimed:
+        if await idempotency.claim(conn, user_id, key, request.method, request.path, digest,
+                                   IDEMPOTENCY_TTL):
             return None
-        row = await conn.fetchrow("SELECT * FROM idempotency_keys WHERE user_id = $1 AND "
-                                  "key = $2 FOR UPDATE", user_id, key)
+        row = await idempotency.held(conn, user_id, key)
         if row is None:  # expired and removed between the two statements
             return None
         if row["request_hash"] != digest:
@@ -251,8 +246,7 @@ async def _claim(request: web.Request, user_id: uuid.UUID, key: str,
             if dt.datetime.now(dt.UTC) - row["created_at"] < IN_FLIGHT_TIMEOUT:
                 raise Conflict("A request with this Idempotency-Key is still running",
                                code="idempotency_in_flight")
-            await conn.execute("UPDATE idempotency_keys SET created_at = now() "
-                               "WHERE user_id = $1 AND key = $2", user_id, key)
+            await idempotency.reclaim(conn, user_id, key)
             return None
     headers = dict(row["headers"] or {})
     headers["Idempotent-Replayed"] = "true"
@@ -265,12 +259,9 @@ async def _store(request: web.Request, user_id: uuid.UUID, key: str,
     body = json.loads(response.text) if response.text else None
     headers = {k: v for k, v in response.headers.items() if k in ("ETag", "Location")}
     async with system_transaction(request.app[POOL]) as conn:
-        await conn.execute(
-            "UPDATE idempotency_keys SET status = $3, response = $4, headers = $5 "
-            "WHERE user_id = $1 AND key = $2", user_id, key, response.status, body, headers)
+        await idempotency.store(conn, user_id, key, response.status, body, headers)
 
 
 async def _release(request: web.Request, user_id: uuid.UUID, key: str) -> None:
     async with system_transaction(request.app[POOL]) as conn:
-        await conn.execute("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 "
-                           "AND status IS NULL", user_id, key)
+        await idempotency.release(conn, user_id, key)

@@ -23,16 +23,26 @@ async def update_row(conn: asyncpg.Connection, table: str, record_id: uuid.UUID,
                      raw: Mapping[str, str] | None = None) -> asyncpg.Record | None:
     """UPDATE one visible row when its version matches (or none is given); None otherwise."""
     sets, args = set_clause(changes, 3, raw)
-    return await conn.fetchrow(
-        f"UPDATE {table} SET {sets} WHERE id = $1 AND ($2::int IS NULL OR version = $2) "
-        "RETURNING *", record_id, version, *args)
+    guard = "id = $1 AND ($2::int IS NULL OR version = $2)"
+    # The table and columns are the resource modules' own (TABLE, COLUMNS).
+    return await conn.fetchrow(f"UPDATE {table} SET {sets} WHERE {guard} RETURNING *",  # noqa: S608
+                               record_id, version, *args)
+
+
+async def current_version(conn: asyncpg.Connection, table: str,
+                          record_id: uuid.UUID) -> int | None:
+    """The version of one visible row; None when there is none."""
+    version: int | None = await conn.fetchval(
+        f"SELECT version FROM {table} WHERE id = $1", record_id)  # noqa: S608 - callers' table
+    return version
 
 
 async def delete_row(conn: asyncpg.Connection, table: str, record_id: uuid.UUID,
                      version: int | None) -> bool:
     """DELETE one visible row when its version matches (or none is given)."""
+    guard = "id = $1 AND ($2::int IS NULL OR version = $2)"
     deleted = await conn.fetchval(
-        f"DELETE FROM {table} WHERE id = $1 AND ($2::int IS NULL OR version = $2) RETURNING id",
+        f"DELETE FROM {table} WHERE {guard} RETURNING id",  # noqa: S608 - callers' table
         record_id, version)
     return deleted is not None
 
@@ -64,6 +74,7 @@ async def fetch_page(conn: asyncpg.Connection, columns: str, source: str,
     cursor ORDER BY ... LIMIT limit + 1`; `conditions` use $1..$len(args)."""
     after, after_args = page.where(len(args) + 1)
     where = " AND ".join([*conditions, after])
-    sql = (f"SELECT {columns}, {page.key.sql} AS _sort FROM {source} WHERE {where} "
+    # Columns, source and conditions are the callers' SQL; the sort key one of SORTABLE.
+    sql = (f"SELECT {columns}, {page.key.sql} AS _sort FROM {source} WHERE {where} "  # noqa: S608
            f"ORDER BY {page.order_sql} LIMIT {int(page.limit) + 1}")
     return list(await conn.fetch(sql, *args, *after_args))

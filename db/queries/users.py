@@ -19,8 +19,8 @@ EDITABLE = ("first_name", "last_name", "position", "department", "phone", "skill
 async def for_login(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
     """The user with this e-mail (case-insensitive), with the hash; system role only."""
     return await conn.fetchrow(
-        f"SELECT {PUBLIC_COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)",
-        email)
+        f"SELECT {PUBLIC_COLUMNS}, password_hash FROM users "  # noqa: S608 - PUBLIC_COLUMNS
+        "WHERE lower(email) = lower($1)", email)
 
 
 async def password_hash_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:
@@ -29,14 +29,21 @@ async def password_hash_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> str 
     return value
 
 
+async def email_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:
+    email: str | None = await conn.fetchval("SELECT email FROM users WHERE id = $1", user_id)
+    return email
+
+
 async def get(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {PUBLIC_COLUMNS} FROM users WHERE id = $1", user_id)
+    return await conn.fetchrow(
+        f"SELECT {PUBLIC_COLUMNS} FROM users WHERE id = $1", user_id)  # noqa: S608 - PUBLIC_COLUMNS
 
 
 async def list_users(conn: asyncpg.Connection, *, where: str, args: list[Any], order: str,
                      limit: int) -> list[asyncpg.Record]:
+    # `where` and `order` are the route's SQL, on columns of its filters and SORTABLE.
     return await conn.fetch(
-        f"SELECT {PUBLIC_COLUMNS} FROM users WHERE {where} ORDER BY {order} "
+        f"SELECT {PUBLIC_COLUMNS} FROM users WHERE {where} ORDER BY {order} "  # noqa: S608
         f"LIMIT {int(limit) + 1}", *args)
 
 
@@ -46,7 +53,7 @@ async def create(conn: asyncpg.Connection, org_id: uuid.UUID, values: Mapping[st
         f"""INSERT INTO users (org_id, email, password_hash, first_name, last_name, role,
                                position, department, phone, client_id, status)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-            RETURNING {PUBLIC_COLUMNS}""",
+            RETURNING {PUBLIC_COLUMNS}""",  # noqa: S608 - PUBLIC_COLUMNS
         org_id, values["email"], password_hash, values["first_name"], values["last_name"],
         values["role"], values.get("position"), values.get("department"), values.get("phone"),
         values.get("client_id"), "active" if password_hash else "invited")
@@ -62,7 +69,7 @@ async def update(conn: asyncpg.Connection, user_id: uuid.UUID, changes: Mapping[
     return await conn.fetchrow(
         f"""UPDATE users SET {sets}
             WHERE id = $1 AND ($2::int IS NULL OR version = $2)
-            RETURNING {PUBLIC_COLUMNS}""",
+            RETURNING {PUBLIC_COLUMNS}""",  # noqa: S608 - EDITABLE, PUBLIC_COLUMNS
         user_id, expected_version, *(changes[c] for c in columns))
 
 
@@ -83,6 +90,14 @@ async def upgrade_password_hash(conn: asyncpg.Connection, user_id: uuid.UUID, ol
 
 async def touch_login(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await conn.execute("UPDATE users SET last_login_at = now() WHERE id = $1", user_id)
+
+
+async def id_in_org(conn: asyncpg.Connection, org_slug: str, email: str) -> uuid.UUID | None:
+    """The user with this e-mail (case-insensitive) in the organisation of this slug."""
+    user_id: uuid.UUID | None = await conn.fetchval(
+        """SELECT u.id FROM users u JOIN organizations o ON o.id = u.org_id
+           WHERE o.slug = $1 AND lower(u.email) = lower($2)""", org_slug, email)
+    return user_id
 
 
 async def email_taken(conn: asyncpg.Connection, email: str) -> bool:

@@ -10,6 +10,7 @@ import pydantic
 from aiohttp import web
 
 from db.pool import system_transaction
+from db.queries import organizations
 from server.auth.identity import identity
 from server.auth.permissions import Perm, require
 from server.cache.admin import org_hit_counts
@@ -19,18 +20,6 @@ from server.rest import json_response
 from server.routes.health import readiness_parts
 
 routes = web.RouteTableDef()
-
-# Resource name -> table (every table here has org_id).
-RESOURCES = {
-    "users": "users", "clients": "clients", "projects": "projects",
-    "project_members": "project_members", "tasks": "tasks", "scope_groups": "scope_groups",
-    "scope_items": "scope_items", "shop_drawings": "shop_drawings",
-    "shop_drawing_revisions": "shop_drawing_revisions", "material_specs": "material_specs",
-    "item_links": "item_links", "comments": "comments", "attachments": "attachments",
-}
-COUNTS = " UNION ALL ".join(
-    f"SELECT '{name}' AS resource, count(*) AS n FROM {table} WHERE org_id = $1"
-    for name, table in RESOURCES.items())
 
 
 class CacheShare(pydantic.BaseModel):
@@ -56,7 +45,7 @@ async def admin_stats(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_USERS)  # org admins only
     async with system_transaction(request.app[POOL]) as conn:
-        rows = {r["resource"]: int(r["n"]) for r in await conn.fetch(COUNTS, who.org_id)}
+        rows = await organizations.row_counts(conn, who.org_id)
     hits, misses = await org_hit_counts(request.app, who.org_id)
     health = await readiness_parts(request)
     return json_response({
