@@ -46,7 +46,7 @@ async def create_task(conn: asyncpg.Connection, *, org_id: uuid.UUID, project_id
     placeholders = "".join(f", ${i + 4}" for i in range(len(columns)))
     done = "now()" if values.get("status") == "completed" else "NULL"
     row = await conn.fetchrow(
-        f"INSERT INTO tasks (org_id, project_id, created_by, completed_at"
+        f"INSERT INTO tasks (org_id, project_id, created_by, completed_at"  # noqa: S608 - COLUMNS
         f"{''.join(', ' + c for c in columns)}) VALUES ($1, $2, $3, {done}{placeholders}) "
         "RETURNING *", org_id, project_id, created_by, *(values[c] for c in columns))
     assert row is not None
