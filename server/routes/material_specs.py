@@ -16,7 +16,7 @@ from db.pool import transaction
 from db.queries import material_specs as queries
 from db.queries import project_rows as rows
 from db.queries.item_links import set_links
-from db.schema import SPEC_STATUSES
+from rules.enums import SPEC_STATUSES
 from rules.workflows import notices, specs
 from rules.workflows.machine import changed_fields
 from server.auth.identity import actor, identity

@@ -14,7 +14,7 @@ from db.queries import members as queries
 from db.queries.comments import author_name
 from db.queries.notifications import notify
 from db.queries.projects import is_visible, org_user
-from db.schema import ROLES
+from rules.enums import ROLES
 from rules.mentions import snippet
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require

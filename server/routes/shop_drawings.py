@@ -15,7 +15,7 @@ from db.pool import transaction
 from db.queries import project_rows as rows
 from db.queries import shop_drawings as queries
 from db.queries.item_links import set_links
-from db.schema import DRAWING_STATUSES
+from rules.enums import DRAWING_STATUSES
 from rules.workflows import drawings, notices
 from rules.workflows.machine import Transition, changed_fields
 from server.auth.identity import actor, identity

@@ -15,7 +15,7 @@ from db.queries import tasks as queries
 from db.queries.item_links import set_links
 from db.queries.members import is_member
 from db.queries.projects import is_visible
-from db.schema import PRIORITIES, TASK_STATUSES
+from rules.enums import PRIORITIES, TASK_STATUSES
 from rules.tasks import completion
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, require
