@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from db.committed import Change
 from realtime.feed.audience import SAME, ClientCopy, client_copy
 from realtime.feed.cursor import Cursor, encode_cursor
 
@@ -105,6 +106,10 @@ class Event:
             name, payload = self.client
             out.append((name, payload, (audience_room(self.project_id, False),)))
         return out
+
+    def change(self) -> Change:
+        """What the event's audit row changed, as a writer's transaction reports it too."""
+        return Change(self.table, self.record_id, self.project_id, self.org_id)
 
     def payload_for(self, staff: bool) -> dict[str, Any] | None:
         """The payload a staff member or a client user may receive (None: nothing)."""

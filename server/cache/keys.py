@@ -15,8 +15,9 @@ Keys (under the deployment prefix `fpm:<env>:` and the epoch):
   generation they were computed under, so a bump retires them at O(1) cost: nothing is ever
   found with KEYS or SCAN.
 
-Both the writer's request (`server/cache/invalidation.py`) and the change leader apply `plan_all`
-to what changed.
+Both the writer's request (its transactions' `on_commit`, `server/writes.py`) and the change
+leader (`server/live.py`) hand what changed, as `db.committed.Change`s, to the one
+`server.cache.store.invalidate`, which applies `plan_all`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from db.committed import Change as Change  # the one type, declared in db; plan() takes it
 
 TTL = {"record": 300, "view": 60, "search": 20, "visibility": 60}  # seconds
 
@@ -79,16 +82,6 @@ def list_key(resource: str, org_id: Any, scope: Any, generation: int,
     entry it did not fill through row-level security."""
     digest = hashlib.sha256(json.dumps(variant, sort_keys=True, default=str).encode())
     return f"list:{resource}:{org_id}:{scope}:{generation}:{digest.hexdigest()[:24]}"
-
-
-@dataclass(frozen=True)
-class Change:
-    """What a change touched, as read from an audit row or known to a writer."""
-
-    table: str
-    record_id: Any
-    project_id: Any = None
-    org_id: Any = None
 
 
 @dataclass
