@@ -12,6 +12,7 @@ from pathlib import Path
 
 from db.dsn import BadDatabaseUrl, check_database_url
 from server.cache.keys import TTL
+from storage.settings import StorageConfigError, StorageSettings, load_storage_settings
 
 MIN_SECRET = 32
 
@@ -111,6 +112,8 @@ class Settings:
     cache_ttls: Mapping[str, int] = field(default_factory=lambda: dict(TTL))
     # Seconds between two publications of this worker's cache statistics to Redis.
     cache_stats_interval: float = 10.0
+    # Where attachments live (STORAGE_URL, S3_*): storage/settings.py reads them.
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     @property
     def worker(self) -> str:
@@ -189,7 +192,15 @@ def load_settings(env: Mapping[str, str] | None = None, *,
         leader_stall_after=_stall_after(env),
         worker_name=env.get("WORKER_NAME", "").strip()[:100],
         cache_ttls=_cache_ttls(env),
+        storage=_storage(env),
     )
+
+
+def _storage(env: Mapping[str, str]) -> StorageSettings:
+    try:
+        return load_storage_settings(env)
+    except StorageConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _cache_ttls(env: Mapping[str, str]) -> dict[str, int]:
