@@ -234,7 +234,12 @@ class S3Storage:
             "get_object", ExpiresIn=expires,
             Params={"Bucket": self.bucket, "Key": self.name(key),
                     "ResponseContentDisposition": content_disposition(file_name, inline=inline),
-                    "ResponseContentType": content_type})
+                    "ResponseContentType": content_type,
+                    # Headers an uploader may have smuggled in as unsigned form fields
+                    # (services that check only x-amz-* fields store them) never reach
+                    # the browser: the bytes as stored, cached by nobody.
+                    "ResponseContentEncoding": "identity",
+                    "ResponseCacheControl": "private, no-store"})
         return DownloadTarget(url, until)
 
     async def sha256(self, key: str) -> str:

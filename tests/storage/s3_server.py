@@ -113,13 +113,13 @@ class S3Server:
         return path.read_bytes()[-size:].decode(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 5 s (its graceful stop can hang); then the data folder
+        """SIGTERM, then SIGKILL after 2 s (its graceful stop can hang); then the data folder
         and the Unix sockets it leaves in /tmp under our ports' numbers."""
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
             os.kill(process.pid, signal.SIGTERM)
             try:
-                process.wait(5)
+                process.wait(2)
             except subprocess.TimeoutExpired:
                 os.kill(process.pid, signal.SIGKILL)
                 process.wait(5)

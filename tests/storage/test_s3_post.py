@@ -97,6 +97,27 @@ async def test_an_unsigned_extra_field_is_refused(s3_storage: S3Storage) -> None
     assert await s3_storage.stat(key) is None
 
 
+async def test_unsigned_standard_headers_never_reach_a_download(s3_storage: S3Storage) -> None:
+    """SeaweedFS (like some other S3-compatible services) checks only x-amz-* fields against
+    the policy and stores Content-Encoding, Cache-Control, Content-Disposition sent as form
+    fields; the download URL overrides each of them."""
+    key = new_key()
+    target = await s3_storage.upload_target(key, "image/png", len(BODY), expires=60)
+    smuggled = {"Content-Encoding": "gzip", "Cache-Control": "public, max-age=31536000",
+                "Content-Disposition": "inline"}
+    status, _ = await post_form(target, BODY, change=smuggled)
+    if status == 403:
+        return  # a service that enforces the policy fully (as AWS does)
+    assert status == 204
+    download = await s3_storage.download_target(key, "photo.png", "image/png")
+    assert download is not None
+    status, body, headers = await get(download.url)
+    assert status == 200 and body == BODY
+    assert headers["Content-Encoding"] == "identity"
+    assert headers["Cache-Control"] == "private, no-store"
+    assert headers["Content-Disposition"].startswith("attachment; ")
+
+
 async def test_upload_policies_last_at_most_fifteen_minutes(s3_storage: S3Storage) -> None:
     with pytest.raises(ValueError, match="expiry"):
         await s3_storage.upload_target(new_key(), "image/png", 1, expires=15 * 60 + 1)
