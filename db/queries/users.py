@@ -35,9 +35,10 @@ async def get(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | 
 
 async def list_users(conn: asyncpg.Connection, *, where: str, args: list[Any], order: str,
                      limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         f"SELECT {PUBLIC_COLUMNS} FROM users WHERE {where} ORDER BY {order} "
         f"LIMIT {int(limit) + 1}", *args)
+    return rows
 
 
 async def create(conn: asyncpg.Connection, org_id: uuid.UUID, values: Mapping[str, Any],
