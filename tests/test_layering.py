@@ -44,7 +44,7 @@ def sql_calls(source: str) -> list[str]:
 
 def test_the_search_sees_the_packages_and_finds_calls() -> None:
     seen = {p.relative_to(ROOT).parts[0] for p in _modules()}
-    assert {"server", "realtime", "importer", "cli"} <= seen
+    assert {"server", "realtime", "importer", "cli", "rules", "storage"} <= seen
     assert sql_calls("async def f(c):\n    await c.fetchval('SELECT 1')\n") == ["2: .fetchval("]
     assert sql_calls("async def f(pipe):\n    await pipe.execute()\n") == []
 

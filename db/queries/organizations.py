@@ -7,11 +7,13 @@ import uuid
 
 import asyncpg
 
-# The tables an organisation admin sees counted (every one has org_id); the counts are
-# named by table.
-COUNTED = ("users", "clients", "projects", "project_members", "tasks", "scope_groups",
-           "scope_items", "shop_drawings", "shop_drawing_revisions", "material_specs",
-           "item_links", "comments", "attachments")
+from db.tables import AUDITED_TABLES, ORG_TABLES, PROJECT_TABLES
+
+# Rows counted per table for the organisation's admin: every org-wide and project table
+# (each has org_id) but the organisation itself, and mentions, which the page has never
+# counted.
+COUNTED = tuple(t for t in AUDITED_TABLES if t in ORG_TABLES | PROJECT_TABLES
+                and t not in ("organizations", "mentions"))
 _COUNTS = " UNION ALL ".join(
     f"SELECT '{t}' AS resource, count(*) AS n FROM {t} WHERE org_id = $1"  # noqa: S608 - COUNTED
     for t in COUNTED)

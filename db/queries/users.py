@@ -42,9 +42,10 @@ async def get(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | 
 async def list_users(conn: asyncpg.Connection, *, where: str, args: list[Any], order: str,
                      limit: int) -> list[asyncpg.Record]:
     # `where` and `order` are the route's SQL, on columns of its filters and SORTABLE.
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         f"SELECT {PUBLIC_COLUMNS} FROM users WHERE {where} ORDER BY {order} "  # noqa: S608
         f"LIMIT {int(limit) + 1}", *args)
+    return rows
 
 
 async def create(conn: asyncpg.Connection, org_id: uuid.UUID, values: Mapping[str, Any],

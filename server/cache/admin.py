@@ -17,7 +17,8 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from db.queries import organizations
-from db.schema import AUDITED_TABLES, metadata
+from db.schema import metadata
+from db.tables import AUDITED_TABLES
 from server.cache.keys import (
     org_generation_key,
     project_generation_key,

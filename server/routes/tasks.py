@@ -15,7 +15,8 @@ from db.queries import tasks as queries
 from db.queries.item_links import set_links
 from db.queries.members import is_member
 from db.queries.projects import is_visible
-from db.schema import PRIORITIES, TASK_STATUSES
+from rules.enums import PRIORITIES, TASK_STATUSES
+from rules.tasks import completion
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, require
 from server.cache.reads import reads_record, record_response
@@ -47,6 +48,7 @@ from server.rest import (
 )
 from server.text import ONE_LINE
 from server.validation import ApiModel, read_body, read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 
@@ -129,8 +131,9 @@ def _require_for(who: Identity, changes: dict[str, Any]) -> None:
 
 
 def _complete(values: dict[str, Any]) -> None:
-    if values.get("status") == "completed":
-        values["progress"] = 100
+    forced = completion(values.get("status")).progress
+    if forced is not None:
+        values["progress"] = forced
 
 
 async def _check_assignee(conn: asyncpg.Connection, project_id: uuid.UUID,
@@ -163,7 +166,7 @@ async def create_task(request: web.Request) -> web.Response:
     body = await read_body(request, TaskCreate)
     values = body.model_dump(exclude_none=True, exclude={"project_id"})
     _complete(values)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         if not await is_visible(conn, body.project_id):
             raise Invalid("No such project",
                           errors=[{"field": "project_id", "message": "no such project"}])
@@ -198,7 +201,7 @@ async def patch_task(request: web.Request) -> web.Response:
     changes = provided(await read_body(request, TaskPatch), not_null=TaskPatch.NOT_NULL)
     _require_for(who, changes)
     _complete(changes)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         before = None
         if changes.get("assigned_to") is not None or "scope_item_ids" in changes:
             before = await queries.get_task(conn, task_id)
@@ -226,7 +229,7 @@ async def delete_task(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.DELETE_TASKS)
     task_id = path_uuid(request)
     version = if_match(request)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         if not await queries.delete_task(conn, task_id, version):
             await missing_or_stale(conn, "tasks", task_id)
     return web.Response(status=204)
