@@ -28,6 +28,7 @@ from server.rest import (
     record,
 )
 from server.validation import ApiModel, Email, read_body, read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 
@@ -100,7 +101,7 @@ async def create_client(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.CREATE_CLIENTS)
     body = await read_body(request, ClientCreate)
     values = body.model_dump(exclude_none=True)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         row = await queries.create_client(conn, identity(request).org_id, values)
     return json_response(record(row), status=201)
 
@@ -122,7 +123,7 @@ async def patch_client(request: web.Request) -> web.Response:
     version = if_match(request)
     body = await read_body(request, ClientPatch)
     changes = provided(body, not_null=ClientPatch.NOT_NULL)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         row = await queries.update_client(conn, client_id, changes, version)
         if row is None:
             await missing_or_stale(conn, "clients", client_id)
@@ -136,7 +137,7 @@ async def delete_client(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_CLIENTS)
     client_id = path_uuid(request)
     version = if_match(request)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         if not await queries.delete_client(conn, client_id, version):
             await missing_or_stale(conn, "clients", client_id)
     return web.Response(status=204)

@@ -48,6 +48,7 @@ from server.text import ONE_LINE
 from server.validation import ApiModel, FreeJson, read_body, read_query
 from server.workflows import notices, specs
 from server.workflows.machine import changed_fields
+from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "material_specs"
@@ -189,7 +190,7 @@ async def create_material_spec(request: web.Request) -> web.Response:
     require(who.role, Perm.MANAGE_MATERIALS)
     body = await read_body(request, SpecIn)
     values = _with_total(body.model_dump(exclude_none=True))
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         project = await visible_project(conn, body.project_id)
         values["scope_item_ids"] = await scope_items_of(conn, body.project_id,
                                                         body.scope_item_ids)
@@ -218,7 +219,7 @@ async def update_material_spec(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_MATERIALS)
     changes = (await read_body(request, SpecPatch)).model_dump(exclude_unset=True)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await _locked(conn, spec_id, request)
         specs.LOCK.check_edit(current["status"], changed_fields(
             with_sorted_links(current), with_sorted_links(changes)), who.role)
@@ -237,7 +238,7 @@ async def update_material_spec(request: web.Request) -> web.Response:
 async def delete_material_spec(request: web.Request) -> web.Response:
     spec_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_MATERIALS)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await _locked(conn, spec_id, request)
         if current["status"] not in specs.DELETABLE:
             raise Conflict("An approved material spec is committed and cannot be deleted",
@@ -255,7 +256,7 @@ async def transition_material_spec(request: web.Request) -> web.Response:
     who = identity(request)
     body = await read_body(request, TransitionIn)
     specs.WORKFLOW.check_role(body.action, who.role)  # 403 before any state is read
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await _locked(conn, spec_id, request)
         step = specs.next_state(current["status"], body.action, who.role, body.comment)
         values: dict[str, Any] = {"status": step.target}

@@ -25,6 +25,7 @@ from server.openapi import doc
 from server.project_records import check_version, visible_project
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset
 from server.validation import ApiModel, Email, read_body, read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 
@@ -117,7 +118,7 @@ async def add_member(request: web.Request) -> web.Response:
     require(who.role, Perm.MANAGE_MEMBERS)
     project_id = path_uuid(request)
     body = await read_body(request, MemberCreate)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         if not await is_visible(conn, project_id):
             raise NotFound("No such project")
         user = await _new_member(conn, body)
@@ -140,7 +141,7 @@ async def change_member(request: web.Request) -> web.Response:
     project_id, user_id = path_uuid(request), path_uuid(request, "user_id")
     version = if_match(request)
     body = await read_body(request, MemberPatch)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         await _locked_member(conn, project_id, user_id, version)
         await queries.set_role(conn, project_id, user_id, body.role)
         row = await queries.get_member(conn, project_id, user_id)
@@ -156,7 +157,7 @@ async def remove_member(request: web.Request) -> web.Response:
     require(who.role, Perm.MANAGE_MEMBERS)
     project_id, user_id = path_uuid(request), path_uuid(request, "user_id")
     version = if_match(request)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         await _locked_member(conn, project_id, user_id, version)
         # Before the delete: the actor may be removing themselves and lose sight of the
         # project's tasks with it.

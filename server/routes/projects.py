@@ -43,6 +43,7 @@ from server.rest import (
     record,
 )
 from server.validation import ApiModel, read_body, read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 
@@ -168,7 +169,7 @@ async def create_project(request: web.Request) -> web.Response:
     if who.role == Role.PROJECT_MANAGER and "project_manager_id" not in body.model_fields_set:
         # A manager who opens a project runs it unless the body names someone (or null).
         values["project_manager_id"] = who.user_id
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         await check_references(conn, values)
         row = await queries.create_project(conn, org_id=who.org_id, creator=who.user_id,
                                            creator_role=who.role, values=values)
@@ -191,7 +192,7 @@ async def patch_project(request: web.Request) -> web.Response:
     project_id = path_uuid(request)
     version = if_match(request)
     changes = provided(await read_body(request, ProjectPatch), not_null=ProjectPatch.NOT_NULL)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         await check_references(conn, changes)
         row = await queries.update_project(conn, project_id, changes, version)
         if row is None:
@@ -205,7 +206,7 @@ async def delete_project(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.DELETE_PROJECTS)
     project_id = path_uuid(request)
     version = if_match(request)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         if not await queries.delete_project(conn, project_id, version):
             await missing_or_stale(conn, "projects", project_id)
     return web.Response(status=204)

@@ -27,6 +27,7 @@ from server.project_records import (
 )
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.validation import ApiModel, read_body, read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "scope_groups"
@@ -86,7 +87,7 @@ async def list_scope_groups(request: web.Request) -> web.Response:
 async def create_scope_group(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_SCOPE)
     body = await read_body(request, ScopeGroupIn)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         project = await visible_project(conn, body.project_id)
         row = await rows.insert_row(conn, TABLE, {**body.model_dump(), "org_id": project["org_id"]})
     return json_response(record(row), status=201)
@@ -110,7 +111,7 @@ async def update_scope_group(request: web.Request) -> web.Response:
     group_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
     changes = (await read_body(request, ScopeGroupPatch)).model_dump(exclude_unset=True)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await rows.lock_row(conn, TABLE, group_id)
         if current is None:
             raise NotFound("No such scope group")
@@ -125,7 +126,7 @@ async def update_scope_group(request: web.Request) -> web.Response:
 async def delete_scope_group(request: web.Request) -> web.Response:
     group_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await rows.lock_row(conn, TABLE, group_id)
         if current is None:
             raise NotFound("No such scope group")

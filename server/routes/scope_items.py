@@ -40,6 +40,7 @@ from server.project_records import (
 )
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.validation import ApiModel, read_body, read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "scope_items"
@@ -159,7 +160,7 @@ async def create_scope_item(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_SCOPE)
     body = await read_body(request, ScopeItemIn)
     values = _with_total(body.model_dump(exclude_none=True))
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         project = await visible_project(conn, body.project_id)
         await _check_group(conn, body.scope_group_id, body.project_id)
         row = await rows.insert_row(conn, TABLE, {**values, "org_id": project["org_id"]})
@@ -182,7 +183,7 @@ async def update_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
     changes = (await read_body(request, ScopeItemPatch)).model_dump(exclude_unset=True)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await rows.lock_row(conn, TABLE, item_id)
         if current is None:
             raise NotFound("No such scope item")
@@ -198,7 +199,7 @@ async def update_scope_item(request: web.Request) -> web.Response:
 async def delete_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await rows.lock_row(conn, TABLE, item_id)
         if current is None:
             raise NotFound("No such scope item")

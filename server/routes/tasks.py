@@ -47,6 +47,7 @@ from server.rest import (
 )
 from server.text import ONE_LINE
 from server.validation import ApiModel, read_body, read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 
@@ -163,7 +164,7 @@ async def create_task(request: web.Request) -> web.Response:
     body = await read_body(request, TaskCreate)
     values = body.model_dump(exclude_none=True, exclude={"project_id"})
     _complete(values)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         if not await is_visible(conn, body.project_id):
             raise Invalid("No such project",
                           errors=[{"field": "project_id", "message": "no such project"}])
@@ -198,7 +199,7 @@ async def patch_task(request: web.Request) -> web.Response:
     changes = provided(await read_body(request, TaskPatch), not_null=TaskPatch.NOT_NULL)
     _require_for(who, changes)
     _complete(changes)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         before = None
         if changes.get("assigned_to") is not None or "scope_item_ids" in changes:
             before = await queries.get_task(conn, task_id)
@@ -226,7 +227,7 @@ async def delete_task(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.DELETE_TASKS)
     task_id = path_uuid(request)
     version = if_match(request)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         if not await queries.delete_task(conn, task_id, version):
             await missing_or_stale(conn, "tasks", task_id)
     return web.Response(status=204)

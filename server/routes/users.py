@@ -32,6 +32,7 @@ from server.rest import (
 )
 from server.text import ONE_LINE
 from server.validation import ApiModel, Email, Name, Phone, Secret, ShortText, read_body, read_query
+from server.writes import invalidation, writes
 
 routes = web.RouteTableDef()
 
@@ -145,7 +146,7 @@ async def create_user(request: web.Request) -> web.Response:
         if await q.email_taken(conn, body.email):
             raise Conflict("A user with this e-mail already exists", code="duplicate",
                            errors=[{"field": "email", "message": "already exists"}])
-    async with transaction(pool, await actor(request)) as conn:
+    async with writes(request) as conn:
         await _check_client(conn, body.role, body.client_id)
         row = await q.create(conn, identity(request).org_id, body.model_dump(), password_hash)
     return json_response(user_json(row), status=201)
@@ -164,7 +165,7 @@ async def update_user(request: web.Request) -> web.Response:
         raise Conflict("Admins cannot change their own role or status",
                        code="self_demotion")
     act = await actor(request)
-    async with transaction(request.app[POOL], act) as conn:
+    async with transaction(request.app[POOL], act, on_commit=invalidation(request)) as conn:
         before = await q.get(conn, user_id)
         if before is None:
             raise NotFound("No such user")
@@ -191,7 +192,7 @@ async def deactivate_user(request: web.Request) -> web.Response:
     if user_id == who.user_id:
         raise Conflict("Admins cannot deactivate themselves", code="self_demotion")
     act = await actor(request)
-    async with transaction(request.app[POOL], act) as conn:
+    async with transaction(request.app[POOL], act, on_commit=invalidation(request)) as conn:
         row = await q.update(conn, user_id, {"status": "inactive"}, if_match(request))
         if row is None:
             await missing_or_stale(conn, "users", user_id)
@@ -223,7 +224,8 @@ async def invite_user(request: web.Request) -> web.Response:
     if user["status"] == "inactive":
         raise Conflict("The user is deactivated", code="user_inactive")
     _mailable(user["email"])
-    async with system_transaction(pool, await actor(request)) as conn:
+    async with system_transaction(pool, await actor(request),
+                                  on_commit=invalidation(request)) as conn:
         token = await create_token(conn, user_id, "invite")
     link = set_password_link(request.app[SETTINGS], token)
     await request.app[MAILER].send(Mail(
