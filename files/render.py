@@ -64,7 +64,7 @@ def render_image(job: dict[str, Any]) -> Any:
     Image.MAX_IMAGE_PIXELS = job["max_pixels"] // 2
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)
     if job["kind"] == "heic":
-        from pillow_heif import register_heif_opener
+        from pi_heif import register_heif_opener
 
         register_heif_opener()
     try:
