@@ -28,7 +28,7 @@ CASES: list[tuple[str, str, Callable[[], bytes]]] = [
     ("tiny PNG (child start-up)", "png", lambda: samples.image("PNG", (8, 8))),
     ("A4 page, a few paths", "pdf", samples.simple_pdf),
     ("A1 sheet, 50k line segments", "pdf", samples.a1_sheet),
-    ("A0 sheet, 200k line segments", "pdf", lambda: samples.a1_sheet(200_000)),
+    ("A1 sheet, 200k line segments", "pdf", lambda: samples.a1_sheet(200_000)),
     ("A1 scan, 4967x3508 JPEG in a PDF", "pdf", samples.scanned_sheet),
     ("JPEG photo 4032x3024", "jpeg", lambda: samples.image("JPEG", (4032, 3024), photo=True)),
     ("HEIC photo 4032x3024", "heic", lambda: samples.image("HEIF", (4032, 3024), photo=True)),
