@@ -13,7 +13,7 @@ import pydantic
 from aiohttp import web
 
 from db.queries.item_links import foreign_scope_items
-from db.schema import UNITS
+from rules.enums import UNITS
 from server.errors import Invalid, NotFound, PreconditionFailed
 from server.rest import Keyset, etag
 from server.text import MULTI_LINE, ONE_LINE

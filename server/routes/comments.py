@@ -22,12 +22,12 @@ from db.queries import comments as queries
 from db.queries import notifications as notes
 from db.queries import project_rows as rows
 from db.schema import ENTITY_TYPES
+from rules.mentions import named_from_rows, parse_mentions, snippet, sort_out
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.fields import RecordOut
 from server.keys import POOL
-from server.mentions import named_from_rows, parse_mentions, snippet, sort_out
 from server.openapi import doc
 from server.project_records import Body, check_version, listed, one_of, path_id, where_all
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record

@@ -16,7 +16,9 @@ from db.pool import transaction
 from db.queries import material_specs as queries
 from db.queries import project_rows as rows
 from db.queries.item_links import set_links
-from db.schema import SPEC_STATUSES
+from rules.enums import SPEC_STATUSES
+from rules.workflows import notices, specs
+from rules.workflows.machine import changed_fields
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.ball import pass_ball
@@ -46,8 +48,6 @@ from server.project_records import (
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.text import ONE_LINE
 from server.validation import ApiModel, FreeJson, read_body, read_query
-from server.workflows import notices, specs
-from server.workflows.machine import changed_fields
 from server.writes import writes
 
 routes = web.RouteTableDef()

@@ -15,7 +15,9 @@ from db.pool import transaction
 from db.queries import project_rows as rows
 from db.queries import shop_drawings as queries
 from db.queries.item_links import set_links
-from db.schema import DRAWING_STATUSES
+from rules.enums import DRAWING_STATUSES
+from rules.workflows import drawings, notices
+from rules.workflows.machine import Transition, changed_fields
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.ball import pass_ball
@@ -42,8 +44,6 @@ from server.project_records import (
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.text import ONE_LINE
 from server.validation import ApiModel, read_body, read_query
-from server.workflows import drawings, notices
-from server.workflows.machine import Transition, changed_fields
 from server.writes import writes
 
 routes = web.RouteTableDef()
