@@ -16,8 +16,7 @@ from typing import Any
 from files.types import PREVIEWABLE
 
 RENDERER = str(Path(__file__).with_name("render.py"))
-THUMBNAIL_MIME = "image/webp"
-THUMBNAIL_SUFFIX = ".thumb.webp"  # stored beside the object: <key>.thumb.webp
+THUMBNAIL_MIME = "image/webp"  # stored beside its object under storage.keys.thumbnail_key
 # The child gets no environment of ours: no database URL, no keys, no PYTHONPATH.
 CHILD_ENV = {"PATH": os.defpath, "LC_ALL": "C.UTF-8"}
 SIGNALLED: dict[int, tuple[str, str]] = {
@@ -57,11 +56,6 @@ class Rendered:
 class Failed:
     reason: str
     detail: str
-
-
-def thumbnail_key(key: str) -> str:
-    """Where an object's thumbnail is stored: beside it."""
-    return key + THUMBNAIL_SUFFIX
 
 
 async def render_thumbnail(src_path: str | os.PathLike[str], kind: str,

@@ -18,7 +18,6 @@ from files.thumbnails import (
     Limits,
     Rendered,
     render_thumbnail,
-    thumbnail_key,
 )
 from tests.files import samples
 from tests.files.children import render_children
@@ -32,7 +31,7 @@ HOSTILE_SECONDS = 10
 async def render(tmp_path: Path, kind: str, data: bytes,
                  limits: Limits = DEFAULT_LIMITS) -> tuple[Rendered | Failed, Path]:
     src = samples.write(tmp_path, f"upload.{kind}", data)
-    dest = tmp_path / thumbnail_key("upload")
+    dest = tmp_path / "upload.thumb"
     outcome = await render_thumbnail(src, kind, dest, limits=limits)
     assert render_children() == []
     assert not dest.with_name(dest.name + ".part").exists()
