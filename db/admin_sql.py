@@ -1,6 +1,7 @@
-"""Statements about the server and the session rather than the application's data: probes,
-the server's version and TLS, roles and extensions (start-up checks), whole databases
-(embedded server, restore), and the system role for operator commands and the leader."""
+"""Statements about the server and the session rather than the application's data: the
+roles script for a DBA, probes, the schema revision, the server's version and TLS, roles and
+extensions (start-up checks), whole databases (embedded server, restore), and the system
+role for operator commands and the change leader."""
 
 from __future__ import annotations
 
