@@ -63,8 +63,13 @@ class XID8(UserDefinedType[Any]):
 
 
 ENTITY_TYPES = ("project", "task", "scope_item", "shop_drawing", "material_spec")
-# Attachments may also belong to a comment (and are then as visible as the comment).
-ATTACHABLE_TYPES = (*ENTITY_TYPES, "comment")
+# Attachments may also belong to a comment (and are then as visible as the comment) and to
+# a revision of the drawing register.
+ATTACHABLE_TYPES = (*ENTITY_TYPES, "comment", "drawing_revision")
+# An attachment is `pending` until its upload is completed, then `ready`.
+ATTACHMENT_STATUSES = ("pending", "ready")
+# Its thumbnail: NULL (not rendered yet), ready, failed, none (a type without previews).
+THUMBNAIL_STATES = ("ready", "failed", "none")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -526,9 +531,27 @@ attachments = Table(
     Column("size", BigInteger, nullable=False, server_default=text("0")),
     Column("storage_key", Text, nullable=False),
     _user_fk("uploaded_by"),
+    Column("status", Text, nullable=False, server_default="pending"),
+    Column("sha256", Text),
+    # A shop drawing's revision label ("Rev B") when the file belongs to that revision.
+    Column("revision", Text),
+    # The unfinished multipart upload (S3's UploadId; "file" for chunked PUTs).
+    Column("upload_id", Text),
+    Column("thumbnail", Text),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("deleted_at", DateTime(timezone=True)),
     CheckConstraint(_in("entity_type", ATTACHABLE_TYPES), name="entity_type"),
     CheckConstraint("size >= 0", name="size"),
+    CheckConstraint(_in("status", ATTACHMENT_STATUSES), name="status"),
+    CheckConstraint("thumbnail IS NULL OR " + _in("thumbnail", THUMBNAIL_STATES),
+                    name="thumbnail"),
+    CheckConstraint("sha256 IS NULL OR sha256 ~ '^[0-9a-f]{64}$'", name="sha256_format"),
+    CheckConstraint("length(file_name) BETWEEN 1 AND 255", name="file_name_length"),
+    UniqueConstraint("storage_key"),
     Index("ix_attachments_entity", "entity_type", "entity_id"),
+    Index("ix_attachments_entity_id_created_at_id", "entity_id", "created_at", "id"),
+    Index("ix_attachments_pending", "created_at", postgresql_where=text("status = 'pending'")),
+    Index("ix_attachments_deleted", "deleted_at", postgresql_where=text("deleted_at IS NOT NULL")),
 )
 
 audit_logs = Table(
