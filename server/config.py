@@ -344,6 +344,17 @@ class Settings(ProcessTuning):
     cache_stats_interval: float = 10.0
     # Where attachments live (STORAGE_URL, S3_*, AWS_*): storage/settings.py reads them.
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    # The largest file one attachment may hold (413 before any byte is stored).
+    max_upload_bytes: Annotated[int, _at_least(1, " bytes")] = Field(
+        200 * 1024 * 1024, validation_alias="MAX_UPLOAD_BYTES")
+    # Bytes of attachments (ready and pending) one organisation may keep; 0: no quota
+    # (507 before any byte is stored).
+    org_storage_quota_bytes: Annotated[int, _at_least(0, " bytes")] = Field(
+        0, validation_alias="ORG_STORAGE_QUOTA_BYTES")
+    # Thumbnails one worker keeps waiting at most (a full queue refuses; the sweep offers
+    # the file again) and renders at once.
+    thumbnail_queue_size: int = 64
+    thumbnail_concurrency: int = 1
 
     @property
     def worker(self) -> str:

@@ -42,6 +42,9 @@ HELP = {
     "fpm_realtime_delivery_lag_seconds_last": "Commit-to-emit delay of the last batch",
     "fpm_realtime_rows_failed_total": "Audit rows the feed could not turn into events",
     "fpm_realtime_resync_rows_failed_total": "Audit rows a resync could not turn into events",
+    "fpm_thumbnail_queue_depth": "Thumbnail jobs waiting in this worker's queue",
+    "fpm_thumbnail_jobs_refused_total": "Thumbnail jobs refused by a full queue (the sweep "
+                                        "offers them again)",
 }
 
 # Seconds; REST answers are mostly sub-millisecond (cached) to tens of milliseconds.

@@ -6,6 +6,7 @@ from types import ModuleType
 
 from server.routes import (
     admin_stats,
+    attachments,
     audit,
     auth,
     clients,
@@ -28,6 +29,6 @@ from server.routes import (
 
 ROUTE_MODULES: tuple[ModuleType, ...] = (
     health, metrics, console, docs, auth, users, clients, projects, members, tasks, scope_groups,
-    scope_items, shop_drawings, material_specs, comments, notifications, audit, search,
+    scope_items, shop_drawings, material_specs, comments, attachments, notifications, audit, search,
     admin_stats,
 )
