@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 import asyncpg
 
-from db.queries.project_rows import list_rows
+from db.queries.rows import PageLike, fetch_page
 
 ENTITY_TABLES = {
     "project": "projects", "task": "tasks", "scope_item": "scope_items",
     "shop_drawing": "shop_drawings", "material_spec": "material_specs",
 }
 
-SELECT = """
-SELECT c.*,
+COLUMNS = """c.*,
        coalesce((SELECT array_agg(m.user_id ORDER BY m.created_at, m.user_id)
-                 FROM mentions m WHERE m.comment_id = c.id), '{}') AS mentions
-FROM comments c
-"""
+                 FROM mentions m WHERE m.comment_id = c.id), '{}') AS mentions"""
+SELECT = f"SELECT {COLUMNS} FROM comments c"
 
 # Every user of the project's organisation that a mention names, with what decides whether
 # they are notified; a handle that names nobody comes back once with a NULL user. Read
@@ -60,9 +57,11 @@ async def entity_owner(conn: asyncpg.Connection, entity_type: str,
                                entity_id)
 
 
-async def list_comments(conn: asyncpg.Connection, where: str, args: list[Any], order: str,
-                        limit: int) -> list[asyncpg.Record]:
-    return await list_rows(conn, SELECT, where, args, order, limit)
+async def list_comments(conn: asyncpg.Connection, page: PageLike, *, entity_type: str,
+                        entity_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The comments on one record (row-level security hides internal ones from clients)."""
+    return await fetch_page(conn, "comments c", [
+        ("entity_type = {}", entity_type), ("entity_id = {}", entity_id)], page, columns=COLUMNS)
 
 
 async def get_comment(conn: asyncpg.Connection, comment_id: uuid.UUID) -> asyncpg.Record | None:

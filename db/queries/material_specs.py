@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import asyncpg
 
-from db.queries.project_rows import list_rows
+from db.queries.rows import PageLike, equal_to, fetch_page, get_row
 
-SELECT = "SELECT * FROM material_specs"
+FILTERS = ("project_id", "status", "category")
 
 
-async def list_specs(conn: asyncpg.Connection, where: str, args: list[Any], order: str,
-                     limit: int) -> list[asyncpg.Record]:
-    return await list_rows(conn, SELECT, where, args, order, limit)
+async def list_specs(conn: asyncpg.Connection, page: PageLike,
+                     filters: Mapping[str, Any]) -> list[asyncpg.Record]:
+    return await fetch_page(conn, "material_specs",
+                            equal_to(filters, FILTERS), page)
 
 
 async def get_spec(conn: asyncpg.Connection, spec_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"{SELECT} WHERE id = $1", spec_id)
+    return await get_row(conn, "material_specs", spec_id)
 
 
 async def parties(conn: asyncpg.Connection,

@@ -6,7 +6,7 @@ import uuid
 
 import asyncpg
 
-from db.queries.common import PageLike, fetch_page
+from db.queries.rows import PageLike, fetch_page
 
 # A derived table so that `id`, `created_at` of the member row sort unambiguously.
 MEMBERS = """(SELECT m.*, jsonb_build_object('id', u.id, 'first_name', u.first_name,
@@ -16,7 +16,7 @@ MEMBERS = """(SELECT m.*, jsonb_build_object('id', u.id, 'first_name', u.first_n
 
 async def list_members(conn: asyncpg.Connection, project_id: uuid.UUID,
                        page: PageLike) -> list[asyncpg.Record]:
-    return await fetch_page(conn, "*", MEMBERS, ["project_id = $1"], [project_id], page)
+    return await fetch_page(conn, MEMBERS, [("project_id = {}", project_id)], page)
 
 
 async def get_member(conn: asyncpg.Connection, project_id: uuid.UUID,

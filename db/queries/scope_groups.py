@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import asyncpg
 
-from db.queries.project_rows import list_rows
-
-SELECT = "SELECT * FROM scope_groups"
+from db.queries.rows import PageLike, fetch_page, get_row
 
 
-async def list_scope_groups(conn: asyncpg.Connection, where: str, args: list[Any], order: str,
-                            limit: int) -> list[asyncpg.Record]:
-    return await list_rows(conn, SELECT, where, args, order, limit)
+async def list_scope_groups(conn: asyncpg.Connection, page: PageLike, *,
+                            project_id: uuid.UUID | None) -> list[asyncpg.Record]:
+    return await fetch_page(conn, "scope_groups", [("project_id = {}", project_id)], page)
 
 
 async def get_scope_group(conn: asyncpg.Connection,
                           group_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"{SELECT} WHERE id = $1", group_id)
+    return await get_row(conn, "scope_groups", group_id)
 
 
 async def count_items(conn: asyncpg.Connection, group_id: uuid.UUID) -> int:

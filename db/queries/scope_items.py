@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
 
-from db.queries.project_rows import list_rows
+from db.queries.rows import PageLike, equal_to, fetch_page, get_row
 
-SELECT = "SELECT * FROM scope_items"
+FILTERS = ("project_id", "scope_group_id", "status", "category")
 
 
-async def list_scope_items(conn: asyncpg.Connection, where: str, args: list[Any], order: str,
-                           limit: int) -> list[asyncpg.Record]:
-    return await list_rows(conn, SELECT, where, args, order, limit)
+async def list_scope_items(conn: asyncpg.Connection, page: PageLike,
+                           filters: Mapping[str, Any]) -> list[asyncpg.Record]:
+    return await fetch_page(conn, "scope_items",
+                            equal_to(filters, FILTERS), page)
 
 
 async def get_scope_item(conn: asyncpg.Connection, item_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"{SELECT} WHERE id = $1", item_id)
+    return await get_row(conn, "scope_items", item_id)
 
 
 async def group_project(conn: asyncpg.Connection, group_id: uuid.UUID) -> uuid.UUID | None:

@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
 
-from db.queries.project_rows import insert_row, list_rows
+from db.queries.rows import PageLike, equal_to, fetch_page, insert_row
 
 # The submitter and reviewer behind "ball in court".
-SELECT = """
-SELECT d.*,
+COLUMNS = """d.*,
        coalesce(d.submitted_by, d.created_by) AS submitter_id,
        coalesce(d.reviewed_by,
                 (SELECT p.project_manager_id FROM projects p WHERE p.id = d.project_id),
                 (SELECT m.user_id FROM project_members m
                  WHERE m.project_id = d.project_id AND m.role = 'project_manager'
-                 ORDER BY m.created_at, m.id LIMIT 1)) AS reviewer_id
-FROM shop_drawings d
-"""
+                 ORDER BY m.created_at, m.id LIMIT 1)) AS reviewer_id"""
+SELECT = f"SELECT {COLUMNS} FROM shop_drawings d"
+FILTERS = ("project_id", "status", "drawing_type", "room")
 
 
-async def list_drawings(conn: asyncpg.Connection, where: str, args: list[Any], order: str,
-                        limit: int) -> list[asyncpg.Record]:
-    return await list_rows(conn, SELECT, where, args, order, limit)
+async def list_drawings(conn: asyncpg.Connection, page: PageLike,
+                        filters: Mapping[str, Any]) -> list[asyncpg.Record]:
+    return await fetch_page(conn, "shop_drawings d",
+                            equal_to(filters, FILTERS), page,
+                            columns=COLUMNS)
 
 
 async def get_drawing(conn: asyncpg.Connection, drawing_id: uuid.UUID) -> asyncpg.Record | None:
@@ -52,7 +54,7 @@ async def close_revision(conn: asyncpg.Connection, drawing: asyncpg.Record,
     })
 
 
-async def list_revisions(conn: asyncpg.Connection, where: str, args: list[Any], order: str,
-                         limit: int) -> list[asyncpg.Record]:
-    return await list_rows(conn, "SELECT * FROM shop_drawing_revisions", where, args, order,
-                           limit)
+async def list_revisions(conn: asyncpg.Connection, drawing_id: uuid.UUID,
+                         page: PageLike) -> list[asyncpg.Record]:
+    return await fetch_page(conn, "shop_drawing_revisions", [("drawing_id = {}", drawing_id)],
+                            page)

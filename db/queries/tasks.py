@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.common import PageLike, delete_row, fetch_page, update_row
+from db.queries.rows import PageLike, equal_to, fetch_page, get_row, update_row
 
 COLUMNS = ("name", "description", "status", "priority", "assigned_to", "start_date", "due_date",
            "progress", "estimated_hours", "actual_hours", "category", "tags", "scope_item_ids")
@@ -18,16 +18,12 @@ FILTERS = ("project_id", "status", "priority", "assigned_to")
 
 async def list_tasks(conn: asyncpg.Connection, page: PageLike,
                      filters: Mapping[str, Any]) -> list[asyncpg.Record]:
-    conditions, args = ["TRUE"], []
-    for column in FILTERS:
-        if filters.get(column) is not None:
-            args.append(filters[column])
-            conditions.append(f"{column} = ${len(args)}")
-    return await fetch_page(conn, "*", "tasks", conditions, args, page)
+    return await fetch_page(conn, "tasks", equal_to(filters, FILTERS),
+                            page)
 
 
 async def get_task(conn: asyncpg.Connection, task_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM tasks WHERE id = $1", task_id)
+    return await get_row(conn, "tasks", task_id)
 
 
 def completion(status: str | None) -> dict[str, str]:
@@ -55,13 +51,8 @@ async def create_task(conn: asyncpg.Connection, *, org_id: uuid.UUID, project_id
 
 async def update_task(conn: asyncpg.Connection, task_id: uuid.UUID,
                       changes: Mapping[str, Any], version: int | None) -> asyncpg.Record | None:
-    return await update_row(conn, "tasks", task_id, changes, version,
+    return await update_row(conn, "tasks", task_id, changes, version=version,
                             raw=completion(changes.get("status")))
-
-
-async def delete_task(conn: asyncpg.Connection, task_id: uuid.UUID,
-                      version: int | None) -> bool:
-    return await delete_row(conn, "tasks", task_id, version)
 
 
 async def notify_assignee(conn: asyncpg.Connection, task: Mapping[str, Any],

@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from db.queries.rows import PageLike, equal_to, fetch_page, update_row
+
 PUBLIC_COLUMNS = (
     "id, org_id, email, first_name, last_name, role, position, department, phone, status, "
     "client_id, skills, last_login_at, version, created_at, updated_at"
@@ -33,11 +35,10 @@ async def get(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | 
     return await conn.fetchrow(f"SELECT {PUBLIC_COLUMNS} FROM users WHERE id = $1", user_id)
 
 
-async def list_users(conn: asyncpg.Connection, *, where: str, args: list[Any], order: str,
-                     limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"SELECT {PUBLIC_COLUMNS} FROM users WHERE {where} ORDER BY {order} "
-        f"LIMIT {int(limit) + 1}", *args)
+async def list_users(conn: asyncpg.Connection, page: PageLike,
+                     filters: Mapping[str, Any]) -> list[asyncpg.Record]:
+    return await fetch_page(conn, "users", equal_to(filters, ("role", "status")), page,
+                            columns=PUBLIC_COLUMNS)
 
 
 async def create(conn: asyncpg.Connection, org_id: uuid.UUID, values: Mapping[str, Any],
@@ -57,13 +58,9 @@ async def create(conn: asyncpg.Connection, org_id: uuid.UUID, values: Mapping[st
 async def update(conn: asyncpg.Connection, user_id: uuid.UUID, changes: Mapping[str, Any],
                  expected_version: int | None) -> asyncpg.Record | None:
     """Apply `changes` (keys from EDITABLE only); None when missing or stale."""
-    columns = [c for c in changes if c in EDITABLE]
-    sets = ", ".join(f"{c} = ${i + 3}" for i, c in enumerate(columns)) or "version = version"
-    return await conn.fetchrow(
-        f"""UPDATE users SET {sets}
-            WHERE id = $1 AND ($2::int IS NULL OR version = $2)
-            RETURNING {PUBLIC_COLUMNS}""",
-        user_id, expected_version, *(changes[c] for c in columns))
+    editable = {c: v for c, v in changes.items() if c in EDITABLE}
+    return await update_row(conn, "users", user_id, editable, version=expected_version,
+                            returning=PUBLIC_COLUMNS)
 
 
 async def set_password(conn: asyncpg.Connection, user_id: uuid.UUID, password_hash: str,

@@ -13,18 +13,18 @@ from db.pool import transaction
 from db.queries import members as queries
 from db.queries.comments import author_name
 from db.queries.notifications import notify
-from db.queries.projects import is_visible, org_user
+from db.queries.projects import org_user
 from db.schema import ROLES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Invalid, NotFound
-from server.fields import RecordOut, field_error, path_uuid
+from server.fields import Email, RecordOut, field_error
 from server.keys import POOL
 from server.mentions import snippet
 from server.openapi import doc
-from server.project_records import check_version, visible_project
+from server.records import check_version, path_id, visible_project
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset
-from server.validation import ApiModel, Email, read_body, read_query
+from server.validation import ApiModel, read_body, read_query
 
 routes = web.RouteTableDef()
 
@@ -74,11 +74,10 @@ class MemberOut(RecordOut):
 @routes.get("/api/v1/projects/{id}/members")
 @doc(summary="Members of a project", query=PageParams, response=MemberOut, many=True)
 async def list_members(request: web.Request) -> web.Response:
-    project_id = path_uuid(request)
+    project_id = path_id(request)
     page = keyset(read_query(request.query, PageParams), SORTABLE, "created_at")
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        if not await is_visible(conn, project_id):
-            raise NotFound("No such project")
+        await visible_project(conn, project_id)
         rows = await queries.list_members(conn, project_id, page)
     return json_response(page.page(rows))
 
@@ -115,11 +114,10 @@ async def _locked_member(conn: asyncpg.Connection, project_id: uuid.UUID,
 async def add_member(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_MEMBERS)
-    project_id = path_uuid(request)
+    project_id = path_id(request)
     body = await read_body(request, MemberCreate)
     async with transaction(request.app[POOL], await actor(request)) as conn:
-        if not await is_visible(conn, project_id):
-            raise NotFound("No such project")
+        await visible_project(conn, project_id)
         user = await _new_member(conn, body)
         if await queries.is_member(conn, project_id, user["id"]):
             field = "email" if body.email is not None else "user_id"
@@ -137,7 +135,7 @@ async def add_member(request: web.Request) -> web.Response:
      errors=[403, 412])
 async def change_member(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_MEMBERS)
-    project_id, user_id = path_uuid(request), path_uuid(request, "user_id")
+    project_id, user_id = path_id(request), path_id(request, "user_id")
     version = if_match(request)
     body = await read_body(request, MemberPatch)
     async with transaction(request.app[POOL], await actor(request)) as conn:
@@ -154,7 +152,7 @@ async def change_member(request: web.Request) -> web.Response:
 async def remove_member(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_MEMBERS)
-    project_id, user_id = path_uuid(request), path_uuid(request, "user_id")
+    project_id, user_id = path_id(request), path_id(request, "user_id")
     version = if_match(request)
     async with transaction(request.app[POOL], await actor(request)) as conn:
         await _locked_member(conn, project_id, user_id, version)

@@ -20,28 +20,18 @@ from server.cache.reads import project_view, reads_record, record_response
 from server.errors import Invalid, NotFound
 from server.fields import (
     LongText,
+    MediumText,
     Money,
     MoneyOut,
     Name,
     Percent,
     RecordOut,
-    ShortText,
     check_dates,
-    path_uuid,
-    provided,
 )
 from server.keys import POOL
 from server.openapi import doc
-from server.rest import (
-    PageParams,
-    SortKey,
-    idempotent,
-    if_match,
-    json_response,
-    keyset,
-    missing_or_stale,
-    record,
-)
+from server.records import delete_one, path_id, provided, written
+from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.validation import ApiModel, read_body, read_query
 
 routes = web.RouteTableDef()
@@ -63,7 +53,7 @@ class ProjectFields(ApiModel):
     budget: Money | None = None
     start_date: dt.date | None = None
     end_date: dt.date | None = None
-    location: ShortText | None = None
+    location: MediumText | None = None
 
     @pydantic.model_validator(mode="after")
     def _dates(self) -> ProjectFields:
@@ -179,7 +169,7 @@ async def create_project(request: web.Request) -> web.Response:
 @doc(summary="One project", response=ProjectOut)
 @reads_record("projects")
 async def get_project(request: web.Request) -> web.Response:
-    project_id = path_uuid(request)
+    project_id = path_id(request)
     return await record_response(request, "projects", project_id, queries.get_project,
                                  "No such project")
 
@@ -188,14 +178,13 @@ async def get_project(request: web.Request) -> web.Response:
 @doc(summary="Change a project", body=ProjectPatch, response=ProjectOut, errors=[403, 412])
 async def patch_project(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.EDIT_PROJECTS)
-    project_id = path_uuid(request)
+    project_id = path_id(request)
     version = if_match(request)
-    changes = provided(await read_body(request, ProjectPatch), not_null=ProjectPatch.NOT_NULL)
+    changes = provided(await read_body(request, ProjectPatch))
     async with transaction(request.app[POOL], await actor(request)) as conn:
         await check_references(conn, changes)
-        row = await queries.update_project(conn, project_id, changes, version)
-        if row is None:
-            await missing_or_stale(conn, "projects", project_id)
+        row = await written(conn, "projects", project_id,
+                            await queries.update_project(conn, project_id, changes, version))
     return json_response(shown(request, "projects", record(row)))
 
 
@@ -203,19 +192,14 @@ async def patch_project(request: web.Request) -> web.Response:
 @doc(summary="Delete a project and everything in it", status=204, errors=[403, 412])
 async def delete_project(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.DELETE_PROJECTS)
-    project_id = path_uuid(request)
-    version = if_match(request)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
-        if not await queries.delete_project(conn, project_id, version):
-            await missing_or_stale(conn, "projects", project_id)
-    return web.Response(status=204)
+    return await delete_one(request, "projects", path_id(request))
 
 
 @routes.get("/api/v1/projects/{id}/summary")
 @doc(summary="Counts by status, completion, budget vs. committed cost, drawings awaiting action",
      response=SummaryOut)
 async def project_summary(request: web.Request) -> web.Response:
-    project_id = path_uuid(request)
+    project_id = path_id(request)
 
     async def load() -> dict[str, Any]:
         async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
