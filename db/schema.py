@@ -613,16 +613,5 @@ search_words = Table(
     Index("ix_search_words_org_id_word", "org_id", "word"),
 )
 
-# Tables with the version / audit / doorbell triggers and forced row-level security.
-ORG_TABLES = ("organizations", "clients", "users")
-PROJECT_TABLES = (
-    "projects", "project_members", "tasks", "scope_groups", "scope_items", "shop_drawings",
-    "shop_drawing_revisions", "material_specs", "item_links", "comments", "mentions",
-    "attachments",
-)
-USER_TABLES = ("notifications",)
-AUDITED_TABLES = ORG_TABLES + PROJECT_TABLES + USER_TABLES
-# Infrastructure tables: only the system role touches them.
-SYSTEM_TABLES = (
-    "user_sessions", "password_tokens", "idempotency_keys", "realtime_cursor", "realtime_state",
-)
+# What each table is (org-wide, project, user or internal; audited, cached, searchable):
+# db/tables.py.

@@ -35,7 +35,7 @@ def person(ctx: Ctx, file: str, legacy: str, id_field: str, name_field: str,
                 ref = ctx.refs["users"][lid]
                 by_name.setdefault(m.fold(ref.name), []).append(ref)
             ctx.indexes["users"] = by_name
-        found = ctx.indexes["users"].get(m.fold(name), [])
+        found: list[Ref] = ctx.indexes["users"].get(m.fold(name), [])
         if len(found) == 1:
             ctx.report.issue(file, legacy, id_field, FIXED, f"no id; linked by name {name!r}")
             return found[0]

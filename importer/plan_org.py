@@ -62,7 +62,8 @@ def _names(ctx: Ctx, legacy: str, r: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def _role(ctx: Ctx, legacy: str, r: dict[str, Any], managers: set[str]) -> str:
-    role = ctx.take("teamMembers", legacy, "role", m.map_role(r.get("role"), r.get("position")))
+    mapped = m.map_role(r.get("role"), r.get("position"))
+    role: str = ctx.take("teamMembers", legacy, "role", mapped)
     if role in ("coordinator", "craftsman", "designer") and legacy in managers:
         ctx.report.issue("teamMembers", legacy, "role", FIXED,
                          f"legacy role {r.get('role')!r} manages a project; made project_manager")

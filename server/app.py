@@ -18,7 +18,6 @@ from server.auth.invitations import mailer_for
 from server.auth.throttle import make_throttles
 from server.background import Background
 from server.cache.admin import stats_ctx
-from server.cache.invalidation import invalidation_middleware
 from server.cache.store import MemoryCache, NullCache, RedisCache, keep_epoch
 from server.config import Settings
 from server.errors import error_middleware
@@ -99,8 +98,7 @@ def create_app(settings: Settings) -> web.Application:
         # Metrics and the access log outside the error middleware: they see the status the
         # client got, not the exception a handler raised.
         middlewares=[answered_middleware(request_observer(metrics), log_access), error_middleware,
-                     headers_middleware, limits_middleware, auth_middleware,
-                     invalidation_middleware],
+                     headers_middleware, limits_middleware, auth_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings

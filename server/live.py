@@ -19,7 +19,6 @@ from realtime.hub.handlers import Handlers
 from realtime.hub.hub import Hub, HubConfig
 from server.auth.identity import authenticate
 from server.auth.sessions import ends_sessions, revoke_user_sessions
-from server.cache.keys import Change
 from server.cache.store import invalidate
 from server.errors import ApiError
 from server.keys import (
@@ -63,8 +62,7 @@ def setup_realtime(app: web.Application) -> None:
                           quiet=[e for e in events if is_bulk(e)])
 
     async def invalidate_events(events: list[Event]) -> None:
-        await invalidate(app[CACHE], [Change(e.table, e.record_id, e.project_id, e.org_id)
-                                      for e in events if e.table])
+        await invalidate(app[CACHE], [e.change() for e in events if e.table])
         await end_changed_identities(app, events)
 
     leader = Leader(LeaderConfig(dsn=settings.database_url or "", mode=settings.realtime_mode,

@@ -26,6 +26,7 @@ from server.auth.identity import actor
 from server.errors import Invalid, NotFound, PreconditionFailed
 from server.keys import POOL
 from server.rest import etag, if_match
+from server.writes import writes
 
 Fetch = Callable[[asyncpg.Connection, uuid.UUID], Awaitable[asyncpg.Record | None]]
 
@@ -109,7 +110,7 @@ async def read_one(request: web.Request, table: str, record_id: uuid.UUID,
 async def delete_one(request: web.Request, table: str, record_id: uuid.UUID) -> web.Response:
     """DELETE one record, at the If-Match version if one is given: 204, or 404 / 412."""
     version = if_match(request)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         if not await rows.delete_row(conn, table, record_id, version):
             await missing_or_stale(conn, table, record_id)
     return web.Response(status=204)

@@ -63,7 +63,7 @@ async def revoke(conn: asyncpg.Connection, session_id: uuid.UUID, reason: str) -
         "UPDATE user_sessions SET revoked_at = now(), revoked_reason = $2 "
         "WHERE id = $1 AND revoked_at IS NULL", session_id, reason,
     )
-    return status.endswith(" 1")
+    return bool(status.endswith(" 1"))
 
 
 async def revoke_all_for_user(conn: asyncpg.Connection, user_id: uuid.UUID,

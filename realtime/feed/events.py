@@ -9,18 +9,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from db.committed import Change
 from db.cursor_codec import Cursor, encode_feed_cursor
+from db.tables import ORG_TABLES, PROJECT_TABLES, RESOURCES, USER_TABLES
 from realtime.feed.audience import SAME, ClientCopy, client_copy
 
-RESOURCES: Mapping[str, str] = {
-    "organizations": "organization", "clients": "client", "users": "user",
-    "projects": "project", "project_members": "project_member", "tasks": "task",
-    "scope_groups": "scope_group", "scope_items": "scope_item",
-    "shop_drawings": "shop_drawing", "shop_drawing_revisions": "shop_drawing_revision",
-    "material_specs": "material_spec", "item_links": "item_link", "comments": "comment",
-    "mentions": "mention", "notifications": "notification", "attachments": "attachment",
-}
-ORG_WIDE = frozenset({"organizations", "clients", "users"})
 ACTIONS: Mapping[str, str] = {"insert": "created", "update": "updated", "delete": "deleted"}
 ROW_ACTIONS = tuple(ACTIONS)
 # Never sent to a socket, whatever the audit row holds.
@@ -106,6 +99,10 @@ class Event:
             out.append((name, payload, (audience_room(self.project_id, False),)))
         return out
 
+    def change(self) -> Change:
+        """What the event's audit row changed, as a writer's transaction reports it too."""
+        return Change(self.table, self.record_id, self.project_id, self.org_id)
+
     def payload_for(self, staff: bool) -> dict[str, Any] | None:
         """The payload a staff member or a client user may receive (None: nothing)."""
         if staff or self.client == SAME:
@@ -118,10 +115,10 @@ def _text(value: object) -> str | None:
 
 
 def _rooms(table: str, row: Mapping[str, Any], values: Mapping[str, Any]) -> tuple[str, ...]:
-    if table in ORG_WIDE:
+    if table in ORG_TABLES:
         org = row["record_id"] if table == "organizations" else row["org_id"]
         return (org_room(org),)
-    if table == "notifications":
+    if table in USER_TABLES:
         return (user_room(values["user_id"]),)
     rooms = [project_room(row["project_id"])]
     if table == "project_members":
@@ -138,9 +135,9 @@ def event_from_audit(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
     if table not in RESOURCES or action not in ACTIONS:
         return None
     values = row["new_values"] if action != "delete" else row["old_values"]
-    if values is None or (table == "notifications" and action == "delete"):
+    if values is None or (table in USER_TABLES and action == "delete"):
         return None
-    if table not in ORG_WIDE and table != "notifications" and row["project_id"] is None:
+    if table in PROJECT_TABLES and row["project_id"] is None:
         return None
     data = visible_data(row["new_values"]) if action != "delete" else None
     resource = RESOURCES[table]
@@ -153,10 +150,11 @@ def event_from_audit(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
         "actor_id": _text(row["user_id"]), "at": jsonable(row["at"]),
         "request_id": row["request_id"],
     }
-    name = "notification" if table == "notifications" else f"{resource}.{ACTIONS[action]}"
-    if table == "notifications":
+    # A user's own record (a notification) is sent as itself, named by its resource alone.
+    name = resource if table in USER_TABLES else f"{resource}.{ACTIONS[action]}"
+    if table in USER_TABLES:
         payload = data or {}
-    client = SAME if table in ORG_WIDE or table == "notifications" else client_copy(
+    client = SAME if table not in PROJECT_TABLES else client_copy(
         table, action, row["old_values"], row["new_values"], name, payload)
     return Event(
         name=name, rooms=_rooms(table, row, values), payload=payload, table=table,
@@ -198,9 +196,9 @@ def bare_event(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
     table, action = row["table_name"], row["action"]
     import_row = action == "import" and row["org_id"] is not None
     if not import_row and (table not in RESOURCES or action not in ACTIONS
-                           or table == "notifications"):
+                           or table in USER_TABLES):
         return None
-    if table in ORG_WIDE or import_row:
+    if table in ORG_TABLES or import_row:
         org = row["record_id"] if table == "organizations" else row["org_id"]
         rooms = (org_room(org),) if org is not None else ()
     else:
@@ -220,7 +218,7 @@ def bare_event(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
     }
     name = f"{resource}.{verb}"
     # Without values, an internal comment cannot be told from a shared one: not for clients.
-    client = SAME if table in ORG_WIDE or import_row else client_copy(
+    client = SAME if table in ORG_TABLES or import_row else client_copy(
         table, action, None, None, name, payload)
     return Event(
         name=name, rooms=rooms, payload=payload,

@@ -16,7 +16,8 @@ from typing import Any
 from db.cursor_codec import decode_feed_cursor, encode_feed_cursor
 from db.pool import transaction
 from db.queries import changes as q
-from realtime.feed.events import RESOURCES, ROW_ACTIONS, audience_room, project_room
+from db.tables import ORG_TABLES, PROJECT_TABLES
+from realtime.feed.events import ROW_ACTIONS, audience_room, project_room
 from realtime.feed.rows import RowFailures, row_event
 from realtime.hub.acks import Ack, failure, unknown_event
 from realtime.hub.clients import Client
@@ -25,7 +26,8 @@ from realtime.hub.limits import MAX_SUBSCRIPTIONS
 
 log = logging.getLogger("formula_pm.realtime.handlers")
 RESYNC_LIMIT = 1000
-REPLAYED_TABLES = sorted(t for t in RESOURCES if t != "notifications")
+# Every table with events but a user's own (notifications go to their recipient only).
+REPLAYED_TABLES = sorted(ORG_TABLES | PROJECT_TABLES)
 TYPING_FIELDS = ("resource", "record_id", "field")
 Handler = Callable[[str, Any], Awaitable[Ack]]
 

@@ -40,8 +40,6 @@ class Identity:
 
 
 IDENTITY = web.RequestKey("identity", Identity)
-# What this request's write transactions changed (filled just before each commit).
-CHANGES = web.RequestKey("changes", list)
 # Cache values a GET will need, read in the same round trip as the session facts
 # (key -> raw JSON, None when absent); a key missing here was not read ahead.
 READ_AHEAD = web.RequestKey("read_ahead", dict)
@@ -251,7 +249,8 @@ def from_operators(request: web.Request) -> bool:
 
 
 async def actor(request: web.Request) -> Actor:
-    """The actor for `db.transaction`: identity, request id, address, and the caller's socket."""
+    """The actor for `db.transaction`: identity, request id, address, and the caller's socket.
+    A write on the request's behalf goes through `server.writes` (its cache invalidation)."""
     who = identity(request)
     sid = request.headers.get("X-Socket-ID") or None
     if sid is not None:
@@ -261,5 +260,5 @@ async def actor(request: web.Request) -> Actor:
     return Actor(
         user_id=who.user_id, org_id=who.org_id, role=who.role,
         request_id=request.get(REQUEST_ID), origin_sid=sid, ip=client_ip(request),
-        user_agent=request.headers.get("User-Agent"), changes=request.setdefault(CHANGES, []),
+        user_agent=request.headers.get("User-Agent"),
     )

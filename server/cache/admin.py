@@ -16,7 +16,8 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from db.schema import AUDITED_TABLES, metadata
+from db.schema import metadata
+from db.tables import AUDITED_TABLES
 from server.cache.keys import (
     org_generation_key,
     project_generation_key,

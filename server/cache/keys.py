@@ -15,8 +15,9 @@ Keys (under the deployment prefix `fpm:<env>:` and the epoch):
   generation they were computed under, so a bump retires them at O(1) cost: nothing is ever
   found with KEYS or SCAN.
 
-Both the writer's request (`server/cache/invalidation.py`) and the change leader apply `plan_all`
-to what changed.
+Both the writer's request (its transactions' `on_commit`, `server/writes.py`) and the change
+leader (`server/live.py`) hand what changed, as `db.committed.Change`s, to the one
+`server.cache.store.invalidate`, which applies `plan_all`.
 """
 
 from __future__ import annotations
@@ -28,17 +29,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from db.committed import Change
+from db.tables import ORG_TABLES, PROJECT_TABLES, SEARCHABLE_TABLES, VISIBILITY_TABLES
+
 TTL = {"record": 300, "view": 60, "search": 20, "visibility": 60}  # seconds
 
-PROJECT_OWNED = frozenset({
-    "project_members", "tasks", "scope_groups", "scope_items", "shop_drawings",
-    "shop_drawing_revisions", "material_specs", "item_links", "comments", "mentions",
-    "attachments",
-})
-SEARCHABLE = frozenset({"projects", "clients", "tasks", "scope_items", "shop_drawings",
-                        "material_specs", "comments"})
-# Changes that can alter who sees what, or org-wide lists.
-ORG_WIDE = frozenset({"projects", "project_members", "clients", "users", "organizations"})
+# A change to any of a project's tables (the project itself included) bumps its generation;
+# one to a searchable table, its org's search generation. The org generation is bumped by
+# changes that can alter who sees what (the tables the visibility functions read), or
+# org-wide records.
+ORG_GENERATION_TABLES = ORG_TABLES | VISIBILITY_TABLES
 
 
 @functools.lru_cache(maxsize=8192)  # hot path: formatting UUIDs is slow
@@ -81,16 +81,6 @@ def list_key(resource: str, org_id: Any, scope: Any, generation: int,
     return f"list:{resource}:{org_id}:{scope}:{generation}:{digest.hexdigest()[:24]}"
 
 
-@dataclass(frozen=True)
-class Change:
-    """What a change touched, as read from an audit row or known to a writer."""
-
-    table: str
-    record_id: Any
-    project_id: Any = None
-    org_id: Any = None
-
-
 @dataclass
 class Invalidation:
     delete: set[str] = field(default_factory=set)
@@ -106,12 +96,11 @@ def plan(change: Change) -> Invalidation:
     out = Invalidation()
     if change.record_id is not None:
         out.delete.add(record_key(change.table, change.record_id))
-    if change.project_id is not None and (change.table in PROJECT_OWNED
-                                          or change.table == "projects"):
+    if change.project_id is not None and change.table in PROJECT_TABLES:
         out.bump.add(project_generation_key(change.project_id))
-    if change.table in ORG_WIDE and change.org_id is not None:
+    if change.table in ORG_GENERATION_TABLES and change.org_id is not None:
         out.bump.add(org_generation_key(change.org_id))
-    if change.table in SEARCHABLE and change.org_id is not None:
+    if change.table in SEARCHABLE_TABLES and change.org_id is not None:
         out.bump.add(search_generation_key(change.org_id))
     return out
 

@@ -22,6 +22,7 @@ import asyncpg
 from aiohttp import web
 
 from db.pool import transaction
+from db.tables import CACHED_TABLES, PROJECT_TABLES
 from server.audience import hides_costs, shown
 from server.auth.identity import READ_AHEAD, Identity, actor, identity
 from server.cache.keys import (
@@ -106,19 +107,22 @@ def _project_of(table: str, row: dict[str, Any]) -> str | None:
 
 
 async def may_read(request: web.Request, table: str, row: dict[str, Any]) -> bool:
-    """Would RLS let the caller read this (cached) row? Conservative where unsure."""
+    """Would RLS let the caller read this cached row? For every cached table
+    (db/tables.py) the same answer as the policies, for every kind of caller
+    (tests/db/test_read_rule.py holds the two together); for any other table no: the
+    database decides."""
     who: Identity = identity(request)
-    if str(row.get("org_id")) != _text(who.org_id):
+    if table not in CACHED_TABLES or str(row.get("org_id")) != _text(who.org_id):
         return False
-    if table == "clients" and who.client_id is not None:
-        return str(row["id"]) == _text(who.client_id)
-    if table == "users":  # a client user sees only its project teams: let RLS decide
-        return who.role != "client" or str(row.get("id")) == _text(who.user_id)
-    project = _project_of(table, row)
-    if project is None:
-        return table == "clients"
-    visible = await visible_projects(request)
-    return visible is None or project in visible
+    if table in PROJECT_TABLES:
+        project = _project_of(table, row)
+        if project is None:
+            return False
+        visible = await visible_projects(request)
+        return visible is None or project in visible
+    if table == "clients":  # staff read every client of the org; a client user its own
+        return who.client_id is None or str(row["id"]) == _text(who.client_id)
+    return False
 
 
 @functools.lru_cache(maxsize=1024)
@@ -180,7 +184,10 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 def reads_record(table: str) -> Callable[[Handler], Handler]:
     """Mark a GET handler whose `{id}` names a `table` record it reads with
-    `record_response`: the auth middleware then reads the record along with the session."""
+    `record_response`: the auth middleware then reads the record along with the session.
+    Only a cached table (db/tables.py), whose read rule is tested against RLS."""
+    if table not in CACHED_TABLES:
+        raise ValueError(f"{table} is not a cached table (db/tables.py CACHED_TABLES)")
 
     def mark(handler: Handler) -> Handler:
         setattr(handler, READS_RECORD, table)

@@ -15,8 +15,9 @@ from typing import Any, Protocol, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from db.committed import Change
 from db.pool import dumps, json_default
-from server.cache.keys import Change, plan_all
+from server.cache.keys import plan_all
 
 log = logging.getLogger("formula_pm.cache")
 
@@ -347,7 +348,11 @@ class RedisCache:
 
 
 async def invalidate(cache: Cache, changes: Iterable[Change]) -> None:
-    """Delete the records and bump the generations that `changes` touched."""
+    """Delete the records and bump the generations that `changes` touched.
+
+    The one invalidation: a writer's request calls it with what its transaction committed
+    (`server/writes.py`), and the change leader with what the audit stream says changed
+    (`server/live.py`). Nothing to do costs no round trip."""
     todo = plan_all(changes)
     await cache.retire(sorted(todo.delete), TOMBSTONE_TTL, bump=sorted(todo.bump))
 

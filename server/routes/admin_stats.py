@@ -10,6 +10,7 @@ import pydantic
 from aiohttp import web
 
 from db.pool import system_transaction
+from db.tables import AUDITED_TABLES, ORG_TABLES, PROJECT_TABLES
 from server.auth.identity import identity
 from server.auth.permissions import Perm, require
 from server.cache.admin import org_hit_counts
@@ -20,17 +21,13 @@ from server.routes.health import readiness_parts
 
 routes = web.RouteTableDef()
 
-# Resource name -> table (every table here has org_id).
-RESOURCES = {
-    "users": "users", "clients": "clients", "projects": "projects",
-    "project_members": "project_members", "tasks": "tasks", "scope_groups": "scope_groups",
-    "scope_items": "scope_items", "shop_drawings": "shop_drawings",
-    "shop_drawing_revisions": "shop_drawing_revisions", "material_specs": "material_specs",
-    "item_links": "item_links", "comments": "comments", "attachments": "attachments",
-}
+# Rows counted per table: every org-wide and project table (each has org_id) but the
+# organisation itself, and mentions, which the page has never counted.
+COUNTED = tuple(t for t in AUDITED_TABLES if t in ORG_TABLES | PROJECT_TABLES
+                and t not in ("organizations", "mentions"))
 COUNTS = " UNION ALL ".join(
-    f"SELECT '{name}' AS resource, count(*) AS n FROM {table} WHERE org_id = $1"
-    for name, table in RESOURCES.items())
+    f"SELECT '{table}' AS resource, count(*) AS n FROM {table} WHERE org_id = $1"
+    for table in COUNTED)
 
 
 class CacheShare(pydantic.BaseModel):

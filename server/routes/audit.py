@@ -17,8 +17,7 @@ from db.audience import audit_row_for_client, is_client
 from db.cursor_codec import decode_audit_cursor, encode_audit_cursor
 from db.pool import transaction
 from db.queries import audit as queries
-from db.schema import AUDITED_TABLES
-from realtime.feed.events import RESOURCES
+from db.tables import AUDITED_TABLES, RESOURCES
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, Role, require
 from server.errors import Invalid, NotFound

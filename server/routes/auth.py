@@ -32,6 +32,7 @@ from server.rest import json_response
 from server.system_events import email_fingerprint
 from server.text import ONE_LINE
 from server.validation import ApiModel, read_body
+from server.writes import invalidation, writes
 
 routes = web.RouteTableDef()
 log = logging.getLogger("formula_pm.auth")
@@ -137,7 +138,7 @@ async def logout(request: web.Request) -> web.Response:
     who = identity(request)
     act = await actor(request)
     await revoke_session(request.app, who.session_id, who.user_id, "logout", act)
-    async with system_transaction(request.app[POOL], act) as conn:
+    async with system_transaction(request.app[POOL], act, on_commit=invalidation(request)) as conn:
         await record_event(conn, "logout", org_id=who.org_id, user_id=who.user_id,
                            details={"session_id": str(who.session_id)})
     return web.Response(status=204)
@@ -164,7 +165,7 @@ async def update_me(request: web.Request) -> web.Response:
         raise Invalid("Names cannot be empty", errors=[
             {"field": k, "message": "required"} for k in ProfileBody.NOT_NULL
             if k in changes and changes[k] is None])
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         row = await q.update(conn, who.user_id, changes, None)
     assert row is not None
     return json_response(user_json(row))
@@ -189,7 +190,7 @@ async def change_password(request: web.Request) -> web.Response:
     await limits.password_change_succeeded(request.app, who.user_id)
     check_policy(body.new_password, field="new_password", email=who.email)
     new_hash = await hash_password(body.new_password)
-    async with system_transaction(pool, act) as conn:
+    async with system_transaction(pool, act, on_commit=invalidation(request)) as conn:
         await q.set_password(conn, who.user_id, new_hash)
         others = await conn.fetch(
             "UPDATE user_sessions SET revoked_at = now(), revoked_reason = 'password changed' "

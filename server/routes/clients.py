@@ -20,6 +20,7 @@ from server.openapi import doc
 from server.records import delete_one, path_id, provided, written
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.validation import ApiModel, read_body, read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 
@@ -92,7 +93,7 @@ async def create_client(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.CREATE_CLIENTS)
     body = await read_body(request, ClientCreate)
     values = body.model_dump(exclude_none=True)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         row = await queries.create_client(conn, identity(request).org_id, values)
     return json_response(record(row), status=201)
 
@@ -114,7 +115,7 @@ async def patch_client(request: web.Request) -> web.Response:
     version = if_match(request)
     body = await read_body(request, ClientPatch)
     changes = provided(body)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         row = await written(conn, "clients", client_id,
                             await queries.update_client(conn, client_id, changes, version))
     return json_response(record(row))

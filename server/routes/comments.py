@@ -32,6 +32,7 @@ from server.openapi import doc
 from server.records import check_version, path_id, read_one
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.validation import ApiModel, read_body, read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "comments"
@@ -148,7 +149,7 @@ async def create_comment(request: web.Request) -> web.Response:
     require(who.role, Perm.COMMENT)
     body = await read_body(request, CommentIn)
     visibility = comment_visibility(who.role, body.visibility)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         owner = await _owner(conn, body.entity_type, body.entity_id)
         if body.parent_id is not None:
             parent = await queries.get_comment(conn, body.parent_id)
@@ -202,7 +203,7 @@ async def update_comment(request: web.Request) -> web.Response:
     path_id(request)
     body = await read_body(request, CommentPatch)
     changes = body.model_dump(exclude_none=True)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await _own_locked(conn, request)
         if changes.get("visibility", current["visibility"]) != current["visibility"]:
             await _check_visibility_change(conn, current, changes["visibility"])
@@ -217,7 +218,7 @@ async def update_comment(request: web.Request) -> web.Response:
      tags=["comments"])
 async def delete_comment(request: web.Request) -> web.Response:
     path_id(request)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await _own_locked(conn, request)
         await rows.delete_row(conn, TABLE, current["id"])
     return web.Response(status=204)

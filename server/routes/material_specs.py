@@ -44,6 +44,7 @@ from server.scope_links import scope_items_of, with_sorted_links
 from server.validation import ApiModel, read_body, read_query
 from server.workflows import notices, specs
 from server.workflows.machine import changed_fields
+from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "material_specs"
@@ -172,7 +173,7 @@ async def create_material_spec(request: web.Request) -> web.Response:
     require(who.role, Perm.MANAGE_MATERIALS)
     body = await read_body(request, SpecIn)
     values = _with_total(body.model_dump(exclude_none=True))
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         project = await visible_project(conn, body.project_id)
         values["scope_item_ids"] = await scope_items_of(conn, body.project_id,
                                                         body.scope_item_ids)
@@ -197,7 +198,7 @@ async def update_material_spec(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_MATERIALS)
     changes = provided(await read_body(request, SpecPatch))
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await locked(conn, TABLE, spec_id, if_match(request))
         specs.LOCK.check_edit(current["status"], changed_fields(
             with_sorted_links(current), with_sorted_links(changes)), who.role)
@@ -216,7 +217,7 @@ async def update_material_spec(request: web.Request) -> web.Response:
 async def delete_material_spec(request: web.Request) -> web.Response:
     spec_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_MATERIALS)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await locked(conn, TABLE, spec_id, if_match(request))
         if current["status"] not in specs.DELETABLE:
             raise Conflict("An approved material spec is committed and cannot be deleted",
@@ -234,7 +235,7 @@ async def transition_material_spec(request: web.Request) -> web.Response:
     who = identity(request)
     body = await read_body(request, TransitionIn)
     specs.WORKFLOW.check_role(body.action, who.role)  # 403 before any state is read
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await locked(conn, TABLE, spec_id, if_match(request))
         step = specs.next_state(current["status"], body.action, who.role, body.comment)
         values: dict[str, Any] = {"status": step.target}

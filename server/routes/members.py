@@ -25,6 +25,7 @@ from server.openapi import doc
 from server.records import check_version, path_id, visible_project
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset
 from server.validation import ApiModel, read_body, read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 
@@ -116,7 +117,7 @@ async def add_member(request: web.Request) -> web.Response:
     require(who.role, Perm.MANAGE_MEMBERS)
     project_id = path_id(request)
     body = await read_body(request, MemberCreate)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         await visible_project(conn, project_id)
         user = await _new_member(conn, body)
         if await queries.is_member(conn, project_id, user["id"]):
@@ -138,7 +139,7 @@ async def change_member(request: web.Request) -> web.Response:
     project_id, user_id = path_id(request), path_id(request, "user_id")
     version = if_match(request)
     body = await read_body(request, MemberPatch)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         await _locked_member(conn, project_id, user_id, version)
         await queries.set_role(conn, project_id, user_id, body.role)
         row = await queries.get_member(conn, project_id, user_id)
@@ -154,7 +155,7 @@ async def remove_member(request: web.Request) -> web.Response:
     require(who.role, Perm.MANAGE_MEMBERS)
     project_id, user_id = path_id(request), path_id(request, "user_id")
     version = if_match(request)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         await _locked_member(conn, project_id, user_id, version)
         # Before the delete: the actor may be removing themselves and lose sight of the
         # project's tasks with it.

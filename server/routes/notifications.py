@@ -19,6 +19,7 @@ from server.openapi import doc
 from server.records import path_id
 from server.rest import PageParams, SortKey, json_response, keyset, record
 from server.validation import read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
@@ -59,7 +60,7 @@ async def list_notifications(request: web.Request) -> web.Response:
 @routes.post("/api/v1/notifications/read-all")
 @doc(summary="Mark all my notifications read", response=ReadAllOut, tags=["notifications"])
 async def read_all(request: web.Request) -> web.Response:
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         updated = await queries.mark_all_read(conn, identity(request).user_id)
     return json_response({"updated": updated})
 
@@ -68,7 +69,7 @@ async def read_all(request: web.Request) -> web.Response:
 @doc(summary="Mark one notification read", response=NotificationOut, tags=["notifications"])
 async def read_one(request: web.Request) -> web.Response:
     notification_id = path_id(request)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         row = await queries.mark_read(conn, notification_id, identity(request).user_id)
     if row is None:
         raise NotFound("No such notification")

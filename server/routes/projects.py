@@ -33,6 +33,7 @@ from server.openapi import doc
 from server.records import delete_one, path_id, provided, written
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.validation import ApiModel, read_body, read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 
@@ -158,7 +159,7 @@ async def create_project(request: web.Request) -> web.Response:
     if who.role == Role.PROJECT_MANAGER and "project_manager_id" not in body.model_fields_set:
         # A manager who opens a project runs it unless the body names someone (or null).
         values["project_manager_id"] = who.user_id
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         await check_references(conn, values)
         row = await queries.create_project(conn, org_id=who.org_id, creator=who.user_id,
                                            creator_role=who.role, values=values)
@@ -181,7 +182,7 @@ async def patch_project(request: web.Request) -> web.Response:
     project_id = path_id(request)
     version = if_match(request)
     changes = provided(await read_body(request, ProjectPatch))
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         await check_references(conn, changes)
         row = await written(conn, "projects", project_id,
                             await queries.update_project(conn, project_id, changes, version))

@@ -19,6 +19,7 @@ from server.openapi import doc
 from server.records import locked, path_id, provided, read_one, visible_project
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.validation import ApiModel, read_body, read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "scope_groups"
@@ -76,7 +77,7 @@ async def list_scope_groups(request: web.Request) -> web.Response:
 async def create_scope_group(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_SCOPE)
     body = await read_body(request, ScopeGroupIn)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         project = await visible_project(conn, body.project_id)
         row = await rows.insert_row(conn, TABLE, {**body.model_dump(), "org_id": project["org_id"]})
     return json_response(record(row), status=201)
@@ -96,7 +97,7 @@ async def update_scope_group(request: web.Request) -> web.Response:
     group_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
     changes = provided(await read_body(request, ScopeGroupPatch))
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         await locked(conn, TABLE, group_id, if_match(request))
         row = await rows.update_locked(conn, TABLE, group_id, changes)
     return json_response(record(row))
@@ -108,7 +109,7 @@ async def update_scope_group(request: web.Request) -> web.Response:
 async def delete_scope_group(request: web.Request) -> web.Response:
     group_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         await locked(conn, TABLE, group_id, if_match(request))
         if await queries.count_items(conn, group_id):
             raise Conflict("The scope group still has items; move or delete them first",

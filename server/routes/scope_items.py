@@ -37,6 +37,7 @@ from server.openapi import doc
 from server.records import delete_one, locked, path_id, provided, visible_project
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.validation import ApiModel, read_body, read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "scope_items"
@@ -152,7 +153,7 @@ async def create_scope_item(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_SCOPE)
     body = await read_body(request, ScopeItemIn)
     values = _with_total(body.model_dump(exclude_none=True))
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         project = await visible_project(conn, body.project_id)
         await _check_group(conn, body.scope_group_id, body.project_id)
         row = await rows.insert_row(conn, TABLE, {**values, "org_id": project["org_id"]})
@@ -175,7 +176,7 @@ async def update_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
     changes = provided(await read_body(request, ScopeItemPatch))
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await locked(conn, TABLE, item_id, if_match(request))
         if "scope_group_id" in changes:
             await _check_group(conn, changes["scope_group_id"], current["project_id"])

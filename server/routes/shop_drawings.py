@@ -29,6 +29,7 @@ from server.scope_links import scope_items_of, with_sorted_links
 from server.validation import ApiModel, read_body, read_query
 from server.workflows import drawings, notices
 from server.workflows.machine import Transition, changed_fields
+from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "shop_drawings"
@@ -152,7 +153,7 @@ async def create_shop_drawing(request: web.Request) -> web.Response:
     require(who.role, Perm.CREATE_DRAWINGS)
     body = await read_body(request, DrawingIn)
     values = body.model_dump(exclude_none=True, exclude={"scope_item_ids"})
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         project = await visible_project(conn, body.project_id)
         items = await scope_items_of(conn, body.project_id, body.scope_item_ids)
         row = await rows.insert_row(conn, TABLE, {
@@ -179,7 +180,7 @@ async def update_shop_drawing(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.EDIT_DRAWINGS)
     changes = provided(await read_body(request, DrawingPatch))
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await locked(conn, TABLE, drawing_id, if_match(request))
         # 409 for a decided drawing (links included; values sent back unchanged pass).
         drawings.LOCK.check_edit(current["status"], changed_fields(
@@ -201,7 +202,7 @@ async def update_shop_drawing(request: web.Request) -> web.Response:
 async def delete_shop_drawing(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
     require(identity(request).role, Perm.EDIT_DRAWINGS)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await locked(conn, TABLE, drawing_id, if_match(request))
         if (current["status"], current["revision"]) != ("draft", "Rev A"):
             raise Conflict("Only a first draft can be deleted; void the drawing instead",
@@ -259,7 +260,7 @@ async def transition_shop_drawing(request: web.Request) -> web.Response:
     who = identity(request)
     body = await read_body(request, TransitionIn)
     drawings.WORKFLOW.check_role(body.action, who.role)  # 403 before any state is read
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         current = await locked(conn, TABLE, drawing_id, if_match(request))
         step = drawings.next_state(current["status"], body.action, who.role, body.comment)
         await _apply(conn, current, step, who.user_id)

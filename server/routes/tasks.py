@@ -38,6 +38,7 @@ from server.records import delete_one, path_id, provided, visible_project, writt
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.scope_links import scope_items_of
 from server.validation import ApiModel, read_body, read_query
+from server.writes import writes
 
 routes = web.RouteTableDef()
 
@@ -153,7 +154,7 @@ async def create_task(request: web.Request) -> web.Response:
     body = await read_body(request, TaskCreate)
     values = body.model_dump(exclude_none=True, exclude={"project_id"})
     _complete(values)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         if not await is_visible(conn, body.project_id):
             raise Invalid("No such project",
                           errors=[{"field": "project_id", "message": "no such project"}])
@@ -188,7 +189,7 @@ async def patch_task(request: web.Request) -> web.Response:
     changes = provided(await read_body(request, TaskPatch))
     _require_for(who, changes)
     _complete(changes)
-    async with transaction(request.app[POOL], await actor(request)) as conn:
+    async with writes(request) as conn:
         before = None
         if changes.get("assigned_to") is not None or "scope_item_ids" in changes:
             before = await queries.get_task(conn, task_id)

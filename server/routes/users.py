@@ -25,6 +25,7 @@ from server.openapi import doc
 from server.records import path_id, read_one, written
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset
 from server.validation import ApiModel, read_body, read_query
+from server.writes import invalidation, writes
 
 routes = web.RouteTableDef()
 
@@ -119,7 +120,7 @@ async def create_user(request: web.Request) -> web.Response:
         if await q.email_taken(conn, body.email):
             raise Conflict("A user with this e-mail already exists", code="duplicate",
                            errors=[{"field": "email", "message": "already exists"}])
-    async with transaction(pool, await actor(request)) as conn:
+    async with writes(request) as conn:
         await _check_client(conn, body.role, body.client_id)
         row = await q.create(conn, identity(request).org_id, body.model_dump(), password_hash)
     return json_response(user_json(row), status=201)
@@ -138,7 +139,7 @@ async def update_user(request: web.Request) -> web.Response:
         raise Conflict("Admins cannot change their own role or status",
                        code="self_demotion")
     act = await actor(request)
-    async with transaction(request.app[POOL], act) as conn:
+    async with transaction(request.app[POOL], act, on_commit=invalidation(request)) as conn:
         before = await q.get(conn, user_id)
         if before is None:
             raise NotFound("No such user")
@@ -163,7 +164,7 @@ async def deactivate_user(request: web.Request) -> web.Response:
     if user_id == who.user_id:
         raise Conflict("Admins cannot deactivate themselves", code="self_demotion")
     act = await actor(request)
-    async with transaction(request.app[POOL], act) as conn:
+    async with transaction(request.app[POOL], act, on_commit=invalidation(request)) as conn:
         await written(conn, "users", user_id,
                       await q.update(conn, user_id, {"status": "inactive"}, if_match(request)))
     await revoke_user_sessions(request.app, user_id, "deactivated", act)
@@ -194,7 +195,8 @@ async def invite_user(request: web.Request) -> web.Response:
     if user["status"] == "inactive":
         raise Conflict("The user is deactivated", code="user_inactive")
     _mailable(user["email"])
-    async with system_transaction(pool, await actor(request)) as conn:
+    async with system_transaction(pool, await actor(request),
+                                  on_commit=invalidation(request)) as conn:
         token = await create_token(conn, user_id, "invite")
     link = set_password_link(request.app[SETTINGS], token)
     await request.app[MAILER].send(Mail(

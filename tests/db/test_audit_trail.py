@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from db.committed import Change
 from db.pool import Actor, system_transaction, transaction
 from tests.conftest import World
 
@@ -191,9 +192,13 @@ async def test_record_event_appends_user_actions(pool: asyncpg.Pool, world: Worl
 async def test_changes_of_the_current_transaction(pool: asyncpg.Pool, world: World) -> None:
     org = await world.org()
     user = await world.user(org, "admin")
-    changes: list[Any] = []
-    async with transaction(pool, Actor(user["id"], org, changes=changes)) as conn:
+    changes: list[Change] = []
+
+    async def committed(done: list[Change]) -> None:
+        changes.extend(done)
+
+    async with transaction(pool, Actor(user["id"], org), on_commit=committed) as conn:
         cid = await conn.fetchval("INSERT INTO clients (org_id, name) VALUES ($1, 'X') "
                                   "RETURNING id", org)
-    assert [(c["table_name"], c["record_id"]) for c in changes] == [("clients", cid)]
+    assert [(c.table, c.record_id) for c in changes] == [("clients", cid)]
     assert isinstance(cid, uuid.UUID)

@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 
 from db.pool import Actor, transaction
-from db.schema import PROJECT_TABLES
+from db.tables import PROJECT_TABLES
 from tests.conftest import World, actor_of
 
 

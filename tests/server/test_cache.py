@@ -9,7 +9,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from server.cache.keys import Change, plan, plan_all
+from db.committed import Change
+from server.cache.keys import plan, plan_all
 from server.cache.store import MemoryCache, RedisCache, invalidate, keep_epoch
 from server.config import Settings
 from tests.conftest import RedisServer

@@ -11,8 +11,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from db.committed import Change
 from db.pool import system_transaction
-from server.cache.keys import Change, search_generation_key
+from server.cache.keys import search_generation_key
 from server.cache.store import invalidate
 from server.keys import CACHE
 from server.routes.search import render_snippet, search_position
