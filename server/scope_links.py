@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.item_links import foreign_scope_items
+from db.queries.item_links import foreign_scope_items, set_links
 from server.errors import Invalid
 
 
@@ -31,3 +31,19 @@ def with_sorted_links(values: Mapping[str, Any]) -> dict[str, Any]:
     if out.get("scope_item_ids") is not None:
         out["scope_item_ids"] = sorted(set(out["scope_item_ids"]))
     return out
+
+
+async def vet_links(conn: asyncpg.Connection, project_id: uuid.UUID,
+                    changes: dict[str, Any]) -> None:
+    """When a change names `scope_item_ids`: those of the project, deduplicated and sorted
+    (422 naming the field for any other id)."""
+    if "scope_item_ids" in changes:
+        changes["scope_item_ids"] = await scope_items_of(conn, project_id,
+                                                         changes["scope_item_ids"])
+
+
+async def save_links(conn: asyncpg.Connection, table: str, row: asyncpg.Record,
+                     changes: Mapping[str, Any]) -> None:
+    """Store the links a change names (a change without `scope_item_ids` keeps them)."""
+    if "scope_item_ids" in changes:
+        await set_links(conn, table, row, changes["scope_item_ids"])

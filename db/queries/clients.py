@@ -8,19 +8,15 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.rows import PageLike, fetch_page, get_row, update_row
+from db.queries.rows import Records, update_row
 
 COLUMNS = ("name", "company_name", "contact_person", "email", "phone", "address", "city",
            "country", "industry", "status", "contract_value", "payment_terms", "notes")
 
 
-async def list_clients(conn: asyncpg.Connection, page: PageLike, *,
-                       status: str | None = None) -> list[asyncpg.Record]:
-    return await fetch_page(conn, "clients", [("status = {}", status)], page)
-
-
-async def get_client(conn: asyncpg.Connection, client_id: uuid.UUID) -> asyncpg.Record | None:
-    return await get_row(conn, "clients", client_id)
+CLIENTS = Records("clients", filters=("status",))
+list_clients = CLIENTS.page
+get_client = CLIENTS.one
 
 
 async def create_client(conn: asyncpg.Connection, org_id: uuid.UUID,

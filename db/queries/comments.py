@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from db.queries.rows import PageLike, fetch_page
+from db.queries.rows import Records
 
 ENTITY_TABLES = {
     "project": "projects", "task": "tasks", "scope_item": "scope_items",
@@ -17,7 +17,6 @@ ENTITY_TABLES = {
 COLUMNS = """c.*,
        coalesce((SELECT array_agg(m.user_id ORDER BY m.created_at, m.user_id)
                  FROM mentions m WHERE m.comment_id = c.id), '{}') AS mentions"""
-SELECT = f"SELECT {COLUMNS} FROM comments c"
 
 # Every user of the project's organisation that a mention names, with what decides whether
 # they are notified; a handle that names nobody comes back once with a NULL user. Read
@@ -57,15 +56,11 @@ async def entity_owner(conn: asyncpg.Connection, entity_type: str,
                                entity_id)
 
 
-async def list_comments(conn: asyncpg.Connection, page: PageLike, *, entity_type: str,
-                        entity_id: uuid.UUID) -> list[asyncpg.Record]:
-    """The comments on one record (row-level security hides internal ones from clients)."""
-    return await fetch_page(conn, "comments c", [
-        ("entity_type = {}", entity_type), ("entity_id = {}", entity_id)], page, columns=COLUMNS)
-
-
-async def get_comment(conn: asyncpg.Connection, comment_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"{SELECT} WHERE c.id = $1", comment_id)
+# Row-level security hides internal comments from client users.
+COMMENTS = Records("comments c", filters=("entity_type", "entity_id"), columns=COLUMNS,
+                   key="c.id")
+list_comments = COMMENTS.page
+get_comment = COMMENTS.one
 
 
 async def named_users(conn: asyncpg.Connection, project_id: uuid.UUID,

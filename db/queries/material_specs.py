@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 import asyncpg
 
-from db.queries.rows import PageLike, equal_to, fetch_page, get_row
+from db.queries.rows import Records
 
-FILTERS = ("project_id", "status", "category")
-
-
-async def list_specs(conn: asyncpg.Connection, page: PageLike,
-                     filters: Mapping[str, Any]) -> list[asyncpg.Record]:
-    return await fetch_page(conn, "material_specs",
-                            equal_to(filters, FILTERS), page)
-
-
-async def get_spec(conn: asyncpg.Connection, spec_id: uuid.UUID) -> asyncpg.Record | None:
-    return await get_row(conn, "material_specs", spec_id)
+SPECS = Records("material_specs", filters=("project_id", "status", "category"))
+list_specs = SPECS.page
+get_spec = SPECS.one
 
 
 async def parties(conn: asyncpg.Connection,

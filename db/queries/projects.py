@@ -9,21 +9,13 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.rows import PageLike, equal_to, fetch_page, get_row, update_row
+from db.queries.rows import Records, update_row
 
 COLUMNS = ("name", "description", "type", "status", "priority", "budget", "start_date",
            "end_date", "progress", "location", "client_id", "project_manager_id")
-FILTERS = ("status", "type", "priority", "client_id")
-
-
-async def list_projects(conn: asyncpg.Connection, page: PageLike,
-                        filters: Mapping[str, Any]) -> list[asyncpg.Record]:
-    return await fetch_page(conn, "projects", equal_to(filters, FILTERS),
-                            page)
-
-
-async def get_project(conn: asyncpg.Connection, project_id: uuid.UUID) -> asyncpg.Record | None:
-    return await get_row(conn, "projects", project_id)
+PROJECTS = Records("projects", filters=("status", "type", "priority", "client_id"))
+list_projects = PROJECTS.page
+get_project = PROJECTS.one
 
 
 async def project_refs(conn: asyncpg.Connection, project_id: uuid.UUID) -> asyncpg.Record | None:

@@ -1,5 +1,6 @@
-"""Row reads and writes every resource's queries share: one row by id, a filtered keyset
-page, insert, a guarded update or delete (with an optional expected version), a row lock.
+"""Row reads and writes every resource's queries share: a resource's `Records` (filtered
+keyset pages and one row by id), insert, a guarded update or delete (with an optional
+expected version), a row lock.
 
 Table and column names come from the code and from validated request models (never from
 raw input); every value is a `$n` parameter. Run inside `transaction(pool, actor)`, so
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
@@ -26,11 +28,6 @@ def _columns(values: Mapping[str, Any]) -> list[str]:
 
 
 # --- one row -------------------------------------------------------------------------------
-
-async def get_row(conn: asyncpg.Connection, table: str,
-                  record_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT * FROM {table} WHERE id = $1", record_id)
-
 
 async def version_of(conn: asyncpg.Connection, table: str, record_id: uuid.UUID) -> int | None:
     """The row's version, or None when the actor cannot see the row."""
@@ -148,3 +145,27 @@ async def fetch_page(conn: asyncpg.Connection, source: str, filters: Sequence[Fi
     sql = (f"SELECT {columns}, {page.key.sql} AS _sort FROM {source} WHERE {condition} "
            f"ORDER BY {page.order_sql} LIMIT {int(page.limit) + 1}")
     return list(await conn.fetch(sql, *args))
+
+
+@dataclass(frozen=True)
+class Records:
+    """What a resource lists and reads by id, declared once: its table (or the table and
+    computed columns), and the columns a list filters on by equality."""
+
+    source: str  # `tasks`, or `shop_drawings d` with `columns` naming `d.*` and more
+    filters: tuple[str, ...] = ()
+    columns: str = "*"
+    key: str = "id"  # the id column as `source` names it (`d.id`)
+
+    async def page(self, conn: asyncpg.Connection, page: PageLike,
+                   values: Mapping[str, Any]) -> list[asyncpg.Record]:
+        """One keyset page of the rows whose filter columns equal `values` (a column
+        `values` leaves out or sets to None does not filter)."""
+        return await fetch_page(conn, self.source, equal_to(values, self.filters), page,
+                                columns=self.columns)
+
+    async def one(self, conn: asyncpg.Connection,
+                  record_id: uuid.UUID) -> asyncpg.Record | None:
+        """The row with this id, or None when the actor cannot see it."""
+        return await conn.fetchrow(
+            f"SELECT {self.columns} FROM {self.source} WHERE {self.key} = $1", record_id)

@@ -6,17 +6,11 @@ import uuid
 
 import asyncpg
 
-from db.queries.rows import PageLike, fetch_page, get_row
+from db.queries.rows import Records
 
-
-async def list_scope_groups(conn: asyncpg.Connection, page: PageLike, *,
-                            project_id: uuid.UUID | None) -> list[asyncpg.Record]:
-    return await fetch_page(conn, "scope_groups", [("project_id = {}", project_id)], page)
-
-
-async def get_scope_group(conn: asyncpg.Connection,
-                          group_id: uuid.UUID) -> asyncpg.Record | None:
-    return await get_row(conn, "scope_groups", group_id)
+SCOPE_GROUPS = Records("scope_groups", filters=("project_id",))
+list_scope_groups = SCOPE_GROUPS.page
+get_scope_group = SCOPE_GROUPS.one
 
 
 async def count_items(conn: asyncpg.Connection, group_id: uuid.UUID) -> int:

@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import Any
 
 import asyncpg
 
-from db.queries.rows import PageLike, equal_to, fetch_page, get_row
+from db.queries.rows import Records
 
-FILTERS = ("project_id", "scope_group_id", "status", "category")
-
-
-async def list_scope_items(conn: asyncpg.Connection, page: PageLike,
-                           filters: Mapping[str, Any]) -> list[asyncpg.Record]:
-    return await fetch_page(conn, "scope_items",
-                            equal_to(filters, FILTERS), page)
-
-
-async def get_scope_item(conn: asyncpg.Connection, item_id: uuid.UUID) -> asyncpg.Record | None:
-    return await get_row(conn, "scope_items", item_id)
+SCOPE_ITEMS = Records("scope_items",
+                      filters=("project_id", "scope_group_id", "status", "category"))
+list_scope_items = SCOPE_ITEMS.page
+get_scope_item = SCOPE_ITEMS.one
 
 
 async def group_project(conn: asyncpg.Connection, group_id: uuid.UUID) -> uuid.UUID | None:

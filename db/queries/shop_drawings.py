@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import Any
 
 import asyncpg
 
-from db.queries.rows import PageLike, equal_to, fetch_page, insert_row
+from db.queries.rows import Records, insert_row
 
 # The submitter and reviewer behind "ball in court".
 COLUMNS = """d.*,
@@ -18,19 +16,11 @@ COLUMNS = """d.*,
                 (SELECT m.user_id FROM project_members m
                  WHERE m.project_id = d.project_id AND m.role = 'project_manager'
                  ORDER BY m.created_at, m.id LIMIT 1)) AS reviewer_id"""
-SELECT = f"SELECT {COLUMNS} FROM shop_drawings d"
-FILTERS = ("project_id", "status", "drawing_type", "room")
-
-
-async def list_drawings(conn: asyncpg.Connection, page: PageLike,
-                        filters: Mapping[str, Any]) -> list[asyncpg.Record]:
-    return await fetch_page(conn, "shop_drawings d",
-                            equal_to(filters, FILTERS), page,
-                            columns=COLUMNS)
-
-
-async def get_drawing(conn: asyncpg.Connection, drawing_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"{SELECT} WHERE d.id = $1", drawing_id)
+DRAWINGS = Records("shop_drawings d", filters=("project_id", "status", "drawing_type", "room"),
+                   columns=COLUMNS, key="d.id")
+list_drawings = DRAWINGS.page
+get_drawing = DRAWINGS.one
+REVISIONS = Records("shop_drawing_revisions", filters=("drawing_id",))
 
 
 async def last_transition_comment(conn: asyncpg.Connection,
@@ -53,8 +43,3 @@ async def close_revision(conn: asyncpg.Connection, drawing: asyncpg.Record,
         "file_size": drawing["file_size"], "closed_by": closed_by,
     })
 
-
-async def list_revisions(conn: asyncpg.Connection, drawing_id: uuid.UUID,
-                         page: PageLike) -> list[asyncpg.Record]:
-    return await fetch_page(conn, "shop_drawing_revisions", [("drawing_id = {}", drawing_id)],
-                            page)

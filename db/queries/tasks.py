@@ -9,21 +9,13 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.rows import PageLike, equal_to, fetch_page, get_row, update_row
+from db.queries.rows import Records, update_row
 
 COLUMNS = ("name", "description", "status", "priority", "assigned_to", "start_date", "due_date",
            "progress", "estimated_hours", "actual_hours", "category", "tags", "scope_item_ids")
-FILTERS = ("project_id", "status", "priority", "assigned_to")
-
-
-async def list_tasks(conn: asyncpg.Connection, page: PageLike,
-                     filters: Mapping[str, Any]) -> list[asyncpg.Record]:
-    return await fetch_page(conn, "tasks", equal_to(filters, FILTERS),
-                            page)
-
-
-async def get_task(conn: asyncpg.Connection, task_id: uuid.UUID) -> asyncpg.Record | None:
-    return await get_row(conn, "tasks", task_id)
+TASKS = Records("tasks", filters=("project_id", "status", "priority", "assigned_to"))
+list_tasks = TASKS.page
+get_task = TASKS.one
 
 
 def completion(status: str | None) -> dict[str, str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.rows import PageLike, equal_to, fetch_page, update_row
+from db.queries.rows import Records, update_row
 
 PUBLIC_COLUMNS = (
     "id, org_id, email, first_name, last_name, role, position, department, phone, status, "
@@ -31,14 +31,10 @@ async def password_hash_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> str 
     return value
 
 
-async def get(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {PUBLIC_COLUMNS} FROM users WHERE id = $1", user_id)
-
-
-async def list_users(conn: asyncpg.Connection, page: PageLike,
-                     filters: Mapping[str, Any]) -> list[asyncpg.Record]:
-    return await fetch_page(conn, "users", equal_to(filters, ("role", "status")), page,
-                            columns=PUBLIC_COLUMNS)
+# The org's user directory, as an actor (row-level security: the caller's organisation).
+USERS = Records("users", filters=("role", "status"), columns=PUBLIC_COLUMNS)
+get = USERS.one
+list_users = USERS.page
 
 
 async def create(conn: asyncpg.Connection, org_id: uuid.UUID, values: Mapping[str, Any],

@@ -81,7 +81,7 @@ async def list_clients(request: web.Request) -> web.Response:
     params = read_query(request.query, ClientQuery)
     page = keyset(params, SORTABLE, "name")
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        rows = await queries.list_clients(conn, page, status=params.status)
+        rows = await queries.list_clients(conn, page, params.model_dump(include={"status"}))
     return json_response(page.page(rows))
 
 

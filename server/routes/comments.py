@@ -135,8 +135,8 @@ async def list_comments(request: web.Request) -> web.Response:
     page = keyset(query, SORTABLE, "created_at")
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         await _owner(conn, query.entity_type, query.entity_id)
-        found = await queries.list_comments(conn, page, entity_type=query.entity_type,
-                                            entity_id=query.entity_id)
+        found = await queries.list_comments(
+            conn, page, query.model_dump(include={"entity_type", "entity_id"}))
     return json_response(page.page(found))
 
 

@@ -40,7 +40,7 @@ from server.keys import POOL
 from server.openapi import doc
 from server.records import locked, path_id, provided, read_one, visible_project
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
-from server.scope_links import scope_items_of, with_sorted_links
+from server.scope_links import save_links, scope_items_of, vet_links, with_sorted_links
 from server.validation import ApiModel, read_body, read_query
 from server.workflows import notices, specs
 from server.workflows.machine import changed_fields
@@ -202,12 +202,9 @@ async def update_material_spec(request: web.Request) -> web.Response:
         current = await locked(conn, TABLE, spec_id, if_match(request))
         specs.LOCK.check_edit(current["status"], changed_fields(
             with_sorted_links(current), with_sorted_links(changes)), who.role)
-        if "scope_item_ids" in changes:
-            changes["scope_item_ids"] = await scope_items_of(
-                conn, current["project_id"], changes["scope_item_ids"])
+        await vet_links(conn, current["project_id"], changes)
         row = await rows.update_locked(conn, TABLE, spec_id, _with_total(changes, current))
-        if "scope_item_ids" in changes:
-            await set_links(conn, TABLE, row, changes["scope_item_ids"])
+        await save_links(conn, TABLE, row, changes)
     return json_response(shape(row, who.role))
 
 

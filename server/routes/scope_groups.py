@@ -66,7 +66,8 @@ async def list_scope_groups(request: web.Request) -> web.Response:
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         if query.project_id is not None:
             await visible_project(conn, query.project_id)
-        found = await queries.list_scope_groups(conn, page, project_id=query.project_id)
+        found = await queries.list_scope_groups(conn, page,
+                                                query.model_dump(include={"project_id"}))
     return json_response(page.page(found))
 
 

@@ -25,7 +25,7 @@ from server.keys import POOL
 from server.openapi import doc
 from server.records import locked, path_id, provided, read_one, visible_project
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
-from server.scope_links import scope_items_of, with_sorted_links
+from server.scope_links import save_links, scope_items_of, vet_links, with_sorted_links
 from server.validation import ApiModel, read_body, read_query
 from server.workflows import drawings, notices
 from server.workflows.machine import Transition, changed_fields
@@ -185,12 +185,9 @@ async def update_shop_drawing(request: web.Request) -> web.Response:
         # 409 for a decided drawing (links included; values sent back unchanged pass).
         drawings.LOCK.check_edit(current["status"], changed_fields(
             with_sorted_links(current), with_sorted_links(changes)), who.role)
-        if "scope_item_ids" in changes:
-            changes["scope_item_ids"] = await scope_items_of(
-                conn, current["project_id"], changes["scope_item_ids"])
+        await vet_links(conn, current["project_id"], changes)
         row = await rows.update_locked(conn, TABLE, drawing_id, changes)
-        if "scope_item_ids" in changes:
-            await set_links(conn, TABLE, row, changes["scope_item_ids"])
+        await save_links(conn, TABLE, row, changes)
         drawing = await queries.get_drawing(conn, drawing_id)
     assert drawing is not None
     return json_response(shape(drawing, who.role))
@@ -220,7 +217,7 @@ async def list_revisions(request: web.Request) -> web.Response:
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         if await queries.get_drawing(conn, drawing_id) is None:
             raise NotFound("No such shop drawing")
-        found = await queries.list_revisions(conn, drawing_id, page)
+        found = await queries.REVISIONS.page(conn, page, {"drawing_id": drawing_id})
     return json_response(page.page(found))
 
 

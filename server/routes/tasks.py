@@ -36,7 +36,7 @@ from server.keys import POOL
 from server.openapi import doc
 from server.records import delete_one, path_id, provided, visible_project, written
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
-from server.scope_links import scope_items_of
+from server.scope_links import save_links, scope_items_of, vet_links
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
@@ -196,13 +196,10 @@ async def patch_task(request: web.Request) -> web.Response:
             if before is None:
                 raise NotFound("No such task")
             await _check_assignee(conn, before["project_id"], changes.get("assigned_to"))
-        if before is not None and "scope_item_ids" in changes:
-            changes["scope_item_ids"] = await scope_items_of(
-                conn, before["project_id"], changes["scope_item_ids"])
+            await vet_links(conn, before["project_id"], changes)
         row = await written(conn, "tasks", task_id,
                             await queries.update_task(conn, task_id, changes, version))
-        if "scope_item_ids" in changes:
-            await set_links(conn, "tasks", row, changes["scope_item_ids"])
+        await save_links(conn, "tasks", row, changes)
         if (before is not None and row["assigned_to"] is not None
                 and row["assigned_to"] != before["assigned_to"]
                 and row["assigned_to"] != who.user_id):
