@@ -11,7 +11,6 @@ import secrets
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -79,7 +78,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     tuned = tune_malloc()  # once per worker process, before its heap grows
     collector = tune_collector()
-    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    settings = settings.model_copy(update={"host": args.host or settings.host,
+                                           "port": args.port or settings.port})
     check_address_free(settings.host, settings.port)
     if settings.redis_url:
         probe_redis(settings.redis_url)

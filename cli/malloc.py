@@ -6,7 +6,8 @@ then grew by freed memory it kept, and RSS by 11-13 % in 10 minutes. ``tune_mall
 both thresholds. (Limiting arenas as well, ``MALLOC_ARENA_MAX``, made no difference there.)
 A setting whose glibc variable is in the environment (``MALLOC_MMAP_THRESHOLD_``,
 ``MALLOC_TRIM_THRESHOLD_``) was applied by glibc at start and is left alone;
-``FPM_MALLOC_TUNING=off`` leaves both to glibc. Not glibc: nothing is done.
+``FPM_MALLOC_TUNING=off`` leaves both to glibc (read as the settings read it:
+server/config.py's ``ProcessTuning``). Not glibc: nothing is done.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import ctypes
 import logging
 import os
 from collections.abc import Mapping
+
+from server.config import load_tuning
 
 log = logging.getLogger("formula_pm.malloc")
 
@@ -38,7 +41,7 @@ def _glibc() -> ctypes.CDLL | None:
 
 def settings(env: Mapping[str, str]) -> dict[str, int]:
     """What ``tune_malloc`` sets, given the environment: {glibc variable: value}."""
-    if env.get("FPM_MALLOC_TUNING", "on").strip().lower() in ("off", "0", "false", "no"):
+    if not load_tuning(env).malloc_tuning:
         return {}
     return {name: value for name, (_, value) in DEFAULTS.items() if name not in env}
 

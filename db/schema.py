@@ -28,6 +28,19 @@ from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, TSVECTOR, UUID
 from sqlalchemy.types import UserDefinedType
 
 from db.audience import COMMENT_VISIBILITIES
+from rules.enums import (
+    CLIENT_STATUSES,
+    DRAWING_STATUSES,
+    PRIORITIES,
+    PROJECT_STATUSES,
+    PROJECT_TYPES,
+    ROLES,
+    SCOPE_STATUSES,
+    SPEC_STATUSES,
+    TASK_STATUSES,
+    UNITS,
+    USER_STATUSES,
+)
 
 metadata = MetaData(
     naming_convention={
@@ -49,32 +62,9 @@ class XID8(UserDefinedType[Any]):
         return "xid8"
 
 
-ROLES = ("admin", "project_manager", "designer", "coordinator", "craftsman", "client")
-USER_STATUSES = ("active", "invited", "inactive")
-CLIENT_STATUSES = ("active", "prospect", "inactive", "archived")
-PROJECT_TYPES = (
-    "fit_out", "commercial", "residential", "retail", "hospitality", "office", "healthcare",
-    "industrial", "mep", "millwork", "general_contractor", "management",
-)
-PROJECT_STATUSES = ("draft", "on_tender", "active", "on_hold", "completed", "cancelled")
-PRIORITIES = ("low", "medium", "high", "urgent")
-TASK_STATUSES = ("pending", "in_progress", "review", "completed", "cancelled")
-SCOPE_STATUSES = ("pending", "in_progress", "on_hold", "completed", "cancelled")
-DRAWING_STATUSES = (
-    "draft", "submitted", "in_review", "approved", "approved_as_noted",
-    "revise_and_resubmit", "rejected", "void",
-)
-SPEC_STATUSES = (
-    "pending", "pending_approval", "approved", "revision_required", "rejected",
-    "ordered", "in_stock", "delivered", "used",
-)
 ENTITY_TYPES = ("project", "task", "scope_item", "shop_drawing", "material_spec")
 # Attachments may also belong to a comment (and are then as visible as the comment).
 ATTACHABLE_TYPES = (*ENTITY_TYPES, "comment")
-UNITS = (
-    "pcs", "sqm", "sqft", "lm", "lft", "m", "ft", "kg", "lb", "ton", "hours", "days", "lot",
-    "set", "l",
-)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

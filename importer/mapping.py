@@ -13,6 +13,16 @@ import unicodedata
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from rules.enums import (
+    DRAWING_STATUSES,
+    PRIORITIES,
+    PROJECT_STATUSES,
+    PROJECT_TYPES,
+    SCOPE_STATUSES,
+    SPEC_STATUSES,
+    TASK_STATUSES,
+)
+
 T = TypeVar("T")
 Mapped = tuple[T, str | None]
 
@@ -66,37 +76,30 @@ def map_role(role: Any, position: Any = None) -> Mapped[str]:
 CLIENT_STATUS = {"active": "active", "prospect": "prospect", "potential": "prospect",
                  "lead": "prospect", "inactive": "inactive", "archived": "archived"}
 # Project types: hyphenated legacy spellings; "electrical" was the frontend's word for mep.
-PROJECT_TYPE = {t: t for t in (
-    "fit_out", "commercial", "residential", "retail", "hospitality", "office", "healthcare",
-    "industrial", "mep", "millwork", "general_contractor", "management")} | {
+PROJECT_TYPE = {t: t for t in PROJECT_TYPES} | {
     "fitout": "fit_out", "electrical": "mep", "gc": "general_contractor"}
 # Project statuses: awarded means work goes ahead (active); not-awarded ends it (cancelled).
-PROJECT_STATUS = {s: s for s in (
-    "draft", "on_tender", "active", "on_hold", "completed", "cancelled")} | {
+PROJECT_STATUS = {s: s for s in PROJECT_STATUSES} | {
     "tender": "on_tender", "awarded": "active", "in_progress": "active",
     "not_awarded": "cancelled", "canceled": "cancelled", "planning": "draft"}
-PRIORITY = {p: p for p in ("low", "medium", "high", "urgent")} | {
+PRIORITY = {p: p for p in PRIORITIES} | {
     "critical": "urgent", "normal": "medium"}
 # Tasks: the legacy system wrote `active`, `in_progress` and `in-progress` for one state.
-TASK_STATUS = {s: s for s in ("pending", "in_progress", "review", "completed", "cancelled")} | {
+TASK_STATUS = {s: s for s in TASK_STATUSES} | {
     "active": "in_progress", "started": "in_progress", "in_review": "review",
     "todo": "pending", "not_started": "pending", "on_hold": "pending", "done": "completed",
     "canceled": "cancelled"}
-SCOPE_STATUS = {s: s for s in ("pending", "in_progress", "on_hold", "completed", "cancelled")} | {
+SCOPE_STATUS = {s: s for s in SCOPE_STATUSES} | {
     "active": "in_progress", "not_started": "pending", "done": "completed",
     "canceled": "cancelled"}
 # Shop drawings, onto the submittal workflow: an uploaded drawing awaiting approval has been
 # submitted; "revision required" asks the submitter to revise and resubmit.
-DRAWING_STATUS = {s: s for s in (
-    "draft", "submitted", "in_review", "approved", "approved_as_noted", "revise_and_resubmit",
-    "rejected", "void")} | {
+DRAWING_STATUS = {s: s for s in DRAWING_STATUSES} | {
     "pending": "submitted", "pending_approval": "submitted", "under_review": "in_review",
     "revision_required": "revise_and_resubmit", "revise": "revise_and_resubmit",
     "approved_with_comments": "approved_as_noted", "cancelled": "void", "voided": "void"}
-SPEC_STATUS = {s: s for s in (
-    "pending", "pending_approval", "approved", "revision_required", "rejected", "ordered",
-    "in_stock", "delivered", "used")} | {"submitted": "pending_approval",
-                                         "revise": "revision_required"}
+SPEC_STATUS = {s: s for s in SPEC_STATUSES} | {"submitted": "pending_approval",
+                                               "revise": "revision_required"}
 
 
 def map_client_status(value: Any) -> Mapped[str]:

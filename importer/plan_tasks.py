@@ -10,6 +10,7 @@ from importer import mapping as m
 from importer.plan import Ctx, Ref, Row, append_notes, stamps, unique_records
 from importer.plan_projects import ensure_member, project_of
 from importer.report import FIXED, UNLINKED
+from rules import tasks as task_rules
 
 TASK_FIELDS = frozenset({
     "id", "projectId", "name", "description", "status", "priority", "assignedTo",
@@ -20,14 +21,16 @@ SCOPE_MENTION = re.compile(r"@scope:\s*(.+)", re.I)
 
 def _completion(ctx: Ctx, legacy: str, r: dict[str, Any], status: str, progress: int
                 ) -> tuple[int, dt.datetime | None]:
-    """Completed tasks carry progress 100 and a completion time; others carry none.
+    """Completed tasks carry progress 100 and a completion time; others carry none
+    (`rules.tasks`).
 
     Rule for `completed` without completedAt: the status is the user's explicit act and is
     trusted; progress becomes 100 and completed_at the record's last update (updatedAt),
     the closest recorded time to the completion (see _completion_time)."""
     file = "tasks"
     done = ctx.take(file, legacy, "completedAt", m.parse_datetime(r.get("completedAt")))
-    if status != "completed":
+    rule = task_rules.completion(status)
+    if rule.completed_at is not task_rules.Stamp.SET:
         if done is not None:
             ctx.report.issue(file, legacy, "completedAt", FIXED,
                              f"status is {status} but completedAt is set; completedAt cleared")
@@ -36,14 +39,15 @@ def _completion(ctx: Ctx, legacy: str, r: dict[str, Any], status: str, progress:
     if done is None:
         done, source = _completion_time(ctx, legacy, r)
         fixes.append(f"completed_at set to {source} ({done.isoformat()})")
-    if progress != 100:
-        fixes.append(f"progress {progress} set to 100")
+    forced = progress if rule.progress is None else rule.progress
+    if progress != forced:
+        fixes.append(f"progress {progress} set to {forced}")
     if fixes:
         missing = "no completedAt" if "completedAt" not in r or not r["completedAt"] else \
             "a completedAt"
         ctx.report.issue(file, legacy, "status", FIXED, f"completed with progress {progress} and "
                          f"{missing}: " + ", ".join(fixes))
-    return 100, done
+    return forced, done
 
 
 def _completion_time(ctx: Ctx, legacy: str, r: dict[str, Any]) -> tuple[dt.datetime, str]:

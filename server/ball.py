@@ -2,7 +2,7 @@
 
 The notification row is written like a mention's (`db.queries.notifications.notify`), so
 its audit row becomes the live `notification` event to `user:{id}` and it shows in the
-recipient's notification list. Who holds the ball is decided in `server.workflows.notices`.
+recipient's notification list. Who holds the ball is decided in `rules.workflows.notices`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import asyncpg
 
 from db.queries import notifications as notes
 from db.queries.comments import author_name
-from server.workflows.machine import Transition
-from server.workflows.notices import Party, notice, recipient
+from rules.workflows.machine import Transition
+from rules.workflows.notices import Party, notice, recipient
 
 
 async def pass_ball(conn: asyncpg.Connection, record: Mapping[str, object], *,

@@ -16,7 +16,8 @@ largest share of the commit-to-client tail (BENCHMARKS.md). Two settings, applie
   collection would promote them, and full collections become rare (none in a measured
   25 s window, against 2-3 per worker).
 
-``FPM_GC_TUNING=off`` leaves the collector as Python sets it.
+``FPM_GC_TUNING=off`` leaves the collector as Python sets it (read as the settings read it:
+server/config.py's ``ProcessTuning``).
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ import gc
 import os
 from collections.abc import Mapping
 
+from server.config import load_tuning
+
 FIRST_THRESHOLD = 10_000
 
 
 def enabled(env: Mapping[str, str]) -> bool:
-    return env.get("FPM_GC_TUNING", "on").strip().lower() not in ("off", "0", "false", "no")
+    return load_tuning(env).gc_tuning
 
 
 def thresholds(env: Mapping[str, str]) -> tuple[int, int, int] | None:

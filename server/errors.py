@@ -17,6 +17,7 @@ from aiohttp import web
 from sqlalchemy import ForeignKeyConstraint, UniqueConstraint
 
 from db.schema import metadata
+from rules.errors import InvalidInput, NotPermitted, RuleError, WrongState
 
 log = logging.getLogger("formula_pm.errors")
 
@@ -91,6 +92,19 @@ class TooManyRequests(ApiError):
 
 class Unavailable(ApiError):
     status, code, title = 503, "unavailable", "Service unavailable"
+
+
+# How the server answers a rule's refusal (`rules.errors`): the same problem, the rule's
+# detail, code (else the class's default), field errors and extension members. A bare
+# RuleError (no kind) is a bug of the rule: a 500.
+_RULE_PROBLEMS: dict[type[RuleError], type[ApiError]] = {
+    NotPermitted: Forbidden, WrongState: Conflict, InvalidInput: Invalid, RuleError: ApiError}
+
+
+def rule_problem(exc: RuleError) -> ApiError:
+    """The problem that answers a rule's refusal."""
+    kind = next(_RULE_PROBLEMS[k] for k in type(exc).__mro__ if k in _RULE_PROBLEMS)
+    return kind(exc.detail, code=exc.code, errors=exc.errors, extra=exc.extra)
 
 
 _HTTP_CODES = {
@@ -310,7 +324,8 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     request[REQUEST_ID] = rid
     try:
         response = await handler(request)
-    except ApiError as exc:
+    except (ApiError, RuleError) as caught:
+        exc = rule_problem(caught) if isinstance(caught, RuleError) else caught
         return problem_response(exc.status, exc.title, exc.detail, exc.code, rid,
                                 errors=exc.errors, headers=exc.headers, extra=exc.extra)
     except pydantic.ValidationError as exc:

@@ -22,7 +22,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from db.json_depth import value_depth
-from db.schema import UNITS
+from rules.enums import UNITS
 from server.email_address import normalise_email
 from server.errors import Invalid
 from server.text import MULTI_LINE, ONE_LINE

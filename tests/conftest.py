@@ -19,7 +19,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +181,7 @@ def settings(
 @pytest.fixture(scope="session")
 def memory_settings(settings: Settings) -> Settings:
     """The same, without Redis: single worker, in-process cache and fan-out."""
-    return replace(settings, redis_url=None)
+    return settings.model_copy(update={"redis_url": None})
 
 
 @pytest.fixture(scope="session")

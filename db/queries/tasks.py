@@ -10,6 +10,8 @@ from typing import Any
 import asyncpg
 
 from db.queries.rows import Records, update_row
+from rules.tasks import Stamp
+from rules.tasks import completion as decide_completion
 
 COLUMNS = ("name", "description", "status", "priority", "assigned_to", "start_date", "due_date",
            "progress", "estimated_hours", "actual_hours", "category", "tags", "scope_item_ids")
@@ -18,21 +20,22 @@ list_tasks = TASKS.page
 get_task = TASKS.one
 
 
+_COMPLETED_AT = {Stamp.SET: "coalesce(completed_at, now())", Stamp.CLEAR: "NULL"}
+
+
 def completion(status: str | None) -> dict[str, str]:
-    """Raw SQL assignments for a status change: completing stamps completed_at (once),
-    any other status clears it."""
-    if status is None:
-        return {}
-    if status == "completed":
-        return {"completed_at": "coalesce(completed_at, now())"}
-    return {"completed_at": "NULL"}
+    """Raw SQL assignments for a status change (`rules.tasks`): completing stamps
+    completed_at (once), any other status clears it."""
+    stamp = decide_completion(status).completed_at
+    return {} if stamp is Stamp.KEEP else {"completed_at": _COMPLETED_AT[stamp]}
 
 
 async def create_task(conn: asyncpg.Connection, *, org_id: uuid.UUID, project_id: uuid.UUID,
                       created_by: uuid.UUID, values: Mapping[str, Any]) -> asyncpg.Record:
     columns = [c for c in COLUMNS if c in values]
     placeholders = "".join(f", ${i + 4}" for i in range(len(columns)))
-    done = "now()" if values.get("status") == "completed" else "NULL"
+    stamp = decide_completion(values.get("status")).completed_at
+    done = "now()" if stamp is Stamp.SET else "NULL"
     row = await conn.fetchrow(
         f"INSERT INTO tasks (org_id, project_id, created_by, completed_at"
         f"{''.join(', ' + c for c in columns)}) VALUES ($1, $2, $3, {done}{placeholders}) "

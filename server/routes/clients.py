@@ -10,7 +10,7 @@ from aiohttp import web
 
 from db.pool import transaction
 from db.queries import clients as queries
-from db.schema import CLIENT_STATUSES
+from rules.enums import CLIENT_STATUSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.cache.reads import reads_record, record_response

@@ -22,12 +22,12 @@ from db.queries import comments as queries
 from db.queries import notifications as notes
 from db.queries import rows
 from db.schema import ENTITY_TYPES
+from rules.mentions import named_from_rows, parse_mentions, snippet, sort_out
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.fields import Body, OneOf, RecordOut
 from server.keys import POOL
-from server.mentions import named_from_rows, parse_mentions, snippet, sort_out
 from server.openapi import doc
 from server.records import check_version, path_id, read_one
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record

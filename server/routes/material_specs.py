@@ -16,7 +16,9 @@ from db.queries import material_specs as queries
 from db.queries import rows
 from db.queries.events import record_transition
 from db.queries.item_links import set_links
-from db.schema import SPEC_STATUSES
+from rules.enums import SPEC_STATUSES
+from rules.workflows import notices, specs
+from rules.workflows.machine import changed_fields
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.ball import pass_ball
@@ -42,8 +44,6 @@ from server.records import locked, path_id, provided, read_one, visible_project
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.scope_links import save_links, scope_items_of, vet_links, with_sorted_links
 from server.validation import ApiModel, read_body, read_query
-from server.workflows import notices, specs
-from server.workflows.machine import changed_fields
 from server.writes import writes
 
 routes = web.RouteTableDef()

@@ -14,13 +14,13 @@ from db.queries import members as queries
 from db.queries.comments import author_name
 from db.queries.notifications import notify
 from db.queries.projects import org_user
-from db.schema import ROLES
+from rules.enums import ROLES
+from rules.mentions import snippet
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Invalid, NotFound
 from server.fields import Email, RecordOut, field_error
 from server.keys import POOL
-from server.mentions import snippet
 from server.openapi import doc
 from server.records import check_version, path_id, visible_project
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset

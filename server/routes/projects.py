@@ -12,7 +12,7 @@ from aiohttp import web
 
 from db.pool import transaction
 from db.queries import projects as queries
-from db.schema import PRIORITIES, PROJECT_STATUSES, PROJECT_TYPES
+from rules.enums import PRIORITIES, PROJECT_STATUSES, PROJECT_TYPES
 from server.audience import shaper, shown
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, Role, require

@@ -13,7 +13,7 @@ from aiohttp import web
 from db.pool import transaction
 from db.queries import rows
 from db.queries import scope_items as queries
-from db.schema import SCOPE_STATUSES
+from rules.enums import SCOPE_STATUSES
 from server.audience import shaper, shown
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require

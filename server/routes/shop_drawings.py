@@ -15,7 +15,9 @@ from db.queries import rows
 from db.queries import shop_drawings as queries
 from db.queries.events import record_transition
 from db.queries.item_links import set_links
-from db.schema import DRAWING_STATUSES
+from rules.enums import DRAWING_STATUSES
+from rules.workflows import drawings, notices
+from rules.workflows.machine import Transition, changed_fields
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.ball import pass_ball
@@ -27,8 +29,6 @@ from server.records import locked, path_id, provided, read_one, visible_project
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.scope_links import save_links, scope_items_of, vet_links, with_sorted_links
 from server.validation import ApiModel, read_body, read_query
-from server.workflows import drawings, notices
-from server.workflows.machine import Transition, changed_fields
 from server.writes import writes
 
 routes = web.RouteTableDef()

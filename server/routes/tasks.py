@@ -15,7 +15,8 @@ from db.queries import tasks as queries
 from db.queries.item_links import set_links
 from db.queries.members import is_member
 from db.queries.projects import is_visible
-from db.schema import PRIORITIES, TASK_STATUSES
+from rules.enums import PRIORITIES, TASK_STATUSES
+from rules.tasks import completion
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, require
 from server.cache.reads import reads_record, record_response
@@ -120,8 +121,9 @@ def _require_for(who: Identity, changes: dict[str, Any]) -> None:
 
 
 def _complete(values: dict[str, Any]) -> None:
-    if values.get("status") == "completed":
-        values["progress"] = 100
+    forced = completion(values.get("status")).progress
+    if forced is not None:
+        values["progress"] = forced
 
 
 async def _check_assignee(conn: asyncpg.Connection, project_id: uuid.UUID,

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from db.pool import system_transaction, transaction
 from db.queries import users as q
-from db.schema import ROLES
+from rules.enums import ROLES
 from server.auth.identity import actor, identity
 from server.auth.invitations import create_token, set_password_link
 from server.auth.passwords import check_policy, hash_password

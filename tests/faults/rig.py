@@ -13,7 +13,6 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -75,8 +74,9 @@ class Rig:
         self.proxies = [Proxy(self._socket_path()) for _ in range(2)]
         shared = Settings(redis_url=self.redis.url, env_name="faults", jwt_secret="f" * 48,
                           data_dir=tmp)
-        self.workers = [FaultWorker(replace(shared, database_url=_via(self.url, p.port)), tmp)
-                        for p in self.proxies]
+        self.workers = [
+            FaultWorker(shared.model_copy(update={"database_url": _via(self.url, p.port)}), tmp)
+            for p in self.proxies]
         self.projects: list[str] = []
         self.people: list[Person] = []
         self.admin_token = ""

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -232,7 +232,8 @@ async def test_a_client_that_stops_reading_is_dropped_under_load(
     bound = 1024 * 1024
     monkeypatch.setenv("SOCKET_MAX_BUFFER_BYTES", str(bound))
     # Hundreds of sockets of a few users: far over the cap meant for a real user.
-    shared = replace(settings, env_name=f"{settings.env_name}s", socket_max_per_user=1000)
+    shared = settings.model_copy(update={"env_name": f"{settings.env_name}s",
+                                         "socket_max_per_user": 1000})
     async with running(shared, tmp_path) as workers, aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0)) as http:
         clients = [Lean(http, workers[i % 2].url, token, keep_ids=i < 10)
@@ -338,7 +339,8 @@ async def test_reconnect_storm_keeps_rest_responsive_and_loses_nothing(
     projects = [str(await world.project(org, name=f"Storm {i}")) for i in range(20)]
     tokens = [await token_for(token_app, u) for u in users]
     # Hundreds of sockets of a few users: far over the cap meant for a real user.
-    shared = replace(settings, env_name=f"{settings.env_name}r", socket_max_per_user=1000)
+    shared = settings.model_copy(update={"env_name": f"{settings.env_name}r",
+                                         "socket_max_per_user": 1000})
     async with running(shared, tmp_path) as workers, aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0)) as http:
         watchers = [Watcher(tokens[i % 10], projects[i % 20], workers[i % 2].url)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +71,7 @@ async def test_verify_full_migrates_pools_and_leads_over_tls(
         assert await pool.fetchval("SELECT count(*) FROM alembic_version") == 1
     finally:
         await pool.close()
-    app = create_app(replace(settings, database_url=url, redis_url=None))
+    app = create_app(settings.model_copy(update={"database_url": url, "redis_url": None}))
     http = await aiohttp_client(app)
     leader_tls = None
     for _ in range(100):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,8 @@ async def test_cache_bus_presence_and_throttles_over_a_secured_redis(
         world: World, pool: Any, socks: Callable[[], Sock]) -> None:
     url = {"password": secured.url(), "acl-user": secured.url(acl=True),
            "tls": secured.tls_url()}[kind]
-    app = create_app(replace(settings, redis_url=url, env_name=f"{settings.env_name}{kind}"))
+    app = create_app(settings.model_copy(
+        update={"redis_url": url, "env_name": f"{settings.env_name}{kind}"}))
     http = await aiohttp_client(app)
     org = await world.org()
     admin = await world.user(org, "admin")

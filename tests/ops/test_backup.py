@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +79,8 @@ async def test_backup_then_restore_into_a_fresh_database_is_the_same(
     out = capsys.readouterr().out
     assert "highest audit id" in out and "MISMATCH" not in out
     assert await fingerprint(target) == source  # every table, the audit log included
-    restored = replace(settings, database_url=target, env_name=settings.env_name + "r")
+    restored = settings.model_copy(update={"database_url": target,
+                                           "env_name": settings.env_name + "r"})
     assert await _read_projects(restored, admin, world) == before
 
     async with pool.acquire() as conn:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from contextlib import AsyncExitStack
-from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -50,8 +49,8 @@ async def test_flush_one_organisation_on_two_workers(
     async with AsyncExitStack() as stack:
         workers = []
         for number in (1, 2):
-            app = create_app(replace(settings, worker_name=f"flush-{number}",
-                                     cache_stats_interval=0.2))
+            app = create_app(settings.model_copy(update={"worker_name": f"flush-{number}",
+                                                          "cache_stats_interval": 0.2}))
             client = await stack.enter_async_context(TestClient(TestServer(app)))
             workers.append((client, await world.headers(app, admin_a),
                             await world.headers(app, admin_b)))

@@ -232,10 +232,9 @@ class InProcess:
 async def one_worker(aiohttp_client: Any, memory_settings: Settings,
                      pool: asyncpg.Pool) -> InProcess:
     """The app as `serve` runs it without Redis, in poll mode, with a test client."""
-    from dataclasses import replace
 
     from server.app import create_app
 
-    app = create_app(replace(memory_settings, realtime_mode="poll"))
+    app = create_app(memory_settings.model_copy(update={"realtime_mode": "poll"}))
     return InProcess(app, await aiohttp_client(app))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -78,7 +77,7 @@ async def test_oversized_and_malformed_frames_do_not_disturb_the_worker(
     aiohttp_client: Factory, memory_settings: Settings, pool: asyncpg.Pool, world: World,
     socks: Callable[[], Sock],
 ) -> None:
-    settings = replace(memory_settings, socket_max_message_bytes=4096)
+    settings = memory_settings.model_copy(update={"socket_max_message_bytes": 4096})
     app, url, admin, project, _ = await _live(aiohttp_client, settings, world)
     calm = socks()
     await calm.connect(url, await world.token(app, admin))
@@ -102,7 +101,8 @@ async def test_oversized_and_malformed_frames_do_not_disturb_the_worker(
 async def test_cors_only_for_configured_origins(
     aiohttp_client: Factory, memory_settings: Settings, pool: asyncpg.Pool,
 ) -> None:
-    app = create_app(replace(memory_settings, cors_origins=("https://pm.example.test",)))
+    app = create_app(memory_settings.model_copy(
+        update={"cors_origins": ("https://pm.example.test",)}))
     http = await aiohttp_client(app)
     allowed = await http.get("/health", headers={"Origin": "https://pm.example.test"})
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://pm.example.test"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -24,8 +23,9 @@ async def test_a_held_pool_answers_503_and_unavailable_within_the_bound(
         aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
         memory_settings: Settings, pool: asyncpg.Pool, world: World,
         socks: Callable[[], Sock]) -> None:
-    app = create_app(replace(memory_settings, pool_min_size=1, pool_max_size=2,
-                             db_pool_timeout=0.5, cache_enabled=False))
+    app = create_app(memory_settings.model_copy(update={"pool_min_size": 1, "pool_max_size": 2,
+                                                         "db_pool_timeout": 0.5,
+                                                         "cache_enabled": False}))
     http = await aiohttp_client(app)
     org = await world.org()
     member = await world.user(org, "designer")

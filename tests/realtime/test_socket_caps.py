@@ -7,7 +7,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -60,7 +59,7 @@ def test_settings_read_and_bounded() -> None:
 async def test_sockets_per_user_are_capped_across_workers(
         aiohttp_client: Factory, settings: Settings, world: World,
         session: aiohttp.ClientSession) -> None:
-    capped = replace(settings, socket_max_per_user=3)
+    capped = settings.model_copy(update={"socket_max_per_user": 3})
     one, url_one = await served(aiohttp_client, capped)
     two, url_two = await served(aiohttp_client, capped)
     org = await world.org()
@@ -86,7 +85,7 @@ async def test_sockets_per_user_are_capped_across_workers(
 async def test_slots_of_a_dead_worker_are_given_back(
         aiohttp_client: Factory, settings: Settings, world: World,
         session: aiohttp.ClientSession) -> None:
-    capped = replace(settings, socket_max_per_user=2)
+    capped = settings.model_copy(update={"socket_max_per_user": 2})
     app, url = await served(aiohttp_client, capped)
     org = await world.org()
     user = await world.user(org, "designer")
@@ -110,7 +109,8 @@ async def test_slots_of_a_dead_worker_are_given_back(
 async def test_unconnected_engineio_sessions_are_closed_at_the_deadline(
         aiohttp_client: Factory, settings: Settings, world: World,
         session: aiohttp.ClientSession) -> None:
-    app, url = await served(aiohttp_client, replace(settings, socket_connect_timeout=1.0))
+    app, url = await served(aiohttp_client,
+                            settings.model_copy(update={"socket_connect_timeout": 1.0}))
     org = await world.org()
     user = await world.user(org, "designer")
     token = await world.token(app, user)
@@ -152,7 +152,8 @@ async def test_a_connect_cut_by_the_deadline_leaves_nothing_behind(
         session: aiohttp.ClientSession) -> None:
     """The deadline closes a session whose connect handler is still running (say, queued
     behind a reconnect storm): the handler's socket is then disconnected, not kept."""
-    app, url = await served(aiohttp_client, replace(settings, socket_connect_timeout=1.0))
+    app, url = await served(aiohttp_client,
+                            settings.model_copy(update={"socket_connect_timeout": 1.0}))
     hub = app[HUB]
     org = await world.org()
     user = await world.user(org, "designer")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -31,8 +30,9 @@ CEILING = 10
 
 @pytest.fixture
 async def proxied_app(settings: Settings, pool: Any) -> web.Application:
-    trusted = replace(settings, trusted_proxies=("127.0.0.1/32",),
-                      trusted_networks=(ipaddress.ip_network("127.0.0.1/32"),))
+    trusted = settings.model_copy(update={
+        "trusted_proxies": ("127.0.0.1/32",),
+        "trusted_networks": (ipaddress.ip_network("127.0.0.1/32"),)})
     app = create_app(trusted)
     app[MAILER] = Outbox()
     return app

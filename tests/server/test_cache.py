@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import replace
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -75,7 +74,7 @@ async def test_health_reports_degraded_cache_without_failing(
 
     server = RedisServer()
     try:
-        app = create_app(replace(settings, redis_url=server.url))
+        app = create_app(settings.model_copy(update={"redis_url": server.url}))
         http = await aiohttp_client(app)
         ready = await (await http.get("/health/ready")).json()
         assert ready["cache"]["status"] == "healthy"

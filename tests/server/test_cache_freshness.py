@@ -6,7 +6,6 @@ import asyncio
 import re
 import time
 import uuid
-from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -102,7 +101,7 @@ async def test_metrics_count_cache_hits_and_misses(
 async def test_with_the_cache_disabled_every_read_goes_to_postgresql(
     aiohttp_client: Any, settings: Settings, world: World, pool: asyncpg.Pool,
 ) -> None:
-    app = create_app(replace(settings, cache_enabled=False))
+    app = create_app(settings.model_copy(update={"cache_enabled": False}))
     http = await aiohttp_client(app)
     url, headers, user = await _task(world, app, pool)
     assert (await http.get(url, headers=headers)).status == 200

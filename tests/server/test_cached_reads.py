@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -96,7 +95,7 @@ async def test_redis_stopping_mid_run_degrades_without_a_5xx(
 ) -> None:
     server = RedisServer()
     try:
-        app = create_app(replace(settings, redis_url=server.url))
+        app = create_app(settings.model_copy(update={"redis_url": server.url}))
         http = await aiohttp_client(app)
         project, headers, _ = await _setup(world, app)
         url = f"/api/v1/projects/{project}"

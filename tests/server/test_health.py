@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -75,7 +74,6 @@ async def test_oversized_body_is_413(client: TestClient[Any, Any]) -> None:
 
 
 def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
-    from dataclasses import replace
 
     from aiohttp import web
     from aiohttp.test_utils import make_mocked_request
@@ -88,7 +86,7 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
         app = web.Application()
         settings = load_settings({"JWT_SECRET": "s" * 40, "TRUSTED_PROXIES": proxies,
                                   "DATA_DIR": "unused"})
-        app[SETTINGS] = replace(settings)
+        app[SETTINGS] = settings.model_copy()
         request = make_mocked_request("GET", "/", headers={"X-Forwarded-For": forwarded},
                                       app=app, transport=_Transport(remote))
         return client_ip(request)
@@ -146,7 +144,7 @@ def client_with(aiohttp_client: Callable[..., Awaitable[TestClient[Any, Any]]],
     from server.app import create_app
 
     async def make(**changes: Any) -> TestClient[Any, Any]:
-        return await aiohttp_client(create_app(replace(settings, **changes)))
+        return await aiohttp_client(create_app(settings.model_copy(update=changes)))
 
     return make
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -28,7 +27,7 @@ def _header(token: str) -> dict[str, Any]:
 async def _worker(aiohttp_client: Any, settings: Settings, secret: str,
                   *previous: str) -> Any:
     app: web.Application = create_app(
-        replace(settings, jwt_secret=secret, jwt_previous_secrets=previous))
+        settings.model_copy(update={"jwt_secret": secret, "jwt_previous_secrets": previous}))
     return await aiohttp_client(app)
 
 

@@ -3,7 +3,9 @@
 Checks run in the order the API promises: an unknown action is invalid input (422), a
 role without the action's permission is refused (403) whatever the state, an action the
 current state does not allow is a conflict (409) that names the allowed actions, and a
-missing comment on an action that needs one is invalid input (422).
+missing comment on an action that needs one is invalid input (422). The checks raise the
+kinds of `rules.errors` (InvalidInput, NotPermitted, WrongState) that the server answers
+with those statuses.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from server.auth.permissions import Perm, can
-from server.errors import Conflict, Forbidden, Invalid
+from rules.errors import InvalidInput, NotPermitted, WrongState
+from rules.permissions import Perm, can
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,10 @@ class Workflow:
         """The rule of `action`, or 422 (unknown action) / 403 (role may not)."""
         found = self.rules.get(action)
         if found is None:
-            raise Invalid(f"Unknown {self.noun} action", errors=[{
+            raise InvalidInput(f"Unknown {self.noun} action", errors=[{
                 "field": "action", "message": f"one of {', '.join(self.actions)}"}])
         if not can(role, found.perm):
-            raise Forbidden(f"Your role may not {action.replace('_', ' ')} a {self.noun}",
+            raise NotPermitted(f"Your role may not {action.replace('_', ' ')} a {self.noun}",
                             code="insufficient_permissions")
         return found
 
@@ -83,13 +85,13 @@ class Workflow:
         found = self.check_role(action, role)
         if status not in found.sources:
             allowed = self.allowed_actions(status, role)
-            raise Conflict(
+            raise WrongState(
                 f"A {self.noun} in status {status} cannot {action.replace('_', ' ')}",
                 code="illegal_transition",
                 extra={"state": status, "allowed_actions": allowed})
         text = (comment or "").strip() or None
         if found.needs_comment and text is None:
-            raise Invalid(f"A comment is required to {action.replace('_', ' ')}",
+            raise InvalidInput(f"A comment is required to {action.replace('_', ' ')}",
                           errors=[{"field": "comment", "message": f"required for {action}"}])
         return Transition(action, status, found.target, text)
 
@@ -123,7 +125,7 @@ class EditLock:
         if not locked:
             return
         noun = self.workflow.noun
-        raise Conflict(
+        raise WrongState(
             f"A {noun} in status {status} is locked: {', '.join(locked)} can no longer be "
             "changed", code="record_locked",
             errors=[{"field": f, "message": f"locked while the {noun} is {status}"}

@@ -6,10 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from db.schema import DRAWING_STATUSES, ROLES, SPEC_STATUSES
-from server.errors import Conflict
-from server.workflows import drawings, specs
-from server.workflows.machine import EditLock, Workflow, changed_fields
+from rules.enums import DRAWING_STATUSES, ROLES, SPEC_STATUSES
+from rules.errors import WrongState
+from rules.workflows import drawings, specs
+from rules.workflows.machine import EditLock, Workflow, changed_fields
 
 SPEC_DECIDED = {"approved", "ordered", "in_stock", "delivered", "used", "rejected"}
 SPEC_COMMITTED = ("description", "quantity", "unit", "unit_cost", "currency", "supplier_name",
@@ -40,10 +40,10 @@ def test_drawing_fields_lock_once_decided(status: str, field: str) -> None:
 @pytest.mark.parametrize("role", ROLES)
 def test_refusal_names_fields_and_next_steps(role: str) -> None:
     """The same answer for every role: holding a permission does not unlock a decision."""
-    with pytest.raises(Conflict) as caught:
+    with pytest.raises(WrongState) as caught:
         specs.LOCK.check_edit("approved", ["unit_cost", "notes", "quantity"], role)
     problem = caught.value
-    assert problem.status == 409 and problem.code == "record_locked"
+    assert problem.code == "record_locked"  # answered as 409 (tests/server/test_rule_problems.py)
     assert problem.extra["locked_fields"] == ["quantity", "unit_cost"]
     assert problem.extra["editable_fields"] == ["lead_time_days", "notes"]
     assert problem.extra["state"] == "approved"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from server.mentions import Named, parse_mentions, snippet, sort_out
+from rules.mentions import Named, parse_mentions, snippet, sort_out
 
 
 def test_names_and_emails() -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from db.schema import DRAWING_STATUSES
-from server.auth.permissions import Perm
-from server.errors import Conflict
-from server.workflows.machine import EditLock, Transition, Workflow, rule
+from rules.enums import DRAWING_STATUSES
+from rules.errors import WrongState
+from rules.permissions import Perm
+from rules.workflows.machine import EditLock, Transition, Workflow, rule
 
 OPEN = ("draft", "submitted", "in_review", "revise_and_resubmit", "rejected")
 CLOSED = ("approved", "approved_as_noted", "void")
@@ -76,6 +76,6 @@ def next_revision(label: str) -> str:
         number, rem = divmod(number - 1, 26)
         out = chr(ord("A") + rem) + out
     if len(out) > 2:
-        raise Conflict("This drawing has used every revision label up to Rev ZZ",
-                       code="revisions_exhausted")
+        raise WrongState("This drawing has used every revision label up to Rev ZZ",
+                          code="revisions_exhausted")
     return f"Rev {out}"

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from db.schema import DRAWING_STATUSES, ROLES
-from server.errors import Conflict, Forbidden, Invalid
-from server.workflows import drawings
+from rules.enums import DRAWING_STATUSES, ROLES
+from rules.errors import InvalidInput, NotPermitted, WrongState
+from rules.workflows import drawings
 
 # The contract, written out independently of the implementation's rule table.
 EXPECTED = {  # action -> (from statuses, to status)
@@ -43,13 +43,13 @@ def test_tables_cover_the_schema() -> None:
 def test_every_status_action_role(status: str, action: str, role: str) -> None:
     sources, target = EXPECTED[action]
     if action not in ROLE_ACTIONS[role]:
-        with pytest.raises(Forbidden):  # the role is checked before the state
+        with pytest.raises(NotPermitted):  # the role is checked before the state
             drawings.next_state(status, action, role, "because")
         return
     if status not in sources:
-        with pytest.raises(Conflict) as caught:
+        with pytest.raises(WrongState) as caught:
             drawings.next_state(status, action, role, "because")
-        assert caught.value.status == 409
+        assert caught.value.code == "illegal_transition"  # answered as 409
         assert caught.value.extra["allowed_actions"] == drawings.allowed_actions(status, role)
         assert caught.value.extra["state"] == status and "status" not in caught.value.extra
         return
@@ -58,7 +58,7 @@ def test_every_status_action_role(status: str, action: str, role: str) -> None:
         status, target, action, "because")
     if action in NEEDS_COMMENT:
         for blank in (None, "", "   "):
-            with pytest.raises(Invalid) as caught:
+            with pytest.raises(InvalidInput) as caught:
                 drawings.next_state(status, action, role, blank)
             assert caught.value.errors[0]["field"] == "comment"
     else:
@@ -73,10 +73,10 @@ def test_allowed_actions(status: str, role: str) -> None:
 
 
 def test_unknown_action_and_role() -> None:
-    with pytest.raises(Invalid) as caught:
+    with pytest.raises(InvalidInput) as caught:
         drawings.next_state("draft", "publish", "admin")
     assert caught.value.errors[0]["field"] == "action"
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotPermitted):
         drawings.next_state("draft", "submit", "intern")
     assert drawings.allowed_actions("draft", "intern") == []
 
@@ -105,7 +105,7 @@ def test_next_revision(label: str, following: str) -> None:
 
 
 def test_revision_labels_run_out_and_reject_nonsense() -> None:
-    with pytest.raises(Conflict):
+    with pytest.raises(WrongState):
         drawings.next_revision("Rev ZZ")
     for bad in ("Rev ", "Rev a", "Rev 1", "Rev Ä", "Rev A-"):
         with pytest.raises(ValueError):

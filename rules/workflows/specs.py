@@ -9,9 +9,9 @@ procurement steps need MANAGE_MATERIALS.
 
 from __future__ import annotations
 
-from db.schema import SPEC_STATUSES
-from server.auth.permissions import Perm
-from server.workflows.machine import EditLock, Transition, Workflow, rule
+from rules.enums import SPEC_STATUSES
+from rules.permissions import Perm
+from rules.workflows.machine import EditLock, Transition, Workflow, rule
 
 ACTIONS = ("submit", "approve", "request_revision", "reject", "order", "receive", "deliver",
            "use")

@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from db.schema import ROLES, SPEC_STATUSES
-from server.errors import Conflict, Forbidden, Invalid
-from server.workflows import specs
+from rules.enums import ROLES, SPEC_STATUSES
+from rules.errors import InvalidInput, NotPermitted, WrongState
+from rules.workflows import specs
 
 EXPECTED = {  # action -> (from statuses, to status)
     "submit": ({"pending", "revision_required"}, "pending_approval"),
@@ -42,11 +42,11 @@ def test_tables_cover_the_schema() -> None:
 def test_every_status_action_role(status: str, action: str, role: str) -> None:
     sources, target = EXPECTED[action]
     if action not in ROLE_ACTIONS[role]:
-        with pytest.raises(Forbidden):
+        with pytest.raises(NotPermitted):
             specs.next_state(status, action, role, "why")
         return
     if status not in sources:
-        with pytest.raises(Conflict) as caught:
+        with pytest.raises(WrongState) as caught:
             specs.next_state(status, action, role, "why")
         assert caught.value.extra["allowed_actions"] == specs.allowed_actions(status, role)
         assert caught.value.extra["state"] == status and "status" not in caught.value.extra
@@ -54,7 +54,7 @@ def test_every_status_action_role(status: str, action: str, role: str) -> None:
     step = specs.next_state(status, action, role, "why")
     assert (step.source, step.target, step.comment) == (status, target, "why")
     if action in NEEDS_COMMENT:
-        with pytest.raises(Invalid):
+        with pytest.raises(InvalidInput):
             specs.next_state(status, action, role, None)
     else:
         assert specs.next_state(status, action, role).target == target

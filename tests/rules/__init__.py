@@ -1,0 +1,1 @@
+"""Unit tests of the pure domain rules (`rules/`): no database, no server."""
