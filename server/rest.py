@@ -87,6 +87,12 @@ class SortKey:
     cast: str
 
 
+def sortable(**casts: str) -> dict[str, SortKey]:
+    """Sortable plain columns and the types their cursors cast to:
+    `sortable(name="text", created_at="timestamptz")`."""
+    return {column: SortKey(column, cast) for column, cast in casts.items()}
+
+
 class PageParams(ApiModel):
     limit: int = pydantic.Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str | None = pydantic.Field(None, max_length=2000, pattern=r"^[A-Za-z0-9_-]+$")

@@ -18,15 +18,14 @@ from server.fields import Email, LongText, MediumText, Money, MoneyOut, Name, Re
 from server.keys import POOL
 from server.openapi import doc
 from server.records import delete_one, path_id, provided, written
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
 routes = web.RouteTableDef()
 
 ClientStatus = Literal[CLIENT_STATUSES]  # type: ignore[valid-type]
-SORTABLE = {"name": SortKey("name", "text"), "created_at": SortKey("created_at", "timestamptz"),
-            "updated_at": SortKey("updated_at", "timestamptz")}
+SORTABLE = sortable(name="text", created_at="timestamptz", updated_at="timestamptz")
 
 
 class ClientFields(ApiModel):

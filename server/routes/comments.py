@@ -30,14 +30,14 @@ from server.fields import Body, OneOf, RecordOut
 from server.keys import POOL
 from server.openapi import doc
 from server.records import check_version, path_id, read_one
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "comments"
 EntityType = Annotated[str, OneOf(ENTITY_TYPES)]
-SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
+SORTABLE = sortable(created_at="timestamptz")
 Visibility = Literal["internal", "shared"]
 
 

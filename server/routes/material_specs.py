@@ -41,7 +41,7 @@ from server.fields import (
 from server.keys import POOL
 from server.openapi import doc
 from server.records import locked, path_id, provided, read_one, visible_project
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
 from server.scope_links import save_links, scope_items_of, vet_links, with_sorted_links
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
@@ -50,12 +50,8 @@ routes = web.RouteTableDef()
 TABLE = "material_specs"
 Status = Annotated[str, OneOf(SPEC_STATUSES)]
 Currency = Annotated[str, pydantic.StringConstraints(pattern=r"^[A-Z]{3}$")]
-SORTABLE = {
-    "created_at": SortKey("created_at", "timestamptz"),
-    "updated_at": SortKey("updated_at", "timestamptz"),
-    "description": SortKey("description", "text"),
-    "status": SortKey("status", "text"),
-}
+SORTABLE = sortable(created_at="timestamptz", updated_at="timestamptz", description="text",
+                     status="text")
 
 
 class SpecFields(ApiModel):

@@ -23,14 +23,14 @@ from server.fields import Email, RecordOut, field_error
 from server.keys import POOL
 from server.openapi import doc
 from server.records import check_version, path_id, visible_project
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
 routes = web.RouteTableDef()
 
 MemberRole = Literal[ROLES]  # type: ignore[valid-type]
-SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
+SORTABLE = sortable(created_at="timestamptz")
 
 
 class MemberCreate(ApiModel):

@@ -17,12 +17,12 @@ from server.fields import Keyword, RecordOut
 from server.keys import POOL
 from server.openapi import doc
 from server.records import path_id
-from server.rest import PageParams, SortKey, json_response, keyset, record
+from server.rest import PageParams, json_response, keyset, record, sortable
 from server.validation import read_query
 from server.writes import writes
 
 routes = web.RouteTableDef()
-SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
+SORTABLE = sortable(created_at="timestamptz")
 
 
 class NotificationQuery(PageParams):

@@ -31,7 +31,7 @@ from server.fields import (
 from server.keys import POOL
 from server.openapi import doc
 from server.records import delete_one, path_id, provided, written
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
@@ -40,9 +40,8 @@ routes = web.RouteTableDef()
 ProjectType = Literal[PROJECT_TYPES]  # type: ignore[valid-type]
 ProjectStatus = Literal[PROJECT_STATUSES]  # type: ignore[valid-type]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
-SORTABLE = {"created_at": SortKey("created_at", "timestamptz"),
-            "updated_at": SortKey("updated_at", "timestamptz"),
-            "name": SortKey("name", "text"), "status": SortKey("status", "text")}
+SORTABLE = sortable(created_at="timestamptz", updated_at="timestamptz", name="text",
+                     status="text")
 
 
 class ProjectFields(ApiModel):

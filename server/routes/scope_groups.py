@@ -17,18 +17,14 @@ from server.fields import LongText, Name, RecordOut
 from server.keys import POOL
 from server.openapi import doc
 from server.records import locked, path_id, provided, read_one, visible_project
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "scope_groups"
-SORTABLE = {
-    "order_index": SortKey("order_index", "int"),
-    "name": SortKey("name", "text"),
-    "created_at": SortKey("created_at", "timestamptz"),
-    "updated_at": SortKey("updated_at", "timestamptz"),
-}
+SORTABLE = sortable(order_index="int", name="text", created_at="timestamptz",
+                     updated_at="timestamptz")
 
 
 class ScopeGroupIn(ApiModel):

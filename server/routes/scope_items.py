@@ -35,19 +35,15 @@ from server.fields import (
 from server.keys import POOL
 from server.openapi import doc
 from server.records import delete_one, locked, path_id, provided, visible_project
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "scope_items"
 Status = Annotated[str, OneOf(SCOPE_STATUSES)]
-SORTABLE = {
-    "created_at": SortKey("created_at", "timestamptz"),
-    "updated_at": SortKey("updated_at", "timestamptz"),
-    "name": SortKey("name", "text"),
-    "status": SortKey("status", "text"),
-}
+SORTABLE = sortable(created_at="timestamptz", updated_at="timestamptz", name="text",
+                     status="text")
 
 
 class ScopeItemFields(ApiModel):

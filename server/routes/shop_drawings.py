@@ -26,7 +26,7 @@ from server.fields import Keyword, LongText, Name, OneOf, RecordOut, ScopeItemId
 from server.keys import POOL
 from server.openapi import doc
 from server.records import locked, path_id, provided, read_one, visible_project
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
 from server.scope_links import save_links, scope_items_of, vet_links, with_sorted_links
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
@@ -34,14 +34,9 @@ from server.writes import writes
 routes = web.RouteTableDef()
 TABLE = "shop_drawings"
 Status = Annotated[str, OneOf(DRAWING_STATUSES)]
-SORTABLE = {
-    "created_at": SortKey("created_at", "timestamptz"),
-    "updated_at": SortKey("updated_at", "timestamptz"),
-    "drawing_number": SortKey("drawing_number", "text"),
-    "title": SortKey("title", "text"),
-    "status": SortKey("status", "text"),
-}
-REVISION_SORTABLE = {"closed_at": SortKey("closed_at", "timestamptz")}
+SORTABLE = sortable(created_at="timestamptz", updated_at="timestamptz", drawing_number="text",
+                     title="text", status="text")
+REVISION_SORTABLE = sortable(closed_at="timestamptz")
 
 
 class DrawingIn(ApiModel):

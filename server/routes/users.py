@@ -23,15 +23,14 @@ from server.keys import MAILER, POOL, SETTINGS
 from server.mailer import Mail, MailHeaderError, check_header
 from server.openapi import doc
 from server.records import path_id, read_one, written
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import invalidation, writes
 
 routes = web.RouteTableDef()
 
 Role = Literal["admin", "project_manager", "designer", "coordinator", "craftsman", "client"]
-SORTABLE = {"created_at": SortKey("created_at", "timestamptz"),
-            "email": SortKey("email", "text"), "last_name": SortKey("last_name", "text")}
+SORTABLE = sortable(created_at="timestamptz", email="text", last_name="text")
 assert set(Role.__args__) == set(ROLES)  # type: ignore[attr-defined]
 
 
