@@ -77,7 +77,7 @@ def list_key(resource: str, org_id: Any, scope: Any, generation: int,
     the project, its generation, and the variant. The organisation is the reader's, not the
     project's: a reader of another organisation names another key, so it can never hit an
     entry it did not fill through row-level security."""
-    digest = hashlib.sha256(json.dumps(variant, sortable=True, default=str).encode())
+    digest = hashlib.sha256(json.dumps(variant, sort_keys=True, default=str).encode())
     return f"list:{resource}:{org_id}:{scope}:{generation}:{digest.hexdigest()[:24]}"
 
 
