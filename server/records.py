@@ -1,12 +1,13 @@
 """The request side of every resource's CRUD: ids from the path, the fields a PATCH named,
-and optimistic concurrency (If-Match against the row's version: 412 when it moved on).
+one record read or deleted, the project a record belongs to, and optimistic concurrency
+(If-Match against the row's version: 412 when it moved on).
 
-Two ways to write one row, both with the same answers (404 when the row is not visible,
-412 with the current version when If-Match names another):
+Two ways to write one row, both with the same answers (404 "No such <noun>" when the row is
+not visible, 412 with the current version when If-Match names another):
 - a guarded write (`db.queries.rows.update_row` / `delete_row` with the expected version),
-  then `missing_or_stale` when it touched no row;
+  then `written` / `missing_or_stale` when it touched no row;
 - `locked` first, when the route must read the row before deciding what to write
-  (workflows, authorship, links), then an unguarded write of the locked row.
+  (workflows, authorship, links), then `rows.update_locked` / an unguarded delete.
 """
 
 from __future__ import annotations
