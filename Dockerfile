@@ -15,6 +15,8 @@ COPY realtime ./realtime
 COPY importer ./importer
 COPY cli ./cli
 COPY rules ./rules
+COPY storage ./storage
+COPY files ./files
 RUN pip install --no-cache-dir -r requirements.lock && pip install --no-cache-dir --no-deps .
 ENV HOST=0.0.0.0 PORT=5014
 EXPOSE 5014

@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from db.dsn import check_database_url
 from server.cache.keys import TTL
+from storage.settings import StorageConfigError, StorageSettings, load_storage_settings
 
 MIN_SECRET = 32
 
@@ -341,6 +342,8 @@ class Settings(ProcessTuning):
         default_factory=lambda: dict(TTL))
     # Seconds between two publications of this worker's cache statistics to Redis.
     cache_stats_interval: float = 10.0
+    # Where attachments live (STORAGE_URL, S3_*, AWS_*): storage/settings.py reads them.
+    storage: StorageSettings = Field(default_factory=StorageSettings)
 
     @property
     def worker(self) -> str:
@@ -405,7 +408,15 @@ def load_settings(env: Mapping[str, str] | None = None, *,
         "jwt_secret": secret,
         "jwt_previous_secrets": tuple(p for p in settings.jwt_previous_secrets if p != secret),
         "public_url": env.get("PUBLIC_URL") or f"http://127.0.0.1:{settings.port}",
+        "storage": _storage(env),
     })
+
+
+def _storage(env: Mapping[str, str]) -> StorageSettings:
+    try:
+        return load_storage_settings(env)
+    except StorageConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _embedded_secret(data_dir: Path) -> str:

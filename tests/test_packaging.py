@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("server", "db", "realtime", "importer", "cli", "rules")
+PACKAGES = ("server", "db", "realtime", "importer", "cli", "rules", "storage", "files")
 # Every warning is an error, except setuptools' notice that an editable install maps the
 # package folders (a fact, not a problem: pip shows it only with -v).
 BUILD = """

@@ -21,7 +21,8 @@ from aiohttp import web
 
 from server.errors import ApiError
 
-OURS = ("server.", "db.", "realtime.", "importer.", "cli.", "rules.")
+OURS = ("server.", "db.", "realtime.", "importer.", "cli.", "rules.", "storage.",
+        "files.")
 BODY_READERS = frozenset({"read_body"})
 QUERY_READERS = frozenset({"read_query"})
 JSON_ANSWERS = frozenset({"json_response", "record_response"})
