@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from db.pool import Actor, create_pool, system_transaction
+from db.queries import organizations, users
 from server.auth.passwords import check_policy, hash_password
 from server.config import ConfigError, Settings
 from server.email_address import normalise_email
@@ -27,18 +28,15 @@ async def create_admin(
     pool = await create_pool(settings.database_url or "", min_size=1, max_size=1)
     try:
         async with system_transaction(pool, Actor(None, None, request_id="cli")) as conn:
-            org = await conn.fetchval("SELECT id FROM organizations WHERE slug = $1", org_slug)
+            org = await organizations.id_by_slug(conn, org_slug)
             if org is None:
-                org = await conn.fetchval(
-                    "INSERT INTO organizations (name, slug) VALUES ($1, $2) RETURNING id",
-                    org_name or org_slug, org_slug)
-            if await conn.fetchval("SELECT 1 FROM users WHERE lower(email) = lower($1)", email):
+                org = await organizations.create(conn, org_name or org_slug, org_slug)
+            if await users.email_taken(conn, email):
                 raise ConfigError(f"a user with e-mail {email} already exists")
-            user_id: uuid.UUID = await conn.fetchval(
-                """INSERT INTO users (org_id, email, password_hash, first_name, last_name, role,
-                                      status)
-                   VALUES ($1, $2, $3, $4, $5, 'admin', 'active') RETURNING id""",
-                org, email, password_hash, first_name, last_name)
+            user = await users.create(conn, org, {
+                "email": email, "first_name": first_name, "last_name": last_name,
+                "role": "admin"}, password_hash)
+        user_id: uuid.UUID = user["id"]
         return user_id
     finally:
         await pool.close()
@@ -50,11 +48,9 @@ async def invite_user(settings: Settings, *, org_slug: str, email: str) -> str:
     pool = await create_pool(settings.database_url or "", min_size=1, max_size=1)
     try:
         async with system_transaction(pool, Actor(None, None, request_id="cli")) as conn:
-            user = await conn.fetchrow(
-                """SELECT u.id FROM users u JOIN organizations o ON o.id = u.org_id
-                   WHERE o.slug = $1 AND lower(u.email) = lower($2)""", org_slug, email)
-        if user is None:
+            user_id = await users.id_in_org(conn, org_slug, email)
+        if user_id is None:
             raise ConfigError(f"no user {email} in organisation {org_slug}")
-        return await issue_invitation(pool, settings, user["id"])
+        return await issue_invitation(pool, settings, user_id)
     finally:
         await pool.close()

@@ -10,6 +10,8 @@ from typing import Any
 
 import asyncpg
 
+from db import admin_sql
+
 log = logging.getLogger("formula_pm.embedded")
 
 DATABASE = "formula_pm"
@@ -46,9 +48,8 @@ async def ensure_database(admin_dsn: str, name: str = DATABASE) -> str:
     """Create the service database if missing; return its DSN."""
     conn = await asyncpg.connect(admin_dsn)
     try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
-        if not exists:
-            await conn.execute(f'CREATE DATABASE "{name}"')
+        if not await admin_sql.database_exists(conn, name):
+            await admin_sql.create_database(conn, name)
     finally:
         await conn.close()
     return with_database(admin_dsn, name)

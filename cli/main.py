@@ -173,7 +173,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _current_revision(url: str) -> str | None:
-    from db.migrate import current_revision
+    from db.admin_sql import current_revision
 
     conn = await asyncpg.connect(url)
     try:
@@ -196,42 +196,18 @@ def _print_status(state: Any) -> int:
     return BEHIND
 
 
-ROLES_SQL = """\
--- Formula PM's two roles, once per PostgreSQL server (they are shared by its databases).
--- Run as a role with CREATEROLE (a managed service's master user) or a superuser; running
--- it again changes nothing. Neither role logs in; neither needs SUPERUSER or BYPASSRLS.
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'formula_pm_app') THEN
-        CREATE ROLE formula_pm_app NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'formula_pm_system') THEN
-        CREATE ROLE formula_pm_system NOLOGIN;
-    END IF;
-END $$;
--- The service's login may act as either (PostgreSQL 16 and later: add
--- "WITH INHERIT TRUE, SET TRUE" to this GRANT).
-GRANT formula_pm_app, formula_pm_system TO {login};
--- The service database, owned by the login (skip if it exists):
-CREATE DATABASE {database} OWNER {login};
-"""
-
-
 def cmd_roles_sql(settings: Settings, args: argparse.Namespace) -> int:
     import urllib.parse
+
+    from db.admin_sql import roles_script
 
     parts = urllib.parse.urlsplit(settings.database_url or "")
     login = args.login or parts.username
     database = args.database or parts.path.lstrip("/") or "formula_pm"
     if not login:
         raise ConfigError("name the service's login: --login NAME (or set DATABASE_URL)")
-    print(ROLES_SQL.format(login=_ident(login), database=_ident(database)), end="")
+    print(roles_script(login, database), end="")
     return 0
-
-
-def _ident(name: str) -> str:
-    """A PostgreSQL identifier, quoted."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:

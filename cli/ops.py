@@ -160,25 +160,14 @@ def _since(value: str) -> Any:
 async def _audit_rows(url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     import asyncpg
 
-    conditions, params = ["TRUE"], []
-    if args.system:
-        conditions.append("a.org_id IS NULL")
-    if args.since is not None:
-        params.append(args.since)
-        conditions.append(f"a.at >= ${len(params)}")
-    if args.action:
-        params.append(args.action)
-        conditions.append(f"a.action = ${len(params)}")
-    params.append(args.limit)
+    from db import admin_sql
+    from db.queries import audit
+
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute("SET ROLE formula_pm_system")  # every organisation's rows
-        rows = await conn.fetch(
-            f"""SELECT a.id, a.at, a.action, o.slug AS org, a.user_id, a.table_name,
-                       a.record_id, a.request_id, host(a.ip) AS ip, a.details::text AS details
-                FROM audit_logs a LEFT JOIN organizations o ON o.id = a.org_id
-                WHERE {' AND '.join(conditions)} ORDER BY a.id DESC LIMIT ${len(params)}""",
-            *params)
+        await admin_sql.act_as_system(conn)  # every organisation's rows
+        rows = await audit.operator_list(conn, system_only=args.system, since=args.since,
+                                         action=args.action, limit=args.limit)
     finally:
         await conn.close()
     return [dict(r) for r in reversed(rows)]
@@ -265,6 +254,7 @@ def cmd_cache_stats(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _flush(settings: Settings, slug: str | None) -> str:
     from db.pool import create_pool, system_transaction
+    from db.queries import organizations
     from server.cache.admin import flush_all, flush_org, org_keys
 
     client = _redis(settings)
@@ -275,8 +265,7 @@ async def _flush(settings: Settings, slug: str | None) -> str:
         pool = await create_pool(settings.database_url or "", min_size=1, max_size=1)
         try:
             async with system_transaction(pool) as conn:
-                org_id = await conn.fetchval("SELECT id FROM organizations WHERE slug = $1",
-                                             slug)
+                org_id = await organizations.id_by_slug(conn, slug)
                 if org_id is None:
                     raise ConfigError(f"no organisation with slug {slug!r}")
                 bump, records = await org_keys(conn, org_id)

@@ -21,7 +21,7 @@ import redis
 from redis.exceptions import RedisError
 
 from cli.fatal import database_problem, where
-from db import migrate
+from db import admin_sql, migrate
 from db.dsn import tls_summary
 from server.config import Settings
 
@@ -61,7 +61,7 @@ async def database_checks(url: str) -> list[Check]:
     connect = time.perf_counter() - started
     try:
         started = time.perf_counter()
-        await conn.fetchval("SELECT 1")
+        await admin_sql.ping(conn)
         rtt = time.perf_counter() - started
         checks = [Check("database", OK, f"{where(url)} answers: connect {_ms(connect)}, "
                                         f"round trip {_ms(rtt)}")]
@@ -73,7 +73,7 @@ async def database_checks(url: str) -> list[Check]:
 
 
 async def _tls(conn: asyncpg.Connection, url: str) -> Check:
-    row = await conn.fetchrow("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+    row = await admin_sql.tls_of_session(conn)
     mode = tls_summary(url)
     if not row or not row["ssl"]:
         local = urllib.parse.urlsplit(url).hostname in (None, "127.0.0.1", "localhost", "::1")
@@ -87,22 +87,17 @@ async def _tls(conn: asyncpg.Connection, url: str) -> Check:
 
 
 async def _version(conn: asyncpg.Connection, url: str) -> Check:
-    number = int(await conn.fetchval("SHOW server_version_num"))
-    text = await conn.fetchval("SHOW server_version")
+    number = await admin_sql.server_version_num(conn)
+    text = await admin_sql.server_version(conn)
     if number < MIN_SERVER:
         return Check("server", FAIL, f"PostgreSQL {text}", "PostgreSQL 14 or newer is needed")
     return Check("server", OK, f"PostgreSQL {text}")
 
 
 async def _roles(conn: asyncpg.Connection, url: str) -> Check:
-    rows = {r["rolname"]: r for r in await conn.fetch(
-        "SELECT rolname, rolsuper, rolbypassrls, rolcreaterole, "
-        "pg_has_role(current_user, oid, 'MEMBER') AS mine FROM pg_roles "
-        "WHERE rolname = ANY($1) OR rolname = current_user", [*ROLES, ""])}
-    login = await conn.fetchval("SELECT current_user")
-    me = await conn.fetchrow("SELECT rolsuper, rolcreaterole FROM pg_roles "
-                             "WHERE rolname = current_user")
-    said = f"login {login} ({'superuser' if me['rolsuper'] else 'no superuser'}"
+    rows = {r["rolname"]: r for r in await admin_sql.roles_named(conn, list(ROLES))}
+    me = await admin_sql.login(conn)
+    said = f"login {me['name']} ({'superuser' if me['rolsuper'] else 'no superuser'}"
     said += ", CREATEROLE)" if me["rolcreaterole"] else ")"
     missing = [r for r in ROLES if r not in rows]
     if missing and not (me["rolsuper"] or me["rolcreaterole"]):
@@ -124,10 +119,7 @@ async def _roles(conn: asyncpg.Connection, url: str) -> Check:
 
 
 async def _extensions(conn: asyncpg.Connection, url: str) -> Check:
-    rows = await conn.fetch(
-        "SELECT name, installed_version FROM pg_available_extensions WHERE name = ANY($1)",
-        list(EXTENSIONS))
-    found = {r["name"]: r["installed_version"] for r in rows}
+    found = await admin_sql.extensions_named(conn, list(EXTENSIONS))
     absent = [e for e in EXTENSIONS if e not in found]
     if absent:
         return Check("extensions", FAIL, f"{', '.join(absent)} not available on the server",
@@ -141,7 +133,7 @@ async def _extensions(conn: asyncpg.Connection, url: str) -> Check:
 
 async def _migrations(conn: asyncpg.Connection, url: str) -> Check:
     try:
-        state = migrate.state_of(await migrate.current_revision(conn))
+        state = migrate.state_of(await admin_sql.current_revision(conn))
     except ValueError as exc:
         return Check("migrations", FAIL, str(exc), "upgrade formula-pm to the release that "
                      "migrated this database")

@@ -35,6 +35,7 @@ from cli.demo_catalogue import (
     TaskPlan,
 )
 from db.pool import Actor, system_transaction
+from db.queries import bulk, locks, organizations
 from server.auth.passwords import hash_password
 
 TABLES = ("organizations", "clients", "users", "projects", "project_members", "scope_groups",
@@ -348,23 +349,21 @@ def build_demo(projects: int, password_hash: str, seed: int = 2026) -> _Rows:
 
 async def _insert(conn: asyncpg.Connection, table: str, rows: list[dict[str, Any]]) -> None:
     columns = sorted({c for row in rows for c in row})
-    placeholders = ", ".join(f"${i + 1}" for i in range(len(columns)))
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
-    await conn.executemany(sql, [[row.get(c) for c in columns] for row in rows])
+    await bulk.insert_rows(conn, table, columns, [[row.get(c) for c in columns] for row in rows])
 
 
 async def seed_demo(pool: asyncpg.Pool, *, projects: int = 8, password: str,
                     seed: int = 2026) -> dict[str, Any]:
     """Load the demo organisation (once); returns the logins. Deterministic for a seed."""
     async with system_transaction(pool) as conn:
-        if await conn.fetchval("SELECT id FROM organizations WHERE slug = $1", ORG_SLUG):
+        if await organizations.id_by_slug(conn, ORG_SLUG):
             return {"created": False, "logins": []}
     rows = build_demo(projects, await hash_password(password), seed)
     org = rows.tables["organizations"][0]["id"]
     admin = next(u["id"] for u in rows.tables["users"] if u["role"] == "admin")
     async with system_transaction(pool, Actor(admin, org, request_id="seed-demo")) as conn:
-        await conn.execute("SELECT pg_advisory_xact_lock(7201015)")  # two seeders: one wins
-        if await conn.fetchval("SELECT 1 FROM organizations WHERE slug = $1", ORG_SLUG):
+        await locks.hold_for_transaction(conn, 7201015)  # two seeders: one wins
+        if await organizations.id_by_slug(conn, ORG_SLUG):
             return {"created": False, "logins": []}
         for table in TABLES:
             await _insert(conn, table, rows.tables.get(table, []))

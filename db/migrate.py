@@ -6,7 +6,6 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -60,14 +59,6 @@ class MigrationState:
     @property
     def at_head(self) -> bool:
         return not self.pending
-
-
-async def current_revision(connect: asyncpg.Connection) -> str | None:
-    exists = await connect.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL")
-    if not exists:
-        return None
-    value: str | None = await connect.fetchval("SELECT version_num FROM alembic_version")
-    return value
 
 
 def state_of(current: str | None) -> MigrationState:

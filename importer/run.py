@@ -19,6 +19,8 @@ from typing import Any
 import asyncpg
 
 from db.pool import Actor, system_transaction
+from db.queries import importer, locks, organizations
+from db.queries.events import record_event
 from importer.mapping import legacy_ref
 from importer.plan import Ctx
 from importer.plan_drawings import plan_drawings
@@ -40,14 +42,11 @@ class ImportAborted(Exception):
 async def _actor(pool: asyncpg.Pool, org_slug: str, as_email: str | None
                  ) -> tuple[uuid.UUID, uuid.UUID, str]:
     async with system_transaction(pool) as conn:
-        org = await conn.fetchval("SELECT id FROM organizations WHERE slug = $1", org_slug)
+        org = await organizations.id_by_slug(conn, org_slug)
         if org is None:
             raise ImportAborted(f"no organisation {org_slug!r}; create it first with "
                                 "`formula-pm create-admin --org ...`")
-        row = await conn.fetchrow(
-            """SELECT id, email FROM users WHERE org_id = $1 AND role = 'admin'
-                 AND ($2::text IS NULL OR lower(email) = lower($2))
-               ORDER BY created_at, id LIMIT 1""", org, as_email)
+        row = await importer.first_admin(conn, org, as_email)
     if row is None:
         raise ImportAborted(f"no admin {as_email} in {org_slug!r}" if as_email
                             else f"organisation {org_slug!r} has no admin to act as")
@@ -96,8 +95,7 @@ async def import_legacy(
     actor = Actor(actor_id, org_id, role="admin", request_id=report.request_id)
     async with system_transaction(pool, actor, bulk=True) as conn:
         # Two imports into one organisation at once would plan against the same state.
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                           f"import-legacy:{org_id}")
+        await locks.hold_for_transaction(conn, f"import-legacy:{org_id}")
         emails = [str(r["email"]) for r in export.get("teamMembers") if r.get("email")]
         existing = await load_existing(conn, org_id, emails)
         ctx = Ctx(org_id, actor_id, report, existing)
@@ -106,9 +104,8 @@ async def import_legacy(
         if not dry_run and changes.total:
             tracker.phase("writing", changes.total)
             await write(conn, changes, tracker.advance)
-            await conn.execute(
-                "SELECT fpm_record_event('import', $1, $2, $3::jsonb)", org_id, actor_id,
-                _summary(report))
+            await record_event(conn, "import", _summary(report), org_id=org_id,
+                               user_id=actor_id)
     report.seconds = time.monotonic() - started
     tracker.close()
     return report

@@ -8,8 +8,7 @@ from typing import Any
 
 import asyncpg
 
-LEGACY_TABLES = ("clients", "users", "projects", "scope_items", "tasks", "shop_drawings",
-                 "material_specs")
+from db.queries import importer as q
 
 
 @dataclass
@@ -38,31 +37,22 @@ async def load_existing(conn: asyncpg.Connection, org_id: uuid.UUID,
                         emails: list[str]) -> Existing:
     """Read everything a plan compares against, in the import's own transaction."""
     state = Existing()
-    for table in LEGACY_TABLES:
-        rows = await conn.fetch(
-            f"SELECT * FROM {table} WHERE org_id = $1 AND legacy_id IS NOT NULL", org_id)
+    for table in q.LEGACY_TABLES:
+        rows = await q.legacy_rows(conn, table, org_id)
         state.by_legacy[table] = {r["legacy_id"]: _plain(r) for r in rows}
-    for row in await conn.fetch("SELECT * FROM project_members WHERE org_id = $1", org_id):
+    for row in await q.org_rows(conn, "project_members", org_id):
         state.members[(row["project_id"], row["user_id"])] = _plain(row)
-    for row in await conn.fetch("SELECT * FROM scope_groups WHERE org_id = $1", org_id):
+    for row in await q.org_rows(conn, "scope_groups", org_id):
         state.groups[(row["project_id"], row["name"])] = _plain(row)
-    for row in await conn.fetch("SELECT * FROM shop_drawing_revisions WHERE org_id = $1",
-                                org_id):
+    for row in await q.org_rows(conn, "shop_drawing_revisions", org_id):
         state.revisions[(row["drawing_id"], row["revision"])] = _plain(row)
-    for row in await conn.fetch(
-            """SELECT *, coalesce(task_id, shop_drawing_id, material_spec_id) AS target
-               FROM item_links WHERE org_id = $1""", org_id):
+    for row in await q.item_links(conn, org_id):
         state.links[(row["scope_item_id"], row["target"])] = _plain(row)
-    for row in await conn.fetch(
-            "SELECT * FROM users WHERE lower(email) = ANY($1::text[])",
-            [e.lower() for e in emails]):
+    for row in await q.users_by_email(conn, emails):
         state.emails[row["email"].lower()] = _plain(row)
-    for row in await conn.fetch(
-            "SELECT id, project_id, drawing_number FROM shop_drawings WHERE org_id = $1", org_id):
+    for row in await q.drawing_numbers(conn, org_id):
         state.drawing_numbers[(row["project_id"], row["drawing_number"])] = row["id"]
-    for row in await conn.fetch(
-            "SELECT id, project_id, code FROM scope_items WHERE org_id = $1 AND code IS NOT NULL",
-            org_id):
+    for row in await q.scope_codes(conn, org_id):
         state.scope_codes[(row["project_id"], row["code"])] = row["id"]
     return state
 

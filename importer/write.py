@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from db.queries import bulk
 from importer.plan import INSERT_ONLY, TABLES, Row
 from importer.report import FileCount, Report
 from importer.state import Existing
@@ -83,11 +84,10 @@ async def _insert(conn: asyncpg.Connection, table: str, rows: list[Row],
     for row in rows:
         groups.setdefault(tuple(row.values), []).append(row)
     for columns, group in groups.items():
-        marks = ", ".join(f"${i + 1}" for i in range(len(columns)))
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
         for start in range(0, len(group), BATCH):
             batch = group[start:start + BATCH]
-            await conn.executemany(sql, [[r.values[c] for c in columns] for r in batch])
+            await bulk.insert_rows(conn, table, columns,
+                                   [[r.values[c] for c in columns] for r in batch])
             advance(len(batch))
 
 
@@ -97,11 +97,8 @@ async def _update(conn: asyncpg.Connection, table: str, changes: list[Change],
     for change in changes:
         groups.setdefault(change.columns, []).append(change)
     for columns, group in groups.items():
-        sets = ", ".join(f"{col} = ${i + 2}" for i, col in enumerate(columns))
-        sql = f"UPDATE {table} SET {sets} WHERE id = $1"
         for start in range(0, len(group), BATCH):
             batch = group[start:start + BATCH]
-            await conn.executemany(sql, [[c.row.values["id"], *(c.row.values[col]
-                                                                for col in columns)]
-                                         for c in batch])
+            await bulk.update_rows(conn, table, columns, [
+                [c.row.values["id"], *(c.row.values[col] for col in columns)] for c in batch])
             advance(len(batch))

@@ -19,10 +19,12 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from db.admin_sql import current_revision
 from db.pool import Actor, system_transaction
+from db.queries import events
 from server.errors import ON_SERVER_ERROR, REQUEST_ID, ServerErrorHook
 from server.keys import POOL, SETTINGS
-from server.system_events import SERVER_ERROR, SHUTDOWN, STARTUP, record_system_event
+from server.system_events import SERVER_ERROR, SHUTDOWN, STARTUP
 
 log = logging.getLogger("formula_pm.lifecycle")
 
@@ -38,11 +40,7 @@ def package_version() -> str:
 
 async def previous_run(conn: asyncpg.Connection, worker: str) -> dict[str, Any] | None:
     """The last startup of `worker` when no shutdown followed it (a crash, SIGKILL)."""
-    row = await conn.fetchrow(
-        """SELECT id, action, at, details FROM audit_logs
-           WHERE org_id IS NULL AND action IN ('startup', 'shutdown')
-             AND details->>'worker' = $1
-           ORDER BY id DESC LIMIT 1""", worker)
+    row = await events.last_start_or_stop(conn, worker)
     if row is None or row["action"] != STARTUP:
         return None
     details = row["details"] or {}
@@ -52,10 +50,10 @@ async def previous_run(conn: asyncpg.Connection, worker: str) -> dict[str, Any] 
 
 async def record_startup(pool: asyncpg.Pool, worker: str) -> None:
     async with pool.acquire() as conn:  # the login's table, not the system role's
-        revision = await conn.fetchval("SELECT version_num FROM alembic_version")
+        revision = await current_revision(conn)
     async with system_transaction(pool) as conn:
         unclean = await previous_run(conn, worker)
-        await record_system_event(conn, STARTUP, {
+        await events.record_event(conn, STARTUP, {
             "worker": worker, "version": package_version(), "revision": revision,
             "pid": os.getpid(), "host": socket.gethostname(),
             "previous_run_ended_cleanly": unclean is None, "previous_run": unclean})
@@ -63,7 +61,7 @@ async def record_startup(pool: asyncpg.Pool, worker: str) -> None:
 
 async def record_shutdown(pool: asyncpg.Pool, worker: str, uptime: float) -> None:
     async with system_transaction(pool) as conn:
-        await record_system_event(conn, SHUTDOWN, {
+        await events.record_event(conn, SHUTDOWN, {
             "worker": worker, "pid": os.getpid(), "graceful": True,
             "uptime_seconds": round(uptime, 3)})
 
@@ -97,7 +95,7 @@ class ServerErrors:
         try:
             async with asyncio.timeout(WRITE_TIMEOUT), system_transaction(
                     self.app[POOL], Actor(None, None, request_id=details["request_id"])) as conn:
-                await record_system_event(conn, SERVER_ERROR, details)
+                await events.record_event(conn, SERVER_ERROR, details)
         except Exception as exc:  # the database may be what failed: the log line stays
             log.warning("server_error not recorded: %s", exc)
 

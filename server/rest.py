@@ -19,6 +19,7 @@ from aiohttp import web
 
 from db.cursor_codec import decode_page_cursor, encode_page_cursor
 from db.pool import dumps, system_transaction
+from db.queries import idempotency
 from server.auth.identity import identity
 from server.errors import BadRequest, Conflict, Invalid
 from server.fields import Keyword
@@ -204,17 +205,10 @@ async def _claim(request: web.Request, user_id: uuid.UUID, key: str,
                  digest: str) -> web.Response | None:
     """Claim the key (None: go ahead) or answer from what is stored."""
     async with system_transaction(request.app[POOL]) as conn:
-        await conn.execute("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 "
-                           "AND expires_at < now()", user_id, key)
-        claimed = await conn.fetchval(
-            """INSERT INTO idempotency_keys (user_id, key, method, path, request_hash, expires_at)
-               VALUES ($1, $2, $3, $4, $5, now() + $6::interval)
-               ON CONFLICT (user_id, key) DO NOTHING RETURNING 1""",
-            user_id, key, request.method, request.path, digest, IDEMPOTENCY_TTL)
-        if claimed:
+        if await idempotency.claim(conn, user_id, key, request.method, request.path, digest,
+                                   IDEMPOTENCY_TTL):
             return None
-        row = await conn.fetchrow("SELECT * FROM idempotency_keys WHERE user_id = $1 AND "
-                                  "key = $2 FOR UPDATE", user_id, key)
+        row = await idempotency.held(conn, user_id, key)
         if row is None:  # expired and removed between the two statements
             return None
         if row["request_hash"] != digest:
@@ -226,8 +220,7 @@ async def _claim(request: web.Request, user_id: uuid.UUID, key: str,
             if dt.datetime.now(dt.UTC) - row["created_at"] < IN_FLIGHT_TIMEOUT:
                 raise Conflict("A request with this Idempotency-Key is still running",
                                code="idempotency_in_flight")
-            await conn.execute("UPDATE idempotency_keys SET created_at = now() "
-                               "WHERE user_id = $1 AND key = $2", user_id, key)
+            await idempotency.reclaim(conn, user_id, key)
             return None
     headers = dict(row["headers"] or {})
     headers["Idempotent-Replayed"] = "true"
@@ -240,12 +233,9 @@ async def _store(request: web.Request, user_id: uuid.UUID, key: str,
     body = json.loads(response.text) if response.text else None
     headers = {k: v for k, v in response.headers.items() if k in ("ETag", "Location")}
     async with system_transaction(request.app[POOL]) as conn:
-        await conn.execute(
-            "UPDATE idempotency_keys SET status = $3, response = $4, headers = $5 "
-            "WHERE user_id = $1 AND key = $2", user_id, key, response.status, body, headers)
+        await idempotency.store(conn, user_id, key, response.status, body, headers)
 
 
 async def _release(request: web.Request, user_id: uuid.UUID, key: str) -> None:
     async with system_transaction(request.app[POOL]) as conn:
-        await conn.execute("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 "
-                           "AND status IS NULL", user_id, key)
+        await idempotency.release(conn, user_id, key)

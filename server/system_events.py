@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from typing import Any
 
 import asyncpg
+
+from db.queries.events import record_event
 
 log = logging.getLogger("formula_pm.system_events")
 
@@ -28,15 +29,6 @@ SYSTEM_ACTIONS = (STARTUP, SHUTDOWN, LEADER_CHANGED, MIGRATION_APPLIED, BACKUP_C
                   BACKUP_FAILED, SERVER_ERROR)
 
 
-async def record_system_event(conn: asyncpg.Connection, action: str,
-                              details: dict[str, Any]) -> int:
-    """One service-level row (no organisation, no user)."""
-    audit_id: int = await conn.fetchval(
-        "SELECT fpm_record_event($1, NULL, NULL, $2::text::jsonb)", action,
-        json.dumps(details, default=str))
-    return audit_id
-
-
 async def record_with_url(url: str, action: str, details: dict[str, Any]) -> int | None:
     """From a command: connect, write the row, disconnect; None (logged) when it cannot
     be written (the database is what failed, or it predates the audit log)."""
@@ -46,7 +38,7 @@ async def record_with_url(url: str, action: str, details: dict[str, Any]) -> int
         log.warning("could not record %s: %s", action, exc)
         return None
     try:
-        return await record_system_event(conn, action, details)
+        return await record_event(conn, action, details)
     except asyncpg.PostgresError as exc:
         log.warning("could not record %s: %s", action, exc)
         return None

@@ -33,6 +33,7 @@ from cli.backup.manifest import (
     prune,
 )
 from cli.backup.sealed import SealWriter
+from db import admin_sql
 
 READ_CHUNK = 1024 * 1024
 Progress = Callable[[int, float], None]
@@ -53,13 +54,6 @@ class BackupRequest:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-async def _is_privileged(conn: asyncpg.Connection) -> bool:
-    """A superuser or BYPASSRLS login reads every row with row security off; the service's
-    own login reads them through its system role's policies, with row security on."""
-    return bool(await conn.fetchval(
-        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"))
 
 
 def pg_dump_command(binaries: Binaries, url: str, snapshot: str | None,
@@ -117,9 +111,11 @@ async def take_backup(request: BackupRequest, progress: Progress | None = None) 
         "idle_in_transaction_session_timeout": "0"})
     try:
         binaries = find_binaries(await server_major(conn), embedded=request.embedded)
-        row_security = not await _is_privileged(conn)
+        # A superuser or BYPASSRLS login reads every row with row security off; the
+        # service's own login reads them through its system role's policies, with it on.
+        row_security = not await admin_sql.login_is_privileged(conn)
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+            snapshot = await admin_sql.export_snapshot(conn)
             path = await _dump_to_file(request, binaries, snapshot, row_security, database,
                                        started, conn, progress)
     finally:

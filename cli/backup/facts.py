@@ -3,14 +3,14 @@ rows per table, the highest audit id, and what a dump of the contents leaves out
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import asyncpg
 
-TABLE_NAME = re.compile(r"[a-z_][a-z0-9_]*")
-FUNCTION_NAME = re.compile(r"[a-z_][a-z0-9_]*\([a-z0-9_ ,\[\]]*\)")
-SETTING_NAME = re.compile(r"[a-z_][a-z0-9_.]*")
+from db import admin_sql, catalog
+from db.catalog import count_rows
+
+__all__ = ["Facts", "count_rows", "read_facts", "server_major"]  # count_rows: for bench/
 
 
 @dataclass
@@ -23,87 +23,15 @@ class Facts:
     database_settings: list[str] = field(default_factory=list)
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 async def server_major(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SHOW server_version_num")) // 10000
-
-
-async def user_tables(conn: asyncpg.Connection) -> list[str]:
-    rows = await conn.fetch("""SELECT c.relname FROM pg_class c
-                               WHERE c.relnamespace = 'public'::regnamespace
-                                 AND c.relkind IN ('r', 'p') ORDER BY c.relname""")
-    return [r["relname"] for r in rows]
-
-
-async def count_rows(conn: asyncpg.Connection) -> dict[str, int]:
-    """Exact rows per table of the public schema (the caller's snapshot and privileges:
-    the service's login passes row-level security through its system role)."""
-    counts = {}
-    for table in await user_tables(conn):
-        counts[table] = int(await conn.fetchval(f"SELECT count(*) FROM {quote_ident(table)}"))
-    return counts
+    return await admin_sql.server_version_num(conn) // 10000
 
 
 async def read_facts(conn: asyncpg.Connection) -> Facts:
     tables = await count_rows(conn)
-    revision = (await conn.fetchval("SELECT version_num FROM alembic_version")
-                if "alembic_version" in tables else None)
-    highest = (await conn.fetchval("SELECT coalesce(max(id), 0) FROM audit_logs")
-               if "audit_logs" in tables else 0)
+    revision = await admin_sql.current_revision(conn) if "alembic_version" in tables else None
+    highest = await catalog.highest_audit_id(conn) if "audit_logs" in tables else 0
     return Facts(
-        schema_revision=revision, server_version=await conn.fetchval("SHOW server_version"),
-        highest_audit_id=int(highest), tables=tables, owners=await foreign_owners(conn),
-        database_settings=await database_settings(conn))
-
-
-async def foreign_owners(conn: asyncpg.Connection) -> list[dict[str, str]]:
-    """Functions, tables, views and sequences of the public schema owned by a role other
-    than the database owner (the service's SECURITY DEFINER functions)."""
-    rows = await conn.fetch("""
-        WITH db AS (SELECT datdba FROM pg_database WHERE datname = current_database())
-        SELECT 'FUNCTION' AS kind, p.oid::regprocedure::text AS name, r.rolname AS owner
-        FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner, db
-        WHERE p.pronamespace = 'public'::regnamespace AND p.proowner <> db.datdba
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
-        UNION ALL
-        SELECT 'TABLE', c.oid::regclass::text, r.rolname
-        FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner, db
-        WHERE c.relnamespace = 'public'::regnamespace AND c.relowner <> db.datdba
-          AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
-        ORDER BY 1, 2""")
-    return [dict(r) for r in rows]
-
-
-async def database_settings(conn: asyncpg.Connection) -> list[str]:
-    """`name=value` settings of this database for every role (ALTER DATABASE ... SET)."""
-    value = await conn.fetchval("""
-        SELECT s.setconfig FROM pg_db_role_setting s
-        JOIN pg_database d ON d.oid = s.setdatabase
-        WHERE d.datname = current_database() AND s.setrole = 0""")
-    return list(value or [])
-
-
-async def restore_extras(conn: asyncpg.Connection, database: str,
-                         owners: list[dict[str, str]], settings: list[str]) -> None:
-    """After a `--no-owner` restore: hand the objects back to their roles and put back the
-    database's own settings."""
-    for item in owners:
-        kind = "FUNCTION" if item["kind"] == "FUNCTION" else "TABLE"
-        pattern = FUNCTION_NAME if kind == "FUNCTION" else TABLE_NAME
-        if not pattern.fullmatch(item["name"]):  # the manifest is not trusted as SQL
-            raise ValueError(f"the manifest names an odd object: {item['name']!r}")
-        await conn.execute(f"ALTER {kind} {item['name']} OWNER TO {quote_ident(item['owner'])}")
-    for setting in settings:
-        name, _, value = setting.partition("=")
-        if not SETTING_NAME.fullmatch(name):
-            raise ValueError(f"the manifest names an odd setting: {name!r}")
-        await conn.execute(f"ALTER DATABASE {quote_ident(database)} SET {quote_ident(name)} "
-                           f"= {_literal(value)}")
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+        schema_revision=revision, server_version=await admin_sql.server_version(conn),
+        highest_audit_id=highest, tables=tables, owners=await catalog.foreign_owners(conn),
+        database_settings=await catalog.database_settings(conn))

@@ -22,11 +22,12 @@ from typing import IO
 import asyncpg
 
 from cli.backup.binaries import Binaries, find_binaries
-from cli.backup.facts import Facts, quote_ident, read_facts, restore_extras, server_major
+from cli.backup.facts import Facts, read_facts, server_major
 from cli.backup.libpq import database_of, last_lines, tool_target
 from cli.backup.manifest import Manifest, file_sha256
 from cli.backup.sealed import SealError, open_sealed, unseal
 from cli.embedded import with_database
+from db import admin_sql, catalog
 
 MAINTENANCE_DATABASES = ("postgres", "template1")
 
@@ -124,9 +125,7 @@ async def _table_count(url: str) -> int | None:
     except asyncpg.InvalidCatalogNameError:
         return None
     try:
-        return int(await conn.fetchval(
-            "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace "
-            "AND relkind IN ('r', 'p', 'v', 'm')"))
+        return await catalog.relation_count(conn)
     finally:
         await conn.close()
 
@@ -179,7 +178,7 @@ def _restore_sealed(command: list[str], env: dict[str, str], file: Path, key: by
 @contextlib.asynccontextmanager
 async def _scratch(admin: asyncpg.Connection, name: str) -> AsyncIterator[None]:
     try:
-        await admin.execute(f"CREATE DATABASE {quote_ident(name)}")
+        await admin_sql.create_database(admin, name)
     except asyncpg.InsufficientPrivilegeError:
         raise RestoreError(
             "the login may not create databases (CREATEDB): a restore goes into a scratch "
@@ -188,14 +187,15 @@ async def _scratch(admin: asyncpg.Connection, name: str) -> AsyncIterator[None]:
         yield
     finally:
         with contextlib.suppress(asyncpg.PostgresError):
-            await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+            await admin_sql.drop_database(admin, name, if_exists=True)
 
 
 async def _finish(url: str, manifest: Manifest, database: str) -> Facts:
     conn = await asyncpg.connect(url)
     try:
         try:
-            await restore_extras(conn, database, manifest.owners, manifest.database_settings)
+            await catalog.restore_extras(conn, database, manifest.owners,
+                                         manifest.database_settings)
         except (ValueError, asyncpg.PostgresError) as exc:
             raise RestoreError(f"restoring owners and settings failed: {exc}") from None
         return await read_facts(conn)
@@ -208,11 +208,9 @@ async def _swap(admin: asyncpg.Connection, scratch: str, target: str, exists: bo
     old = f"{target[:40]}_replaced_{secrets.token_hex(4)}"
     if exists:
         for _ in range(20):
-            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE datname = $1 AND pid <> pg_backend_pid()", target)
+            await admin_sql.end_sessions(admin, target)
             try:
-                await admin.execute(f"ALTER DATABASE {quote_ident(target)} RENAME TO "
-                                    f"{quote_ident(old)}")
+                await admin_sql.rename_database(admin, target, old)
                 break
             except asyncpg.ObjectInUseError:
                 await asyncio.sleep(0.25)
@@ -220,15 +218,13 @@ async def _swap(admin: asyncpg.Connection, scratch: str, target: str, exists: bo
             raise RestoreError(f"the database {target} is still in use; stop the workers "
                                "and run the restore again")
     try:
-        await admin.execute(f"ALTER DATABASE {quote_ident(scratch)} RENAME TO "
-                            f"{quote_ident(target)}")
+        await admin_sql.rename_database(admin, scratch, target)
     except asyncpg.PostgresError:
         if exists:
-            await admin.execute(f"ALTER DATABASE {quote_ident(old)} RENAME TO "
-                                f"{quote_ident(target)}")
+            await admin_sql.rename_database(admin, old, target)
         raise
     if exists:
-        await admin.execute(f"DROP DATABASE {quote_ident(old)} WITH (FORCE)")
+        await admin_sql.drop_database(admin, old)
 
 
 async def restore_backup(request: RestoreRequest) -> Comparison:

@@ -30,5 +30,29 @@ async def list_audit(conn: asyncpg.Connection, filters: Mapping[str, Any], *,
         (f"id {'<' if descending else '>'} {{}}", after_id)])
     order = "DESC" if descending else "ASC"
     return list(await conn.fetch(
-        f"SELECT {COLUMNS} FROM audit_logs WHERE {condition} "
+        f"SELECT {COLUMNS} FROM audit_logs WHERE {condition} "  # noqa: S608 - FILTERS
         f"ORDER BY id {order} LIMIT {int(limit) + 1}", *args))
+
+
+async def operator_list(conn: asyncpg.Connection, *, system_only: bool, since: Any,
+                        action: str | None, limit: int) -> list[asyncpg.Record]:
+    """The newest `limit` rows of every organisation and of the service (`system_only`: the
+    service's alone), newest first, with the organisation's slug (`formula-pm audit list`;
+    the system role reads them all)."""
+    conditions, params = ["TRUE"], []
+    if system_only:
+        conditions.append("a.org_id IS NULL")
+    if since is not None:
+        params.append(since)
+        conditions.append(f"a.at >= ${len(params)}")
+    if action:
+        params.append(action)
+        conditions.append(f"a.action = ${len(params)}")
+    params.append(limit)
+    where = " AND ".join(conditions)
+    return list(await conn.fetch(
+        f"""SELECT a.id, a.at, a.action, o.slug AS org, a.user_id, a.table_name,
+                   a.record_id, a.request_id, host(a.ip) AS ip, a.details::text AS details
+            FROM audit_logs a LEFT JOIN organizations o ON o.id = a.org_id
+            WHERE {where} ORDER BY a.id DESC LIMIT ${len(params)}""",  # noqa: S608 - see above
+        *params))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -22,7 +22,8 @@ a.bulk
 # txid; with the OR alone the scan walks the whole index and filters every row ever written.
 _UNREAD = """a.txid >= LEAST($2::text::xid8, (SELECT min(x) FROM unnest($1::text[]::xid8[]) x))
 AND (a.txid = ANY ($1::text[]::xid8[]) OR a.txid >= $2::text::xid8)"""
-UNREAD = f"SELECT {_COLUMNS} FROM audit_logs a WHERE {_UNREAD} ORDER BY a.txid, a.id"
+# The f-strings of this module interpolate the constants _COLUMNS and _UNREAD only.
+UNREAD = f"SELECT {_COLUMNS} FROM audit_logs a WHERE {_UNREAD} ORDER BY a.txid, a.id"  # noqa: S608
 
 # The same, at most $3 rows, with the snapshot they were read in: one statement, one snapshot.
 UNREAD_WITH_SNAPSHOT = f"""
@@ -32,7 +33,7 @@ LEFT JOIN LATERAL (
     SELECT {_COLUMNS} FROM audit_logs a WHERE {_UNREAD} ORDER BY a.txid, a.id LIMIT $3
 ) r ON true
 ORDER BY r.txid, r.id
-"""
+"""  # noqa: S608 - _COLUMNS, _UNREAD
 
 SNAPSHOT = "SELECT pg_current_snapshot()::text"
 
@@ -54,7 +55,7 @@ LEFT JOIN LATERAL (
     LIMIT $6
 ) r ON true
 ORDER BY r.txid, r.id
-"""
+"""  # noqa: S608 - _COLUMNS
 
 
 async def resync_rows(
@@ -123,9 +124,39 @@ async def terminate(conn: asyncpg.Connection, pid: int) -> bool:
     return bool(await conn.fetchval("SELECT pg_terminate_backend($1)", pid))
 
 
-async def record_event(conn: asyncpg.Connection, action: str, details: dict[str, Any]) -> None:
-    await conn.execute("SELECT fpm_record_event($1, NULL, NULL, $2::text::jsonb)", action,
-                       json.dumps(details, default=str))
+async def backend_start(conn: asyncpg.Connection) -> Any:
+    """When this connection's backend started (with its pid, it names the backend)."""
+    return await conn.fetchval(
+        "SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+
+
+async def terminate_own(conn: asyncpg.Connection, pid: int, started: Any,
+                        application_name: str) -> bool:
+    """End the backend `pid` if it is still the one started at `started` by this
+    application (a pid may have been reused meanwhile)."""
+    return bool(await conn.fetchval(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 "
+        "AND backend_start = $2 AND application_name = $3", pid, started, application_name))
+
+
+async def unread_with_snapshot(conn: asyncpg.Connection, xip: Sequence[int], xmax: int,
+                               limit: int) -> list[asyncpg.Record]:
+    """Up to `limit` unread rows after (xip, xmax); every row also carries the snapshot
+    they were read in, and the first row is there (with a NULL id) when none is unread."""
+    return list(await conn.fetch(UNREAD_WITH_SNAPSHOT, [str(x) for x in xip], str(xmax),
+                                 limit))
+
+
+async def current_snapshot(conn: asyncpg.Connection) -> str:
+    snapshot: str = await conn.fetchval(SNAPSHOT)
+    return snapshot
+
+
+def unread_cursor(conn: asyncpg.Connection, xip: Sequence[int], xmax: int,
+                  prefetch: int) -> Any:
+    """Every unread row after (xip, xmax), as a server-side cursor (`async for`; inside a
+    transaction)."""
+    return conn.cursor(UNREAD, [str(x) for x in xip], str(xmax), prefetch=prefetch)
 
 
 async def pending(conn: asyncpg.Connection, xip: list[int], xmax: int) -> asyncpg.Record:

@@ -23,8 +23,9 @@ async def create_client(conn: asyncpg.Connection, org_id: uuid.UUID,
                         values: Mapping[str, Any]) -> asyncpg.Record:
     columns = [c for c in COLUMNS if c in values]
     placeholders = ", ".join(f"${i + 2}" for i in range(len(columns)))
+    names = ", ".join(columns)  # of COLUMNS
     row = await conn.fetchrow(
-        f"INSERT INTO clients (org_id, {', '.join(columns)}) VALUES ($1, {placeholders}) "
+        f"INSERT INTO clients (org_id, {names}) VALUES ($1, {placeholders}) "  # noqa: S608
         "RETURNING *", org_id, *(values[c] for c in columns))
     assert row is not None
     return row

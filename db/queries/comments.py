@@ -52,8 +52,8 @@ async def entity_owner(conn: asyncpg.Connection, entity_type: str,
         return await conn.fetchrow(
             "SELECT org_id, id AS project_id FROM projects WHERE id = $1", entity_id)
     table = ENTITY_TABLES[entity_type]
-    return await conn.fetchrow(f"SELECT org_id, project_id FROM {table} WHERE id = $1",
-                               entity_id)
+    return await conn.fetchrow(
+        f"SELECT org_id, project_id FROM {table} WHERE id = $1", entity_id)  # noqa: S608
 
 
 # Row-level security hides internal comments from client users.

@@ -36,13 +36,13 @@ async def set_links(conn: asyncpg.Connection, table: str, record: Mapping[str, A
     order."""
     column = LINK_COLUMNS[table]
     wanted = sorted(set(item_ids))
-    await conn.execute(
-        f"DELETE FROM item_links WHERE {column} = $1 AND scope_item_id <> ALL($2::uuid[])",
-        record["id"], wanted)
+    await conn.execute(  # the column is one of LINK_COLUMNS
+        f"DELETE FROM item_links WHERE {column} = $1 "  # noqa: S608 - LINK_COLUMNS
+        "AND scope_item_id <> ALL($2::uuid[])", record["id"], wanted)
     await conn.execute(
         f"""INSERT INTO item_links (org_id, project_id, scope_item_id, {column})
             SELECT $1, $2, item, $3 FROM unnest($4::uuid[]) WITH ORDINALITY AS u(item, n)
             WHERE NOT EXISTS (SELECT 1 FROM item_links l
                               WHERE l.{column} = $3 AND l.scope_item_id = u.item)
-            ORDER BY n""",
+            ORDER BY n""",  # noqa: S608 - LINK_COLUMNS
         record["org_id"], record["project_id"], record["id"], wanted)

@@ -22,8 +22,9 @@ async def list_members(conn: asyncpg.Connection, project_id: uuid.UUID,
 
 async def get_member(conn: asyncpg.Connection, project_id: uuid.UUID,
                      user_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT * FROM {MEMBERS} WHERE project_id = $1 AND user_id = $2",
-                               project_id, user_id)
+    return await conn.fetchrow(
+        f"SELECT * FROM {MEMBERS} WHERE project_id = $1 AND user_id = $2",  # noqa: S608 - MEMBERS
+        project_id, user_id)
 
 
 async def is_member(conn: asyncpg.Connection, project_id: uuid.UUID,

@@ -29,6 +29,14 @@ async def is_visible(conn: asyncpg.Connection, project_id: uuid.UUID) -> bool:
     return bool(await conn.fetchval("SELECT true FROM projects WHERE id = $1", project_id))
 
 
+async def visible_ids(conn: asyncpg.Connection) -> list[uuid.UUID] | None:
+    """The ids of the projects the actor can see; None when it sees every one of its
+    organisation's (an org admin)."""
+    if await conn.fetchval("SELECT app_is_org_admin()"):
+        return None
+    return list(await conn.fetchval("SELECT app_visible_project_ids()"))
+
+
 async def create_project(conn: asyncpg.Connection, *, org_id: uuid.UUID, creator: uuid.UUID,
                          creator_role: str, values: Mapping[str, Any]) -> asyncpg.Record:
     """Insert, add the creator as a member, then read back.
@@ -38,8 +46,9 @@ async def create_project(conn: asyncpg.Connection, *, org_id: uuid.UUID, creator
     project_id = uuid.uuid4()
     columns = [c for c in COLUMNS if c in values]
     placeholders = "".join(f", ${i + 4}" for i in range(len(columns)))
+    names = "".join(", " + c for c in columns)
     await conn.execute(
-        f"INSERT INTO projects (id, org_id, created_by{''.join(', ' + c for c in columns)}) "
+        f"INSERT INTO projects (id, org_id, created_by{names}) "  # noqa: S608 - COLUMNS
         f"VALUES ($1, $2, $3{placeholders})",
         project_id, org_id, creator, *(values[c] for c in columns))
     await conn.execute(

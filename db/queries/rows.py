@@ -3,8 +3,9 @@ keyset pages and one row by id), insert, a guarded update or delete (with an opt
 expected version), a row lock.
 
 Table and column names come from the code and from validated request models (never from
-raw input); every value is a `$n` parameter. Run inside `transaction(pool, actor)`, so
-row-level security decides what exists: a row the actor may not see is simply not found.
+raw input: hence the `noqa: S608`); every value is a `$n` parameter. Run inside
+`transaction(pool, actor)`, so row-level security decides what exists: a row the actor may
+not see is simply not found.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any, Protocol
 
 import asyncpg
 
+# One visible row, at the expected version when one is given.
+_GUARD = "id = $1 AND ($2::int IS NULL OR version = $2)"
 # A list condition: SQL with one `{}` where its parameter goes, and the value (the
 # condition is left out when the value is None).
 Filter = tuple[str, Any]
@@ -31,15 +34,16 @@ def _columns(values: Mapping[str, Any]) -> list[str]:
 
 async def version_of(conn: asyncpg.Connection, table: str, record_id: uuid.UUID) -> int | None:
     """The row's version, or None when the actor cannot see the row."""
-    version: int | None = await conn.fetchval(f"SELECT version FROM {table} WHERE id = $1",
-                                              record_id)
+    version: int | None = await conn.fetchval(
+        f"SELECT version FROM {table} WHERE id = $1", record_id)  # noqa: S608 - see above
     return version
 
 
 async def lock_row(conn: asyncpg.Connection, table: str,
                    record_id: uuid.UUID) -> asyncpg.Record | None:
     """The row, locked until the transaction ends (writers queue behind each other)."""
-    return await conn.fetchrow(f"SELECT * FROM {table} WHERE id = $1 FOR UPDATE", record_id)
+    return await conn.fetchrow(
+        f"SELECT * FROM {table} WHERE id = $1 FOR UPDATE", record_id)  # noqa: S608 - see above
 
 
 # --- writes --------------------------------------------------------------------------------
@@ -49,7 +53,7 @@ async def insert_row(conn: asyncpg.Connection, table: str,
     names = _columns(values)
     marks = ", ".join(f"${i}" for i in range(1, len(names) + 1))
     row = await conn.fetchrow(
-        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks}) RETURNING *",
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks}) RETURNING *",  # noqa: S608
         *values.values())
     assert row is not None
     return row
@@ -71,8 +75,8 @@ async def update_row(conn: asyncpg.Connection, table: str, record_id: uuid.UUID,
     """UPDATE one visible row when its version matches (or none is given); None otherwise."""
     sets, args = set_clause(changes, 3, raw)
     return await conn.fetchrow(
-        f"UPDATE {table} SET {sets} WHERE id = $1 AND ($2::int IS NULL OR version = $2) "
-        f"RETURNING {returning}", record_id, version, *args)
+        f"UPDATE {table} SET {sets} WHERE {_GUARD} RETURNING {returning}",  # noqa: S608
+        record_id, version, *args)
 
 
 async def update_locked(conn: asyncpg.Connection, table: str, record_id: uuid.UUID,
@@ -87,7 +91,7 @@ async def delete_row(conn: asyncpg.Connection, table: str, record_id: uuid.UUID,
                      version: int | None = None) -> bool:
     """DELETE one visible row when its version matches (or none is given)."""
     deleted = await conn.fetchval(
-        f"DELETE FROM {table} WHERE id = $1 AND ($2::int IS NULL OR version = $2) RETURNING id",
+        f"DELETE FROM {table} WHERE {_GUARD} RETURNING id",  # noqa: S608 - see above
         record_id, version)
     return deleted is not None
 
@@ -142,7 +146,8 @@ async def fetch_page(conn: asyncpg.Connection, source: str, filters: Sequence[Fi
     """One keyset page: `SELECT columns, <sort> AS _sort FROM source WHERE filters AND after
     cursor ORDER BY ... LIMIT limit + 1` (one more row tells the caller there is more)."""
     condition, args = where(filters, page)
-    sql = (f"SELECT {columns}, {page.key.sql} AS _sort FROM {source} WHERE {condition} "
+    # The sort key is one of the resource's SORTABLE; the rest as above.
+    sql = (f"SELECT {columns}, {page.key.sql} AS _sort FROM {source} WHERE {condition} "  # noqa: S608
            f"ORDER BY {page.order_sql} LIMIT {int(page.limit) + 1}")
     return list(await conn.fetch(sql, *args))
 
@@ -168,4 +173,5 @@ class Records:
                   record_id: uuid.UUID) -> asyncpg.Record | None:
         """The row with this id, or None when the actor cannot see it."""
         return await conn.fetchrow(
-            f"SELECT {self.columns} FROM {self.source} WHERE {self.key} = $1", record_id)
+            f"SELECT {self.columns} FROM {self.source} WHERE {self.key} = $1",  # noqa: S608
+            record_id)

@@ -188,7 +188,7 @@ def _fts_branch(name: str, v: _Shared, scope: Scope, query: SearchQuery) -> str:
     kind = KINDS[name]
     project = f"x.{kind.project}" if kind.project else "NULL::uuid"
     score = f"1 + ts_rank(x.search_vector, {_tsquery(v)}) + {_exact(kind, v)}"
-    return (f"SELECT '{name}'::text AS type, x.id, {project} AS project_id, "
+    return (f"SELECT '{name}'::text AS type, x.id, {project} AS project_id, "  # noqa: S608 - KINDS
             f"round(({score})::numeric, 6) AS score FROM {kind.table} x "
             f"WHERE {_visibility(kind, v, scope, query.project_id)} AND {_fts_match(v)}")
 
@@ -222,7 +222,7 @@ def _fuzzy_branch(name: str, v: _Shared, scope: Scope, query: SearchQuery) -> st
     kind = KINDS[name]
     conds, sims = _fuzzy_match(kind, v, query)
     project = f"x.{kind.project}" if kind.project else "NULL::uuid"
-    return (f"SELECT '{name}'::text AS type, f.id, f.project_id, "
+    return (f"SELECT '{name}'::text AS type, f.id, f.project_id, "  # noqa: S608 - KINDS
             f"round((0.9 * f.sim)::numeric, 6) AS score FROM (SELECT x.id, "
             f"{project} AS project_id, GREATEST({', '.join(sims)}) AS sim "
             f"FROM {kind.table} x WHERE {_visibility(kind, v, scope, query.project_id)} "
@@ -250,8 +250,9 @@ def ranking_sql(scope: Scope, query: SearchQuery, tier: str = "fts") -> tuple[st
         s, t, i = (p.add(value) for value in query.after)
         after = f"(h.score, h.type, h.id) < ({s}::numeric, {t}::text, {i}::uuid)"
     limit = p.add(query.limit + 1)
-    sql = (f"SELECT h.type, h.id, h.project_id, h.score FROM (\n{union}\n) h WHERE {after} "
-           f"ORDER BY h.score DESC, h.type DESC, h.id DESC LIMIT {limit}")
+    # The branches name the tables and columns of KINDS; every value is a parameter.
+    sql = (f"SELECT h.type, h.id, h.project_id, h.score FROM (\n{union}\n) h "  # noqa: S608
+           f"WHERE {after} ORDER BY h.score DESC, h.type DESC, h.id DESC LIMIT {limit}")
     return sql, p.values
 
 
@@ -330,7 +331,7 @@ async def hydrate(conn: asyncpg.Connection, query: SearchQuery,
         kind = KINDS[name]
         ids = p.add([h["id"] for h in hits if h["type"] == name])
         parts.append(
-            f"SELECT '{name}'::text AS type, x.id, {kind.title} AS title, "
+            f"SELECT '{name}'::text AS type, x.id, {kind.title} AS title, "  # noqa: S608 - KINDS
             f"ts_headline('fpm_search', left({kind.body}, {SNIPPET_SOURCE_CHARS}), "
             f"{tsquery}, {opts}) AS snippet "
             f"FROM {kind.table} x WHERE x.id = ANY({ids}::uuid[])")

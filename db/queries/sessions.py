@@ -66,11 +66,13 @@ async def revoke(conn: asyncpg.Connection, session_id: uuid.UUID, reason: str) -
     return bool(status.endswith(" 1"))
 
 
-async def revoke_all_for_user(conn: asyncpg.Connection, user_id: uuid.UUID,
-                              reason: str) -> list[uuid.UUID]:
+async def revoke_all_for_user(conn: asyncpg.Connection, user_id: uuid.UUID, reason: str, *,
+                              keep: uuid.UUID | None = None) -> list[uuid.UUID]:
+    """Revoke the user's live sessions but `keep` (the one asking); the ids revoked."""
     rows = await conn.fetch(
         "UPDATE user_sessions SET revoked_at = now(), revoked_reason = $2 "
-        "WHERE user_id = $1 AND revoked_at IS NULL RETURNING id", user_id, reason,
+        "WHERE user_id = $1 AND revoked_at IS NULL AND id IS DISTINCT FROM $3 RETURNING id",
+        user_id, reason, keep,
     )
     return [r["id"] for r in rows]
 

@@ -37,7 +37,7 @@ async def create_task(conn: asyncpg.Connection, *, org_id: uuid.UUID, project_id
     stamp = decide_completion(values.get("status")).completed_at
     done = "now()" if stamp is Stamp.SET else "NULL"
     row = await conn.fetchrow(
-        f"INSERT INTO tasks (org_id, project_id, created_by, completed_at"
+        f"INSERT INTO tasks (org_id, project_id, created_by, completed_at"  # noqa: S608 - COLUMNS
         f"{''.join(', ' + c for c in columns)}) VALUES ($1, $2, $3, {done}{placeholders}) "
         "RETURNING *", org_id, project_id, created_by, *(values[c] for c in columns))
     assert row is not None

@@ -21,14 +21,19 @@ EDITABLE = ("first_name", "last_name", "position", "department", "phone", "skill
 async def for_login(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
     """The user with this e-mail (case-insensitive), with the hash; system role only."""
     return await conn.fetchrow(
-        f"SELECT {PUBLIC_COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1)",
-        email)
+        f"SELECT {PUBLIC_COLUMNS}, password_hash FROM users "  # noqa: S608 - PUBLIC_COLUMNS
+        "WHERE lower(email) = lower($1)", email)
 
 
 async def password_hash_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:
     value: str | None = await conn.fetchval(
         "SELECT password_hash FROM users WHERE id = $1", user_id)
     return value
+
+
+async def email_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:
+    email: str | None = await conn.fetchval("SELECT email FROM users WHERE id = $1", user_id)
+    return email
 
 
 # The org's user directory, as an actor (row-level security: the caller's organisation).
@@ -43,7 +48,7 @@ async def create(conn: asyncpg.Connection, org_id: uuid.UUID, values: Mapping[st
         f"""INSERT INTO users (org_id, email, password_hash, first_name, last_name, role,
                                position, department, phone, client_id, status)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-            RETURNING {PUBLIC_COLUMNS}""",
+            RETURNING {PUBLIC_COLUMNS}""",  # noqa: S608 - PUBLIC_COLUMNS
         org_id, values["email"], password_hash, values["first_name"], values["last_name"],
         values["role"], values.get("position"), values.get("department"), values.get("phone"),
         values.get("client_id"), "active" if password_hash else "invited")
@@ -76,6 +81,14 @@ async def upgrade_password_hash(conn: asyncpg.Connection, user_id: uuid.UUID, ol
 
 async def touch_login(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
     await conn.execute("UPDATE users SET last_login_at = now() WHERE id = $1", user_id)
+
+
+async def id_in_org(conn: asyncpg.Connection, org_slug: str, email: str) -> uuid.UUID | None:
+    """The user with this e-mail (case-insensitive) in the organisation of this slug."""
+    user_id: uuid.UUID | None = await conn.fetchval(
+        """SELECT u.id FROM users u JOIN organizations o ON o.id = u.org_id
+           WHERE o.slug = $1 AND lower(u.email) = lower($2)""", org_slug, email)
+    return user_id
 
 
 async def email_taken(conn: asyncpg.Connection, email: str) -> bool:

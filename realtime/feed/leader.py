@@ -20,9 +20,11 @@ from typing import Any
 
 import asyncpg
 
+from db.admin_sql import act_as_system
 from db.cursor_codec import encode_feed_cursor
 from db.pool import system_transaction
 from db.queries import changes as q
+from db.queries.events import record_event
 from realtime.feed.cursor import ReadPosition, Snapshot
 from realtime.feed.rows import Emit, Feed, Invalidate, ObserveLag, no_invalidation
 
@@ -143,8 +145,7 @@ class Leader:
         self.backend_pid = conn.get_server_pid()
         stalled = False
         try:
-            self._backend_start = await conn.fetchval(
-                "SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+            self._backend_start = await q.backend_start(conn)
             await self._end_abandoned(conn)
             await self._wait_for_lock(conn)
             await self._lead(conn)
@@ -172,9 +173,7 @@ class Leader:
             self._abandoned = None
             return
         pid, started = self._abandoned
-        ended = await conn.fetchval(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 "
-            "AND backend_start = $2 AND application_name = $3", pid, started, APPLICATION_NAME)
+        ended = await q.terminate_own(conn, pid, started, APPLICATION_NAME)
         self._abandoned = None
         if ended:
             log.warning("terminated our own stalled change leader backend %s", pid)
@@ -193,7 +192,7 @@ class Leader:
             log.warning("terminated stalled change leader backend %s", pid)
 
     async def _lead(self, conn: asyncpg.Connection) -> None:
-        await conn.execute("SET ROLE formula_pm_system")
+        await act_as_system(conn)
         wake = asyncio.Event()
         await conn.add_listener(CHANNEL, lambda *_: wake.set())
         cursor = await q.read_cursor(conn)
@@ -202,8 +201,8 @@ class Leader:
         previous = cursor["leader"]
         self.role = "leader"
         await q.save_cursor(conn, cursor["horizon"], cursor["last_id"], self.config.name)
-        await q.record_event(conn, "leader_changed", {"leader": self.config.name,
-                                                      "previous": previous})
+        await record_event(conn, "leader_changed", {"leader": self.config.name,
+                                                    "previous": previous})
         log.info("became change leader", extra={"leader": self.config.name,
                                                  "previous": previous})
         if self.config.mode == "poll":

@@ -116,8 +116,7 @@ class Feed:
 
     async def drain(self, conn: asyncpg.Connection, position: ReadPosition) -> Snapshot:
         """Publish every row after `position` visible now; the snapshot they were read in."""
-        rows = await conn.fetch(q.UNREAD_WITH_SNAPSHOT, [str(x) for x in position.xip],
-                                str(position.xmax), self.batch + 1)
+        rows = await q.unread_with_snapshot(conn, position.xip, position.xmax, self.batch + 1)
         snapshot = Snapshot.parse(rows[0]["snapshot"])
         found = [r for r in rows if r["id"] is not None]
         if len(found) <= self.batch:
@@ -130,10 +129,9 @@ class Feed:
     async def _drain_backlog(self, conn: asyncpg.Connection, position: ReadPosition) -> Snapshot:
         """A large backlog: page through it in one repeatable-read snapshot."""
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            snapshot = Snapshot.parse(await conn.fetchval(q.SNAPSHOT))
+            snapshot = Snapshot.parse(await q.current_snapshot(conn))
             page: list[asyncpg.Record] = []
-            async for row in conn.cursor(q.UNREAD, [str(x) for x in position.xip],
-                                         str(position.xmax), prefetch=self.batch):
+            async for row in q.unread_cursor(conn, position.xip, position.xmax, self.batch):
                 page.append(row)
                 if len(page) >= self.batch:
                     await self._publish(page, snapshot.xmin)

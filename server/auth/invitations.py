@@ -8,6 +8,7 @@ import uuid
 import asyncpg
 
 from db.pool import system_transaction
+from db.queries import password_tokens, users
 from server.auth.tokens import hash_token, new_one_time_token
 from server.config import Settings
 from server.mailer import Mail, Mailer, OutboxMailer, SmtpMailer
@@ -26,13 +27,7 @@ async def create_token(conn: asyncpg.Connection, user_id: uuid.UUID, purpose: st
     """A new token; earlier unused tokens of the same purpose stop working."""
     token = new_one_time_token()
     ttl = INVITE_TTL if purpose == "invite" else RESET_TTL
-    await conn.execute(
-        "UPDATE password_tokens SET used_at = now() "
-        "WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL", user_id, purpose)
-    await conn.execute(
-        """INSERT INTO password_tokens (user_id, token_hash, purpose, expires_at)
-           VALUES ($1, $2, $3, now() + $4::interval)""",
-        user_id, hash_token(token), purpose, ttl)
+    await password_tokens.replace(conn, user_id, hash_token(token), purpose, ttl)
     return token
 
 
@@ -44,8 +39,9 @@ async def issue_invitation(pool: asyncpg.Pool, settings: Settings, user_id: uuid
                            mailer: Mailer | None = None) -> str:
     """Create an invitation and mail it; returns the link (for the CLI to print)."""
     async with system_transaction(pool) as conn:
-        email = await conn.fetchval("SELECT email FROM users WHERE id = $1", user_id)
+        email = await users.email_of(conn, user_id)
         token = await create_token(conn, user_id, "invite")
+    assert email is not None  # no such user: the token's foreign key failed already
     link = set_password_link(settings, token)
     await (mailer or mailer_for(settings)).send(Mail(
         to=email, subject="You are invited to Formula PM",
@@ -55,7 +51,4 @@ async def issue_invitation(pool: asyncpg.Pool, settings: Settings, user_id: uuid
 
 async def consume_token(conn: asyncpg.Connection, token: str) -> asyncpg.Record | None:
     """Mark a live token used and return it (with its purpose and user), or None."""
-    return await conn.fetchrow(
-        """UPDATE password_tokens SET used_at = now()
-           WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
-           RETURNING user_id, purpose""", hash_token(token))
+    return await password_tokens.consume(conn, hash_token(token))

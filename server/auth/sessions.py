@@ -13,6 +13,8 @@ from aiohttp import web
 
 from db.pool import Actor, system_transaction
 from db.queries import sessions as q
+from db.queries import users
+from db.queries.events import record_event
 from server.auth.identity import session_cache_key
 from server.auth.tokens import (
     hash_token,
@@ -98,8 +100,7 @@ async def refresh_session(app: web.Application, refresh_token: str,
             raise invalid
         if row["expires_at"] <= dt.datetime.now(dt.UTC):
             raise invalid
-        user = await conn.fetchrow("SELECT role, status FROM users WHERE id = $1",
-                                   row["user_id"])
+        user = await users.get(conn, row["user_id"])
         if user is None or user["status"] != "active":
             raise invalid
         if row["is_current"]:
@@ -110,9 +111,8 @@ async def refresh_session(app: web.Application, refresh_token: str,
             age = dt.datetime.now(dt.UTC) - (row["rotated_at"] or row["created_at"])
             if age.total_seconds() > settings.refresh_grace_seconds:
                 await q.revoke(conn, row["id"], "refresh token reuse")
-                await conn.execute(
-                    "SELECT fpm_record_event('token_reuse', $1, $2, $3)",
-                    row["org_id"], row["user_id"], {"session_id": str(row["id"])})
+                await record_event(conn, "token_reuse", {"session_id": str(row["id"])},
+                                   org_id=row["org_id"], user_id=row["user_id"])
                 reused = True
             else:
                 generation = row["generation"]

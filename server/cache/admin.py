@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from db.queries import organizations
 from db.schema import metadata
 from db.tables import AUDITED_TABLES
 from server.cache.keys import (
@@ -95,16 +96,14 @@ def org_tables() -> list[str]:
 
 async def org_keys(conn: asyncpg.Connection, org_id: uuid.UUID) -> tuple[list[str], list[str]]:
     """(generations to bump, records to delete) of one organisation."""
-    projects = [r["id"] for r in await conn.fetch(
-        "SELECT id FROM projects WHERE org_id = $1", org_id)]
+    projects = await organizations.project_ids(conn, org_id)
     bump = [org_generation_key(org_id), search_generation_key(org_id),
             *(project_generation_key(p) for p in projects)]
     records = [record_key("organizations", org_id)]
     for table in org_tables():
         if table == "organizations":
             continue
-        rows = await conn.fetch(f"SELECT id FROM {table} WHERE org_id = $1", org_id)
-        records += [record_key(table, r["id"]) for r in rows]
+        records += [record_key(table, i) for i in await organizations.row_ids(conn, table, org_id)]
     return bump, records
 
 

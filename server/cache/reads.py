@@ -22,6 +22,7 @@ import asyncpg
 from aiohttp import web
 
 from db.pool import transaction
+from db.queries.projects import visible_ids
 from db.tables import CACHED_TABLES, PROJECT_TABLES
 from server.audience import hides_costs, shown
 from server.auth.identity import READ_AHEAD, Identity, actor, identity
@@ -80,13 +81,12 @@ async def visible_projects(request: web.Request) -> frozenset[str] | None:
             return projects
     cache.tally(False, who.org_id)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        admin = await conn.fetchval("SELECT app_is_org_admin()")
-        ids = [] if admin else await conn.fetchval("SELECT app_visible_project_ids()")
-    listed = ALL_PROJECTS if admin else [str(i) for i in ids]
+        ids = await visible_ids(conn)
+    listed = ALL_PROJECTS if ids is None else [str(i) for i in ids]
     if generation >= 0:  # the generation was read before the query: exact
         await cache.set(key, {"o": str(who.org_id), "g": generation, "p": listed},
                         _ttl(request, "visibility"))
-    return None if admin else frozenset(listed)
+    return None if ids is None else frozenset(listed)
 
 
 def _ttl(request: web.Request, kind: str) -> int:

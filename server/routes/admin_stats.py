@@ -10,7 +10,7 @@ import pydantic
 from aiohttp import web
 
 from db.pool import system_transaction
-from db.tables import AUDITED_TABLES, ORG_TABLES, PROJECT_TABLES
+from db.queries import organizations
 from server.auth.identity import identity
 from server.auth.permissions import Perm, require
 from server.cache.admin import org_hit_counts
@@ -20,14 +20,6 @@ from server.rest import json_response
 from server.routes.health import readiness_parts
 
 routes = web.RouteTableDef()
-
-# Rows counted per table: every org-wide and project table (each has org_id) but the
-# organisation itself, and mentions, which the page has never counted.
-COUNTED = tuple(t for t in AUDITED_TABLES if t in ORG_TABLES | PROJECT_TABLES
-                and t not in ("organizations", "mentions"))
-COUNTS = " UNION ALL ".join(
-    f"SELECT '{table}' AS resource, count(*) AS n FROM {table} WHERE org_id = $1"
-    for table in COUNTED)
 
 
 class CacheShare(pydantic.BaseModel):
@@ -53,7 +45,7 @@ async def admin_stats(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_USERS)  # org admins only
     async with system_transaction(request.app[POOL]) as conn:
-        rows = {r["resource"]: int(r["n"]) for r in await conn.fetch(COUNTS, who.org_id)}
+        rows = await organizations.row_counts(conn, who.org_id)
     hits, misses = await org_hit_counts(request.app, who.org_id)
     health = await readiness_parts(request)
     return json_response({

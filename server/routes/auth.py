@@ -9,6 +9,7 @@ import pydantic
 from aiohttp import web
 
 from db.pool import Actor, system_transaction, transaction
+from db.queries import sessions
 from db.queries import users as q
 from db.queries.events import record_event
 from server.auth import limits
@@ -192,11 +193,9 @@ async def change_password(request: web.Request) -> web.Response:
     new_hash = await hash_password(body.new_password)
     async with system_transaction(pool, act, on_commit=invalidation(request)) as conn:
         await q.set_password(conn, who.user_id, new_hash)
-        others = await conn.fetch(
-            "UPDATE user_sessions SET revoked_at = now(), revoked_reason = 'password changed' "
-            "WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id",
-            who.user_id, who.session_id)
-    await after_revoke(request.app, who.user_id, [r["id"] for r in others])
+        others = await sessions.revoke_all_for_user(conn, who.user_id, "password changed",
+                                                    keep=who.session_id)
+    await after_revoke(request.app, who.user_id, others)
     return web.Response(status=204)
 
 

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import pydantic
 from aiohttp import web
 
+from db import admin_sql
 from server.auth.identity import from_operators
 from server.cache.store import RedisCache
 from server.keys import CACHE, POOL, REALTIME_STATUS, SETTINGS
@@ -44,7 +45,7 @@ async def _database(request: web.Request) -> dict[str, Any]:
     try:
         async with asyncio.timeout(2):
             async with request.app[POOL].acquire() as conn:
-                await conn.fetchval("SELECT 1")
+                await admin_sql.ping(conn)
         return {"status": "healthy"}
     except Exception as exc:  # any failure to reach PostgreSQL is "unhealthy", never a 500
         return {"status": "unhealthy", "error": type(exc).__name__}

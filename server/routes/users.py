@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
+import asyncpg
 import pydantic
 from aiohttp import web
 
 from db.pool import system_transaction, transaction
+from db.queries import clients
 from db.queries import users as q
 from rules.enums import ROLES
 from server.auth.identity import actor, identity
@@ -69,7 +71,8 @@ class UserQuery(PageParams):
     status: Literal["active", "invited", "inactive"] | None = None
 
 
-async def _check_client(conn: object, role: str | None, client_id: uuid.UUID | None) -> None:
+async def _check_client(conn: asyncpg.Connection, role: str | None,
+                        client_id: uuid.UUID | None) -> None:
     """A `client` user must name a client of the same organisation; staff must not."""
     if role == "client" and client_id is None:
         raise Invalid("A client user must name its client",
@@ -77,11 +80,9 @@ async def _check_client(conn: object, role: str | None, client_id: uuid.UUID | N
     if role not in (None, "client") and client_id is not None:
         raise Invalid("Only client users belong to a client",
                       errors=[{"field": "client_id", "message": "only for role client"}])
-    if client_id is not None:
-        exists = await conn.fetchval("SELECT 1 FROM clients WHERE id = $1", client_id)  # type: ignore[attr-defined]
-        if not exists:
-            raise Invalid("No such client", errors=[{"field": "client_id",
-                                                     "message": "does not exist"}])
+    if client_id is not None and await clients.get_client(conn, client_id) is None:
+        raise Invalid("No such client", errors=[{"field": "client_id",
+                                                 "message": "does not exist"}])
 
 
 @routes.get("/api/v1/users")

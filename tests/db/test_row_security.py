@@ -52,7 +52,7 @@ async def test_non_member_sees_no_project_rows_even_by_id(pool: asyncpg.Pool,
         assert await conn.fetchrow("SELECT * FROM tasks WHERE id = $1", task) is None
         assert await conn.fetchrow("SELECT * FROM projects WHERE id = $1", project) is None
         for table in PROJECT_TABLES:
-            assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+            assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table  # noqa: S608
         assert await conn.fetchval("SELECT app_can_see_project($1)", project) is False
     for who in (member, admin):
         async with transaction(pool, actor_of(who)) as conn:
@@ -79,7 +79,7 @@ async def test_a_transaction_without_actor_sees_nothing(pool: asyncpg.Pool, worl
     await world.project(org)
     async with transaction(pool, Actor(None, None)) as conn:
         for table in ("organizations", "users", "projects", "clients", "audit_logs"):
-            assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+            assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table  # noqa: S608
 
 
 async def test_the_audit_log_is_append_only_for_the_application(

@@ -16,8 +16,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from db.queries.events import record_event
 from server.config import Settings
-from server.system_events import email_fingerprint, record_system_event
+from server.system_events import email_fingerprint
 from tests.conftest import World
 from tests.realtime.conftest import Worker
 
@@ -123,7 +124,7 @@ async def test_org_admins_read_their_rows_and_the_installation_backups_only(
         await conn.execute("SELECT fpm_record_event('login_failed', $1, $2)", org_b,
                            admin_b["id"])
         for action in ("backup_completed", "startup", "server_error", "login_failed"):
-            await record_system_event(conn, action, {"worker": "w"})
+            await record_event(conn, action, {"worker": "w"})
     seen = {}
     for who in (admin_a, admin_b, member_a):
         response = await client.get("/api/v1/audit?limit=100",

@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 
 from alembic import op
+from sqlalchemy import text
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -334,8 +335,8 @@ def _script(sql: str) -> None:
 
 def _has_extension(name: str) -> bool:
     bind = op.get_bind()
-    return bool(bind.exec_driver_sql(
-        f"SELECT 1 FROM pg_extension WHERE extname = '{name}'").scalar())
+    return bool(bind.execute(
+        text("SELECT 1 FROM pg_extension WHERE extname = :name"), {"name": name}).scalar())
 
 
 def _server_version() -> int:

@@ -23,7 +23,7 @@ OLD = f"""CREATE POLICY read ON audit_logs FOR SELECT USING (org_id = app_org_id
 NEW = f"""CREATE POLICY read ON audit_logs FOR SELECT USING (org_id = app_org_id() AND
     ((SELECT app_is_org_admin()) OR (project_id IS NOT NULL AND {VISIBLE} AND
       (table_name IS DISTINCT FROM 'notifications'
-       OR coalesce(new_values, old_values)->>'user_id' = app_user_id()::text))))"""
+       OR coalesce(new_values, old_values)->>'user_id' = app_user_id()::text))))"""  # noqa: S608 - VISIBLE, a constant
 
 
 def upgrade() -> None:
