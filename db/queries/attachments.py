@@ -10,11 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
 
 from db.queries.locks import hold_for_transaction
+from db.queries.rows import Filter, PageLike, equal_to, fetch_page, insert_row
 
 # entity_type -> its table. An entity is checked by id and project through row-level
 # security (a file can only hang off what the uploader can read). drawing_revisions comes
@@ -30,18 +31,10 @@ ENTITY_TABLES: Mapping[str, str] = {
 }
 # Columns never shown to API clients: where the bytes are and the upload's storage id.
 PRIVATE_COLUMNS = ("storage_key", "upload_id")
-
-
-class PageLike(Protocol):
-    """What a list needs of server.rest.Keyset (db does not import server)."""
-
-    @property
-    def order_sql(self) -> str: ...
-
-    @property
-    def limit(self) -> int: ...
-
-    def where(self, first_param: int) -> tuple[str, list[Any]]: ...
+FILTERS = ("entity_type", "entity_id", "status", "revision")
+# Deleted rows wait for the sweep; no list shows them (a condition with a constant value,
+# as the list filters take one).
+LIVE: Filter = ("deleted_at IS NULL AND {}::boolean", True)
 
 
 async def find_entity(conn: asyncpg.Connection, entity_type: str, entity_id: uuid.UUID,
@@ -86,14 +79,7 @@ async def org_bytes(conn: asyncpg.Connection, org_id: uuid.UUID) -> int:
 
 
 async def create(conn: asyncpg.Connection, values: Mapping[str, Any]) -> asyncpg.Record:
-    names = list(values)
-    assert all(n.isidentifier() for n in names), names
-    marks = ", ".join(f"${i}" for i in range(1, len(names) + 1))
-    row = await conn.fetchrow(
-        f"INSERT INTO attachments ({', '.join(names)}) VALUES ({marks}) RETURNING *",  # noqa: S608 - names are identifiers of the code
-        *values.values())
-    assert row is not None
-    return row
+    return await insert_row(conn, "attachments", values)
 
 
 async def get(conn: asyncpg.Connection, attachment_id: uuid.UUID, *,
@@ -123,24 +109,11 @@ async def soft_delete(conn: asyncpg.Connection, attachment_id: uuid.UUID,
         "AND ($2::int IS NULL OR version = $2) RETURNING *", attachment_id, version)
 
 
-async def list_for_entity(conn: asyncpg.Connection, page: PageLike, *, entity_type: str,
-                          entity_id: uuid.UUID, status: str | None = None,
-                          revision: str | None = None) -> list[asyncpg.Record]:
-    """One keyset page of an entity's live attachments (`created_at AS _sort`)."""
-    filters: list[tuple[str, Any]] = [("entity_type = {}", entity_type),
-                                      ("entity_id = {}", entity_id), ("status = {}", status),
-                                      ("revision = {}", revision)]
-    parts, args = ["deleted_at IS NULL"], []
-    for sql, value in filters:
-        if value is not None:
-            args.append(value)
-            parts.append(sql.format(f"${len(args)}"))
-    after, after_args = page.where(len(args) + 1)
-    parts.append(after)
-    args += after_args
-    return list(await conn.fetch(
-        f"SELECT *, created_at AS _sort FROM attachments WHERE {' AND '.join(parts)} "  # noqa: S608 - conditions of the code, values as $n
-        f"ORDER BY {page.order_sql} LIMIT {int(page.limit) + 1}", *args))
+async def list_for_entity(conn: asyncpg.Connection, page: PageLike,
+                          values: Mapping[str, Any]) -> list[asyncpg.Record]:
+    """One keyset page of an entity's live attachments (`values`: entity_type, entity_id,
+    and optionally status and revision)."""
+    return await fetch_page(conn, "attachments", [LIVE, *equal_to(values, FILTERS)], page)
 
 
 # --- the sweep (system role) ---------------------------------------------------------------

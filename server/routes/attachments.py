@@ -45,7 +45,7 @@ from server.errors import (
 from server.fields import RecordOut
 from server.keys import POOL, SETTINGS, STORAGE
 from server.openapi import doc
-from server.project_records import check_version, path_id
+from server.records import check_version, path_id
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.text import ONE_LINE
 from server.thumbnail_jobs import NONE, THUMBNAILS
@@ -242,9 +242,8 @@ async def list_attachments(request: web.Request) -> web.Response:
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         if not await queries.entity_visible(conn, params.entity_type, params.entity_id):
             raise NotFound(f"No such {params.entity_type.replace('_', ' ')}")
-        rows = await queries.list_for_entity(
-            conn, page, entity_type=params.entity_type, entity_id=params.entity_id,
-            status=params.status, revision=params.revision)
+        rows = await queries.list_for_entity(conn, page, params.model_dump(
+            include=set(queries.FILTERS)))
     return json_response(page.page(rows, _out))
 
 
