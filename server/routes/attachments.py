@@ -17,7 +17,7 @@ from db.queries import attachments as queries
 from db.queries.events import record_event
 from db.queries.projects import is_visible
 from db.schema import ATTACHABLE_TYPES, ATTACHMENT_STATUSES
-from files.types import PREVIEWABLE
+from files.types import PREVIEWABLE, UNSPECIFIC_MIMES, normalise_mime
 from rules.permissions import Perm
 from server.attachment_files import (
     DOWNLOAD_HEADERS,
@@ -291,8 +291,8 @@ async def put_content(request: web.Request) -> web.Response:
     if storage.kind != "file":
         raise Conflict("Upload to the URL the create answer gave", code="upload_elsewhere")
     _own_upload(who, row)
-    declared = request.headers.get("Content-Type", "")
-    if declared and declared.split(";")[0].strip().lower() != row["mime_type"]:
+    declared = normalise_mime(request.headers.get("Content-Type", ""))
+    if declared not in UNSPECIFIC_MIMES and declared != row["mime_type"]:
         raise Invalid("The body's Content-Type is not the declared one",
                       code="content_type_mismatch",
                       errors=[{"field": "Content-Type", "message": f"must be {row['mime_type']}"}])

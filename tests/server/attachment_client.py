@@ -80,8 +80,7 @@ async def send_part(client: TestClient[Any, Any], headers: dict[str, str],
     chunk = body[part["offset"]:part["offset"] + part["size"]]
     if part["url"].startswith("/api/"):
         response = await client.put(part["url"], data=chunk,
-                                    headers={**headers, **part["headers"],
-                                             "Content-Type": "text/plain"})
+                                    headers={**headers, **part["headers"]})
         return response.status
     status, _ = await put(part["url"], chunk, part["headers"])
     return status
