@@ -33,6 +33,13 @@ def _key(path: str | None) -> bytes | None:
 
 # --- backup and restore -------------------------------------------------------------------
 
+def _files_root(settings: Settings) -> Path | None:
+    """The file:// storage folder a backup includes (and a restore fills); None with S3,
+    whose bucket is kept by the provider (versioning), not by this command."""
+    storage = settings.storage
+    return storage.files_root(settings.data_dir) if storage.kind == "file" else None
+
+
 def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     from cli.backup.dump import BackupError, BackupRequest, take_backup, terminal_progress
     from cli.backup.manifest import Manifest
@@ -44,7 +51,7 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     settings = _resolve(settings)
     url = settings.database_url or ""
     request = BackupRequest(url=url, directory=Path(args.to), key=key, keep=args.keep,
-                            embedded=settings.embedded)
+                            embedded=settings.embedded, files_root=_files_root(settings))
     started = time.monotonic()
     try:
         path = asyncio.run(take_backup(request, terminal_progress()))
@@ -89,7 +96,8 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
         settings = _resolve(settings)
         target, embedded = settings.database_url or "", settings.embedded
     request = RestoreRequest(file=Path(args.file), target_url=target, key=key,
-                             force=args.force, verify=args.verify, embedded=embedded)
+                             force=args.force, verify=args.verify, embedded=embedded,
+                             files_root=_files_root(settings))
     try:
         comparison = asyncio.run(restore_backup(request))
     except (RestoreError, ManifestError) as exc:
