@@ -1,5 +1,5 @@
-"""attachment.created / attachment.updated reach the project's sockets as the audit trail
-writes them; client users get nothing of a file on an internal comment."""
+"""attachment.created / .updated / .deleted (a soft delete) reach the project's sockets as
+the audit trail writes them; client users get nothing of a file on an internal comment."""
 
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ async def test_attachment_events_reach_the_project(
     assert status == 200
     await staff.wait_for(lambda: any(e["data"]["status"] == "ready"
                                      for e in staff.named("attachment.updated")))
+    status, _ = await send(http, "DELETE", f"{URL}/{created['id']}", headers)
+    assert status == 204
+    await client.wait_for(lambda: bool(client.named("attachment.deleted")))
+    assert client.named("attachment.deleted")[0]["record_id"] == created["id"]
 
     async with system_transaction(pool) as conn:
         comment = await conn.fetchval(
