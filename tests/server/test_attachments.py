@@ -223,3 +223,31 @@ async def test_the_sweep_expires_pending_uploads(fclient: TestClient[Any, Any], 
     report = await sweep(fclient.app, pending_lifetime=timedelta(0))
     assert report.expired == 1 and await _row(world, created["id"]) is None
     assert await fclient.app[STORAGE].stat(key) is None
+
+
+async def test_the_thumbnail_queue_depth_is_a_metric(fclient: TestClient[Any, Any]) -> None:
+    response = await fclient.get("/metrics")
+    text = await response.text()
+    assert response.status == 200
+    assert "# TYPE fpm_thumbnail_queue_depth gauge" in text
+    assert "fpm_thumbnail_queue_depth 0.0" in text
+    assert "fpm_thumbnail_jobs_refused_total 0.0" in text
+
+
+async def test_the_sweep_offers_missing_thumbnails_again(
+        fclient: TestClient[Any, Any], team: Team, world: World) -> None:
+    done = await upload(fclient, team, png(300, 200))
+    await settled(fclient.app)
+    key = (await _row(world, done["id"]))["storage_key"]
+    storage = fclient.app[STORAGE]
+    await storage.delete(thumbnail_key(key))  # lost: a full queue, a restart mid-render
+    async with system_transaction(world.pool) as conn:
+        await conn.execute("UPDATE attachments SET thumbnail = NULL WHERE id = $1", done["id"])
+    status, _ = await send(fclient, "GET", f"{URL}/{done['id']}/thumbnail",
+                           team.headers["designer"])
+    assert status == 404
+    report = await sweep(fclient.app)
+    assert report.thumbnails_offered == 1
+    await settled(fclient.app)
+    assert await storage.stat(thumbnail_key(key)) is not None
+    assert (await _row(world, done["id"]))["thumbnail"] == "ready"
