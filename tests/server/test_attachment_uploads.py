@@ -29,14 +29,14 @@ from tests.server.attachment_client import (
 )
 from tests.server.project_team import make_team, send
 from tests.storage.browser import post_form
-from tests.storage.conftest import s3_server, s3_settings  # noqa: F401 - the fixture
+from tests.storage.s3_server import s3_settings
 
 MiB = 1024 * 1024
 
 
 async def test_the_bucket_refuses_what_was_not_declared(
         aiohttp_client: Callable[..., Any], settings: Settings, world: World,
-        s3_server: Any) -> None:  # noqa: F811 - the fixture
+        s3_server: Any) -> None:
     client = await files_client(aiohttp_client, settings, s3_settings(s3_server))
     team = await make_team(world, client)
     headers, body = team.headers["designer"], png(64, 64)

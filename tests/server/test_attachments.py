@@ -33,7 +33,7 @@ from tests.server.attachment_client import (
     upload,
 )
 from tests.server.project_team import Team, make_team, send
-from tests.storage.conftest import s3_server, s3_settings  # noqa: F401 - the fixture
+from tests.storage.s3_server import s3_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
