@@ -29,6 +29,11 @@ def client_copy(table: str, action: str, old: Mapping[str, Any] | None,
     if table == "attachments":  # of a comment, or unknown (no values): not for clients
         values = new if new is not None else old
         return None if values is None or values.get("entity_type") == "comment" else SAME
+    if table == "drawing_revisions":  # client users read published revisions only
+        values = new if new is not None else old
+        return SAME if values is not None and values.get("published_at") is not None else None
+    if table in ("transmittals", "transmittal_recipients"):
+        return None  # staff's register; a client recipient hears through their notification
     hidden = internal_fields(table)
     if not hidden:
         return SAME
