@@ -64,7 +64,7 @@ def normal_number(number: str) -> str:
     value = number.strip().upper()
     if not _NUMBER.match(value):
         raise InvalidInput("A drawing number is letters, digits and . _ / - (up to 60).",
-                           code="invalid-drawing-number",
+                           code="invalid_drawing_number",
                            errors=[{"field": "number", "message": "not a drawing number"}])
     return value
 
@@ -75,7 +75,7 @@ def discipline_of(number: str, override: str | None = None) -> str | None:
     if override is not None:
         code = override.strip().upper()
         if code not in DISCIPLINES:
-            raise InvalidInput(f"Unknown discipline {override!r}.", code="unknown-discipline",
+            raise InvalidInput(f"Unknown discipline {override!r}.", code="unknown_discipline",
                                errors=[{"field": "discipline_override",
                                         "message": "one of " + ", ".join(DISCIPLINES)}])
         return code
@@ -117,11 +117,11 @@ def parse_revision(code: str) -> Revision:
     match = _REVISION.match(code.strip().upper())
     if not match or int(match["major"]) == 0 or (match["minor"] and int(match["minor"]) == 0):
         raise InvalidInput(f"{code!r} is not an ISO 19650 revision code (P01.01, P01, C01).",
-                           code="invalid-revision-code",
+                           code="invalid_revision_code",
                            errors=[{"field": "revision", "message": "like P01.01, P01 or C01"}])
     if match["kind"] == "C" and match["minor"]:
         raise InvalidInput("A contractual revision has no work-in-progress version.",
-                           code="invalid-revision-code",
+                           code="invalid_revision_code",
                            errors=[{"field": "revision", "message": "C01, not C01.01"}])
     minor = int(match["minor"]) if match["minor"] else 100
     return Revision(1 if match["kind"] == "C" else 0, int(match["major"]), minor)
@@ -155,11 +155,11 @@ def check_codes(revision: str, status: str) -> tuple[str, str]:
     code = status.strip().upper()
     if not is_valid_status(code):
         raise InvalidInput(f"{status!r} is not a status code (S0-S4, A1.., B1.., CR).",
-                           code="invalid-status-code",
+                           code="invalid_status_code",
                            errors=[{"field": "status", "message": "S0-S4, A1.., B1.. or CR"}])
     if parsed.kind not in status_kinds(code):
         raise InvalidInput(f"Status {code} does not fit a {parsed.kind} revision "
-                           f"({parsed.code}).", code="status-revision-mismatch",
+                           f"({parsed.code}).", code="status_revision_mismatch",
                            errors=[{"field": "status",
                                     "message": f"not for a {parsed.kind} revision"}])
     return parsed.code, code
@@ -177,7 +177,7 @@ def check_next(existing: list[str], revision: str) -> None:
         latest = max(parse_revision(r) for r in existing)
         if new <= latest:
             raise InvalidInput(f"Revision {new.code} does not follow {latest.code}.",
-                               code="revision-out-of-order",
+                               code="revision_out_of_order",
                                errors=[{"field": "revision",
                                         "message": f"must come after {latest.code}"}])
 

@@ -401,17 +401,17 @@ async def publish_revision(request: web.Request) -> web.Response:
         if revision["published_at"] is not None:
             raise Conflict("The revision is already published"
                            + (" and superseded" if revision["superseded_at"] else ""),
-                           code="already-published")
+                           code="already_published")
         if not reg.publishable(revision["revision"]):
             raise Conflict("A work-in-progress version (P01.01) is never published; issue "
                            "it as a preliminary or contractual revision",
-                           code="not-publishable")
+                           code="not_publishable")
         current = await queries.get_revision(conn, drawing["current_revision_id"]) \
             if drawing["current_revision_id"] else None
         if current is not None and (reg.parse_revision(revision["revision"])
                                     < reg.parse_revision(current["revision"])):
             raise Conflict(f"The current revision {current['revision']} is later than "
-                           f"{revision['revision']}", code="older-than-current",
+                           f"{revision['revision']}", code="older_than_current",
                            extra={"current_revision_id": str(current["id"])})
         old = await queries.supersede_current(conn, drawing["id"])
         row = await queries.mark_published(conn, revision_id, who.user_id)
@@ -491,7 +491,7 @@ async def bulk_upload(request: web.Request) -> web.Response:
         if not dry_run:
             if not ok:
                 raise Invalid("Some files need a correction; nothing was saved",
-                              code="bulk-problems",
+                              code="bulk_problems",
                               errors=[{"field": f"files[{i}].{p['field']}",
                                        "message": p["message"]}
                                       for i, item in enumerate(items) for p in item["problems"]])
@@ -530,7 +530,7 @@ async def _bulk_create(conn: asyncpg.Connection, org_id: uuid.UUID, user_id: uui
         try:
             reg.check_next(await queries.revision_codes(conn, drawing["id"]), item["revision"])
         except RuleError as exc:
-            raise Invalid(f"{item['file_name']}: {exc.detail}", code="revision-out-of-order",
+            raise Invalid(f"{item['file_name']}: {exc.detail}", code="revision_out_of_order",
                           errors=[{"field": f"files[{items.index(item)}].revision",
                                    "message": exc.errors[0]["message"]}]) from None
         row = await queries.create_revision(

@@ -103,20 +103,20 @@ async def create_transmittal(request: web.Request) -> web.Response:
         found = {r["id"] for r in revisions}
         missing = [i for i in revision_ids if i not in found]
         if missing:
-            raise Invalid("Some revisions are not of this project", code="unknown-revisions",
+            raise Invalid("Some revisions are not of this project", code="unknown_revisions",
                           errors=[{"field": "revision_ids",
                                    "message": f"not a revision of the project: {missing[0]}"}])
         readers = await queries.readers_of(conn, project, recipients)
         outsiders = [u for u in recipients if u not in readers]
         if outsiders:
             raise Invalid("Every recipient must be able to read the project",
-                          code="recipient-cannot-read",
+                          code="recipient_cannot_read",
                           errors=[{"field": "recipient_user_ids",
                                    "message": f"cannot read the project: {outsiders[0]}"}])
         unpublished = [r for r in revisions if r["published_at"] is None]
         if unpublished and await queries.client_users(conn, recipients):
             raise Invalid("Client users may only be sent published revisions",
-                          code="unpublished-to-client",
+                          code="unpublished_to_client",
                           errors=[{"field": "revision_ids",
                                    "message": f"not published: {unpublished[0]['id']}"}])
         row = await queries.create(conn, project=project, sent_by=who.user_id,
@@ -163,7 +163,7 @@ async def acknowledge(request: web.Request) -> web.Response:
             raise NotFound("No such transmittal")
         if await queries.acknowledge(conn, transmittal_id, who.user_id) is None:
             raise Forbidden("Only a recipient acknowledges a transmittal",
-                            code="not-a-recipient")
+                            code="not_a_recipient")
         row = await queries.get(conn, transmittal_id)
     assert row is not None
     return json_response(transmittal_out(row))

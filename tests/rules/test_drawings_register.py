@@ -25,7 +25,7 @@ def test_discipline_override_wins_and_must_be_known() -> None:
     assert reg.discipline_of("X-1", "M") == "M"
     with pytest.raises(InvalidInput) as caught:
         reg.discipline_of("A-101", "ZZ")
-    assert caught.value.code == "unknown-discipline"
+    assert caught.value.code == "unknown_discipline"
     assert reg.discipline_name("FF") == "Furniture & Fixtures"
     assert reg.discipline_name("ID") == "Interior Design"
     assert reg.discipline_name(None) is None
@@ -55,7 +55,7 @@ def test_revision_codes(code: str, kind: str, normal: str) -> None:
 def test_bad_revision_codes_refused(code: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         reg.parse_revision(code)
-    assert caught.value.code == "invalid-revision-code"
+    assert caught.value.code == "invalid_revision_code"
     assert caught.value.errors[0]["field"] == "revision"
 
 
@@ -74,7 +74,7 @@ def test_check_next() -> None:
                           (["P01"], "P01.03")):
         with pytest.raises(InvalidInput) as caught:
             reg.check_next(existing, new)
-        assert caught.value.code == "revision-out-of-order"
+        assert caught.value.code == "revision_out_of_order"
 
 
 @pytest.mark.parametrize(("revision", "status"), [
@@ -87,11 +87,11 @@ def test_status_fits_revision(revision: str, status: str) -> None:
 
 
 @pytest.mark.parametrize(("revision", "status", "code"), [
-    ("P01", "S0", "status-revision-mismatch"), ("P01.01", "S2", "status-revision-mismatch"),
-    ("C01", "S3", "status-revision-mismatch"), ("P01", "A1", "status-revision-mismatch"),
-    ("P01", "CR", "status-revision-mismatch"), ("C01", "S5", "invalid-status-code"),
-    ("C01", "A0", "invalid-status-code"), ("C01", "D1", "invalid-status-code"),
-    ("C01", "", "invalid-status-code"),
+    ("P01", "S0", "status_revision_mismatch"), ("P01.01", "S2", "status_revision_mismatch"),
+    ("C01", "S3", "status_revision_mismatch"), ("P01", "A1", "status_revision_mismatch"),
+    ("P01", "CR", "status_revision_mismatch"), ("C01", "S5", "invalid_status_code"),
+    ("C01", "A0", "invalid_status_code"), ("C01", "D1", "invalid_status_code"),
+    ("C01", "", "invalid_status_code"),
 ])
 def test_status_misfits_refused(revision: str, status: str, code: str) -> None:
     with pytest.raises(InvalidInput) as caught:

@@ -50,10 +50,10 @@ async def test_register_revisions_publish_and_supersede(client: TestClient[Any, 
     p01 = await _revision(designer, drawing, "P01", "S3")
     status, body = await designer.post(f"/api/v1/drawings/{drawing['id']}/revisions",
                                        {"revision": "P01"})
-    assert status == 422 and body["code"] == "revision-out-of-order"  # not after itself
+    assert status == 422 and body["code"] == "revision_out_of_order"  # not after itself
     status, body = await designer.post(f"/api/v1/drawings/{drawing['id']}/revisions",
                                        {"revision": "P02", "status": "A1"})
-    assert status == 422 and body["code"] == "status-revision-mismatch"
+    assert status == 422 and body["code"] == "status_revision_mismatch"
     status, body = await designer.post(f"/api/v1/drawings/{drawing['id']}/revisions",
                                        {"revision": "P00"})
     assert status == 422 and fields(body) == {"revision"}
@@ -61,13 +61,13 @@ async def test_register_revisions_publish_and_supersede(client: TestClient[Any, 
     # Only project managers and admins publish; WIP versions never.
     assert (await designer.post(f"/api/v1/drawing-revisions/{p01['id']}/publish"))[0] == 403
     status, body = await pm.post(f"/api/v1/drawing-revisions/{wip['id']}/publish")
-    assert status == 409 and body["code"] == "not-publishable"
+    assert status == 409 and body["code"] == "not_publishable"
     status, published = await pm.post(f"/api/v1/drawing-revisions/{p01['id']}/publish")
     assert status == 200, published
     assert published["is_current"] and published["published_at"]
     assert published["superseded_revision_id"] is None
     status, body = await pm.post(f"/api/v1/drawing-revisions/{p01['id']}/publish")
-    assert status == 409 and body["code"] == "already-published"
+    assert status == 409 and body["code"] == "already_published"
 
     c01 = await _revision(designer, drawing, "C01")
     assert c01["status"] == "A1"
@@ -88,7 +88,7 @@ async def test_register_revisions_publish_and_supersede(client: TestClient[Any, 
     # Out of order: a revision must follow every earlier one.
     status, body = await designer.post(f"/api/v1/drawings/{drawing['id']}/revisions",
                                        {"revision": "P02"})
-    assert status == 422 and body["code"] == "revision-out-of-order"
+    assert status == 422 and body["code"] == "revision_out_of_order"
 
 
 async def test_current_set(client: TestClient[Any, Any], world: World) -> None:
@@ -117,7 +117,7 @@ async def test_patch_discipline_override_and_delete(client: TestClient[Any, Any]
     status, body = await designer.patch(path, {"discipline_override": "ff"})
     assert status == 200 and body["discipline"] == "FF" and body["discipline_override"] == "FF"
     status, body = await designer.patch(path, {"discipline_override": "ZZ"})
-    assert status == 422 and body["code"] == "unknown-discipline"
+    assert status == 422 and body["code"] == "unknown_discipline"
     status, body = await designer.patch(path, {"discipline_override": None, "number": "e-9"})
     assert status == 200 and (body["number"], body["discipline"]) == ("E-9", "E")
     status, body = await designer.patch(path, {"title": "New"}, headers={"If-Match": '"1"'})
@@ -129,7 +129,7 @@ async def test_patch_discipline_override_and_delete(client: TestClient[Any, Any]
     assert (await pm.get(path))[0] == 404
     status, body = await designer.post(f"/api/v1/projects/{project}/drawings",
                                        {"number": "A 1", "title": "x"})
-    assert status == 422 and body["code"] == "invalid-drawing-number"
+    assert status == 422 and body["code"] == "invalid_drawing_number"
 
 
 async def test_concurrent_publishes_leave_one_current_revision(
@@ -184,7 +184,7 @@ async def test_bulk_upload_dry_run_then_create(client: TestClient[Any, Any],
     assert id201["status"] == "A1" and id201["new_drawing"]
     assert {p["field"] for p in scan["problems"]} == {"number", "revision"}
     status, body = await designer.post(url, {"files": files})
-    assert status == 422 and body["code"] == "bulk-problems"
+    assert status == 422 and body["code"] == "bulk_problems"
     assert (await pm.get(f"/api/v1/projects/{project}/drawings"))[1]["data"][0]["number"] \
         == "A-101"
     assert len((await pm.get(f"/api/v1/projects/{project}/drawings"))[1]["data"]) == 1

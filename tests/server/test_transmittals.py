@@ -121,19 +121,19 @@ async def test_refusals(client: TestClient[Any, Any], world: World) -> None:
     status, body = await designer.post(URL, {
         "project_id": project, "revision_ids": [s["p01"]["id"]],
         "recipient_user_ids": [str(outsider["id"])], "purpose": "for_review"})
-    assert status == 422 and body["code"] == "recipient-cannot-read"
+    assert status == 422 and body["code"] == "recipient_cannot_read"
     assert fields(body) == {"recipient_user_ids"}
     stranger = await world.user(await world.org(), "admin")
     status, body = await designer.post(URL, {
         "project_id": project, "revision_ids": [s["p01"]["id"]],
         "recipient_user_ids": [str(stranger["id"])], "purpose": "for_review"})
-    assert status == 422 and body["code"] == "recipient-cannot-read"
+    assert status == 422 and body["code"] == "recipient_cannot_read"
     _, draft = await designer.post(f"/api/v1/drawings/{s['drawing']['id']}/revisions",
                                    {"revision": "P02"})
     status, body = await designer.post(URL, {
         "project_id": project, "revision_ids": [draft["id"]],
         "recipient_user_ids": [s["client"].id], "purpose": "for_review"})
-    assert status == 422 and body["code"] == "unpublished-to-client"
+    assert status == 422 and body["code"] == "unpublished_to_client"
     status, body = await designer.post(URL, {
         "project_id": project, "revision_ids": [draft["id"]],
         "recipient_user_ids": [s["craftsman"].id], "purpose": "for_review"})
@@ -146,7 +146,7 @@ async def test_refusals(client: TestClient[Any, Any], world: World) -> None:
     status, body = await designer.post(URL, {
         "project_id": str(other_project), "revision_ids": [s["p01"]["id"]],
         "recipient_user_ids": [designer.id], "purpose": "for_review"})
-    assert status == 422 and body["code"] == "unknown-revisions"
+    assert status == 422 and body["code"] == "unknown_revisions"
     status, body = await s["craftsman"].post(URL, {
         "project_id": project, "revision_ids": [s["p01"]["id"]],
         "recipient_user_ids": [designer.id], "purpose": "for_review"})
