@@ -25,13 +25,14 @@ from server.auth.sessions import (
 )
 from server.auth.users import LoginOut, TokensOut, UserOut, user_json
 from server.errors import REQUEST_ID, Invalid, Unauthorized
+from server.fields import LoginEmail, Name, Phone, Secret, ShortText
 from server.keys import BACKGROUND, MAILER, POOL, SETTINGS
 from server.mailer import Mail, MailHeaderError, check_header
 from server.openapi import doc
 from server.rest import json_response
 from server.system_events import email_fingerprint
 from server.text import ONE_LINE
-from server.validation import ApiModel, LoginEmail, Name, Phone, Secret, ShortText, read_body
+from server.validation import ApiModel, read_body
 from server.writes import invalidation, writes
 
 routes = web.RouteTableDef()
