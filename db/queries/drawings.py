@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.common import PageLike, delete_row, fetch_page, update_row
+from db.queries.rows import PageLike, delete_row, fetch_page, update_row
 
 DRAWING_COLUMNS = ("number", "title", "discipline", "discipline_override", "drawing_set")
 REVISION_COLUMNS = ("revision", "status", "attachment_id", "file_name", "reason")
@@ -24,14 +24,12 @@ WITH_CURRENT = """d.*, (SELECT to_jsonb(r) FROM drawing_revisions r
 
 async def list_drawings(conn: asyncpg.Connection, project_id: uuid.UUID, page: PageLike,
                         filters: Mapping[str, Any]) -> list[asyncpg.Record]:
-    conditions, args = ["d.project_id = $1"], [project_id]
-    if filters.get("current"):
-        conditions.append("d.current_revision_id IS NOT NULL")
-    for column in ("discipline", "drawing_set"):
-        if filters.get(column) is not None:
-            args.append(filters[column])
-            conditions.append(f"d.{column} = ${len(args)}")
-    return await fetch_page(conn, WITH_CURRENT, "drawings d", conditions, args, page)
+    return await fetch_page(conn, "drawings d", [
+        ("d.project_id = {}", project_id),
+        ("({}::boolean AND d.current_revision_id IS NOT NULL)", filters.get("current") or None),
+        ("d.discipline = {}", filters.get("discipline")),
+        ("d.drawing_set = {}", filters.get("drawing_set")),
+    ], page, columns=WITH_CURRENT)
 
 
 async def get_drawing(conn: asyncpg.Connection, drawing_id: uuid.UUID) -> asyncpg.Record | None:
@@ -67,7 +65,7 @@ async def create_drawing(conn: asyncpg.Connection, *, org_id: uuid.UUID, project
 
 async def update_drawing(conn: asyncpg.Connection, drawing_id: uuid.UUID,
                          changes: Mapping[str, Any], version: int | None) -> bool:
-    return await update_row(conn, "drawings", drawing_id, changes, version) is not None
+    return await update_row(conn, "drawings", drawing_id, changes, version=version) is not None
 
 
 async def delete_drawing(conn: asyncpg.Connection, drawing_id: uuid.UUID,

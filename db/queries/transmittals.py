@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.common import PageLike, fetch_page
+from db.queries.rows import PageLike, fetch_page
 
 # A transmittal with its recipients (user, acknowledged_at) as a JSON array.
 WITH_RECIPIENTS = """t.*, coalesce((
@@ -76,14 +76,13 @@ async def get(conn: asyncpg.Connection, transmittal_id: uuid.UUID) -> asyncpg.Re
 
 async def list_for_project(conn: asyncpg.Connection, project_id: uuid.UUID, page: PageLike,
                            filters: dict[str, Any]) -> list[asyncpg.Record]:
-    conditions, args = ["t.project_id = $1"], [project_id]
-    if filters.get("unacknowledged"):
-        conditions.append("EXISTS (SELECT 1 FROM transmittal_recipients r WHERE "
-                          "r.transmittal_id = t.id AND r.acknowledged_at IS NULL)")
-    if filters.get("revision_id") is not None:
-        args.append(filters["revision_id"])
-        conditions.append(f"${len(args)} = ANY (t.revision_ids)")
-    return await fetch_page(conn, WITH_RECIPIENTS, "transmittals t", conditions, args, page)
+    return await fetch_page(conn, "transmittals t", [
+        ("t.project_id = {}", project_id),
+        ("({}::boolean AND EXISTS (SELECT 1 FROM transmittal_recipients r WHERE "
+         "r.transmittal_id = t.id AND r.acknowledged_at IS NULL))",
+         filters.get("unacknowledged") or None),
+        ("{} = ANY (t.revision_ids)", filters.get("revision_id")),
+    ], page, columns=WITH_RECIPIENTS)
 
 
 async def acknowledge(conn: asyncpg.Connection, transmittal_id: uuid.UUID,

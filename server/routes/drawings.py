@@ -27,9 +27,10 @@ from rules.errors import RuleError
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Invalid, NotFound, rule_problem
-from server.fields import Name, RecordOut, path_uuid, provided
+from server.fields import Name, RecordOut
 from server.keys import POOL
 from server.openapi import doc
+from server.records import missing_or_stale, path_id, provided
 from server.rest import (
     PageParams,
     SortKey,
@@ -37,7 +38,6 @@ from server.rest import (
     if_match,
     json_response,
     keyset,
-    missing_or_stale,
     record,
 )
 from server.text import MULTI_LINE, ONE_LINE
@@ -221,7 +221,7 @@ async def _project(conn: asyncpg.Connection, project_id: uuid.UUID) -> None:
      "with their current published revision)", query=DrawingQuery, response=DrawingOut,
      many=True, tags=TAGS)
 async def list_drawings(request: web.Request) -> web.Response:
-    project_id = path_uuid(request)
+    project_id = path_id(request)
     params = read_query(request.query, DrawingQuery)
     page = keyset(params, SORTABLE, "number")
     filters = params.model_dump(include={"current", "discipline", "drawing_set"})
@@ -241,7 +241,7 @@ async def list_drawings(request: web.Request) -> web.Response:
 async def create_drawing(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.CREATE_DRAWINGS)
-    project_id = path_uuid(request)
+    project_id = path_id(request)
     body = await read_body(request, DrawingCreate)
     values = _drawing_values(body.number, body.discipline_override,
                              body.model_dump(exclude_none=True))
@@ -256,7 +256,7 @@ async def create_drawing(request: web.Request) -> web.Response:
 @doc(summary="One drawing with its revisions (superseded ones marked)",
      response=DrawingWithRevisions, errors=[404], tags=TAGS)
 async def get_drawing(request: web.Request) -> web.Response:
-    drawing_id = path_uuid(request)
+    drawing_id = path_id(request)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         row = await queries.get_drawing(conn, drawing_id)
         if row is None:
@@ -272,9 +272,9 @@ async def get_drawing(request: web.Request) -> web.Response:
      body=DrawingPatch, response=DrawingOut, errors=[403, 404, 409, 412], tags=TAGS)
 async def patch_drawing(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.EDIT_DRAWINGS)
-    drawing_id = path_uuid(request)
+    drawing_id = path_id(request)
     version = if_match(request)
-    changes = provided(await read_body(request, DrawingPatch), not_null=DrawingPatch.NOT_NULL)
+    changes = provided(await read_body(request, DrawingPatch))
     async with writes(request) as conn:
         before = await queries.get_drawing(conn, drawing_id)
         if before is None:
@@ -298,7 +298,7 @@ async def patch_drawing(request: web.Request) -> web.Response:
      errors=[403, 404, 412], tags=TAGS)
 async def delete_drawing(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.REVIEW_DRAWINGS)
-    drawing_id = path_uuid(request)
+    drawing_id = path_id(request)
     version = if_match(request)
     async with writes(request) as conn:
         if await queries.lock_drawing(conn, drawing_id) is None:
@@ -312,7 +312,7 @@ async def delete_drawing(request: web.Request) -> web.Response:
 @doc(summary="A drawing's revisions, oldest first (client users: published ones)",
      response=RevisionOut, many=True, errors=[404], tags=TAGS)
 async def list_revisions(request: web.Request) -> web.Response:
-    drawing_id = path_uuid(request)
+    drawing_id = path_id(request)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         if await queries.get_drawing(conn, drawing_id) is None:
             raise NotFound("No such drawing")
@@ -344,7 +344,7 @@ async def _check_attachment(conn: asyncpg.Connection, project_id: uuid.UUID,
 async def create_revision(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.EDIT_DRAWINGS)
-    drawing_id = path_uuid(request)
+    drawing_id = path_id(request)
     body = await read_body(request, RevisionCreate)
     revision, status = _codes(body.revision, body.status)
     values = body.model_dump(exclude_none=True) | {"revision": revision, "status": status}
@@ -389,7 +389,7 @@ async def _tell_superseded(conn: asyncpg.Connection, old: Mapping[str, Any],
 async def publish_revision(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.REVIEW_DRAWINGS)
-    revision_id = path_uuid(request)
+    revision_id = path_id(request)
     async with writes(request) as conn:
         found = await queries.get_revision(conn, revision_id)
         if found is None:
@@ -465,7 +465,7 @@ def _bulk_item(file: BulkFile, taken: Mapping[str, uuid.UUID]) -> dict[str, Any]
 async def bulk_upload(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.CREATE_DRAWINGS)
-    project_id = path_uuid(request)
+    project_id = path_id(request)
     dry_run = read_query(request.query, BulkQuery).dry_run
     body = await read_body(request, BulkIn)
     async with writes(request) as conn:

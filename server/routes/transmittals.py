@@ -23,10 +23,10 @@ from rules.drawings_register import PURPOSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Forbidden, Invalid, NotFound
-from server.fields import RecordOut, path_uuid
+from server.fields import RecordOut
 from server.keys import POOL
 from server.openapi import doc
-from server.project_records import visible_project
+from server.records import path_id, visible_project
 from server.rest import PageParams, SortKey, idempotent, json_response, keyset, record
 from server.text import MULTI_LINE
 from server.validation import ApiModel, read_body, read_query
@@ -144,7 +144,7 @@ async def create_transmittal(request: web.Request) -> web.Response:
 @doc(summary="One transmittal with its recipients and their acknowledgements",
      response=TransmittalOut, errors=[404], tags=TAGS)
 async def get_transmittal(request: web.Request) -> web.Response:
-    transmittal_id = path_uuid(request)
+    transmittal_id = path_id(request)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         row = await queries.get(conn, transmittal_id)
     if row is None:
@@ -157,7 +157,7 @@ async def get_transmittal(request: web.Request) -> web.Response:
      response=TransmittalOut, errors=[403, 404], tags=TAGS)
 async def acknowledge(request: web.Request) -> web.Response:
     who = identity(request)
-    transmittal_id = path_uuid(request)
+    transmittal_id = path_id(request)
     async with writes(request) as conn:
         if await queries.get(conn, transmittal_id) is None:
             raise NotFound("No such transmittal")
@@ -174,7 +174,7 @@ async def acknowledge(request: web.Request) -> web.Response:
      "acknowledged (unacknowledged=true: only those still waiting)",
      query=TransmittalQuery, response=TransmittalOut, many=True, errors=[404], tags=TAGS)
 async def list_transmittals(request: web.Request) -> web.Response:
-    project_id = path_uuid(request)
+    project_id = path_id(request)
     params = read_query(request.query, TransmittalQuery)
     page = keyset(params, SORTABLE, "-sent_at")
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
