@@ -117,6 +117,13 @@ async def attachment_project(conn: asyncpg.Connection,
     return project
 
 
+async def attachments_of(conn: asyncpg.Connection, project_id: uuid.UUID,
+                         attachment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, asyncpg.Record]:
+    rows = await conn.fetch("SELECT * FROM attachments WHERE project_id = $1 "
+                            "AND id = ANY ($2::uuid[])", project_id, list(attachment_ids))
+    return {r["id"]: r for r in rows}
+
+
 async def supersede_current(conn: asyncpg.Connection,
                             drawing_id: uuid.UUID) -> asyncpg.Record | None:
     """The drawing's current revision, now superseded (None when it had none)."""

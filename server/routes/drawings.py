@@ -24,6 +24,7 @@ from db.queries.comments import author_name
 from db.queries.projects import is_visible
 from rules import drawings_register as reg
 from rules.errors import RuleError
+from server import drawing_text
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Invalid, NotFound, rule_problem
@@ -423,9 +424,9 @@ async def publish_revision(request: web.Request) -> web.Response:
     return json_response(out)
 
 
-def _bulk_item(file: BulkFile, taken: Mapping[str, uuid.UUID]) -> dict[str, Any]:
+def _bulk_item(file: BulkFile, guess: reg.Guess,
+               taken: Mapping[str, uuid.UUID]) -> dict[str, Any]:
     """The guess for one file, the confirmation's corrections applied, and what is wrong."""
-    guess = reg.guess_from_file_name(file.file_name)
     problems: list[dict[str, str]] = []
     number = file.number or guess.number
     revision = file.revision or guess.revision
@@ -468,9 +469,9 @@ async def bulk_upload(request: web.Request) -> web.Response:
     project_id = path_id(request)
     dry_run = read_query(request.query, BulkQuery).dry_run
     body = await read_body(request, BulkIn)
+    guesses = await _guesses(request, project_id, body.files)
     async with writes(request) as conn:
         await _project(conn, project_id)
-        guesses = [reg.guess_from_file_name(f.file_name) for f in body.files]
         numbers = []
         for f, g in zip(body.files, guesses, strict=True):
             try:
@@ -478,7 +479,7 @@ async def bulk_upload(request: web.Request) -> web.Response:
             except RuleError:
                 continue
         taken = await queries.numbers_taken(conn, project_id, numbers)
-        items = [_bulk_item(f, taken) for f in body.files]
+        items = [_bulk_item(f, g, taken) for f, g in zip(body.files, guesses, strict=True)]
         seen: set[tuple[str, str]] = set()
         for i, item in enumerate(items):
             await _check_bulk_attachment(conn, project_id, item, i)
@@ -500,6 +501,28 @@ async def bulk_upload(request: web.Request) -> web.Response:
         item.pop("drawing_set", None)
     return json_response({"dry_run": dry_run, "ok": ok, "items": items},
                          status=200 if dry_run else 201)
+
+
+async def _guesses(request: web.Request, project_id: uuid.UUID,
+                   files: list[BulkFile]) -> list[reg.Guess]:
+    """Each file's guess from its name; where the name holds no number (and none was
+    confirmed), filled from the text layer of its uploaded PDF (server/drawing_text.py),
+    read outside any transaction."""
+    guesses = [reg.guess_from_file_name(f.file_name) for f in files]
+    wanted = {i: f.attachment_id for i, (f, g) in enumerate(zip(files, guesses, strict=True))
+              if f.attachment_id is not None and f.number is None and g.number is None}
+    wanted = dict(list(wanted.items())[:drawing_text.MAX_READS])
+    if not wanted:
+        return guesses
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        await _project(conn, project_id)
+        rows = await queries.attachments_of(conn, project_id, list(wanted.values()))
+    for i, attachment_id in wanted.items():
+        row = rows.get(attachment_id)
+        text = await drawing_text.text_of(request.app, row) if row is not None else None
+        if text:
+            guesses[i] = reg.merge_guesses(guesses[i], reg.guess_from_text(text))
+    return guesses
 
 
 async def _check_bulk_attachment(conn: asyncpg.Connection, project_id: uuid.UUID,
