@@ -26,9 +26,11 @@ def client_copy(table: str, action: str, old: Mapping[str, Any] | None,
         return _comment(action, old, new, payload)
     if table == "mentions":
         return None  # a mention row cannot tell whether its comment is internal
-    if table == "attachments":  # of a comment, or unknown (no values): not for clients
+    if table == "attachments":  # of a comment or a drawing revision (which may be
+        # unpublished), or unknown (no values): not for clients
         values = new if new is not None else old
-        return None if values is None or values.get("entity_type") == "comment" else SAME
+        hidden = values is None or values.get("entity_type") in ("comment", "drawing_revision")
+        return None if hidden else SAME
     if table == "drawing_revisions":  # client users read published revisions only
         values = new if new is not None else old
         return SAME if values is not None and values.get("published_at") is not None else None

@@ -154,6 +154,21 @@ EXTRA = {
     "transmittal_recipients": f"{STAFF} OR user_id = app_user_id()",
 }
 
+# Attachments of a drawing revision are as visible as the revision (client users: published
+# ones); the rest as revision 0015 left them.
+ATTACHMENTS_0015 = (f"{STAFF} OR entity_type <> 'comment' "  # noqa: S608 - constants
+                    "OR entity_id IN (SELECT c.id FROM comments c)")
+ATTACHMENTS = (f"{STAFF} OR entity_type NOT IN ('comment', 'drawing_revision') "  # noqa: S608
+               "OR (entity_type = 'comment' AND entity_id IN (SELECT c.id FROM comments c)) "
+               "OR (entity_type = 'drawing_revision' "
+               "AND entity_id IN (SELECT r.id FROM drawing_revisions r))")
+
+
+def _attachments_policy(extra: str) -> None:
+    op.execute("DROP POLICY tenant ON attachments")
+    op.execute(f"CREATE POLICY tenant ON attachments TO formula_pm_app "
+               f"USING ({ORG} AND {VISIBLE} AND ({extra}))")
+
 
 def upgrade() -> None:
     for statement in CREATE:
@@ -181,9 +196,11 @@ def upgrade() -> None:
         op.execute(f"CREATE POLICY tenant ON {table} TO formula_pm_app USING ({condition})")
         op.execute(f"""CREATE POLICY system ON {table} TO formula_pm_system
                        USING (true) WITH CHECK (true)""")
+    _attachments_policy(ATTACHMENTS)
 
 
 def downgrade() -> None:
+    _attachments_policy(ATTACHMENTS_0015)
     op.execute("DROP POLICY IF EXISTS tenant ON transmittals")  # reads transmittal_recipients
     op.execute("ALTER TABLE drawings DROP CONSTRAINT IF EXISTS "
                "fk_drawings_current_revision_id_drawing_revisions")
