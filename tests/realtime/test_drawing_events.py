@@ -48,8 +48,12 @@ async def test_transmittal_notifications_reach_only_recipients(
         sock = sockets[name]
         await sock.wait_for(lambda s=sock: any(  # type: ignore[misc]
             e["data"].get("is_current") for e in s.named("drawing_revision.updated")))
-    # The unpublished revision never reached the client user.
+    # The unpublished drawing and revision never reached the client user; the publish did.
     assert sockets["customer"].named("drawing_revision.created") == []
+    assert sockets["customer"].named("drawing.created") == []
+    await sockets["customer"].wait_for(lambda: any(
+        e["data"]["current_revision_id"] == revision["id"]
+        for e in sockets["customer"].named("drawing.updated")))
 
     response = await http.post("/api/v1/transmittals", headers=headers, json={
         "project_id": str(project), "revision_ids": [revision["id"]],

@@ -224,14 +224,19 @@ async def test_visibility_other_project_org_and_client_users(
     client_user = await caller(client, world, org, "client", client_id=client_id)
     shared = await _drawing(designer, client_project, "A-201")
     hidden = await _revision(designer, shared, "P01")
-    status, revs = await client_user.get(f"/api/v1/drawings/{shared['id']}/revisions")
-    assert status == 200 and revs["data"] == []
+    # Unpublished, the drawing does not exist for client users.
+    assert (await client_user.get(f"/api/v1/drawings/{shared['id']}"))[0] == 404
+    assert (await client_user.get(f"/api/v1/drawings/{shared['id']}/revisions"))[0] == 404
+    status, listed = await client_user.get(f"/api/v1/projects/{client_project}/drawings")
+    assert status == 200 and listed["data"] == []
     assert (await client_user.post(f"/api/v1/drawing-revisions/{hidden['id']}/publish"))[0] \
         == 403
     await pm.post(f"/api/v1/drawing-revisions/{hidden['id']}/publish")
     later = await _revision(designer, shared, "P02")
     status, revs = await client_user.get(f"/api/v1/drawings/{shared['id']}/revisions")
     assert [r["revision"] for r in revs["data"]] == ["P01"]
+    status, one = await client_user.get(f"/api/v1/drawings/{shared['id']}")
+    assert [r["revision"] for r in one["revisions"]] == ["P01"]
     assert later["id"] not in {r["id"] for r in revs["data"]}
     status, current = await client_user.get(f"/api/v1/projects/{client_project}/drawings",
                                             params={"current": "true"})

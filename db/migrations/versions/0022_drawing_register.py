@@ -5,7 +5,8 @@
 - `drawing_revisions`: ISO 19650 revision code (P01.01, P01, C01) and status code (S0-S4,
   A1.., B1.., CR), its attachment, issued / published / superseded. `is_current` marks the
   one published revision not superseded; a partial unique index holds it to one per drawing.
-  Client users read published revisions only (row-level security).
+  Client users read published revisions only, and drawings that have one (row-level
+  security).
 - `transmittals`: which revisions were issued to whom, when and why; `transmittal_recipients`
   one row per recipient with the acknowledgement. Staff of the project read them all; a
   client user reads only the transmittals addressed to them and their own recipient row.
@@ -144,10 +145,11 @@ ORG = "org_id = app_org_id()"
 VISIBLE = ("((SELECT app_is_org_admin()) OR project_id = ANY "
            "((SELECT app_visible_project_ids())::uuid[]))")
 STAFF = "(SELECT app_user_client_id()) IS NULL"
-# Client users: published revisions only; their own transmittals and recipient rows. The
+# Client users: drawings with a published revision and published revisions only; their own
+# transmittals and recipient rows. The
 # subquery on transmittal_recipients runs under that table's policy (their own rows).
-EXTRA = {
-    "drawings": None,
+EXTRA: dict[str, str] = {
+    "drawings": f"{STAFF} OR current_revision_id IS NOT NULL",
     "drawing_revisions": f"{STAFF} OR published_at IS NOT NULL",
     "transmittals": (f"{STAFF} OR id IN (SELECT r.transmittal_id "  # noqa: S608 - constants
                      "FROM transmittal_recipients r)"),
@@ -191,8 +193,7 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
         op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO formula_pm_app")
         op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO formula_pm_system")
-        extra = EXTRA[table]
-        condition = f"{ORG} AND {VISIBLE}" + (f" AND ({extra})" if extra else "")
+        condition = f"{ORG} AND {VISIBLE} AND ({EXTRA[table]})"
         op.execute(f"CREATE POLICY tenant ON {table} TO formula_pm_app USING ({condition})")
         op.execute(f"""CREATE POLICY system ON {table} TO formula_pm_system
                        USING (true) WITH CHECK (true)""")
