@@ -463,6 +463,7 @@ def _bulk_item(file: BulkFile, guess: reg.Guess,
      "(dry_run=true answers the guesses for confirmation; without it the drawings and "
      "revisions are created in one transaction, or nothing when any file has a problem)",
      query=BulkQuery, body=BulkIn, response=BulkOut, errors=[403, 404, 409], tags=TAGS)
+@idempotent
 async def bulk_upload(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.CREATE_DRAWINGS)

@@ -69,3 +69,23 @@ async def test_transmittal_notifications_reach_only_recipients(
     for name in ("pm", "bystander", "customer"):
         assert sockets[name].named("notification") == [], name
     assert sockets["customer"].named("transmittal.created") == []
+
+
+def test_client_copies_of_the_register() -> None:
+    """Pure: what a client user's socket gets of each drawing-register change."""
+    from realtime.feed.audience import SAME, client_copy
+
+    def copy(table: str, new: dict[str, object] | None,
+             old: dict[str, object] | None = None) -> object:
+        action = "insert" if old is None else ("delete" if new is None else "update")
+        return client_copy(table, action, old, new, f"{table}.x", {})
+
+    assert copy("drawings", {"current_revision_id": None}) is None
+    assert copy("drawings", {"current_revision_id": "r"}, {"current_revision_id": None}) == SAME
+    assert copy("drawing_revisions", {"published_at": None}) is None
+    assert copy("drawing_revisions", {"published_at": "t"}, {"published_at": None}) == SAME
+    assert copy("drawing_revisions", None, {"published_at": "t"}) == SAME
+    assert copy("transmittals", {"purpose": "for_review"}) is None
+    assert copy("transmittal_recipients", {"user_id": "u"}) is None
+    assert copy("attachments", {"entity_type": "drawing_revision"}) is None
+    assert copy("attachments", {"entity_type": "task"}) == SAME
