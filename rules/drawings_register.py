@@ -69,16 +69,21 @@ def normal_number(number: str) -> str:
     return value
 
 
+def normal_discipline(code: str) -> str:
+    """A discipline code as stored (upper case); refused when it is not a known one."""
+    value = code.strip().upper()
+    if value not in DISCIPLINES:
+        raise InvalidInput(f"Unknown discipline {code!r}.", code="unknown_discipline",
+                           errors=[{"field": "discipline_override",
+                                    "message": "one of " + ", ".join(DISCIPLINES)}])
+    return value
+
+
 def discipline_of(number: str, override: str | None = None) -> str | None:
     """The discipline code of a drawing: the override when given (it must be a known code),
     else the longest known prefix of the number's leading letters; None when none fits."""
     if override is not None:
-        code = override.strip().upper()
-        if code not in DISCIPLINES:
-            raise InvalidInput(f"Unknown discipline {override!r}.", code="unknown_discipline",
-                               errors=[{"field": "discipline_override",
-                                        "message": "one of " + ", ".join(DISCIPLINES)}])
-        return code
+        return normal_discipline(override)
     letters = re.match(r"[A-Z]*", number.strip().upper())
     prefix = letters.group(0) if letters else ""
     for length in range(len(prefix), 0, -1):

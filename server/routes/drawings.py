@@ -191,24 +191,23 @@ def drawing_out(row: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _rule(exc: RuleError) -> Exception:
-    return rule_problem(exc)
-
-
-
-def _drawing_values(number: str | None, override: str | None,
-                    values: dict[str, Any]) -> dict[str, Any]:
-    """Normalised number and override, and the discipline they make."""
+def _normalised(changes: Mapping[str, Any],
+                before: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`changes` with the number and override normalised and, when either changes, the
+    discipline they make (`before`: the drawing's stored values, for a PATCH)."""
+    values = dict(changes)
     try:
-        if number is not None:
-            values["number"] = reg.normal_number(number)
-        if override is not None:
-            values["discipline_override"] = reg.discipline_of("", override)
-        if number is not None or "discipline_override" in values:
-            values["discipline"] = reg.discipline_of(values.get("number", number or ""),
-                                                     values.get("discipline_override"))
+        if values.get("number") is not None:
+            values["number"] = reg.normal_number(values["number"])
+        if values.get("discipline_override") is not None:
+            values["discipline_override"] = reg.normal_discipline(values["discipline_override"])
+        if "number" in values or "discipline_override" in values:
+            old = before or {}
+            values["discipline"] = reg.discipline_of(
+                values.get("number", old.get("number", "")),
+                values.get("discipline_override", old.get("discipline_override")))
     except RuleError as exc:
-        raise _rule(exc) from None
+        raise rule_problem(exc) from None
     return values
 
 
@@ -244,8 +243,7 @@ async def create_drawing(request: web.Request) -> web.Response:
     require(who.role, Perm.CREATE_DRAWINGS)
     project_id = path_id(request)
     body = await read_body(request, DrawingCreate)
-    values = _drawing_values(body.number, body.discipline_override,
-                             body.model_dump(exclude_none=True))
+    values = _normalised(body.model_dump(exclude_none=True))
     async with writes(request) as conn:
         await _project(conn, project_id)
         row = await queries.create_drawing(conn, org_id=who.org_id, project_id=project_id,
@@ -280,13 +278,7 @@ async def patch_drawing(request: web.Request) -> web.Response:
         before = await queries.get_drawing(conn, drawing_id)
         if before is None:
             raise NotFound("No such drawing")
-        override = changes.get("discipline_override")
-        values = _drawing_values(changes.get("number"), override, dict(changes))
-        if "discipline_override" in changes and override is None:
-            values["discipline"] = reg.discipline_of(values.get("number", before["number"]))
-        elif "number" in values and "discipline_override" not in changes:
-            values["discipline"] = reg.discipline_of(values["number"],
-                                                     before["discipline_override"])
+        values = _normalised(changes, before)
         if not await queries.update_drawing(conn, drawing_id, values, version):
             await missing_or_stale(conn, "drawings", drawing_id)
         row = await queries.get_drawing(conn, drawing_id)
@@ -326,7 +318,7 @@ def _codes(revision: str, status: str | None) -> tuple[str, str]:
         code = reg.parse_revision(revision).code
         return reg.check_codes(code, status or reg.default_status(code))
     except RuleError as exc:
-        raise _rule(exc) from None
+        raise rule_problem(exc) from None
 
 
 async def _check_attachment(conn: asyncpg.Connection, project_id: uuid.UUID,
@@ -356,7 +348,7 @@ async def create_revision(request: web.Request) -> web.Response:
         try:
             reg.check_next(await queries.revision_codes(conn, drawing_id), revision)
         except RuleError as exc:
-            raise _rule(exc) from None
+            raise rule_problem(exc) from None
         await _check_attachment(conn, drawing["project_id"], body.attachment_id,
                                 "attachment_id")
         row = await queries.create_revision(conn, drawing, issued_by=who.user_id,

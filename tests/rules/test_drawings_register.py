@@ -23,6 +23,7 @@ def test_discipline_from_the_longest_known_prefix(number: str, code: str | None)
 def test_discipline_override_wins_and_must_be_known() -> None:
     assert reg.discipline_of("A-101", "id") == "ID"
     assert reg.discipline_of("X-1", "M") == "M"
+    assert reg.normal_discipline(" av ") == "AV"
     with pytest.raises(InvalidInput) as caught:
         reg.discipline_of("A-101", "ZZ")
     assert caught.value.code == "unknown_discipline"
