@@ -500,38 +500,6 @@ mentions = Table(
     UniqueConstraint("comment_id", "user_id"),
 )
 
-notifications = Table(
-    "notifications", metadata,
-    *_common(),
-    _user_fk("user_id", ondelete="CASCADE", nullable=False),
-    Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"),
-           index=True),
-    Column("type", Text, nullable=False),
-    Column("title", Text, nullable=False),
-    Column("message", Text, nullable=False),
-    Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-    Column("read_at", DateTime(timezone=True)),
-    Index("ix_notifications_user_unread", "user_id", "created_at",
-          postgresql_where=text("read_at IS NULL")),
-    Index("ix_notifications_user_id_created_at_id", "user_id", "created_at", "id"),
-)
-
-attachments = Table(
-    "attachments", metadata,
-    *_common(),
-    _project_fk(),
-    Column("entity_type", Text, nullable=False),
-    Column("entity_id", UUID(as_uuid=True), nullable=False),
-    Column("file_name", Text, nullable=False),
-    Column("mime_type", Text),
-    Column("size", BigInteger, nullable=False, server_default=text("0")),
-    Column("storage_key", Text, nullable=False),
-    _user_fk("uploaded_by"),
-    CheckConstraint(_in("entity_type", ATTACHABLE_TYPES), name="entity_type"),
-    CheckConstraint("size >= 0", name="size"),
-    Index("ix_attachments_entity", "entity_type", "entity_id"),
-)
-
 # The drawing register (revision 0022): design and issued drawings, apart from shop drawings.
 # A drawing's current revision is the one published revision not yet superseded; the
 # partial unique index makes "exactly one current revision per drawing" a fact of the
@@ -616,6 +584,38 @@ transmittal_recipients = Table(
     _user_fk("user_id", ondelete="CASCADE", nullable=False),
     Column("acknowledged_at", DateTime(timezone=True)),
     UniqueConstraint("transmittal_id", "user_id"),
+)
+
+notifications = Table(
+    "notifications", metadata,
+    *_common(),
+    _user_fk("user_id", ondelete="CASCADE", nullable=False),
+    Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"),
+           index=True),
+    Column("type", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("data", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("read_at", DateTime(timezone=True)),
+    Index("ix_notifications_user_unread", "user_id", "created_at",
+          postgresql_where=text("read_at IS NULL")),
+    Index("ix_notifications_user_id_created_at_id", "user_id", "created_at", "id"),
+)
+
+attachments = Table(
+    "attachments", metadata,
+    *_common(),
+    _project_fk(),
+    Column("entity_type", Text, nullable=False),
+    Column("entity_id", UUID(as_uuid=True), nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("mime_type", Text),
+    Column("size", BigInteger, nullable=False, server_default=text("0")),
+    Column("storage_key", Text, nullable=False),
+    _user_fk("uploaded_by"),
+    CheckConstraint(_in("entity_type", ATTACHABLE_TYPES), name="entity_type"),
+    CheckConstraint("size >= 0", name="size"),
+    Index("ix_attachments_entity", "entity_type", "entity_id"),
 )
 
 audit_logs = Table(
