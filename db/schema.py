@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, TSVECTOR, UUID
 from sqlalchemy.types import UserDefinedType
 
 from db.audience import COMMENT_VISIBILITIES
+from rules.drawings_register import DISCIPLINE_CODES, PURPOSES
 from rules.enums import (
     CLIENT_STATUSES,
     DRAWING_STATUSES,
@@ -502,6 +503,92 @@ mentions = Table(
            nullable=False, index=True),
     _user_fk("user_id", ondelete="CASCADE", nullable=False),
     UniqueConstraint("comment_id", "user_id"),
+)
+
+# The drawing register (revision 0022): design and issued drawings, apart from shop drawings.
+# A drawing's current revision is the one published revision not yet superseded; the
+# partial unique index makes "exactly one current revision per drawing" a fact of the
+# database, and `drawings.current_revision_id` points at it.
+drawings = Table(
+    "drawings", metadata,
+    *_common(),
+    _project_fk(),
+    Column("number", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("discipline", Text),
+    Column("discipline_override", Text),
+    Column("drawing_set", Text),
+    Column("current_revision_id", UUID(as_uuid=True),
+           ForeignKey("drawing_revisions.id", ondelete="SET NULL", use_alter=True,
+                      name="fk_drawings_current_revision_id_drawing_revisions")),
+    _user_fk("created_by"),
+    CheckConstraint("length(title) BETWEEN 1 AND 300", name="title_length"),
+    CheckConstraint("number ~ '^[A-Z0-9][A-Z0-9._/-]{0,59}$'", name="number"),
+    CheckConstraint("discipline IS NULL OR " + _in("discipline", DISCIPLINE_CODES),
+                    name="discipline"),
+    CheckConstraint("discipline_override IS NULL OR "
+                    + _in("discipline_override", DISCIPLINE_CODES), name="discipline_override"),
+    CheckConstraint("drawing_set IS NULL OR length(drawing_set) BETWEEN 1 AND 100",
+                    name="drawing_set_length"),
+    UniqueConstraint("project_id", "number"),
+    Index("ix_drawings_project_id_number_id", "project_id", "number", "id"),
+)
+
+drawing_revisions = Table(
+    "drawing_revisions", metadata,
+    *_common(),
+    _project_fk(),
+    Column("drawing_id", UUID(as_uuid=True), ForeignKey("drawings.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("revision", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attachment_id", UUID(as_uuid=True),
+           ForeignKey("attachments.id", ondelete="SET NULL"), index=True),
+    Column("file_name", Text),
+    _user_fk("issued_by"),
+    Column("issued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _user_fk("published_by"),
+    Column("published_at", DateTime(timezone=True)),
+    Column("superseded_at", DateTime(timezone=True)),
+    Column("is_current", Boolean, nullable=False, server_default=text("false")),
+    Column("reason", Text),
+    CheckConstraint("revision ~ '^(P[0-9]{2}(\\.[0-9]{2})?|C[0-9]{2})$'", name="revision"),
+    CheckConstraint("status ~ '^(S[0-4]|[AB][1-9][0-9]?|CR)$'", name="status"),
+    CheckConstraint("NOT is_current OR (published_at IS NOT NULL AND superseded_at IS NULL)",
+                    name="current_is_published"),
+    CheckConstraint("superseded_at IS NULL OR published_at IS NOT NULL",
+                    name="superseded_was_published"),
+    CheckConstraint("reason IS NULL OR length(reason) <= 2000", name="reason_length"),
+    UniqueConstraint("drawing_id", "revision"),
+    Index("ix_drawing_revisions_current", "drawing_id", unique=True,
+          postgresql_where=text("is_current")),
+)
+
+transmittals = Table(
+    "transmittals", metadata,
+    *_common(),
+    _project_fk(),
+    Column("purpose", Text, nullable=False),
+    Column("message", Text),
+    Column("revision_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
+    _user_fk("sent_by"),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_in("purpose", PURPOSES), name="purpose"),
+    CheckConstraint("cardinality(revision_ids) BETWEEN 1 AND 500", name="revision_count"),
+    CheckConstraint("message IS NULL OR length(message) <= 5000", name="message_length"),
+    Index("ix_transmittals_project_id_sent_at_id", "project_id", "sent_at", "id"),
+    Index("ix_transmittals_revision_ids", "revision_ids", postgresql_using="gin"),
+)
+
+transmittal_recipients = Table(
+    "transmittal_recipients", metadata,
+    *_common(),
+    _project_fk(),
+    Column("transmittal_id", UUID(as_uuid=True),
+           ForeignKey("transmittals.id", ondelete="CASCADE"), nullable=False),
+    _user_fk("user_id", ondelete="CASCADE", nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    UniqueConstraint("transmittal_id", "user_id"),
 )
 
 notifications = Table(
