@@ -190,6 +190,32 @@ def cmd_audit_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _audit_verify(url: str, args: argparse.Namespace, heads: Path | None) -> int:
+    import asyncpg
+
+    from cli.audit_verify import verify
+
+    conn = await asyncpg.connect(url)
+    try:
+        report = await verify(conn, org=args.org, from_id=args.from_id, heads_dir=heads,
+                              say=print)
+    except LookupError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        await conn.close()
+    rate = report.links / report.seconds if report.seconds else 0.0
+    state = "intact" if report.intact else f"BROKEN ({len(report.breaks)} break(s))"
+    print(f"audit chain {state}: {report.chains} chain(s), {report.links} link(s) checked "
+          f"in {report.seconds:.2f} s ({rate:,.0f} rows/s)")
+    return 0 if report.intact else 1
+
+
+def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    settings = _resolve(settings)
+    heads = Path(args.heads) if args.heads else settings.data_dir / "audit-heads"
+    return asyncio.run(_audit_verify(settings.database_url or "", args, heads))
+
+
 def add_audit_commands(sub: SubParsers) -> None:
     audit = sub.add_parser("audit", help="the audit trail (every organisation, and the "
                            "service's own events)",
@@ -209,6 +235,21 @@ def add_audit_commands(sub: SubParsers) -> None:
     listing.add_argument("--limit", type=int, default=200, help="at most this many (200)")
     listing.add_argument("--json", action="store_true", help="a JSON array")
     listing.set_defaults(func=cmd_audit_list, signs_tokens=False)
+    check = commands.add_parser(
+        "verify", help="recompute the hash chains; exit 1 at a broken link",
+        description="Recompute the audit log's hash chains (one per organisation, one for "
+        "the service) and compare them with every published chain head (audit_chain_head "
+        "events and the heads files). Prints the first broken link of each chain; exits 0 "
+        "when every chain is intact, 1 when one is broken.")
+    check.add_argument("--org", metavar="SLUG",
+                       help="only this organisation's chain ('service': the service's)")
+    check.add_argument("--from", dest="from_id", type=int, metavar="ID",
+                       help="start at the first link whose audit row id is at least ID "
+                       "(trusting the link before it)")
+    check.add_argument("--heads", metavar="DIR",
+                       help="published heads to check against (default DATA_DIR/audit-heads;"
+                       " point it at an offline copy)")
+    check.set_defaults(func=cmd_audit_verify, signs_tokens=False)
 
 
 # --- the cache ----------------------------------------------------------------------------
