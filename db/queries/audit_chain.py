@@ -10,8 +10,9 @@ from typing import Any
 
 import asyncpg
 
-# Serialises extending the chain (a transaction-level advisory lock): a deposed leader that
-# has not noticed yet waits, then finds the chain moved on.
+# Serialises extending the chain (a transaction-level advisory lock, only ever tried: the
+# feed never waits for the chain). A deposed leader that has not noticed yet finds it held,
+# or the chain moved on.
 CHAIN_LOCK_KEY = 0x46504D02
 
 # An audit row in the form the canonical form reads: ids as text, time in microseconds,
@@ -44,9 +45,9 @@ ORDER BY l.seq
 """  # noqa: S608 - ROW_COLUMNS
 
 
-async def lock(conn: asyncpg.Connection) -> None:
-    """Hold the chain for the current transaction."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", CHAIN_LOCK_KEY)
+async def try_lock(conn: asyncpg.Connection) -> bool:
+    """Hold the chain for the current transaction, if no one else does."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", CHAIN_LOCK_KEY))
 
 
 async def position(conn: asyncpg.Connection) -> tuple[int, int]:

@@ -3,8 +3,9 @@
 Rows are chained in (txid, id) order once they are below the snapshot horizon (every
 transaction that could still write before them has finished), so the order never changes
 after the fact; writers pay nothing. The links, the heads and the position (the largest
-head) move in one transaction under an advisory lock: a leader restarted mid-stream, or
-two leaders for a moment, continue the chain exactly where it stands.
+head) move in one transaction under an advisory lock (tried, never waited for: the feed
+does not wait for the chain): a leader restarted mid-stream, or two leaders for a moment,
+continue the chain exactly where it stands.
 
 Every `head_every` seconds each head that moved is published: as an `audit_chain_head`
 event in the audit log (which the chain then covers too) and as a line of
@@ -65,7 +66,8 @@ class Chainer:
 
     async def _extend_once(self, conn: asyncpg.Connection) -> int:
         async with conn.transaction():
-            await q.lock(conn)
+            if not await q.try_lock(conn):
+                return 0  # another leader's (a deposed one, still finishing): next time
             after = await q.position(conn)
             rows = await q.rows_to_chain(conn, after, self.batch)
             if not rows:
