@@ -147,3 +147,50 @@ async def _walk(conn: asyncpg.Connection, chain: asyncpg.Record, from_id: int | 
         walk.fail(walk.seq + 1, None, f"a published head is at link {max(beyond)}, past "
                     f"the chain's end at {walk.seq} (rows cut off?)")
     return walk
+
+
+# --- results for Prometheus (node_exporter's textfile collector) --------------------------
+
+METRICS_HELP = {
+    "fpm_audit_chain_verify_total": ("counter", "Runs of formula-pm audit verify, by result"),
+    "fpm_audit_chain_intact": ("gauge", "1 when the last verify found every chain intact"),
+    "fpm_audit_chain_verified_links": ("gauge", "Links the last verify checked"),
+    "fpm_audit_chain_verify_timestamp_seconds": ("gauge", "When the last verify ran"),
+}
+
+
+def _previous_counts(path: Path) -> dict[str, float]:
+    counts = {"intact": 0.0, "broken": 0.0}
+    if not path.exists():
+        return counts
+    for line in path.read_text(encoding="utf-8").splitlines():
+        for result in counts:
+            prefix = f'fpm_audit_chain_verify_total{{result="{result}"}} '
+            if line.startswith(prefix):
+                try:
+                    counts[result] = float(line[len(prefix):])
+                except ValueError:
+                    pass
+    return counts
+
+
+def write_metrics(path: Path, report: Report, now: float) -> None:
+    """Count this run into the metrics file (replaced atomically, counters carried on)."""
+    counts = _previous_counts(path)
+    counts["intact" if report.intact else "broken"] += 1
+    values = {
+        "fpm_audit_chain_verify_total": [(f'{{result="{r}"}}', n) for r, n in counts.items()],
+        "fpm_audit_chain_intact": [("", 1.0 if report.intact else 0.0)],
+        "fpm_audit_chain_verified_links": [("", float(report.links))],
+        "fpm_audit_chain_verify_timestamp_seconds": [("", now)],
+    }
+    lines: list[str] = []
+    for name, samples in values.items():
+        kind, text = METRICS_HELP[name]
+        lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
+        lines += [f"{name}{labels} {value:g}" if value < 1e15 else f"{name}{labels} {value}"
+                  for labels, value in samples]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    temporary.replace(path)

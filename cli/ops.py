@@ -193,16 +193,25 @@ def cmd_audit_list(settings: Settings, args: argparse.Namespace) -> int:
 async def _audit_verify(url: str, args: argparse.Namespace, heads: Path | None) -> int:
     import asyncpg
 
-    from cli.audit_verify import verify
+    from cli.audit_verify import verify, write_metrics
+    from db import admin_sql
+    from db.queries.events import record_event
 
     conn = await asyncpg.connect(url)
     try:
         report = await verify(conn, org=args.org, from_id=args.from_id, heads_dir=heads,
                               say=print)
+        await admin_sql.act_as_system(conn)
+        await record_event(conn, "audit_chain_verified", {
+            "result": "intact" if report.intact else "broken", "org": args.org,
+            "from": args.from_id, "chains": report.chains, "links": report.links,
+            "breaks": [b.describe() for b in report.breaks[:10]]})
     except LookupError as exc:
         raise ConfigError(str(exc)) from None
     finally:
         await conn.close()
+    if args.metrics_file:
+        write_metrics(Path(args.metrics_file), report, time.time())
     rate = report.links / report.seconds if report.seconds else 0.0
     state = "intact" if report.intact else f"BROKEN ({len(report.breaks)} break(s))"
     print(f"audit chain {state}: {report.chains} chain(s), {report.links} link(s) checked "
@@ -288,6 +297,9 @@ def add_audit_commands(sub: SubParsers) -> None:
     check.add_argument("--heads", metavar="DIR",
                        help="published heads to check against (default DATA_DIR/audit-heads;"
                        " point it at an offline copy)")
+    check.add_argument("--metrics-file", metavar="FILE",
+                       help="also count the result into this Prometheus text file (for "
+                       "node_exporter's textfile collector: FILE ends in .prom)")
     check.set_defaults(func=cmd_audit_verify, signs_tokens=False)
     export = commands.add_parser(
         "export", help="every organisation's audit rows as OCSF JSON lines on stdout",

@@ -24,6 +24,7 @@ from server.auth.tokens import (
 )
 from server.errors import Unauthorized
 from server.keys import CACHE, ON_SESSIONS_REVOKED, POOL, SETTINGS
+from server.prometheus import count_auth_failure
 
 log = logging.getLogger("formula_pm.auth")
 
@@ -118,6 +119,7 @@ async def refresh_session(app: web.Application, refresh_token: str,
                 generation = row["generation"]
                 reused = False
     if not row["is_current"] and reused:
+        count_auth_failure(app, "token_reuse")
         await after_revoke(app, row["user_id"], [row["id"]])
         log.warning("refresh token reuse: session revoked",
                     extra={"user_id": str(row["user_id"]), "session_id": str(row["id"])})

@@ -28,6 +28,7 @@ from server.errors import REQUEST_ID, Invalid, Unauthorized
 from server.keys import BACKGROUND, MAILER, POOL, SETTINGS
 from server.mailer import Mail, MailHeaderError, check_header
 from server.openapi import doc
+from server.prometheus import count_auth_failure
 from server.rest import json_response
 from server.system_events import email_fingerprint
 from server.text import ONE_LINE
@@ -104,6 +105,7 @@ async def login(request: web.Request) -> web.Response:
     ok = await verify_password(user["password_hash"] if user else None, body.password)
     if not ok or user is None or user["status"] != "active":
         await limits.sign_in_failed(request.app, who)
+        count_auth_failure(request.app, "invalid_credentials")
         async with system_transaction(pool, _anonymous_actor(request, user)) as conn:
             await record_event(conn, "login_failed", org_id=user["org_id"] if user else None,
                                user_id=user["id"] if user else None,

@@ -69,6 +69,19 @@ async def test_verify_exits_0_when_intact_and_1_at_the_first_broken_link(
     later = await pool.fetchval("SELECT id FROM audit_logs WHERE new_values->>'name' = 'row 9'")
     assert await run_cli(["audit", "verify", "--from", str(later)]) == 0
     assert await run_cli(["audit", "verify", "--org", "no-such-org"]) == 2
+    # Each run is audited, and counted for Prometheus when asked.
+    metrics = tmp_path / "audit.prom"
+    assert await run_cli(["audit", "verify", "--metrics-file", str(metrics)]) == 1
+    assert await run_cli(["audit", "verify", "--metrics-file", str(metrics), "--from",
+                          str(later)]) == 0
+    text = metrics.read_text()
+    assert 'fpm_audit_chain_verify_total{result="broken"} 1' in text
+    assert 'fpm_audit_chain_verify_total{result="intact"} 1' in text
+    assert "fpm_audit_chain_intact 1" in text
+    results = await pool.fetch("SELECT details->>'result' AS r FROM audit_logs "
+                               "WHERE action = 'audit_chain_verified' ORDER BY id")
+    assert [r["r"] for r in results] == ["intact", "intact", "broken", "intact", "broken",
+                                         "intact"]
 
 
 async def test_export_writes_ocsf_lines_and_resumes_after_a_cursor(
