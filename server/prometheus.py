@@ -102,6 +102,7 @@ AUTH_FAILURES = (
     "throttled_account",  # refused: too many failures for one account (from one address,
     # or from everywhere)
     "token_reuse",  # a rotated refresh token presented again: the session was revoked
+    "wrong_current_password",  # a password change with the wrong current password
 )
 
 

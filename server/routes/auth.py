@@ -18,6 +18,7 @@ from server.auth.invitations import consume_token, create_token, set_password_li
 from server.auth.passwords import check_policy, hash_password, upgraded_hash, verify_password
 from server.auth.sessions import (
     after_revoke,
+    record_revoked,
     refresh_session,
     revoke_session,
     revoke_user_sessions,
@@ -187,6 +188,10 @@ async def change_password(request: web.Request) -> web.Response:
         stored = await q.password_hash_of(conn, who.user_id)
     if not await verify_password(stored, body.current_password):
         await limits.password_change_failed(request.app, who.user_id, ip)
+        count_auth_failure(request.app, "wrong_current_password")
+        async with system_transaction(pool, act) as conn:
+            await record_event(conn, "password_change_failed", org_id=who.org_id,
+                               user_id=who.user_id, table="users", record_id=who.user_id)
         raise Invalid("The current password is wrong",
                       errors=[{"field": "current_password", "message": "does not match"}])
     await limits.password_change_succeeded(request.app, who.user_id)
@@ -196,6 +201,7 @@ async def change_password(request: web.Request) -> web.Response:
         await q.set_password(conn, who.user_id, new_hash)
         others = await sessions.revoke_all_for_user(conn, who.user_id, "password changed",
                                                     keep=who.session_id)
+        await record_revoked(conn, who.user_id, "password changed", others, who.user_id)
     await after_revoke(request.app, who.user_id, others)
     return web.Response(status=204)
 
