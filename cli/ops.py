@@ -264,6 +264,72 @@ def cmd_audit_export(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(_audit_export(settings.database_url or "", args))
 
 
+async def _erase_user(url: str, args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from db import admin_sql
+    from db.queries import erasure
+    from db.queries import sessions as sessions_q
+    from db.queries.events import record_event
+    from realtime.feed.chain import Chainer
+
+    conn = await asyncpg.connect(url)
+    try:
+        await admin_sql.act_as_system(conn)
+        user = await erasure.find_user(conn, args.org, args.email)
+        if user is None:
+            raise ConfigError(f"no user {args.email!r} in organisation {args.org!r}")
+        async with conn.transaction():
+            await erasure.anonymise_user(conn, user["id"])
+            revoked = await sessions_q.revoke_all_for_user(conn, user["id"], "erased")
+        # The chain must cover every row of theirs first (the leader extends it too; the
+        # chain's lock keeps the two apart).
+        chainer, deadline = Chainer(), time.monotonic() + args.wait
+        while await erasure.unchained_rows(conn, user["id"]):
+            if time.monotonic() > deadline:
+                break
+            if not await chainer.extend(conn):
+                await asyncio.sleep(0.2)
+        erased, waiting = await erasure.erase_audit_values(conn, user["id"])
+        await record_event(conn, "person_erased", {"rows": erased, "waiting": waiting,
+                                                   "sessions": len(revoked)},
+                           org_id=user["org_id"], table="users", record_id=user["id"])
+    finally:
+        await conn.close()
+    print(f"user {user['id']} erased: personal values of {erased} audit row(s) replaced "
+          f"(digests kept: the chain still verifies)")
+    if waiting:
+        print(f"formula-pm: {waiting} audit row(s) are not chained yet; run the command "
+              "again once the change leader has caught up", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_users_erase(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.yes:
+        raise ConfigError("erasure cannot be undone: add --yes")
+    settings = _resolve(settings)
+    return asyncio.run(_erase_user(settings.database_url or "", args))
+
+
+def add_users_commands(sub: SubParsers) -> None:
+    users = sub.add_parser("users", help="the operator's user commands (erase)")
+    commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
+    erase = commands.add_parser(
+        "erase", help="erase a person (KVKK/GDPR): their data, and in the audit log",
+        description="Anonymise the user (name, e-mail, phone, position ... replaced; "
+        "deactivated; sessions ended) and replace the personal values of their audit rows "
+        "(values of their user row, details, IP addresses, user agents), keeping each "
+        "value's digest so the audit chain still verifies. Their random id stays on the "
+        "rows: a pseudonym nobody can link to them any more. Audited (person_erased).")
+    erase.add_argument("--org", required=True, metavar="SLUG")
+    erase.add_argument("--email", required=True, metavar="EMAIL")
+    erase.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+                       help="how long to wait for the chain to cover their rows (30)")
+    erase.add_argument("--yes", action="store_true", help="really erase (cannot be undone)")
+    erase.set_defaults(func=cmd_users_erase, signs_tokens=False)
+
+
 def add_audit_commands(sub: SubParsers) -> None:
     audit = sub.add_parser("audit", help="the audit trail (every organisation, and the "
                            "service's own events)",
@@ -439,5 +505,6 @@ def add_db_commands(sub: SubParsers) -> None:
 def add_ops_commands(sub: SubParsers) -> None:
     add_backup_commands(sub)
     add_audit_commands(sub)
+    add_users_commands(sub)
     add_cache_commands(sub)
     add_db_commands(sub)
