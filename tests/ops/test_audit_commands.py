@@ -105,3 +105,28 @@ async def test_export_writes_ocsf_lines_and_resumes_after_a_cursor(
 async def _below_horizon(pool: asyncpg.Pool) -> bool:
     return bool(await pool.fetchval(
         "SELECT max(txid) < pg_snapshot_xmin(pg_current_snapshot()) FROM audit_logs"))
+
+
+async def test_the_chain_verifies_on_a_restored_copy_against_heads_from_before(
+        cli_env: str, world: World, pool: asyncpg.Pool, tmp_path: Path,
+        new_database: Any, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    await _rows(world, pool, 12)
+    heads = tmp_path / "offline-heads"  # the copy kept outside the database and backups
+    await chain_all(cli_env, pool, heads)
+    assert await run_cli(["backup", "--to", str(tmp_path / "b")]) == 0
+    dump = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    target = await new_database(create=False)
+    assert await run_cli(["restore", str(dump), "--to", target]) == 0
+    monkeypatch.setenv("DATABASE_URL", target)
+    capsys.readouterr()
+    assert await run_cli(["audit", "verify", "--heads", str(heads)]) == 0
+    assert "audit chain intact" in capsys.readouterr().out
+    # A restored copy whose history was changed disagrees with the heads kept elsewhere.
+    conn = await asyncpg.connect(target)
+    try:
+        await conn.execute("DELETE FROM audit_logs WHERE id = (SELECT max(audit_id) FROM "
+                           "audit_chain_links WHERE chain <> 'service')")
+    finally:
+        await conn.close()
+    assert await run_cli(["audit", "verify", "--heads", str(heads)]) == 1

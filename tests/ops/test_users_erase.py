@@ -73,7 +73,8 @@ async def test_an_erasure_marker_without_a_kept_digest_is_a_break(
     async with transaction(pool, Actor(user["id"], org, ip=ADDRESS)) as conn:
         await conn.execute("UPDATE users SET phone = '1' WHERE id = $1", user["id"])
     await chain_all(cli_env, pool)
-    value = "'{\"erased\": true}'" if field == "new_values" else "NULL"
-    await pool.execute(f"UPDATE audit_logs SET {field} = {value} WHERE user_id = $1",
-                       user["id"])
+    forge = {"new_values": "UPDATE audit_logs SET new_values = '{\"erased\": true}' "
+                           "WHERE user_id = $1",
+             "ip": "UPDATE audit_logs SET ip = NULL WHERE user_id = $1"}
+    await pool.execute(forge[field], user["id"])
     assert await run_cli(["audit", "verify"]) == 1
