@@ -35,10 +35,11 @@ from bench.trigger_cost import ROWS, SCRIPT, pgbench, prepare
 from cli.audit_verify import verify
 from cli.embedded import with_database
 from db.admin_sql import act_as_system
+from db.cursor_codec import encode_feed_cursor as encode_cursor
 from db.migrate import upgrade
 from db.queries import audit
 from realtime.feed.chain import Chainer
-from realtime.feed.cursor import ORIGIN, encode_cursor
+from realtime.feed.cursor import ORIGIN
 from realtime.feed.leader import Leader, LeaderConfig
 from rules.ocsf import ocsf_line
 

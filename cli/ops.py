@@ -229,9 +229,11 @@ async def _audit_export(url: str, args: argparse.Namespace) -> int:
     import asyncpg
 
     from db import admin_sql
+    from db.cursor_codec import decode_feed_cursor as decode_cursor
+    from db.cursor_codec import encode_feed_cursor as encode_cursor
     from db.queries import audit
     from db.queries.events import record_event
-    from realtime.feed.cursor import ORIGIN, decode_cursor, encode_cursor
+    from realtime.feed.cursor import ORIGIN
     from rules.ocsf import ocsf_line
 
     try:

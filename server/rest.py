@@ -3,8 +3,6 @@ pagination with opaque cursors, sorting, and Idempotency-Key on POST."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import functools
 import hashlib
@@ -13,20 +11,19 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, NoReturn
+from typing import Any
 
 import asyncpg
 import pydantic
 from aiohttp import web
 
-from db.json_depth import loads_bounded
+from db.cursor_codec import decode_page_cursor, encode_page_cursor
 from db.pool import dumps, system_transaction
 from db.queries import idempotency
-from db.queries.common import current_version
 from server.auth.identity import identity
-from server.errors import BadRequest, Conflict, Invalid, NotFound, PreconditionFailed
+from server.errors import BadRequest, Conflict, Invalid
+from server.fields import Keyword
 from server.keys import POOL
-from server.text import ONE_LINE
 from server.validation import ApiModel
 
 MAX_LIMIT = 200
@@ -78,17 +75,6 @@ def if_match(request: web.Request) -> int | None:
     return int(found.group(3))
 
 
-async def missing_or_stale(conn: asyncpg.Connection, table: str, record_id: uuid.UUID) -> NoReturn:
-    """After a guarded write touched no row: 412 with the current version, or 404."""
-    current = await current_version(conn, table, record_id)
-    if current is None:
-        raise NotFound(f"No such {table.removesuffix('s').replace('_', ' ')}")
-    raise PreconditionFailed(
-        f"The record has changed (current version {current})",
-        extra={"current_version": current}, headers={"ETag": etag(current)},
-    )
-
-
 # --- pagination -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -102,10 +88,16 @@ class SortKey:
     cast: str
 
 
+def sortable(**casts: str) -> dict[str, SortKey]:
+    """Sortable plain columns and the types their cursors cast to:
+    `sortable(name="text", created_at="timestamptz")`."""
+    return {column: SortKey(column, cast) for column, cast in casts.items()}
+
+
 class PageParams(ApiModel):
     limit: int = pydantic.Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
     cursor: str | None = pydantic.Field(None, max_length=2000, pattern=r"^[A-Za-z0-9_-]+$")
-    sort: Annotated[str, pydantic.Field(max_length=64), ONE_LINE] | None = None
+    sort: Keyword | None = None
 
 
 @dataclass(frozen=True)
@@ -142,30 +134,8 @@ class Keyset:
         if more and rows:
             last = rows[-1]
             value = last["_sort"] if "_sort" in last else last[self.field]
-            next_cursor = encode_cursor(self.field, self.descending, value, last["id"])
+            next_cursor = encode_page_cursor(self.field, self.descending, value, last["id"])
         return {"data": [shape(r) for r in rows], "next_cursor": next_cursor}
-
-
-def _cursor_text(value: Any) -> str:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def encode_cursor(field: str, descending: bool, value: Any, record_id: Any) -> str:
-    raw = json.dumps([field, descending, _cursor_text(value), str(record_id)])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[str, bool, str, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        field, descending, value, record_id = loads_bounded(base64.urlsafe_b64decode(padded), 1)
-        uuid.UUID(record_id)
-        return str(field), bool(descending), str(value), record_id
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
-        raise Invalid("The cursor is not valid", errors=[{"field": "cursor",
-                                                          "message": "invalid cursor"}]) from None
 
 
 def keyset(params: PageParams, sortable: Mapping[str, SortKey], default: str) -> Keyset:
@@ -178,7 +148,11 @@ def keyset(params: PageParams, sortable: Mapping[str, SortKey], default: str) ->
             "field": "sort", "message": f"one of {', '.join(sorted(sortable))}"}])
     after = None
     if params.cursor:
-        c_field, c_desc, value, record_id = decode_cursor(params.cursor)
+        try:
+            c_field, c_desc, value, record_id = decode_page_cursor(params.cursor)
+        except ValueError:
+            raise Invalid("The cursor is not valid", errors=[
+                {"field": "cursor", "message": "invalid cursor"}]) from None
         if c_field != field or c_desc != descending:
             raise Invalid("The cursor belongs to another sort order",
                           errors=[{"field": "cursor", "message": "does not match sort"}])

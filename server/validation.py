@@ -1,18 +1,17 @@
-"""Edge validation: JSON bodies and query strings into pydantic models, or problem+json."""
+"""Edge validation: JSON bodies and query strings into pydantic models, or problem+json.
+(The field types those models use are server/fields.py's.)"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import pydantic
 from aiohttp import web
 
-from db.json_depth import TooDeep, loads_bounded, value_depth
-from server.email_address import normalise_email
+from db.json_depth import TooDeep, loads_bounded
 from server.errors import BadRequest, Invalid, pydantic_errors
-from server.text import MULTI_LINE, ONE_LINE
 
 # No request body needs more nesting than this (free-form values have their own, lower bound).
 MAX_BODY_DEPTH = 32
@@ -89,34 +88,3 @@ def read_query(query: Mapping[str, str], model: type[M]) -> M:
         return model.model_validate(dict(query))
     except pydantic.ValidationError as exc:
         raise Invalid("Invalid query parameters", errors=pydantic_errors(exc)) from exc
-
-
-# Field types shared by request models (limits from API.md "Text limits"). Texts refuse
-# control characters; only LongText keeps tabs and line breaks.
-Name = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=300), ONE_LINE]
-ShortText = Annotated[str, pydantic.StringConstraints(max_length=300), ONE_LINE]
-LongText = Annotated[str, pydantic.StringConstraints(max_length=100_000), MULTI_LINE]
-Phone = Annotated[str, pydantic.StringConstraints(max_length=50), ONE_LINE]
-# A new address (stored, mailed): full syntax check, then normalised.
-Email = Annotated[str, pydantic.StringConstraints(max_length=320), ONE_LINE,
-                  pydantic.AfterValidator(normalise_email)]
-# An address to look an account up by (sign-in, reset): only its shape is checked, so an
-# address stored before the stricter check still finds its account.
-LoginEmail = Annotated[str, pydantic.StringConstraints(
-    min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), ONE_LINE]
-Secret = Annotated[str, pydantic.StringConstraints(
-    min_length=1, max_length=1024, strip_whitespace=False)]
-
-
-def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
-    """Free-form JSON is stored, audited and sent to sockets as it is: keep it small and
-    shallow enough that nothing walking it later can run out of stack or memory."""
-    if value_depth(value, stop_above=MAX_FREE_DEPTH) > MAX_FREE_DEPTH:
-        raise ValueError(f"may nest at most {MAX_FREE_DEPTH} levels deep")
-    if len(json.dumps(value, separators=(",", ":"))) > MAX_FREE_CHARS:
-        raise ValueError(f"may take at most {MAX_FREE_CHARS} characters as JSON")
-    return value
-
-
-# A free-form JSON object (the only kind request models accept).
-FreeJson = Annotated[dict[str, Any], pydantic.AfterValidator(_bounded_json)]

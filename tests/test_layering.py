@@ -14,11 +14,7 @@ NOT_SEARCHED = {"db", "tests", "bench"}
 SQL_CALLS = {"fetch", "fetchrow", "fetchval", "fetchmany", "execute", "executemany", "cursor",
              "copy_records_to_table", "copy_to_table", "copy_from_table", "copy_from_query"}
 # Modules that may still run SQL themselves, each with the reason. Keep it short.
-ALLOWED = {
-    # Its SQL moves into db/queries/ with the one CRUD toolkit (issue #20 item 1, the
-    # `toolkit` branch); drop this line when that lands.
-    "server/project_records.py",
-}
+ALLOWED: set[str] = set()
 
 
 def _modules() -> list[Path]:

@@ -8,12 +8,14 @@ from typing import Any
 
 import asyncpg
 
+from db.queries.rows import where
+
 COLUMNS = """id, org_id, project_id, table_name, record_id, action, old_values, new_values,
              changed_fields, user_id, request_id, origin_sid, host(ip) AS ip, user_agent,
              details, at"""
-FILTERS = {"table": "table_name = ${}", "record_id": "record_id = ${}", "action": "action = ${}",
-           "user_id": "user_id = ${}", "project_id": "project_id = ${}", "from": "at >= ${}",
-           "to": "at < ${}"}
+FILTERS = {"table": "table_name = {}", "record_id": "record_id = {}", "action": "action = {}",
+           "user_id": "user_id = {}", "project_id": "project_id = {}", "from": "at >= {}",
+           "to": "at < {}"}
 
 
 async def list_audit(conn: asyncpg.Connection, filters: Mapping[str, Any], *,
@@ -23,18 +25,12 @@ async def list_audit(conn: asyncpg.Connection, filters: Mapping[str, Any], *,
 
     Row-level security limits the rows: admins see their organisation, others the rows of
     the projects they can see."""
-    conditions, args = ["TRUE"], []
-    for name, sql in FILTERS.items():
-        if filters.get(name) is not None:
-            args.append(filters[name])
-            conditions.append(sql.format(len(args)))
-    if after_id is not None:
-        args.append(after_id)
-        conditions.append(f"id {'<' if descending else '>'} ${len(args)}")
+    condition, args = where([
+        *((sql, filters.get(name)) for name, sql in FILTERS.items()),
+        (f"id {'<' if descending else '>'} {{}}", after_id)])
     order = "DESC" if descending else "ASC"
-    where = " AND ".join(conditions)
     return list(await conn.fetch(
-        f"SELECT {COLUMNS} FROM audit_logs WHERE {where} "  # noqa: S608 - FILTERS
+        f"SELECT {COLUMNS} FROM audit_logs WHERE {condition} "  # noqa: S608 - FILTERS
         f"ORDER BY id {order} LIMIT {int(limit) + 1}", *args))
 
 

@@ -8,23 +8,15 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.common import PageLike, delete_row, fetch_page, update_row
+from db.queries.rows import Records, update_row
 
 COLUMNS = ("name", "company_name", "contact_person", "email", "phone", "address", "city",
            "country", "industry", "status", "contract_value", "payment_terms", "notes")
 
 
-async def list_clients(conn: asyncpg.Connection, page: PageLike, *,
-                       status: str | None = None) -> list[asyncpg.Record]:
-    conditions, args = [], []
-    if status is not None:
-        args.append(status)
-        conditions.append(f"status = ${len(args)}")
-    return await fetch_page(conn, "*", "clients", conditions or ["TRUE"], args, page)
-
-
-async def get_client(conn: asyncpg.Connection, client_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM clients WHERE id = $1", client_id)
+CLIENTS = Records("clients", filters=("status",))
+list_clients = CLIENTS.page
+get_client = CLIENTS.one
 
 
 async def create_client(conn: asyncpg.Connection, org_id: uuid.UUID,
@@ -41,9 +33,4 @@ async def create_client(conn: asyncpg.Connection, org_id: uuid.UUID,
 
 async def update_client(conn: asyncpg.Connection, client_id: uuid.UUID,
                         changes: Mapping[str, Any], version: int | None) -> asyncpg.Record | None:
-    return await update_row(conn, "clients", client_id, changes, version)
-
-
-async def delete_client(conn: asyncpg.Connection, client_id: uuid.UUID,
-                        version: int | None) -> bool:
-    return await delete_row(conn, "clients", client_id, version)
+    return await update_row(conn, "clients", client_id, changes, version=version)

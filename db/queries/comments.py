@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
 import asyncpg
 
-from db.queries.project_rows import list_rows
+from db.queries.rows import Records
 
 ENTITY_TABLES = {
     "project": "projects", "task": "tasks", "scope_item": "scope_items",
     "shop_drawing": "shop_drawings", "material_spec": "material_specs",
 }
 
-SELECT = """
-SELECT c.*,
+COLUMNS = """c.*,
        coalesce((SELECT array_agg(m.user_id ORDER BY m.created_at, m.user_id)
-                 FROM mentions m WHERE m.comment_id = c.id), '{}') AS mentions
-FROM comments c
-"""
+                 FROM mentions m WHERE m.comment_id = c.id), '{}') AS mentions"""
 
 # Every user of the project's organisation that a mention names, with what decides whether
 # they are notified; a handle that names nobody comes back once with a NULL user. Read
@@ -60,13 +56,11 @@ async def entity_owner(conn: asyncpg.Connection, entity_type: str,
         f"SELECT org_id, project_id FROM {table} WHERE id = $1", entity_id)  # noqa: S608
 
 
-async def list_comments(conn: asyncpg.Connection, where: str, args: list[Any], order: str,
-                        limit: int) -> list[asyncpg.Record]:
-    return await list_rows(conn, SELECT, where, args, order, limit)
-
-
-async def get_comment(conn: asyncpg.Connection, comment_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"{SELECT} WHERE c.id = $1", comment_id)
+# Row-level security hides internal comments from client users.
+COMMENTS = Records("comments c", filters=("entity_type", "entity_id"), columns=COLUMNS,
+                   key="c.id")
+list_comments = COMMENTS.page
+get_comment = COMMENTS.one
 
 
 async def named_users(conn: asyncpg.Connection, project_id: uuid.UUID,

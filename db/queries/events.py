@@ -1,10 +1,12 @@
 """User actions and system events on the audit trail (login, logout, import, startup, leader
-change ...): the one way to append one, and the worker's last start or stop."""
+change, workflow transitions ...): the one way to append one, and the worker's last start or
+stop."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -35,3 +37,12 @@ async def last_start_or_stop(conn: asyncpg.Connection, worker: str) -> asyncpg.R
            WHERE org_id IS NULL AND action IN ('startup', 'shutdown')
              AND details->>'worker' = $1
            ORDER BY id DESC LIMIT 1""", worker)
+
+
+async def record_transition(conn: asyncpg.Connection, table: str, row: Mapping[str, Any],
+                            user_id: uuid.UUID, details: dict[str, Any]) -> None:
+    """A `transition` audit row (with the comment) beside the trigger's `update` row of a
+    workflow record."""
+    await record_event(conn, "transition", org_id=row["org_id"], user_id=user_id,
+                       details=details, table=table, record_id=row["id"],
+                       project_id=row["project_id"])

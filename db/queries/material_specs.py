@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Literal
 
 import asyncpg
 
-from db.queries.project_rows import list_rows
+from db.queries.rows import Records
 
-SELECT = "SELECT * FROM material_specs"
-
-
-async def list_specs(conn: asyncpg.Connection, where: str, args: list[Any], order: str,
-                     limit: int) -> list[asyncpg.Record]:
-    return await list_rows(conn, SELECT, where, args, order, limit)
-
-
-async def get_spec(conn: asyncpg.Connection, spec_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"{SELECT} WHERE id = $1", spec_id)
+SPECS = Records("material_specs", filters=("project_id", "status", "category"))
+list_specs = SPECS.page
+get_spec = SPECS.one
 
 
 async def parties(conn: asyncpg.Connection,

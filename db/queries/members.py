@@ -6,17 +6,18 @@ import uuid
 
 import asyncpg
 
-from db.queries.common import PageLike, fetch_page
+from db.queries.rows import PageLike, Records
 
 # A derived table so that `id`, `created_at` of the member row sort unambiguously.
 MEMBERS = """(SELECT m.*, jsonb_build_object('id', u.id, 'first_name', u.first_name,
                   'last_name', u.last_name, 'email', u.email, 'role', u.role) AS "user"
               FROM project_members m JOIN users u ON u.id = m.user_id) AS members"""
+_MEMBER_ROWS = Records(MEMBERS, filters=("project_id",))
 
 
 async def list_members(conn: asyncpg.Connection, project_id: uuid.UUID,
                        page: PageLike) -> list[asyncpg.Record]:
-    return await fetch_page(conn, "*", MEMBERS, ["project_id = $1"], [project_id], page)
+    return await _MEMBER_ROWS.page(conn, page, {"project_id": project_id})
 
 
 async def get_member(conn: asyncpg.Connection, project_id: uuid.UUID,

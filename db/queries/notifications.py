@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.project_rows import list_rows
+from db.queries.rows import PageLike, fetch_page
 
 
 async def notify(conn: asyncpg.Connection, *, org_id: uuid.UUID,
@@ -21,9 +21,11 @@ async def notify(conn: asyncpg.Connection, *, org_id: uuid.UUID,
         org_id, list(user_ids), project_id, kind, title, message, data)
 
 
-async def list_notifications(conn: asyncpg.Connection, where: str, args: list[Any],
-                             order: str, limit: int) -> list[asyncpg.Record]:
-    return await list_rows(conn, "SELECT * FROM notifications", where, args, order, limit)
+async def list_notifications(conn: asyncpg.Connection, page: PageLike, *, user_id: uuid.UUID,
+                             kind: str | None, unread: bool | None) -> list[asyncpg.Record]:
+    return await fetch_page(conn, "notifications", [
+        ("user_id = {}", user_id), ("type = {}", kind), ("(read_at IS NULL) = {}", unread)],
+        page)
 
 
 async def mark_read(conn: asyncpg.Connection, notification_id: uuid.UUID,

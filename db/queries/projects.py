@@ -9,25 +9,20 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.common import PageLike, delete_row, fetch_page, update_row
+from db.queries.rows import Records, update_row
 
 COLUMNS = ("name", "description", "type", "status", "priority", "budget", "start_date",
            "end_date", "progress", "location", "client_id", "project_manager_id")
-FILTERS = ("status", "type", "priority", "client_id")
+PROJECTS = Records("projects", filters=("status", "type", "priority", "client_id"))
+list_projects = PROJECTS.page
+get_project = PROJECTS.one
 
 
-async def list_projects(conn: asyncpg.Connection, page: PageLike,
-                        filters: Mapping[str, Any]) -> list[asyncpg.Record]:
-    conditions, args = ["TRUE"], []
-    for column in FILTERS:
-        if filters.get(column) is not None:
-            args.append(filters[column])
-            conditions.append(f"{column} = ${len(args)}")
-    return await fetch_page(conn, "*", "projects", conditions, args, page)
-
-
-async def get_project(conn: asyncpg.Connection, project_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM projects WHERE id = $1", project_id)
+async def project_refs(conn: asyncpg.Connection, project_id: uuid.UUID) -> asyncpg.Record | None:
+    """Who and what a visible project refers to (its org, manager, client and creator)."""
+    return await conn.fetchrow(
+        "SELECT id, org_id, project_manager_id, client_id, created_by FROM projects "
+        "WHERE id = $1", project_id)
 
 
 async def is_visible(conn: asyncpg.Connection, project_id: uuid.UUID) -> bool:
@@ -66,12 +61,7 @@ async def create_project(conn: asyncpg.Connection, *, org_id: uuid.UUID, creator
 
 async def update_project(conn: asyncpg.Connection, project_id: uuid.UUID,
                          changes: Mapping[str, Any], version: int | None) -> asyncpg.Record | None:
-    return await update_row(conn, "projects", project_id, changes, version)
-
-
-async def delete_project(conn: asyncpg.Connection, project_id: uuid.UUID,
-                         version: int | None) -> bool:
-    return await delete_row(conn, "projects", project_id, version)
+    return await update_row(conn, "projects", project_id, changes, version=version)
 
 
 async def project_summary(conn: asyncpg.Connection,

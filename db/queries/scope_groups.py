@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import asyncpg
 
-from db.queries.project_rows import list_rows
+from db.queries.rows import Records
 
-SELECT = "SELECT * FROM scope_groups"
-
-
-async def list_scope_groups(conn: asyncpg.Connection, where: str, args: list[Any], order: str,
-                            limit: int) -> list[asyncpg.Record]:
-    return await list_rows(conn, SELECT, where, args, order, limit)
-
-
-async def get_scope_group(conn: asyncpg.Connection,
-                          group_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"{SELECT} WHERE id = $1", group_id)
+SCOPE_GROUPS = Records("scope_groups", filters=("project_id",))
+list_scope_groups = SCOPE_GROUPS.page
+get_scope_group = SCOPE_GROUPS.one
 
 
 async def count_items(conn: asyncpg.Connection, group_id: uuid.UUID) -> int:

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import asyncpg
 
-from db.queries.project_rows import list_rows
+from db.queries.rows import Records
 
-SELECT = "SELECT * FROM scope_items"
-
-
-async def list_scope_items(conn: asyncpg.Connection, where: str, args: list[Any], order: str,
-                           limit: int) -> list[asyncpg.Record]:
-    return await list_rows(conn, SELECT, where, args, order, limit)
-
-
-async def get_scope_item(conn: asyncpg.Connection, item_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"{SELECT} WHERE id = $1", item_id)
+SCOPE_ITEMS = Records("scope_items",
+                      filters=("project_id", "scope_group_id", "status", "category"))
+list_scope_items = SCOPE_ITEMS.page
+get_scope_item = SCOPE_ITEMS.one
 
 
 async def group_project(conn: asyncpg.Connection, group_id: uuid.UUID) -> uuid.UUID | None:

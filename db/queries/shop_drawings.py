@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import asyncpg
 
-from db.queries.project_rows import insert_row, list_rows
+from db.queries.rows import Records, insert_row
 
 # The submitter and reviewer behind "ball in court".
-SELECT = """
-SELECT d.*,
+COLUMNS = """d.*,
        coalesce(d.submitted_by, d.created_by) AS submitter_id,
        coalesce(d.reviewed_by,
                 (SELECT p.project_manager_id FROM projects p WHERE p.id = d.project_id),
                 (SELECT m.user_id FROM project_members m
                  WHERE m.project_id = d.project_id AND m.role = 'project_manager'
-                 ORDER BY m.created_at, m.id LIMIT 1)) AS reviewer_id
-FROM shop_drawings d
-"""
-
-
-async def list_drawings(conn: asyncpg.Connection, where: str, args: list[Any], order: str,
-                        limit: int) -> list[asyncpg.Record]:
-    return await list_rows(conn, SELECT, where, args, order, limit)
-
-
-async def get_drawing(conn: asyncpg.Connection, drawing_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"{SELECT} WHERE d.id = $1", drawing_id)
+                 ORDER BY m.created_at, m.id LIMIT 1)) AS reviewer_id"""
+DRAWINGS = Records("shop_drawings d", filters=("project_id", "status", "drawing_type", "room"),
+                   columns=COLUMNS, key="d.id")
+list_drawings = DRAWINGS.page
+get_drawing = DRAWINGS.one
+REVISIONS = Records("shop_drawing_revisions", filters=("drawing_id",))
 
 
 async def last_transition_comment(conn: asyncpg.Connection,
@@ -51,8 +43,3 @@ async def close_revision(conn: asyncpg.Connection, drawing: asyncpg.Record,
         "file_size": drawing["file_size"], "closed_by": closed_by,
     })
 
-
-async def list_revisions(conn: asyncpg.Connection, where: str, args: list[Any], order: str,
-                         limit: int) -> list[asyncpg.Record]:
-    return await list_rows(conn, "SELECT * FROM shop_drawing_revisions", where, args, order,
-                           limit)

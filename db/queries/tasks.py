@@ -9,27 +9,15 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.common import PageLike, delete_row, fetch_page, update_row
+from db.queries.rows import Records, update_row
 from rules.tasks import Stamp
 from rules.tasks import completion as decide_completion
 
 COLUMNS = ("name", "description", "status", "priority", "assigned_to", "start_date", "due_date",
            "progress", "estimated_hours", "actual_hours", "category", "tags", "scope_item_ids")
-FILTERS = ("project_id", "status", "priority", "assigned_to")
-
-
-async def list_tasks(conn: asyncpg.Connection, page: PageLike,
-                     filters: Mapping[str, Any]) -> list[asyncpg.Record]:
-    conditions, args = ["TRUE"], []
-    for column in FILTERS:
-        if filters.get(column) is not None:
-            args.append(filters[column])
-            conditions.append(f"{column} = ${len(args)}")
-    return await fetch_page(conn, "*", "tasks", conditions, args, page)
-
-
-async def get_task(conn: asyncpg.Connection, task_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM tasks WHERE id = $1", task_id)
+TASKS = Records("tasks", filters=("project_id", "status", "priority", "assigned_to"))
+list_tasks = TASKS.page
+get_task = TASKS.one
 
 
 _COMPLETED_AT = {Stamp.SET: "coalesce(completed_at, now())", Stamp.CLEAR: "NULL"}
@@ -58,13 +46,8 @@ async def create_task(conn: asyncpg.Connection, *, org_id: uuid.UUID, project_id
 
 async def update_task(conn: asyncpg.Connection, task_id: uuid.UUID,
                       changes: Mapping[str, Any], version: int | None) -> asyncpg.Record | None:
-    return await update_row(conn, "tasks", task_id, changes, version,
+    return await update_row(conn, "tasks", task_id, changes, version=version,
                             raw=completion(changes.get("status")))
-
-
-async def delete_task(conn: asyncpg.Connection, task_id: uuid.UUID,
-                      version: int | None) -> bool:
-    return await delete_row(conn, "tasks", task_id, version)
 
 
 async def notify_assignee(conn: asyncpg.Connection, task: Mapping[str, Any],

@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from db.queries.rows import Records, update_row
+
 PUBLIC_COLUMNS = (
     "id, org_id, email, first_name, last_name, role, position, department, phone, status, "
     "client_id, skills, last_login_at, version, created_at, updated_at"
@@ -34,18 +36,10 @@ async def email_of(conn: asyncpg.Connection, user_id: uuid.UUID) -> str | None:
     return email
 
 
-async def get(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"SELECT {PUBLIC_COLUMNS} FROM users WHERE id = $1", user_id)  # noqa: S608 - PUBLIC_COLUMNS
-
-
-async def list_users(conn: asyncpg.Connection, *, where: str, args: list[Any], order: str,
-                     limit: int) -> list[asyncpg.Record]:
-    # `where` and `order` are the route's SQL, on columns of its filters and SORTABLE.
-    rows: list[asyncpg.Record] = await conn.fetch(
-        f"SELECT {PUBLIC_COLUMNS} FROM users WHERE {where} ORDER BY {order} "  # noqa: S608
-        f"LIMIT {int(limit) + 1}", *args)
-    return rows
+# The org's user directory, as an actor (row-level security: the caller's organisation).
+USERS = Records("users", filters=("role", "status"), columns=PUBLIC_COLUMNS)
+get = USERS.one
+list_users = USERS.page
 
 
 async def create(conn: asyncpg.Connection, org_id: uuid.UUID, values: Mapping[str, Any],
@@ -65,13 +59,9 @@ async def create(conn: asyncpg.Connection, org_id: uuid.UUID, values: Mapping[st
 async def update(conn: asyncpg.Connection, user_id: uuid.UUID, changes: Mapping[str, Any],
                  expected_version: int | None) -> asyncpg.Record | None:
     """Apply `changes` (keys from EDITABLE only); None when missing or stale."""
-    columns = [c for c in changes if c in EDITABLE]
-    sets = ", ".join(f"{c} = ${i + 3}" for i, c in enumerate(columns)) or "version = version"
-    return await conn.fetchrow(
-        f"""UPDATE users SET {sets}
-            WHERE id = $1 AND ($2::int IS NULL OR version = $2)
-            RETURNING {PUBLIC_COLUMNS}""",  # noqa: S608 - EDITABLE, PUBLIC_COLUMNS
-        user_id, expected_version, *(changes[c] for c in columns))
+    editable = {c: v for c, v in changes.items() if c in EDITABLE}
+    return await update_row(conn, "users", user_id, editable, version=expected_version,
+                            returning=PUBLIC_COLUMNS)
 
 
 async def set_password(conn: asyncpg.Connection, user_id: uuid.UUID, password_hash: str,

@@ -1,43 +1,15 @@
-"""Positions in the change feed: opaque client cursors and PostgreSQL snapshots (pure)."""
+"""Positions in the change feed: resume points and PostgreSQL snapshots (pure)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 
+from db.cursor_codec import Cursor
+
 # A cursor names a point in the (txid, id) order of audit rows: "everything at or before it
-# has been delivered, and nothing at or before it can still appear".
-Cursor = tuple[int, int]
+# has been delivered, and nothing at or before it can still appear". Its wire form is
+# db.cursor_codec's (`encode_feed_cursor`, `decode_feed_cursor`).
 ORIGIN: Cursor = (0, 0)
-_PREFIX = "c1"
-BIGINT_MAX = 2**63 - 1
-
-
-def encode_cursor(cursor: Cursor) -> str:
-    txid, audit_id = cursor
-    raw = f"{_PREFIX}:{txid}:{audit_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(value: object) -> Cursor:
-    """The (txid, id) pair of a cursor string; ValueError when it is not one of ours."""
-    if not isinstance(value, str) or not 0 < len(value) <= 100:
-        raise ValueError("cursor must be a non-empty string")
-    try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise ValueError("malformed cursor") from exc
-    prefix, _, rest = raw.partition(":")
-    txid, _, audit_id = rest.partition(":")
-    if prefix != _PREFIX or not _position(txid) or not _position(audit_id):
-        raise ValueError("malformed cursor")
-    return int(txid), int(audit_id)
-
-
-def _position(text: str) -> bool:
-    """ASCII digits of a number PostgreSQL's bigint holds (what the server issues)."""
-    return 0 < len(text) <= 19 and text.isascii() and text.isdigit() and int(text) <= BIGINT_MAX
 
 
 def cursor_after(txid: int, audit_id: int, xmin: int) -> Cursor:

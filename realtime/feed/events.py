@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from db.committed import Change
+from db.cursor_codec import Cursor, encode_feed_cursor
 from db.tables import ORG_TABLES, PROJECT_TABLES, RESOURCES, USER_TABLES
 from realtime.feed.audience import SAME, ClientCopy, client_copy
-from realtime.feed.cursor import Cursor, encode_cursor
 
 ACTIONS: Mapping[str, str] = {"insert": "created", "update": "updated", "delete": "deleted"}
 ROW_ACTIONS = tuple(ACTIONS)
@@ -143,7 +143,7 @@ def event_from_audit(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
     resource = RESOURCES[table]
     changed = tuple(row["changed_fields"] or ())
     payload: dict[str, Any] = {
-        "id": row["id"], "cursor": encode_cursor(cursor), "resource": resource,
+        "id": row["id"], "cursor": encode_feed_cursor(cursor), "resource": resource,
         "action": ACTIONS[action], "record_id": _text(row["record_id"]),
         "project_id": _text(row["project_id"]), "version": values.get("version"),
         "data": data, "changed_fields": list(changed) if row["changed_fields"] else None,
@@ -178,7 +178,7 @@ def is_bulk(event: Event) -> bool:
 def _import_event(row: Mapping[str, Any], cursor: Cursor) -> Event:
     """`import.completed` to the organisation: refetch instead of thousands of row events."""
     payload = {
-        "id": row["id"], "cursor": encode_cursor(cursor), "resource": "import",
+        "id": row["id"], "cursor": encode_feed_cursor(cursor), "resource": "import",
         "action": "completed", "details": jsonable(row.get("details")),
         "actor_id": _text(row["user_id"]), "at": jsonable(row["at"]),
         "request_id": row["request_id"],
@@ -209,7 +209,7 @@ def bare_event(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
     verb = "completed" if import_row else ACTIONS[action]
     changed = tuple(str(f) for f in row["changed_fields"] or ())
     payload: dict[str, Any] = {
-        "id": row["id"], "cursor": encode_cursor(cursor), "resource": resource,
+        "id": row["id"], "cursor": encode_feed_cursor(cursor), "resource": resource,
         "action": verb, "record_id": _text(row["record_id"]),
         "project_id": _text(row["project_id"]), "version": None, "data": None,
         "changed_fields": list(changed) or None, "actor_id": _text(row["user_id"]),

@@ -22,11 +22,12 @@ from typing import Any
 import asyncpg
 
 from db.admin_sql import act_as_system
+from db.cursor_codec import encode_feed_cursor
 from db.pool import system_transaction
 from db.queries import changes as q
 from db.queries.events import record_event
 from realtime.feed.chain import Chainer
-from realtime.feed.cursor import ReadPosition, Snapshot, encode_cursor
+from realtime.feed.cursor import ReadPosition, Snapshot
 from realtime.feed.rows import Emit, Feed, Invalidate, ObserveLag, no_invalidation
 
 log = logging.getLogger("formula_pm.realtime.leader")
@@ -334,7 +335,7 @@ class Leader:
             "status": "healthy" if healthy else "degraded",
             **self.describe(),
             "leader": durable["leader"],
-            "cursor": encode_cursor((max(self.horizon, durable["horizon"]), 0)),
+            "cursor": encode_feed_cursor((max(self.horizon, durable["horizon"]), 0)),
             "lag_events": int(waiting["events"]),
             "lag_seconds": lag_seconds,
         }

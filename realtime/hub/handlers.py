@@ -13,10 +13,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from db.cursor_codec import decode_feed_cursor, encode_feed_cursor
 from db.pool import transaction
 from db.queries import changes as q
 from db.tables import ORG_TABLES, PROJECT_TABLES
-from realtime.feed.cursor import decode_cursor, encode_cursor
 from realtime.feed.events import ROW_ACTIONS, audience_room, project_room
 from realtime.feed.rows import RowFailures, row_event
 from realtime.hub.acks import Ack, failure, unknown_event
@@ -109,7 +109,7 @@ class Handlers:
             await self.hub.evict(client, project, "access_revoked")
             return failure("forbidden")
         await self.hub.presence.join(project, sid, client.public())
-        return {"ok": True, "cursor": encode_cursor((horizon, 0))}
+        return {"ok": True, "cursor": encode_feed_cursor((horizon, 0))}
 
     async def unsubscribe(self, sid: str, data: Any = None) -> Ack:
         client, project_id = self._client(sid), _project_id(data)
@@ -132,7 +132,7 @@ class Handlers:
         if project_id is None:
             return failure("invalid", "project_id must be a UUID")
         try:
-            after = decode_cursor(data.get("cursor"))
+            after = decode_feed_cursor(data.get("cursor"))
         except ValueError:
             return failure("invalid", "cursor is not a cursor this server issued")
         async with self.hub.admitted():  # access, horizon and rows: one round trip
@@ -142,7 +142,7 @@ class Handlers:
                     RESYNC_LIMIT + 1)
             if not visible:
                 return failure(await self.hub.refusal(client, project_id))
-        cursor = encode_cursor((horizon, 0))
+        cursor = encode_feed_cursor((horizon, 0))
         if len(rows) > RESYNC_LIMIT:
             return {"ok": True, "gap": True, "cursor": cursor}
         events = [e for e in (row_event(r, horizon, self.failures) for r in rows)

@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -17,22 +14,22 @@ from aiohttp import web
 from pydantic_core import PydanticCustomError
 
 from db.audience import audit_row_for_client, is_client
-from db.json_depth import loads_bounded
+from db.cursor_codec import decode_audit_cursor, encode_audit_cursor
+from db.cursor_codec import decode_feed_cursor as decode_position
+from db.cursor_codec import encode_feed_cursor as encode_position
 from db.pool import transaction
 from db.queries import audit as queries
 from db.queries.events import record_event
 from db.tables import AUDITED_TABLES, RESOURCES
 from realtime.feed.cursor import ORIGIN
-from realtime.feed.cursor import decode_cursor as decode_position
-from realtime.feed.cursor import encode_cursor as encode_position
 from rules.ocsf import ocsf_line
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, Role, require
 from server.errors import Invalid, NotFound
-from server.fields import path_uuid
+from server.fields import listed
 from server.keys import POOL
 from server.openapi import doc
-from server.project_records import listed
+from server.records import path_id
 from server.rest import DEFAULT_LIMIT, MAX_LIMIT, json_response
 from server.text import ONE_LINE
 from server.validation import ApiModel, read_query
@@ -125,21 +122,14 @@ class AuditOut(pydantic.BaseModel):
     at: dt.datetime
 
 
-def encode_cursor(descending: bool, last_id: int) -> str:
-    raw = json.dumps(["audit", descending, last_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, descending: bool) -> int:
+def audit_position(cursor: str, descending: bool) -> int:
+    """The last id of the page before; 422 for a cursor that is not an audit page's (in
+    this direction)."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        kind, desc, last_id = loads_bounded(base64.urlsafe_b64decode(padded), 1)
-        if kind == "audit" and desc == descending and isinstance(last_id, int):
-            return last_id
-    except (ValueError, TypeError, binascii.Error):
-        pass
-    raise Invalid("The cursor is not valid",
-                  errors=[{"field": "cursor", "message": "invalid cursor"}])
+        return decode_audit_cursor(cursor, descending)
+    except ValueError:
+        raise Invalid("The cursor is not valid",
+                      errors=[{"field": "cursor", "message": "invalid cursor"}]) from None
 
 
 # Where and with what a person works is personal data: only admins see it for others.
@@ -158,14 +148,14 @@ def shown(row: Mapping[str, Any], viewer: Identity) -> dict[str, Any]:
 async def _page(request: web.Request, params: HistoryQuery, filters: dict[str, Any],
                 default_sort: str) -> dict[str, Any]:
     descending = (params.sort or default_sort) == "-id"
-    after = decode_cursor(params.cursor, descending) if params.cursor else None
+    after = audit_position(params.cursor, descending) if params.cursor else None
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         rows = await queries.list_audit(conn, filters, after_id=after, descending=descending,
                                         limit=params.limit)
     more = len(rows) > params.limit
     rows = rows[: params.limit]
     return {"data": _shown(request, rows),
-            "next_cursor": encode_cursor(descending, rows[-1]["id"]) if more else None}
+            "next_cursor": encode_audit_cursor(descending, rows[-1]["id"]) if more else None}
 
 
 def _shown(request: web.Request, rows: list[Any]) -> list[dict[str, Any]]:
@@ -245,7 +235,7 @@ async def export_audit(request: web.Request) -> web.StreamResponse:
 async def record_history(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.VIEW_AUDIT)
     table = TABLE_NAMES.get(request.match_info["table"])
-    record_id = path_uuid(request, "record_id")
+    record_id = path_id(request, "record_id")
     if table is None:
         raise NotFound("No such table", errors=[{"field": "table",
                                                  "message": f"one of {VALID_NAMES}"}])

@@ -26,6 +26,7 @@ from server.auth.sessions import (
 )
 from server.auth.users import LoginOut, TokensOut, UserOut, user_json
 from server.errors import REQUEST_ID, Invalid, Unauthorized
+from server.fields import LoginEmail, Name, Phone, Secret, ShortText
 from server.keys import BACKGROUND, MAILER, POOL, SETTINGS
 from server.mailer import Mail, MailHeaderError, check_header
 from server.openapi import doc
@@ -33,7 +34,7 @@ from server.prometheus import count_auth_failure
 from server.rest import json_response
 from server.system_events import email_fingerprint
 from server.text import ONE_LINE
-from server.validation import ApiModel, LoginEmail, Name, Phone, Secret, ShortText, read_body
+from server.validation import ApiModel, read_body
 from server.writes import invalidation, writes
 
 routes = web.RouteTableDef()

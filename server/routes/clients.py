@@ -14,41 +14,32 @@ from rules.enums import CLIENT_STATUSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.cache.reads import reads_record, record_response
-from server.fields import LongText, Money, MoneyOut, Name, RecordOut, ShortText, path_uuid, provided
+from server.fields import Email, LongText, MediumText, Money, MoneyOut, Name, RecordOut
 from server.keys import POOL
 from server.openapi import doc
-from server.rest import (
-    PageParams,
-    SortKey,
-    idempotent,
-    if_match,
-    json_response,
-    keyset,
-    missing_or_stale,
-    record,
-)
-from server.validation import ApiModel, Email, read_body, read_query
+from server.records import delete_one, path_id, provided, written
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
+from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
 routes = web.RouteTableDef()
 
 ClientStatus = Literal[CLIENT_STATUSES]  # type: ignore[valid-type]
-SORTABLE = {"name": SortKey("name", "text"), "created_at": SortKey("created_at", "timestamptz"),
-            "updated_at": SortKey("updated_at", "timestamptz")}
+SORTABLE = sortable(name="text", created_at="timestamptz", updated_at="timestamptz")
 
 
 class ClientFields(ApiModel):
-    company_name: ShortText | None = None
-    contact_person: ShortText | None = None
+    company_name: MediumText | None = None
+    contact_person: MediumText | None = None
     email: Email | None = None
-    phone: ShortText | None = None
-    address: ShortText | None = None
-    city: ShortText | None = None
-    country: ShortText | None = None
-    industry: ShortText | None = None
+    phone: MediumText | None = None
+    address: MediumText | None = None
+    city: MediumText | None = None
+    country: MediumText | None = None
+    industry: MediumText | None = None
     status: ClientStatus | None = None
     contract_value: Money | None = None
-    payment_terms: ShortText | None = None
+    payment_terms: MediumText | None = None
     notes: LongText | None = None
 
 
@@ -89,7 +80,7 @@ async def list_clients(request: web.Request) -> web.Response:
     params = read_query(request.query, ClientQuery)
     page = keyset(params, SORTABLE, "name")
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        rows = await queries.list_clients(conn, page, status=params.status)
+        rows = await queries.list_clients(conn, page, params.model_dump(include={"status"}))
     return json_response(page.page(rows))
 
 
@@ -110,7 +101,7 @@ async def create_client(request: web.Request) -> web.Response:
 @doc(summary="One client", response=ClientOut)
 @reads_record("clients")
 async def get_client(request: web.Request) -> web.Response:
-    client_id = path_uuid(request)
+    client_id = path_id(request)
     return await record_response(request, "clients", client_id, queries.get_client,
                                  "No such client")
 
@@ -119,14 +110,13 @@ async def get_client(request: web.Request) -> web.Response:
 @doc(summary="Change a client", body=ClientPatch, response=ClientOut, errors=[403, 412])
 async def patch_client(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_CLIENTS)
-    client_id = path_uuid(request)
+    client_id = path_id(request)
     version = if_match(request)
     body = await read_body(request, ClientPatch)
-    changes = provided(body, not_null=ClientPatch.NOT_NULL)
+    changes = provided(body)
     async with writes(request) as conn:
-        row = await queries.update_client(conn, client_id, changes, version)
-        if row is None:
-            await missing_or_stale(conn, "clients", client_id)
+        row = await written(conn, "clients", client_id,
+                            await queries.update_client(conn, client_id, changes, version))
     return json_response(record(row))
 
 
@@ -135,9 +125,4 @@ async def patch_client(request: web.Request) -> web.Response:
      errors=[403, 409, 412])
 async def delete_client(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_CLIENTS)
-    client_id = path_uuid(request)
-    version = if_match(request)
-    async with writes(request) as conn:
-        if not await queries.delete_client(conn, client_id, version):
-            await missing_or_stale(conn, "clients", client_id)
-    return web.Response(status=204)
+    return await delete_one(request, "clients", path_id(request))

@@ -20,25 +20,24 @@ from db.audience import INTERNAL, SHARED, comment_visibility
 from db.pool import transaction
 from db.queries import comments as queries
 from db.queries import notifications as notes
-from db.queries import project_rows as rows
+from db.queries import rows
 from db.schema import ENTITY_TYPES
 from rules.mentions import named_from_rows, parse_mentions, snippet, sort_out
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Forbidden, Invalid, NotFound
-from server.fields import RecordOut
+from server.fields import Body, OneOf, RecordOut
 from server.keys import POOL
 from server.openapi import doc
-from server.project_records import Body, check_version, listed, one_of, path_id, where_all
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.records import check_version, path_id, read_one
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "comments"
-EntityType = Annotated[str, pydantic.AfterValidator(one_of(ENTITY_TYPES)),
-    listed(ENTITY_TYPES)]
-SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
+EntityType = Annotated[str, OneOf(ENTITY_TYPES)]
+SORTABLE = sortable(created_at="timestamptz")
 Visibility = Literal["internal", "shared"]
 
 
@@ -134,11 +133,10 @@ async def _answer(conn: asyncpg.Connection, comment_id: uuid.UUID) -> asyncpg.Re
 async def list_comments(request: web.Request) -> web.Response:
     query = read_query(request.query, CommentQuery)
     page = keyset(query, SORTABLE, "created_at")
-    where, args = where_all([("entity_type = {}", query.entity_type),
-                             ("entity_id = {}", query.entity_id)], page)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         await _owner(conn, query.entity_type, query.entity_id)
-        found = await queries.list_comments(conn, where, args, page.order_sql, page.limit)
+        found = await queries.list_comments(
+            conn, page, query.model_dump(include={"entity_type", "entity_id"}))
     return json_response(page.page(found))
 
 
@@ -172,11 +170,7 @@ async def create_comment(request: web.Request) -> web.Response:
 @routes.get("/api/v1/comments/{id}")
 @doc(summary="One comment", response=CommentOut, tags=["comments"])
 async def get_comment(request: web.Request) -> web.Response:
-    comment_id = path_id(request)
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await queries.get_comment(conn, comment_id)
-    if row is None:
-        raise NotFound("No such comment")
+    row = await read_one(request, TABLE, path_id(request), queries.get_comment)
     return json_response(record(row))
 
 
@@ -213,7 +207,7 @@ async def update_comment(request: web.Request) -> web.Response:
         current = await _own_locked(conn, request)
         if changes.get("visibility", current["visibility"]) != current["visibility"]:
             await _check_visibility_change(conn, current, changes["visibility"])
-        row = await rows.update_row(conn, TABLE, current["id"], changes)
+        row = await rows.update_locked(conn, TABLE, current["id"], changes)
         report = await _mention(conn, row)
         comment = await _answer(conn, row["id"])
     return json_response({**record(comment), "mention_report": report})

@@ -7,60 +7,49 @@ import uuid
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-import asyncpg
 import pydantic
 from aiohttp import web
 
 from db.audience import is_client, without_internal
 from db.pool import transaction
 from db.queries import material_specs as queries
-from db.queries import project_rows as rows
-from db.queries.item_links import set_links
+from db.queries import rows
+from db.queries.events import record_transition
 from rules.enums import SPEC_STATUSES
 from rules.workflows import notices, specs
-from rules.workflows.machine import changed_fields
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.ball import pass_ball
-from server.errors import Conflict, NotFound
-from server.fields import MoneyOut, RecordOut
-from server.keys import POOL
-from server.openapi import doc
-from server.project_records import (
+from server.errors import Conflict
+from server.fields import (
     Body,
+    FreeJson,
+    Keyword,
     LongText,
     Money,
+    MoneyOut,
+    OneOf,
     Quantity,
+    RecordOut,
     ScopeItemIds,
     ShortText,
-    check_version,
     line_total,
     listed,
-    not_null,
-    one_of,
-    path_id,
-    record_transition,
-    scope_items_of,
-    visible_project,
-    where_all,
-    with_sorted_links,
 )
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
-from server.text import ONE_LINE
-from server.validation import ApiModel, FreeJson, read_body, read_query
+from server.keys import POOL
+from server.openapi import doc
+from server.records import locked, path_id, provided, read_one, visible_project
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
+from server.scope_links import check_edit, insert_linked, update_linked
+from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "material_specs"
-Status = Annotated[str, pydantic.AfterValidator(one_of(SPEC_STATUSES)),
-    listed(SPEC_STATUSES)]
+Status = Annotated[str, OneOf(SPEC_STATUSES)]
 Currency = Annotated[str, pydantic.StringConstraints(pattern=r"^[A-Z]{3}$")]
-SORTABLE = {
-    "created_at": SortKey("created_at", "timestamptz"),
-    "updated_at": SortKey("updated_at", "timestamptz"),
-    "description": SortKey("description", "text"),
-    "status": SortKey("status", "text"),
-}
+SORTABLE = sortable(created_at="timestamptz", updated_at="timestamptz", description="text",
+                     status="text")
 
 
 class SpecFields(ApiModel):
@@ -93,7 +82,6 @@ class SpecPatch(SpecFields):
     currency: Currency | None = None
     scope_item_ids: ScopeItemIds | None = None
     NOT_NULL = ("description", "currency", "specification", "scope_item_ids")
-    _required = not_null(*NOT_NULL)
 
 
 class SpecQuery(PageParams):
@@ -104,8 +92,7 @@ class SpecQuery(PageParams):
 
 class TransitionIn(ApiModel):
     # Listed for the document; the workflow checks it (422 naming the actions, then 403).
-    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE,
-                      listed(specs.WORKFLOW.actions)]
+    action: Annotated[Keyword, listed(specs.WORKFLOW.actions)]
     comment: LongText | None = None
 
 
@@ -147,22 +134,13 @@ def shape(row: Mapping[str, Any], role: str) -> dict[str, Any]:
     return without_internal(TABLE, data) if is_client(role) else data
 
 
-def _with_total(values: dict[str, Any], current: Any = None) -> dict[str, Any]:
-    """Add total_cost = quantity x unit_cost when either of them is being set."""
+def _total(values: Mapping[str, Any], current: Any = None) -> dict[str, Any]:
+    """total_cost = quantity x unit_cost, when either of them is being set (or on create)."""
     if current is not None and not {"quantity", "unit_cost"} & values.keys():
-        return values
+        return {}
     merged = {**(dict(current) if current is not None else {}), **values}
-    return {**values, "total_cost": line_total(merged.get("quantity"), merged.get("unit_cost"),
-                                               "total_cost")}
-
-
-async def _locked(conn: asyncpg.Connection, spec_id: uuid.UUID,
-                  request: web.Request) -> asyncpg.Record:
-    current = await rows.lock_row(conn, TABLE, spec_id)
-    if current is None:
-        raise NotFound("No such material spec")
-    check_version(current["version"], if_match(request))
-    return current
+    return {"total_cost": line_total(merged.get("quantity"), merged.get("unit_cost"),
+                                     "total_cost")}
 
 
 @routes.get("/api/v1/material-specs")
@@ -171,13 +149,12 @@ async def _locked(conn: asyncpg.Connection, spec_id: uuid.UUID,
 async def list_material_specs(request: web.Request) -> web.Response:
     query = read_query(request.query, SpecQuery)
     page = keyset(query, SORTABLE, "created_at")
-    where, args = where_all([("project_id = {}", query.project_id), ("status = {}", query.status),
-                             ("category = {}", query.category)], page)
+    filters = query.model_dump(include={"project_id", "status", "category"})
     role = identity(request).role
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         if query.project_id is not None:
             await visible_project(conn, query.project_id)
-        found = await queries.list_specs(conn, where, args, page.order_sql, page.limit)
+        found = await queries.list_specs(conn, page, filters)
     return json_response(page.page(found, lambda r: shape(r, role)))
 
 
@@ -189,25 +166,17 @@ async def create_material_spec(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_MATERIALS)
     body = await read_body(request, SpecIn)
-    values = _with_total(body.model_dump(exclude_none=True))
+    values = body.model_dump(exclude_none=True)
     async with writes(request) as conn:
         project = await visible_project(conn, body.project_id)
-        values["scope_item_ids"] = await scope_items_of(conn, body.project_id,
-                                                        body.scope_item_ids)
-        row = await rows.insert_row(conn, TABLE, {
-            **values, "org_id": project["org_id"], "created_by": who.user_id})
-        await set_links(conn, TABLE, row, row["scope_item_ids"])
+        row = await insert_linked(conn, TABLE, project, values | _total(values), who.user_id)
     return json_response(shape(row, who.role), status=201)
 
 
 @routes.get("/api/v1/material-specs/{id}")
 @doc(summary="One material spec", response=SpecOut, tags=["material-specs"])
 async def get_material_spec(request: web.Request) -> web.Response:
-    spec_id = path_id(request)
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await queries.get_spec(conn, spec_id)
-    if row is None:
-        raise NotFound("No such material spec")
+    row = await read_one(request, TABLE, path_id(request), queries.get_spec)
     return json_response(shape(row, identity(request).role))
 
 
@@ -218,17 +187,11 @@ async def update_material_spec(request: web.Request) -> web.Response:
     spec_id = path_id(request)
     who = identity(request)
     require(who.role, Perm.MANAGE_MATERIALS)
-    changes = (await read_body(request, SpecPatch)).model_dump(exclude_unset=True)
+    changes = provided(await read_body(request, SpecPatch))
     async with writes(request) as conn:
-        current = await _locked(conn, spec_id, request)
-        specs.LOCK.check_edit(current["status"], changed_fields(
-            with_sorted_links(current), with_sorted_links(changes)), who.role)
-        if "scope_item_ids" in changes:
-            changes["scope_item_ids"] = await scope_items_of(
-                conn, current["project_id"], changes["scope_item_ids"])
-        row = await rows.update_row(conn, TABLE, spec_id, _with_total(changes, current))
-        if "scope_item_ids" in changes:
-            await set_links(conn, TABLE, row, changes["scope_item_ids"])
+        current = await locked(conn, TABLE, spec_id, if_match(request))
+        check_edit(specs.LOCK, current, changes, who.role)
+        row = await update_linked(conn, TABLE, current, changes, _total(changes, current))
     return json_response(shape(row, who.role))
 
 
@@ -239,7 +202,7 @@ async def delete_material_spec(request: web.Request) -> web.Response:
     spec_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_MATERIALS)
     async with writes(request) as conn:
-        current = await _locked(conn, spec_id, request)
+        current = await locked(conn, TABLE, spec_id, if_match(request))
         if current["status"] not in specs.DELETABLE:
             raise Conflict("An approved material spec is committed and cannot be deleted",
                            code="spec_not_deletable")
@@ -257,13 +220,13 @@ async def transition_material_spec(request: web.Request) -> web.Response:
     body = await read_body(request, TransitionIn)
     specs.WORKFLOW.check_role(body.action, who.role)  # 403 before any state is read
     async with writes(request) as conn:
-        current = await _locked(conn, spec_id, request)
+        current = await locked(conn, TABLE, spec_id, if_match(request))
         step = specs.next_state(current["status"], body.action, who.role, body.comment)
         values: dict[str, Any] = {"status": step.target}
         if step.action == "approve":
             values |= {"approved_by": who.user_id, "approved_at": dt.datetime.now(dt.UTC)}
-        row = await rows.update_row(conn, TABLE, spec_id, values)
-        await record_transition(conn, current, TABLE, who.user_id, {
+        row = await rows.update_locked(conn, TABLE, spec_id, values)
+        await record_transition(conn, TABLE, current, who.user_id, {
             "action": step.action, "from": step.source, "to": step.target,
             "comment": step.comment})
         party = notices.SPEC_BALL.get(step.action)

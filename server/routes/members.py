@@ -13,24 +13,24 @@ from db.pool import transaction
 from db.queries import members as queries
 from db.queries.comments import author_name
 from db.queries.notifications import notify
-from db.queries.projects import is_visible, org_user
+from db.queries.projects import org_user
 from rules.enums import ROLES
 from rules.mentions import snippet
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Invalid, NotFound
-from server.fields import RecordOut, field_error, path_uuid
+from server.fields import Email, RecordOut, field_error
 from server.keys import POOL
 from server.openapi import doc
-from server.project_records import check_version, visible_project
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset
-from server.validation import ApiModel, Email, read_body, read_query
+from server.records import check_version, path_id, visible_project
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, sortable
+from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
 routes = web.RouteTableDef()
 
 MemberRole = Literal[ROLES]  # type: ignore[valid-type]
-SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
+SORTABLE = sortable(created_at="timestamptz")
 
 
 class MemberCreate(ApiModel):
@@ -75,11 +75,10 @@ class MemberOut(RecordOut):
 @routes.get("/api/v1/projects/{id}/members")
 @doc(summary="Members of a project", query=PageParams, response=MemberOut, many=True)
 async def list_members(request: web.Request) -> web.Response:
-    project_id = path_uuid(request)
+    project_id = path_id(request)
     page = keyset(read_query(request.query, PageParams), SORTABLE, "created_at")
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        if not await is_visible(conn, project_id):
-            raise NotFound("No such project")
+        await visible_project(conn, project_id)
         rows = await queries.list_members(conn, project_id, page)
     return json_response(page.page(rows))
 
@@ -116,11 +115,10 @@ async def _locked_member(conn: asyncpg.Connection, project_id: uuid.UUID,
 async def add_member(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_MEMBERS)
-    project_id = path_uuid(request)
+    project_id = path_id(request)
     body = await read_body(request, MemberCreate)
     async with writes(request) as conn:
-        if not await is_visible(conn, project_id):
-            raise NotFound("No such project")
+        await visible_project(conn, project_id)
         user = await _new_member(conn, body)
         if await queries.is_member(conn, project_id, user["id"]):
             field = "email" if body.email is not None else "user_id"
@@ -138,7 +136,7 @@ async def add_member(request: web.Request) -> web.Response:
      errors=[403, 412])
 async def change_member(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_MEMBERS)
-    project_id, user_id = path_uuid(request), path_uuid(request, "user_id")
+    project_id, user_id = path_id(request), path_id(request, "user_id")
     version = if_match(request)
     body = await read_body(request, MemberPatch)
     async with writes(request) as conn:
@@ -155,7 +153,7 @@ async def change_member(request: web.Request) -> web.Response:
 async def remove_member(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_MEMBERS)
-    project_id, user_id = path_uuid(request), path_uuid(request, "user_id")
+    project_id, user_id = path_id(request), path_id(request, "user_id")
     version = if_match(request)
     async with writes(request) as conn:
         await _locked_member(conn, project_id, user_id, version)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 import pydantic
 from aiohttp import web
@@ -13,22 +13,21 @@ from db.pool import transaction
 from db.queries import notifications as queries
 from server.auth.identity import actor, identity
 from server.errors import NotFound
-from server.fields import RecordOut
+from server.fields import Keyword, RecordOut
 from server.keys import POOL
 from server.openapi import doc
-from server.project_records import path_id, where_all
-from server.rest import PageParams, SortKey, json_response, keyset, record
-from server.text import ONE_LINE
+from server.records import path_id
+from server.rest import PageParams, json_response, keyset, record, sortable
 from server.validation import read_query
 from server.writes import writes
 
 routes = web.RouteTableDef()
-SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
+SORTABLE = sortable(created_at="timestamptz")
 
 
 class NotificationQuery(PageParams):
     unread: bool | None = None
-    type: Annotated[str, pydantic.Field(max_length=64), ONE_LINE] | None = None
+    type: Keyword | None = None
 
 
 class NotificationOut(RecordOut):
@@ -52,11 +51,9 @@ class ReadAllOut(pydantic.BaseModel):
 async def list_notifications(request: web.Request) -> web.Response:
     query = read_query(request.query, NotificationQuery)
     page = keyset(query, SORTABLE, "-created_at")
-    where, args = where_all([
-        ("user_id = {}", identity(request).user_id), ("type = {}", query.type),
-        ("(read_at IS NULL) = {}", query.unread)], page)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        found = await queries.list_notifications(conn, where, args, page.order_sql, page.limit)
+        found = await queries.list_notifications(conn, page, user_id=identity(request).user_id,
+                                                 kind=query.type, unread=query.unread)
     return json_response(page.page(found))
 
 

@@ -20,28 +20,18 @@ from server.cache.reads import project_view, reads_record, record_response
 from server.errors import Invalid, NotFound
 from server.fields import (
     LongText,
+    MediumText,
     Money,
     MoneyOut,
     Name,
     Percent,
     RecordOut,
-    ShortText,
     check_dates,
-    path_uuid,
-    provided,
 )
 from server.keys import POOL
 from server.openapi import doc
-from server.rest import (
-    PageParams,
-    SortKey,
-    idempotent,
-    if_match,
-    json_response,
-    keyset,
-    missing_or_stale,
-    record,
-)
+from server.records import delete_one, path_id, provided, written
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
@@ -50,9 +40,8 @@ routes = web.RouteTableDef()
 ProjectType = Literal[PROJECT_TYPES]  # type: ignore[valid-type]
 ProjectStatus = Literal[PROJECT_STATUSES]  # type: ignore[valid-type]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
-SORTABLE = {"created_at": SortKey("created_at", "timestamptz"),
-            "updated_at": SortKey("updated_at", "timestamptz"),
-            "name": SortKey("name", "text"), "status": SortKey("status", "text")}
+SORTABLE = sortable(created_at="timestamptz", updated_at="timestamptz", name="text",
+                     status="text")
 
 
 class ProjectFields(ApiModel):
@@ -64,7 +53,7 @@ class ProjectFields(ApiModel):
     budget: Money | None = None
     start_date: dt.date | None = None
     end_date: dt.date | None = None
-    location: ShortText | None = None
+    location: MediumText | None = None
 
     @pydantic.model_validator(mode="after")
     def _dates(self) -> ProjectFields:
@@ -180,7 +169,7 @@ async def create_project(request: web.Request) -> web.Response:
 @doc(summary="One project", response=ProjectOut)
 @reads_record("projects")
 async def get_project(request: web.Request) -> web.Response:
-    project_id = path_uuid(request)
+    project_id = path_id(request)
     return await record_response(request, "projects", project_id, queries.get_project,
                                  "No such project")
 
@@ -189,14 +178,13 @@ async def get_project(request: web.Request) -> web.Response:
 @doc(summary="Change a project", body=ProjectPatch, response=ProjectOut, errors=[403, 412])
 async def patch_project(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.EDIT_PROJECTS)
-    project_id = path_uuid(request)
+    project_id = path_id(request)
     version = if_match(request)
-    changes = provided(await read_body(request, ProjectPatch), not_null=ProjectPatch.NOT_NULL)
+    changes = provided(await read_body(request, ProjectPatch))
     async with writes(request) as conn:
         await check_references(conn, changes)
-        row = await queries.update_project(conn, project_id, changes, version)
-        if row is None:
-            await missing_or_stale(conn, "projects", project_id)
+        row = await written(conn, "projects", project_id,
+                            await queries.update_project(conn, project_id, changes, version))
     return json_response(shown(request, "projects", record(row)))
 
 
@@ -204,19 +192,14 @@ async def patch_project(request: web.Request) -> web.Response:
 @doc(summary="Delete a project and everything in it", status=204, errors=[403, 412])
 async def delete_project(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.DELETE_PROJECTS)
-    project_id = path_uuid(request)
-    version = if_match(request)
-    async with writes(request) as conn:
-        if not await queries.delete_project(conn, project_id, version):
-            await missing_or_stale(conn, "projects", project_id)
-    return web.Response(status=204)
+    return await delete_one(request, "projects", path_id(request))
 
 
 @routes.get("/api/v1/projects/{id}/summary")
 @doc(summary="Counts by status, completion, budget vs. committed cost, drawings awaiting action",
      response=SummaryOut)
 async def project_summary(request: web.Request) -> web.Response:
-    project_id = path_uuid(request)
+    project_id = path_id(request)
 
     async def load() -> dict[str, Any]:
         async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:

@@ -8,35 +8,23 @@ import pydantic
 from aiohttp import web
 
 from db.pool import transaction
-from db.queries import project_rows as rows
+from db.queries import rows
 from db.queries import scope_groups as queries
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
-from server.errors import Conflict, NotFound
-from server.fields import RecordOut
+from server.errors import Conflict
+from server.fields import LongText, Name, RecordOut
 from server.keys import POOL
 from server.openapi import doc
-from server.project_records import (
-    LongText,
-    Name,
-    check_version,
-    not_null,
-    path_id,
-    visible_project,
-    where_all,
-)
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.records import locked, path_id, provided, read_one, visible_project
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "scope_groups"
-SORTABLE = {
-    "order_index": SortKey("order_index", "int"),
-    "name": SortKey("name", "text"),
-    "created_at": SortKey("created_at", "timestamptz"),
-    "updated_at": SortKey("updated_at", "timestamptz"),
-}
+SORTABLE = sortable(order_index="int", name="text", created_at="timestamptz",
+                     updated_at="timestamptz")
 
 
 class ScopeGroupIn(ApiModel):
@@ -51,7 +39,6 @@ class ScopeGroupPatch(ApiModel):
     description: LongText | None = None
     order_index: int | None = pydantic.Field(None, ge=0, le=1_000_000)
     NOT_NULL = ("name", "order_index")
-    _required = not_null(*NOT_NULL)
 
 
 class ScopeGroupQuery(PageParams):
@@ -72,11 +59,11 @@ class ScopeGroupOut(RecordOut):
 async def list_scope_groups(request: web.Request) -> web.Response:
     query = read_query(request.query, ScopeGroupQuery)
     page = keyset(query, SORTABLE, "order_index")
-    where, args = where_all([("project_id = {}", query.project_id)], page)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         if query.project_id is not None:
             await visible_project(conn, query.project_id)
-        found = await queries.list_scope_groups(conn, where, args, page.order_sql, page.limit)
+        found = await queries.list_scope_groups(conn, page,
+                                                query.model_dump(include={"project_id"}))
     return json_response(page.page(found))
 
 
@@ -96,11 +83,7 @@ async def create_scope_group(request: web.Request) -> web.Response:
 @routes.get("/api/v1/scope-groups/{id}")
 @doc(summary="One scope group", response=ScopeGroupOut, tags=["scope-groups"])
 async def get_scope_group(request: web.Request) -> web.Response:
-    group_id = path_id(request)
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await queries.get_scope_group(conn, group_id)
-    if row is None:
-        raise NotFound("No such scope group")
+    row = await read_one(request, TABLE, path_id(request), queries.get_scope_group)
     return json_response(record(row))
 
 
@@ -110,13 +93,10 @@ async def get_scope_group(request: web.Request) -> web.Response:
 async def update_scope_group(request: web.Request) -> web.Response:
     group_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
-    changes = (await read_body(request, ScopeGroupPatch)).model_dump(exclude_unset=True)
+    changes = provided(await read_body(request, ScopeGroupPatch))
     async with writes(request) as conn:
-        current = await rows.lock_row(conn, TABLE, group_id)
-        if current is None:
-            raise NotFound("No such scope group")
-        check_version(current["version"], if_match(request))
-        row = await rows.update_row(conn, TABLE, group_id, changes)
+        await locked(conn, TABLE, group_id, if_match(request))
+        row = await rows.update_locked(conn, TABLE, group_id, changes)
     return json_response(record(row))
 
 
@@ -127,10 +107,7 @@ async def delete_scope_group(request: web.Request) -> web.Response:
     group_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
     async with writes(request) as conn:
-        current = await rows.lock_row(conn, TABLE, group_id)
-        if current is None:
-            raise NotFound("No such scope group")
-        check_version(current["version"], if_match(request))
+        await locked(conn, TABLE, group_id, if_match(request))
         if await queries.count_items(conn, group_id):
             raise Conflict("The scope group still has items; move or delete them first",
                            code="scope_group_not_empty")

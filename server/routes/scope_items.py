@@ -11,47 +11,39 @@ import pydantic
 from aiohttp import web
 
 from db.pool import transaction
-from db.queries import project_rows as rows
+from db.queries import rows
 from db.queries import scope_items as queries
 from rules.enums import SCOPE_STATUSES
 from server.audience import shaper, shown
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.cache.reads import reads_record, record_response
-from server.errors import Invalid, NotFound
-from server.fields import MoneyOut, RecordOut, check_dates
-from server.keys import POOL
-from server.openapi import doc
-from server.project_records import (
+from server.errors import Invalid
+from server.fields import (
     LongText,
     Money,
+    MoneyOut,
     Name,
+    OneOf,
     Quantity,
+    RecordOut,
     ShortText,
     Unit,
-    check_version,
+    check_dates,
     line_total,
-    listed,
-    not_null,
-    one_of,
-    path_id,
-    visible_project,
-    where_all,
 )
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.keys import POOL
+from server.openapi import doc
+from server.records import delete_one, locked, path_id, provided, visible_project
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "scope_items"
-Status = Annotated[str, pydantic.AfterValidator(one_of(SCOPE_STATUSES)),
-    listed(SCOPE_STATUSES)]
-SORTABLE = {
-    "created_at": SortKey("created_at", "timestamptz"),
-    "updated_at": SortKey("updated_at", "timestamptz"),
-    "name": SortKey("name", "text"),
-    "status": SortKey("status", "text"),
-}
+Status = Annotated[str, OneOf(SCOPE_STATUSES)]
+SORTABLE = sortable(created_at="timestamptz", updated_at="timestamptz", name="text",
+                     status="text")
 
 
 class ScopeItemFields(ApiModel):
@@ -84,7 +76,6 @@ class ScopeItemPatch(ScopeItemFields):
     name: Name | None = None
     status: Status | None = None
     NOT_NULL = ("scope_group_id", "name", "status", "completion")
-    _required = not_null(*NOT_NULL)
 
 
 class ScopeItemQuery(PageParams):
@@ -142,13 +133,11 @@ def _with_total(values: dict[str, Any], current: Any = None) -> dict[str, Any]:
 async def list_scope_items(request: web.Request) -> web.Response:
     query = read_query(request.query, ScopeItemQuery)
     page = keyset(query, SORTABLE, "created_at")
-    where, args = where_all([
-        ("project_id = {}", query.project_id), ("scope_group_id = {}", query.scope_group_id),
-        ("status = {}", query.status), ("category = {}", query.category)], page)
+    filters = query.model_dump(include={"project_id", "scope_group_id", "status", "category"})
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         if query.project_id is not None:
             await visible_project(conn, query.project_id)
-        found = await queries.list_scope_items(conn, where, args, page.order_sql, page.limit)
+        found = await queries.list_scope_items(conn, page, filters)
     return json_response(page.page(found, shaper(request, TABLE)))
 
 
@@ -182,15 +171,12 @@ async def get_scope_item(request: web.Request) -> web.Response:
 async def update_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
-    changes = (await read_body(request, ScopeItemPatch)).model_dump(exclude_unset=True)
+    changes = provided(await read_body(request, ScopeItemPatch))
     async with writes(request) as conn:
-        current = await rows.lock_row(conn, TABLE, item_id)
-        if current is None:
-            raise NotFound("No such scope item")
-        check_version(current["version"], if_match(request))
+        current = await locked(conn, TABLE, item_id, if_match(request))
         if "scope_group_id" in changes:
             await _check_group(conn, changes["scope_group_id"], current["project_id"])
-        row = await rows.update_row(conn, TABLE, item_id, _with_total(changes, current))
+        row = await rows.update_locked(conn, TABLE, item_id, _with_total(changes, current))
     return json_response(shown(request, TABLE, record(row)))
 
 
@@ -199,10 +185,4 @@ async def update_scope_item(request: web.Request) -> web.Response:
 async def delete_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
-    async with writes(request) as conn:
-        current = await rows.lock_row(conn, TABLE, item_id)
-        if current is None:
-            raise NotFound("No such scope item")
-        check_version(current["version"], if_match(request))
-        await rows.delete_row(conn, TABLE, item_id)
-    return web.Response(status=204)
+    return await delete_one(request, TABLE, item_id)

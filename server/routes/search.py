@@ -11,20 +11,18 @@ expires by itself.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import html
 import json
 import re
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import pydantic
 from aiohttp import web
 
-from db.json_depth import loads_bounded
+from db.cursor_codec import decode_search_cursor, encode_search_cursor
 from db.pool import transaction
 from db.queries.search import MARK_END, MARK_START, TYPES, Scope, SearchQuery, search
 from db.queries.search import visible_scope as read_scope
@@ -32,6 +30,7 @@ from server.auth.identity import actor
 from server.cache.keys import search_generation_key
 from server.cache.store import Cache
 from server.errors import Invalid, NotFound, Unauthorized
+from server.fields import ShortText
 from server.keys import CACHE, POOL, SETTINGS
 from server.openapi import doc
 from server.rest import json_response
@@ -46,7 +45,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 class SearchParams(ApiModel):
     q: Annotated[str, pydantic.Field(min_length=1, max_length=MAX_Q), ONE_LINE]
-    types: Annotated[str, pydantic.Field(max_length=300), ONE_LINE] | None = None
+    types: ShortText | None = None
     project_id: uuid.UUID | None = None
     limit: int = pydantic.Field(20, ge=1, le=50)
     cursor: Annotated[str, pydantic.Field(max_length=1000), ONE_LINE] | None = None
@@ -92,23 +91,18 @@ def fingerprint(q: str, types: tuple[str, ...], project_id: uuid.UUID | None) ->
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
-def encode_cursor(score: Decimal, type_: str, record_id: uuid.UUID, print_: str) -> str:
-    raw = json.dumps([str(score), type_, str(record_id), print_])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, print_: str) -> tuple[Decimal, str, uuid.UUID]:
+def search_position(cursor: str, print_: str) -> tuple[Decimal, str, uuid.UUID]:
+    """(score, type, id) after which a page of this search goes on; 422 for a cursor that
+    is not one of this search's."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        score, type_, record_id, given = loads_bounded(raw, 1)
-        decoded = (Decimal(score), str(type_), uuid.UUID(record_id))
-        valid = given == print_ and type_ in TYPES and decoded[0].is_finite()
-    except (ValueError, TypeError, binascii.Error, InvalidOperation):
+        score, type_, record_id, given = decode_search_cursor(cursor)
+        valid = given == print_ and type_ in TYPES
+    except ValueError:
         valid = False
     if not valid:
         raise Invalid("The cursor is not valid for this search",
                       errors=[{"field": "cursor", "message": "invalid cursor"}])
-    return decoded
+    return score, type_, record_id
 
 
 def render_snippet(snippet: str) -> str:
@@ -143,7 +137,7 @@ def _page(hits: list[dict[str, Any]], more: bool, print_: str) -> dict[str, Any]
     next_cursor = None
     if more and hits:
         last = hits[-1]
-        next_cursor = encode_cursor(last["score"], last["type"], last["id"], print_)
+        next_cursor = encode_search_cursor(last["score"], last["type"], last["id"], print_)
     return {"data": data, "next_cursor": next_cursor}
 
 
@@ -154,7 +148,7 @@ async def search_everything(request: web.Request) -> web.Response:
     params = read_query(request.query, SearchParams)
     types = parse_types(params.types)
     print_ = fingerprint(params.q, types, params.project_id)
-    after = decode_cursor(params.cursor, print_) if params.cursor else None
+    after = search_position(params.cursor, print_) if params.cursor else None
     query = SearchQuery(params.q, types, params.project_id, params.limit, after)
     cache = request.app[CACHE]
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:

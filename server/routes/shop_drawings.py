@@ -8,56 +8,34 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import asyncpg
-import pydantic
 from aiohttp import web
 
 from db.pool import transaction
-from db.queries import project_rows as rows
+from db.queries import rows
 from db.queries import shop_drawings as queries
-from db.queries.item_links import set_links
+from db.queries.events import record_transition
 from rules.enums import DRAWING_STATUSES
 from rules.workflows import drawings, notices
-from rules.workflows.machine import Transition, changed_fields
+from rules.workflows.machine import Transition
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.ball import pass_ball
 from server.errors import Conflict, NotFound
-from server.fields import RecordOut
+from server.fields import Keyword, LongText, Name, OneOf, RecordOut, ScopeItemIds, ShortText, listed
 from server.keys import POOL
 from server.openapi import doc
-from server.project_records import (
-    LongText,
-    Name,
-    ScopeItemIds,
-    ShortText,
-    check_version,
-    listed,
-    not_null,
-    one_of,
-    path_id,
-    record_transition,
-    scope_items_of,
-    visible_project,
-    where_all,
-    with_sorted_links,
-)
-from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
-from server.text import ONE_LINE
+from server.records import locked, path_id, provided, read_one, visible_project
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
+from server.scope_links import check_edit, insert_linked, update_linked
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
 routes = web.RouteTableDef()
 TABLE = "shop_drawings"
-Status = Annotated[str, pydantic.AfterValidator(one_of(DRAWING_STATUSES)),
-    listed(DRAWING_STATUSES)]
-SORTABLE = {
-    "created_at": SortKey("created_at", "timestamptz"),
-    "updated_at": SortKey("updated_at", "timestamptz"),
-    "drawing_number": SortKey("drawing_number", "text"),
-    "title": SortKey("title", "text"),
-    "status": SortKey("status", "text"),
-}
-REVISION_SORTABLE = {"closed_at": SortKey("closed_at", "timestamptz")}
+Status = Annotated[str, OneOf(DRAWING_STATUSES)]
+SORTABLE = sortable(created_at="timestamptz", updated_at="timestamptz", drawing_number="text",
+                     title="text", status="text")
+REVISION_SORTABLE = sortable(closed_at="timestamptz")
 
 
 class DrawingIn(ApiModel):
@@ -78,7 +56,6 @@ class DrawingPatch(ApiModel):
     notes: LongText | None = None
     scope_item_ids: ScopeItemIds | None = None
     NOT_NULL = ("drawing_number", "title", "scope_item_ids")
-    _required = not_null(*NOT_NULL)
 
 
 class DrawingQuery(PageParams):
@@ -90,8 +67,7 @@ class DrawingQuery(PageParams):
 
 class TransitionIn(ApiModel):
     # Listed for the document; the workflow checks it (422 naming the actions, then 403).
-    action: Annotated[str, pydantic.Field(max_length=64), ONE_LINE,
-                      listed(drawings.WORKFLOW.actions)]
+    action: Annotated[Keyword, listed(drawings.WORKFLOW.actions)]
     comment: LongText | None = None
 
 
@@ -147,29 +123,18 @@ def shape(row: Mapping[str, Any], role: str) -> dict[str, Any]:
     return data
 
 
-async def _locked(conn: asyncpg.Connection, drawing_id: uuid.UUID,
-                  request: web.Request) -> asyncpg.Record:
-    current = await rows.lock_row(conn, TABLE, drawing_id)
-    if current is None:
-        raise NotFound("No such shop drawing")
-    check_version(current["version"], if_match(request))
-    return current
-
-
 @routes.get("/api/v1/shop-drawings")
 @doc(summary="List shop drawings", query=DrawingQuery, response=DrawingOut, many=True,
      errors=[404], tags=["shop-drawings"])
 async def list_shop_drawings(request: web.Request) -> web.Response:
     query = read_query(request.query, DrawingQuery)
     page = keyset(query, SORTABLE, "created_at")
-    where, args = where_all([
-        ("project_id = {}", query.project_id), ("status = {}", query.status),
-        ("drawing_type = {}", query.drawing_type), ("room = {}", query.room)], page)
+    filters = query.model_dump(include={"project_id", "status", "drawing_type", "room"})
     role = identity(request).role
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         if query.project_id is not None:
             await visible_project(conn, query.project_id)
-        found = await queries.list_drawings(conn, where, args, page.order_sql, page.limit)
+        found = await queries.list_drawings(conn, page, filters)
     return json_response(page.page(found, lambda r: shape(r, role)))
 
 
@@ -181,14 +146,10 @@ async def create_shop_drawing(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.CREATE_DRAWINGS)
     body = await read_body(request, DrawingIn)
-    values = body.model_dump(exclude_none=True, exclude={"scope_item_ids"})
+    values = body.model_dump(exclude_none=True)
     async with writes(request) as conn:
         project = await visible_project(conn, body.project_id)
-        items = await scope_items_of(conn, body.project_id, body.scope_item_ids)
-        row = await rows.insert_row(conn, TABLE, {
-            **values, "scope_item_ids": items, "org_id": project["org_id"],
-            "created_by": who.user_id})
-        await set_links(conn, TABLE, row, items)
+        row = await insert_linked(conn, TABLE, project, values, who.user_id)
         drawing = await queries.get_drawing(conn, row["id"])
     assert drawing is not None
     return json_response(shape(drawing, who.role), status=201)
@@ -197,11 +158,7 @@ async def create_shop_drawing(request: web.Request) -> web.Response:
 @routes.get("/api/v1/shop-drawings/{id}")
 @doc(summary="One shop drawing", response=DrawingOut, tags=["shop-drawings"])
 async def get_shop_drawing(request: web.Request) -> web.Response:
-    drawing_id = path_id(request)
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await queries.get_drawing(conn, drawing_id)
-    if row is None:
-        raise NotFound("No such shop drawing")
+    row = await read_one(request, TABLE, path_id(request), queries.get_drawing)
     return json_response(shape(row, identity(request).role))
 
 
@@ -212,18 +169,11 @@ async def update_shop_drawing(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
     who = identity(request)
     require(who.role, Perm.EDIT_DRAWINGS)
-    changes = (await read_body(request, DrawingPatch)).model_dump(exclude_unset=True)
+    changes = provided(await read_body(request, DrawingPatch))
     async with writes(request) as conn:
-        current = await _locked(conn, drawing_id, request)
-        # 409 for a decided drawing (links included; values sent back unchanged pass).
-        drawings.LOCK.check_edit(current["status"], changed_fields(
-            with_sorted_links(current), with_sorted_links(changes)), who.role)
-        if "scope_item_ids" in changes:
-            changes["scope_item_ids"] = await scope_items_of(
-                conn, current["project_id"], changes["scope_item_ids"])
-        row = await rows.update_row(conn, TABLE, drawing_id, changes)
-        if "scope_item_ids" in changes:
-            await set_links(conn, TABLE, row, changes["scope_item_ids"])
+        current = await locked(conn, TABLE, drawing_id, if_match(request))
+        check_edit(drawings.LOCK, current, changes, who.role)  # 409 once decided
+        await update_linked(conn, TABLE, current, changes)
         drawing = await queries.get_drawing(conn, drawing_id)
     assert drawing is not None
     return json_response(shape(drawing, who.role))
@@ -236,7 +186,7 @@ async def delete_shop_drawing(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
     require(identity(request).role, Perm.EDIT_DRAWINGS)
     async with writes(request) as conn:
-        current = await _locked(conn, drawing_id, request)
+        current = await locked(conn, TABLE, drawing_id, if_match(request))
         if (current["status"], current["revision"]) != ("draft", "Rev A"):
             raise Conflict("Only a first draft can be deleted; void the drawing instead",
                            code="drawing_not_deletable")
@@ -250,11 +200,10 @@ async def delete_shop_drawing(request: web.Request) -> web.Response:
 async def list_revisions(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
     page = keyset(read_query(request.query, PageParams), REVISION_SORTABLE, "closed_at")
-    where, args = where_all([("drawing_id = {}", drawing_id)], page)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         if await queries.get_drawing(conn, drawing_id) is None:
             raise NotFound("No such shop drawing")
-        found = await queries.list_revisions(conn, where, args, page.order_sql, page.limit)
+        found = await queries.REVISIONS.page(conn, page, {"drawing_id": drawing_id})
     return json_response(page.page(found))
 
 
@@ -279,8 +228,8 @@ async def _apply(conn: asyncpg.Connection, current: asyncpg.Record, step: Transi
     if step.action == "new_revision":
         reason = await queries.last_transition_comment(conn, current["id"])
         await queries.close_revision(conn, current, reason or step.comment, user_id)
-    await rows.update_row(conn, TABLE, current["id"], values)
-    await record_transition(conn, current, TABLE, user_id, {
+    await rows.update_locked(conn, TABLE, current["id"], values)
+    await record_transition(conn, TABLE, current, user_id, {
         "action": step.action, "from": step.source, "to": step.target,
         "comment": step.comment, "revision": current["revision"]})
 
@@ -295,7 +244,7 @@ async def transition_shop_drawing(request: web.Request) -> web.Response:
     body = await read_body(request, TransitionIn)
     drawings.WORKFLOW.check_role(body.action, who.role)  # 403 before any state is read
     async with writes(request) as conn:
-        current = await _locked(conn, drawing_id, request)
+        current = await locked(conn, TABLE, drawing_id, if_match(request))
         step = drawings.next_state(current["status"], body.action, who.role, body.comment)
         await _apply(conn, current, step, who.user_id)
         drawing = await queries.get_drawing(conn, drawing_id)

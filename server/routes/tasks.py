@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import asyncpg
 import pydantic
@@ -24,29 +24,20 @@ from server.errors import Invalid, NotFound
 from server.fields import (
     Hours,
     LongText,
+    MediumText,
     MoneyOut,
     Name,
     Percent,
     RecordOut,
-    ShortText,
+    ScopeItemIds,
+    Tag,
     check_dates,
-    path_uuid,
-    provided,
 )
 from server.keys import POOL
 from server.openapi import doc
-from server.project_records import ScopeItemIds, scope_items_of
-from server.rest import (
-    PageParams,
-    SortKey,
-    idempotent,
-    if_match,
-    json_response,
-    keyset,
-    missing_or_stale,
-    record,
-)
-from server.text import ONE_LINE
+from server.records import delete_one, path_id, provided, visible_project, written
+from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
+from server.scope_links import save_links, scope_items_of, vet_links
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
@@ -54,7 +45,6 @@ routes = web.RouteTableDef()
 
 TaskStatus = Literal[TASK_STATUSES]  # type: ignore[valid-type]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
-Tag = Annotated[str, pydantic.Field(min_length=1, max_length=100), ONE_LINE]
 PROGRESS_FIELDS = frozenset({"status", "progress", "actual_hours"})
 SORTABLE = {
     "created_at": SortKey("created_at", "timestamptz"),
@@ -76,7 +66,7 @@ class TaskFields(ApiModel):
     progress: Percent | None = None
     estimated_hours: Hours | None = None
     actual_hours: Hours | None = None
-    category: ShortText | None = None
+    category: MediumText | None = None
     tags: list[Tag] | None = pydantic.Field(None, max_length=50)
     scope_item_ids: ScopeItemIds | None = None
 
@@ -151,8 +141,8 @@ async def list_tasks(request: web.Request) -> web.Response:
     page = keyset(params, SORTABLE, "-created_at")
     filters = params.model_dump(include={"project_id", "status", "priority", "assigned_to"})
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        if params.project_id is not None and not await is_visible(conn, params.project_id):
-            raise NotFound("No such project")
+        if params.project_id is not None:
+            await visible_project(conn, params.project_id)
         rows = await queries.list_tasks(conn, page, filters)
     return json_response(page.page(rows))
 
@@ -186,7 +176,7 @@ async def create_task(request: web.Request) -> web.Response:
 @doc(summary="One task", response=TaskOut)
 @reads_record("tasks")
 async def get_task(request: web.Request) -> web.Response:
-    task_id = path_uuid(request)
+    task_id = path_id(request)
     return await record_response(request, "tasks", task_id, queries.get_task, "No such task")
 
 
@@ -196,9 +186,9 @@ async def get_task(request: web.Request) -> web.Response:
 async def patch_task(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.UPDATE_TASK_PROGRESS)
-    task_id = path_uuid(request)
+    task_id = path_id(request)
     version = if_match(request)
-    changes = provided(await read_body(request, TaskPatch), not_null=TaskPatch.NOT_NULL)
+    changes = provided(await read_body(request, TaskPatch))
     _require_for(who, changes)
     _complete(changes)
     async with writes(request) as conn:
@@ -208,14 +198,10 @@ async def patch_task(request: web.Request) -> web.Response:
             if before is None:
                 raise NotFound("No such task")
             await _check_assignee(conn, before["project_id"], changes.get("assigned_to"))
-        if before is not None and "scope_item_ids" in changes:
-            changes["scope_item_ids"] = await scope_items_of(
-                conn, before["project_id"], changes["scope_item_ids"])
-        row = await queries.update_task(conn, task_id, changes, version)
-        if row is None:
-            await missing_or_stale(conn, "tasks", task_id)
-        if "scope_item_ids" in changes:
-            await set_links(conn, "tasks", row, changes["scope_item_ids"])
+            await vet_links(conn, before["project_id"], changes)
+        row = await written(conn, "tasks", task_id,
+                            await queries.update_task(conn, task_id, changes, version))
+        await save_links(conn, "tasks", row, changes)
         if (before is not None and row["assigned_to"] is not None
                 and row["assigned_to"] != before["assigned_to"]
                 and row["assigned_to"] != who.user_id):
@@ -227,9 +213,4 @@ async def patch_task(request: web.Request) -> web.Response:
 @doc(summary="Delete a task", status=204, errors=[403, 412])
 async def delete_task(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.DELETE_TASKS)
-    task_id = path_uuid(request)
-    version = if_match(request)
-    async with writes(request) as conn:
-        if not await queries.delete_task(conn, task_id, version):
-            await missing_or_stale(conn, "tasks", task_id)
-    return web.Response(status=204)
+    return await delete_one(request, "tasks", path_id(request))

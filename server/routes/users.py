@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Literal
 
 import asyncpg
 import pydantic
@@ -21,28 +21,19 @@ from server.auth.permissions import Perm, require
 from server.auth.sessions import identity_changed, revoke_user_sessions
 from server.auth.users import UserOut, user_json
 from server.errors import Conflict, Invalid, NotFound
+from server.fields import Email, Name, Phone, Secret, ShortText, Tag
 from server.keys import MAILER, POOL, SETTINGS
 from server.mailer import Mail, MailHeaderError, check_header
 from server.openapi import doc
-from server.rest import (
-    PageParams,
-    SortKey,
-    idempotent,
-    if_match,
-    json_response,
-    keyset,
-    missing_or_stale,
-)
-from server.text import ONE_LINE
-from server.validation import ApiModel, Email, Name, Phone, Secret, ShortText, read_body, read_query
+from server.records import path_id, read_one, written
+from server.rest import PageParams, idempotent, if_match, json_response, keyset, sortable
+from server.validation import ApiModel, read_body, read_query
 from server.writes import invalidation, writes
 
 routes = web.RouteTableDef()
 
 Role = Literal["admin", "project_manager", "designer", "coordinator", "craftsman", "client"]
-Skill = Annotated[str, pydantic.StringConstraints(min_length=1, max_length=100), ONE_LINE]
-SORTABLE = {"created_at": SortKey("created_at", "timestamptz"),
-            "email": SortKey("email", "text"), "last_name": SortKey("last_name", "text")}
+SORTABLE = sortable(created_at="timestamptz", email="text", last_name="text")
 assert set(Role.__args__) == set(ROLES)  # type: ignore[attr-defined]
 
 
@@ -68,7 +59,7 @@ class UserUpdate(ApiModel):
     position: ShortText | None = None
     department: ShortText | None = None
     phone: Phone | None = None
-    skills: list[Skill] | None = None
+    skills: list[Tag] | None = None
 
 
 class InviteOut(pydantic.BaseModel):
@@ -79,13 +70,6 @@ class InviteOut(pydantic.BaseModel):
 class UserQuery(PageParams):
     role: Role | None = None
     status: Literal["active", "invited", "inactive"] | None = None
-
-
-def _user_id(request: web.Request) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info["user_id"])
-    except ValueError:
-        raise NotFound("No such user") from None
 
 
 async def _check_client(conn: asyncpg.Connection, role: str | None,
@@ -108,28 +92,17 @@ async def _check_client(conn: asyncpg.Connection, role: str | None,
 async def list_users(request: web.Request) -> web.Response:
     query = read_query(request.query, UserQuery)
     page = keyset(query, SORTABLE, "last_name")
-    where, args = page.where(1)
-    conditions, n = [where], len(args)
-    for column in ("role", "status"):
-        value = getattr(query, column)
-        if value is not None:
-            n += 1
-            conditions.append(f"{column} = ${n}")
-            args.append(value)
+    filters = query.model_dump(include={"role", "status"})
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        rows = await q.list_users(conn, where=" AND ".join(conditions), args=args,
-                                  order=page.order_sql, limit=page.limit)
+        rows = await q.list_users(conn, page, filters)
     return json_response(page.page(rows, user_json))
 
 
 @routes.get("/api/v1/users/{user_id}")
 @doc(summary="One colleague", response=UserOut, tags=["users"])
 async def get_user(request: web.Request) -> web.Response:
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await q.get(conn, _user_id(request))
-    if row is None:
-        raise NotFound("No such user")
-    return json_response(user_json(row))
+    user_id = path_id(request, "user_id")
+    return json_response(user_json(await read_one(request, "users", user_id, q.get)))
 
 
 @routes.post("/api/v1/users")
@@ -161,7 +134,7 @@ async def update_user(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_USERS)
     body = await read_body(request, UserUpdate)
-    user_id = _user_id(request)
+    user_id = path_id(request, "user_id")
     changes = body.model_dump(exclude_unset=True)
     if user_id == who.user_id and ({"role", "status"} & changes.keys()):
         raise Conflict("Admins cannot change their own role or status",
@@ -176,10 +149,8 @@ async def update_user(request: web.Request) -> web.Response:
         if role != "client" and "role" in changes and "client_id" not in changes:
             client_id = changes["client_id"] = None
         await _check_client(conn, role, client_id)
-        row = await q.update(conn, user_id, changes, if_match(request))
-        if row is None:
-            await missing_or_stale(conn, "users", user_id)
-    assert row is not None
+        row = await written(conn, "users", user_id,
+                            await q.update(conn, user_id, changes, if_match(request)))
     if identity_changed(before, row):  # role, status or client company: as a new user
         await revoke_user_sessions(request.app, user_id, "identity changed", act)
     return json_response(user_json(row))
@@ -190,14 +161,13 @@ async def update_user(request: web.Request) -> web.Response:
 async def deactivate_user(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_USERS)
-    user_id = _user_id(request)
+    user_id = path_id(request, "user_id")
     if user_id == who.user_id:
         raise Conflict("Admins cannot deactivate themselves", code="self_demotion")
     act = await actor(request)
     async with transaction(request.app[POOL], act, on_commit=invalidation(request)) as conn:
-        row = await q.update(conn, user_id, {"status": "inactive"}, if_match(request))
-        if row is None:
-            await missing_or_stale(conn, "users", user_id)
+        await written(conn, "users", user_id,
+                      await q.update(conn, user_id, {"status": "inactive"}, if_match(request)))
     await revoke_user_sessions(request.app, user_id, "deactivated", act)
     return web.Response(status=204)
 
@@ -217,7 +187,7 @@ def _mailable(email: str) -> None:
      errors=[403, 409, 422], tags=["users"])
 async def invite_user(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.MANAGE_USERS)
-    user_id = _user_id(request)
+    user_id = path_id(request, "user_id")
     pool = request.app[POOL]
     async with transaction(pool, await actor(request), readonly=True) as conn:
         user = await q.get(conn, user_id)

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 
 from bench.mini_client import MiniClient
-from realtime.feed.cursor import decode_cursor
+from db.cursor_codec import decode_feed_cursor
 from tests.waiting import eventually
 
 RETRY = 0.3  # seconds between attempts while a worker or the database is away
@@ -91,7 +91,7 @@ class Member:
             self._advance(project, cursor)
 
     def _advance(self, project: str, cursor: str) -> None:
-        if decode_cursor(cursor) > decode_cursor(self.cursors[project]):
+        if decode_feed_cursor(cursor) > decode_feed_cursor(self.cursors[project]):
             self.cursors[project] = cursor
 
     async def _watch(self, client: MiniClient) -> None:

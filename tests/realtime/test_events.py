@@ -11,13 +11,8 @@ from typing import Any
 
 import pytest
 
-from realtime.feed.cursor import (
-    ReadPosition,
-    Snapshot,
-    cursor_after,
-    decode_cursor,
-    encode_cursor,
-)
+from db.cursor_codec import decode_feed_cursor, encode_feed_cursor
+from realtime.feed.cursor import ReadPosition, Snapshot, cursor_after
 from realtime.feed.events import (
     bare_event,
     event_from_audit,
@@ -59,7 +54,7 @@ def test_update_maps_to_resource_action_and_payload() -> None:
     assert p["version"] == 3 and p["changed_fields"] == ["name"]
     assert p["actor_id"] == str(USER) and p["at"] == AT.isoformat()
     assert p["data"]["budget"] == "12500.00" and "search_vector" not in p["data"]
-    assert decode_cursor(p["cursor"]) == (900, 42)
+    assert decode_feed_cursor(p["cursor"]) == (900, 42)
     assert event.origin_sid == "sid-1"
 
 
@@ -135,14 +130,14 @@ def test_audit_event_parses_text_columns_exactly() -> None:
     event = audit_event(record, xmin=10)
     assert event is not None
     assert event.payload["data"]["budget"] == "12500.00"
-    assert decode_cursor(event.payload["cursor"]) == (5, 42)
+    assert decode_feed_cursor(event.payload["cursor"]) == (5, 42)
 
 
 def test_cursor_round_trip_and_rejects_garbage() -> None:
-    assert decode_cursor(encode_cursor((123456789012, 77))) == (123456789012, 77)
+    assert decode_feed_cursor(encode_feed_cursor((123456789012, 77))) == (123456789012, 77)
     for bad in ("", "nope", "Yzk6MToy", 12, None, "x" * 200):
         with pytest.raises(ValueError):
-            decode_cursor(bad)
+            decode_feed_cursor(bad)
 
 
 def test_cursor_after_stays_below_running_transactions() -> None:
@@ -216,7 +211,7 @@ def test_a_poisoned_row_becomes_a_bare_event_and_is_counted(levels: int) -> None
     assert event.rooms == (f"project:{PROJECT}",) and event.record_id == str(RECORD)
     p = event.payload
     assert p["data"] is None and p["version"] is None and p["data_omitted"] is True
-    assert p["id"] == 42 and decode_cursor(p["cursor"]) == (5, 42)
+    assert p["id"] == 42 and decode_feed_cursor(p["cursor"]) == (5, 42)
     assert p["changed_fields"] == ["name"] and p["actor_id"] == str(USER)
     assert len(json.dumps(p)) < 1000
 

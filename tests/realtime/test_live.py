@@ -16,8 +16,8 @@ import pytest
 import socketio
 from aiohttp import web
 
+from db.cursor_codec import decode_feed_cursor
 from db.pool import create_pool, transaction
-from realtime.feed.cursor import decode_cursor
 from tests.conftest import World, actor_of
 from tests.realtime.conftest import Sock, Workers, add_task, audit_ids, token_for
 
@@ -84,7 +84,7 @@ async def test_write_reaches_subscriber_on_the_other_worker_only(
     leader, follower = await live.roles()
     watcher, idle, stranger = socks(), socks(), socks()
     ack = await subscribed(watcher, follower.url, await token_for(token_app, member), project)
-    decode_cursor(ack["cursor"])
+    decode_feed_cursor(ack["cursor"])
     await idle.connect(leader.url, await token_for(token_app, member))
     await stranger.connect(leader.url, await token_for(token_app, outsider))
     refused = await stranger.call("subscribe", {"project_id": str(project)})
@@ -104,7 +104,7 @@ async def test_write_reaches_subscriber_on_the_other_worker_only(
     assert event["version"] == 1 and event["data"]["name"] == "Install reception millwork"
     assert "search_vector" not in event["data"] and event["changed_fields"] is None
     assert event["id"] == (await audit_ids(pool, project))[0]
-    decode_cursor(event["cursor"])
+    decode_feed_cursor(event["cursor"])
     await org_wide_change(pool, admin, idle, stranger)
     for sock in (idle, stranger):  # org-wide events (user.created) may reach them
         assert [e for e in sock.changes() if e["project_id"] == str(project)] == []

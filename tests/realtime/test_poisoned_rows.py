@@ -14,8 +14,8 @@ import asyncpg
 import pytest
 from aiohttp import web
 
+from db.cursor_codec import decode_feed_cursor
 from db.pool import transaction
-from realtime.feed.cursor import decode_cursor
 from tests.conftest import World, actor_of
 from tests.realtime.conftest import Sock, Worker, Workers, add_task, token_for
 
@@ -80,7 +80,7 @@ async def test_a_poisoned_row_never_stops_delivery(
     bare = same.named("material_spec.created")
     assert [e["id"] for e in bare] == [poisoned]
     assert bare[0]["data"] is None and bare[0]["data_omitted"] is True
-    assert bare[0]["record_id"] == str(spec) and decode_cursor(bare[0]["cursor"])
+    assert bare[0]["record_id"] == str(spec) and decode_feed_cursor(bare[0]["cursor"])
     assert same.named("task.created")[0]["id"] > poisoned
     assert await metric(live, "fpm_realtime_rows_failed_total") == failed_before + 1
 
@@ -96,7 +96,7 @@ async def test_a_poisoned_row_never_stops_delivery(
     assert await metric(live, "fpm_realtime_rows_failed_total") == failed_before + 2
     status = await leader.realtime()
     assert status["last_id"] >= direct  # the cursor went past both rows
-    assert decode_cursor(status["cursor"])[0] > 0
+    assert decode_feed_cursor(status["cursor"])[0] > 0
 
     # resync replays both poisoned rows the same way, between the good ones, in order.
     reply = await same.call("resync", {"project_id": str(project_a), "cursor": cursor})

@@ -27,7 +27,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from bench.mini_client import MiniClient
-from realtime.feed.cursor import encode_cursor
+from db.cursor_codec import encode_feed_cursor
 from tests.conftest import World
 from tests.realtime.conftest import Sock, Workers, token_for
 
@@ -200,7 +200,7 @@ def concrete(value: Any, arena: Arena) -> Any:
     out["project_id"] = (arena.projects.get(ref) or
                          (str(uuid.uuid4()) if ref == "random" else "not-a-uuid"))
     if out.get("cursor") == "valid":
-        out["cursor"] = encode_cursor((0, 0))
+        out["cursor"] = encode_feed_cursor((0, 0))
     return out
 
 

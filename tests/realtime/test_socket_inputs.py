@@ -16,7 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bench.mini_client import MiniClient
-from realtime.feed.cursor import encode_cursor
+from db.cursor_codec import encode_feed_cursor
 from realtime.hub.limits import TokenBucket
 from server.app import create_app
 from server.config import Settings
@@ -144,7 +144,7 @@ async def test_every_handler_answers_bad_input_with_invalid(
             wrong.append((event, args, answer))
     assert unanswered == [] and wrong == []
     [ack] = await sock.call("resync", {"project_id": project,
-                                       "cursor": encode_cursor((0, 0))})
+                                       "cursor": encode_feed_cursor((0, 0))})
     assert ack["ok"] is True  # the socket is still served
     assert [r.getMessage() for r in tracebacks.bad] == []
     await sock.close()

@@ -117,7 +117,7 @@ async def test_a_client_users_socket_gets_no_other_users_events(
 
 
 def _cursor_before_all() -> str:
-    from realtime.feed.cursor import encode_cursor
+    from db.cursor_codec import encode_feed_cursor
 
-    return encode_cursor((0, 0))
+    return encode_feed_cursor((0, 0))
 

@@ -16,7 +16,7 @@ from db.pool import system_transaction
 from server.cache.keys import search_generation_key
 from server.cache.store import invalidate
 from server.keys import CACHE
-from server.routes.search import decode_cursor, render_snippet
+from server.routes.search import render_snippet, search_position
 from tests.conftest import World
 from tests.waiting import eventually
 
@@ -215,14 +215,14 @@ async def test_pages_walk_every_hit_once(client: TestClient[Any, Any], app: web.
 
 
 async def test_cursor_bound_to_its_search() -> None:
+    from db.cursor_codec import encode_search_cursor
     from server.errors import Invalid
-    from server.routes.search import encode_cursor
 
-    cursor = encode_cursor(__import__("decimal").Decimal("1.5"), "task", uuid.uuid4(), "abc")
-    assert decode_cursor(cursor, "abc")[1] == "task"
+    cursor = encode_search_cursor(__import__("decimal").Decimal("1.5"), "task", uuid.uuid4(), "abc")
+    assert search_position(cursor, "abc")[1] == "task"
     for bad, print_ in ((cursor, "other"), ("!!!", "abc"), ("bnVsbA", "abc")):
         with pytest.raises(Invalid):
-            decode_cursor(bad, print_)
+            search_position(bad, print_)
 
 
 async def test_cache_per_scope_and_generation(client: TestClient[Any, Any],

@@ -8,24 +8,18 @@ from typing import Annotated, Any
 import pydantic
 import pytest
 
-from server import fields, project_records, validation
+from server import fields, validation
 from server.email_address import normalise_email
 from server.routes import ROUTE_MODULES
 from server.text import forbidden_characters
 
 ONE_LINE_TYPES = {
     "fields.Name": fields.Name, "fields.ShortText": fields.ShortText,
-    "validation.Name": validation.Name, "validation.ShortText": validation.ShortText,
-    "validation.Phone": validation.Phone, "validation.LoginEmail": validation.LoginEmail,
-    "validation.Email": validation.Email,
-    "project_records.Name": project_records.Name,
-    "project_records.ShortText": project_records.ShortText,
+    "fields.MediumText": fields.MediumText, "fields.Tag": fields.Tag,
+    "fields.Keyword": fields.Keyword, "fields.Phone": fields.Phone,
+    "fields.LoginEmail": fields.LoginEmail, "fields.Email": fields.Email,
 }
-MULTI_LINE_TYPES = {
-    "fields.LongText": fields.LongText, "validation.LongText": validation.LongText,
-    "project_records.LongText": project_records.LongText,
-    "project_records.Body": project_records.Body,
-}
+MULTI_LINE_TYPES = {"fields.LongText": fields.LongText, "fields.Body": fields.Body}
 ALL_TYPES = {**ONE_LINE_TYPES, **MULTI_LINE_TYPES}
 # C0, DEL, C1 (NEL), the file/group/record/unit separators Python splits lines on, a
 # bidi override, a zero-width space, a BOM.
@@ -66,7 +60,7 @@ def test_long_texts_keep_tabs_line_breaks_and_emoji(name: str) -> None:
 def test_texts_with_unicode_and_non_breaking_spaces_pass() -> None:
     for kind in ONE_LINE_TYPES.values():
         assert accepts(kind, "Oğuz Çelik@firm.test") is (kind not in (
-            validation.Email, validation.LoginEmail))
+            fields.Email, fields.LoginEmail))
     assert forbidden_characters("İstanbul\u00a0Şişli") == []
 
 

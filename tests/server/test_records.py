@@ -1,4 +1,4 @@
-"""Pure helpers of the project-owned resources: totals, filters, version checks."""
+"""Pure helpers of the resources: totals, list filters, version checks."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ from decimal import Decimal
 
 import pytest
 
+from db.cursor_codec import encode_page_cursor
+from db.queries.rows import where
 from server.errors import Invalid, PreconditionFailed
-from server.project_records import check_version, line_total, where_all
-from server.rest import PageParams, SortKey, encode_cursor, keyset
+from server.fields import line_total
+from server.records import check_version
+from server.rest import PageParams, SortKey, keyset
 
 SORTABLE = {"created_at": SortKey("created_at", "timestamptz")}
 
@@ -24,13 +27,13 @@ def test_line_total_rounds_half_up_to_the_cent() -> None:
     assert caught.value.errors[0]["field"] == "total_cost"
 
 
-def test_where_all_skips_missing_filters_and_numbers_parameters() -> None:
+def test_where_skips_missing_filters_and_numbers_parameters() -> None:
     page = keyset(PageParams(), SORTABLE, "created_at")
-    assert where_all([("a = {}", None), ("b = {}", 2)], page) == ("b = $1 AND TRUE", [2])
-    cursor = encode_cursor("created_at", True, "2026-01-01T00:00:00+00:00",
+    assert where([("a = {}", None), ("b = {}", 2)], page) == ("b = $1 AND TRUE", [2])
+    cursor = encode_page_cursor("created_at", True, "2026-01-01T00:00:00+00:00",
                            "00000000-0000-0000-0000-000000000001")
     page = keyset(PageParams(cursor=cursor, sort="-created_at"), SORTABLE, "created_at")
-    sql, args = where_all([("a = {}", 1), ("b = {}", None), ("c = {}", False)], page)
+    sql, args = where([("a = {}", 1), ("b = {}", None), ("c = {}", False)], page)
     assert sql.startswith("a = $1 AND c = $2 AND (created_at, id) < ($3::text::timestamptz")
     assert args == [1, False, "2026-01-01T00:00:00+00:00",
                     "00000000-0000-0000-0000-000000000001"]
