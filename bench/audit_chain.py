@@ -124,8 +124,8 @@ async def main(args: argparse.Namespace) -> None:
             script = Path(folder) / "update.sql"
             script.write_text(SCRIPT.format(rows=ROWS))
             results: dict[bool, list[float]] = {False: [], True: []}
-            for _ in range(args.repeat):
-                for chain in (False, True):
+            for round_ in range(args.repeat):  # alternating which mode goes first
+                for chain in ((False, True) if round_ % 2 == 0 else (True, False)):
                     tps, behind = await writes_per_second(url, chain, args.clients,
                                                           args.seconds, script)
                     results[chain].append(tps)

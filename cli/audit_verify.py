@@ -8,6 +8,7 @@ or a chain cut short, disagrees with a head published before."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -132,21 +133,39 @@ async def _walk(conn: asyncpg.Connection, chain: asyncpg.Record, from_id: int | 
                 return walk
     walk = Walk(name, previous, start - 1)
     erased = await q.erasures(conn, name)
-    async for link in q.links(conn, name, start, PREFETCH):
-        row: Any = link if link["present"] else None
-        if walk.add(link["seq"], link["audit_id"], link["hash"], row,
-                    erased.get(link["audit_id"])) is not None:
-            return walk
-        kept = published.get(link["seq"])
-        if kept is not None and kept != bytes(link["hash"]):
-            walk.fail(link["seq"], link["audit_id"], "the link differs from its published head")
-            return walk
+    cursor = await q.links(conn, name, start)
+    # The server reads the next page while this one is hashed.
+    pending = asyncio.ensure_future(cursor.fetch(PREFETCH))
+    try:
+        while batch := await pending:
+            pending = asyncio.ensure_future(cursor.fetch(PREFETCH))
+            await asyncio.sleep(0)  # the request goes out before the hashing starts
+            if not _check(walk, batch, erased, published):
+                return walk
+    finally:
+        if not pending.done():
+            await pending
     walk.end(int(chain["seq"]), bytes(chain["hash"]))
     beyond = [s for s in published if s > walk.seq]
     if walk.broken is None and beyond:
         walk.fail(walk.seq + 1, None, f"a published head is at link {max(beyond)}, past "
                     f"the chain's end at {walk.seq} (rows cut off?)")
     return walk
+
+
+def _check(walk: Walk, batch: list[Any], erased: dict[int, dict[str, bytes]],
+           published: dict[int, bytes]) -> bool:
+    """Check a page of links; False at the first break."""
+    for link in batch:
+        row: Any = link if link["present"] else None
+        if walk.add(link["seq"], link["audit_id"], link["hash"], row,
+                    erased.get(link["audit_id"])) is not None:
+            return False
+        kept = published.get(link["seq"])
+        if kept is not None and kept != bytes(link["hash"]):
+            walk.fail(link["seq"], link["audit_id"], "the link differs from its published head")
+            return False
+    return True
 
 
 # --- results for Prometheus (node_exporter's textfile collector) --------------------------

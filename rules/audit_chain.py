@@ -31,8 +31,10 @@ from typing import Any
 VERSION = "fpm-audit-chain-1"
 SERVICE_CHAIN = "service"
 GENESIS = bytes(32)
-# The columns whose values are chained only as digests (and that an erasure may clear).
+# The columns whose values are chained only as digests (and that an erasure may clear),
+# and the names the digests go by in a row read for the chain.
 PERSONAL = ("ip", "user_agent", "old_values", "new_values", "details")
+DIGESTS = tuple(f"d_{name}" for name in PERSONAL)
 # The canonical row's plain fields, in order (ids as text).
 PLAIN = ("id", "txid", "org_id", "project_id", "table_name", "record_id", "action",
          "changed_fields", "user_id", "request_id", "origin_sid", "at_us", "bulk")
@@ -50,25 +52,28 @@ def digest(text: str | None) -> bytes | None:
 
 def canonical(row: Mapping[str, Any], erased: Mapping[str, bytes] | None = None) -> bytes:
     """The bytes a row contributes to its chain. `row` holds the PLAIN fields (ids as text,
-    `at_us` microseconds since the epoch) and the PERSONAL ones as text; `erased` the
-    digests kept for values erased since (they stand in for the value)."""
+    `at_us` microseconds since the epoch) and the DIGESTS of the PERSONAL ones (None for
+    no value); `erased` the digests kept for values erased since (they stand in for the
+    digest of the erasure marker the row holds now)."""
     get = row.__getitem__  # spelled out: `verify` runs this for every row of the log
     parts: list[Any] = [
         VERSION, str(get("id")), get("txid"), _text(get("org_id")), _text(get("project_id")),
         get("table_name"), _text(get("record_id")), get("action"), get("changed_fields"),
         _text(get("user_id")), get("request_id"), get("origin_sid"), get("at_us"),
         get("bulk")]
-    for name in PERSONAL:
-        kept = erased.get(name) if erased else None
-        if kept is not None:
-            parts.append(kept.hex())
-        else:
-            value = get(name)
-            parts.append(None if value is None else _sha256(value.encode()).hexdigest())
+    for name in DIGESTS:
+        kept = erased.get(name[2:]) if erased else None
+        value = kept if kept is not None else get(name)
+        parts.append(None if value is None else value.hex())
     return _encode(parts).encode()
 
 
-_sha256 = hashlib.sha256
+def with_digests(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row with its personal values (text) as the digests `canonical` reads (`d_ip` ...);
+    the database computes the same in SQL when it reads rows for the chain."""
+    return {**row, **{f"d_{name}": digest(row[name]) for name in PERSONAL}}
+
+
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 

@@ -16,14 +16,18 @@ import asyncpg
 CHAIN_LOCK_KEY = 0x46504D02
 
 # An audit row in the form the canonical form reads: ids as text, time in microseconds,
-# personal values in their PostgreSQL text form.
+# each personal value as the sha256 of its PostgreSQL text form (rules.audit_chain.digest,
+# computed here by the server: the values themselves never travel).
 ROW_COLUMNS = """
 a.id, a.txid::text::bigint AS txid, a.org_id::text AS org_id,
 a.project_id::text AS project_id, a.table_name, a.record_id::text AS record_id, a.action,
 a.changed_fields, a.user_id::text AS user_id, a.request_id, a.origin_sid,
-(extract(epoch FROM a.at) * 1000000)::bigint AS at_us, a.bulk, a.ip::text AS ip,
-a.user_agent, a.old_values::text AS old_values, a.new_values::text AS new_values,
-a.details::text AS details
+(extract(epoch FROM a.at) * 1000000)::bigint AS at_us, a.bulk,
+sha256(convert_to(a.ip::text, 'UTF8')) AS d_ip,
+sha256(convert_to(a.user_agent, 'UTF8')) AS d_user_agent,
+sha256(convert_to(a.old_values::text, 'UTF8')) AS d_old_values,
+sha256(convert_to(a.new_values::text, 'UTF8')) AS d_new_values,
+sha256(convert_to(a.details::text, 'UTF8')) AS d_details
 """
 
 # Rows after the chain's position whose transactions have all finished (below the xmin of
@@ -135,10 +139,11 @@ async def org_by_slug(conn: asyncpg.Connection, slug: str) -> uuid.UUID | None:
     return found
 
 
-def links(conn: asyncpg.Connection, chain: str, from_seq: int, prefetch: int) -> Any:
+def links(conn: asyncpg.Connection, chain: str, from_seq: int) -> Any:
     """The chain's links from `from_seq` in order, each with its audit row as it is now
-    (`present` false when the row is gone): a server-side cursor, inside a transaction."""
-    return conn.cursor(_LINKS, chain, from_seq, prefetch=prefetch)
+    (`present` false when the row is gone): a server-side cursor (await it, then `fetch`
+    pages), inside a transaction."""
+    return conn.cursor(_LINKS, chain, from_seq)
 
 
 async def first_seq_from(conn: asyncpg.Connection, chain: str, audit_id: int) -> int | None:
