@@ -84,7 +84,9 @@ def setup_realtime(app: web.Application) -> None:
                 "fpm_realtime_delivery_lag_seconds_last": stats.lag_last,
                 # Audit rows sent without their values because they could not be events.
                 "fpm_realtime_rows_failed_total": float(leader.feed.failures.count),
-                "fpm_realtime_resync_rows_failed_total": float(handlers.failures.count)}
+                "fpm_realtime_resync_rows_failed_total": float(handlers.failures.count),
+                # Audit rows this worker's leader linked into the hash chain.
+                "fpm_audit_chain_linked_total": float(leader.chainer.stats.linked)}
 
     app[REALTIME_STATUS] = status
     app[REALTIME_METRICS] = metrics

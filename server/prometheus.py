@@ -42,6 +42,8 @@ HELP = {
     "fpm_realtime_delivery_lag_seconds_last": "Commit-to-emit delay of the last batch",
     "fpm_realtime_rows_failed_total": "Audit rows the feed could not turn into events",
     "fpm_realtime_resync_rows_failed_total": "Audit rows a resync could not turn into events",
+    "fpm_audit_chain_linked_total": "Audit rows this worker's change leader linked into the "
+                                    "hash chain",
 }
 
 # Seconds; REST answers are mostly sub-millisecond (cached) to tens of milliseconds.

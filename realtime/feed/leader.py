@@ -235,9 +235,13 @@ class Leader:
         if not self.config.chain or (
                 time.monotonic() - chainer.stats.extended_at < self.config.chain_every):
             return
-        await chainer.extend(conn)
-        if chainer.head_due():
-            await chainer.publish_heads(conn)
+        try:
+            await chainer.extend(conn)
+            if chainer.head_due():
+                await chainer.publish_heads(conn)
+        except asyncpg.PostgresError:  # the feed goes on; the chain catches up next time
+            chainer.stats.extended_at = time.monotonic() + self.config.retry
+            log.exception("extending the audit chain failed")
 
     async def _save(self, conn: asyncpg.Connection, horizon: int) -> None:
         """Advance the durable cursor to the horizon (every row below it is out), and
