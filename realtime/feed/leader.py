@@ -36,6 +36,7 @@ LOCK_KEY = 0x46504D01  # "FPM" 1: the change-leader advisory lock (per database)
 CHANNEL = "formula_pm_changes"
 APPLICATION_NAME = "formula-pm-leader"
 ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+CHAIN_RETRY = 5.0  # seconds before the chain is tried again after a database error
 
 
 def default_name() -> str:
@@ -240,7 +241,7 @@ class Leader:
             if chainer.head_due():
                 await chainer.publish_heads(conn)
         except asyncpg.PostgresError:  # the feed goes on; the chain catches up next time
-            chainer.stats.extended_at = time.monotonic() + self.config.retry
+            chainer.stats.extended_at = time.monotonic() + CHAIN_RETRY
             log.exception("extending the audit chain failed")
 
     async def _save(self, conn: asyncpg.Connection, horizon: int) -> None:
