@@ -135,10 +135,10 @@ async def _walk(conn: asyncpg.Connection, chain: asyncpg.Record, from_id: int | 
     erased = await q.erasures(conn, name)
     cursor = await q.links(conn, name, start)
     # The server reads the next page while this one is hashed.
-    pending = asyncio.ensure_future(cursor.fetch(PREFETCH))
+    pending = asyncio.ensure_future(q.next_page(cursor, PREFETCH))
     try:
         while batch := await pending:
-            pending = asyncio.ensure_future(cursor.fetch(PREFETCH))
+            pending = asyncio.ensure_future(q.next_page(cursor, PREFETCH))
             await asyncio.sleep(0)  # the request goes out before the hashing starts
             if not _check(walk, batch, erased, published):
                 return walk

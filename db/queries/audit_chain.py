@@ -196,3 +196,8 @@ async def logged_heads(conn: asyncpg.Connection) -> list[str]:
         "SELECT details::text AS details FROM audit_logs WHERE action = 'audit_chain_head' "
         "AND details IS NOT NULL ORDER BY id")
     return [r["details"] for r in rows]
+
+
+async def next_page(cursor: Any, size: int) -> list[asyncpg.Record]:
+    """The next `size` rows of a cursor from `links` (none at the end)."""
+    return list(await cursor.fetch(size))
