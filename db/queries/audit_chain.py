@@ -100,13 +100,16 @@ async def save_heads(conn: asyncpg.Connection,
         [str(h[3]) for h in heads_], [h[4] for h in heads_], [h[5] for h in heads_])
 
 
-async def unpublished_heads(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    """The heads that moved since they were last published, with the time of now. A head
-    event is itself chained after its head: a chain that grew by that one link alone has
-    not moved (or an idle chain would publish a new head every time)."""
+async def unpublished_heads(conn: asyncpg.Connection, every: float) -> list[asyncpg.Record]:
+    """The heads that moved since they were last published, at least `every` seconds ago
+    (kept in the table: a leader restarted often still publishes on time), with the time
+    of now. A head event is itself chained after its head: a chain that grew by that one
+    link alone has not moved (or an idle chain would publish a new head every time)."""
     return list(await conn.fetch(
         """SELECT chain, org_id, seq, last_id, hash, now() AS now FROM audit_chain_heads
-           WHERE published_seq IS NULL OR seq > published_seq + 1 ORDER BY chain"""))
+           WHERE (published_seq IS NULL OR seq > published_seq + 1)
+             AND (published_at IS NULL OR published_at <= now() - make_interval(secs => $1))
+           ORDER BY chain""", every))
 
 
 async def mark_published(conn: asyncpg.Connection, chain: str, seq: int) -> None:

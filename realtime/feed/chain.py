@@ -7,7 +7,8 @@ head) move in one transaction under an advisory lock (tried, never waited for: t
 does not wait for the chain): a leader restarted mid-stream, or two leaders for a moment,
 continue the chain exactly where it stands.
 
-Every `head_every` seconds each head that moved is published: as an `audit_chain_head`
+Every `head_every` seconds (the time of each head's last publication is kept in its row)
+each head that moved is published: as an `audit_chain_head`
 event in the audit log (which the chain then covers too) and as a line of
 `DATA_DIR/audit-heads/heads-YYYY-MM-DD.jsonl` — a copy kept elsewhere detects a rewrite of
 history even by someone who can recompute every hash.
@@ -50,7 +51,8 @@ class Chainer:
         self.heads_dir = heads_dir
         self.head_every = head_every
         self.stats = ChainStats()
-        self._published_at = time.monotonic()
+        # When heads were last looked at; when each was published is in its row.
+        self._looked_at = -float("inf")
 
     async def extend(self, conn: asyncpg.Connection, rounds: int = 10) -> int:
         """Chain the rows below the horizon (at most `rounds` batches); how many."""
@@ -89,12 +91,14 @@ class Chainer:
         return len(rows)
 
     def head_due(self) -> bool:
-        return time.monotonic() - self._published_at >= self.head_every
+        """Time to look for heads to publish (at most once a minute)."""
+        return time.monotonic() - self._looked_at >= min(self.head_every, 60.0)
 
     async def publish_heads(self, conn: asyncpg.Connection) -> int:
-        """Publish every head that moved since its last publication; how many."""
-        self._published_at = time.monotonic()
-        heads = await q.unpublished_heads(conn)
+        """Publish every head that moved since its last publication, `head_every` seconds
+        ago or more; how many."""
+        self._looked_at = time.monotonic()
+        heads = await q.unpublished_heads(conn, self.head_every)
         if not heads:
             return 0
         records = [head_record(h["chain"], int(h["seq"]), int(h["last_id"]), bytes(h["hash"]),
