@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -711,6 +712,44 @@ search_words = Table(
            nullable=False),
     Column("word", Text, nullable=False),
     Index("ix_search_words_org_id_word", "org_id", "word"),
+)
+
+# The hash chain over the audit log (migration 0023): one link per chained audit row, the
+# head of each chain (an organisation's id, or "service"), and the digests of erased values.
+# Written by the change leader (the system role) alone; see rules/audit_chain.py.
+audit_chain_links = Table(
+    "audit_chain_links", metadata,
+    Column("audit_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("chain", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    CheckConstraint("seq > 0", name="seq"),
+    CheckConstraint("octet_length(hash) = 32", name="hash"),
+    UniqueConstraint("chain", "seq"),
+)
+
+audit_chain_heads = Table(
+    "audit_chain_heads", metadata,
+    Column("chain", Text, primary_key=True),
+    Column("org_id", UUID(as_uuid=True)),
+    Column("seq", BigInteger, nullable=False),
+    Column("last_txid", XID8, nullable=False),
+    Column("last_id", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_seq", BigInteger),
+    Column("published_at", DateTime(timezone=True)),
+    CheckConstraint("octet_length(hash) = 32", name="hash"),
+    Index("ix_audit_chain_heads_position", "last_txid", "last_id"),
+)
+
+audit_erasures = Table(
+    "audit_erasures", metadata,
+    Column("audit_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("field", Text, primary_key=True),
+    Column("digest", LargeBinary, nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("octet_length(digest) = 32", name="digest"),
 )
 
 # What each table is (org-wide, project, user or internal; audited, cached, searchable):

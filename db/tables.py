@@ -85,6 +85,9 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "realtime_cursor": TableInfo(_INTERNAL),
     "realtime_state": TableInfo(_INTERNAL),
     "search_words": TableInfo(_INTERNAL),
+    "audit_chain_links": TableInfo(_INTERNAL),
+    "audit_chain_heads": TableInfo(_INTERNAL),
+    "audit_erasures": TableInfo(_INTERNAL),
 })
 
 

@@ -327,6 +327,9 @@ class Settings(ProcessTuning):
     # Seconds of silence after which a change leader counts as stalled (whole seconds).
     leader_stall_after: Annotated[float, _at_least(5, " seconds")] = Field(
         15.0, validation_alias="LEADER_STALL_AFTER")
+    # Seconds between publications of the audit chain's heads (audit log, DATA_DIR/audit-heads).
+    audit_head_every: Annotated[float, _at_least(1, " seconds")] = Field(
+        3600.0, validation_alias="AUDIT_HEAD_EVERY")
     # Read from TRUSTED_PROXIES (SHARED_VARIABLES).
     trusted_networks: Networks = Field((), repr=False)
     # Who may read /metrics and the detail of /health/ready (operators, not users).
