@@ -660,7 +660,9 @@ audit_logs = Table(
     Column("ip", INET),
     Column("user_agent", Text),
     Column("details", JSONB),
-    Column("at", DateTime(timezone=True), nullable=False, server_default=text("clock_timestamp()")),
+    # Partitioned by month on `at` (migration 0024): the key holds the partition key.
+    Column("at", DateTime(timezone=True), nullable=False, primary_key=True,
+           server_default=text("clock_timestamp()")),
     # Written by a bulk import (the server-only setting app.bulk): not sent row by row.
     Column("bulk", Boolean, nullable=False, server_default=text("false")),
     Index("ix_audit_logs_txid_id", "txid", "id"),
