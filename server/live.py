@@ -68,7 +68,9 @@ def setup_realtime(app: web.Application) -> None:
     leader = Leader(LeaderConfig(dsn=settings.database_url or "", mode=settings.realtime_mode,
                                  stall_after=settings.leader_stall_after,
                                  heads_dir=settings.data_dir / "audit-heads",
-                                 head_every=settings.audit_head_every),
+                                 head_every=settings.audit_head_every,
+                                 retention_months=settings.audit_retention_months,
+                                 export_dir=settings.audit_export_dir),
                     publish, invalidate_events, app[PROMETHEUS].delivery_lag.observe)
     app[HUB], app[LEADER] = hub, leader
     app[SOCKET_OWNER] = hub.socket_owner
