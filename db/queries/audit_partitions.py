@@ -40,9 +40,10 @@ async def expired(conn: asyncpg.Connection, keep_months: int) -> list[asyncpg.Re
     return list(await conn.fetch(_EXPIRED, keep_months))
 
 
-def month_rows(conn: asyncpg.Connection, starts: dt.datetime, prefetch: int) -> Any:
-    """A month's rows in (txid, id) order: a server-side cursor, inside a transaction."""
-    return conn.cursor(_MONTH_ROWS, starts, prefetch=prefetch)
+def month_rows(conn: asyncpg.Connection, starts: dt.datetime) -> Any:
+    """A month's rows in (txid, id) order: a server-side cursor (await it, then `fetch`
+    pages), inside a transaction."""
+    return conn.cursor(_MONTH_ROWS, starts)
 
 
 async def drop(conn: asyncpg.Connection, name: str, keep_months: int) -> int:

@@ -77,7 +77,7 @@ class PartitionKeeper:
         out = await asyncio.to_thread(partial.open, "wb")
         try:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
-                cursor = await q.month_rows(conn, starts, PAGE)
+                cursor = await q.month_rows(conn, starts)
                 while page := await cursor.fetch(PAGE):
                     lines = b"".join(ocsf_line(r, encode_feed_cursor((r["txid"], r["id"])))
                                      for r in page)

@@ -98,6 +98,7 @@ DECLARE
     cutoff timestamptz;
     hi timestamptz;
     dropped bigint;
+    unchained boolean;
 BEGIN
     IF p_keep_months IS NULL OR p_keep_months < 1 THEN
         RAISE EXCEPTION 'audit retention keeps at least one month';
@@ -116,8 +117,8 @@ BEGIN
     END IF;
     EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I a WHERE NOT EXISTS '
                    '(SELECT 1 FROM audit_chain_links l WHERE l.audit_id = a.id))', p_name)
-        INTO STRICT dropped;
-    IF dropped::boolean THEN
+        INTO STRICT unchained;
+    IF unchained THEN
         RAISE EXCEPTION 'rows of % are not in the hash chain yet', p_name;
     END IF;
     EXECUTE format(
