@@ -96,7 +96,8 @@ async def main() -> None:
         down = time.perf_counter() - started
         back = await facts(url)
         assert back[0] >= after[0] and back[2] == "r", (after, back)
-        print(f"PostgreSQL {admin.get_server_version()}, {platform.machine()}, "
+        version = admin.get_server_version()
+        print(f"PostgreSQL {version.major}.{version.micro}, {platform.machine()}, "
               f"{os.cpu_count()} CPU(s); database {size}")
         print(f"upgrade 0023 -> 0024 (partition {args.rows:,} rows): {up:.1f} s "
               f"({args.rows / up:,.0f} rows/s)")
