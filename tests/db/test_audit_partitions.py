@@ -256,3 +256,30 @@ async def test_the_cursor_reads_are_index_ranges_in_every_partition(
     for name, plan in plans.items():
         assert "Seq Scan" not in plan, f"{name}:\n{plan}"
         assert "Index" in plan, f"{name}:\n{plan}"
+
+
+async def test_a_partition_read_directly_is_refused_to_the_service_roles(
+        pool: asyncpg.Pool) -> None:
+    """Row-level security is the parent's: the partitions grant nothing, so no role of the
+    service can read around it."""
+    this = part_name(month_start(0))
+    for role in ("formula_pm_app", "formula_pm_system"):
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"SET LOCAL ROLE {role}")
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.fetchval(f"SELECT count(*) FROM {this}")  # noqa: S608
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL ROLE formula_pm_system")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute(f"DROP TABLE {this}")
+
+
+def test_retention_settings() -> None:
+    from server.config import ConfigError, load_settings
+
+    assert load_settings({}).audit_retention_months is None
+    assert load_settings({"AUDIT_RETENTION_MONTHS": ""}).audit_retention_months is None
+    loaded = load_settings({"AUDIT_RETENTION_MONTHS": "12", "AUDIT_EXPORT_DIR": "/srv/x"})
+    assert loaded.audit_retention_months == 12 and loaded.audit_export_dir == Path("/srv/x")
+    with pytest.raises(ConfigError, match="AUDIT_RETENTION_MONTHS"):
+        load_settings({"AUDIT_RETENTION_MONTHS": "0"})
