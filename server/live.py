@@ -88,7 +88,12 @@ def setup_realtime(app: web.Application) -> None:
                 "fpm_realtime_rows_failed_total": float(leader.feed.failures.count),
                 "fpm_realtime_resync_rows_failed_total": float(handlers.failures.count),
                 # Audit rows this worker's leader linked into the hash chain.
-                "fpm_audit_chain_linked_total": float(leader.chainer.stats.linked)}
+                "fpm_audit_chain_linked_total": float(leader.chainer.stats.linked),
+                # The audit log's monthly partitions this worker's leader created ahead,
+                # and dropped (with their rows) for AUDIT_RETENTION_MONTHS.
+                "fpm_audit_partitions_created_total": float(leader.partitions.stats.created),
+                "fpm_audit_partitions_dropped_total": float(leader.partitions.stats.dropped),
+                "fpm_audit_rows_retired_total": float(leader.partitions.stats.rows_dropped)}
 
     app[REALTIME_STATUS] = status
     app[REALTIME_METRICS] = metrics

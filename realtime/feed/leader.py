@@ -359,6 +359,7 @@ class Leader:
             "name": self.config.name,
             "events_emitted": stats.emitted, "last_id": stats.last_id,
             "audit_rows_chained": self.chainer.stats.linked,
+            "audit_partitions_dropped": self.partitions.stats.dropped,
             "seconds_since_drain": round(time.monotonic() - stats.drained_at, 3),
         }
 

@@ -283,3 +283,19 @@ def test_retention_settings() -> None:
     assert loaded.audit_retention_months == 12 and loaded.audit_export_dir == Path("/srv/x")
     with pytest.raises(ConfigError, match="AUDIT_RETENTION_MONTHS"):
         load_settings({"AUDIT_RETENTION_MONTHS": "0"})
+
+
+async def test_rows_of_a_month_without_a_partition_move_into_it_when_it_comes(
+        pool: asyncpg.Pool) -> None:
+    later = month_start(-8)
+    await pool.execute(f"DROP TABLE IF EXISTS {part_name(later)}")
+    await _insert_at(pool, None, later, 3)
+    ids = [r["id"] for r in await pool.fetch(
+        "SELECT id FROM audit_logs_default ORDER BY id")]
+    assert len(ids) == 3
+    assert await pool.fetchval("SELECT fpm_audit_partition_for($1::date)", later.date())
+    assert await pool.fetchval("SELECT count(*) FROM audit_logs_default") == 0
+    moved = [r["id"] for r in await pool.fetch(
+        f"SELECT id FROM {part_name(later)} ORDER BY id")]  # noqa: S608
+    assert moved == ids
+    await pool.execute(f"DROP TABLE {part_name(later)}")

@@ -63,13 +63,21 @@ BEGIN
     IF to_regclass('public.' || quote_ident(part)) IS NOT NULL THEN
         RETURN false;
     END IF;
-    -- Rows of that month already in the default partition: it stays where it is.
-    IF EXISTS (SELECT 1 FROM audit_logs_default WHERE at >= lo AND at < hi) THEN
-        RAISE WARNING 'audit_logs_default holds rows of %: partition % not created', m, part;
-        RETURN false;
+    IF NOT EXISTS (SELECT 1 FROM audit_logs_default WHERE at >= lo AND at < hi) THEN
+        EXECUTE format('CREATE TABLE %I PARTITION OF audit_logs FOR VALUES FROM (%L) TO (%L)',
+                       part, lo, hi);
+        RETURN true;
     END IF;
+    -- Rows of that month came before its partition (the default one took them): moved
+    -- into it, ids and all, in this one transaction.
+    ALTER TABLE audit_logs DETACH PARTITION audit_logs_default;
     EXECUTE format('CREATE TABLE %I PARTITION OF audit_logs FOR VALUES FROM (%L) TO (%L)',
                    part, lo, hi);
+    EXECUTE format('INSERT INTO %I SELECT * FROM audit_logs_default WHERE at >= $1 AND at < $2',
+                   part) USING lo, hi;
+    DELETE FROM audit_logs_default WHERE at >= lo AND at < hi;
+    ALTER TABLE audit_logs ATTACH PARTITION audit_logs_default DEFAULT;
+    RAISE WARNING 'audit rows of % moved out of audit_logs_default into %', m, part;
     RETURN true;
 END $$"""
 
