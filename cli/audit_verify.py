@@ -20,6 +20,7 @@ import asyncpg
 
 from db import admin_sql
 from db.queries import audit_chain as q
+from db.queries import audit_partitions as q_partitions
 from rules.audit_chain import GENESIS, SERVICE_CHAIN, Break, Walk, parse_head
 
 PREFETCH = 5000
@@ -29,6 +30,7 @@ PREFETCH = 5000
 class Report:
     chains: int = 0
     links: int = 0
+    retained: int = 0  # rows dropped by retention (whole partitions), not checked
     breaks: list[Break] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -103,6 +105,10 @@ async def _verify(conn: asyncpg.Connection, org: str | None, from_id: int | None
         else:
             say(f"intact {label}: {walk.count} link(s) checked, head {walk.seq} "
                 f"{walk.previous.hex()}")
+        if walk.retained:
+            report.retained += walk.retained
+            say(f"retention {label}: {walk.retained} row(s) dropped with their partitions "
+                f"(links before {walk.first} not checked)")
     for chain, heads in published.items():
         if chain not in names and wanted(chain) and heads:
             first = min(heads)
@@ -131,7 +137,13 @@ async def _walk(conn: asyncpg.Connection, chain: asyncpg.Record, from_id: int | 
                 walk = Walk(name, GENESIS, 0)
                 walk.fail(start - 1, None, "link missing")
                 return walk
+    # Retention dropped the chain's oldest partitions: the check starts after the last
+    # dropped link, from the hash recorded for it (links before it are not "rows gone").
+    cut = await q_partitions.retained(conn, name)
+    if cut is not None and start <= cut[0]:
+        start, previous = cut[0] + 1, cut[1]
     walk = Walk(name, previous, start - 1)
+    walk.retained = cut[2] if cut is not None else 0
     erased = await q.erasures(conn, name)
     cursor = await q.links(conn, name, start)
     # The server reads the next page while this one is hashed.

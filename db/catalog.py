@@ -24,9 +24,11 @@ async def relation_count(conn: asyncpg.Connection) -> int:
 
 
 async def user_tables(conn: asyncpg.Connection) -> list[str]:
+    """Tables of the public schema; a partitioned table once (its partitions are in it)."""
     rows = await conn.fetch("""SELECT c.relname FROM pg_class c
                                WHERE c.relnamespace = 'public'::regnamespace
-                                 AND c.relkind IN ('r', 'p') ORDER BY c.relname""")
+                                 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+                               ORDER BY c.relname""")
     return [r["relname"] for r in rows]
 
 

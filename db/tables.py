@@ -88,6 +88,7 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "audit_chain_links": TableInfo(_INTERNAL),
     "audit_chain_heads": TableInfo(_INTERNAL),
     "audit_erasures": TableInfo(_INTERNAL),
+    "audit_retention": TableInfo(_INTERNAL),
 })
 
 

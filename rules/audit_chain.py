@@ -115,6 +115,8 @@ class Walk:
         self.previous = previous
         self.seq = seq
         self.count = 0
+        self.first = seq + 1  # the first link checked
+        self.retained = 0  # rows before it dropped by retention (whole partitions)
         self.broken: Break | None = None
 
     def add(self, seq: int, audit_id: int, stored: bytes, row: Mapping[str, Any] | None,

@@ -74,6 +74,16 @@ def _empty_is_none(value: Any) -> Any:
     return value or None
 
 
+def _months_or_none(value: Any, info: ValidationInfo) -> Any:
+    """Unset or empty: None; else a whole number of months, at least one."""
+    if value is None or value == "":
+        return None
+    number = _integer(value, info)
+    if number < 1:
+        raise ValueError(f"{_name(info)} must be at least 1 month, got {number}")
+    return number
+
+
 def _empty_is_default(value: Any) -> Any:
     if value == "":
         raise PydanticUseDefault()
@@ -330,6 +340,13 @@ class Settings(ProcessTuning):
     # Seconds between publications of the audit chain's heads (audit log, DATA_DIR/audit-heads).
     audit_head_every: Annotated[float, _at_least(1, " seconds")] = Field(
         3600.0, validation_alias="AUDIT_HEAD_EVERY")
+    # Months of audit log kept (whole monthly partitions older than that are exported, when
+    # AUDIT_EXPORT_DIR is set, then dropped by the change leader); unset: keep everything.
+    audit_retention_months: Annotated[int | None, BeforeValidator(_months_or_none)] = Field(
+        None, validation_alias="AUDIT_RETENTION_MONTHS")
+    # Where a partition's rows go (OCSF JSON lines, audit-YYYYMM.jsonl) before it is dropped.
+    audit_export_dir: Annotated[Path | None, BeforeValidator(_empty_is_none)] = Field(
+        None, validation_alias="AUDIT_EXPORT_DIR")
     # Read from TRUSTED_PROXIES (SHARED_VARIABLES).
     trusted_networks: Networks = Field((), repr=False)
     # Who may read /metrics and the detail of /health/ready (operators, not users).

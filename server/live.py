@@ -68,7 +68,9 @@ def setup_realtime(app: web.Application) -> None:
     leader = Leader(LeaderConfig(dsn=settings.database_url or "", mode=settings.realtime_mode,
                                  stall_after=settings.leader_stall_after,
                                  heads_dir=settings.data_dir / "audit-heads",
-                                 head_every=settings.audit_head_every),
+                                 head_every=settings.audit_head_every,
+                                 retention_months=settings.audit_retention_months,
+                                 export_dir=settings.audit_export_dir),
                     publish, invalidate_events, app[PROMETHEUS].delivery_lag.observe)
     app[HUB], app[LEADER] = hub, leader
     app[SOCKET_OWNER] = hub.socket_owner
@@ -86,7 +88,12 @@ def setup_realtime(app: web.Application) -> None:
                 "fpm_realtime_rows_failed_total": float(leader.feed.failures.count),
                 "fpm_realtime_resync_rows_failed_total": float(handlers.failures.count),
                 # Audit rows this worker's leader linked into the hash chain.
-                "fpm_audit_chain_linked_total": float(leader.chainer.stats.linked)}
+                "fpm_audit_chain_linked_total": float(leader.chainer.stats.linked),
+                # The audit log's monthly partitions this worker's leader created ahead,
+                # and dropped (with their rows) for AUDIT_RETENTION_MONTHS.
+                "fpm_audit_partitions_created_total": float(leader.partitions.stats.created),
+                "fpm_audit_partitions_dropped_total": float(leader.partitions.stats.dropped),
+                "fpm_audit_rows_retired_total": float(leader.partitions.stats.rows_dropped)}
 
     app[REALTIME_STATUS] = status
     app[REALTIME_METRICS] = metrics

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from db.schema import metadata
+from db.schema import include_name, metadata
 
 # Two workers starting at once must not both migrate: the second waits, then finds nothing to do.
 MIGRATION_LOCK = 7_201_014
@@ -60,6 +60,7 @@ def _run(connection: Connection) -> None:
         context.configure(
             connection=connection,
             target_metadata=metadata,
+            include_name=include_name,
             transaction_per_migration=True,
             compare_server_default=False,
             on_version_apply=_record_step,

@@ -59,19 +59,22 @@ async def operator_list(conn: asyncpg.Connection, *, system_only: bool, since: A
 
 
 # The export's rows: ids as text, time in epoch milliseconds, details as JSON text.
-_EXPORT = """
-SELECT a.id, a.txid::text::bigint AS txid, a.org_id::text AS org_id,
-       a.project_id::text AS project_id, a.table_name, a.record_id::text AS record_id,
-       a.action, a.changed_fields, a.user_id::text AS user_id, a.request_id,
-       host(a.ip) AS ip, a.user_agent, a.details::text AS details, a.bulk,
-       (extract(epoch FROM a.at) * 1000)::bigint AS at_ms
+EXPORT_COLUMNS = """
+a.id, a.txid::text::bigint AS txid, a.org_id::text AS org_id,
+a.project_id::text AS project_id, a.table_name, a.record_id::text AS record_id,
+a.action, a.changed_fields, a.user_id::text AS user_id, a.request_id,
+host(a.ip) AS ip, a.user_agent, a.details::text AS details, a.bulk,
+(extract(epoch FROM a.at) * 1000)::bigint AS at_ms
+"""
+_EXPORT = f"""
+SELECT {EXPORT_COLUMNS}
 FROM audit_logs a
 WHERE (a.txid, a.id) > ($1::text::xid8, $2::bigint)
   AND a.txid < pg_snapshot_xmin(pg_current_snapshot())
   AND a.at >= coalesce($3::timestamptz, '-infinity')
 ORDER BY a.txid, a.id
 LIMIT $4
-"""
+"""  # noqa: S608 - EXPORT_COLUMNS
 
 
 def export_cursor(conn: asyncpg.Connection, after: tuple[int, int], since: Any,

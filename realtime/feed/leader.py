@@ -28,6 +28,7 @@ from db.queries import changes as q
 from db.queries.events import record_event
 from realtime.feed.chain import Chainer
 from realtime.feed.cursor import ReadPosition, Snapshot
+from realtime.feed.partitions import PartitionKeeper
 from realtime.feed.rows import Emit, Feed, Invalidate, ObserveLag, no_invalidation
 
 log = logging.getLogger("formula_pm.realtime.leader")
@@ -70,6 +71,14 @@ class LeaderConfig:
     chain_every: float = 0.2
     heads_dir: Path | None = None
     head_every: float = 3600.0
+    # The audit log's monthly partitions (realtime/feed/partitions.py): created
+    # `partitions_ahead` months ahead and, with `retention_months`, the older ones exported
+    # to `export_dir` (when set) and dropped; looked after every `partitions_every` seconds.
+    partitions: bool = True
+    partitions_ahead: int = 2
+    partitions_every: float = 3600.0
+    retention_months: int | None = None
+    export_dir: Path | None = None
     name: str = field(default_factory=default_name)
 
 
@@ -109,6 +118,8 @@ class Leader:
         self.config = config
         self.feed = Feed(emit, invalidate, config.batch, observe_lag)
         self.chainer = Chainer(heads_dir=config.heads_dir, head_every=config.head_every)
+        self.partitions = PartitionKeeper(config.partitions_ahead, config.retention_months,
+                                          config.export_dir, config.partitions_every)
         self.role = "follower"
         self.connected = False
         self.position: ReadPosition | None = None
@@ -120,6 +131,7 @@ class Leader:
         # (pid, backend_start) of our own backend left behind on a stalled connection: it
         # may still hold the lock, and only we know it is dead. Ended on the next connection.
         self._abandoned: tuple[int, Any] | None = None
+        self._keeping: asyncio.Task[None] | None = None  # the partitions' upkeep, if running
 
     @property
     def probe_timeout(self) -> float:
@@ -164,6 +176,8 @@ class Leader:
             raise
         finally:
             self.role, self.connected = "follower", False
+            if self._keeping is not None and not self._keeping.done():
+                self._keeping.cancel()
             if stalled:
                 log.warning("change listener connection stalled; abandoning backend %s",
                             self.backend_pid)
@@ -227,6 +241,7 @@ class Leader:
         self.position = self.position.after(snapshot)
         await self._save(conn, snapshot.xmin)
         await self._chain(conn)
+        await self._partitions(conn)
         return snapshot, self.feed.stats.rows - before
 
     async def _chain(self, conn: asyncpg.Connection) -> None:
@@ -243,6 +258,29 @@ class Leader:
         except asyncpg.PostgresError:  # the feed goes on; the chain catches up next time
             chainer.stats.extended_at = time.monotonic() + CHAIN_RETRY
             log.exception("extending the audit chain failed")
+
+    async def _partitions(self, conn: asyncpg.Connection) -> None:
+        """Keep the audit log's partitions when due (every `partitions_every`, and first on
+        becoming leader), on a connection of its own: an export of a month or a lock on
+        the table never holds up the feed or its heartbeat."""
+        keeper = self.partitions
+        if not self.config.partitions or not keeper.due() or (
+                self._keeping is not None and not self._keeping.done()):
+            return
+        keeper.stats.kept_at = time.monotonic()
+        self._keeping = asyncio.create_task(self._keep_partitions())
+
+    async def _keep_partitions(self) -> None:
+        try:
+            conn = await asyncpg.connect(self.config.dsn, server_settings={
+                "application_name": f"{APPLICATION_NAME}-partitions"})
+            try:
+                await act_as_system(conn)
+                await self.partitions.keep(conn)
+            finally:
+                await conn.close()
+        except ERRORS:  # tried again next time; the feed goes on
+            log.exception("keeping the audit partitions failed")
 
     async def _save(self, conn: asyncpg.Connection, horizon: int) -> None:
         """Advance the durable cursor to the horizon (every row below it is out), and
@@ -321,6 +359,7 @@ class Leader:
             "name": self.config.name,
             "events_emitted": stats.emitted, "last_id": stats.last_id,
             "audit_rows_chained": self.chainer.stats.linked,
+            "audit_partitions_dropped": self.partitions.stats.dropped,
             "seconds_since_drain": round(time.monotonic() - stats.drained_at, 3),
         }
 

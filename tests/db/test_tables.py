@@ -58,7 +58,8 @@ async def test_audited_tables_have_the_triggers_and_forced_row_security(
                       EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid
                               AND t.tgname = 'fpm_audit') AS audited
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname = ANY ($1)""",
+               WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
+                 AND c.relname = ANY ($1)""",
             list(TABLES))
     assert len(rows) == len(TABLES)
     assert {r["relname"] for r in rows if r["audited"]} == set(AUDITED_TABLES)

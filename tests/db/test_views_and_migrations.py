@@ -17,7 +17,7 @@ from cli.embedded import with_database
 from cli.seed import seed_demo
 from db.migrate import downgrade, upgrade
 from db.pool import create_pool, system_transaction, transaction
-from db.schema import metadata
+from db.schema import include_name, metadata
 from tests.conftest import World, actor_of
 
 VERSIONS = Path(__file__).parents[2] / "db" / "migrations" / "versions"
@@ -113,7 +113,8 @@ def test_migrations_match_the_schema_module(database_url: str) -> None:
                                                           "postgresql+asyncpg://", 1))
         async with engine.connect() as conn:
             found = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync), metadata))
+                lambda sync: compare_metadata(MigrationContext.configure(
+                    sync, opts={"include_name": include_name}), metadata))
         await engine.dispose()
         return list(found)
 

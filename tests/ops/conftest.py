@@ -61,7 +61,7 @@ async def fingerprint(url: str) -> dict[str, tuple[int, str]]:
     try:
         tables = [r["relname"] for r in await conn.fetch(
             "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace "
-            "AND relkind = 'r' ORDER BY relname")]
+            "AND relkind IN ('r', 'p') AND NOT relispartition ORDER BY relname")]
         out = {}
         for table in tables:
             row = await conn.fetchrow(  # the table names come from the catalog
