@@ -415,3 +415,129 @@ async def test_the_page_refreshes_its_token_before_it_expires(
     finally:
         await _close_pages(browser)
         server.stop()
+
+
+def _sheet_pdf(path: Path) -> int:
+    """A one-page PDF (a noisy scan) of about a megabyte, enough for the upload to take a while
+    under the throttle below, small enough to thumbnail at once."""
+    import random
+
+    from PIL import Image
+
+    noise = random.Random(22).randbytes(1100 * 800 * 3)
+    Image.frombytes("RGB", (1100, 800), noise).save(path, "PDF", quality=95)
+    return path.stat().st_size
+
+
+async def _api(url: str, user: dict[str, Any], method: str, path: str,
+               body: dict[str, Any] | None = None) -> Any:
+    async with aiohttp.ClientSession() as http:
+        signin = await http.post(f"{url}/api/v1/auth/login",
+                                 json={"email": user["email"], "password": PASSWORD})
+        token = (await signin.json())["access_token"]
+        async with http.request(method, f"{url}/api/v1{path}", json=body,
+                                headers={"Authorization": f"Bearer {token}"}) as answer:
+            assert answer.status < 300, await answer.text()
+            return await answer.json()
+
+
+async def test_a_revision_uploaded_in_the_browser_is_published_by_another_user_live(
+    browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World,
+    tmp_path: Path, artifacts_dir: Path,
+) -> None:
+    site = await _site(world, pool)
+    pdf = tmp_path / "A-101 Ground Floor Plan P02.pdf"
+    size = _sheet_pdf(pdf)
+    assert size > 800_000
+    server = Worker(settings, tmp_path)
+    server.start()
+    try:
+        await server.ready()
+        drawing = await _api(server.url, site.designer, "POST",
+                             f"/projects/{site.project}/drawings",
+                             {"number": "A-101", "title": "Ground Floor Plan"})
+        p01 = await _api(server.url, site.designer, "POST", f"/drawings/{drawing['id']}/revisions",
+                         {"revision": "P01"})
+        await _api(server.url, site.pm, "POST", f"/drawing-revisions/{p01['id']}/publish")
+
+        errors: list[str] = []
+        designer = await _sign_in(browser, server.url, site.designer, site.project, DESKTOP,
+                                  errors)
+        manager = await _sign_in(browser, server.url, site.pm, site.project, PHONE, errors)
+        sheet = _row(designer, "register", drawing["id"])
+        await expect(sheet).to_contain_text("A-101 · Ground Floor Plan")
+        await expect(sheet.locator(".current-rev")).to_contain_text("P01")
+        await expect(designer.locator("#register-count")).to_have_text("1 of 1 current")
+
+        # The designer issues P02 with its PDF: progress as the bytes go, then the thumbnail.
+        await sheet.locator(".sheet-head").click()
+        revisions = designer.locator(f"#revisions-{drawing['id']}")
+        await expect(revisions.locator(f'li[data-id="{p01["id"]}"]')).to_have_attribute(
+            "data-mark", "current")
+        await expect(designer.locator("#issue-revision")).to_have_value("P02")
+        assert await designer.locator(".publish").count() == 0   # designers never publish
+        await designer.set_input_files("#issue-file", str(pdf))
+        cdp = await designer.context.new_cdp_session(designer)
+        await cdp.send("Network.enable")
+        await cdp.send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 0, "downloadThroughput": -1,
+            "uploadThroughput": size // 3})   # about three seconds
+        await designer.click("#issue-form button[type=submit]")
+        seen: list[int] = []
+        progress = designer.locator("#upload-progress")
+        await expect(progress).to_be_visible()
+        for _ in range(400):
+            if await progress.count() == 0:
+                break
+            value = int(float(await progress.get_attribute("value") or 0))
+            seen.append(value)
+            if value >= size:
+                break
+            await designer.wait_for_timeout(25)
+        await cdp.send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        assert any(0 < v < size for v in seen), f"no progress between 0 and {size}: {seen[:20]}"
+        assert seen == sorted(seen)
+        await expect(designer.locator("#upload-status")).to_contain_text(
+            "Uploaded A-101 Ground Floor Plan P02.pdf", timeout=15_000)
+        p02 = revisions.locator("li.revision").first
+        await expect(p02).to_contain_text("P02")
+        await expect(p02).to_have_attribute("data-mark", "unpublished")
+        thumb = p02.locator("img.thumb")
+        await expect(thumb).to_be_visible(timeout=20_000)
+        assert await thumb.evaluate("img => img.complete && img.naturalWidth") == 400
+        await designer.screenshot(path=str(artifacts_dir / "console-register-upload.png"),
+                                  full_page=True)
+
+        # The manager's page got the new revision live; they publish it there.
+        p02_id = await p02.get_attribute("data-id")
+        other = _row(manager, "register", drawing["id"])
+        await other.locator(".sheet-head").click()
+        publish = manager.locator(f'#revisions-{drawing["id"]} li[data-id="{p02_id}"] .publish')
+        await expect(publish).to_have_text("Publish P02", timeout=10_000)
+        await publish.click()
+        await expect(other.locator(".current-rev")).to_contain_text("P02", timeout=10_000)
+
+        # The designer's register follows without a reload: P01 superseded, P02 current,
+        # and the sheet's thumbnail is now P02's.
+        await expect(revisions.locator(f'li[data-id="{p01["id"]}"]')).to_have_attribute(
+            "data-mark", "superseded", timeout=10_000)
+        await expect(revisions.locator(f'li[data-id="{p01["id"]}"]')).to_contain_text(
+            "Superseded")
+        await expect(revisions.locator(f'li[data-id="{p02_id}"]')).to_have_attribute(
+            "data-mark", "current")
+        await expect(sheet.locator(".current-rev")).to_contain_text("P02")
+        await expect(sheet.locator(".sheet-head img.thumb")).to_be_visible(timeout=10_000)
+        await expect(designer.locator("#feed")).to_contain_text("Murat Kaya published revision P02")
+        assert await pool.fetchval("SELECT count(*) FROM drawing_revisions WHERE drawing_id = $1 "
+                                   "AND is_current", drawing["id"]) == 1
+        await designer.screenshot(path=str(artifacts_dir / "console-register-live.png"),
+                                  full_page=True)
+        if os.environ.get("FPM_UPDATE_SCREENSHOTS") == "1":
+            await sheet.scroll_into_view_if_needed()
+            await designer.screenshot(path=str(DOCS / "console-register.png"))
+        await _fits_a_phone(manager)
+        assert errors == []
+    finally:
+        await _close_pages(browser)
+        server.stop()
