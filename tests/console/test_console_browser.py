@@ -8,8 +8,12 @@ selected (the form must follow the selection: it once kept the first task's stat
 sentence in its feed; drawing actions follow the selected drawing; the summary chart is
 drawn; sign-out ends the session on the server. A second scenario stops the server while a
 change is made through another worker, and the page reconnects and resyncs it; a stale edit
-shows a conflict. Screenshots go to tests/artifacts/ (not committed); with
-FPM_UPDATE_SCREENSHOTS=1 the two widths are also written to docs/console-*.png.
+shows a conflict. The drawing register, on both storage backends: a designer uploads a PDF
+for a new revision (progress under a throttled upload, then its thumbnail), a project
+manager in another browser publishes it, and the designer's register marks the old revision
+superseded without a reload; the client then reads the current set. Screenshots go to
+tests/artifacts/ (not committed); with FPM_UPDATE_SCREENSHOTS=1 the two widths and the
+register are also written to docs/console-*.png.
 """
 
 from __future__ import annotations
@@ -441,10 +445,23 @@ async def _api(url: str, user: dict[str, Any], method: str, path: str,
             return await answer.json()
 
 
+@pytest.mark.parametrize("backend", ["file", "s3"])
 async def test_a_revision_uploaded_in_the_browser_is_published_by_another_user_live(
     browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World,
-    tmp_path: Path, artifacts_dir: Path,
+    tmp_path: Path, artifacts_dir: Path, backend: str, request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """file://: the browser PUTs the bytes to the API; S3: it POSTs the presigned form
+    straight to the bucket (SeaweedFS answers CORS), and thumbnails come from the bucket."""
+    if backend == "s3":
+        from tests.storage.s3_server import ACCESS_KEY, BUCKET, REGION, SECRET_KEY
+
+        bucket = request.getfixturevalue("s3_server")
+        for name, value in {"STORAGE_URL": f"s3://{BUCKET}/console-{tmp_path.name}",
+                            "S3_ENDPOINT_URL": bucket.endpoint_url, "S3_REGION": REGION,
+                            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+                            "AWS_SECRET_ACCESS_KEY": SECRET_KEY}.items():
+            monkeypatch.setenv(name, value)
     site = await _site(world, pool)
     pdf = tmp_path / "A-101 Ground Floor Plan P02.pdf"
     size = _sheet_pdf(pdf)
@@ -482,6 +499,9 @@ async def test_a_revision_uploaded_in_the_browser_is_published_by_another_user_l
         await cdp.send("Network.emulateNetworkConditions", {
             "offline": False, "latency": 0, "downloadThroughput": -1,
             "uploadThroughput": size // 3})   # about three seconds
+        writes: list[str] = []
+        designer.on("request", lambda r: writes.append(f"{r.method} {r.url}")
+                    if r.method in ("PUT", "POST") else None)
         await designer.click("#issue-form button[type=submit]")
         seen: list[int] = []
         progress = designer.locator("#upload-progress")
@@ -506,7 +526,15 @@ async def test_a_revision_uploaded_in_the_browser_is_published_by_another_user_l
         thumb = p02.locator("img.thumb")
         await expect(thumb).to_be_visible(timeout=20_000)
         assert await thumb.evaluate("img => img.complete && img.naturalWidth") == 400
-        await designer.screenshot(path=str(artifacts_dir / "console-register-upload.png"),
+        source = await thumb.get_attribute("src") or ""
+        if backend == "s3":   # the bytes went to the bucket, and the thumbnail comes from it
+            assert f"POST {bucket.endpoint_url}/{BUCKET}" in writes, writes
+            assert not any("/content" in w for w in writes), writes
+            assert source.startswith(bucket.endpoint_url)
+        else:
+            assert any(w.startswith("PUT ") and w.endswith("/content") for w in writes), writes
+            assert source.startswith("data:image/webp;base64,")
+        await designer.screenshot(path=str(artifacts_dir / f"console-register-{backend}.png"),
                                   full_page=True)
 
         # The manager's page got the new revision live; they publish it there.
@@ -531,12 +559,21 @@ async def test_a_revision_uploaded_in_the_browser_is_published_by_another_user_l
         await expect(designer.locator("#feed")).to_contain_text("Murat Kaya published revision P02")
         assert await pool.fetchval("SELECT count(*) FROM drawing_revisions WHERE drawing_id = $1 "
                                    "AND is_current", drawing["id"]) == 1
-        await designer.screenshot(path=str(artifacts_dir / "console-register-live.png"),
+        await designer.screenshot(path=str(artifacts_dir / f"console-register-{backend}-live.png"),
                                   full_page=True)
-        if os.environ.get("FPM_UPDATE_SCREENSHOTS") == "1":
-            await sheet.scroll_into_view_if_needed()
-            await designer.screenshot(path=str(DOCS / "console-register.png"))
+        if os.environ.get("FPM_UPDATE_SCREENSHOTS") == "1" and backend == "file":
+            await designer.locator("#register-section").screenshot(
+                path=str(DOCS / "console-register.png"))
         await _fits_a_phone(manager)
+
+        # The client reads the current set: published revisions only, the sheet's
+        # thumbnail, no upload form and no Publish.
+        reader = await _sign_in(browser, server.url, site.client, site.project, PHONE, errors)
+        theirs = _row(reader, "register", drawing["id"])
+        await expect(theirs.locator(".sheet-head img.thumb")).to_be_visible(timeout=10_000)
+        await theirs.locator(".sheet-head").click()
+        await expect(reader.locator(f'#revisions-{drawing["id"]} li')).to_have_count(2)
+        assert await reader.locator("#issue-form, .publish").count() == 0
         assert errors == []
     finally:
         await _close_pages(browser)
