@@ -578,3 +578,44 @@ async def test_a_revision_uploaded_in_the_browser_is_published_by_another_user_l
     finally:
         await _close_pages(browser)
         server.stop()
+
+
+async def test_a_large_sheet_goes_up_in_parts_from_the_browser(
+    browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World, tmp_path: Path,
+) -> None:
+    """Over 32 MiB the page sends byte ranges (file://: PUTs to …/content with a
+    Content-Range), and the file is complete and ready at the end."""
+    site = await _site(world, pool)
+    pdf = tmp_path / "A-500 Site Plan C01.pdf"
+    filler = os.urandom(33 * 1024 * 1024)
+    pdf.write_bytes(b"%PDF-1.4\n%" + filler + b"\n%%EOF\n")
+    server = Worker(settings, tmp_path)
+    server.start()
+    try:
+        await server.ready()
+        drawing = await _api(server.url, site.pm, "POST", f"/projects/{site.project}/drawings",
+                             {"number": "A-500", "title": "Site Plan"})
+        errors: list[str] = []
+        page = await _sign_in(browser, server.url, site.pm, site.project, DESKTOP, errors)
+        ranges: list[str] = []
+        page.on("request", lambda r: ranges.append(r.headers.get("content-range", ""))
+                if r.method == "PUT" else None)
+        await _row(page, "register", drawing["id"]).locator(".sheet-head").click()
+        await page.fill("#issue-revision", "C01")
+        await page.set_input_files("#issue-file", str(pdf))
+        await page.click("#issue-form button[type=submit]")
+        await expect(page.locator("#upload-status")).to_contain_text(
+            "Uploaded A-500 Site Plan C01.pdf", timeout=60_000)
+        size = pdf.stat().st_size
+        assert len(ranges) == 5 and ranges[0] == f"bytes 0-{8 * 1024 * 1024 - 1}/{size}", ranges
+        assert ranges[-1].endswith(f"-{size - 1}/{size}")
+        row = await pool.fetchrow("SELECT status, size, sha256 FROM attachments "
+                                  "WHERE file_name = $1", pdf.name)
+        assert row["status"] == "ready" and row["size"] == size
+        revision = page.locator(f'#revisions-{drawing["id"]} li.revision').first
+        await expect(revision).to_contain_text("C01")
+        await expect(revision.locator(".publish")).to_have_text("Publish C01")
+        assert errors == []
+    finally:
+        await _close_pages(browser)
+        server.stop()
