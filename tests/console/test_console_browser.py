@@ -19,6 +19,7 @@ register are also written to docs/console-*.png.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -584,7 +585,8 @@ async def test_a_large_sheet_goes_up_in_parts_from_the_browser(
     browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World, tmp_path: Path,
 ) -> None:
     """Over 32 MiB the page sends byte ranges (file://: PUTs to …/content with a
-    Content-Range), and the file is complete and ready at the end."""
+    Content-Range). A dropped connection fails the upload; sent again, the file goes to the
+    revision already issued and only the missing parts are sent; then it is ready."""
     site = await _site(world, pool)
     pdf = tmp_path / "A-500 Site Plan C01.pdf"
     filler = os.urandom(33 * 1024 * 1024)
@@ -600,18 +602,38 @@ async def test_a_large_sheet_goes_up_in_parts_from_the_browser(
         ranges: list[str] = []
         page.on("request", lambda r: ranges.append(r.headers.get("content-range", ""))
                 if r.method == "PUT" else None)
+        puts = 0
+
+        async def drop_the_second(route: Route) -> None:
+            nonlocal puts
+            puts += 1
+            if puts == 2:
+                await route.abort("connectionreset")
+            else:
+                await route.continue_()
+
+        await page.route("**/api/v1/attachments/*/content", drop_the_second)
         await _row(page, "register", drawing["id"]).locator(".sheet-head").click()
         await page.fill("#issue-revision", "C01")
         await page.set_input_files("#issue-file", str(pdf))
         await page.click("#issue-form button[type=submit]")
         await expect(page.locator("#upload-status")).to_contain_text(
+            "Not uploaded: The upload was interrupted", timeout=60_000)
+        await expect(page.locator("#issue-revision")).to_have_value("C01")
+        await page.click("#issue-form button[type=submit]")   # the same file, again
+        await expect(page.locator("#upload-status")).to_contain_text(
             "Uploaded A-500 Site Plan C01.pdf", timeout=60_000)
-        size = pdf.stat().st_size
-        assert len(ranges) == 5 and ranges[0] == f"bytes 0-{8 * 1024 * 1024 - 1}/{size}", ranges
+        size, part = pdf.stat().st_size, 8 * 1024 * 1024
+        # Part 1, part 2 dropped; then parts 2 to 5 only.
+        assert len(ranges) == 6 and ranges[0] == f"bytes 0-{part - 1}/{size}", ranges
+        assert ranges[1] == ranges[2] == f"bytes {part}-{2 * part - 1}/{size}", ranges
         assert ranges[-1].endswith(f"-{size - 1}/{size}")
-        row = await pool.fetchrow("SELECT status, size, sha256 FROM attachments "
-                                  "WHERE file_name = $1", pdf.name)
-        assert row["status"] == "ready" and row["size"] == size
+        assert await pool.fetchval("SELECT count(*) FROM drawing_revisions "
+                                   "WHERE drawing_id = $1", drawing["id"]) == 1
+        rows = await pool.fetch("SELECT status, size, sha256 FROM attachments "
+                                "WHERE file_name = $1 AND status = 'ready'", pdf.name)
+        assert [(r["size"], r["sha256"]) for r in rows] == [
+            (size, hashlib.sha256(pdf.read_bytes()).hexdigest())]
         revision = page.locator(f'#revisions-{drawing["id"]} li.revision').first
         await expect(revision).to_contain_text("C01")
         await expect(revision.locator(".publish")).to_have_text("Publish C01")

@@ -5,7 +5,7 @@ import {useState} from "../vendor/preact-hooks.mjs";
 import {nameOf} from "./data.js";
 import {html} from "./html.js";
 import {bytes, shortDate} from "./labels.js";
-import {clearUpload, issueRevision, openDrawing, publish} from "./register.js";
+import {issueRevision, openDrawing, publish} from "./register.js";
 
 const ACCEPT = ".pdf,.png,.jpg,.jpeg,.webp,.heic,.dwg,.dxf,.ifc";
 
@@ -75,22 +75,20 @@ function Progress({upload}) {
 
 function IssueForm({drawing, upload}) {
   const revisions = drawing.revisions || [];
-  const [code, setCode] = useState(nextCode(revisions));
+  // A failed upload is retried into the revision it created (its code stays in the form).
+  const failed = upload && upload.phase === "failed" && upload.revision;
+  const [code, setCode] = useState(failed ? upload.revision.revision : nextCode(revisions));
   const [file, setFile] = useState(null);
   const busy = upload && (upload.phase === "revision" || upload.phase === "upload");
   const submit = async (event) => {
     event.preventDefault();
-    const form = event.currentTarget;
-    if (await issueRevision(drawing, code.trim().toUpperCase(), file)) {
-      form.reset();
-      setFile(null);
-    }
+    await issueRevision(drawing, code.trim().toUpperCase(), file);  // done: a fresh form
   };
   return html`<form id="issue-form" class="inline-form" onSubmit=${submit}>
     <label for="issue-revision">New revision of ${drawing.number}</label>
     <div class="form-row">
       <input id="issue-revision" required maxlength="6" placeholder="P02" value=${code}
-             onInput=${(e) => { setCode(e.currentTarget.value); clearUpload(drawing.id); }}/>
+             onInput=${(e) => setCode(e.currentTarget.value)}/>
     </div>
     <label for="issue-file">Its file (PDF, image or CAD)</label>
     <input id="issue-file" type="file" accept=${ACCEPT} required
@@ -100,6 +98,11 @@ function IssueForm({drawing, upload}) {
     </button>
     <${Progress} upload=${upload}/>
   </form>`;
+}
+
+/** A fresh form (the next code, no file) once an upload is done; kept through a failure. */
+function formKey(drawing, upload) {
+  return `${drawing.id}:${(upload && upload.done) || 0}`;
 }
 
 function Sheet({state, drawing, open, canIssue, canPublish}) {
@@ -121,8 +124,8 @@ function Sheet({state, drawing, open, canIssue, canPublish}) {
             revision=${r} canPublish=${canPublish} now=${state.now}/>`)}
       </ol>
       ${revisions.length === 0 && html`<p class="note">No revision issued yet.</p>`}
-      ${canIssue && html`<${IssueForm} key=${`${drawing.id}:${revisions.length}`} drawing=${drawing}
-                                       upload=${state.uploads.get(drawing.id)}/>`}
+      ${canIssue && html`<${IssueForm} key=${formKey(drawing, state.uploads.get(drawing.id))}
+                                       drawing=${drawing} upload=${state.uploads.get(drawing.id)}/>`}
     </div>`}
   </li>`;
 }

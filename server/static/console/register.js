@@ -4,7 +4,7 @@
 import {api, ApiError, fetchAll, requestId} from "./api.js";
 import {newRequest} from "./data.js";
 import {getState, say, toast, update} from "./store.js";
-import {thumbnailUrl, uploadFile} from "./uploads.js";
+import {resumable, thumbnailUrl, uploadFile} from "./uploads.js";
 
 export const REGISTER_EVENTS = new Set(["drawing", "drawing_revision", "attachment"]);
 const THUMB_TRIES = 8;          // a thumbnail is rendered in the background: look again
@@ -115,18 +115,26 @@ function uploading(drawingId, patch) {
 export async function issueRevision(drawing, code, file) {
   say(null, "");
   const rid = newRequest(requestId());
-  uploading(drawing.id, {name: file.name, loaded: 0, total: file.size, phase: "revision", error: ""});
+  // After a failed upload the revision exists already: the file goes to it on a retry.
+  const last = getState().uploads.get(drawing.id);
+  const retry = last && last.phase === "failed" && last.revision && last.revision.revision === code
+    ? last.revision : null;
+  uploading(drawing.id, {name: file.name, loaded: 0, total: file.size, phase: "revision", error: "",
+                        attachment: null});
   try {
-    const revision = await api(`/drawings/${drawing.id}/revisions`, {
+    const revision = retry || await api(`/drawings/${drawing.id}/revisions`, {
       method: "POST", rid, body: {revision: code, file_name: file.name}});
-    uploading(drawing.id, {phase: "upload", revisionId: revision.id});
+    uploading(drawing.id, {phase: "upload", revision});
     const progress = (loaded, total) => uploading(drawing.id, {loaded, total});
-    const done = await uploadFile({projectId: drawing.project_id, entityType: "drawing_revision",
-                                   entityId: revision.id, file, progress, rid});
-    uploading(drawing.id, {phase: "done"});
+    const resume = retry && resumable(last.attachment, file) ? last.attachment : null;
+    const done = await uploadFile({
+      projectId: drawing.project_id, entityType: "drawing_revision", entityId: revision.id,
+      file, progress, rid, resume, declared: (attachment) => uploading(drawing.id, {attachment})});
     update((s) => ({files: new Map(s.files).set(revision.id, done)}));
     thumbnailOf(done);
     await rereadDrawing(drawing.id);
+    // After the reread (the next code follows it); `done` counts this drawing's uploads.
+    uploading(drawing.id, {phase: "done", done: ((last && last.done) || 0) + 1});
     toast(`${drawing.number} ${revision.revision} uploaded — unpublished until a project manager publishes it`);
     return true;
   } catch (error) {
@@ -135,10 +143,6 @@ export async function issueRevision(drawing, code, file) {
     await rereadDrawing(drawing.id);
     return false;
   }
-}
-
-export function clearUpload(drawingId) {
-  uploading(drawingId, null);
 }
 
 export async function publish(revision) {

@@ -87,12 +87,22 @@ async function putParts(id, upload, file, progress) {
   }
 }
 
+/** Whether an upload in parts that failed can go on with this file (the parts stored so
+ * far are kept: only the missing ones are sent). */
+export function resumable(created, file) {
+  return Boolean(created) && created.upload.method === "parts"
+    && created.file_name === file.name && created.size === file.size;
+}
+
 /** Declare, send and complete one file of a record; the ready attachment. `progress` is
- * told (bytes sent, bytes in all) as the bytes go. */
-export async function uploadFile({projectId, entityType, entityId, file, progress, rid}) {
-  const created = await api("/attachments", {method: "POST", rid, body: {
+ * told (bytes sent, bytes in all) as the bytes go; `declared` is told the declaration (to
+ * resume it: pass it back as `resume`). */
+export async function uploadFile({projectId, entityType, entityId, file, progress, rid,
+                                  resume = null, declared = () => {}}) {
+  const created = resume || await api("/attachments", {method: "POST", rid, body: {
     project_id: projectId, entity_type: entityType, entity_id: entityId,
     file_name: file.name, content_type: file.type || "", size: file.size}});
+  declared(created);
   const report = (loaded) => progress(Math.min(loaded, file.size), file.size);
   report(0);
   const upload = created.upload;
