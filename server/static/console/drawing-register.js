@@ -118,7 +118,8 @@ function Sheet({state, drawing, open, canIssue, canPublish}) {
         : html`<span class="badge">Not published</span>`}</span>
       <span class="item-meta">${[drawing.discipline_name, drawing.drawing_set].filter(Boolean).join(" · ")}</span>
     </button>
-    ${open && html`<div class="sheet-body">
+    ${open && !drawing.revisions && html`<p class="note sheet-body">Reading the revisions…</p>`}
+    ${open && drawing.revisions && html`<div class="sheet-body">
       <ol class="revisions" id=${`revisions-${drawing.id}`} aria-label=${`Revisions of ${drawing.number}`}>
         ${revisions.slice().reverse().map((r) => html`<${Revision} key=${r.id} state=${state}
             revision=${r} canPublish=${canPublish} now=${state.now}/>`)}
