@@ -17,6 +17,7 @@ from aiohttp import web
 
 from files.sniff import HEAD_SIZE, Reason, Refusal, Sniffed, sniff, sniff_file
 from files.types import BY_EXTENSION, UNSPECIFIC_MIMES, FileType, extension_of, normalise_mime
+from server.http import answer_headers
 from storage.backend import MULTIPART_THRESHOLD, MultipartUpload, Storage
 from storage.disposition import content_disposition
 from storage.errors import IncompleteUpload, NotStored
@@ -172,6 +173,7 @@ async def stream_file(request: web.Request, storage: Storage, key: str, *, file_
         **DOWNLOAD_HEADERS})
     if size is not None:
         response.content_length = size
+    answer_headers(request, response)  # prepared here: the headers middleware comes too late
     await response.prepare(request)
     async for chunk in chunks:
         await response.write(chunk)

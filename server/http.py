@@ -33,6 +33,8 @@ SECURITY_HEADERS = {
 }
 CORS_METHODS = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID, X-Socket-ID"
+# What a page of another origin may read of an answer (a download's file name included).
+CORS_EXPOSED = "ETag, X-Request-ID, Retry-After, Content-Disposition"
 
 
 # Told of every answer: the request, the status the client got, and the seconds it took.
@@ -106,10 +108,8 @@ async def headers_middleware(request: web.Request, handler: Handler) -> web.Stre
     simply gets no CORS headers. (5) It sends no `Vary: Origin`, so a shared cache could
     hand one origin's Access-Control-Allow-Origin to another. No credentials mode is
     needed: the API authenticates with bearer tokens, never cookies."""
-    origin = request.headers.get("Origin")
-    allowed = origin is not None and origin in request.app[SETTINGS].cors_origins
     preflight = request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
-    if preflight and allowed:
+    if preflight and _allowed_origin(request):
         response: web.StreamResponse = web.Response(status=204)
         response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
         response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
@@ -117,10 +117,23 @@ async def headers_middleware(request: web.Request, handler: Handler) -> web.Stre
     else:
         response = await handler(request)
     if not response.prepared:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if allowed and origin:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Expose-Headers"] = "ETag, X-Request-ID, Retry-After"
-            response.headers["Vary"] = "Origin"
+        answer_headers(request, response)
     return response
+
+
+def _allowed_origin(request: web.Request) -> str | None:
+    origin = request.headers.get("Origin")
+    return origin if origin is not None and origin in request.app[SETTINGS].cors_origins else None
+
+
+def answer_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """The security headers (those already set win) and, for a configured origin, CORS.
+    The middleware adds them to what a handler returns unprepared; a handler that streams
+    (prepares its answer itself, e.g. a file download) calls this before `prepare`."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    origin = _allowed_origin(request)
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
+        response.headers["Vary"] = "Origin"

@@ -425,9 +425,11 @@ async def download_attachment(request: web.Request) -> web.StreamResponse:
             raise NotFound("No such attachment")
         if row["status"] != "ready":
             raise Conflict("The file has not been uploaded yet", code="not_ready")
-        await record_event(conn, "download", {"file_name": row["file_name"], "size": row["size"]},
-                           org_id=who.org_id, user_id=who.user_id, table="attachments",
-                           record_id=attachment_id, project_id=row["project_id"])
+        if request.method == "GET":  # a HEAD (aiohttp routes it here too) downloads nothing
+            await record_event(conn, "download",
+                               {"file_name": row["file_name"], "size": row["size"]},
+                               org_id=who.org_id, user_id=who.user_id, table="attachments",
+                               record_id=attachment_id, project_id=row["project_id"])
     return await _link_or_stream(request, row["storage_key"], file_name=row["file_name"],
                                  content_type=row["mime_type"] or "application/octet-stream",
                                  size=row["size"], inline=False)

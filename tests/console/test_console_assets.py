@@ -9,7 +9,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from server.routes.console import ASSETS, STATIC
+from server.http import SECURITY_HEADERS
+from server.routes.console import ASSETS, STATIC, page_policy
+from storage.settings import StorageSettings
 
 IMPORT = re.compile(r'''(?:import|export)\s*(?:[^"';]*?\sfrom\s*)?["']([^"']+)["']''')
 MODULES = sorted(p for p in ASSETS
@@ -71,3 +73,22 @@ async def test_assets_are_served_with_their_types_and_nothing_else(
                  "docs/viewer.js", "console/", "vendor/"):
         answer = await client.get(f"/static/{path}")
         assert answer.status == 404, path
+
+
+def test_the_page_may_reach_the_bucket_when_files_live_in_s3() -> None:
+    """Browser uploads go straight to the bucket (presigned POST) and thumbnails come from
+    short-lived links to it: the page's CSP names it, and nothing else, in connect-src and
+    img-src; with file:// the page's policy is the API's own."""
+    assert page_policy(StorageSettings()) == SECURITY_HEADERS["Content-Security-Policy"]
+    local = page_policy(StorageSettings(kind="s3", bucket="fpm", addressing_style="path",
+                                        endpoint_url="http://127.0.0.1:8333"))
+    assert "connect-src 'self' ws: wss: http://127.0.0.1:8333;" in local
+    assert "img-src 'self' data: http://127.0.0.1:8333;" in local
+    assert "script-src 'self';" in local and "default-src 'self';" in local
+    aws = page_policy(StorageSettings(kind="s3", bucket="fpm", region="eu-central-1"))
+    assert "https://fpm.s3.eu-central-1.amazonaws.com" in aws.split("connect-src")[1]
+
+
+async def test_the_page_is_served_with_its_policy(client: TestClient[Any, Any]) -> None:
+    page = await client.get("/")
+    assert page.headers["Content-Security-Policy"] == SECURITY_HEADERS["Content-Security-Policy"]

@@ -8,13 +8,18 @@ selected (the form must follow the selection: it once kept the first task's stat
 sentence in its feed; drawing actions follow the selected drawing; the summary chart is
 drawn; sign-out ends the session on the server. A second scenario stops the server while a
 change is made through another worker, and the page reconnects and resyncs it; a stale edit
-shows a conflict. Screenshots go to tests/artifacts/ (not committed); with
-FPM_UPDATE_SCREENSHOTS=1 the two widths are also written to docs/console-*.png.
+shows a conflict. The drawing register, on both storage backends: a designer uploads a PDF
+for a new revision (progress under a throttled upload, then its thumbnail), a project
+manager in another browser publishes it, and the designer's register marks the old revision
+superseded without a reload; the client then reads the current set. Screenshots go to
+tests/artifacts/ (not committed); with FPM_UPDATE_SCREENSHOTS=1 the two widths and the
+register are also written to docs/console-*.png.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -411,6 +416,227 @@ async def test_the_page_refreshes_its_token_before_it_expires(
         await _open(reader, "drawings", site.draft)
         await expect(reader.locator("#drawing-no-action")).to_be_visible()
         await expect(reader.locator("#task-form")).to_have_count(0)
+        assert errors == []
+    finally:
+        await _close_pages(browser)
+        server.stop()
+
+
+def _sheet_pdf(path: Path) -> int:
+    """A one-page PDF (a noisy scan) of about a megabyte, enough for the upload to take a while
+    under the throttle below, small enough to thumbnail at once."""
+    import random
+
+    from PIL import Image
+
+    noise = random.Random(22).randbytes(1100 * 800 * 3)
+    Image.frombytes("RGB", (1100, 800), noise).save(path, "PDF", quality=95)
+    return path.stat().st_size
+
+
+async def _api(url: str, user: dict[str, Any], method: str, path: str,
+               body: dict[str, Any] | None = None) -> Any:
+    async with aiohttp.ClientSession() as http:
+        signin = await http.post(f"{url}/api/v1/auth/login",
+                                 json={"email": user["email"], "password": PASSWORD})
+        token = (await signin.json())["access_token"]
+        async with http.request(method, f"{url}/api/v1{path}", json=body,
+                                headers={"Authorization": f"Bearer {token}"}) as answer:
+            assert answer.status < 300, await answer.text()
+            return await answer.json()
+
+
+@pytest.mark.parametrize("backend", ["file", "s3"])
+async def test_a_revision_uploaded_in_the_browser_is_published_by_another_user_live(
+    browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World,
+    tmp_path: Path, artifacts_dir: Path, backend: str, request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """file://: the browser PUTs the bytes to the API; S3: it POSTs the presigned form
+    straight to the bucket (SeaweedFS answers CORS), and thumbnails come from the bucket."""
+    if backend == "s3":
+        from tests.storage.s3_server import ACCESS_KEY, BUCKET, REGION, SECRET_KEY
+
+        bucket = request.getfixturevalue("s3_server")
+        for name, value in {"STORAGE_URL": f"s3://{BUCKET}/console-{tmp_path.name}",
+                            "S3_ENDPOINT_URL": bucket.endpoint_url, "S3_REGION": REGION,
+                            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+                            "AWS_SECRET_ACCESS_KEY": SECRET_KEY}.items():
+            monkeypatch.setenv(name, value)
+    site = await _site(world, pool)
+    pdf = tmp_path / "A-101 Ground Floor Plan P02.pdf"
+    size = _sheet_pdf(pdf)
+    assert size > 800_000
+    server = Worker(settings, tmp_path)
+    server.start()
+    try:
+        await server.ready()
+        drawing = await _api(server.url, site.designer, "POST",
+                             f"/projects/{site.project}/drawings",
+                             {"number": "A-101", "title": "Ground Floor Plan"})
+        p01 = await _api(server.url, site.designer, "POST", f"/drawings/{drawing['id']}/revisions",
+                         {"revision": "P01"})
+        await _api(server.url, site.pm, "POST", f"/drawing-revisions/{p01['id']}/publish")
+
+        errors: list[str] = []
+        designer = await _sign_in(browser, server.url, site.designer, site.project, DESKTOP,
+                                  errors)
+        manager = await _sign_in(browser, server.url, site.pm, site.project, PHONE, errors)
+        sheet = _row(designer, "register", drawing["id"])
+        await expect(sheet).to_contain_text("A-101 · Ground Floor Plan")
+        await expect(sheet.locator(".current-rev")).to_contain_text("P01")
+        await expect(designer.locator("#register-count")).to_have_text("1 of 1 current")
+
+        # The designer issues P02 with its PDF: progress as the bytes go, then the thumbnail.
+        await sheet.locator(".sheet-head").click()
+        revisions = designer.locator(f"#revisions-{drawing['id']}")
+        await expect(revisions.locator(f'li[data-id="{p01["id"]}"]')).to_have_attribute(
+            "data-mark", "current")
+        await expect(designer.locator("#issue-revision")).to_have_value("P02")
+        assert await designer.locator(".publish").count() == 0   # designers never publish
+        await designer.set_input_files("#issue-file", str(pdf))
+        cdp = await designer.context.new_cdp_session(designer)
+        await cdp.send("Network.enable")
+        await cdp.send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 0, "downloadThroughput": -1,
+            "uploadThroughput": size // 3})   # about three seconds
+        writes: list[str] = []
+        designer.on("request", lambda r: writes.append(f"{r.method} {r.url}")
+                    if r.method in ("PUT", "POST") else None)
+        await designer.click("#issue-form button[type=submit]")
+        seen: list[int] = []
+        progress = designer.locator("#upload-progress")
+        await expect(progress).to_be_visible()
+        for _ in range(400):
+            if await progress.count() == 0:
+                break
+            value = int(float(await progress.get_attribute("value") or 0))
+            seen.append(value)
+            if value >= size:
+                break
+            await designer.wait_for_timeout(25)
+        await cdp.send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        assert any(0 < v < size for v in seen), f"no progress between 0 and {size}: {seen[:20]}"
+        assert seen == sorted(seen)
+        await expect(designer.locator("#upload-status")).to_contain_text(
+            "Uploaded A-101 Ground Floor Plan P02.pdf", timeout=15_000)
+        p02 = revisions.locator("li.revision").first
+        await expect(p02).to_contain_text("P02")
+        await expect(p02).to_have_attribute("data-mark", "unpublished")
+        thumb = p02.locator("img.thumb")
+        await expect(thumb).to_be_visible(timeout=20_000)
+        assert await thumb.evaluate("img => img.complete && img.naturalWidth") == 400
+        source = await thumb.get_attribute("src") or ""
+        if backend == "s3":   # the bytes went to the bucket, and the thumbnail comes from it
+            assert f"POST {bucket.endpoint_url}/{BUCKET}" in writes, writes
+            assert not any("/content" in w for w in writes), writes
+            assert source.startswith(bucket.endpoint_url)
+        else:
+            assert any(w.startswith("PUT ") and w.endswith("/content") for w in writes), writes
+            assert source.startswith("data:image/webp;base64,")
+        await designer.screenshot(path=str(artifacts_dir / f"console-register-{backend}.png"),
+                                  full_page=True)
+
+        # The manager's page got the new revision live; they publish it there.
+        p02_id = await p02.get_attribute("data-id")
+        other = _row(manager, "register", drawing["id"])
+        await other.locator(".sheet-head").click()
+        publish = manager.locator(f'#revisions-{drawing["id"]} li[data-id="{p02_id}"] .publish')
+        await expect(publish).to_have_text("Publish P02", timeout=10_000)
+        await publish.click()
+        await expect(other.locator(".current-rev")).to_contain_text("P02", timeout=10_000)
+
+        # The designer's register follows without a reload: P01 superseded, P02 current,
+        # and the sheet's thumbnail is now P02's.
+        await expect(revisions.locator(f'li[data-id="{p01["id"]}"]')).to_have_attribute(
+            "data-mark", "superseded", timeout=10_000)
+        await expect(revisions.locator(f'li[data-id="{p01["id"]}"]')).to_contain_text(
+            "Superseded")
+        await expect(revisions.locator(f'li[data-id="{p02_id}"]')).to_have_attribute(
+            "data-mark", "current")
+        await expect(sheet.locator(".current-rev")).to_contain_text("P02")
+        await expect(sheet.locator(".sheet-head img.thumb")).to_be_visible(timeout=10_000)
+        await expect(designer.locator("#feed")).to_contain_text("Murat Kaya published revision P02")
+        assert await pool.fetchval("SELECT count(*) FROM drawing_revisions WHERE drawing_id = $1 "
+                                   "AND is_current", drawing["id"]) == 1
+        await designer.screenshot(path=str(artifacts_dir / f"console-register-{backend}-live.png"),
+                                  full_page=True)
+        if os.environ.get("FPM_UPDATE_SCREENSHOTS") == "1" and backend == "file":
+            await designer.locator("#register-section").screenshot(
+                path=str(DOCS / "console-register.png"))
+        await _fits_a_phone(manager)
+
+        # The client reads the current set: published revisions only, the sheet's
+        # thumbnail, no upload form and no Publish.
+        reader = await _sign_in(browser, server.url, site.client, site.project, PHONE, errors)
+        theirs = _row(reader, "register", drawing["id"])
+        await expect(theirs.locator(".sheet-head img.thumb")).to_be_visible(timeout=10_000)
+        await theirs.locator(".sheet-head").click()
+        await expect(reader.locator(f'#revisions-{drawing["id"]} li')).to_have_count(2)
+        assert await reader.locator("#issue-form, .publish").count() == 0
+        assert errors == []
+    finally:
+        await _close_pages(browser)
+        server.stop()
+
+
+async def test_a_large_sheet_goes_up_in_parts_from_the_browser(
+    browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World, tmp_path: Path,
+) -> None:
+    """Over 32 MiB the page sends byte ranges (file://: PUTs to …/content with a
+    Content-Range). A dropped connection fails the upload; sent again, the file goes to the
+    revision already issued and only the missing parts are sent; then it is ready."""
+    site = await _site(world, pool)
+    pdf = tmp_path / "A-500 Site Plan C01.pdf"
+    filler = os.urandom(33 * 1024 * 1024)
+    pdf.write_bytes(b"%PDF-1.4\n%" + filler + b"\n%%EOF\n")
+    server = Worker(settings, tmp_path)
+    server.start()
+    try:
+        await server.ready()
+        drawing = await _api(server.url, site.pm, "POST", f"/projects/{site.project}/drawings",
+                             {"number": "A-500", "title": "Site Plan"})
+        errors: list[str] = []
+        page = await _sign_in(browser, server.url, site.pm, site.project, DESKTOP, errors)
+        ranges: list[str] = []
+        page.on("request", lambda r: ranges.append(r.headers.get("content-range", ""))
+                if r.method == "PUT" else None)
+        puts = 0
+
+        async def drop_the_second(route: Route) -> None:
+            nonlocal puts
+            puts += 1
+            if puts == 2:
+                await route.abort("connectionreset")
+            else:
+                await route.continue_()
+
+        await page.route("**/api/v1/attachments/*/content", drop_the_second)
+        await _row(page, "register", drawing["id"]).locator(".sheet-head").click()
+        await page.fill("#issue-revision", "C01")
+        await page.set_input_files("#issue-file", str(pdf))
+        await page.click("#issue-form button[type=submit]")
+        await expect(page.locator("#upload-status")).to_contain_text(
+            "Not uploaded: The upload was interrupted", timeout=60_000)
+        await expect(page.locator("#issue-revision")).to_have_value("C01")
+        await page.click("#issue-form button[type=submit]")   # the same file, again
+        await expect(page.locator("#upload-status")).to_contain_text(
+            "Uploaded A-500 Site Plan C01.pdf", timeout=60_000)
+        size, part = pdf.stat().st_size, 8 * 1024 * 1024
+        # Part 1, part 2 dropped; then parts 2 to 5 only.
+        assert len(ranges) == 6 and ranges[0] == f"bytes 0-{part - 1}/{size}", ranges
+        assert ranges[1] == ranges[2] == f"bytes {part}-{2 * part - 1}/{size}", ranges
+        assert ranges[-1].endswith(f"-{size - 1}/{size}")
+        assert await pool.fetchval("SELECT count(*) FROM drawing_revisions "
+                                   "WHERE drawing_id = $1", drawing["id"]) == 1
+        rows = await pool.fetch("SELECT status, size, sha256 FROM attachments "
+                                "WHERE file_name = $1 AND status = 'ready'", pdf.name)
+        assert [(r["size"], r["sha256"]) for r in rows] == [
+            (size, hashlib.sha256(pdf.read_bytes()).hexdigest())]
+        revision = page.locator(f'#revisions-{drawing["id"]} li.revision').first
+        await expect(revision).to_contain_text("C01")
+        await expect(revision.locator(".publish")).to_have_text("Publish C01")
         assert errors == []
     finally:
         await _close_pages(browser)

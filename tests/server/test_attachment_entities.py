@@ -16,7 +16,7 @@ from db.pool import system_transaction
 from server.config import Settings
 from storage.settings import StorageSettings
 from tests.conftest import World
-from tests.server.attachment_client import URL, declaration, files_client, png, upload
+from tests.server.attachment_client import URL, declaration, files_client, png, settled, upload
 from tests.server.project_team import Team, make_team, send
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -121,3 +121,85 @@ async def test_an_internal_comments_files_are_hidden_from_client_users(
     assert status == 404
     status, page = await _listed(fclient, team, "coordinator", "comment", comments["internal"])
     assert status == 200 and [a["id"] for a in page["data"]] == [hidden]
+
+
+async def test_a_drawing_revisions_file_is_hidden_from_client_users_until_published(
+        fclient: TestClient[Any, Any], world: World) -> None:
+    team = await make_team(world, fclient)
+    status, drawing = await send(fclient, "POST", f"/api/v1/projects/{team.project}/drawings",
+                                 team.headers["designer"], {"number": "A-101", "title": "Plan"})
+    assert status == 201, drawing
+    status, revision = await send(fclient, "POST", f"/api/v1/drawings/{drawing['id']}/revisions",
+                                  team.headers["designer"], {"revision": "P01"})
+    assert status == 201, revision
+    done = await upload(fclient, team, png(64, 48), entity_type="drawing_revision",
+                        entity_id=revision["id"])
+    await settled(fclient.app)
+    paths = ("", "/download", "/thumbnail")
+    status, page = await _listed(fclient, team, "designer", "drawing_revision",
+                                 uuid.UUID(revision["id"]))
+    assert status == 200 and [a["id"] for a in page["data"]] == [done["id"]]
+
+    # Unpublished: for the client the revision and its file do not exist.
+    status, _ = await _listed(fclient, team, "client", "drawing_revision",
+                              uuid.UUID(revision["id"]))
+    assert status == 404
+    for path in paths:
+        response = await fclient.get(f"{URL}/{done['id']}{path}", headers=team.headers["client"])
+        assert response.status == 404, path
+
+    status, published = await send(fclient, "POST",
+                                   f"/api/v1/drawing-revisions/{revision['id']}/publish",
+                                   team.headers["project_manager"])
+    assert status == 200, published
+    status, page = await _listed(fclient, team, "client", "drawing_revision",
+                                 uuid.UUID(revision["id"]))
+    assert status == 200 and [a["id"] for a in page["data"]] == [done["id"]]
+    for path in paths:
+        response = await fclient.get(f"{URL}/{done['id']}{path}", headers=team.headers["client"])
+        assert response.status == 200, path
+        body = await response.read()
+        assert body.startswith({"": b"{", "/download": b"\x89PNG", "/thumbnail": b"RIFF"}[path])
+
+
+async def test_a_head_of_a_download_is_not_a_download(fclient: TestClient[Any, Any],
+                                                      world: World) -> None:
+    team = await make_team(world, fclient)
+    done = await upload(fclient, team, png(8, 8))
+    url = f"{URL}/{done['id']}/download"
+
+    async def downloads() -> int:
+        async with system_transaction(world.pool) as conn:
+            count: int = await conn.fetchval(
+                "SELECT count(*) FROM audit_logs WHERE action = 'download' AND record_id = $1",
+                uuid.UUID(done["id"]))
+        return count
+
+    head = await fclient.head(url, headers=team.headers["client"])
+    assert head.status == 200 and "attachment" in head.headers["Content-Disposition"]
+    assert await downloads() == 0
+    got = await fclient.get(url, headers=team.headers["client"])
+    assert got.status == 200 and (await got.read())[:4] == b"\x89PNG"
+    assert await downloads() == 1
+
+
+async def test_a_page_of_another_origin_reads_a_downloads_file_name(
+        aiohttp_client: Callable[..., Any], settings: Settings, tmp_path: Path,
+        world: World) -> None:
+    origin = "https://pm.example.test"
+    client = await files_client(aiohttp_client, settings,
+                                StorageSettings(kind="file", root=tmp_path / "files"),
+                                cors_origins=(origin,))
+    team = await make_team(world, client)
+    done = await upload(client, team, png(8, 8), file_name="Site photo.png")
+    for path in (f"{URL}/{done['id']}/download", f"{URL}/{done['id']}"):  # streamed, and not
+        response = await client.get(path, headers={**team.headers["designer"], "Origin": origin})
+        assert response.status == 200, path
+        assert response.headers["Access-Control-Allow-Origin"] == origin, path
+        exposed = {h.strip() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
+        assert {"Content-Disposition", "ETag", "X-Request-ID"} <= exposed, path
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    response = await client.get(f"{URL}/{done['id']}/download",
+                                headers={**team.headers["designer"], "Origin": "https://evil.test"})
+    assert response.status == 200 and "Access-Control-Allow-Origin" not in response.headers
+    assert response.headers["Content-Security-Policy"].startswith("sandbox")

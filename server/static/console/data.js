@@ -1,6 +1,7 @@
 // What the page holds of the open project: REST reads, and change events merged into them.
 import {api, fetchAll} from "./api.js";
 import {fullName} from "./labels.js";
+import {loadRegister, REGISTER_EVENTS, registerEvent} from "./register.js";
 import {sentence} from "./sentences.js";
 import {emptyProject, freshMap, getState, update, withRecord, without} from "./store.js";
 
@@ -46,6 +47,7 @@ export async function loadProject(projectId) {
     specs: fetchAll(`/material-specs?project_id=${projectId}`),
     members: fetchAll(`/projects/${projectId}/members`),
   };
+  const register = loadRegister(projectId).then(() => "", (error) => `drawing register: ${error.message}`);
   const results = await Promise.allSettled(Object.values(reads));
   if (getState().projectId !== projectId) return;
   const patch = {loadErrors: []};
@@ -60,7 +62,10 @@ export async function loadProject(projectId) {
     }
   });
   update(patch);
-  await loadSummary(projectId);
+  const [, failed] = await Promise.all([loadSummary(projectId), register]);
+  if (failed && getState().projectId === projectId) {
+    update((s) => ({loadErrors: [...s.loadErrors, failed]}));
+  }
 }
 
 export async function loadSummary(projectId = getState().projectId) {
@@ -148,6 +153,7 @@ export function applyEvent(event) {
   addToFeed(event, before);
   if (list) mergeEvent(event, list[0]);
   if (event.resource === "project_member") reloadMembers();
+  if (REGISTER_EVENTS.has(event.resource)) registerEvent(event);
   if (list || event.resource === "scope_item" || event.resource === "project") summaryLater();
   return true;
 }

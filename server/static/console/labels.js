@@ -32,7 +32,8 @@ export const NEEDS_COMMENT = new Set(["reject", "request_revision", "void"]);
 const RESOURCES = {task: "task", shop_drawing: "shop drawing", material_spec: "material spec",
                    scope_item: "scope item", scope_group: "scope group", comment: "comment",
                    project: "project", project_member: "team member",
-                   shop_drawing_revision: "drawing revision"};
+                   shop_drawing_revision: "shop drawing revision", drawing: "drawing",
+                   drawing_revision: "drawing revision", attachment: "file"};
 
 /** `in_review` -> "In review": a known code's label, else the code made readable. */
 export function humanize(code) {
@@ -93,4 +94,17 @@ export function amount(value, digits = 0) {
 
 export function plural(count, word) {
   return `${count} ${word}${count === 1 ? "" : "s"}`;
+}
+
+/** A file's size in words: "812 B", "3.1 MB". */
+export function bytes(count) {
+  if (!(count >= 1024)) return `${count || 0} B`;
+  const units = ["KB", "MB", "GB"];
+  let value = count / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }

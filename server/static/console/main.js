@@ -5,6 +5,7 @@ import {useEffect, useState} from "../vendor/preact-hooks.mjs";
 import {chooseProject, resume, sessionEnded, signIn, signOut} from "./actions.js";
 import {Activity, Presence} from "./activity.js";
 import {Summary} from "./chart.js";
+import {Register} from "./drawing-register.js";
 import {html} from "./html.js";
 import {fullName, roleLabel} from "./labels.js";
 import {say, update, useStore} from "./store.js";
@@ -64,7 +65,8 @@ function Header({state}) {
       </select>
     </label>
     <nav class="jump" aria-label="Sections">
-      <a href="#tasks-section">Tasks</a><a href="#drawings-section">Drawings</a>
+      <a href="#tasks-section">Tasks</a><a href="#register-section">Register</a>
+      <a href="#drawings-section">Shop drawings</a>
       <a href="#specs-section">Materials</a><a href="#activity-section">Activity</a>
     </nav>
   </header>`;
@@ -88,6 +90,7 @@ function Workspace({state}) {
       <div class="main-col">
         <${Summary} summary=${state.summary} tasks=${state.tasks} error=${state.summaryError} project=${project}/>
         <${Tasks} state=${state} canEdit=${canEdit}/>
+        <${Register} state=${state}/>
         <${Drawings} state=${state}/>
         <${Specs} state=${state}/>
       </div>

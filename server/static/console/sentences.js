@@ -22,6 +22,7 @@ const SPEC_MOVES = {
 };
 const MOVES = {task: TASK_MOVES, shop_drawing: DRAWING_MOVES, material_spec: SPEC_MOVES};
 const CREATED = {task: "added task", shop_drawing: "added drawing", material_spec: "added material",
+                 drawing: "added drawing", drawing_revision: "issued", attachment: "uploaded",
                  scope_item: "added scope item", scope_group: "added scope group"};
 
 const FIELD_WORDS = {assigned_to: "assignee", due_date: "due date", start_date: "start date",
@@ -37,6 +38,9 @@ export function title(resource, record) {
   if (resource === "shop_drawing") {
     return [record.drawing_number, record.title].filter(Boolean).join(" ");
   }
+  if (resource === "drawing") return [record.number, record.title].filter(Boolean).join(" ");
+  if (resource === "drawing_revision") return record.revision ? `revision ${record.revision}` : "";
+  if (resource === "attachment") return record.file_name || "";
   return record.name || record.title || record.description || record.code || "";
 }
 
@@ -55,6 +59,12 @@ function updated(event, what, nameOf) {
   }
   if (moves && fields.includes("status")) {
     return ["set ", {em: what}, ` to ${statusLabel(event.resource, data.status).toLowerCase()}`];
+  }
+  if (event.resource === "drawing_revision" && fields.includes("superseded_at") && data.superseded_at) {
+    return ["superseded ", {em: what}];
+  }
+  if (event.resource === "drawing_revision" && fields.includes("published_at") && data.published_at) {
+    return ["published ", {em: what}];
   }
   if (event.resource === "task" && fields.includes("assigned_to")) {
     return data.assigned_to ? ["assigned ", {em: what}, ` to ${nameOf(data.assigned_to)}`]

@@ -4,6 +4,10 @@ import {useEffect, useState} from "../vendor/preact-hooks.mjs";
 export function emptyProject() {
   return {
     members: new Map(), tasks: new Map(), drawings: new Map(), specs: new Map(),
+    // The drawing register: drawings by id (with `revisions` once read), each revision's
+    // file (revision id -> attachment or null), thumbnails (attachment id -> URL), uploads
+    // under way (drawing id -> progress), the drawing whose revisions are open.
+    register: new Map(), files: new Map(), thumbs: new Map(), uploads: new Map(), openDrawing: null,
     summary: null, summaryError: "", loadErrors: [], feed: [], presence: [], typing: "",
     selected: {task: null, drawing: null, spec: null}, changed: null,
     epoch: 0,   // bumped after a conflict: every open form starts again from the record
