@@ -134,7 +134,16 @@ organizations = Table(
     Column("version", Integer, nullable=False, server_default=text("1")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The organisation's calendar (migration 0025): its IANA time zone, working ISO weekdays
+    # and holidays; every "day" of a project is reckoned in it (or the project's own zone).
+    Column("time_zone", Text, nullable=False, server_default="UTC"),
+    Column("workdays", ARRAY(SmallInteger), nullable=False, server_default="{1,2,3,4,5}"),
+    Column("holidays", ARRAY(Date), nullable=False, server_default="{}"),
     CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'", name="slug_format"),
+    CheckConstraint("length(time_zone) BETWEEN 1 AND 64", name="time_zone"),
+    CheckConstraint("cardinality(workdays) BETWEEN 1 AND 7 AND workdays <@ '{1,2,3,4,5,6,7}'",
+                    name="workdays"),
+    CheckConstraint("cardinality(holidays) <= 1000", name="holidays"),
     CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
 )
 
@@ -243,6 +252,8 @@ projects = Table(
     _user_fk("project_manager_id"),
     _user_fk("created_by"),
     Column("legacy_id", Text),
+    # The project's own time zone, when it is not the organisation's (migration 0025).
+    Column("time_zone", Text),
     _search(_weighted(("name", "A"), ("location", "B"), ("description", "C"))),
     CheckConstraint(_in("type", PROJECT_TYPES), name="type"),
     CheckConstraint(_in("status", PROJECT_STATUSES), name="status"),
@@ -252,6 +263,7 @@ projects = Table(
     CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date",
                     name="dates"),
     CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
+    CheckConstraint("time_zone IS NULL OR length(time_zone) BETWEEN 1 AND 64", name="time_zone"),
     UniqueConstraint("org_id", "legacy_id"),
     Index("ix_projects_org_id_status", "org_id", "status"),
     Index("ix_projects_client_id_status", "client_id", "status"),

@@ -145,7 +145,7 @@ class Advance:
     skipped: tuple[Any, ...] = ()
 
 
-def _bad(detail: str, code: str, fld: str) -> InvalidInput:
+def _bad(detail: str, fld: str, *, code: str) -> InvalidInput:
     return InvalidInput(detail, code=code, errors=[{"field": fld, "message": detail}])
 
 
@@ -154,26 +154,26 @@ def parse_template(outcomes: Sequence[Mapping[str, Any]], steps: Sequence[Mappin
     """A checked template from request values; `statuses` (when given) are the record
     statuses an outcome may map to. Raises InvalidInput naming the field at fault."""
     if not outcomes:
-        raise _bad("a template needs at least one outcome", "no_outcomes", "outcomes")
+        raise _bad("a template needs at least one outcome", "outcomes", code="no_outcomes")
     if len(outcomes) > OUTCOMES_MAX:
-        raise _bad(f"at most {OUTCOMES_MAX} outcomes", "too_many_outcomes", "outcomes")
+        raise _bad(f"at most {OUTCOMES_MAX} outcomes", "outcomes", code="too_many_outcomes")
     allowed = set(statuses) if statuses is not None else None
     parsed_outcomes = []
     for i, o in enumerate(outcomes):
         label, status = o.get("label"), o.get("status")
         if not isinstance(label, str) or not _LABEL.match(label):
             raise _bad("an outcome label is lower-case letters, digits and _ (at most "
-                       f"{LABEL_MAX})", "invalid_outcome_label", f"outcomes[{i}].label")
+                       f"{LABEL_MAX})", f"outcomes[{i}].label", code="invalid_outcome_label")
         if not isinstance(status, str) or (allowed is not None and status not in allowed):
-            raise _bad(f"outcome {label!r} maps to an unknown status", "invalid_outcome_status",
-                       f"outcomes[{i}].status")
+            raise _bad(f"outcome {label!r} maps to an unknown status", f"outcomes[{i}].status",
+                       code="invalid_outcome_status")
         parsed_outcomes.append(Outcome(label, status))
     if len({o.label for o in parsed_outcomes}) != len(parsed_outcomes):
-        raise _bad("outcome labels must be unique", "duplicate_outcome", "outcomes")
+        raise _bad("outcome labels must be unique", "outcomes", code="duplicate_outcome")
     if not steps:
-        raise _bad("a template needs at least one step", "no_steps", "steps")
+        raise _bad("a template needs at least one step", "steps", code="no_steps")
     if len(steps) > STEPS_MAX:
-        raise _bad(f"at most {STEPS_MAX} steps", "too_many_steps", "steps")
+        raise _bad(f"at most {STEPS_MAX} steps", "steps", code="too_many_steps")
     return Template(tuple(parsed_outcomes), tuple(_step(i, s) for i, s in enumerate(steps)))
 
 
@@ -181,38 +181,38 @@ def _step(i: int, s: Mapping[str, Any]) -> Step:
     where = f"steps[{i}]"
     name = s.get("name") or f"Step {i + 1}"
     if not isinstance(name, str) or len(name) > 200:
-        raise _bad("a step name is text of at most 200 characters", "invalid_step_name",
-                   f"{where}.name")
+        raise _bad("a step name is text of at most 200 characters", f"{where}.name",
+                   code="invalid_step_name")
     raw = s.get("reviewers") or []
     if not raw:
-        raise _bad("a step needs at least one reviewer", "step_without_reviewers",
-                   f"{where}.reviewers")
+        raise _bad("a step needs at least one reviewer", f"{where}.reviewers",
+                   code="step_without_reviewers")
     if len(raw) > REVIEWERS_MAX:
-        raise _bad(f"at most {REVIEWERS_MAX} reviewers a step", "too_many_reviewers",
-                   f"{where}.reviewers")
+        raise _bad(f"at most {REVIEWERS_MAX} reviewers a step", f"{where}.reviewers",
+                   code="too_many_reviewers")
     reviewers = tuple(_reviewer(f"{where}.reviewers[{j}]", r) for j, r in enumerate(raw))
     if len(set((r.kind, r.ref) for r in reviewers)) != len(reviewers):
-        raise _bad("a reviewer appears twice in one step", "duplicate_reviewer",
-                   f"{where}.reviewers")
+        raise _bad("a reviewer appears twice in one step", f"{where}.reviewers",
+                   code="duplicate_reviewer")
     rule = s.get("rule", "all")
     if rule not in COMPLETION_RULES:
-        raise _bad(f"rule is one of {', '.join(COMPLETION_RULES)}", "invalid_completion_rule",
-                   f"{where}.rule")
+        raise _bad(f"rule is one of {', '.join(COMPLETION_RULES)}", f"{where}.rule",
+                   code="invalid_completion_rule")
     days = s.get("days", 5)
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= STEP_DAYS_MAX:
-        raise _bad(f"days is 0 to {STEP_DAYS_MAX} working days", "invalid_duration",
-                   f"{where}.days")
+        raise _bad(f"days is 0 to {STEP_DAYS_MAX} working days", f"{where}.days",
+                   code="invalid_duration")
     required = sum(r.required for r in reviewers)
     if required == 0:
-        raise _bad("a step needs at least one required reviewer", "step_without_required",
-                   f"{where}.reviewers")
+        raise _bad("a step needs at least one required reviewer", f"{where}.reviewers",
+                   code="step_without_required")
     count = s.get("count")
     if rule == "count":
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= required:
             raise _bad(f"count is 1 to the step's {required} required reviewers",
-                       "invalid_count", f"{where}.count")
+                       f"{where}.count", code="invalid_count")
     elif count is not None:
-        raise _bad("count goes only with rule 'count'", "invalid_count", f"{where}.count")
+        raise _bad("count goes only with rule 'count'", f"{where}.count", code="invalid_count")
     return Step(name, reviewers, rule, count, days)
 
 
@@ -220,15 +220,15 @@ def _reviewer(where: str, r: Mapping[str, Any]) -> Reviewer:
     kind, ref = r.get("kind"), r.get("ref")
     if kind not in REVIEWER_KINDS:
         raise _bad(f"a reviewer's kind is one of {', '.join(REVIEWER_KINDS)}",
-                   "invalid_reviewer_kind", f"{where}.kind")
+                   f"{where}.kind", code="invalid_reviewer_kind")
     if isinstance(ref, int) and not isinstance(ref, bool):
         ref = str(ref)
     if not isinstance(ref, str) or not ref.strip() or len(ref) > 100:
         raise _bad("a reviewer needs its ref (user id, role name or client id)",
-                   "invalid_reviewer", f"{where}.ref")
+                   f"{where}.ref", code="invalid_reviewer")
     required = r.get("required", True)
     if not isinstance(required, bool):
-        raise _bad("required is true or false", "invalid_reviewer", f"{where}.required")
+        raise _bad("required is true or false", f"{where}.required", code="invalid_reviewer")
     return Reviewer(kind, ref.strip(), required)
 
 
@@ -263,8 +263,8 @@ def check_respond(template: Template, review_state: str, task: Task, actor: Acto
     if task.state != "pending":
         raise WrongState(f"the task is {task.state}", code="task_not_pending")
     if comment is not None and len(comment) > COMMENT_MAX:
-        raise _bad(f"a comment is at most {COMMENT_MAX} characters", "comment_too_long",
-                   "comment")
+        raise _bad(f"a comment is at most {COMMENT_MAX} characters", "comment",
+                   code="comment_too_long")
     return chosen
 
 
@@ -327,7 +327,7 @@ def check_reassign(review_state: str, task: Task, to: Reviewer) -> None:
         raise WrongState(f"the task is {task.state}; only a pending task is reassigned",
                          code="task_not_pending")
     if (to.kind, to.ref) == (task.reviewer.kind, task.reviewer.ref):
-        raise _bad("the task already goes to this reviewer", "same_reviewer", "ref")
+        raise _bad("the task already goes to this reviewer", "ref", code="same_reviewer")
 
 
 def terminate(review_state: str, tasks: Iterable[Task]) -> tuple[Any, ...]:
