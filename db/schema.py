@@ -604,6 +604,71 @@ transmittal_recipients = Table(
     UniqueConstraint("transmittal_id", "user_id"),
 )
 
+# The review engine (migration 0025): templates, reviews of records, reviewers' tasks.
+review_templates = Table(
+    "review_templates", metadata,
+    *_common(),
+    _project_fk(),
+    Column("name", Text, nullable=False),
+    Column("outcomes", JSONB, nullable=False),
+    Column("steps", JSONB, nullable=False),
+    _user_fk("created_by"),
+    CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
+)
+
+reviews = Table(
+    "reviews", metadata,
+    *_common(),
+    _project_fk(),
+    Column("entity_type", Text, nullable=False),
+    Column("entity_id", UUID(as_uuid=True), nullable=False),
+    Column("template_id", UUID(as_uuid=True),
+           ForeignKey("review_templates.id", ondelete="SET NULL"), index=True),
+    Column("name", Text, nullable=False),
+    Column("outcomes", JSONB, nullable=False),
+    Column("steps", JSONB, nullable=False),
+    Column("status", Text, nullable=False, server_default="in_progress"),
+    Column("current_step", Integer, nullable=False, server_default=text("0")),
+    Column("result", Text),
+    Column("result_status", Text),
+    Column("comment", Text),
+    _user_fk("initiated_by"),
+    Column("started_on", Date, nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    CheckConstraint("entity_type IN ('shop_drawing', 'material_spec')", name="entity_type"),
+    CheckConstraint("status IN ('in_progress', 'completed', 'terminated')", name="status"),
+    CheckConstraint("current_step >= 0", name="current_step"),
+    CheckConstraint("comment IS NULL OR length(comment) <= 10000", name="comment_length"),
+    Index("ix_reviews_entity_type_entity_id_created_at", "entity_type", "entity_id",
+          "created_at"),
+)
+
+review_tasks = Table(
+    "review_tasks", metadata,
+    *_common(),
+    _project_fk(),
+    Column("review_id", UUID(as_uuid=True), ForeignKey("reviews.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("reviewer_kind", Text, nullable=False),
+    Column("reviewer_ref", Text, nullable=False),
+    Column("required", Boolean, nullable=False, server_default=text("true")),
+    Column("state", Text, nullable=False, server_default="pending"),
+    Column("outcome", Text),
+    Column("comment", Text),
+    _user_fk("responded_by"),
+    Column("responded_at", DateTime(timezone=True)),
+    Column("assigned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("due_on", Date, nullable=False),
+    CheckConstraint("reviewer_kind IN ('user', 'role', 'client')", name="reviewer_kind"),
+    CheckConstraint("state IN ('pending', 'responded', 'skipped', 'closed')", name="state"),
+    CheckConstraint("step >= 0", name="step"),
+    CheckConstraint("(state = 'responded') = (outcome IS NOT NULL)", name="outcome"),
+    CheckConstraint("comment IS NULL OR length(comment) <= 10000", name="comment_length"),
+    Index("ix_review_tasks_review_id_step", "review_id", "step"),
+    Index("ix_review_tasks_reviewer_kind_reviewer_ref", "reviewer_kind", "reviewer_ref"),
+)
+
 notifications = Table(
     "notifications", metadata,
     *_common(),

@@ -41,6 +41,8 @@ def client_copy(table: str, action: str, old: Mapping[str, Any] | None,
         return SAME if values is not None and values.get(marker) is not None else None
     if table in ("transmittals", "transmittal_recipients"):
         return None  # staff's register; a client recipient hears through their notification
+    if table in ("review_templates", "reviews", "review_tasks"):
+        return None  # staff's; a client reviewer hears of a task through their notification
     hidden = internal_fields(table)
     if not hidden:
         return SAME
