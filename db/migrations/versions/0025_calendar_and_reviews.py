@@ -129,7 +129,7 @@ STAFF = "(SELECT app_user_client_id()) IS NULL"
 # hold one (the subquery runs under review_tasks' policy); no templates.
 EXTRA: dict[str, str] = {
     "review_templates": STAFF,
-    "reviews": f"{STAFF} OR id IN (SELECT t.review_id FROM review_tasks t)",
+    "reviews": f"{STAFF} OR id IN (SELECT t.review_id FROM review_tasks t)",  # noqa: S608
     "review_tasks": (f"{STAFF} OR (reviewer_kind = 'user' AND reviewer_ref = "
                      "(SELECT app_user_id())::text) OR (reviewer_kind = 'client' AND "
                      "reviewer_ref = (SELECT app_user_client_id())::text)"),

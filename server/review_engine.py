@@ -1,0 +1,95 @@
+"""The review engine between rows and rules: a review's rows as `rules.reviews` values, and
+what a decision of the rules writes (tasks closed, skipped or opened, the review advanced
+or finished). Each write is one row update carrying its comment, so one audit row each."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import asyncpg
+
+from db.queries import reviews as queries
+from rules import reviews as rv
+from rules.calendar import Calendar
+from rules.enums import DRAWING_STATUSES, SPEC_STATUSES
+
+STATUSES: Mapping[str, tuple[str, ...]] = {"shop_drawing": DRAWING_STATUSES,
+                                           "material_spec": SPEC_STATUSES}
+ANY_STATUS = frozenset(DRAWING_STATUSES) | frozenset(SPEC_STATUSES)
+
+
+def template_of(row: Mapping[str, Any]) -> rv.Template:
+    """A template (or a review's copy of one) from its stored outcomes and steps."""
+    return rv.parse_template(row["outcomes"], row["steps"])
+
+
+def template_json(t: rv.Template) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The checked template as it is stored (outcomes, steps)."""
+    outcomes = [{"label": o.label, "status": o.status} for o in t.outcomes]
+    steps = [{"name": s.name, "rule": s.rule, "days": s.days,
+              **({"count": s.count} if s.count is not None else {}),
+              "reviewers": [{"kind": r.kind, "ref": r.ref, "required": r.required}
+                            for r in s.reviewers]} for s in t.steps]
+    return outcomes, steps
+
+
+def task_of(row: Mapping[str, Any]) -> rv.Task:
+    assigned = row["assigned_at"]
+    if isinstance(assigned, str):  # from a JSON aggregate
+        assigned = dt.datetime.fromisoformat(assigned)
+    due = row["due_on"]
+    if isinstance(due, str):
+        due = dt.date.fromisoformat(due)
+    return rv.Task(row["id"], row["step"],
+                   rv.Reviewer(row["reviewer_kind"], row["reviewer_ref"], row["required"]),
+                   row["state"], row["outcome"], assigned, due)
+
+
+def new_task_values(tasks: Iterable[rv.NewTask]) -> list[dict[str, Any]]:
+    return [{"step": t.step, "reviewer_kind": t.reviewer.kind, "reviewer_ref": t.reviewer.ref,
+             "required": t.reviewer.required, "due_on": t.due} for t in tasks]
+
+
+async def apply(conn: asyncpg.Connection, review: asyncpg.Record, adv: rv.Advance,
+                comment: str | None) -> None:
+    """Write what the rules decided after a response or a skip."""
+    await queries.set_tasks_state(conn, list(adv.close), "closed", None)
+    await queries.set_tasks_state(conn, list(adv.skipped), "skipped", comment)
+    if not adv.step_complete:
+        return
+    if adv.finished:
+        await queries.set_review(conn, review["id"], {
+            "status": "completed", "result": adv.result, "result_status": adv.status,
+            "finished_at": dt.datetime.now(dt.UTC), "comment": comment})
+        return
+    await queries.add_tasks(conn, review, new_task_values(adv.opened))
+    await queries.set_review(conn, review["id"], {"current_step": review["current_step"] + 1,
+                                                  "comment": comment})
+
+
+def ball_in_court(tasks: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{"kind": h.kind, "ref": h.ref, "since": h.since, "due_on": h.due,
+             "task_id": h.task_id} for h in rv.ball_in_court(task_of(t) for t in tasks)]
+
+
+def review_out(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    out["ball_in_court"] = ball_in_court(out.get("tasks") or [])
+    return out
+
+
+async def advance(conn: asyncpg.Connection, review: asyncpg.Record, cal: Calendar,
+                  on: dt.date, comment: str | None) -> None:
+    """After a response: complete the step when its rule is met, and so on."""
+    tasks = [task_of(t) for t in await queries.tasks_of(conn, review["id"])]
+    adv = rv.advance(template_of(review), review["current_step"], tasks, on, cal)
+    await apply(conn, review, adv, comment)
+
+
+async def skip(conn: asyncpg.Connection, review: asyncpg.Record, cal: Calendar, on: dt.date,
+               comment: str | None) -> None:
+    tasks = [task_of(t) for t in await queries.tasks_of(conn, review["id"])]
+    adv = rv.skip(template_of(review), review["status"], review["current_step"], tasks, on, cal)
+    await apply(conn, review, adv, comment)
