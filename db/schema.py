@@ -641,6 +641,8 @@ reviews = Table(
     CheckConstraint("comment IS NULL OR length(comment) <= 10000", name="comment_length"),
     Index("ix_reviews_entity_type_entity_id_created_at", "entity_type", "entity_id",
           "created_at"),
+    Index("ix_reviews_one_in_progress", "entity_type", "entity_id", unique=True,
+          postgresql_where=text("status = 'in_progress'")),
 )
 
 review_tasks = Table(

@@ -5,15 +5,18 @@ or finished). Each write is one row update carrying its comment, so one audit ro
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import asyncpg
 
 from db.queries import reviews as queries
+from db.queries.events import record_transition
 from rules import reviews as rv
 from rules.calendar import Calendar
 from rules.enums import DRAWING_STATUSES, SPEC_STATUSES
+from server import review_records as records
 
 STATUSES: Mapping[str, tuple[str, ...]] = {"shop_drawing": DRAWING_STATUSES,
                                            "material_spec": SPEC_STATUSES}
@@ -52,21 +55,39 @@ def new_task_values(tasks: Iterable[rv.NewTask]) -> list[dict[str, Any]]:
              "required": t.reviewer.required, "due_on": t.due} for t in tasks]
 
 
+async def trail(conn: asyncpg.Connection, table: str, row: Mapping[str, Any],
+                user_id: uuid.UUID, action: str, source: Any, target: Any,
+                comment: str | None, **more: Any) -> None:
+    """The document-control trail (ISO 19650): a `transition` audit row with from, to,
+    actor, time and reason, beside the trigger's row of the change itself."""
+    await record_transition(conn, table, row, user_id, {
+        "action": action, "from": source, "to": target, "comment": comment, **more})
+
+
 async def apply(conn: asyncpg.Connection, review: asyncpg.Record, adv: rv.Advance,
-                comment: str | None) -> None:
+                comment: str | None, user_id: uuid.UUID) -> None:
     """Write what the rules decided after a response or a skip."""
     await queries.set_tasks_state(conn, list(adv.close), "closed", None)
     await queries.set_tasks_state(conn, list(adv.skipped), "skipped", comment)
     if not adv.step_complete:
         return
+    step = review["current_step"]
+    if adv.skipped or adv.step_outcome is None:
+        await trail(conn, "reviews", review, user_id, "skip", step, None, comment)
     if adv.finished:
         await queries.set_review(conn, review["id"], {
             "status": "completed", "result": adv.result, "result_status": adv.status,
             "finished_at": dt.datetime.now(dt.UTC), "comment": comment})
+        await trail(conn, "reviews", review, user_id, "complete", "in_progress", "completed",
+                    comment, result=adv.result)
+        if adv.result is not None and adv.status is not None:
+            await records.decide(conn, review, adv.result, adv.status, user_id, comment)
         return
     await queries.add_tasks(conn, review, new_task_values(adv.opened))
-    await queries.set_review(conn, review["id"], {"current_step": review["current_step"] + 1,
+    await queries.set_review(conn, review["id"], {"current_step": step + 1,
                                                   "comment": comment})
+    await trail(conn, "reviews", review, user_id, "advance", step, step + 1, comment,
+                outcome=adv.step_outcome)
 
 
 def ball_in_court(tasks: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -81,15 +102,15 @@ def review_out(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def advance(conn: asyncpg.Connection, review: asyncpg.Record, cal: Calendar,
-                  on: dt.date, comment: str | None) -> None:
+                  on: dt.date, comment: str | None, user_id: uuid.UUID) -> None:
     """After a response: complete the step when its rule is met, and so on."""
     tasks = [task_of(t) for t in await queries.tasks_of(conn, review["id"])]
     adv = rv.advance(template_of(review), review["current_step"], tasks, on, cal)
-    await apply(conn, review, adv, comment)
+    await apply(conn, review, adv, comment, user_id)
 
 
 async def skip(conn: asyncpg.Connection, review: asyncpg.Record, cal: Calendar, on: dt.date,
-               comment: str | None) -> None:
+               comment: str | None, user_id: uuid.UUID) -> None:
     tasks = [task_of(t) for t in await queries.tasks_of(conn, review["id"])]
     adv = rv.skip(template_of(review), review["status"], review["current_step"], tasks, on, cal)
-    await apply(conn, review, adv, comment)
+    await apply(conn, review, adv, comment, user_id)

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.rows import insert_row, update_locked
+from db.queries.rows import insert_row, lock_row, update_locked
 
 # The tables a review may be of, and where their rows live.
 ENTITY_TABLES: Mapping[str, str] = {"shop_drawing": "shop_drawings",
@@ -38,6 +38,11 @@ async def entity_project(conn: asyncpg.Connection, entity_type: str,
     project_id: uuid.UUID | None = await conn.fetchval(
         f"SELECT project_id FROM {table} WHERE id = $1", entity_id)  # noqa: S608 - ENTITY_TABLES
     return project_id
+
+
+async def lock_entity(conn: asyncpg.Connection, entity_type: str, entity_id: uuid.UUID) -> None:
+    """Lock the reviewed record: two reviews of it never start at once."""
+    await lock_row(conn, ENTITY_TABLES[entity_type], entity_id)
 
 
 async def create_review(conn: asyncpg.Connection, values: Mapping[str, Any]) -> asyncpg.Record:
@@ -109,3 +114,10 @@ async def review(conn: asyncpg.Connection, review_id: uuid.UUID) -> asyncpg.Reco
                                  FROM review_tasks t WHERE t.review_id = r.id), '[]'::jsonb)
                   AS tasks
            FROM reviews r WHERE r.id = $1""", review_id)
+
+
+async def open_review(conn: asyncpg.Connection, entity_type: str, entity_id: uuid.UUID) -> bool:
+    """Whether the record has a review in progress (the caller holds the record's lock)."""
+    return bool(await conn.fetchval(
+        "SELECT true FROM reviews WHERE entity_type = $1 AND entity_id = $2 "
+        "AND status = 'in_progress' LIMIT 1", entity_type, entity_id))

@@ -24,9 +24,10 @@ from rules import reviews as rv
 from rules.enums import ROLES
 from server import calendar
 from server import review_engine as engine
+from server import review_records as records
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, require
-from server.errors import Invalid, NotFound
+from server.errors import Conflict, Invalid, NotFound
 from server.fields import LongText, Name
 from server.keys import POOL
 from server.openapi import doc
@@ -172,7 +173,7 @@ async def list_templates(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/reviews")
 @doc(summary="Start a review of a record from a template of its project", body=ReviewStart,
-     response=ReviewOut, status=201, errors=[403, 404])
+     response=ReviewOut, status=201, errors=[403, 404, 409])
 async def start_review(request: web.Request) -> web.Response:
     who = identity(request)
     body = await read_body(request, ReviewStart)
@@ -181,12 +182,17 @@ async def start_review(request: web.Request) -> web.Response:
         project_id = await queries.entity_project(conn, body.entity_type, body.entity_id)
         if project_id is None:
             raise NotFound(f"No such {body.entity_type.replace('_', ' ')}")
+        await queries.lock_entity(conn, body.entity_type, body.entity_id)
         row = await queries.template(conn, body.template_id)
         if row is None or row["project_id"] != project_id:
             raise Invalid("No such template in the record's project", code="validation_failed",
                           errors=[{"field": "template_id", "message": "not of this project"}])
         template = rv.parse_template(row["outcomes"], row["steps"],
                                      statuses=engine.STATUSES[body.entity_type])
+        records.check_outcomes(body.entity_type, template)
+        if await queries.open_review(conn, body.entity_type, body.entity_id):
+            raise Conflict("The record is under review already; terminate that review first",
+                           code="review_in_progress")
         cal = await calendar.for_project(conn, project_id)
         today = calendar.today_in(cal)
         review = await queries.create_review(conn, {
@@ -196,6 +202,10 @@ async def start_review(request: web.Request) -> web.Response:
             "started_on": today})
         await queries.add_tasks(conn, review, engine.new_task_values(
             rv.start(template, today, cal)))
+        await records.put_under_review(conn, body.entity_type, body.entity_id, who.user_id,
+                                       review["id"])
+        await engine.trail(conn, "reviews", review, who.user_id, "start", None,
+                           "in_progress", None, template=row["name"])
         out = await queries.review(conn, review["id"])
     assert out is not None
     return json_response(engine.review_out(out), status=201)
@@ -268,7 +278,9 @@ async def respond(request: web.Request) -> web.Response:
             "state": "responded", "outcome": body.outcome, "comment": body.comment,
             "responded_by": who.user_id, "responded_at": dt.datetime.now(dt.UTC)})
         cal = await calendar.for_project(conn, review["project_id"])
-        await engine.advance(conn, review, cal, calendar.today_in(cal), None)
+        await engine.trail(conn, "review_tasks", task, who.user_id, "respond", "pending",
+                           "responded", body.comment, outcome=body.outcome, step=task["step"])
+        await engine.advance(conn, review, cal, calendar.today_in(cal), None, who.user_id)
         return await _answer(conn, review["id"])
 
 
@@ -298,6 +310,9 @@ async def reassign(request: web.Request) -> web.Response:
         await queries.set_task(conn, task_id, {
             "reviewer_kind": to.kind, "reviewer_ref": to.ref, "comment": body.comment,
             "assigned_at": dt.datetime.now(dt.UTC)})
+        await engine.trail(conn, "review_tasks", task, who.user_id, "reassign",
+                           f"{current.reviewer.kind}:{current.reviewer.ref}",
+                           f"{to.kind}:{to.ref}", body.comment)
         return await _answer(conn, review["id"])
 
 
@@ -315,7 +330,8 @@ async def skip_step(request: web.Request) -> web.Response:
         assert review is not None
         _initiator(who, review)
         cal = await calendar.for_project(conn, review["project_id"])
-        await engine.skip(conn, review, cal, calendar.today_in(cal), body.comment)
+        await engine.skip(conn, review, cal, calendar.today_in(cal), body.comment,
+                          who.user_id)
         return await _answer(conn, review_id)
 
 
@@ -338,4 +354,6 @@ async def terminate(request: web.Request) -> web.Response:
         await queries.set_review(conn, review_id, {
             "status": "terminated", "comment": body.comment,
             "finished_at": dt.datetime.now(dt.UTC)})
+        await engine.trail(conn, "reviews", review, who.user_id, "terminate", "in_progress",
+                           "terminated", body.comment)
         return await _answer(conn, review_id)

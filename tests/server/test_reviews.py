@@ -18,13 +18,25 @@ OUTCOMES = [{"label": "rejected", "status": "rejected"},
             {"label": "approved", "status": "approved"}]
 
 
-async def _drawing(client: Client, team: Team) -> str:
+async def _drawing(client: Client, team: Team, submit: bool = True) -> str:
     status, drawing = await send(client, "POST", "/api/v1/shop-drawings",
                                  team.headers["designer"],
                                  {"project_id": str(team.project), "drawing_number": "AK-1",
                                   "title": "Reception desk"})
     assert status == 201, drawing
+    if submit:
+        status, drawing = await send(client, "POST",
+                                     f"/api/v1/shop-drawings/{drawing['id']}/transitions",
+                                     team.headers["designer"], {"action": "submit"})
+        assert status == 200, drawing
     return str(drawing["id"])
+
+
+async def _drawing_status(client: Client, team: Team, drawing: str) -> str:
+    status, row = await send(client, "GET", f"/api/v1/shop-drawings/{drawing}",
+                             team.headers["designer"])
+    assert status == 200
+    return str(row["status"])
 
 
 async def _template(client: Client, team: Team, steps: list[dict[str, Any]]) -> str:
@@ -66,8 +78,14 @@ async def test_parallel_then_serial_with_client_role_and_optional(client: Client
             {"kind": "role", "ref": "coordinator", "required": False}]},
         {"name": "Approval", "rule": "any", "days": 2,
          "reviewers": [{"kind": "role", "ref": "project_manager"}]}])
-    review = await _start(client, team, await _drawing(client, team), template)
+    drawing = await _drawing(client, team)
+    review = await _start(client, team, drawing, template)
     assert review["status"] == "in_progress" and len(review["tasks"]) == 3
+    assert await _drawing_status(client, team, drawing) == "in_review"
+    status, problem = await send(client, "POST", "/api/v1/reviews", team.headers["designer"],
+                                 {"entity_type": "shop_drawing", "entity_id": drawing,
+                                  "template_id": template})
+    assert status == 409 and problem["code"] == "review_in_progress"
     assert {t["due_on"] for t in review["tasks"]} == {review["tasks"][0]["due_on"]}
     assert {b["kind"] for b in review["ball_in_court"]} == {"user", "client", "role"}
     by_kind = {t["reviewer_kind"]: t for t in review["tasks"]}
@@ -101,6 +119,19 @@ async def test_parallel_then_serial_with_client_role_and_optional(client: Client
     assert status == 200, review
     assert review["status"] == "completed" and review["result"] == "rejected"
     assert review["result_status"] == "rejected" and review["ball_in_court"] == []
+    # The result moved the drawing through its own state machine.
+    assert await _drawing_status(client, team, drawing) == "rejected"
+    async with system_transaction(world.pool) as conn:
+        trail = await conn.fetch(
+            "SELECT table_name, details FROM audit_logs WHERE action = 'transition' "
+            "AND project_id = $1 ORDER BY id", team.project)
+    steps = [(r["table_name"], r["details"]["action"]) for r in trail]
+    assert steps == [
+        ("shop_drawings", "submit"), ("shop_drawings", "start_review"), ("reviews", "start"),
+        ("review_tasks", "respond"), ("review_tasks", "respond"), ("reviews", "advance"),
+        ("review_tasks", "respond"), ("reviews", "complete"), ("shop_drawings", "reject")]
+    assert trail[-1]["details"]["review_id"] == review["id"]
+    assert trail[3]["details"]["comment"] == "fine by us"
     async with system_transaction(world.pool) as conn:
         rows = await conn.fetch(
             "SELECT new_values, user_id FROM audit_logs WHERE table_name = 'review_tasks' "
@@ -176,3 +207,24 @@ async def test_bad_templates_write_nothing(client: Client, world: World) -> None
                                 f"/api/v1/review-templates?project_id={team.project}",
                                 team.headers["project_manager"])
     assert status == 200 and listed["items"] == []
+    # A review of a draft (not submitted) drawing is refused; so is an outcome the drawing
+    # cannot reach from review.
+    reviewer = [{"reviewers": [{"kind": "role", "ref": "project_manager"}]}]
+    template = await _template(client, team, reviewer)
+    draft = await _drawing(client, team, submit=False)
+    status, problem = await send(client, "POST", "/api/v1/reviews", team.headers["designer"],
+                                 {"entity_type": "shop_drawing", "entity_id": draft,
+                                  "template_id": template})
+    assert status == 409 and problem["code"] == "illegal_transition"
+    status, voiding = await send(client, "POST", "/api/v1/review-templates",
+                                 team.headers["project_manager"],
+                                 {**base, "outcomes": [{"label": "back", "status": "draft"}],
+                                  "steps": reviewer})
+    assert status == 201
+    status, problem = await send(client, "POST", "/api/v1/reviews", team.headers["designer"],
+                                 {"entity_type": "shop_drawing", "entity_id": draft,
+                                  "template_id": voiding["id"]})
+    assert status == 422 and problem["code"] == "invalid_outcome_status"
+    async with system_transaction(world.pool) as conn:
+        assert await conn.fetchval("SELECT count(*) FROM reviews WHERE project_id = $1",
+                                   team.project) == 0

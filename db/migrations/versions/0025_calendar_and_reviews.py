@@ -170,6 +170,9 @@ def upgrade() -> None:
         for cols in columns:
             name = f"ix_{table}_" + "_".join(c.strip() for c in cols.split(","))
             op.execute(f"CREATE INDEX {name} ON {table} ({cols})")
+    # One review in progress per record.
+    op.execute("CREATE UNIQUE INDEX ix_reviews_one_in_progress ON reviews "
+               "(entity_type, entity_id) WHERE status = 'in_progress'")
     for table in TABLES:
         op.execute(f"""CREATE TRIGGER fpm_touch BEFORE UPDATE ON {table}
                        FOR EACH ROW EXECUTE FUNCTION fpm_touch_row()""")
