@@ -671,6 +671,69 @@ review_tasks = Table(
     Index("ix_review_tasks_reviewer_kind_reviewer_ref", "reviewer_kind", "reviewer_ref"),
 )
 
+# RFIs (migration 0025): numbered per project from rfi_counters (fpm_next_rfi_seq).
+rfis = Table(
+    "rfis", metadata,
+    *_common(),
+    _project_fk(),
+    Column("seq", Integer, nullable=False),
+    Column("number", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("question", Text, nullable=False),
+    Column("discipline", Text),
+    Column("location", Text),
+    Column("priority", Text, nullable=False, server_default="normal"),
+    Column("due_on", Date),
+    Column("cost_impact", Text, nullable=False, server_default="unknown"),
+    _money("cost_amount"),
+    Column("schedule_impact", Text, nullable=False, server_default="unknown"),
+    Column("schedule_days", Integer),
+    Column("distribution", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    Column("drawing_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    Column("revision_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    Column("scope_item_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    Column("status", Text, nullable=False, server_default="draft"),
+    Column("official_response_id", UUID(as_uuid=True)),
+    Column("comment", Text),
+    _user_fk("created_by"),
+    UniqueConstraint("project_id", "seq"),
+    CheckConstraint("seq > 0", name="seq"),
+    CheckConstraint("length(subject) BETWEEN 1 AND 300", name="subject_length"),
+    CheckConstraint("length(question) BETWEEN 1 AND 100000", name="question_length"),
+    CheckConstraint("priority IN ('low', 'normal', 'high')", name="priority"),
+    CheckConstraint("status IN ('draft', 'open', 'answered', 'closed', 'void')", name="status"),
+    CheckConstraint("cost_impact IN ('yes', 'no', 'unknown')", name="cost_impact"),
+    CheckConstraint("schedule_impact IN ('yes', 'no', 'unknown')", name="schedule_impact"),
+    CheckConstraint("cost_amount IS NULL OR (cost_impact = 'yes' AND cost_amount >= 0)",
+                    name="cost_amount"),
+    CheckConstraint("schedule_days IS NULL OR (schedule_impact = 'yes' AND schedule_days >= 0)",
+                    name="schedule_days"),
+    CheckConstraint("cardinality(distribution) <= 200", name="distribution"),
+    CheckConstraint("cardinality(drawing_ids) <= 200 AND cardinality(revision_ids) <= 200 "
+                    "AND cardinality(scope_item_ids) <= 200", name="links"),
+    Index("ix_rfis_project_id_status_seq", "project_id", "status", "seq"),
+)
+
+rfi_responses = Table(
+    "rfi_responses", metadata,
+    *_common(),
+    _project_fk(),
+    Column("rfi_id", UUID(as_uuid=True), ForeignKey("rfis.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    _user_fk("author_id"),
+    Column("official", Boolean, nullable=False, server_default=text("false")),
+    CheckConstraint("length(body) BETWEEN 1 AND 100000", name="body_length"),
+)
+
+# The last RFI number of each project; written only by fpm_next_rfi_seq (system role).
+rfi_counters = Table(
+    "rfi_counters", metadata,
+    Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
 notifications = Table(
     "notifications", metadata,
     *_common(),

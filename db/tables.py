@@ -80,6 +80,8 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "review_templates": TableInfo(_PROJECT, "review_template"),
     "reviews": TableInfo(_PROJECT, "review"),
     "review_tasks": TableInfo(_PROJECT, "review_task"),
+    "rfis": TableInfo(_PROJECT, "rfi"),
+    "rfi_responses": TableInfo(_PROJECT, "rfi_response"),
     "notifications": TableInfo(_USER, "notification"),
     "audit_logs": TableInfo(_INTERNAL),
     "user_sessions": TableInfo(_INTERNAL),
@@ -91,6 +93,7 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "audit_chain_links": TableInfo(_INTERNAL),
     "audit_chain_heads": TableInfo(_INTERNAL),
     "audit_erasures": TableInfo(_INTERNAL),
+    "rfi_counters": TableInfo(_INTERNAL),
 })
 
 

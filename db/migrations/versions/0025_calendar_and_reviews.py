@@ -20,6 +20,15 @@ The review engine:
   project's zone). Every response, reassignment, skip and termination is an UPDATE of these
   rows that carries its comment, so each is an audit row with from / to / actor / time /
   reason.
+RFIs (item 4):
+- `rfis`: a project's requests for information, numbered per project without gaps or
+  duplicates (`seq`, shown as `RFI-001`) from `rfi_counters`, one row per project that
+  `fpm_next_rfi_seq(project)` increments: the creating transaction holds that row's lock
+  until it ends, so concurrent creators queue and a rolled-back creation gives its number
+  back. Staff of the project read every RFI; a client user only those whose distribution
+  list names them.
+- `rfi_responses`: answers to an RFI, one of them marked official; as visible as the RFI.
+
 Client users read the tasks addressed to them (their user, their client company) and the
 reviews that hold one; staff of the project read everything. Audited, forced RLS, a
 `system` policy, like every project table.
@@ -38,7 +47,7 @@ down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TABLES = ("review_templates", "reviews", "review_tasks")
+TABLES = ("review_templates", "reviews", "review_tasks", "rfis", "rfi_responses")
 COMMON = """
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     org_id uuid NOT NULL,
@@ -113,13 +122,85 @@ CREATE = [
     CONSTRAINT ck_review_tasks_outcome CHECK ((state = 'responded') = (outcome IS NOT NULL)),
     CONSTRAINT ck_review_tasks_comment_length
         CHECK (comment IS NULL OR length(comment) <= 10000))""",
+    f"""CREATE TABLE rfis ({COMMON}
+    seq integer NOT NULL,
+    number text NOT NULL,
+    subject text NOT NULL,
+    question text NOT NULL,
+    discipline text,
+    location text,
+    priority text DEFAULT 'normal' NOT NULL,
+    due_on date,
+    cost_impact text DEFAULT 'unknown' NOT NULL,
+    cost_amount numeric(14, 2),
+    schedule_impact text DEFAULT 'unknown' NOT NULL,
+    schedule_days integer,
+    distribution uuid[] DEFAULT '{{}}' NOT NULL,
+    drawing_ids uuid[] DEFAULT '{{}}' NOT NULL,
+    revision_ids uuid[] DEFAULT '{{}}' NOT NULL,
+    scope_item_ids uuid[] DEFAULT '{{}}' NOT NULL,
+    status text DEFAULT 'draft' NOT NULL,
+    official_response_id uuid,
+    comment text,
+    created_by uuid,{_common_constraints("rfis")},
+    CONSTRAINT fk_rfis_created_by_users FOREIGN KEY (created_by)
+        REFERENCES users (id) ON DELETE SET NULL,
+    CONSTRAINT uq_rfis_project_id_seq UNIQUE (project_id, seq),
+    CONSTRAINT ck_rfis_seq CHECK (seq > 0),
+    CONSTRAINT ck_rfis_subject_length CHECK (length(subject) BETWEEN 1 AND 300),
+    CONSTRAINT ck_rfis_question_length CHECK (length(question) BETWEEN 1 AND 100000),
+    CONSTRAINT ck_rfis_priority CHECK (priority IN ('low', 'normal', 'high')),
+    CONSTRAINT ck_rfis_status CHECK (status IN ('draft', 'open', 'answered', 'closed', 'void')),
+    CONSTRAINT ck_rfis_cost_impact CHECK (cost_impact IN ('yes', 'no', 'unknown')),
+    CONSTRAINT ck_rfis_schedule_impact CHECK (schedule_impact IN ('yes', 'no', 'unknown')),
+    CONSTRAINT ck_rfis_cost_amount CHECK (cost_amount IS NULL
+        OR (cost_impact = 'yes' AND cost_amount >= 0)),
+    CONSTRAINT ck_rfis_schedule_days CHECK (schedule_days IS NULL
+        OR (schedule_impact = 'yes' AND schedule_days >= 0)),
+    CONSTRAINT ck_rfis_distribution CHECK (cardinality(distribution) <= 200),
+    CONSTRAINT ck_rfis_links CHECK (cardinality(drawing_ids) <= 200
+        AND cardinality(revision_ids) <= 200 AND cardinality(scope_item_ids) <= 200))""",
+    f"""CREATE TABLE rfi_responses ({COMMON}
+    rfi_id uuid NOT NULL,
+    body text NOT NULL,
+    author_id uuid,
+    official boolean DEFAULT false NOT NULL,{_common_constraints("rfi_responses")},
+    CONSTRAINT fk_rfi_responses_rfi_id_rfis FOREIGN KEY (rfi_id)
+        REFERENCES rfis (id) ON DELETE CASCADE,
+    CONSTRAINT fk_rfi_responses_author_id_users FOREIGN KEY (author_id)
+        REFERENCES users (id) ON DELETE SET NULL,
+    CONSTRAINT ck_rfi_responses_body_length CHECK (length(body) BETWEEN 1 AND 100000))""",
+    """CREATE TABLE rfi_counters (
+    project_id uuid NOT NULL,
+    last integer NOT NULL,
+    CONSTRAINT pk_rfi_counters PRIMARY KEY (project_id),
+    CONSTRAINT fk_rfi_counters_project_id_projects FOREIGN KEY (project_id)
+        REFERENCES projects (id) ON DELETE CASCADE)""",
 ]
+COUNTER = """
+CREATE FUNCTION fpm_next_rfi_seq(project uuid) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
+DECLARE
+    n integer;
+BEGIN
+    IF NOT app_can_see_project(project) THEN
+        RAISE EXCEPTION 'project % is not visible', project USING ERRCODE = '42501';
+    END IF;
+    INSERT INTO rfi_counters AS c (project_id, last) VALUES (project, 1)
+    ON CONFLICT (project_id) DO UPDATE SET last = c.last + 1
+    RETURNING c.last INTO n;
+    RETURN n;
+END $$
+"""
 INDEXES = {
     "review_templates": ("org_id", "project_id", "created_by"),
     "reviews": ("org_id", "project_id", "template_id", "initiated_by",
                 "entity_type, entity_id, created_at"),
     "review_tasks": ("org_id", "project_id", "review_id, step", "responded_by",
                      "reviewer_kind, reviewer_ref"),
+    "rfis": ("org_id", "project_id", "created_by", "project_id, status, seq"),
+    "rfi_responses": ("org_id", "project_id", "rfi_id", "author_id"),
 }
 ORG = "org_id = app_org_id()"
 VISIBLE = ("((SELECT app_is_org_admin()) OR project_id = ANY "
@@ -133,6 +214,8 @@ EXTRA: dict[str, str] = {
     "review_tasks": (f"{STAFF} OR (reviewer_kind = 'user' AND reviewer_ref = "
                      "(SELECT app_user_id())::text) OR (reviewer_kind = 'client' AND "
                      "reviewer_ref = (SELECT app_user_client_id())::text)"),
+    "rfis": f"{STAFF} OR app_user_id() = ANY (distribution)",
+    "rfi_responses": f"{STAFF} OR rfi_id IN (SELECT r.id FROM rfis r)",  # noqa: S608
 }
 
 UP = """
@@ -170,6 +253,13 @@ def upgrade() -> None:
         for cols in columns:
             name = f"ix_{table}_" + "_".join(c.strip() for c in cols.split(","))
             op.execute(f"CREATE INDEX {name} ON {table} ({cols})")
+    op.execute("ALTER TABLE rfi_counters ENABLE ROW LEVEL SECURITY")
+    op.execute("ALTER TABLE rfi_counters FORCE ROW LEVEL SECURITY")
+    op.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON rfi_counters TO formula_pm_system")
+    op.execute("""CREATE POLICY system ON rfi_counters TO formula_pm_system
+                  USING (true) WITH CHECK (true)""")
+    op.execute(COUNTER)
+    op.execute("ALTER FUNCTION fpm_next_rfi_seq(uuid) OWNER TO formula_pm_system")
     # One review in progress per record.
     op.execute("CREATE UNIQUE INDEX ix_reviews_one_in_progress ON reviews "
                "(entity_type, entity_id) WHERE status = 'in_progress'")
@@ -192,7 +282,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION IF EXISTS fpm_next_rfi_seq(uuid)")
+    op.execute("DROP TABLE IF EXISTS rfi_counters")
     op.execute("DROP POLICY IF EXISTS tenant ON reviews")  # reads review_tasks
+    op.execute("DROP POLICY IF EXISTS tenant ON rfi_responses")  # reads rfis
     for table in reversed(TABLES):
         op.execute(f"DROP TABLE IF EXISTS {table}")
     _run(DOWN)
