@@ -22,6 +22,7 @@ from server.routes import (
     notifications,
     projects,
     reviews,
+    rfis,
     scope_groups,
     scope_items,
     search,
@@ -35,5 +36,5 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     health, metrics, console, docs, auth, users, clients, projects, members, tasks, scope_groups,
     scope_items, shop_drawings, material_specs, comments, attachments, drawings, transmittals,
     notifications, audit, search, admin_stats, calendar,
-    reviews,
+    reviews, rfis,
 )
