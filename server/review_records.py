@@ -31,6 +31,20 @@ REVIEWING = {"shop_drawing": "in_review", "material_spec": "pending_approval"}
 ENTER = {"shop_drawing": {"submitted": "start_review"}}
 
 
+# The default review of each kind of record: today's single reviewer (any member holding
+# the project_manager role), with the decisions the record's workflow has.
+DEFAULT_OUTCOMES = {
+    "shop_drawing": (("rejected", "rejected"), ("revise_and_resubmit", "revise_and_resubmit"),
+                     ("approved_as_noted", "approved_as_noted"), ("approved", "approved")),
+    "material_spec": (("rejected", "rejected"), ("revision_required", "revision_required"),
+                      ("approved", "approved")),
+}
+
+
+def default_template(entity_type: str) -> rv.Template:
+    return rv.single_reviewer_template("project_manager", DEFAULT_OUTCOMES[entity_type])
+
+
 def decision(entity_type: str, target: str) -> str | None:
     """The action that takes a record under review to `target`, if one does."""
     source = REVIEWING[entity_type]

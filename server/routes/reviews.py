@@ -74,9 +74,11 @@ class TemplateQuery(ApiModel):
 
 
 class ReviewStart(ApiModel):
+    """Without template_id the default review: one step, any project manager of the team."""
+
     entity_type: EntityType
     entity_id: uuid.UUID
-    template_id: uuid.UUID
+    template_id: uuid.UUID | None = None
 
 
 class ReviewQuery(ApiModel):
@@ -171,6 +173,20 @@ async def list_templates(request: web.Request) -> web.Response:
     return json_response({"items": [dict(r) for r in rows]})
 
 
+async def _template_for(conn: asyncpg.Connection, body: ReviewStart,
+                        project_id: uuid.UUID) -> tuple[str, rv.Template]:
+    """The template a review starts from: the one named (of the record's project), or the
+    default review of the record's kind."""
+    if body.template_id is None:
+        return "Default review", records.default_template(body.entity_type)
+    row = await queries.template(conn, body.template_id)
+    if row is None or row["project_id"] != project_id:
+        raise Invalid("No such template in the record's project", code="validation_failed",
+                      errors=[{"field": "template_id", "message": "not of this project"}])
+    return str(row["name"]), rv.parse_template(row["outcomes"], row["steps"],
+                                               statuses=engine.STATUSES[body.entity_type])
+
+
 @routes.post("/api/v1/reviews")
 @doc(summary="Start a review of a record from a template of its project", body=ReviewStart,
      response=ReviewOut, status=201, errors=[403, 404, 409])
@@ -183,29 +199,25 @@ async def start_review(request: web.Request) -> web.Response:
         if project_id is None:
             raise NotFound(f"No such {body.entity_type.replace('_', ' ')}")
         await queries.lock_entity(conn, body.entity_type, body.entity_id)
-        row = await queries.template(conn, body.template_id)
-        if row is None or row["project_id"] != project_id:
-            raise Invalid("No such template in the record's project", code="validation_failed",
-                          errors=[{"field": "template_id", "message": "not of this project"}])
-        template = rv.parse_template(row["outcomes"], row["steps"],
-                                     statuses=engine.STATUSES[body.entity_type])
+        name, template = await _template_for(conn, body, project_id)
         records.check_outcomes(body.entity_type, template)
         if await queries.open_review(conn, body.entity_type, body.entity_id):
             raise Conflict("The record is under review already; terminate that review first",
                            code="review_in_progress")
         cal = await calendar.for_project(conn, project_id)
         today = calendar.today_in(cal)
+        outcomes, steps = engine.template_json(template)
         review = await queries.create_review(conn, {
             "org_id": who.org_id, "project_id": project_id, "entity_type": body.entity_type,
-            "entity_id": body.entity_id, "template_id": row["id"], "name": row["name"],
-            "outcomes": row["outcomes"], "steps": row["steps"], "initiated_by": who.user_id,
+            "entity_id": body.entity_id, "template_id": body.template_id, "name": name,
+            "outcomes": outcomes, "steps": steps, "initiated_by": who.user_id,
             "started_on": today})
         await queries.add_tasks(conn, review, engine.new_task_values(
             rv.start(template, today, cal)))
         await records.put_under_review(conn, body.entity_type, body.entity_id, who.user_id,
                                        review["id"])
         await engine.trail(conn, "reviews", review, who.user_id, "start", None,
-                           "in_progress", None, template=row["name"])
+                           "in_progress", None, template=name)
         out = await queries.review(conn, review["id"])
     assert out is not None
     return json_response(engine.review_out(out), status=201)

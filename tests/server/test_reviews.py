@@ -228,3 +228,67 @@ async def test_bad_templates_write_nothing(client: Client, world: World) -> None
     async with system_transaction(world.pool) as conn:
         assert await conn.fetchval("SELECT count(*) FROM reviews WHERE project_id = $1",
                                    team.project) == 0
+
+
+async def test_default_review_and_the_revision_loop(client: Client, world: World) -> None:
+    """Without a template: today's single reviewer (any project manager of the team); a
+    revise-and-resubmit result, a new revision, a new review: each revision keeps its own."""
+    team = await make_team(world, client)
+    drawing = await _drawing(client, team)
+    status, first = await send(client, "POST", "/api/v1/reviews", team.headers["designer"],
+                               {"entity_type": "shop_drawing", "entity_id": drawing})
+    assert status == 201, first
+    assert [(t["reviewer_kind"], t["reviewer_ref"]) for t in first["tasks"]] == [
+        ("role", "project_manager")]
+    status, _problem = await _respond(client, team, "designer", first["tasks"][0], "approved")
+    assert status == 403
+    status, first = await _respond(client, team, "project_manager", first["tasks"][0],
+                                   "revise_and_resubmit", "dimension the reveal")
+    assert first["result"] == "revise_and_resubmit"
+    assert await _drawing_status(client, team, drawing) == "revise_and_resubmit"
+    for action in ("new_revision", "submit"):
+        status, row = await send(client, "POST",
+                                 f"/api/v1/shop-drawings/{drawing}/transitions",
+                                 team.headers["designer"], {"action": action})
+        assert status == 200, row
+    assert row["revision"] == "Rev B"
+    status, second = await send(client, "POST", "/api/v1/reviews", team.headers["designer"],
+                                {"entity_type": "shop_drawing", "entity_id": drawing})
+    assert status == 201, second
+    status, second = await _respond(client, team, "project_manager", second["tasks"][0],
+                                    "approved")
+    assert await _drawing_status(client, team, drawing) == "approved"
+    status, listed = await send(client, "GET",
+                                f"/api/v1/reviews?entity_type=shop_drawing&entity_id={drawing}",
+                                team.headers["designer"])
+    assert [r["result"] for r in listed["items"]] == ["approved", "revise_and_resubmit"]
+    async with system_transaction(world.pool) as conn:
+        revisions = await conn.fetch(
+            "SELECT details FROM audit_logs WHERE table_name = 'shop_drawings' "
+            "AND action = 'transition' AND record_id::text = $1 "
+            "AND details ? 'review_id' ORDER BY id", drawing)
+    assert [(r["details"]["action"], r["details"]["revision"]) for r in revisions] == [
+        ("start_review", "Rev A"), ("request_revision", "Rev A"),
+        ("start_review", "Rev B"), ("approve", "Rev B")]
+
+
+async def test_material_spec_default_review(client: Client, world: World) -> None:
+    team = await make_team(world, client)
+    status, spec = await send(client, "POST", "/api/v1/material-specs", team.headers["designer"],
+                              {"project_id": str(team.project), "description": "Oak veneer"})
+    assert status == 201, spec
+    status, problem = await send(client, "POST", "/api/v1/reviews", team.headers["designer"],
+                                 {"entity_type": "material_spec", "entity_id": spec["id"]})
+    assert status == 409 and problem["code"] == "illegal_transition"  # pending: not submitted
+    status, spec = await send(client, "POST", f"/api/v1/material-specs/{spec['id']}/transitions",
+                              team.headers["designer"], {"action": "submit"})
+    assert status == 200, spec
+    status, review = await send(client, "POST", "/api/v1/reviews", team.headers["designer"],
+                                {"entity_type": "material_spec", "entity_id": spec["id"]})
+    assert status == 201, review
+    status, review = await _respond(client, team, "project_manager", review["tasks"][0],
+                                    "revision_required", "thicker veneer")
+    assert review["result_status"] == "revision_required"
+    status, spec = await send(client, "GET", f"/api/v1/material-specs/{spec['id']}",
+                              team.headers["designer"])
+    assert spec["status"] == "revision_required"
