@@ -13,6 +13,9 @@ import asyncpg
 
 from db.queries import reviews as queries
 from db.queries.events import record_transition
+from db.queries.notifications import notify
+from db.queries.projects import project_refs
+from db.queries.transmittals import readers_of
 from rules import reviews as rv
 from rules.calendar import Calendar
 from rules.enums import DRAWING_STATUSES, SPEC_STATUSES
@@ -55,6 +58,28 @@ def new_task_values(tasks: Iterable[rv.NewTask]) -> list[dict[str, Any]]:
              "required": t.reviewer.required, "due_on": t.due} for t in tasks]
 
 
+async def tell_reviewers(conn: asyncpg.Connection, review: Mapping[str, Any],
+                         tasks: Iterable[rv.NewTask], actor_id: uuid.UUID) -> None:
+    """An "action required" notification to everyone who may answer a new task (and can
+    read the project), the actor aside."""
+    project = await project_refs(conn, review["project_id"])
+    if project is None:
+        return
+    for task in tasks:
+        users = await queries.reviewer_users(conn, review["project_id"], task.reviewer.kind,
+                                             task.reviewer.ref)
+        readers = await readers_of(conn, project, users) - {actor_id}
+        if readers:
+            await notify(conn, org_id=review["org_id"], user_ids=sorted(readers),
+                         project_id=review["project_id"], kind="review_task",
+                         title=f"Review: {review['name']}, answer due {task.due.isoformat()}",
+                         message=f"{review['entity_type'].replace('_', ' ')} awaits your review",
+                         data={"review_id": str(review["id"]),
+                               "entity_type": review["entity_type"],
+                               "entity_id": str(review["entity_id"]),
+                               "due_on": task.due.isoformat()})
+
+
 async def trail(conn: asyncpg.Connection, table: str, row: Mapping[str, Any],
                 user_id: uuid.UUID, action: str, source: Any, target: Any,
                 comment: str | None, **more: Any) -> None:
@@ -84,6 +109,7 @@ async def apply(conn: asyncpg.Connection, review: asyncpg.Record, adv: rv.Advanc
             await records.decide(conn, review, adv.result, adv.status, user_id, comment)
         return
     await queries.add_tasks(conn, review, new_task_values(adv.opened))
+    await tell_reviewers(conn, review, adv.opened, user_id)
     await queries.set_review(conn, review["id"], {"current_step": step + 1,
                                                   "comment": comment})
     await trail(conn, "reviews", review, user_id, "advance", step, step + 1, comment,

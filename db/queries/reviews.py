@@ -121,3 +121,19 @@ async def open_review(conn: asyncpg.Connection, entity_type: str, entity_id: uui
     return bool(await conn.fetchval(
         "SELECT true FROM reviews WHERE entity_type = $1 AND entity_id = $2 "
         "AND status = 'in_progress' LIMIT 1", entity_type, entity_id))
+
+
+async def reviewer_users(conn: asyncpg.Connection, project_id: uuid.UUID, kind: str,
+                         ref: str) -> list[uuid.UUID]:
+    """The users a reviewer stands for: the user; the team members holding the role; the
+    active users of the client company."""
+    if kind == "role":
+        rows = await conn.fetch(
+            "SELECT user_id AS id FROM project_members WHERE project_id = $1 AND role = $2",
+            project_id, ref)
+    elif kind == "client":
+        rows = await conn.fetch(
+            "SELECT id FROM users WHERE client_id = $1::text::uuid AND status = 'active'", ref)
+    else:
+        rows = await conn.fetch("SELECT id FROM users WHERE id = $1::text::uuid", ref)
+    return [r["id"] for r in rows]

@@ -212,8 +212,9 @@ async def start_review(request: web.Request) -> web.Response:
             "entity_id": body.entity_id, "template_id": body.template_id, "name": name,
             "outcomes": outcomes, "steps": steps, "initiated_by": who.user_id,
             "started_on": today})
-        await queries.add_tasks(conn, review, engine.new_task_values(
-            rv.start(template, today, cal)))
+        first = rv.start(template, today, cal)
+        await queries.add_tasks(conn, review, engine.new_task_values(first))
+        await engine.tell_reviewers(conn, review, first, who.user_id)
         await records.put_under_review(conn, body.entity_type, body.entity_id, who.user_id,
                                        review["id"])
         await engine.trail(conn, "reviews", review, who.user_id, "start", None,
@@ -322,6 +323,10 @@ async def reassign(request: web.Request) -> web.Response:
         await queries.set_task(conn, task_id, {
             "reviewer_kind": to.kind, "reviewer_ref": to.ref, "comment": body.comment,
             "assigned_at": dt.datetime.now(dt.UTC)})
+        due = current.due or calendar.today_in(await calendar.for_project(
+            conn, review["project_id"]))
+        await engine.tell_reviewers(conn, review, [rv.NewTask(current.step, to, due)],
+                                    who.user_id)
         await engine.trail(conn, "review_tasks", task, who.user_id, "reassign",
                            f"{current.reviewer.kind}:{current.reviewer.ref}",
                            f"{to.kind}:{to.ref}", body.comment)

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from db.pool import transaction
 from db.queries import rfis as queries
+from db.queries.notifications import notify
 from db.queries.projects import project_refs
 from db.queries.transmittals import readers_of
 from rules import calendar as cal_rules
@@ -151,6 +152,19 @@ async def get_rfi(request: web.Request) -> web.Response:
     return json_response(dict(row))
 
 
+async def _tell(conn: asyncpg.Connection, rfi: asyncpg.Record, who: Identity, kind: str,
+                title: str) -> None:
+    """The distribution list (and the RFI's creator) hear of it, the actor aside: the
+    notification reaches their sockets live."""
+    users = (set(rfi["distribution"]) | {rfi["created_by"]}) - {who.user_id, None}
+    if users:
+        await notify(conn, org_id=rfi["org_id"], user_ids=sorted(users),
+                     project_id=rfi["project_id"], kind=kind,
+                     title=f"{rfi['number']} {title}: {rfi['subject']}"[:300],
+                     message=rfi["question"][:200],
+                     data={"rfi_id": str(rfi["id"]), "number": rfi["number"]})
+
+
 def _manager(who: Identity, rfi: asyncpg.Record) -> None:
     """The RFI manager: its creator, or whoever may edit the project."""
     if rfi["created_by"] != who.user_id and not can(who.role, Perm.EDIT_PROJECTS):
@@ -182,7 +196,10 @@ async def transition_rfi(request: web.Request) -> web.Response:
         _manager(who, rfi)
         move = rules.next_state(rfi["status"], body.action,
                                 rfi["official_response_id"] is not None)
-        await queries.update(conn, rfi_id, {"status": move.target, "comment": body.comment})
+        row = await queries.update(conn, rfi_id, {"status": move.target,
+                                                  "comment": body.comment})
+        if move.action in ("open", "reopen"):
+            await _tell(conn, row, who, "rfi_open", "awaits an answer")
         return await _answer(conn, rfi_id)
 
 
@@ -216,6 +233,7 @@ async def make_official(request: web.Request) -> web.Response:
         if await queries.response(conn, rfi_id, response_id) is None:
             raise NotFound("No such response")
         await queries.set_official(conn, rfi_id, response_id)
-        await queries.update(conn, rfi_id, {"status": "answered",
-                                            "official_response_id": response_id})
+        row = await queries.update(conn, rfi_id, {"status": "answered",
+                                                  "official_response_id": response_id})
+        await _tell(conn, row, who, "rfi_answered", "is answered")
         return await _answer(conn, rfi_id)

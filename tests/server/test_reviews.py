@@ -89,6 +89,12 @@ async def test_parallel_then_serial_with_client_role_and_optional(client: Client
     assert {t["due_on"] for t in review["tasks"]} == {review["tasks"][0]["due_on"]}
     assert {b["kind"] for b in review["ball_in_court"]} == {"user", "client", "role"}
     by_kind = {t["reviewer_kind"]: t for t in review["tasks"]}
+    async with system_transaction(world.pool) as conn:
+        told = {r["user_id"] for r in await conn.fetch(
+            "SELECT user_id FROM notifications WHERE type = 'review_task' "
+            "AND data->>'review_id' = $1", review["id"])}
+    # The client company's user and the coordinator are told; the designer started it.
+    assert told == {team.users["client"]["id"], team.users["coordinator"]["id"]}
 
     # Only they may answer: a craftsman is refused, an outsider does not even see the task.
     status, problem = await _respond(client, team, "craftsman", by_kind["client"], "approved")

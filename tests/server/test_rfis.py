@@ -111,6 +111,14 @@ async def test_states_responses_official_answer(client: Client, world: World) ->
                                  team.headers["designer"], {"action": "void"})
     assert status == 409 and problem["allowed_actions"] == []
     async with system_transaction(world.pool) as conn:
+        told = {(r["user_id"], r["type"]) for r in await conn.fetch(
+            "SELECT user_id, type FROM notifications WHERE data->>'rfi_id' = $1", rfi["id"])}
+    coordinator, designer = team.users["coordinator"]["id"], team.users["designer"]["id"]
+    # The coordinator (distribution) on opening and answering; the designer (its creator)
+    # when the project manager, not they, marked the answer official.
+    assert told == {(coordinator, "rfi_open"), (coordinator, "rfi_answered"),
+                    (designer, "rfi_answered")}
+    async with system_transaction(world.pool) as conn:
         comments = await conn.fetch(
             "SELECT new_values FROM audit_logs WHERE table_name = 'rfis' AND record_id = $1 "
             "AND action = 'update'", rfi["id"])
