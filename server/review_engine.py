@@ -20,6 +20,7 @@ from rules import reviews as rv
 from rules.calendar import Calendar
 from rules.enums import DRAWING_STATUSES, SPEC_STATUSES
 from server import review_records as records
+from server.errors import Invalid
 
 STATUSES: Mapping[str, tuple[str, ...]] = {"shop_drawing": DRAWING_STATUSES,
                                            "material_spec": SPEC_STATUSES}
@@ -56,6 +57,22 @@ def task_of(row: Mapping[str, Any]) -> rv.Task:
 def new_task_values(tasks: Iterable[rv.NewTask]) -> list[dict[str, Any]]:
     return [{"step": t.step, "reviewer_kind": t.reviewer.kind, "reviewer_ref": t.reviewer.ref,
              "required": t.reviewer.required, "due_on": t.due} for t in tasks]
+
+
+async def check_reviewers(conn: asyncpg.Connection, project_id: uuid.UUID,
+                          steps: Iterable[tuple[str, rv.Reviewer]]) -> None:
+    """Every named user or client company (`(field, reviewer)` pairs) has someone who can
+    read the project; a role may have no member yet. 422 on the field otherwise."""
+    project = await project_refs(conn, project_id)
+    assert project is not None
+    for where, reviewer in steps:
+        if reviewer.kind == "role":
+            continue
+        users = await queries.reviewer_users(conn, project_id, reviewer.kind, reviewer.ref)
+        if not await readers_of(conn, project, users):
+            raise Invalid("A reviewer must be able to read the project",
+                          code="recipient_cannot_read",
+                          errors=[{"field": where, "message": "cannot read the project"}])
 
 
 async def tell_reviewers(conn: asyncpg.Connection, review: Mapping[str, Any],

@@ -156,6 +156,9 @@ async def create_template(request: web.Request) -> web.Response:
     outcomes, steps = engine.template_json(template)
     async with writes(request) as conn:
         await visible_project(conn, body.project_id)
+        await engine.check_reviewers(conn, body.project_id, [
+            (f"steps[{i}].reviewers[{j}].ref", r)
+            for i, step in enumerate(template.steps) for j, r in enumerate(step.reviewers)])
         row = await queries.create_template(conn, {
             "org_id": who.org_id, "project_id": body.project_id, "name": body.name,
             "outcomes": outcomes, "steps": steps, "created_by": who.user_id})
@@ -320,6 +323,7 @@ async def reassign(request: web.Request) -> web.Response:
         rv.check_reassign(review["status"], current, rv.Reviewer(to.kind, to.ref,
                                                                  current.reviewer.required))
         _check_refs(rv.Template((), (rv.Step("", (to,)),)))
+        await engine.check_reviewers(conn, review["project_id"], [("ref", to)])
         await queries.set_task(conn, task_id, {
             "reviewer_kind": to.kind, "reviewer_ref": to.ref, "comment": body.comment,
             "assigned_at": dt.datetime.now(dt.UTC)})

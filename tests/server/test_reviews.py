@@ -164,6 +164,9 @@ async def test_reassign_skip_terminate(client: Client, world: World) -> None:
     status, problem = await send(client, "POST", path, team.headers["designer"],
                                  {"kind": "user", "ref": "nobody"})
     assert status == 422
+    status, problem = await send(client, "POST", path, team.headers["designer"],
+                                 {"kind": "user", "ref": str(team.users["stranger"]["id"])})
+    assert status == 422 and problem["code"] == "recipient_cannot_read"
     status, review = await send(client, "POST", path, team.headers["designer"],
                                 {"kind": "user", "ref": coordinator, "comment": "on leave"})
     assert status == 200, review
@@ -200,7 +203,12 @@ async def test_bad_templates_write_nothing(client: Client, world: World) -> None
                         ([], "no_steps"),
                         ([{"reviewers": [{"kind": "role", "ref": "pope"}]}], "invalid_reviewer"),
                         ([{"reviewers": [{"kind": "user", "ref": "x"}], "rule": "most"}],
-                         "invalid_completion_rule")):
+                         "invalid_completion_rule"),
+                        ([{"reviewers": [{"kind": "user",
+                                          "ref": str(team.users["outsider"]["id"])}]}],
+                         "recipient_cannot_read"),
+                        ([{"reviewers": [{"kind": "client", "ref": str(team.project)}]}],
+                         "recipient_cannot_read")):
         status, problem = await send(client, "POST", "/api/v1/review-templates",
                                      team.headers["project_manager"], {**base, "steps": steps})
         assert status == 422 and problem["code"] == code, (steps, problem)
