@@ -16,6 +16,7 @@ from server import calendar
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import NotFound
+from server.fields import Keyword
 from server.keys import POOL
 from server.openapi import doc
 from server.records import path_id, stale
@@ -25,7 +26,7 @@ from server.writes import writes
 
 routes = web.RouteTableDef()
 
-ZoneName = Annotated[str, pydantic.Field(min_length=1, max_length=64)]
+ZoneName = Annotated[Keyword, pydantic.Field(min_length=1)]
 Weekday = Annotated[int, pydantic.Field(ge=1, le=7)]
 
 

@@ -28,7 +28,7 @@ from server import review_records as records
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Invalid, NotFound
-from server.fields import LongText, Name
+from server.fields import Keyword, LongText, Name, ShortText
 from server.keys import POOL
 from server.openapi import doc
 from server.records import path_id, visible_project
@@ -40,24 +40,23 @@ routes = web.RouteTableDef()
 
 EntityType = Literal["shop_drawing", "material_spec"]
 START_PERM = {"shop_drawing": Perm.SUBMIT_DRAWINGS, "material_spec": Perm.SUBMIT_MATERIALS}
-Comment = Annotated[str, pydantic.Field(max_length=rv.COMMENT_MAX)]
 
 
 class OutcomeIn(pydantic.BaseModel):
-    label: str
-    status: str
+    label: Keyword
+    status: Keyword
 
 
 class ReviewerIn(pydantic.BaseModel):
-    kind: str
-    ref: str
+    kind: Keyword
+    ref: ShortText
     required: bool = True
 
 
 class StepIn(pydantic.BaseModel):
-    name: str | None = None
+    name: ShortText | None = None
     reviewers: Annotated[list[ReviewerIn], pydantic.Field(max_length=rv.REVIEWERS_MAX)] = []
-    rule: str = "all"
+    rule: Keyword = "all"
     count: int | None = None
     days: int = 5
 
@@ -87,13 +86,13 @@ class ReviewQuery(ApiModel):
 
 
 class Respond(ApiModel):
-    outcome: str
+    outcome: Keyword
     comment: LongText | None = None
 
 
 class Reassign(ApiModel):
     kind: Literal["user", "role", "client"]
-    ref: str
+    ref: ShortText
     comment: LongText | None = None
 
 
