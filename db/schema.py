@@ -135,7 +135,16 @@ organizations = Table(
     Column("version", Integer, nullable=False, server_default=text("1")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The organisation's calendar (migration 0025): its IANA time zone, working ISO weekdays
+    # and holidays; every "day" of a project is reckoned in it (or the project's own zone).
+    Column("time_zone", Text, nullable=False, server_default="UTC"),
+    Column("workdays", ARRAY(SmallInteger), nullable=False, server_default="{1,2,3,4,5}"),
+    Column("holidays", ARRAY(Date), nullable=False, server_default="{}"),
     CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]{0,62}$'", name="slug_format"),
+    CheckConstraint("length(time_zone) BETWEEN 1 AND 64", name="time_zone"),
+    CheckConstraint("cardinality(workdays) BETWEEN 1 AND 7 AND workdays <@ '{1,2,3,4,5,6,7}'",
+                    name="workdays"),
+    CheckConstraint("cardinality(holidays) <= 1000", name="holidays"),
     CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
 )
 
@@ -244,6 +253,8 @@ projects = Table(
     _user_fk("project_manager_id"),
     _user_fk("created_by"),
     Column("legacy_id", Text),
+    # The project's own time zone, when it is not the organisation's (migration 0025).
+    Column("time_zone", Text),
     _search(_weighted(("name", "A"), ("location", "B"), ("description", "C"))),
     CheckConstraint(_in("type", PROJECT_TYPES), name="type"),
     CheckConstraint(_in("status", PROJECT_STATUSES), name="status"),
@@ -253,6 +264,7 @@ projects = Table(
     CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date",
                     name="dates"),
     CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
+    CheckConstraint("time_zone IS NULL OR length(time_zone) BETWEEN 1 AND 64", name="time_zone"),
     UniqueConstraint("org_id", "legacy_id"),
     Index("ix_projects_org_id_status", "org_id", "status"),
     Index("ix_projects_client_id_status", "client_id", "status"),
@@ -591,6 +603,136 @@ transmittal_recipients = Table(
     _user_fk("user_id", ondelete="CASCADE", nullable=False),
     Column("acknowledged_at", DateTime(timezone=True)),
     UniqueConstraint("transmittal_id", "user_id"),
+)
+
+# The review engine (migration 0025): templates, reviews of records, reviewers' tasks.
+review_templates = Table(
+    "review_templates", metadata,
+    *_common(),
+    _project_fk(),
+    Column("name", Text, nullable=False),
+    Column("outcomes", JSONB, nullable=False),
+    Column("steps", JSONB, nullable=False),
+    _user_fk("created_by"),
+    CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
+)
+
+reviews = Table(
+    "reviews", metadata,
+    *_common(),
+    _project_fk(),
+    Column("entity_type", Text, nullable=False),
+    Column("entity_id", UUID(as_uuid=True), nullable=False),
+    Column("template_id", UUID(as_uuid=True),
+           ForeignKey("review_templates.id", ondelete="SET NULL"), index=True),
+    Column("name", Text, nullable=False),
+    Column("outcomes", JSONB, nullable=False),
+    Column("steps", JSONB, nullable=False),
+    Column("status", Text, nullable=False, server_default="in_progress"),
+    Column("current_step", Integer, nullable=False, server_default=text("0")),
+    Column("result", Text),
+    Column("result_status", Text),
+    Column("comment", Text),
+    _user_fk("initiated_by"),
+    Column("started_on", Date, nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    CheckConstraint("entity_type IN ('shop_drawing', 'material_spec')", name="entity_type"),
+    CheckConstraint("status IN ('in_progress', 'completed', 'terminated')", name="status"),
+    CheckConstraint("current_step >= 0", name="current_step"),
+    CheckConstraint("comment IS NULL OR length(comment) <= 10000", name="comment_length"),
+    Index("ix_reviews_entity_type_entity_id_created_at", "entity_type", "entity_id",
+          "created_at"),
+    Index("ix_reviews_one_in_progress", "entity_type", "entity_id", unique=True,
+          postgresql_where=text("status = 'in_progress'")),
+)
+
+review_tasks = Table(
+    "review_tasks", metadata,
+    *_common(),
+    _project_fk(),
+    Column("review_id", UUID(as_uuid=True), ForeignKey("reviews.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("reviewer_kind", Text, nullable=False),
+    Column("reviewer_ref", Text, nullable=False),
+    Column("required", Boolean, nullable=False, server_default=text("true")),
+    Column("state", Text, nullable=False, server_default="pending"),
+    Column("outcome", Text),
+    Column("comment", Text),
+    _user_fk("responded_by"),
+    Column("responded_at", DateTime(timezone=True)),
+    Column("assigned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("due_on", Date, nullable=False),
+    CheckConstraint("reviewer_kind IN ('user', 'role', 'client')", name="reviewer_kind"),
+    CheckConstraint("state IN ('pending', 'responded', 'skipped', 'closed')", name="state"),
+    CheckConstraint("step >= 0", name="step"),
+    CheckConstraint("(state = 'responded') = (outcome IS NOT NULL)", name="outcome"),
+    CheckConstraint("comment IS NULL OR length(comment) <= 10000", name="comment_length"),
+    Index("ix_review_tasks_review_id_step", "review_id", "step"),
+    Index("ix_review_tasks_reviewer_kind_reviewer_ref", "reviewer_kind", "reviewer_ref"),
+)
+
+# RFIs (migration 0025): numbered per project from rfi_counters (fpm_next_rfi_seq).
+rfis = Table(
+    "rfis", metadata,
+    *_common(),
+    _project_fk(),
+    Column("seq", Integer, nullable=False),
+    Column("number", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("question", Text, nullable=False),
+    Column("discipline", Text),
+    Column("location", Text),
+    Column("priority", Text, nullable=False, server_default="normal"),
+    Column("due_on", Date),
+    Column("cost_impact", Text, nullable=False, server_default="unknown"),
+    _money("cost_amount"),
+    Column("schedule_impact", Text, nullable=False, server_default="unknown"),
+    Column("schedule_days", Integer),
+    Column("distribution", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    Column("drawing_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    Column("revision_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    Column("scope_item_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
+    Column("status", Text, nullable=False, server_default="draft"),
+    Column("official_response_id", UUID(as_uuid=True)),
+    Column("comment", Text),
+    _user_fk("created_by"),
+    UniqueConstraint("project_id", "seq"),
+    CheckConstraint("seq > 0", name="seq"),
+    CheckConstraint("length(subject) BETWEEN 1 AND 300", name="subject_length"),
+    CheckConstraint("length(question) BETWEEN 1 AND 100000", name="question_length"),
+    CheckConstraint("priority IN ('low', 'normal', 'high')", name="priority"),
+    CheckConstraint("status IN ('draft', 'open', 'answered', 'closed', 'void')", name="status"),
+    CheckConstraint("cost_impact IN ('yes', 'no', 'unknown')", name="cost_impact"),
+    CheckConstraint("schedule_impact IN ('yes', 'no', 'unknown')", name="schedule_impact"),
+    CheckConstraint("cost_amount IS NULL OR (cost_impact = 'yes' AND cost_amount >= 0)",
+                    name="cost_amount"),
+    CheckConstraint("schedule_days IS NULL OR (schedule_impact = 'yes' AND schedule_days >= 0)",
+                    name="schedule_days"),
+    CheckConstraint("cardinality(distribution) <= 200", name="distribution"),
+    CheckConstraint("cardinality(drawing_ids) <= 200 AND cardinality(revision_ids) <= 200 "
+                    "AND cardinality(scope_item_ids) <= 200", name="links"),
+    Index("ix_rfis_project_id_status_seq", "project_id", "status", "seq"),
+)
+
+rfi_responses = Table(
+    "rfi_responses", metadata,
+    *_common(),
+    _project_fk(),
+    Column("rfi_id", UUID(as_uuid=True), ForeignKey("rfis.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    _user_fk("author_id"),
+    Column("official", Boolean, nullable=False, server_default=text("false")),
+    CheckConstraint("length(body) BETWEEN 1 AND 100000", name="body_length"),
+)
+
+# The last RFI number of each project; written only by fpm_next_rfi_seq (system role).
+rfi_counters = Table(
+    "rfi_counters", metadata,
+    Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("last", Integer, nullable=False),
 )
 
 notifications = Table(

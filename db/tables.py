@@ -77,6 +77,11 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "drawing_revisions": TableInfo(_PROJECT, "drawing_revision"),
     "transmittals": TableInfo(_PROJECT, "transmittal"),
     "transmittal_recipients": TableInfo(_PROJECT, "transmittal_recipient"),
+    "review_templates": TableInfo(_PROJECT, "review_template"),
+    "reviews": TableInfo(_PROJECT, "review"),
+    "review_tasks": TableInfo(_PROJECT, "review_task"),
+    "rfis": TableInfo(_PROJECT, "rfi"),
+    "rfi_responses": TableInfo(_PROJECT, "rfi_response"),
     "notifications": TableInfo(_USER, "notification"),
     "audit_logs": TableInfo(_INTERNAL),
     "user_sessions": TableInfo(_INTERNAL),
@@ -89,6 +94,7 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "audit_chain_heads": TableInfo(_INTERNAL),
     "audit_erasures": TableInfo(_INTERNAL),
     "audit_retention": TableInfo(_INTERNAL),
+    "rfi_counters": TableInfo(_INTERNAL),
 })
 
 

@@ -28,6 +28,7 @@ assert tuple(Role) == ROLES
 
 class Perm(StrEnum):
     MANAGE_USERS = "manage_users"
+    MANAGE_CALENDAR = "manage_calendar"
     CREATE_CLIENTS = "create_clients"
     MANAGE_CLIENTS = "manage_clients"
     CREATE_PROJECTS = "create_projects"

@@ -41,6 +41,10 @@ def client_copy(table: str, action: str, old: Mapping[str, Any] | None,
         return SAME if values is not None and values.get(marker) is not None else None
     if table in ("transmittals", "transmittal_recipients"):
         return None  # staff's register; a client recipient hears through their notification
+    if table in ("review_templates", "reviews", "review_tasks", "rfis", "rfi_responses"):
+        # Staff's: client users read only the tasks and RFIs addressed to them (row-level
+        # security), which a project room's copy cannot tell apart.
+        return None
     hidden = internal_fields(table)
     if not hidden:
         return SAME

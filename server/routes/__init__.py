@@ -9,6 +9,7 @@ from server.routes import (
     attachments,
     audit,
     auth,
+    calendar,
     clients,
     comments,
     console,
@@ -20,6 +21,8 @@ from server.routes import (
     metrics,
     notifications,
     projects,
+    reviews,
+    rfis,
     scope_groups,
     scope_items,
     search,
@@ -32,5 +35,6 @@ from server.routes import (
 ROUTE_MODULES: tuple[ModuleType, ...] = (
     health, metrics, console, docs, auth, users, clients, projects, members, tasks, scope_groups,
     scope_items, shop_drawings, material_specs, comments, attachments, drawings, transmittals,
-    notifications, audit, search, admin_stats,
+    notifications, audit, search, admin_stats, calendar,
+    reviews, rfis,
 )

@@ -96,6 +96,9 @@ class ProjectOut(RecordOut):
     project_manager_id: uuid.UUID | None
     created_by: uuid.UUID | None
     legacy_id: str | None
+    # The project's own time zone (set through PUT /api/v1/calendar?project_id=); null:
+    # the organisation's.
+    time_zone: str | None = None
 
 
 class SummaryOut(pydantic.BaseModel):
