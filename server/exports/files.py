@@ -1,0 +1,93 @@
+"""The two file formats: CSV (RFC 4180, UTF-8, optional BOM) encoded page by page, and XLSX
+written by XlsxWriter in constant-memory mode to a temporary file (a workbook is a zip:
+it cannot be sent before it is closed), then sent in chunks."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+
+from server.exports.cells import Column, csv_cell, xlsx_cell
+
+BOM = "\ufeff"
+MAX_XLSX_TEXT = 32_767  # characters in one cell (Excel's limit)
+Row = Mapping[str, Any]
+
+
+class CsvEncoder:
+    """Rows to UTF-8 CSV bytes: a header line, then `\\r\\n`-ended records, quoted where
+    RFC 4180 says (a comma, a quote, a line break)."""
+
+    def __init__(self, columns: Sequence[Column], *, bom: bool = False) -> None:
+        self.columns = columns
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\r\n")
+        self._start = BOM if bom else ""
+
+    def header(self) -> bytes:
+        self._writer.writerow([c.name for c in self.columns])
+        return self._take(self._start)
+
+    def rows(self, rows: Sequence[Row]) -> bytes:
+        self._writer.writerows([csv_cell(row.get(c.name), c.kind) for c in self.columns]
+                               for row in rows)
+        return self._take()
+
+    def _take(self, prefix: str = "") -> bytes:
+        text = prefix + self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text.encode("utf-8")
+
+
+class XlsxFile:
+    """One worksheet written row by row in constant-memory mode: a bold header row, frozen,
+    with filters; dates and instants formatted as such, money with two decimals. Strings
+    are written as strings, never as formulas."""
+
+    def __init__(self, path: Path, columns: Sequence[Column], sheet: str) -> None:
+        self.columns = columns
+        self.book = xlsxwriter.Workbook(str(path), {
+            "constant_memory": True, "tmpdir": str(path.parent), "remove_timezone": True,
+            "strings_to_formulas": False, "strings_to_numbers": False,
+            "strings_to_urls": False})
+        self.sheet = self.book.add_worksheet(sheet[:31])
+        self.formats = {
+            "date": self.book.add_format({"num_format": "yyyy-mm-dd"}),
+            "datetime": self.book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"}),
+            "money": self.book.add_format({"num_format": "0.00"}),
+        }
+        bold = self.book.add_format({"bold": True})
+        for col, column in enumerate(columns):
+            self.sheet.write_string(0, col, column.name, bold)
+        self.sheet.freeze_panes(1, 0)
+        self.written = 0
+
+    def rows(self, rows: Sequence[Row]) -> None:
+        for row in rows:
+            self.written += 1
+            for col, column in enumerate(self.columns):
+                self._cell(self.written, col, column, xlsx_cell(row.get(column.name),
+                                                                column.kind))
+
+    def _cell(self, r: int, c: int, column: Column, value: Any) -> None:
+        if value is None:
+            return
+        if isinstance(value, bool):
+            self.sheet.write_boolean(r, c, value)
+        elif isinstance(value, int | float):
+            self.sheet.write_number(r, c, value, self.formats.get(column.kind))
+        elif isinstance(value, dt.date):
+            self.sheet.write_datetime(r, c, value, self.formats.get(column.kind))
+        else:
+            self.sheet.write_string(r, c, str(value)[:MAX_XLSX_TEXT])
+
+    def close(self) -> None:
+        self.sheet.autofilter(0, 0, self.written, max(len(self.columns) - 1, 0))
+        self.book.close()

@@ -1,0 +1,156 @@
+"""Sending an export: CSV written to the socket page by page (chunked), XLSX written to a
+temporary file in constant-memory mode and then sent; either way at most one page of the
+list is in memory. Once the first page has been read (so a refused list is the list's own
+problem answer, 404 or 422), an `export` row goes onto the audit trail, whatever happens
+next: written before the response's last chunk (a download the client sees complete is on
+record), or with `complete: false` and the rows and bytes sent until then when the client
+went away or a later page failed."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from aiohttp import web
+
+from db.audience import internal_fields
+from db.pool import transaction
+from db.queries.events import record_event
+from server.audience import hides_costs
+from server.auth.identity import actor, identity
+from server.exports.cells import Column, columns_of
+from server.exports.choice import Choice
+from server.exports.files import CsvEncoder, XlsxFile
+from server.keys import POOL
+
+CHUNK = 256 * 1024  # bytes of an XLSX file per write
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+Page = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Export:
+    entity: str  # the audit row's `entity`; the table whose cost fields client users lose
+    model: type[pydantic.BaseModel]  # the list's answer model: the columns
+    choice: Choice
+    filters: Mapping[str, str]  # the path and query parameters, as the audit row keeps them
+
+
+@dataclass
+class Tally:
+    rows: int = 0
+    bytes: int = 0
+    complete: bool = False
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+def file_name(entity: str, format_: str, now: dt.datetime) -> str:
+    """`tasks-20260105-093000.csv`: letters, digits, `_`, `.`, `-` only."""
+    return f"{_UNSAFE.sub('_', entity)}-{now:%Y%m%d-%H%M%S}.{format_}"
+
+
+def _columns(request: web.Request, export: Export) -> list[Column]:
+    hidden = internal_fields(export.entity) if hides_costs(request, export.entity) else None
+    return columns_of(export.model, hidden or frozenset())
+
+
+def _answer(export: Export, tally: Tally, size: int | None = None) -> web.StreamResponse:
+    name = file_name(export.entity, export.choice.format, tally.started)
+    media = export.choice.media + ("; charset=utf-8" if export.choice.format == "csv" else "")
+    response = web.StreamResponse(headers={
+        "Content-Type": media, "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+    if size is None:
+        response.enable_chunked_encoding()
+    else:
+        response.content_length = size
+    return response
+
+
+async def _send_csv(request: web.Request, export: Export, first: Page,
+                    rest: AsyncIterator[Page], tally: Tally) -> tuple[web.StreamResponse, bytes]:
+    """Everything but the end of the chunked body (`send_export` ends it)."""
+    encoder = CsvEncoder(_columns(request, export), bom=export.choice.bom)
+    response = _answer(export, tally)
+    await response.prepare(request)
+    chunk = encoder.header()
+    page: Page | None = first
+    while page is not None:
+        chunk += encoder.rows(page)
+        await response.write(chunk)
+        tally.rows += len(page)
+        tally.bytes += len(chunk)
+        chunk = b""
+        page = await anext(rest, None)
+    return response, b""
+
+
+async def _send_xlsx(request: web.Request, export: Export, first: Page,
+                     rest: AsyncIterator[Page], tally: Tally) -> tuple[web.StreamResponse, bytes]:
+    """The file but its last chunk (with a Content-Length, the last byte ends the download:
+    `send_export` sends it once the export is on record)."""
+    columns = _columns(request, export)
+    with tempfile.TemporaryDirectory(prefix="fpm-export-") as folder:
+        path = Path(folder) / "export.xlsx"
+        # XlsxWriter is CPU work: in a thread, a page at a time, so sockets keep moving.
+        book = await asyncio.to_thread(XlsxFile, path, columns, export.entity)
+        page: Page | None = first
+        while page is not None:
+            await asyncio.to_thread(book.rows, page)
+            page = await anext(rest, None)
+        await asyncio.to_thread(book.close)
+        tally.rows = book.written
+        response = _answer(export, tally, path.stat().st_size)
+        await response.prepare(request)
+        with path.open("rb") as file:
+            chunk = file.read(CHUNK)
+            while following := file.read(CHUNK):
+                await response.write(chunk)
+                tally.bytes += len(chunk)
+                chunk = following
+    return response, chunk
+
+
+async def _audit(request: web.Request, export: Export, tally: Tally) -> None:
+    """The user action: who exported what, how much, and whether it all went out."""
+    who = identity(request)
+    project = export.filters.get("project_id")
+    try:
+        project_id = uuid.UUID(project) if project else None
+    except ValueError:
+        project_id = None
+    details = {"entity": export.entity, "format": export.choice.format,
+               "filters": dict(export.filters), "rows": tally.rows, "bytes": tally.bytes,
+               "complete": tally.complete}
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        await record_event(conn, "export", details, org_id=who.org_id, user_id=who.user_id,
+                           project_id=project_id)
+
+
+async def send_export(request: web.Request, export: Export,
+                      pages: AsyncIterator[Page]) -> web.StreamResponse:
+    """The whole list as the chosen file, then its audit row."""
+    first = await anext(pages)  # a refused list raises here, before anything is sent
+    tally = Tally()
+    send = _send_csv if export.choice.format == "csv" else _send_xlsx
+    try:
+        response, last = await send(request, export, first, pages, tally)
+    except BaseException:
+        # Gone or failed half way: what did leave is on the record (shielded, so a
+        # cancelled handler still writes it).
+        await asyncio.shield(_audit(request, export, tally))
+        raise
+    tally.complete = True
+    tally.bytes += len(last)
+    # Audited before the last chunk: a download the client sees complete is on record.
+    await _audit(request, export, tally)
+    await response.write_eof(last)
+    return response
