@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
 import pydantic
 
-Kind = Literal["text", "date", "datetime", "money", "integer", "number", "boolean"]
+Kind = Literal["text", "uuid", "date", "datetime", "money", "integer", "number", "boolean"]
 # A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV
 # injection"); tab and carriage return hide such a start from a naive check.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_FORMATS: dict[str, Kind] = {"date": "date", "date-time": "datetime", "decimal": "money"}
+_FORMATS: dict[str, Kind] = {"date": "date", "date-time": "datetime", "decimal": "money",
+                             "uuid": "uuid"}
 _TYPES: dict[str, Kind] = {"integer": "integer", "number": "number", "boolean": "boolean"}
 
 
@@ -47,19 +49,44 @@ def columns_of(model: type[pydantic.BaseModel], hidden: frozenset[str] = frozens
 
 def neutralised(text: str) -> str:
     """Text a spreadsheet will not run as a formula: `'` before a formula's first sign."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return "'" + text if text[:1] in _FORMULA_FIRST else text
+
+
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _text_cell(value: Any) -> Any:
+    if type(value) is str:
+        return neutralised(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return neutralised(_compact(value))
+    return value
+
+
+def _boolean_cell(value: Any) -> Any:
+    return ("true" if value else "false") if isinstance(value, bool) else value
+
+
+# What a non-null JSON value of each kind needs before the csv module writes it (`str()`,
+# None as empty): free text is neutralised, lists and objects become JSON, booleans
+# lower case; numbers, dates, instants, money and ids go as the JSON list has them.
+CSV_CELLS: dict[Kind, Callable[[Any], Any] | None] = {
+    "text": _text_cell, "boolean": _boolean_cell, "uuid": None, "date": None,
+    "datetime": None, "money": None, "integer": None, "number": None}
 
 
 def csv_cell(value: Any, kind: Kind) -> str:
     """One JSON value of the list as CSV text (lists and objects as compact JSON)."""
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return neutralised(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
-    text = str(value)
-    return neutralised(text) if kind == "text" else text
+    convert = CSV_CELLS[kind]
+    return str(value if convert is None else convert(value))
 
 
 def _instant(text: str) -> dt.datetime:
@@ -84,5 +111,5 @@ def xlsx_cell(value: Any, kind: Kind) -> Any:
     except (TypeError, ValueError, ArithmeticError):
         return str(value)
     if isinstance(value, list | dict):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        return _compact(value)
     return value

@@ -13,7 +13,7 @@ from typing import Any
 
 import xlsxwriter
 
-from server.exports.cells import Column, csv_cell, xlsx_cell
+from server.exports.cells import CSV_CELLS, Column, xlsx_cell
 
 BOM = "\ufeff"
 MAX_XLSX_TEXT = 32_767  # characters in one cell (Excel's limit)
@@ -26,6 +26,10 @@ class CsvEncoder:
 
     def __init__(self, columns: Sequence[Column], *, bom: bool = False) -> None:
         self.columns = columns
+        self._names = [c.name for c in columns]
+        # Only the cells that need it are converted (the rest as the JSON list has them).
+        self._convert = [(i, convert) for i, c in enumerate(columns)
+                         if (convert := CSV_CELLS[c.kind]) is not None]
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer, lineterminator="\r\n")
         self._start = BOM if bom else ""
@@ -35,8 +39,15 @@ class CsvEncoder:
         return self._take(self._start)
 
     def rows(self, rows: Sequence[Row]) -> bytes:
-        self._writer.writerows([csv_cell(row.get(c.name), c.kind) for c in self.columns]
-                               for row in rows)
+        names, converts = self._names, self._convert
+        lines = []
+        for row in rows:
+            cells = [row.get(name) for name in names]
+            for i, convert in converts:
+                if cells[i] is not None:
+                    cells[i] = convert(cells[i])
+            lines.append(cells)
+        self._writer.writerows(lines)
         return self._take()
 
     def _take(self, prefix: str = "") -> bytes:

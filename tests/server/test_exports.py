@@ -13,11 +13,13 @@ import uuid
 from typing import Any
 
 import openpyxl
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from db.pool import system_transaction
 from server.exports.marks import CSV, XLSX, export_entity
+from server.exports.route import exportable
 from server.openapi import JSON, build_document, doc, doc_of
 from server.rest import PageParams
 from server.routes.tasks import TaskOut
@@ -241,7 +243,7 @@ async def test_each_export_writes_one_audit_row(client: TestClient[Any, Any],
     pm = team.headers["project_manager"]
     user = team.users["project_manager"]["id"]
     query = f"{TASKS}?project_id={team.project}&status=pending"
-    _, rows, raw = await _export_rows(client, query + "&format=csv", pm)
+    _, _, raw = await _export_rows(client, query + "&format=csv", pm)
     (row,) = await _exports_of(world, user)
     assert row["project_id"] == team.project and row["org_id"] == team.org
     assert row["details"] == {
@@ -267,14 +269,19 @@ def test_the_document_offers_the_files(app: web.Application) -> None:
     assert params["bom"]["schema"] == {"type": "boolean"}
 
 
+def unexported(app: web.Application) -> list[str]:
+    """The GET routes answering a page (`@doc(many=True)`: `{data, next_cursor}`) that
+    offer no file."""
+    return [path for route, path in declared_routes(app)
+            if route.method == "GET" and doc_of(route.handler).many
+            and export_entity(route.handler) is None]
+
+
 def test_every_list_route_exports(app: web.Application) -> None:
-    """Every GET route answering a page (`@doc(many=True)`: `{data, next_cursor}`) offers
-    its files: a new list without `@exportable` fails here."""
-    lists = [(route, path) for route, path in declared_routes(app)
-             if route.method == "GET" and doc_of(route.handler).many]
+    """A new list without `@exportable` fails here."""
+    lists = [r for r, _ in declared_routes(app) if r.method == "GET" and doc_of(r.handler).many]
     assert len(lists) >= 15
-    missing = [path for route, path in lists if export_entity(route.handler) is None]
-    assert not missing, f"lists without @exportable: {missing}"
+    assert not unexported(app), "lists without @exportable"
 
 
 def test_a_list_without_export_is_caught() -> None:
@@ -285,8 +292,20 @@ def test_a_list_without_export_is_caught() -> None:
     async def list_widgets(request: web.Request) -> web.Response:
         return web.json_response({"data": [], "next_cursor": None})
 
+    @routes.get("/api/v1/gizmos")
+    @exportable("gizmos")
+    @doc(summary="List gizmos", query=PageParams, response=Widget, many=True)
+    async def list_gizmos(request: web.Request) -> web.Response:
+        return web.json_response({"data": [], "next_cursor": None})
+
     app = web.Application()
     app.add_routes(routes)
-    (route, path), = [(r, p) for r, p in declared_routes(app) if r.method == "GET"]
-    assert doc_of(route.handler).many and export_entity(route.handler) is None
-    assert JSON in doc_of(route.handler).media
+    assert unexported(app) == ["/api/v1/widgets"]
+
+
+def test_only_a_documented_list_can_export() -> None:
+    with pytest.raises(TypeError):
+        @exportable("widgets")
+        @doc(summary="One widget", response=Widget)
+        async def get_widget(request: web.Request) -> web.Response:
+            raise AssertionError
