@@ -71,6 +71,8 @@ async def test_a_100k_row_export_stays_within_50_mib(client: TestClient[Any, Any
                       g % 1000 * 0.25, ARRAY['t' || g % 7]
                FROM generate_series(1, $3) g""", team.org, team.project, ROWS,
             timeout=600)  # the audit trigger writes a row per task
+    # As autovacuum would after such an insert (as the owner: a role's ANALYZE skips it).
+    await world.pool.execute("ANALYZE tasks")
     await _feed_caught_up(world)
     url = f"/api/v1/tasks?project_id={team.project}"
     pm = team.headers["project_manager"]
@@ -80,6 +82,9 @@ async def test_a_100k_row_export_stays_within_50_mib(client: TestClient[Any, Any
         report[fmt] = (received, growth / MIB, seconds)
         assert received > ROWS * (100 if fmt == "csv" else 50), fmt  # XLSX is zipped
         assert growth < BOUND, f"{fmt}: RSS grew {growth / MIB:.1f} MiB"
+        # Issue #27 asks 10 s for the CSV; bench/exports.py measures it on a quiet
+        # machine. Here only a bound a machine shared by other test runs keeps.
+        assert seconds < 120, f"{fmt}: {seconds:.1f} s"
     print("\nexport 100k rows (bytes, MiB RSS growth, s):", report)
     async with system_transaction(world.pool) as conn:
         rows = await conn.fetch("SELECT details FROM audit_logs WHERE action = 'export' "
