@@ -8,7 +8,6 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Literal
 
 import pydantic
@@ -97,19 +96,23 @@ def _instant(text: str) -> dt.datetime:
     return moment
 
 
+def _xlsx_text(value: Any) -> str:
+    return _compact(value) if isinstance(value, list | dict) else str(value)
+
+
+# What a non-null JSON value of each kind becomes in a spreadsheet cell (None: the JSON
+# value itself, a number or a boolean). A value that does not convert goes as text.
+XLSX_CELLS: dict[Kind, Callable[[Any], Any] | None] = {
+    "date": dt.date.fromisoformat, "datetime": _instant, "money": float,
+    "integer": None, "number": None, "boolean": None, "text": _xlsx_text, "uuid": str}
+
+
 def xlsx_cell(value: Any, kind: Kind) -> Any:
     """One JSON value of the list as a typed spreadsheet value (None: an empty cell)."""
     if value is None:
         return None
+    convert = XLSX_CELLS[kind]
     try:
-        if kind == "date":
-            return dt.date.fromisoformat(value)
-        if kind == "datetime":
-            return _instant(value)
-        if kind == "money":
-            return float(Decimal(value))
+        return value if convert is None else convert(value)
     except (TypeError, ValueError, ArithmeticError):
-        return str(value)
-    if isinstance(value, list | dict):
-        return _compact(value)
-    return value
+        return _xlsx_text(value)

@@ -5,7 +5,6 @@ it cannot be sent before it is closed), then sent in chunks."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import xlsxwriter
 
-from server.exports.cells import CSV_CELLS, Column, xlsx_cell
+from server.exports.cells import CSV_CELLS, XLSX_CELLS, Column, xlsx_cell
 
 BOM = "\ufeff"
 MAX_XLSX_TEXT = 32_767  # characters in one cell (Excel's limit)
@@ -78,26 +77,33 @@ class XlsxFile:
         for col, column in enumerate(columns):
             self.sheet.write_string(0, col, column.name, bold)
         self.sheet.freeze_panes(1, 0)
+        self.plan = self._plan(columns)
         self.written = 0
 
+    def _plan(self, columns: Sequence[Column]) -> list[tuple[int, str, Any, Any, Any]]:
+        """Per column: (index, name, conversion, XlsxWriter method, number format)."""
+        method = {"date": self.sheet.write_datetime, "datetime": self.sheet.write_datetime,
+                  "money": self.sheet.write_number, "integer": self.sheet.write_number,
+                  "number": self.sheet.write_number, "boolean": self.sheet.write_boolean}
+        return [(i, c.name, XLSX_CELLS[c.kind], method.get(c.kind, self._text),
+                 self.formats.get(c.kind)) for i, c in enumerate(columns)]
+
+    def _text(self, r: int, c: int, value: Any, _: Any = None) -> None:
+        self.sheet.write_string(r, c, value[:MAX_XLSX_TEXT])
+
     def rows(self, rows: Sequence[Row]) -> None:
+        plan = self.plan
         for row in rows:
             self.written += 1
-            for col, column in enumerate(self.columns):
-                self._cell(self.written, col, column, xlsx_cell(row.get(column.name),
-                                                                column.kind))
-
-    def _cell(self, r: int, c: int, column: Column, value: Any) -> None:
-        if value is None:
-            return
-        if isinstance(value, bool):
-            self.sheet.write_boolean(r, c, value)
-        elif isinstance(value, int | float):
-            self.sheet.write_number(r, c, value, self.formats.get(column.kind))
-        elif isinstance(value, dt.date):
-            self.sheet.write_datetime(r, c, value, self.formats.get(column.kind))
-        else:
-            self.sheet.write_string(r, c, str(value)[:MAX_XLSX_TEXT])
+            r = self.written
+            for c, name, convert, write, number_format in plan:
+                value = row.get(name)
+                if value is None:
+                    continue
+                try:
+                    write(r, c, value if convert is None else convert(value), number_format)
+                except (TypeError, ValueError, ArithmeticError):
+                    self._text(r, c, xlsx_cell(value, "text"))
 
     def close(self) -> None:
         self.sheet.autofilter(0, 0, self.written, max(len(self.columns) - 1, 0))

@@ -104,8 +104,12 @@ async def _send_xlsx(request: web.Request, export: Export, first: Page,
         book = await asyncio.to_thread(XlsxFile, path, columns, export.entity)
         page: Page | None = first
         while page is not None:
-            await asyncio.to_thread(book.rows, page)
-            page = await anext(rest, None)
+            # The next page is read while this one is written (PostgreSQL works meanwhile).
+            writing = asyncio.ensure_future(asyncio.to_thread(book.rows, page))
+            try:
+                page = await anext(rest, None)
+            finally:
+                await writing
         await asyncio.to_thread(book.close)
         tally.rows = book.written
         response = _answer(export, tally, path.stat().st_size)
