@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import pydantic
 
+from db.pool import json_default
+
 Kind = Literal["text", "uuid", "date", "datetime", "money", "integer", "number", "boolean"]
 # A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV
 # injection"); tab and carriage return hide such a start from a naive check.
@@ -55,7 +57,7 @@ _FORMULA_FIRST = frozenset(FORMULA_STARTS)
 
 
 def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=json_default)
 
 
 def _text_cell(value: Any) -> Any:
@@ -63,7 +65,7 @@ def _text_cell(value: Any) -> Any:
         return neutralised(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, list | dict):
+    if isinstance(value, list | dict | tuple):
         return neutralised(_compact(value))
     return value
 
@@ -72,12 +74,19 @@ def _boolean_cell(value: Any) -> Any:
     return ("true" if value else "false") if isinstance(value, bool) else value
 
 
-# What a non-null JSON value of each kind needs before the csv module writes it (`str()`,
-# None as empty): free text is neutralised, lists and objects become JSON, booleans
-# lower case; numbers, dates, instants, money and ids go as the JSON list has them.
+def _iso(value: Any) -> Any:
+    """A date or instant as the JSON list writes it (`str()` would put a space)."""
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+# The values come as the list's JSON would write them, or not yet written (a UUID, a
+# Decimal, a datetime: see `server.rest.REPLAYING`). What a non-null one of each kind
+# needs before the csv module writes it (`str()`, None as empty): free text is
+# neutralised, lists and objects become JSON, booleans lower case, dates ISO 8601;
+# numbers, money and ids are their `str()`, as in the JSON list.
 CSV_CELLS: dict[Kind, Callable[[Any], Any] | None] = {
-    "text": _text_cell, "boolean": _boolean_cell, "uuid": None, "date": None,
-    "datetime": None, "money": None, "integer": None, "number": None}
+    "text": _text_cell, "boolean": _boolean_cell, "uuid": None, "date": _iso,
+    "datetime": _iso, "money": None, "integer": None, "number": None}
 
 
 def csv_cell(value: Any, kind: Kind) -> str:
@@ -88,22 +97,26 @@ def csv_cell(value: Any, kind: Kind) -> str:
     return str(value if convert is None else convert(value))
 
 
-def _instant(text: str) -> dt.datetime:
-    """An ISO instant as naive UTC (Excel has no time zones)."""
-    moment = dt.datetime.fromisoformat(text)
+def _instant(value: Any) -> dt.datetime:
+    """An instant (or its ISO text) as naive UTC (Excel has no time zones)."""
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
     return moment
 
 
+def _day(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
 def _xlsx_text(value: Any) -> str:
-    return _compact(value) if isinstance(value, list | dict) else str(value)
+    return _compact(value) if isinstance(value, list | dict | tuple) else str(value)
 
 
-# What a non-null JSON value of each kind becomes in a spreadsheet cell (None: the JSON
-# value itself, a number or a boolean). A value that does not convert goes as text.
+# What a non-null value of each kind becomes in a spreadsheet cell (None: the value
+# itself, a number or a boolean). A value that does not convert goes as text.
 XLSX_CELLS: dict[Kind, Callable[[Any], Any] | None] = {
-    "date": dt.date.fromisoformat, "datetime": _instant, "money": float,
+    "date": _day, "datetime": _instant, "money": float,
     "integer": None, "number": None, "boolean": None, "text": _xlsx_text, "uuid": str}
 
 

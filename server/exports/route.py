@@ -4,7 +4,10 @@ The export replays the list handler itself, page after page (its largest page, f
 `next_cursor`), so a file has by construction the list's filters, sort, permission checks
 and fields as the caller may read them (client users: without internal costs): each page
 is read in the caller's own transaction under row-level security, exactly as the JSON
-list is. Put it between the route and its `@doc`:
+list is. While replayed, `json_response` hands the page over unserialised (`REPLAYING`):
+the values are those the JSON list would write, not yet written as JSON.
+
+Put it between the route and its `@doc`:
 
     @routes.get("/api/v1/tasks")
     @exportable("tasks")
@@ -15,7 +18,6 @@ list is. Put it between the route and its `@doc`:
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -26,7 +28,7 @@ from server.exports.choice import EXPORT_PARAMS, PAGE_PARAMS, choice_of
 from server.exports.marks import EXPORT_ATTR
 from server.exports.send import Export, send_export
 from server.openapi import doc_of
-from server.rest import MAX_LIMIT
+from server.rest import MAX_LIMIT, PAGE_DATA, REPLAYING
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Page = list[dict[str, Any]]
@@ -53,9 +55,13 @@ async def _pages(request: web.Request, handler: Handler, query: MultiDict[str],
         asked["limit"] = str(limit)
         if cursor:
             asked["cursor"] = cursor
-        response = await handler(request.clone(rel_url=request.rel_url.with_query(asked)))
-        assert isinstance(response, web.Response) and response.body is not None
-        body = json.loads(bytes(response.body))  # type: ignore[arg-type]  # bytes here
+        token = REPLAYING.set(True)
+        try:
+            response = await handler(request.clone(rel_url=request.rel_url.with_query(asked)))
+        finally:
+            REPLAYING.reset(token)
+        body = response[PAGE_DATA]
+        assert isinstance(body, dict), "a list answers {data, next_cursor}"
         yield body["data"]
         cursor = body.get("next_cursor")
         if not cursor:

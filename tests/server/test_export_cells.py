@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 import pydantic
 
@@ -53,6 +54,20 @@ def test_csv_is_rfc_4180_with_an_optional_bom() -> None:
     body = encoder.rows([{"name": 'a "b", c\nd', "count": 3}, {"name": None, "count": 0}])
     assert head == "\ufeffname,count\r\n".encode()
     assert body == b'"a ""b"", c\nd",3\r\n,0\r\n'
+
+
+def test_values_not_yet_written_as_json_read_as_the_json_list_has_them() -> None:
+    """A replayed page carries UUIDs, Decimals and datetimes (server.rest.REPLAYING)."""
+    at = dt.datetime(2026, 3, 1, 10, 0, 5, tzinfo=dt.UTC)
+    assert csv_cell(at, "datetime") == "2026-03-01T10:00:05+00:00"
+    assert csv_cell(dt.date(2026, 3, 1), "date") == "2026-03-01"
+    assert csv_cell(Decimal("12.50"), "money") == "12.50"
+    some = uuid.uuid4()
+    assert csv_cell(some, "uuid") == str(some)
+    assert csv_cell([some], "text") == f'["{some}"]'
+    assert xlsx_cell(at, "datetime") == dt.datetime(2026, 3, 1, 10, 0, 5)
+    assert xlsx_cell(Decimal("12.50"), "money") == 12.5
+    assert xlsx_cell(dt.date(2026, 3, 1), "date") == dt.date(2026, 3, 1)
 
 
 def test_xlsx_values_are_typed() -> None:
