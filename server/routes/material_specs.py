@@ -15,10 +15,8 @@ from db.pool import transaction
 from db.queries import material_specs as queries
 from db.queries import rows
 from db.queries.events import record_transition
-from db.queries.item_links import set_links
 from rules.enums import SPEC_STATUSES
 from rules.workflows import notices, specs
-from rules.workflows.machine import changed_fields
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.ball import pass_ball
@@ -43,7 +41,7 @@ from server.keys import POOL
 from server.openapi import doc
 from server.records import locked, path_id, provided, read_one, visible_project
 from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
-from server.scope_links import save_links, scope_items_of, vet_links, with_sorted_links
+from server.scope_links import check_edit, insert_linked, update_linked
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
@@ -137,13 +135,13 @@ def shape(row: Mapping[str, Any], role: str) -> dict[str, Any]:
     return without_internal(TABLE, data) if is_client(role) else data
 
 
-def _with_total(values: dict[str, Any], current: Any = None) -> dict[str, Any]:
-    """Add total_cost = quantity x unit_cost when either of them is being set."""
+def _total(values: Mapping[str, Any], current: Any = None) -> dict[str, Any]:
+    """total_cost = quantity x unit_cost, when either of them is being set (or on create)."""
     if current is not None and not {"quantity", "unit_cost"} & values.keys():
-        return values
+        return {}
     merged = {**(dict(current) if current is not None else {}), **values}
-    return {**values, "total_cost": line_total(merged.get("quantity"), merged.get("unit_cost"),
-                                               "total_cost")}
+    return {"total_cost": line_total(merged.get("quantity"), merged.get("unit_cost"),
+                                     "total_cost")}
 
 
 @routes.get("/api/v1/material-specs")
@@ -170,14 +168,10 @@ async def create_material_spec(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_MATERIALS)
     body = await read_body(request, SpecIn)
-    values = _with_total(body.model_dump(exclude_none=True))
+    values = body.model_dump(exclude_none=True)
     async with writes(request) as conn:
         project = await visible_project(conn, body.project_id)
-        values["scope_item_ids"] = await scope_items_of(conn, body.project_id,
-                                                        body.scope_item_ids)
-        row = await rows.insert_row(conn, TABLE, {
-            **values, "org_id": project["org_id"], "created_by": who.user_id})
-        await set_links(conn, TABLE, row, row["scope_item_ids"])
+        row = await insert_linked(conn, TABLE, project, values | _total(values), who.user_id)
     return json_response(shape(row, who.role), status=201)
 
 
@@ -198,11 +192,8 @@ async def update_material_spec(request: web.Request) -> web.Response:
     changes = provided(await read_body(request, SpecPatch))
     async with writes(request) as conn:
         current = await locked(conn, TABLE, spec_id, if_match(request))
-        specs.LOCK.check_edit(current["status"], changed_fields(
-            with_sorted_links(current), with_sorted_links(changes)), who.role)
-        await vet_links(conn, current["project_id"], changes)
-        row = await rows.update_locked(conn, TABLE, spec_id, _with_total(changes, current))
-        await save_links(conn, TABLE, row, changes)
+        check_edit(specs.LOCK, current, changes, who.role)
+        row = await update_linked(conn, TABLE, current, changes, _total(changes, current))
     return json_response(shape(row, who.role))
 
 

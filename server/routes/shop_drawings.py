@@ -14,10 +14,9 @@ from db.pool import transaction
 from db.queries import rows
 from db.queries import shop_drawings as queries
 from db.queries.events import record_transition
-from db.queries.item_links import set_links
 from rules.enums import DRAWING_STATUSES
 from rules.workflows import drawings, notices
-from rules.workflows.machine import Transition, changed_fields
+from rules.workflows.machine import Transition
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.ball import pass_ball
@@ -28,7 +27,7 @@ from server.keys import POOL
 from server.openapi import doc
 from server.records import locked, path_id, provided, read_one, visible_project
 from server.rest import PageParams, idempotent, if_match, json_response, keyset, record, sortable
-from server.scope_links import save_links, scope_items_of, vet_links, with_sorted_links
+from server.scope_links import check_edit, insert_linked, update_linked
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
@@ -149,14 +148,10 @@ async def create_shop_drawing(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.CREATE_DRAWINGS)
     body = await read_body(request, DrawingIn)
-    values = body.model_dump(exclude_none=True, exclude={"scope_item_ids"})
+    values = body.model_dump(exclude_none=True)
     async with writes(request) as conn:
         project = await visible_project(conn, body.project_id)
-        items = await scope_items_of(conn, body.project_id, body.scope_item_ids)
-        row = await rows.insert_row(conn, TABLE, {
-            **values, "scope_item_ids": items, "org_id": project["org_id"],
-            "created_by": who.user_id})
-        await set_links(conn, TABLE, row, items)
+        row = await insert_linked(conn, TABLE, project, values, who.user_id)
         drawing = await queries.get_drawing(conn, row["id"])
     assert drawing is not None
     return json_response(shape(drawing, who.role), status=201)
@@ -179,12 +174,8 @@ async def update_shop_drawing(request: web.Request) -> web.Response:
     changes = provided(await read_body(request, DrawingPatch))
     async with writes(request) as conn:
         current = await locked(conn, TABLE, drawing_id, if_match(request))
-        # 409 for a decided drawing (links included; values sent back unchanged pass).
-        drawings.LOCK.check_edit(current["status"], changed_fields(
-            with_sorted_links(current), with_sorted_links(changes)), who.role)
-        await vet_links(conn, current["project_id"], changes)
-        row = await rows.update_locked(conn, TABLE, drawing_id, changes)
-        await save_links(conn, TABLE, row, changes)
+        check_edit(drawings.LOCK, current, changes, who.role)  # 409 once decided
+        await update_linked(conn, TABLE, current, changes)
         drawing = await queries.get_drawing(conn, drawing_id)
     assert drawing is not None
     return json_response(shape(drawing, who.role))
