@@ -4,6 +4,7 @@ a foreign user's export refused like the list; one `export` audit row per file."
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
@@ -309,3 +310,27 @@ def test_only_a_documented_list_can_export() -> None:
         @doc(summary="One widget", response=Widget)
         async def get_widget(request: web.Request) -> web.Response:
             raise AssertionError
+
+
+async def test_a_download_cut_short_is_audited_as_incomplete(
+        client: TestClient[Any, Any], world: World) -> None:
+    team = await make_team(world, client)
+    async with system_transaction(world.pool, bulk=True) as conn:
+        await conn.execute(
+            """INSERT INTO tasks (org_id, project_id, name, description)
+               SELECT $1, $2, 'Task ' || g, repeat('x', 500) FROM generate_series(1, 20000) g""",
+            team.org, team.project, timeout=120)
+    user = team.users["project_manager"]["id"]
+    response = await client.get(f"{TASKS}?project_id={team.project}&format=csv",
+                                headers=team.headers["project_manager"])
+    assert response.status == 200
+    await response.content.readexactly(64 * 1024)
+    response.close()  # the client goes away after the first 64 KiB
+    for _ in range(200):
+        found = await _exports_of(world, user)
+        if found:
+            break
+        await asyncio.sleep(0.05)
+    (row,) = found
+    assert row["details"]["complete"] is False
+    assert 0 < row["details"]["rows"] < 20000 and row["details"]["bytes"] >= 64 * 1024
