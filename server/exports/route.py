@@ -18,7 +18,7 @@ Put it between the route and its `@doc`:
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -47,7 +47,7 @@ def _largest_page(query_model: Any) -> int:
 
 
 async def _pages(request: web.Request, handler: Handler, query: MultiDict[str],
-                 limit: int) -> AsyncIterator[Page]:
+                 limit: int) -> AsyncGenerator[Page, None]:
     """The list's pages from the first to the last, each the handler's own answer."""
     cursor: str | None = None
     while True:

@@ -13,7 +13,7 @@ import datetime as dt
 import re
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,10 +140,13 @@ async def _audit(request: web.Request, export: Export, tally: Tally) -> None:
 
 
 async def send_export(request: web.Request, export: Export,
-                      pages: AsyncIterator[Page]) -> web.StreamResponse:
+                      pages: AsyncGenerator[Page, None]) -> web.StreamResponse:
     """The whole list as the chosen file, then its audit row."""
     first = await anext(pages)  # a refused list raises here, before anything is sent
     tally = Tally()
+    if request.method == "HEAD":  # the headers only: nothing leaves, nothing to audit
+        await pages.aclose()
+        return _answer(export, tally)
     send = _send_csv if export.choice.format == "csv" else _send_xlsx
     try:
         response, last = await send(request, export, first, pages, tally)

@@ -256,7 +256,9 @@ async def test_each_export_writes_one_audit_row(client: TestClient[Any, Any],
     assert len(rows_after) == 2
     assert (rows_after[1]["details"]["format"], rows_after[1]["details"]["rows"],
             rows_after[1]["details"]["bytes"]) == ("xlsx", 230, size)
-    # A refused export, and the JSON list, write nothing.
+    # A refused export, a HEAD request and the JSON list write nothing.
+    response = await client.head(query + "&format=csv", headers=pm)
+    assert response.status == 200 and response.content_type == CSV
     await send(client, "GET", f"{TASKS}?project_id={uuid.uuid4()}&format=csv", pm)
     await send(client, "GET", query, pm)
     assert len(await _exports_of(world, user)) == 2
