@@ -117,10 +117,21 @@ async def headers_middleware(request: web.Request, handler: Handler) -> web.Stre
     else:
         response = await handler(request)
     if not response.prepared:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if allowed and origin:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Expose-Headers"] = "ETag, X-Request-ID, Retry-After"
-            response.headers["Vary"] = "Origin"
+        answer_headers(request, response)
     return response
+
+
+def answer_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """The security and CORS headers of `headers_middleware`, for a handler that sends its
+    answer itself (a prepared response is past the middleware's reach): call it before
+    `prepare`."""
+    origin = request.headers.get("Origin")
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if origin is not None and origin in request.app[SETTINGS].cors_origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = (
+            "ETag, X-Request-ID, Retry-After, Content-Disposition")
+        response.headers["Vary"] = "Origin"
+    if REQUEST_ID in request:
+        response.headers.setdefault("X-Request-ID", request[REQUEST_ID])

@@ -29,6 +29,7 @@ from server.auth.identity import actor, identity
 from server.exports.cells import Column, columns_of
 from server.exports.choice import Choice
 from server.exports.files import CsvEncoder, XlsxFile
+from server.http import answer_headers
 from server.keys import POOL
 
 CHUNK = 256 * 1024  # bytes of an XLSX file per write
@@ -50,6 +51,7 @@ class Tally:
     bytes: int = 0
     complete: bool = False
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    response: web.StreamResponse | None = None  # once the answer has been made
 
 
 def file_name(entity: str, format_: str, now: dt.datetime) -> str:
@@ -62,16 +64,19 @@ def _columns(request: web.Request, export: Export) -> list[Column]:
     return columns_of(export.model, hidden or frozenset())
 
 
-def _answer(export: Export, tally: Tally, size: int | None = None) -> web.StreamResponse:
+def _answer(request: web.Request, export: Export, tally: Tally,
+            size: int | None = None) -> web.StreamResponse:
     name = file_name(export.entity, export.choice.format, tally.started)
     media = export.choice.media + ("; charset=utf-8" if export.choice.format == "csv" else "")
     response = web.StreamResponse(headers={
         "Content-Type": media, "Content-Disposition": f'attachment; filename="{name}"',
-        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+        "Cache-Control": "no-store", "Vary": "Accept"})
     if size is None:
         response.enable_chunked_encoding()
     else:
         response.content_length = size
+    answer_headers(request, response)  # sent here, before the middleware sees the answer
+    tally.response = response
     return response
 
 
@@ -79,7 +84,7 @@ async def _send_csv(request: web.Request, export: Export, first: Page,
                     rest: AsyncIterator[Page], tally: Tally) -> tuple[web.StreamResponse, bytes]:
     """Everything but the end of the chunked body (`send_export` ends it)."""
     encoder = CsvEncoder(_columns(request, export), bom=export.choice.bom)
-    response = _answer(export, tally)
+    response = _answer(request, export, tally)
     await response.prepare(request)
     chunk = encoder.header()
     page: Page | None = first
@@ -112,7 +117,7 @@ async def _send_xlsx(request: web.Request, export: Export, first: Page,
                 await writing
         await asyncio.to_thread(book.close)
         tally.rows = book.written
-        response = _answer(export, tally, path.stat().st_size)
+        response = _answer(request, export, tally, path.stat().st_size)
         await response.prepare(request)
         with path.open("rb") as file:
             chunk = file.read(CHUNK)
@@ -146,13 +151,19 @@ async def send_export(request: web.Request, export: Export,
     tally = Tally()
     if request.method == "HEAD":  # the headers only: nothing leaves, nothing to audit
         await pages.aclose()
-        return _answer(export, tally)
+        return _answer(request, export, tally)
     send = _send_csv if export.choice.format == "csv" else _send_xlsx
     try:
         response, last = await send(request, export, first, pages, tally)
+    except ConnectionResetError:
+        # The client went away: what did leave is on the record, and the answer ends as
+        # any answer to a gone client does (not as an error of this service).
+        await asyncio.shield(_audit(request, export, tally))
+        if tally.response is None:
+            raise
+        return tally.response
     except BaseException:
-        # Gone or failed half way: what did leave is on the record (shielded, so a
-        # cancelled handler still writes it).
+        # Failed half way (or cancelled: shielded, the row is still written).
         await asyncio.shield(_audit(request, export, tally))
         raise
     tally.complete = True

@@ -112,6 +112,8 @@ async def test_csv_is_the_whole_json_list(client: TestClient[Any, Any], world: W
     assert (await response.text()).count("\r\n") == 1  # the header only
     response = await client.get(status_only + "&bom=1&format=csv", headers=pm)
     assert (await response.read()).startswith(b"\xef\xbb\xbfid,")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"  # the usual headers
+    assert response.headers["X-Frame-Options"] == "DENY" and response.headers["X-Request-ID"]
     disposition = response.headers["Content-Disposition"]
     assert disposition.startswith('attachment; filename="tasks-') and disposition.endswith(
         '.csv"')
