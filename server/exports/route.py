@@ -29,6 +29,7 @@ from server.exports.marks import EXPORT_ATTR
 from server.exports.send import Export, send_export
 from server.openapi import doc_of
 from server.rest import MAX_LIMIT, PAGE_DATA, REPLAYING
+from server.validation import check_query
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Page = list[dict[str, Any]]
@@ -78,6 +79,7 @@ def exportable(entity: str) -> Callable[[Handler], Handler]:
             raise TypeError(f"{entity}: only a documented list (`@doc(many=True)`) exports")
         limit = _largest_page(meta.query)
         model = meta.response
+        query_model = meta.query
 
         @functools.wraps(handler)
         async def export_or_list(request: web.Request) -> web.StreamResponse:
@@ -87,6 +89,8 @@ def exportable(entity: str) -> Callable[[Handler], Handler]:
                     return await handler(request)
                 return await handler(request.clone(rel_url=request.rel_url.with_query(
                     _without(request.query, EXPORT_PARAMS))))
+            if query_model is not None:  # limit and cursor are ignored, but must be valid
+                check_query(_without(request.query, EXPORT_PARAMS), query_model)
             filters = _without(request.query, EXPORT_PARAMS + PAGE_PARAMS)
             export = Export(entity, model, choice, {**request.match_info, **filters})
             return await send_export(request, export,

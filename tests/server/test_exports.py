@@ -230,6 +230,11 @@ async def test_a_foreign_users_export_is_refused_like_the_list(
     status, problem = await send(client, "GET", f"{TASKS}?format=csv&bom=maybe",
                                  team.headers["admin"])
     assert status == 422 and problem["errors"][0]["field"] == "bom"
+    # An export ignores limit and cursor, but they must still be what the document says.
+    for bad in ("limit=", "limit=0", "cursor=-1.0", "sort=nope"):
+        status, problem = await send(client, "GET", f"{TASKS}?format=xlsx&{bad}",
+                                     team.headers["admin"])
+        assert status == 422, (bad, problem)
 
 
 async def _exports_of(world: World, user_id: uuid.UUID) -> list[dict[str, Any]]:
