@@ -33,6 +33,13 @@ def _key(path: str | None) -> bytes | None:
 
 # --- backup and restore -------------------------------------------------------------------
 
+def _files_root(settings: Settings) -> Path | None:
+    """The file:// storage folder a backup includes (and a restore fills); None with S3,
+    whose bucket is kept by the provider (versioning), not by this command."""
+    storage = settings.storage
+    return storage.files_root(settings.data_dir) if storage.kind == "file" else None
+
+
 def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     from cli.backup.dump import BackupError, BackupRequest, take_backup, terminal_progress
     from cli.backup.manifest import Manifest
@@ -44,7 +51,7 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     settings = _resolve(settings)
     url = settings.database_url or ""
     request = BackupRequest(url=url, directory=Path(args.to), key=key, keep=args.keep,
-                            embedded=settings.embedded)
+                            embedded=settings.embedded, files_root=_files_root(settings))
     started = time.monotonic()
     try:
         path = asyncio.run(take_backup(request, terminal_progress()))
@@ -89,7 +96,8 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
         settings = _resolve(settings)
         target, embedded = settings.database_url or "", settings.embedded
     request = RestoreRequest(file=Path(args.file), target_url=target, key=key,
-                             force=args.force, verify=args.verify, embedded=embedded)
+                             force=args.force, verify=args.verify, embedded=embedded,
+                             files_root=_files_root(settings))
     try:
         comparison = asyncio.run(restore_backup(request))
     except (RestoreError, ManifestError) as exc:
@@ -190,6 +198,148 @@ def cmd_audit_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _audit_verify(url: str, args: argparse.Namespace, heads: Path | None) -> int:
+    import asyncpg
+
+    from cli.audit_verify import verify, write_metrics
+    from db import admin_sql
+    from db.queries.events import record_event
+
+    conn = await asyncpg.connect(url)
+    try:
+        report = await verify(conn, org=args.org, from_id=args.from_id, heads_dir=heads,
+                              say=print)
+        await admin_sql.act_as_system(conn)
+        await record_event(conn, "audit_chain_verified", {
+            "result": "intact" if report.intact else "broken", "org": args.org,
+            "from": args.from_id, "chains": report.chains, "links": report.links,
+            "breaks": [b.describe() for b in report.breaks[:10]]})
+    except LookupError as exc:
+        raise ConfigError(str(exc)) from None
+    finally:
+        await conn.close()
+    if args.metrics_file:
+        write_metrics(Path(args.metrics_file), report, time.time())
+    rate = report.links / report.seconds if report.seconds else 0.0
+    state = "intact" if report.intact else f"BROKEN ({len(report.breaks)} break(s))"
+    print(f"audit chain {state}: {report.chains} chain(s), {report.links} link(s) checked "
+          f"in {report.seconds:.2f} s ({rate:,.0f} rows/s)")
+    return 0 if report.intact else 1
+
+
+def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    settings = _resolve(settings)
+    heads = Path(args.heads) if args.heads else settings.data_dir / "audit-heads"
+    return asyncio.run(_audit_verify(settings.database_url or "", args, heads))
+
+
+async def _audit_export(url: str, args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from db import admin_sql
+    from db.cursor_codec import decode_feed_cursor as decode_cursor
+    from db.cursor_codec import encode_feed_cursor as encode_cursor
+    from db.queries import audit
+    from db.queries.events import record_event
+    from realtime.feed.cursor import ORIGIN
+    from rules.ocsf import ocsf_line
+
+    try:
+        after = decode_cursor(args.after) if args.after else ORIGIN
+    except ValueError:
+        raise ConfigError("--after is not a cursor of this export") from None
+    out = sys.stdout.buffer
+    rows, last = 0, args.after
+    conn = await asyncpg.connect(url)
+    try:
+        await admin_sql.act_as_system(conn)  # every organisation's rows
+        await record_event(conn, "audit_exported", {"since": args.since, "after": args.after,
+                                                    "limit": args.limit, "by": "operator"})
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            async for row in audit.export_cursor(conn, after, args.since,
+                                                 args.limit or 2**62, 2000):
+                last = encode_cursor((row["txid"], row["id"]))
+                out.write(ocsf_line(row, last))
+                rows += 1
+    finally:
+        await conn.close()
+    out.flush()
+    print(f"formula-pm: {rows} event(s) exported; resume with --after {last or '(start)'}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_audit_export(settings: Settings, args: argparse.Namespace) -> int:
+    settings = _resolve(settings)
+    return asyncio.run(_audit_export(settings.database_url or "", args))
+
+
+async def _erase_user(url: str, args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from db import admin_sql
+    from db.queries import erasure
+    from db.queries import sessions as sessions_q
+    from db.queries.events import record_event
+    from realtime.feed.chain import Chainer
+
+    conn = await asyncpg.connect(url)
+    try:
+        await admin_sql.act_as_system(conn)
+        user = await erasure.find_user(conn, args.org, args.email)
+        if user is None:
+            raise ConfigError(f"no user {args.email!r} in organisation {args.org!r}")
+        async with conn.transaction():
+            await erasure.anonymise_user(conn, user["id"])
+            revoked = await sessions_q.revoke_all_for_user(conn, user["id"], "erased")
+        # The chain must cover every row of theirs first (the leader extends it too; the
+        # chain's lock keeps the two apart).
+        chainer, deadline = Chainer(), time.monotonic() + args.wait
+        while await erasure.unchained_rows(conn, user["id"]):
+            if time.monotonic() > deadline:
+                break
+            if not await chainer.extend(conn):
+                await asyncio.sleep(0.2)
+        erased, waiting = await erasure.erase_audit_values(conn, user["id"])
+        await record_event(conn, "person_erased", {"rows": erased, "waiting": waiting,
+                                                   "sessions": len(revoked)},
+                           org_id=user["org_id"], table="users", record_id=user["id"])
+    finally:
+        await conn.close()
+    print(f"user {user['id']} erased: personal values of {erased} audit row(s) replaced "
+          f"(digests kept: the chain still verifies)")
+    if waiting:
+        print(f"formula-pm: {waiting} audit row(s) are not chained yet; run the command "
+              "again once the change leader has caught up", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_users_erase(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.yes:
+        raise ConfigError("erasure cannot be undone: add --yes")
+    settings = _resolve(settings)
+    return asyncio.run(_erase_user(settings.database_url or "", args))
+
+
+def add_users_commands(sub: SubParsers) -> None:
+    users = sub.add_parser("users", help="the operator's user commands (erase)")
+    commands = users.add_subparsers(dest="users_command", required=True, metavar="COMMAND")
+    erase = commands.add_parser(
+        "erase", help="erase a person (KVKK/GDPR): their data, and in the audit log",
+        description="Anonymise the user (name, e-mail, phone, position ... replaced; "
+        "deactivated; sessions ended) and replace the personal values of their audit rows "
+        "(values of their user row, details, IP addresses, user agents), keeping each "
+        "value's digest so the audit chain still verifies. Their random id stays on the "
+        "rows: a pseudonym nobody can link to them any more. Audited (person_erased).")
+    erase.add_argument("--org", required=True, metavar="SLUG")
+    erase.add_argument("--email", required=True, metavar="EMAIL")
+    erase.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+                       help="how long to wait for the chain to cover their rows (30)")
+    erase.add_argument("--yes", action="store_true", help="really erase (cannot be undone)")
+    erase.set_defaults(func=cmd_users_erase, signs_tokens=False)
+
+
 def add_audit_commands(sub: SubParsers) -> None:
     audit = sub.add_parser("audit", help="the audit trail (every organisation, and the "
                            "service's own events)",
@@ -209,6 +359,36 @@ def add_audit_commands(sub: SubParsers) -> None:
     listing.add_argument("--limit", type=int, default=200, help="at most this many (200)")
     listing.add_argument("--json", action="store_true", help="a JSON array")
     listing.set_defaults(func=cmd_audit_list, signs_tokens=False)
+    check = commands.add_parser(
+        "verify", help="recompute the hash chains; exit 1 at a broken link",
+        description="Recompute the audit log's hash chains (one per organisation, one for "
+        "the service) and compare them with every published chain head (audit_chain_head "
+        "events and the heads files). Prints the first broken link of each chain; exits 0 "
+        "when every chain is intact, 1 when one is broken.")
+    check.add_argument("--org", metavar="SLUG",
+                       help="only this organisation's chain ('service': the service's)")
+    check.add_argument("--from", dest="from_id", type=int, metavar="ID",
+                       help="start at the first link whose audit row id is at least ID "
+                       "(trusting the link before it)")
+    check.add_argument("--heads", metavar="DIR",
+                       help="published heads to check against (default DATA_DIR/audit-heads;"
+                       " point it at an offline copy)")
+    check.add_argument("--metrics-file", metavar="FILE",
+                       help="also count the result into this Prometheus text file (for "
+                       "node_exporter's textfile collector: FILE ends in .prom)")
+    check.set_defaults(func=cmd_audit_verify, signs_tokens=False)
+    export = commands.add_parser(
+        "export", help="every organisation's audit rows as OCSF JSON lines on stdout",
+        description="Write audit rows (every organisation's and the service's) as OCSF JSON "
+        "lines to standard output, in the order of the chain, only rows whose transactions "
+        "have all finished: resume with --after set to the last line's unmapped.cursor "
+        "(also printed on stderr) and nothing is lost or repeated. Audited "
+        "(audit_exported).")
+    export.add_argument("--since", type=_since, metavar="T",
+                        help="only rows from this time (ISO, UTC by default) or age (30m, 7d)")
+    export.add_argument("--after", metavar="CURSOR", help="resume after this cursor")
+    export.add_argument("--limit", type=int, default=0, help="at most this many (0: all)")
+    export.set_defaults(func=cmd_audit_export, signs_tokens=False)
 
 
 # --- the cache ----------------------------------------------------------------------------
@@ -335,5 +515,6 @@ def add_db_commands(sub: SubParsers) -> None:
 def add_ops_commands(sub: SubParsers) -> None:
     add_backup_commands(sub)
     add_audit_commands(sub)
+    add_users_commands(sub)
     add_cache_commands(sub)
     add_db_commands(sub)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -28,6 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, INET, JSONB, TSVECTOR, UUID
 from sqlalchemy.types import UserDefinedType
 
 from db.audience import COMMENT_VISIBILITIES
+from rules.drawings_register import DISCIPLINE_CODES, PURPOSES
 from rules.enums import (
     CLIENT_STATUSES,
     DRAWING_STATUSES,
@@ -63,8 +65,13 @@ class XID8(UserDefinedType[Any]):
 
 
 ENTITY_TYPES = ("project", "task", "scope_item", "shop_drawing", "material_spec")
-# Attachments may also belong to a comment (and are then as visible as the comment).
-ATTACHABLE_TYPES = (*ENTITY_TYPES, "comment")
+# Attachments may also belong to a comment (and are then as visible as the comment) and to
+# a revision of the drawing register.
+ATTACHABLE_TYPES = (*ENTITY_TYPES, "comment", "drawing_revision")
+# An attachment is `pending` until its upload is completed, then `ready`.
+ATTACHMENT_STATUSES = ("pending", "ready")
+# Its thumbnail: NULL (not rendered yet), ready, failed, none (a type without previews).
+THUMBNAIL_STATES = ("ready", "failed", "none")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -499,6 +506,92 @@ mentions = Table(
     UniqueConstraint("comment_id", "user_id"),
 )
 
+# The drawing register (revision 0022): design and issued drawings, apart from shop drawings.
+# A drawing's current revision is the one published revision not yet superseded; the
+# partial unique index makes "exactly one current revision per drawing" a fact of the
+# database, and `drawings.current_revision_id` points at it.
+drawings = Table(
+    "drawings", metadata,
+    *_common(),
+    _project_fk(),
+    Column("number", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("discipline", Text),
+    Column("discipline_override", Text),
+    Column("drawing_set", Text),
+    Column("current_revision_id", UUID(as_uuid=True),
+           ForeignKey("drawing_revisions.id", ondelete="SET NULL", use_alter=True,
+                      name="fk_drawings_current_revision_id_drawing_revisions")),
+    _user_fk("created_by"),
+    CheckConstraint("length(title) BETWEEN 1 AND 300", name="title_length"),
+    CheckConstraint("number ~ '^[A-Z0-9][A-Z0-9._/-]{0,59}$'", name="number"),
+    CheckConstraint("discipline IS NULL OR " + _in("discipline", DISCIPLINE_CODES),
+                    name="discipline"),
+    CheckConstraint("discipline_override IS NULL OR "
+                    + _in("discipline_override", DISCIPLINE_CODES), name="discipline_override"),
+    CheckConstraint("drawing_set IS NULL OR length(drawing_set) BETWEEN 1 AND 100",
+                    name="drawing_set_length"),
+    UniqueConstraint("project_id", "number"),
+    Index("ix_drawings_project_id_number_id", "project_id", "number", "id"),
+)
+
+drawing_revisions = Table(
+    "drawing_revisions", metadata,
+    *_common(),
+    _project_fk(),
+    Column("drawing_id", UUID(as_uuid=True), ForeignKey("drawings.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("revision", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attachment_id", UUID(as_uuid=True),
+           ForeignKey("attachments.id", ondelete="SET NULL"), index=True),
+    Column("file_name", Text),
+    _user_fk("issued_by"),
+    Column("issued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    _user_fk("published_by"),
+    Column("published_at", DateTime(timezone=True)),
+    Column("superseded_at", DateTime(timezone=True)),
+    Column("is_current", Boolean, nullable=False, server_default=text("false")),
+    Column("reason", Text),
+    CheckConstraint("revision ~ '^(P[0-9]{2}(\\.[0-9]{2})?|C[0-9]{2})$'", name="revision"),
+    CheckConstraint("status ~ '^(S[0-4]|[AB][1-9][0-9]?|CR)$'", name="status"),
+    CheckConstraint("NOT is_current OR (published_at IS NOT NULL AND superseded_at IS NULL)",
+                    name="current_is_published"),
+    CheckConstraint("superseded_at IS NULL OR published_at IS NOT NULL",
+                    name="superseded_was_published"),
+    CheckConstraint("reason IS NULL OR length(reason) <= 2000", name="reason_length"),
+    UniqueConstraint("drawing_id", "revision"),
+    Index("ix_drawing_revisions_current", "drawing_id", unique=True,
+          postgresql_where=text("is_current")),
+)
+
+transmittals = Table(
+    "transmittals", metadata,
+    *_common(),
+    _project_fk(),
+    Column("purpose", Text, nullable=False),
+    Column("message", Text),
+    Column("revision_ids", ARRAY(UUID(as_uuid=True)), nullable=False),
+    _user_fk("sent_by"),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(_in("purpose", PURPOSES), name="purpose"),
+    CheckConstraint("cardinality(revision_ids) BETWEEN 1 AND 500", name="revision_count"),
+    CheckConstraint("message IS NULL OR length(message) <= 5000", name="message_length"),
+    Index("ix_transmittals_project_id_sent_at_id", "project_id", "sent_at", "id"),
+    Index("ix_transmittals_revision_ids", "revision_ids", postgresql_using="gin"),
+)
+
+transmittal_recipients = Table(
+    "transmittal_recipients", metadata,
+    *_common(),
+    _project_fk(),
+    Column("transmittal_id", UUID(as_uuid=True),
+           ForeignKey("transmittals.id", ondelete="CASCADE"), nullable=False),
+    _user_fk("user_id", ondelete="CASCADE", nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    UniqueConstraint("transmittal_id", "user_id"),
+)
+
 notifications = Table(
     "notifications", metadata,
     *_common(),
@@ -526,9 +619,27 @@ attachments = Table(
     Column("size", BigInteger, nullable=False, server_default=text("0")),
     Column("storage_key", Text, nullable=False),
     _user_fk("uploaded_by"),
+    Column("status", Text, nullable=False, server_default="pending"),
+    Column("sha256", Text),
+    # A shop drawing's revision label ("Rev B") when the file belongs to that revision.
+    Column("revision", Text),
+    # The unfinished multipart upload (S3's UploadId; "file" for chunked PUTs).
+    Column("upload_id", Text),
+    Column("thumbnail", Text),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("deleted_at", DateTime(timezone=True)),
     CheckConstraint(_in("entity_type", ATTACHABLE_TYPES), name="entity_type"),
     CheckConstraint("size >= 0", name="size"),
+    CheckConstraint(_in("status", ATTACHMENT_STATUSES), name="status"),
+    CheckConstraint("thumbnail IS NULL OR " + _in("thumbnail", THUMBNAIL_STATES),
+                    name="thumbnail"),
+    CheckConstraint("sha256 IS NULL OR sha256 ~ '^[0-9a-f]{64}$'", name="sha256_format"),
+    CheckConstraint("length(file_name) BETWEEN 1 AND 255", name="file_name_length"),
+    UniqueConstraint("storage_key"),
     Index("ix_attachments_entity", "entity_type", "entity_id"),
+    Index("ix_attachments_entity_id_created_at_id", "entity_id", "created_at", "id"),
+    Index("ix_attachments_pending", "created_at", postgresql_where=text("status = 'pending'")),
+    Index("ix_attachments_deleted", "deleted_at", postgresql_where=text("deleted_at IS NOT NULL")),
 )
 
 audit_logs = Table(
@@ -601,6 +712,44 @@ search_words = Table(
            nullable=False),
     Column("word", Text, nullable=False),
     Index("ix_search_words_org_id_word", "org_id", "word"),
+)
+
+# The hash chain over the audit log (migration 0023): one link per chained audit row, the
+# head of each chain (an organisation's id, or "service"), and the digests of erased values.
+# Written by the change leader (the system role) alone; see rules/audit_chain.py.
+audit_chain_links = Table(
+    "audit_chain_links", metadata,
+    Column("audit_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("chain", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    CheckConstraint("seq > 0", name="seq"),
+    CheckConstraint("octet_length(hash) = 32", name="hash"),
+    UniqueConstraint("chain", "seq"),
+)
+
+audit_chain_heads = Table(
+    "audit_chain_heads", metadata,
+    Column("chain", Text, primary_key=True),
+    Column("org_id", UUID(as_uuid=True)),
+    Column("seq", BigInteger, nullable=False),
+    Column("last_txid", XID8, nullable=False),
+    Column("last_id", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_seq", BigInteger),
+    Column("published_at", DateTime(timezone=True)),
+    CheckConstraint("octet_length(hash) = 32", name="hash"),
+    Index("ix_audit_chain_heads_position", "last_txid", "last_id"),
+)
+
+audit_erasures = Table(
+    "audit_erasures", metadata,
+    Column("audit_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("field", Text, primary_key=True),
+    Column("digest", LargeBinary, nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("octet_length(digest) = 32", name="digest"),
 )
 
 # What each table is (org-wide, project, user or internal; audited, cached, searchable):

@@ -73,6 +73,10 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "comments": TableInfo(_PROJECT, "comment", searchable=True),
     "mentions": TableInfo(_PROJECT, "mention"),
     "attachments": TableInfo(_PROJECT, "attachment"),
+    "drawings": TableInfo(_PROJECT, "drawing"),
+    "drawing_revisions": TableInfo(_PROJECT, "drawing_revision"),
+    "transmittals": TableInfo(_PROJECT, "transmittal"),
+    "transmittal_recipients": TableInfo(_PROJECT, "transmittal_recipient"),
     "notifications": TableInfo(_USER, "notification"),
     "audit_logs": TableInfo(_INTERNAL),
     "user_sessions": TableInfo(_INTERNAL),
@@ -81,6 +85,9 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "realtime_cursor": TableInfo(_INTERNAL),
     "realtime_state": TableInfo(_INTERNAL),
     "search_words": TableInfo(_INTERNAL),
+    "audit_chain_links": TableInfo(_INTERNAL),
+    "audit_chain_heads": TableInfo(_INTERNAL),
+    "audit_erasures": TableInfo(_INTERNAL),
 })
 
 

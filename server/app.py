@@ -21,6 +21,7 @@ from server.cache.admin import stats_ctx
 from server.cache.store import MemoryCache, NullCache, RedisCache, keep_epoch
 from server.config import Settings
 from server.errors import error_middleware
+from server.file_store import setup_files
 from server.http import answered_middleware, headers_middleware, limits_middleware, log_access
 from server.keys import (
     BACKGROUND,
@@ -111,6 +112,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_pool_ctx)
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_background_ctx)
+    setup_files(app)  # after the background work: stopped before it, with the pool up
     if settings.redis_url:
         app.cleanup_ctx.append(stats_ctx)
     setup_lifecycle(app)

@@ -327,6 +327,9 @@ class Settings(ProcessTuning):
     # Seconds of silence after which a change leader counts as stalled (whole seconds).
     leader_stall_after: Annotated[float, _at_least(5, " seconds")] = Field(
         15.0, validation_alias="LEADER_STALL_AFTER")
+    # Seconds between publications of the audit chain's heads (audit log, DATA_DIR/audit-heads).
+    audit_head_every: Annotated[float, _at_least(1, " seconds")] = Field(
+        3600.0, validation_alias="AUDIT_HEAD_EVERY")
     # Read from TRUSTED_PROXIES (SHARED_VARIABLES).
     trusted_networks: Networks = Field((), repr=False)
     # Who may read /metrics and the detail of /health/ready (operators, not users).
@@ -344,6 +347,17 @@ class Settings(ProcessTuning):
     cache_stats_interval: float = 10.0
     # Where attachments live (STORAGE_URL, S3_*, AWS_*): storage/settings.py reads them.
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    # The largest file one attachment may hold (413 before any byte is stored).
+    max_upload_bytes: Annotated[int, _at_least(1, " bytes")] = Field(
+        200 * 1024 * 1024, validation_alias="MAX_UPLOAD_BYTES")
+    # Bytes of attachments (ready and pending) one organisation may keep; 0: no quota
+    # (507 before any byte is stored).
+    org_storage_quota_bytes: Annotated[int, _at_least(0, " bytes")] = Field(
+        0, validation_alias="ORG_STORAGE_QUOTA_BYTES")
+    # Thumbnails one worker keeps waiting at most (a full queue refuses; the sweep offers
+    # the file again) and renders at once.
+    thumbnail_queue_size: int = 64
+    thumbnail_concurrency: int = 1
 
     @property
     def worker(self) -> str:

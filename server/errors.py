@@ -82,6 +82,14 @@ class PreconditionFailed(ApiError):
     status, code, title = 412, "stale_version", "Precondition failed"
 
 
+class PayloadTooLarge(ApiError):
+    status, code, title = 413, "payload_too_large", "Payload too large"
+
+
+class InsufficientStorage(ApiError):
+    status, code, title = 507, "storage_quota_exceeded", "Insufficient storage"
+
+
 class UriTooLong(ApiError):
     status, code, title = 414, "uri_too_long", "URI too long"
 

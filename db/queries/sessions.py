@@ -86,3 +86,10 @@ async def signed_in_from(
                           WHERE user_id = $1 AND ip = $2::inet
                             AND created_at > now() - make_interval(days => $3))""",
         user_id, ip, days))
+
+
+async def user_org(conn: asyncpg.Connection, user_id: uuid.UUID) -> uuid.UUID | None:
+    """The organisation of a user (for the audit event of their revoked sessions)."""
+    found: uuid.UUID | None = await conn.fetchval("SELECT org_id FROM users WHERE id = $1",
+                                                  user_id)
+    return found

@@ -14,6 +14,9 @@ from typing import Any, Literal
 from db.audience import comment_is_shared, internal_fields
 
 SAME: Literal["same"] = "same"
+# The drawing register's tables client users see a row of only once it is published, and
+# the column that says so.
+PUBLISHED_ONLY = {"drawings": "current_revision_id", "drawing_revisions": "published_at"}
 # What client users get: the staff event itself, their own (name, payload), or nothing.
 ClientCopy = Literal["same"] | tuple[str, dict[str, Any]] | None
 
@@ -26,9 +29,18 @@ def client_copy(table: str, action: str, old: Mapping[str, Any] | None,
         return _comment(action, old, new, payload)
     if table == "mentions":
         return None  # a mention row cannot tell whether its comment is internal
-    if table == "attachments":  # of a comment, or unknown (no values): not for clients
+    if table == "attachments":  # of a comment or a drawing revision (which may be
+        # unpublished), or unknown (no values): not for clients
         values = new if new is not None else old
-        return None if values is None or values.get("entity_type") == "comment" else SAME
+        kept = values is not None and values.get("entity_type") not in (
+            "comment", "drawing_revision")
+        return SAME if kept else None
+    if table in PUBLISHED_ONLY:  # client users read published drawings and revisions only
+        values = new if new is not None else old
+        marker = PUBLISHED_ONLY[table]
+        return SAME if values is not None and values.get(marker) is not None else None
+    if table in ("transmittals", "transmittal_recipients"):
+        return None  # staff's register; a client recipient hears through their notification
     hidden = internal_fields(table)
     if not hidden:
         return SAME

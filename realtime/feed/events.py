@@ -16,6 +16,7 @@ from realtime.feed.audience import SAME, ClientCopy, client_copy
 
 ACTIONS: Mapping[str, str] = {"insert": "created", "update": "updated", "delete": "deleted"}
 ROW_ACTIONS = tuple(ACTIONS)
+SOFT_DELETE = "deleted_at"  # the column whose setting deletes a row for its readers
 # Never sent to a socket, whatever the audit row holds.
 HIDDEN_FIELDS = frozenset({"search_vector", "password_hash"})
 # A change to one of these can take a project away from someone: re-check subscribers.
@@ -126,6 +127,14 @@ def _rooms(table: str, row: Mapping[str, Any], values: Mapping[str, Any]) -> tup
     return tuple(rooms)
 
 
+def _verb(action: str, changed: tuple[str, ...], values: Mapping[str, Any]) -> str:
+    """`created`, `updated` or `deleted`; a soft delete (an update that sets `deleted_at`,
+    as attachments are deleted before the sweep removes their rows) is `deleted`."""
+    if action == "update" and SOFT_DELETE in changed and values.get(SOFT_DELETE) is not None:
+        return "deleted"
+    return ACTIONS[action]
+
+
 def event_from_audit(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
     """The event an audit row stands for, or None (user/system events, notification
     deletes, rows without a room)."""
@@ -142,16 +151,17 @@ def event_from_audit(row: Mapping[str, Any], cursor: Cursor) -> Event | None:
     data = visible_data(row["new_values"]) if action != "delete" else None
     resource = RESOURCES[table]
     changed = tuple(row["changed_fields"] or ())
+    verb = _verb(action, changed, values)
     payload: dict[str, Any] = {
         "id": row["id"], "cursor": encode_feed_cursor(cursor), "resource": resource,
-        "action": ACTIONS[action], "record_id": _text(row["record_id"]),
+        "action": verb, "record_id": _text(row["record_id"]),
         "project_id": _text(row["project_id"]), "version": values.get("version"),
         "data": data, "changed_fields": list(changed) if row["changed_fields"] else None,
         "actor_id": _text(row["user_id"]), "at": jsonable(row["at"]),
         "request_id": row["request_id"],
     }
     # A user's own record (a notification) is sent as itself, named by its resource alone.
-    name = resource if table in USER_TABLES else f"{resource}.{ACTIONS[action]}"
+    name = resource if table in USER_TABLES else f"{resource}.{verb}"
     if table in USER_TABLES:
         payload = data or {}
     client = SAME if table not in PROJECT_TABLES else client_copy(

@@ -16,6 +16,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -25,6 +26,7 @@ from db.cursor_codec import encode_feed_cursor
 from db.pool import system_transaction
 from db.queries import changes as q
 from db.queries.events import record_event
+from realtime.feed.chain import Chainer
 from realtime.feed.cursor import ReadPosition, Snapshot
 from realtime.feed.rows import Emit, Feed, Invalidate, ObserveLag, no_invalidation
 
@@ -34,6 +36,7 @@ LOCK_KEY = 0x46504D01  # "FPM" 1: the change-leader advisory lock (per database)
 CHANNEL = "formula_pm_changes"
 APPLICATION_NAME = "formula-pm-leader"
 ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+CHAIN_RETRY = 5.0  # seconds before the chain is tried again after a database error
 
 
 def default_name() -> str:
@@ -61,6 +64,12 @@ class LeaderConfig:
     save_every: float = 0.25
     batch: int = 500
     command_timeout: float = 10.0
+    # The audit log's hash chain (realtime/feed/chain.py): extended at most this often, off
+    # the write path; its heads published every `head_every` seconds (also to `heads_dir`).
+    chain: bool = True
+    chain_every: float = 0.2
+    heads_dir: Path | None = None
+    head_every: float = 3600.0
     name: str = field(default_factory=default_name)
 
 
@@ -99,6 +108,7 @@ class Leader:
                  observe_lag: ObserveLag | None = None) -> None:
         self.config = config
         self.feed = Feed(emit, invalidate, config.batch, observe_lag)
+        self.chainer = Chainer(heads_dir=config.heads_dir, head_every=config.head_every)
         self.role = "follower"
         self.connected = False
         self.position: ReadPosition | None = None
@@ -216,7 +226,23 @@ class Leader:
         snapshot = await self.feed.drain(conn, self.position)
         self.position = self.position.after(snapshot)
         await self._save(conn, snapshot.xmin)
+        await self._chain(conn)
         return snapshot, self.feed.stats.rows - before
+
+    async def _chain(self, conn: asyncpg.Connection) -> None:
+        """Extend the audit chain over the rows now below the horizon (not every drain:
+        at most every `chain_every`), and publish the heads when due."""
+        chainer = self.chainer
+        if not self.config.chain or (
+                time.monotonic() - chainer.stats.extended_at < self.config.chain_every):
+            return
+        try:
+            await chainer.extend(conn)
+            if chainer.head_due():
+                await chainer.publish_heads(conn)
+        except asyncpg.PostgresError:  # the feed goes on; the chain catches up next time
+            chainer.stats.extended_at = time.monotonic() + CHAIN_RETRY
+            log.exception("extending the audit chain failed")
 
     async def _save(self, conn: asyncpg.Connection, horizon: int) -> None:
         """Advance the durable cursor to the horizon (every row below it is out), and
@@ -294,6 +320,7 @@ class Leader:
             "mode": self.config.mode, "awake": self.awake or self.config.mode == "poll",
             "name": self.config.name,
             "events_emitted": stats.emitted, "last_id": stats.last_id,
+            "audit_rows_chained": self.chainer.stats.linked,
             "seconds_since_drain": round(time.monotonic() - stats.drained_at, 3),
         }
 

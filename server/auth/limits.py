@@ -16,6 +16,7 @@ from db.queries import sessions as sessions_q
 from server.auth.throttle import KNOWN_ADDRESS_DAYS, pair_key
 from server.errors import TooManyRequests
 from server.keys import POOL, THROTTLES
+from server.prometheus import count_auth_failure
 
 UNKNOWN_ADDRESS = "unknown"
 
@@ -43,6 +44,8 @@ class SignIn:
 async def check_address(app: web.Application, address: str | None) -> None:
     """429 when this address failed too often across accounts (checked before any lookup)."""
     wait = await app[THROTTLES].login_address.retry_after(address or UNKNOWN_ADDRESS)
+    if wait > 0:
+        count_auth_failure(app, "throttled_address")
     _refuse("Too many failed sign-ins; try again later", wait)
 
 
@@ -54,6 +57,8 @@ async def check_sign_in(app: web.Application, who: SignIn) -> None:
     ceiling = await throttles.login_account.retry_after(who.account)
     if ceiling and await _known_address(app, who):
         ceiling = 0
+    if max(strict, ceiling) > 0:
+        count_auth_failure(app, "throttled_account")
     _refuse("Too many failed sign-ins; try again later", max(strict, ceiling))
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 
 from db.pool import Actor, system_transaction
@@ -24,6 +25,7 @@ from server.auth.tokens import (
 )
 from server.errors import Unauthorized
 from server.keys import CACHE, ON_SESSIONS_REVOKED, POOL, SETTINGS
+from server.prometheus import count_auth_failure
 
 log = logging.getLogger("formula_pm.auth")
 
@@ -118,6 +120,7 @@ async def refresh_session(app: web.Application, refresh_token: str,
                 generation = row["generation"]
                 reused = False
     if not row["is_current"] and reused:
+        count_auth_failure(app, "token_reuse")
         await after_revoke(app, row["user_id"], [row["id"]])
         log.warning("refresh token reuse: session revoked",
                     extra={"user_id": str(row["user_id"]), "session_id": str(row["id"])})
@@ -146,5 +149,18 @@ async def revoke_user_sessions(app: web.Application, user_id: uuid.UUID, reason:
                                actor: Actor) -> list[uuid.UUID]:
     async with system_transaction(app[POOL], actor) as conn:
         revoked = await q.revoke_all_for_user(conn, user_id, reason)
+        await record_revoked(conn, user_id, reason, revoked, actor.user_id)
     await after_revoke(app, user_id, revoked)
     return revoked
+
+
+async def record_revoked(conn: asyncpg.Connection, user_id: uuid.UUID, reason: str,
+                         revoked: list[uuid.UUID], by: uuid.UUID | None) -> None:
+    """One `sessions_revoked` audit event for the sessions of a user ended together (none
+    when there were none); `by` is who ended them (None: the service)."""
+    if not revoked:
+        return
+    await record_event(conn, "sessions_revoked",
+                       {"reason": reason, "sessions": [str(s) for s in revoked]},
+                       org_id=await q.user_org(conn, user_id), user_id=by, table="users",
+                       record_id=user_id)

@@ -6,12 +6,14 @@ from types import ModuleType
 
 from server.routes import (
     admin_stats,
+    attachments,
     audit,
     auth,
     clients,
     comments,
     console,
     docs,
+    drawings,
     health,
     material_specs,
     members,
@@ -23,11 +25,12 @@ from server.routes import (
     search,
     shop_drawings,
     tasks,
+    transmittals,
     users,
 )
 
 ROUTE_MODULES: tuple[ModuleType, ...] = (
     health, metrics, console, docs, auth, users, clients, projects, members, tasks, scope_groups,
-    scope_items, shop_drawings, material_specs, comments, notifications, audit, search,
-    admin_stats,
+    scope_items, shop_drawings, material_specs, comments, attachments, drawings, transmittals,
+    notifications, audit, search, admin_stats,
 )

@@ -15,9 +15,14 @@ from pydantic_core import PydanticCustomError
 
 from db.audience import audit_row_for_client, is_client
 from db.cursor_codec import decode_audit_cursor, encode_audit_cursor
+from db.cursor_codec import decode_feed_cursor as decode_position
+from db.cursor_codec import encode_feed_cursor as encode_position
 from db.pool import transaction
 from db.queries import audit as queries
+from db.queries.events import record_event
 from db.tables import AUDITED_TABLES, RESOURCES
+from realtime.feed.cursor import ORIGIN
+from rules.ocsf import ocsf_line
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, Role, require
 from server.errors import Invalid, NotFound
@@ -176,6 +181,54 @@ async def list_audit(request: web.Request) -> web.Response:
                                          "user_id", "to"})
     filters["from"] = params.from_
     return json_response(await _page(request, params, filters, "-id"))
+
+
+EXPORT_MEDIA = "application/x-ndjson"
+EXPORT_LIMIT, EXPORT_MAX = 1000, 10000
+EXPORT_CHUNK = 500  # rows fetched and written at a time
+
+
+class ExportQuery(ApiModel):
+    after: str | None = pydantic.Field(
+        None, max_length=100, pattern=r"^[A-Za-z0-9_-]+$",
+        description="`unmapped.cursor` of the last event received; absent: from the start")
+    limit: int = pydantic.Field(EXPORT_LIMIT, ge=1, le=EXPORT_MAX)
+
+
+@routes.get("/api/v1/audit/export")
+@doc(summary="The organisation's audit trail as OCSF JSON lines, resumable by cursor",
+     description="Org admins. Events in a stable order, each once: resume with `after` set "
+     "to the `unmapped.cursor` of the last line received (an empty answer: nothing new "
+     "yet). Reading the export is itself audited (`audit_exported`).",
+     query=ExportQuery, media=[EXPORT_MEDIA], errors=[403], tags=["audit"])
+async def export_audit(request: web.Request) -> web.StreamResponse:
+    who = identity(request)
+    require(who.role, Perm.VIEW_ORG_AUDIT)
+    params = read_query(request.query, ExportQuery)
+    try:
+        after = decode_position(params.after) if params.after else ORIGIN
+    except ValueError:
+        raise Invalid("The cursor is not valid",
+                      errors=[{"field": "after", "message": "invalid cursor"}]) from None
+    pool, as_actor = request.app[POOL], await actor(request)
+    async with transaction(pool, as_actor) as conn:
+        await record_event(conn, "audit_exported", {"after": params.after,
+                                                    "limit": params.limit},
+                           org_id=who.org_id, user_id=who.user_id)
+    response = web.StreamResponse(headers={"Content-Type": f"{EXPORT_MEDIA}; charset=utf-8",
+                                           "Cache-Control": "no-store"})
+    await response.prepare(request)
+    async with transaction(pool, as_actor, readonly=True) as conn:
+        lines: list[bytes] = []
+        async for row in queries.export_cursor(conn, after, None, params.limit, EXPORT_CHUNK):
+            lines.append(ocsf_line(row, encode_position((row["txid"], row["id"]))))
+            if len(lines) >= EXPORT_CHUNK:
+                await response.write(b"".join(lines))
+                lines = []
+        if lines:
+            await response.write(b"".join(lines))
+    await response.write_eof()
+    return response
 
 
 @routes.get("/api/v1/audit/{table}/{record_id}")

@@ -18,6 +18,7 @@ from server.auth.invitations import consume_token, create_token, set_password_li
 from server.auth.passwords import check_policy, hash_password, upgraded_hash, verify_password
 from server.auth.sessions import (
     after_revoke,
+    record_revoked,
     refresh_session,
     revoke_session,
     revoke_user_sessions,
@@ -29,6 +30,7 @@ from server.fields import LoginEmail, Name, Phone, Secret, ShortText
 from server.keys import BACKGROUND, MAILER, POOL, SETTINGS
 from server.mailer import Mail, MailHeaderError, check_header
 from server.openapi import doc
+from server.prometheus import count_auth_failure
 from server.rest import json_response
 from server.system_events import email_fingerprint
 from server.text import ONE_LINE
@@ -105,6 +107,7 @@ async def login(request: web.Request) -> web.Response:
     ok = await verify_password(user["password_hash"] if user else None, body.password)
     if not ok or user is None or user["status"] != "active":
         await limits.sign_in_failed(request.app, who)
+        count_auth_failure(request.app, "invalid_credentials")
         async with system_transaction(pool, _anonymous_actor(request, user)) as conn:
             await record_event(conn, "login_failed", org_id=user["org_id"] if user else None,
                                user_id=user["id"] if user else None,
@@ -186,6 +189,10 @@ async def change_password(request: web.Request) -> web.Response:
         stored = await q.password_hash_of(conn, who.user_id)
     if not await verify_password(stored, body.current_password):
         await limits.password_change_failed(request.app, who.user_id, ip)
+        count_auth_failure(request.app, "wrong_current_password")
+        async with system_transaction(pool, act) as conn:
+            await record_event(conn, "password_change_failed", org_id=who.org_id,
+                               user_id=who.user_id, table="users", record_id=who.user_id)
         raise Invalid("The current password is wrong",
                       errors=[{"field": "current_password", "message": "does not match"}])
     await limits.password_change_succeeded(request.app, who.user_id)
@@ -195,6 +202,7 @@ async def change_password(request: web.Request) -> web.Response:
         await q.set_password(conn, who.user_id, new_hash)
         others = await sessions.revoke_all_for_user(conn, who.user_id, "password changed",
                                                     keep=who.session_id)
+        await record_revoked(conn, who.user_id, "password changed", others, who.user_id)
     await after_revoke(request.app, who.user_id, others)
     return web.Response(status=204)
 

@@ -12,6 +12,7 @@ from aiohttp import web
 from db.pool import system_transaction, transaction
 from db.queries import clients
 from db.queries import users as q
+from db.queries.events import record_event
 from rules.enums import ROLES
 from server.auth.identity import actor, identity
 from server.auth.invitations import create_token, set_password_link
@@ -197,9 +198,11 @@ async def invite_user(request: web.Request) -> web.Response:
     if user["status"] == "inactive":
         raise Conflict("The user is deactivated", code="user_inactive")
     _mailable(user["email"])
-    async with system_transaction(pool, await actor(request),
-                                  on_commit=invalidation(request)) as conn:
+    act = await actor(request)
+    async with system_transaction(pool, act, on_commit=invalidation(request)) as conn:
         token = await create_token(conn, user_id, "invite")
+        await record_event(conn, "invitation_sent", org_id=user["org_id"], user_id=act.user_id,
+                           table="users", record_id=user_id)
     link = set_password_link(request.app[SETTINGS], token)
     await request.app[MAILER].send(Mail(
         to=user["email"], subject="You are invited to Formula PM",

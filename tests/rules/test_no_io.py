@@ -16,7 +16,8 @@ MODULES = sorted(RULES.rglob("*.py"))
 # Standard-library modules without I/O (no files, sockets, processes, clocks read here).
 PURE_STDLIB = frozenset({
     "__future__", "abc", "collections", "collections.abc", "dataclasses", "datetime",
-    "decimal", "enum", "functools", "itertools", "math", "operator", "re", "string",
+    "decimal", "enum", "functools", "hashlib", "itertools", "json", "math", "operator", "re",
+    "string",
     "types", "typing", "unicodedata", "uuid",
 })
 IO_BUILTINS = frozenset({"open", "input", "print", "breakpoint", "exec", "eval", "compile",

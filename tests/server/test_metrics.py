@@ -148,3 +148,18 @@ def test_each_app_has_its_own_registry() -> None:
     first.requests.labels("2xx").inc()
     assert first.registry.get_sample_value("fpm_http_requests_total", {"status": "2xx"}) == 1
     assert second.registry.get_sample_value("fpm_http_requests_total", {"status": "2xx"}) is None
+
+
+async def test_authentication_failures_are_counted_by_reason(client: Client,
+                                                            world: World) -> None:
+    before = await _samples(client)
+    assert {s.labels["reason"] for s in before if s.name == "fpm_auth_failures_total"} >= {
+        "invalid_credentials", "throttled_address", "throttled_account", "token_reuse"}
+    org = await world.org()
+    user = await world.user(org, "designer")
+    response = await client.post("/api/v1/auth/login", json={
+        "email": user["email"], "password": "not the password"})
+    assert response.status == 401
+    after = await _samples(client)
+    assert _value(after, "fpm_auth_failures_total", reason="invalid_credentials") == _value(
+        before, "fpm_auth_failures_total", reason="invalid_credentials") + 1

