@@ -236,7 +236,9 @@ def shared_errors(path: str, meta: Doc, idempotent: bool) -> frozenset[int]:
 def errors_of(route: web.AbstractRoute, path: str) -> frozenset[int]:
     """Every error status the route declares, shared or its own."""
     meta = doc_of(route.handler)
-    return shared_errors(path, meta, is_idempotent(route.handler)) | meta.errors
+    # An exportable list reads `format` and `bom` (EXPORT_PARAMETERS): 422 for bad ones.
+    exports = frozenset({422}) if export_entity(route.handler) is not None else frozenset()
+    return shared_errors(path, meta, is_idempotent(route.handler)) | meta.errors | exports
 
 
 def _error_response(code: int) -> dict[str, Any]:

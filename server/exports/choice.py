@@ -7,6 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from aiohttp import web
+from multidict import MultiDict
+
 from server.errors import Invalid
 from server.exports.marks import CSV, FORMATS, XLSX
 
@@ -36,6 +39,23 @@ def _accepted(accept: str) -> str:
         if found is not None:
             return found
     return "json"
+
+
+def list_query(request: web.Request) -> MultiDict[str]:
+    """The request's query without the export's own parameters: the list's."""
+    return MultiDict((k, v) for k, v in request.query.items() if k not in EXPORT_PARAMS)
+
+
+def as_list_request(request: web.Request) -> web.Request:
+    """The request as the list handler reads it (the export's parameters taken off)."""
+    if not any(name in request.query for name in EXPORT_PARAMS):
+        return request
+    return request.clone(rel_url=request.rel_url.with_query(list_query(request)))
+
+
+def requested(request: web.Request) -> Choice | None:
+    """The file a request asks for (`choice_of` its query and Accept header)."""
+    return choice_of(request.query, request.headers.get("Accept", ""))
 
 
 def choice_of(query: Mapping[str, str], accept: str) -> Choice | None:

@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDict
 
-from server.exports.choice import EXPORT_PARAMS, PAGE_PARAMS, choice_of
+from server.exports.choice import PAGE_PARAMS, as_list_request, list_query, requested
 from server.exports.marks import EXPORT_ATTR
 from server.exports.send import Export, send_export
 from server.openapi import doc_of
@@ -83,15 +83,13 @@ def exportable(entity: str) -> Callable[[Handler], Handler]:
 
         @functools.wraps(handler)
         async def export_or_list(request: web.Request) -> web.StreamResponse:
-            choice = choice_of(request.query, request.headers.get("Accept", ""))
+            choice = requested(request)
             if choice is None:
-                if not any(name in request.query for name in EXPORT_PARAMS):
-                    return await handler(request)
-                return await handler(request.clone(rel_url=request.rel_url.with_query(
-                    _without(request.query, EXPORT_PARAMS))))
+                return await handler(as_list_request(request))
+            query = list_query(request)
             if query_model is not None:  # limit and cursor are ignored, but must be valid
-                check_query(_without(request.query, EXPORT_PARAMS), query_model)
-            filters = _without(request.query, EXPORT_PARAMS + PAGE_PARAMS)
+                check_query(query, query_model)
+            filters = _without(query, PAGE_PARAMS)
             export = Export(entity, model, choice, {**request.match_info, **filters})
             return await send_export(request, export,
                                      _pages(request, handler, filters, limit))

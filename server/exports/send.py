@@ -33,6 +33,7 @@ from server.http import answer_headers
 from server.keys import POOL
 
 CHUNK = 256 * 1024  # bytes of an XLSX file per write
+PROJECT_PATH = "/api/v1/projects/"  # the lists of one project: members, drawings...
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 Page = list[dict[str, Any]]
 
@@ -132,6 +133,8 @@ async def _audit(request: web.Request, export: Export, tally: Tally) -> None:
     """The user action: who exported what, how much, and whether it all went out."""
     who = identity(request)
     project = export.filters.get("project_id")
+    if project is None and request.path.startswith(PROJECT_PATH):  # /projects/{id}/...
+        project = request.match_info.get("id")
     try:
         project_id = uuid.UUID(project) if project else None
     except ValueError:

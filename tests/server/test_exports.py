@@ -224,6 +224,10 @@ async def test_a_foreign_users_export_is_refused_like_the_list(
     members = f"/api/v1/projects/{team.project}/members?format=csv"
     status, _ = await send(client, "GET", members, team.headers["stranger"])
     assert status == 404
+    _, rows, _ = await _export_rows(client, members, team.headers["project_manager"])
+    assert len(rows) == 4  # the project's audit row names the project of the path
+    (row,) = await _exports_of(world, team.users["project_manager"]["id"])
+    assert row["project_id"] == team.project and row["details"]["entity"] == "project_members"
     # Client users see only their projects' rows: an org-wide export has none of another's.
     status, problem = await send(client, "GET", f"{TASKS}?format=pdf", team.headers["admin"])
     assert status == 422 and problem["errors"][0]["field"] == "format"
@@ -361,7 +365,8 @@ async def test_every_list_exports_its_records(client: TestClient[Any, Any],
         "entity_type": "task", "entity_id": task, "body": "=HYPERLINK(\"x\")"})
     assert status == 201, _
     extra = {"/api/v1/search": "?q=oak",
-             "/api/v1/comments": f"?entity_type=task&entity_id={task}"}
+             "/api/v1/comments": f"?entity_type=task&entity_id={task}",
+             "/api/v1/attachments": f"?entity_type=task&entity_id={task}"}
     filled: list[str] = []
     for path in paths:
         url = path + extra.get(path, "")
@@ -372,4 +377,4 @@ async def test_every_list_exports_its_records(client: TestClient[Any, Any],
         if listed:
             assert set(header) == set(listed[0]), path
             filled.append(path)
-    assert len(paths) >= 13 and len(filled) >= 11, (paths, filled)
+    assert len(paths) >= 14 and len(filled) >= 11, (paths, filled)
