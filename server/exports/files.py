@@ -16,6 +16,7 @@ from server.exports.cells import CSV_CELLS, XLSX_CELLS, Column, xlsx_cell
 
 BOM = "\ufeff"
 MAX_XLSX_TEXT = 32_767  # characters in one cell (Excel's limit)
+MAX_XLSX_ROWS = 1_048_575  # rows of a worksheet below its header (Excel's limit)
 Row = Mapping[str, Any]
 
 
@@ -56,6 +57,10 @@ class CsvEncoder:
         return text.encode("utf-8")
 
 
+class TooManyRows(Exception):
+    """More rows than a worksheet holds."""
+
+
 class XlsxFile:
     """One worksheet written row by row in constant-memory mode: a bold header row, frozen,
     with filters; dates and instants formatted as such, money with two decimals. Strings
@@ -92,6 +97,8 @@ class XlsxFile:
         self.sheet.write_string(r, c, value[:MAX_XLSX_TEXT])
 
     def rows(self, rows: Sequence[Row]) -> None:
+        if self.written + len(rows) > MAX_XLSX_ROWS:  # XlsxWriter would drop them silently
+            raise TooManyRows(MAX_XLSX_ROWS)
         plan = self.plan
         for row in rows:
             self.written += 1

@@ -26,9 +26,10 @@ from db.pool import transaction
 from db.queries.events import record_event
 from server.audience import hides_costs
 from server.auth.identity import actor, identity
+from server.errors import Invalid
 from server.exports.cells import Column, columns_of
 from server.exports.choice import Choice
-from server.exports.files import CsvEncoder, XlsxFile
+from server.exports.files import CsvEncoder, TooManyRows, XlsxFile
 from server.http import answer_headers
 from server.keys import POOL
 
@@ -115,7 +116,13 @@ async def _send_xlsx(request: web.Request, export: Export, first: Page,
             try:
                 page = await anext(rest, None)
             finally:
-                await writing
+                try:
+                    await writing
+                except TooManyRows as exc:  # nothing sent yet: a plain problem answer
+                    raise Invalid("Too many rows for one worksheet", errors=[{
+                        "field": "format",
+                        "message": f"xlsx holds at most {exc.args[0]:,} rows: use csv"}],
+                    ) from None
         await asyncio.to_thread(book.close)
         tally.rows = book.written
         response = _answer(request, export, tally, path.stat().st_size)

@@ -6,9 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import pydantic
+import pytest
 
+from server.exports import files
 from server.exports.cells import Column, columns_of, csv_cell, neutralised, xlsx_cell
 from server.exports.choice import Choice, choice_of
 from server.exports.files import CsvEncoder
@@ -92,3 +95,13 @@ def test_file_names_are_safe() -> None:
     now = dt.datetime(2026, 1, 5, 9, 30, tzinfo=dt.UTC)
     assert file_name("tasks", "csv", now) == "tasks-20260105-093000.csv"
     assert file_name('a"b/../c', "xlsx", now) == "a_b_.._c-20260105-093000.xlsx"
+
+
+def test_a_worksheet_refuses_more_rows_than_excel_holds(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "MAX_XLSX_ROWS", 2)
+    book = files.XlsxFile(tmp_path / "x.xlsx", [Column("name", "text")], "x")
+    book.rows([{"name": "a"}, {"name": "b"}])
+    with pytest.raises(files.TooManyRows):
+        book.rows([{"name": "c"}])
+    book.close()
