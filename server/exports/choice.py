@@ -60,7 +60,7 @@ def requested(request: web.Request) -> Choice | None:
 
 def choice_of(query: Mapping[str, str], accept: str) -> Choice | None:
     """The file asked for, or None for the JSON page."""
-    fmt = query.get("format") or _accepted(accept)
+    fmt = query["format"] if "format" in query else _accepted(accept)
     if fmt not in ("json", *FORMATS):
         raise Invalid("Unknown export format",
                       errors=[{"field": "format", "message": "one of json, csv, xlsx"}])

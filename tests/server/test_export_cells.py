@@ -11,6 +11,7 @@ from pathlib import Path
 import pydantic
 import pytest
 
+from server.errors import Invalid
 from server.exports import files
 from server.exports.cells import Column, columns_of, csv_cell, neutralised, xlsx_cell
 from server.exports.choice import Choice, choice_of
@@ -89,6 +90,9 @@ def test_the_format_comes_from_the_query_then_accept() -> None:
     assert choice_of({"format": "csv", "bom": "1"}, "").media == CSV
     assert choice_of({}, XLSX) == Choice("xlsx")
     assert choice_of({"format": "json"}, CSV) is None
+    for bad in ("", "pdf", "CSV"):
+        with pytest.raises(Invalid):
+            choice_of({"format": bad}, CSV)
 
 
 def test_file_names_are_safe() -> None:
