@@ -137,3 +137,5 @@ def answer_headers(request: web.Request, response: web.StreamResponse) -> None:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSED
         response.headers["Vary"] = "Origin"
+    if REQUEST_ID in request:  # a streamed answer is prepared before the error middleware's
+        response.headers.setdefault("X-Request-ID", request[REQUEST_ID])

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from server.auth.identity import PUBLIC_PATHS, PUBLIC_PREFIXES
 from server.errors import PROBLEM_JSON
+from server.exports.marks import CSV, XLSX, export_entity
 from server.rest import IDEMPOTENCY_KEY_PATTERN, IDEMPOTENT_ATTR, IF_MATCH_PATTERN
 
 DOC_ATTR = "__openapi__"
@@ -27,6 +28,15 @@ Model = type[pydantic.BaseModel]
 
 
 JSON = "application/json"
+# What an exportable list (`server.exports.route.exportable`) also answers with.
+EXPORT_MEDIA = {CSV: {"type": "string"}, XLSX: {"type": "string", "format": "binary"}}
+EXPORT_PARAMETERS = [
+    {"name": "format", "in": "query", "required": False,
+     "schema": {"type": "string", "enum": ["json", "csv", "xlsx"]},
+     "description": "csv or xlsx: the whole result as a file (or send Accept: text/csv)"},
+    {"name": "bom", "in": "query", "required": False, "schema": {"type": "boolean"},
+     "description": "csv: start with a UTF-8 byte order mark (for Excel)"},
+]
 
 
 @dataclass(frozen=True)
@@ -184,7 +194,7 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or not path.startswith("/api")
 
 
-def _success(b: _Builder, meta: Doc) -> dict[str, Any]:
+def _success(b: _Builder, meta: Doc, exports: bool = False) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": meta.summary or "Success"}
     if meta.response is not None:
         schema = b.ref(meta.response, "serialization")
@@ -193,6 +203,8 @@ def _success(b: _Builder, meta: Doc) -> dict[str, Any]:
                 "data": {"type": "array", "items": schema},
                 "next_cursor": {"type": ["string", "null"]}}}
         answer["content"] = {media: {"schema": schema} for media in meta.media}
+        if exports:
+            answer["content"].update({m: {"schema": s} for m, s in EXPORT_MEDIA.items()})
         if not meta.many and "version" in meta.response.model_fields:
             answer["headers"] = {"ETag": {"description": 'The version, like "3"',
                                           "schema": {"type": "string"}}}
@@ -224,7 +236,9 @@ def shared_errors(path: str, meta: Doc, idempotent: bool) -> frozenset[int]:
 def errors_of(route: web.AbstractRoute, path: str) -> frozenset[int]:
     """Every error status the route declares, shared or its own."""
     meta = doc_of(route.handler)
-    return shared_errors(path, meta, is_idempotent(route.handler)) | meta.errors
+    # An exportable list reads `format` and `bom` (EXPORT_PARAMETERS): 422 for bad ones.
+    exports = frozenset({422}) if export_entity(route.handler) is not None else frozenset()
+    return shared_errors(path, meta, is_idempotent(route.handler)) | meta.errors | exports
 
 
 def _error_response(code: int) -> dict[str, Any]:
@@ -248,6 +262,9 @@ def _operation(b: _Builder, route: web.AbstractRoute, path: str,
     params = [_path_param(n) for n in names]
     if meta.query is not None:
         params += b.query_parameters(meta.query)
+    exports = export_entity(route.handler) is not None
+    if exports:
+        params += EXPORT_PARAMETERS
     if 412 in meta.errors:
         params.append({"name": "If-Match", "in": "header", "required": False,
                        "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
@@ -260,7 +277,7 @@ def _operation(b: _Builder, route: web.AbstractRoute, path: str,
     if meta.body is not None:
         op["requestBody"] = {"required": True, "content": {
             JSON: {"schema": b.ref(meta.body, "validation")}}}
-    responses = _success(b, meta)
+    responses = _success(b, meta, exports)
     for code in sorted(errors_of(route, path)):
         responses.setdefault(str(code), {"$ref": f"#/components/responses/{code}"})
         b.error_codes.add(code)

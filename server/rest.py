@@ -3,6 +3,7 @@ pagination with opaque cursors, sorting, and Idempotency-Key on POST."""
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
 import hashlib
@@ -44,9 +45,19 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+# Set while a list handler is replayed for its data (server/exports): `json_response` then
+# hands the data over as it is, under PAGE_DATA, instead of writing it as JSON.
+REPLAYING: contextvars.ContextVar[bool] = contextvars.ContextVar("replaying", default=False)
+PAGE_DATA = web.ResponseKey("page_data", object)
+
+
 def json_response(data: Any, *, status: int = 200, version: int | None = None,
                   headers: Mapping[str, str] | None = None) -> web.Response:
     """A JSON answer; `version` sets the ETag (single records)."""
+    if REPLAYING.get():
+        replayed = web.Response(status=status)
+        replayed[PAGE_DATA] = data
+        return replayed
     response = web.Response(status=status, text=dumps(data), content_type="application/json",
                             headers=headers)
     if version is None and isinstance(data, dict) and isinstance(data.get("version"), int):

@@ -84,6 +84,17 @@ async def read_body(request: web.Request, model: type[M]) -> M:
 
 def read_query(query: Mapping[str, str], model: type[M]) -> M:
     """Query parameters into a model; repeated or unknown parameters are reported."""
+    return _query_as(query, model)
+
+
+def check_query(query: Mapping[str, str], model: type[pydantic.BaseModel]) -> None:
+    """422 unless `read_query` would take the parameters (for a wrapper that lets the
+    handler read them, as an export does, yet ignores some: the ones it ignores are still
+    checked against the document)."""
+    _query_as(query, model)
+
+
+def _query_as(query: Mapping[str, str], model: type[M]) -> M:
     try:
         return model.model_validate(dict(query))
     except pydantic.ValidationError as exc:

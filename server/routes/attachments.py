@@ -42,6 +42,7 @@ from server.errors import (
     NotFound,
     PayloadTooLarge,
 )
+from server.exports.route import exportable
 from server.fields import RecordOut
 from server.keys import POOL, SETTINGS, STORAGE
 from server.openapi import doc
@@ -234,6 +235,7 @@ async def create_attachment(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/attachments")
+@exportable("attachments")
 @doc(summary="List the files of one record (entity_type, entity_id; shop drawings: revision)",
      query=AttachmentQuery, response=AttachmentOut, many=True, errors=[404])
 async def list_attachments(request: web.Request) -> web.Response:

@@ -26,6 +26,7 @@ from rules.ocsf import ocsf_line
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, Role, require
 from server.errors import Invalid, NotFound
+from server.exports.route import exportable
 from server.fields import listed
 from server.keys import POOL
 from server.openapi import doc
@@ -170,6 +171,7 @@ def _shown(request: web.Request, rows: list[Any]) -> list[dict[str, Any]]:
 
 
 @routes.get("/api/v1/audit")
+@exportable("audit_logs")
 @doc(summary="Audit trail (newest first): admins org-wide, others their projects",
      query=AuditQuery, response=AuditOut, many=True, errors=[403])
 async def list_audit(request: web.Request) -> web.Response:
@@ -230,6 +232,7 @@ async def export_audit(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/api/v1/audit/{table}/{record_id}")
+@exportable("audit_logs")
 @doc(summary="History of one record (oldest first)", query=HistoryQuery, response=AuditOut,
      many=True, errors=[403])
 async def record_history(request: web.Request) -> web.Response:

@@ -14,6 +14,7 @@ from rules.enums import CLIENT_STATUSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.cache.reads import reads_record, record_response
+from server.exports.route import exportable
 from server.fields import Email, LongText, MediumText, Money, MoneyOut, Name, RecordOut
 from server.keys import POOL
 from server.openapi import doc
@@ -75,6 +76,7 @@ class ClientOut(RecordOut):
 
 
 @routes.get("/api/v1/clients")
+@exportable("clients")
 @doc(summary="List clients", query=ClientQuery, response=ClientOut, many=True)
 async def list_clients(request: web.Request) -> web.Response:
     params = read_query(request.query, ClientQuery)

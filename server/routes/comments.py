@@ -26,6 +26,7 @@ from rules.mentions import named_from_rows, parse_mentions, snippet, sort_out
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Forbidden, Invalid, NotFound
+from server.exports.route import exportable
 from server.fields import Body, OneOf, RecordOut
 from server.keys import POOL
 from server.openapi import doc
@@ -128,6 +129,7 @@ async def _answer(conn: asyncpg.Connection, comment_id: uuid.UUID) -> asyncpg.Re
 
 
 @routes.get("/api/v1/comments")
+@exportable("comments")
 @doc(summary="List the comments on a record", query=CommentQuery, response=CommentOut,
      many=True, errors=[404], tags=["comments"])
 async def list_comments(request: web.Request) -> web.Response:

@@ -28,6 +28,7 @@ from server import drawing_text
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Invalid, NotFound, rule_problem
+from server.exports.route import exportable
 from server.fields import Name, RecordOut
 from server.keys import POOL
 from server.openapi import doc
@@ -217,6 +218,7 @@ async def _project(conn: asyncpg.Connection, project_id: uuid.UUID) -> None:
 
 
 @routes.get("/api/v1/projects/{id}/drawings")
+@exportable("drawings")
 @doc(summary="The drawing register of a project (current=true: the current set, drawings "
      "with their current published revision)", query=DrawingQuery, response=DrawingOut,
      many=True, tags=TAGS)
@@ -302,6 +304,7 @@ async def delete_drawing(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/drawings/{id}/revisions")
+@exportable("drawing_revisions")
 @doc(summary="A drawing's revisions, oldest first (client users: published ones)",
      response=RevisionOut, many=True, errors=[404], tags=TAGS)
 async def list_revisions(request: web.Request) -> web.Response:

@@ -21,6 +21,7 @@ from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.ball import pass_ball
 from server.errors import Conflict
+from server.exports.route import exportable
 from server.fields import (
     Body,
     FreeJson,
@@ -144,6 +145,7 @@ def _total(values: Mapping[str, Any], current: Any = None) -> dict[str, Any]:
 
 
 @routes.get("/api/v1/material-specs")
+@exportable("material_specs")
 @doc(summary="List material specs (client users: without costs)", query=SpecQuery,
      response=SpecOut, many=True, errors=[404], tags=["material-specs"])
 async def list_material_specs(request: web.Request) -> web.Response:

@@ -19,6 +19,7 @@ from rules.mentions import snippet
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Invalid, NotFound
+from server.exports.route import exportable
 from server.fields import Email, RecordOut, field_error
 from server.keys import POOL
 from server.openapi import doc
@@ -73,6 +74,7 @@ class MemberOut(RecordOut):
 
 
 @routes.get("/api/v1/projects/{id}/members")
+@exportable("project_members")
 @doc(summary="Members of a project", query=PageParams, response=MemberOut, many=True)
 async def list_members(request: web.Request) -> web.Response:
     project_id = path_id(request)

@@ -13,6 +13,7 @@ from db.pool import transaction
 from db.queries import notifications as queries
 from server.auth.identity import actor, identity
 from server.errors import NotFound
+from server.exports.route import exportable
 from server.fields import Keyword, RecordOut
 from server.keys import POOL
 from server.openapi import doc
@@ -46,6 +47,7 @@ class ReadAllOut(pydantic.BaseModel):
 
 
 @routes.get("/api/v1/notifications")
+@exportable("notifications")
 @doc(summary="List my notifications", query=NotificationQuery, response=NotificationOut,
      many=True, tags=["notifications"])
 async def list_notifications(request: web.Request) -> web.Response:

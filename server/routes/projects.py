@@ -18,6 +18,7 @@ from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, Role, require
 from server.cache.reads import project_view, reads_record, record_response
 from server.errors import Invalid, NotFound
+from server.exports.route import exportable
 from server.fields import (
     LongText,
     MediumText,
@@ -138,6 +139,7 @@ async def check_references(conn: asyncpg.Connection, values: dict[str, Any]) -> 
 
 
 @routes.get("/api/v1/projects")
+@exportable("projects")
 @doc(summary="List the projects I can see", query=ProjectQuery, response=ProjectOut, many=True)
 async def list_projects(request: web.Request) -> web.Response:
     params = read_query(request.query, ProjectQuery)

@@ -13,6 +13,7 @@ from db.queries import scope_groups as queries
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict
+from server.exports.route import exportable
 from server.fields import LongText, Name, RecordOut
 from server.keys import POOL
 from server.openapi import doc
@@ -54,6 +55,7 @@ class ScopeGroupOut(RecordOut):
 
 
 @routes.get("/api/v1/scope-groups")
+@exportable("scope_groups")
 @doc(summary="List scope groups", query=ScopeGroupQuery, response=ScopeGroupOut, many=True,
      errors=[404], tags=["scope-groups"])
 async def list_scope_groups(request: web.Request) -> web.Response:

@@ -19,6 +19,7 @@ from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.cache.reads import reads_record, record_response
 from server.errors import Invalid
+from server.exports.route import exportable
 from server.fields import (
     LongText,
     Money,
@@ -128,6 +129,7 @@ def _with_total(values: dict[str, Any], current: Any = None) -> dict[str, Any]:
 
 
 @routes.get("/api/v1/scope-items")
+@exportable("scope_items")
 @doc(summary="List scope items (client users: without prices)", query=ScopeItemQuery,
      response=ScopeItemOut, many=True, errors=[404], tags=["scope-items"])
 async def list_scope_items(request: web.Request) -> web.Response:

@@ -30,6 +30,7 @@ from server.auth.identity import actor
 from server.cache.keys import search_generation_key
 from server.cache.store import Cache
 from server.errors import Invalid, NotFound, Unauthorized
+from server.exports.route import exportable
 from server.fields import ShortText
 from server.keys import CACHE, POOL, SETTINGS
 from server.openapi import doc
@@ -142,6 +143,7 @@ def _page(hits: list[dict[str, Any]], more: bool, print_: str) -> dict[str, Any]
 
 
 @routes.get("/api/v1/search")
+@exportable("search")
 @doc(summary="Search everything I may open (ranked, typo-tolerant, highlighted)",
      query=SearchParams, response=SearchHit, many=True, errors=[404], tags=["search"])
 async def search_everything(request: web.Request) -> web.Response:

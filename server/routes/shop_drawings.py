@@ -21,6 +21,7 @@ from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.ball import pass_ball
 from server.errors import Conflict, NotFound
+from server.exports.route import exportable
 from server.fields import Keyword, LongText, Name, OneOf, RecordOut, ScopeItemIds, ShortText, listed
 from server.keys import POOL
 from server.openapi import doc
@@ -124,6 +125,7 @@ def shape(row: Mapping[str, Any], role: str) -> dict[str, Any]:
 
 
 @routes.get("/api/v1/shop-drawings")
+@exportable("shop_drawings")
 @doc(summary="List shop drawings", query=DrawingQuery, response=DrawingOut, many=True,
      errors=[404], tags=["shop-drawings"])
 async def list_shop_drawings(request: web.Request) -> web.Response:
@@ -195,6 +197,7 @@ async def delete_shop_drawing(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/shop-drawings/{id}/revisions")
+@exportable("shop_drawing_revisions")
 @doc(summary="Closed revisions of a shop drawing", query=PageParams, response=RevisionOut,
      many=True, tags=["shop-drawings"])
 async def list_revisions(request: web.Request) -> web.Response:

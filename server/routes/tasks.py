@@ -21,6 +21,7 @@ from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, require
 from server.cache.reads import reads_record, record_response
 from server.errors import Invalid, NotFound
+from server.exports.route import exportable
 from server.fields import (
     Hours,
     LongText,
@@ -134,6 +135,7 @@ async def _check_assignee(conn: asyncpg.Connection, project_id: uuid.UUID,
 
 
 @routes.get("/api/v1/tasks")
+@exportable("tasks")
 @doc(summary="List tasks (filter by project_id, status, priority, assigned_to)",
      query=TaskQuery, response=TaskOut, many=True, errors=[404])
 async def list_tasks(request: web.Request) -> web.Response:

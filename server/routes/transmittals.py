@@ -23,6 +23,7 @@ from rules.drawings_register import PURPOSES
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Forbidden, Invalid, NotFound
+from server.exports.route import exportable
 from server.fields import RecordOut
 from server.keys import POOL
 from server.openapi import doc
@@ -170,6 +171,7 @@ async def acknowledge(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/projects/{id}/transmittals")
+@exportable("transmittals")
 @doc(summary="The project's transmittal register, newest first, with who has not "
      "acknowledged (unacknowledged=true: only those still waiting)",
      query=TransmittalQuery, response=TransmittalOut, many=True, errors=[404], tags=TAGS)

@@ -21,6 +21,7 @@ from server.auth.permissions import Perm, require
 from server.auth.sessions import identity_changed, revoke_user_sessions
 from server.auth.users import UserOut, user_json
 from server.errors import Conflict, Invalid, NotFound
+from server.exports.route import exportable
 from server.fields import Email, Name, Phone, Secret, ShortText, Tag
 from server.keys import MAILER, POOL, SETTINGS
 from server.mailer import Mail, MailHeaderError, check_header
@@ -87,6 +88,7 @@ async def _check_client(conn: asyncpg.Connection, role: str | None,
 
 
 @routes.get("/api/v1/users")
+@exportable("users")
 @doc(summary="Colleagues in your organisation", query=UserQuery, response=UserOut, many=True,
      tags=["users"])
 async def list_users(request: web.Request) -> web.Response:
