@@ -5,7 +5,7 @@ of a partition read, for its export, before it goes; and where each chain was cu
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import AsyncIterator
 
 import asyncpg
 
@@ -40,10 +40,13 @@ async def expired(conn: asyncpg.Connection, keep_months: int) -> list[asyncpg.Re
     return list(await conn.fetch(_EXPIRED, keep_months))
 
 
-def month_rows(conn: asyncpg.Connection, starts: dt.datetime) -> Any:
-    """A month's rows in (txid, id) order: a server-side cursor (await it, then `fetch`
-    pages), inside a transaction."""
-    return conn.cursor(_MONTH_ROWS, starts)
+async def month_pages(conn: asyncpg.Connection, starts: dt.datetime,
+                      size: int) -> AsyncIterator[list[asyncpg.Record]]:
+    """A month's rows in (txid, id) order, `size` at a time, through a server-side cursor
+    (the caller holds the transaction)."""
+    cursor = await conn.cursor(_MONTH_ROWS, starts)
+    while page := await cursor.fetch(size):
+        yield page
 
 
 async def drop(conn: asyncpg.Connection, name: str, keep_months: int) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.rows import insert_row, lock_row, update_locked
+from db.queries.rows import PageLike, Records, fetch_page, insert_row, lock_row, update_locked
 
 # The tables a review may be of, and where their rows live.
 ENTITY_TABLES: Mapping[str, str] = {"shop_drawing": "shop_drawings",
@@ -25,10 +25,7 @@ async def template(conn: asyncpg.Connection, template_id: uuid.UUID) -> asyncpg.
     return await conn.fetchrow("SELECT * FROM review_templates WHERE id = $1", template_id)
 
 
-async def templates_of(conn: asyncpg.Connection, project_id: uuid.UUID) -> list[asyncpg.Record]:
-    return list(await conn.fetch(
-        "SELECT * FROM review_templates WHERE project_id = $1 ORDER BY created_at, id",
-        project_id))
+TEMPLATES = Records("review_templates", filters=("project_id",))
 
 
 async def entity_project(conn: asyncpg.Connection, entity_type: str,
@@ -97,23 +94,22 @@ async def member_roles(conn: asyncpg.Connection, project_id: uuid.UUID,
         project_id, user_id))
 
 
-async def reviews_of(conn: asyncpg.Connection, entity_type: str,
+WITH_TASKS = """r.*, coalesce((
+    SELECT jsonb_agg(to_jsonb(t) ORDER BY t.step, t.created_at, t.id)
+    FROM review_tasks t WHERE t.review_id = r.id), '[]'::jsonb) AS tasks"""
+
+
+async def reviews_of(conn: asyncpg.Connection, page: PageLike, entity_type: str,
                      entity_id: uuid.UUID) -> list[asyncpg.Record]:
-    """A record's visible reviews with their visible tasks (a JSON array), newest first."""
-    return list(await conn.fetch(
-        """SELECT r.*, coalesce((SELECT jsonb_agg(to_jsonb(t) ORDER BY t.step, t.created_at, t.id)
-                                 FROM review_tasks t WHERE t.review_id = r.id), '[]'::jsonb)
-                  AS tasks
-           FROM reviews r WHERE r.entity_type = $1 AND r.entity_id = $2
-           ORDER BY r.created_at DESC, r.id""", entity_type, entity_id))
+    """One page of a record's visible reviews with their visible tasks (a JSON array)."""
+    return await fetch_page(conn, "reviews r", [("r.entity_type = {}", entity_type),
+                                                ("r.entity_id = {}", entity_id)],
+                            page, columns=WITH_TASKS)
 
 
 async def review(conn: asyncpg.Connection, review_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        """SELECT r.*, coalesce((SELECT jsonb_agg(to_jsonb(t) ORDER BY t.step, t.created_at, t.id)
-                                 FROM review_tasks t WHERE t.review_id = r.id), '[]'::jsonb)
-                  AS tasks
-           FROM reviews r WHERE r.id = $1""", review_id)
+        f"SELECT {WITH_TASKS} FROM reviews r WHERE r.id = $1", review_id)  # noqa: S608 - constant
 
 
 async def open_review(conn: asyncpg.Connection, entity_type: str, entity_id: uuid.UUID) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.rows import insert_row, lock_row, update_locked
+from db.queries.rows import PageLike, fetch_page, insert_row, lock_row, update_locked
 
 WITH_RESPONSES = """r.*, coalesce((
     SELECT jsonb_agg(to_jsonb(x) ORDER BY x.created_at, x.id)
@@ -62,20 +62,19 @@ async def set_official(conn: asyncpg.Connection, rfi_id: uuid.UUID,
     await update_locked(conn, "rfi_responses", response_id, {"official": True})
 
 
-async def search(conn: asyncpg.Connection, project_id: uuid.UUID, status: str | None,
-                 overdue_on: dt.date | None, ball_in_court: uuid.UUID | None,
-                 limit: int) -> list[asyncpg.Record]:
-    """A project's RFIs by number: of a status; overdue on a day (open, due before it);
+async def page(conn: asyncpg.Connection, page: PageLike, project_id: uuid.UUID,
+               status: str | None, overdue_on: dt.date | None,
+               ball_in_court: uuid.UUID | None) -> list[asyncpg.Record]:
+    """One page of a project's RFIs: of a status; overdue on a day (open, due before it);
     with the ball in a user's court (open and on their distribution list, or answered and
     theirs to close)."""
-    return list(await conn.fetch(
-        f"""SELECT {WITH_RESPONSES} FROM rfis r
-            WHERE r.project_id = $1 AND ($2::text IS NULL OR r.status = $2)
-              AND ($3::date IS NULL OR (r.status = 'open' AND r.due_on < $3))
-              AND ($4::uuid IS NULL OR (r.status = 'open' AND $4 = ANY (r.distribution))
-                   OR (r.status = 'answered' AND r.created_by = $4))
-            ORDER BY r.seq LIMIT $5""",  # noqa: S608 - constant
-        project_id, status, overdue_on, ball_in_court, limit))
+    return await fetch_page(conn, "rfis r", [
+        ("r.project_id = {}", project_id),
+        ("r.status = {}", status),
+        ("r.status = 'open' AND r.due_on < {}", overdue_on),
+        ("((r.status = 'open' AND {0} = ANY (r.distribution))"
+         " OR (r.status = 'answered' AND r.created_by = {0}))", ball_in_court),
+    ], page, columns=WITH_RESPONSES)
 
 
 # The records an RFI may link to, by the field that names them.

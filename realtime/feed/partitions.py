@@ -77,8 +77,7 @@ class PartitionKeeper:
         out = await asyncio.to_thread(partial.open, "wb")
         try:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
-                cursor = await q.month_rows(conn, starts)
-                while page := await cursor.fetch(PAGE):
+                async for page in q.month_pages(conn, starts, PAGE):
                     lines = b"".join(ocsf_line(r, encode_feed_cursor((r["txid"], r["id"])))
                                      for r in page)
                     await asyncio.to_thread(out.write, lines)

@@ -28,11 +28,12 @@ from server import review_records as records
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Conflict, Invalid, NotFound
+from server.exports.route import exportable
 from server.fields import Keyword, LongText, Name, ShortText
 from server.keys import POOL
 from server.openapi import doc
 from server.records import path_id, visible_project
-from server.rest import json_response
+from server.rest import PageParams, json_response, keyset, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import invalidation, writes
 
@@ -68,7 +69,9 @@ class TemplateCreate(ApiModel):
     steps: Annotated[list[StepIn], pydantic.Field(max_length=rv.STEPS_MAX + 1)]
 
 
-class TemplateQuery(ApiModel):
+SORTABLE = sortable(created_at="timestamptz")
+
+class TemplateQuery(PageParams):
     project_id: uuid.UUID
 
 
@@ -80,7 +83,7 @@ class ReviewStart(ApiModel):
     template_id: uuid.UUID | None = None
 
 
-class ReviewQuery(ApiModel):
+class ReviewQuery(PageParams):
     entity_type: EntityType
     entity_id: uuid.UUID
 
@@ -165,14 +168,16 @@ async def create_template(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/review-templates")
+@exportable("review_templates")
 @doc(summary="A project's review templates", query=TemplateQuery, response=TemplateOut,
      many=True, errors=[404])
 async def list_templates(request: web.Request) -> web.Response:
     query = read_query(request.query, TemplateQuery)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
         await visible_project(conn, query.project_id)
-        rows = await queries.templates_of(conn, query.project_id)
-    return json_response({"items": [dict(r) for r in rows]})
+        page = keyset(query, SORTABLE, "created_at")
+        rows = await queries.TEMPLATES.page(conn, page, {"project_id": query.project_id})
+    return json_response(page.page(rows, dict))
 
 
 async def _template_for(conn: asyncpg.Connection, body: ReviewStart,
@@ -227,13 +232,15 @@ async def start_review(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/reviews")
+@exportable("reviews")
 @doc(summary="A record's reviews, newest first, with their tasks and ball in court",
      query=ReviewQuery, response=ReviewOut, many=True)
 async def list_reviews(request: web.Request) -> web.Response:
     query = read_query(request.query, ReviewQuery)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        rows = await queries.reviews_of(conn, query.entity_type, query.entity_id)
-    return json_response({"items": [engine.review_out(r) for r in rows]})
+        page = keyset(query, SORTABLE, "-created_at")
+        rows = await queries.reviews_of(conn, page, query.entity_type, query.entity_id)
+    return json_response(page.page(rows, engine.review_out))
 
 
 @routes.get("/api/v1/reviews/{id}")

@@ -23,11 +23,12 @@ from server import calendar
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, require
 from server.errors import Forbidden, Invalid, NotFound
+from server.exports.route import exportable
 from server.fields import Body, LongText, Money, Name, ShortText
 from server.keys import POOL
 from server.openapi import doc
 from server.records import path_id, visible_project
-from server.rest import json_response
+from server.rest import PageParams, json_response, keyset, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
@@ -55,12 +56,13 @@ class RfiCreate(ApiModel):
     scope_item_ids: Ids = []
 
 
-class RfiQuery(ApiModel):
+SORTABLE = sortable(seq="int", created_at="timestamptz")
+
+class RfiQuery(PageParams):
     project_id: uuid.UUID
     status: Literal["draft", "open", "answered", "closed", "void"] | None = None
     ball_in_court: uuid.UUID | None = None
     overdue: bool = False
-    limit: Annotated[int, pydantic.Field(ge=1, le=500)] = 100
 
 
 class RfiTransition(ApiModel):
@@ -127,6 +129,7 @@ async def create_rfi(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/v1/rfis")
+@exportable("rfis")
 @doc(summary="A project's RFIs by number (status, ball in court, overdue in the project's "
      "zone)", query=RfiQuery, response=RfiOut, many=True, errors=[404])
 async def list_rfis(request: web.Request) -> web.Response:
@@ -136,9 +139,10 @@ async def list_rfis(request: web.Request) -> web.Response:
         overdue_on = None
         if query.overdue:
             overdue_on = calendar.today_in(await calendar.for_project(conn, query.project_id))
-        rows = await queries.search(conn, query.project_id, query.status, overdue_on,
-                                    query.ball_in_court, query.limit)
-    return json_response({"items": [dict(r) for r in rows]})
+        page = keyset(query, SORTABLE, "seq")
+        rows = await queries.page(conn, page, query.project_id, query.status, overdue_on,
+                                  query.ball_in_court)
+    return json_response(page.page(rows, dict))
 
 
 @routes.get("/api/v1/rfis/{id}")

@@ -190,7 +190,7 @@ async def test_reassign_skip_terminate(client: Client, world: World) -> None:
     status, listed = await send(client, "GET",
                                 f"/api/v1/reviews?entity_type=shop_drawing&entity_id={drawing}",
                                 team.headers["designer"])
-    assert status == 200 and [r["id"] for r in listed["items"]] == [review["id"]]
+    assert status == 200 and [r["id"] for r in listed["data"]] == [review["id"]]
     status, _ = await send(client, "GET", f"/api/v1/reviews/{review['id']}",
                            team.headers["stranger"])
     assert status == 404
@@ -220,7 +220,7 @@ async def test_bad_templates_write_nothing(client: Client, world: World) -> None
     status, listed = await send(client, "GET",
                                 f"/api/v1/review-templates?project_id={team.project}",
                                 team.headers["project_manager"])
-    assert status == 200 and listed["items"] == []
+    assert status == 200 and listed["data"] == []
     # A review of a draft (not submitted) drawing is refused; so is an outcome the drawing
     # cannot reach from review.
     reviewer = [{"reviewers": [{"kind": "role", "ref": "project_manager"}]}]
@@ -275,7 +275,7 @@ async def test_default_review_and_the_revision_loop(client: Client, world: World
     status, listed = await send(client, "GET",
                                 f"/api/v1/reviews?entity_type=shop_drawing&entity_id={drawing}",
                                 team.headers["designer"])
-    assert [r["result"] for r in listed["items"]] == ["approved", "revise_and_resubmit"]
+    assert [r["result"] for r in listed["data"]] == ["approved", "revise_and_resubmit"]
     async with system_transaction(world.pool) as conn:
         revisions = await conn.fetch(
             "SELECT details FROM audit_logs WHERE table_name = 'shop_drawings' "

@@ -87,7 +87,7 @@ async def test_states_responses_official_answer(client: Client, world: World) ->
     status, listed = await send(
         client, "GET", f"{URL}?project_id={team.project}&ball_in_court="
         f"{team.users['coordinator']['id']}", team.headers["designer"])
-    assert [r["id"] for r in listed["items"]] == [rfi["id"]]
+    assert [r["id"] for r in listed["data"]] == [rfi["id"]]
     status, rfi = await send(client, "POST", f"{path}/responses", team.headers["coordinator"],
                              {"body": "A-101 governs: 2.70 m"})
     assert status == 201 and len(rfi["responses"]) == 1
@@ -135,7 +135,7 @@ async def test_who_sees_an_rfi(client: Client, world: World) -> None:
                                                                     shared["id"]})):
         status, listed = await send(client, "GET", f"{URL}?project_id={team.project}",
                                     team.headers[who])
-        assert status == 200 and {r["id"] for r in listed["items"]} == visible, who
+        assert status == 200 and {r["id"] for r in listed["data"]} == visible, who
     for who in ("outsider", "stranger"):
         status, _ = await send(client, "GET", f"{URL}?project_id={team.project}",
                                team.headers[who])
