@@ -10,8 +10,10 @@ the other reviewers' tasks their answer completes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
 import asyncpg
@@ -274,6 +276,19 @@ async def _rv_actor(conn: asyncpg.Connection, who: Identity, project_id: uuid.UU
                     str(who.client_id) if who.client_id is not None else None)
 
 
+@contextlib.asynccontextmanager
+async def _locked(request: web.Request, review_id: uuid.UUID
+                  ) -> AsyncIterator[tuple[asyncpg.Connection, asyncpg.Record]]:
+    """The review locked in a system transaction, for a caller whose sight of it was
+    checked as themselves: an answer may close or open other reviewers' tasks, which the
+    caller's own row-level security would hide. The audit rows name the caller."""
+    async with system_transaction(request.app[POOL], await actor(request),
+                                  on_commit=invalidation(request)) as conn:
+        review = await queries.lock_review(conn, review_id)
+        assert review is not None
+        yield conn, review
+
+
 async def _answer(conn: asyncpg.Connection, review_id: uuid.UUID) -> web.Response:
     row = await queries.review(conn, review_id)
     assert row is not None
@@ -288,11 +303,9 @@ async def respond(request: web.Request) -> web.Response:
     task_id = path_id(request)
     body = await read_body(request, Respond)
     seen = await _visible_task(request, task_id)
-    async with system_transaction(request.app[POOL], await actor(request),
-                                  on_commit=invalidation(request)) as conn:
-        review = await queries.lock_review(conn, seen["review_id"])
+    async with _locked(request, seen["review_id"]) as (conn, review):
         task = await queries.task(conn, task_id)
-        assert review is not None and task is not None
+        assert task is not None
         who_rv = await _rv_actor(conn, who, review["project_id"])
         rv.check_respond(engine.template_of(review), review["status"], engine.task_of(task),
                          who_rv, body.outcome, body.comment)
@@ -319,11 +332,9 @@ async def reassign(request: web.Request) -> web.Response:
     body = await read_body(request, Reassign)
     seen = await _visible_task(request, task_id)
     to = rv.Reviewer(body.kind, body.ref.strip())
-    async with system_transaction(request.app[POOL], await actor(request),
-                                  on_commit=invalidation(request)) as conn:
-        review = await queries.lock_review(conn, seen["review_id"])
+    async with _locked(request, seen["review_id"]) as (conn, review):
         task = await queries.task(conn, task_id)
-        assert review is not None and task is not None
+        assert task is not None
         _initiator(who, review)
         current = engine.task_of(task)
         rv.check_reassign(review["status"], current, rv.Reviewer(to.kind, to.ref,
@@ -351,10 +362,7 @@ async def skip_step(request: web.Request) -> web.Response:
     review_id = path_id(request)
     body = await read_body(request, Reason)
     await _visible_review(request, review_id)
-    async with system_transaction(request.app[POOL], await actor(request),
-                                  on_commit=invalidation(request)) as conn:
-        review = await queries.lock_review(conn, review_id)
-        assert review is not None
+    async with _locked(request, review_id) as (conn, review):
         _initiator(who, review)
         cal = await calendar.for_project(conn, review["project_id"])
         await engine.skip(conn, review, cal, calendar.today_in(cal), body.comment,
@@ -370,10 +378,7 @@ async def terminate(request: web.Request) -> web.Response:
     review_id = path_id(request)
     body = await read_body(request, Reason)
     await _visible_review(request, review_id)
-    async with system_transaction(request.app[POOL], await actor(request),
-                                  on_commit=invalidation(request)) as conn:
-        review = await queries.lock_review(conn, review_id)
-        assert review is not None
+    async with _locked(request, review_id) as (conn, review):
         _initiator(who, review)
         pending = rv.terminate(review["status"],
                                [engine.task_of(t) for t in await queries.tasks_of(conn, review_id)])
