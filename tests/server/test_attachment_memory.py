@@ -5,34 +5,20 @@ covers both."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 from server.config import Settings
 from storage.settings import StorageSettings
 from tests.conftest import World
+from tests.memory import MiB, PeakRss, generated
 from tests.server.attachment_client import URL, declaration, files_client
 from tests.server.project_team import make_team, send
 
-MiB = 1024 * 1024
 SIZE = 100 * MiB
 LIMIT = 20 * MiB
-LINE = b"2026-12-05 site diary: level 3 ceiling grid checked, no snags\n"
-BLOCK = LINE * (64 * 1024 // len(LINE))
-
-
-async def generated(size: int, digest: Any) -> AsyncIterator[bytes]:
-    sent = 0
-    while sent < size:
-        block = BLOCK[:size - sent]
-        digest.update(block)
-        sent += len(block)
-        yield block
 
 
 async def test_a_100_mib_upload_through_the_api_stays_within_20_mib(
@@ -45,27 +31,13 @@ async def test_a_100_mib_upload_through_the_api_stays_within_20_mib(
     status, created = await send(client, "POST", URL, headers, {
         **declaration(team, b"", "diary.txt", "text/plain"), "size": SIZE})
     assert status == 201 and created["upload"]["method"] == "parts"
-    process = psutil.Process()
-    baseline = peak = process.memory_info().rss
-    done = asyncio.Event()
-
-    async def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, process.memory_info().rss)
-            await asyncio.sleep(0.01)
-
-    sampler = asyncio.create_task(sample())
     digest = hashlib.sha256()
-    try:
+    async with PeakRss() as rss:
         response = await client.put(f"{URL}/{created['id']}/content",
                                     data=generated(SIZE, digest),
                                     headers={**headers, "Content-Length": str(SIZE)})
         assert response.status == 200, await response.text()
         assert (await response.json())["complete"] is True
         status, ready = await send(client, "POST", f"{URL}/{created['id']}/complete", headers)
-    finally:
-        done.set()
-        await sampler
     assert status == 200 and ready["sha256"] == digest.hexdigest()
-    assert peak - baseline < LIMIT, f"RSS grew by {(peak - baseline) / MiB:.1f} MiB"
+    assert rss.growth < LIMIT, f"RSS grew by {rss.growth / MiB:.1f} MiB"

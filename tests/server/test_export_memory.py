@@ -7,25 +7,16 @@ import asyncio
 import time
 from typing import Any
 
-import psutil
 from aiohttp.test_utils import TestClient
 
 from db.pool import system_transaction
 from tests.conftest import World
+from tests.memory import PeakRss
 from tests.server.project_team import make_team
 
 ROWS = 100_000
 MIB = 1024 * 1024
 BOUND = 50 * MIB
-
-
-async def _rss_peak(stop: asyncio.Event, peak: list[int]) -> None:
-    process = psutil.Process()
-    while not stop.is_set():
-        rss = process.memory_info().rss + sum(
-            c.memory_info().rss for c in process.children(recursive=True))
-        peak[0] = max(peak[0], rss)
-        await asyncio.sleep(0.02)
 
 
 async def _feed_caught_up(world: World) -> None:
@@ -44,20 +35,15 @@ async def _feed_caught_up(world: World) -> None:
 async def _export(client: TestClient[Any, Any], url: str,
                   headers: dict[str, str]) -> tuple[int, int, float]:
     """(bytes received, RSS growth at the peak, seconds), the body read and dropped."""
-    baseline = psutil.Process().memory_info().rss
-    peak = [baseline]
-    stop = asyncio.Event()
-    sampler = asyncio.create_task(_rss_peak(stop, peak))
-    started = time.perf_counter()
-    response = await client.get(url, headers=headers)
-    assert response.status == 200
-    received = 0
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        received += len(chunk)
-    seconds = time.perf_counter() - started
-    stop.set()
-    await sampler
-    return received, peak[0] - baseline, seconds
+    async with PeakRss(children=True, every=0.02) as rss:
+        started = time.perf_counter()
+        response = await client.get(url, headers=headers)
+        assert response.status == 200
+        received = 0
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            received += len(chunk)
+        seconds = time.perf_counter() - started
+    return received, rss.growth, seconds
 
 
 async def test_a_100k_row_export_stays_within_50_mib(client: TestClient[Any, Any],

@@ -3,25 +3,20 @@ by less than 20 MiB (client and server share this process, so the bound covers b
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import os
 import uuid
-from collections.abc import AsyncIterator
 
 import aiohttp
-import psutil
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from storage.errors import OffsetMismatch, SizeExceeded
 from storage.keys import object_key
 from storage.local import LocalStorage
+from tests.memory import MiB, PeakRss, generated
 
-MiB = 1024 * 1024
 SIZE = 100 * MiB
 LIMIT = 20 * MiB
-BLOCK = os.urandom(64 * 1024)
 
 
 def content_route(storage: LocalStorage, key: str) -> web.Application:
@@ -44,18 +39,8 @@ def content_route(storage: LocalStorage, key: str) -> web.Application:
     return app
 
 
-async def generated(size: int, digest: hashlib._Hash) -> AsyncIterator[bytes]:
-    sent = 0
-    while sent < size:
-        block = BLOCK[:size - sent]
-        digest.update(block)
-        sent += len(block)
-        yield block
-
-
 async def test_a_100_mib_upload_stays_within_20_mib(local_storage: LocalStorage) -> None:
     key = object_key(uuid.uuid4(), uuid.uuid4())
-    process = psutil.Process()
     async with TestServer(content_route(local_storage, key)) as server, \
             aiohttp.ClientSession() as session:
         url = str(server.make_url("/content"))
@@ -68,24 +53,11 @@ async def test_a_100_mib_upload_stays_within_20_mib(local_storage: LocalStorage)
                 return int((await answer.json())["received"])
 
         await upload(2 * MiB, hashlib.sha256())  # warm up: threads, buffers, connections
-        baseline = peak = process.memory_info().rss
-        done = asyncio.Event()
-
-        async def sample() -> None:
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, process.memory_info().rss)
-                await asyncio.sleep(0.01)
-
-        sampler = asyncio.create_task(sample())
         digest = hashlib.sha256()
-        try:
+        async with PeakRss() as rss:
             assert await upload(SIZE, digest) == SIZE
-        finally:
-            done.set()
-            await sampler
-    growth = peak - baseline
-    print(f"RSS before {baseline / MiB:.1f} MiB, peak {peak / MiB:.1f} MiB, "
+    growth = rss.growth
+    print(f"RSS before {rss.baseline / MiB:.1f} MiB, peak {rss.peak / MiB:.1f} MiB, "
           f"growth {growth / MiB:.1f} MiB for a {SIZE // MiB} MiB upload")
     assert growth < LIMIT
     assert await local_storage.stat(key) == SIZE
