@@ -46,7 +46,7 @@ from server.exports.route import exportable
 from server.fields import RecordOut
 from server.keys import POOL, SETTINGS, STORAGE
 from server.openapi import doc
-from server.records import check_version, path_id
+from server.records import check_version, path_id, read_one
 from server.rest import PageParams, SortKey, idempotent, if_match, json_response, keyset, record
 from server.text import ONE_LINE
 from server.thumbnail_jobs import NONE, THUMBNAILS
@@ -161,11 +161,7 @@ def _storage(request: web.Request) -> Any:
 
 
 async def _visible(request: web.Request, attachment_id: uuid.UUID) -> Any:
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await queries.get(conn, attachment_id)
-    if row is None:
-        raise NotFound("No such attachment")
-    return row
+    return await read_one(request, "attachments", attachment_id, queries.get)
 
 
 def _own_upload(who: Identity, row: Any) -> None:

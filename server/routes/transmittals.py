@@ -27,7 +27,7 @@ from server.exports.route import exportable
 from server.fields import RecordOut
 from server.keys import POOL
 from server.openapi import doc
-from server.records import path_id, visible_project
+from server.records import path_id, read_one, visible_project
 from server.rest import PageParams, SortKey, idempotent, json_response, keyset, record
 from server.text import MULTI_LINE
 from server.validation import ApiModel, read_body, read_query
@@ -145,11 +145,7 @@ async def create_transmittal(request: web.Request) -> web.Response:
 @doc(summary="One transmittal with its recipients and their acknowledgements",
      response=TransmittalOut, errors=[404], tags=TAGS)
 async def get_transmittal(request: web.Request) -> web.Response:
-    transmittal_id = path_id(request)
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await queries.get(conn, transmittal_id)
-    if row is None:
-        raise NotFound("No such transmittal")
+    row = await read_one(request, "transmittals", path_id(request), queries.get)
     return json_response(transmittal_out(row))
 
 
