@@ -18,8 +18,7 @@ from db.queries.locks import hold_for_transaction
 from db.queries.rows import Filter, PageLike, equal_to, fetch_page, insert_row
 
 # entity_type -> its table. An entity is checked by id and project through row-level
-# security (a file can only hang off what the uploader can read). drawing_revisions comes
-# with the drawing register: until that table exists no drawing_revision can be found.
+# security (a file can only hang off what the uploader can read).
 ENTITY_TABLES: Mapping[str, str] = {
     "project": "projects",
     "task": "tasks",
@@ -42,9 +41,6 @@ async def find_entity(conn: asyncpg.Connection, entity_type: str, entity_id: uui
     """The entity as the actor sees it, when it belongs to `project_id`: its id and, for
     a shop drawing, its current revision label; None when there is no such entity."""
     table = ENTITY_TABLES[entity_type]
-    exists = await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"public.{table}")
-    if not exists:
-        return None
     project_column = "id" if table == "projects" else "project_id"
     revision = "revision" if table == "shop_drawings" else "NULL::text"
     return await conn.fetchrow(
@@ -56,8 +52,6 @@ async def entity_visible(conn: asyncpg.Connection, entity_type: str,
                          entity_id: uuid.UUID) -> bool:
     """Whether the actor can see the entity (in any project)."""
     table = ENTITY_TABLES[entity_type]
-    if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"public.{table}"):
-        return False
     return bool(await conn.fetchval(
         f"SELECT true FROM {table} WHERE id = $1", entity_id))  # noqa: S608 - a known table
 
