@@ -11,9 +11,12 @@ change is made through another worker, and the page reconnects and resyncs it; a
 shows a conflict. The drawing register, on both storage backends: a designer uploads a PDF
 for a new revision (progress under a throttled upload, then its thumbnail), a project
 manager in another browser publishes it, and the designer's register marks the old revision
-superseded without a reload; the client then reads the current set. Screenshots go to
-tests/artifacts/ (not committed); with FPM_UPDATE_SCREENSHOTS=1 the two widths and the
-register are also written to docs/console-*.png.
+superseded without a reload; the client then reads the current set. RFIs and reviews: a
+manager raises an RFI, the designer answers it, the manager makes the answer official, each
+seeing the other's change live; the designer answers the first step of a review and the
+manager's page hands them the ball. Screenshots go to tests/artifacts/ (not committed); with
+FPM_UPDATE_SCREENSHOTS=1 the two widths, the register, the RFIs and the reviews are also
+written to docs/console-*.png.
 """
 
 from __future__ import annotations
@@ -562,9 +565,8 @@ async def test_a_revision_uploaded_in_the_browser_is_published_by_another_user_l
                                    "AND is_current", drawing["id"]) == 1
         await designer.screenshot(path=str(artifacts_dir / f"console-register-{backend}-live.png"),
                                   full_page=True)
-        if os.environ.get("FPM_UPDATE_SCREENSHOTS") == "1" and backend == "file":
-            await designer.locator("#register-section").screenshot(
-                path=str(DOCS / "console-register.png"))
+        if backend == "file":
+            await _section_shot(designer, "register", artifacts_dir)
         await _fits_a_phone(manager)
 
         # The client reads the current set: published revisions only, the sheet's
