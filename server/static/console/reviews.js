@@ -25,11 +25,15 @@ function put(review) {
   });
 }
 
+const reads = new Map();   // review id -> the number of its latest read: an older answer is dropped
+
 export async function rereadReview(reviewId) {
   const projectId = getState().projectId;
+  const n = (reads.get(reviewId) || 0) + 1;
+  reads.set(reviewId, n);
   try {
     const review = await api(`/reviews/${reviewId}`);
-    if (getState().projectId === projectId) put(review);
+    if (getState().projectId === projectId && reads.get(reviewId) === n) put(review);
   } catch (error) {
     if (error.status === 404) update((s) => ({reviews: without(s.reviews, reviewId)}));
   }
@@ -64,6 +68,7 @@ export async function respondTask(task, outcome, comment) {
   try {
     const review = await api(`/review-tasks/${task.id}/respond`, {
       method: "POST", rid, body: {outcome, comment: comment || null}});
+    reads.set(review.id, (reads.get(review.id) || 0) + 1);   // a read begun before it is older
     put(review);
     toast("Your response is recorded");
     return true;

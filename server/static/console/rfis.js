@@ -30,11 +30,15 @@ function put(rfi) {
   });
 }
 
+const reads = new Map();   // RFI id -> the number of its latest read: an older answer is dropped
+
 export async function rereadRfi(rfiId) {
   const projectId = getState().projectId;
+  const n = (reads.get(rfiId) || 0) + 1;
+  reads.set(rfiId, n);
   try {
     const rfi = await api(`/rfis/${rfiId}`);
-    if (getState().projectId === projectId) put(rfi);
+    if (getState().projectId === projectId && reads.get(rfiId) === n) put(rfi);
   } catch (error) {
     if (error.status === 404) update((s) => ({rfis: without(s.rfis, rfiId)}));
   }
@@ -84,6 +88,7 @@ async function act(call, done) {
   const rid = newRequest(requestId());
   try {
     const rfi = await call(rid);
+    reads.set(rfi.id, (reads.get(rfi.id) || 0) + 1);   // a read begun before it is older
     put(rfi);
     if (done) toast(done(rfi));
     return rfi;
