@@ -800,6 +800,8 @@ async def test_rfis_and_reviews_answered_in_one_browser_arrive_live_in_another(
 
         await designer.click("#rfi-new")   # the new RFI form fits a phone too
         await _fits_a_phone(designer)
+        await designer.locator("#rfis-section").screenshot(
+            path=str(artifacts_dir / "console-rfis-phone.png"), animations="disabled")
         assert errors == []
     finally:
         await _close_pages(browser)

@@ -162,7 +162,7 @@ function NewRfi({state, close}) {
     <textarea id="rfi-question" rows="3" required maxlength="10000" value=${question}
               onInput=${(e) => setQuestion(e.currentTarget.value)}></textarea>
     <div class="form-row">
-      <div><label for="rfi-due">Answer due (default: 7 working days)</label>
+      <div><label for="rfi-due">Due (default: 7 working days)</label>
         <input id="rfi-due" type="date" min=${today(state.now)} value=${due}
                onInput=${(e) => setDue(e.currentTarget.value)}/></div>
       <div><label for="rfi-priority">Priority</label>
