@@ -164,3 +164,34 @@ async def revised_drawings(conn: asyncpg.Connection, project_id: uuid.UUID, star
            WHERE r.project_id = $1 AND r.published_at >= $2 AND r.published_at < $3
            ORDER BY d.number, r.revision LIMIT $4""",
         project_id, start, end, limit))
+
+
+# --- the organisation's logo (migration 0029) --------------------------------------------
+
+
+async def logo(conn: asyncpg.Connection, org_id: uuid.UUID) -> asyncpg.Record | None:
+    """The logo of the viewer's organisation (RLS: no other organisation's)."""
+    return await conn.fetchrow(
+        "SELECT org_id, media_type, data, width, height, sha256, updated_at "
+        "FROM organization_logos WHERE org_id = $1", org_id)
+
+
+async def set_logo(conn: asyncpg.Connection, org_id: uuid.UUID, *, media_type: str,
+                   data: bytes, width: int, height: int, sha256: str) -> asyncpg.Record:
+    """Store (or replace) the logo; RLS lets an org admin only."""
+    row = await conn.fetchrow(
+        """INSERT INTO organization_logos AS l (org_id, media_type, data, width, height, sha256)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (org_id) DO UPDATE SET media_type = excluded.media_type,
+               data = excluded.data, width = excluded.width, height = excluded.height,
+               sha256 = excluded.sha256, updated_at = now()
+           RETURNING org_id, media_type, octet_length(data) AS size, width, height, sha256,
+                     updated_at""",
+        org_id, media_type, data, width, height, sha256)
+    assert row is not None
+    return row
+
+
+async def delete_logo(conn: asyncpg.Connection, org_id: uuid.UUID) -> bool:
+    return await conn.fetchval(
+        "DELETE FROM organization_logos WHERE org_id = $1 RETURNING true", org_id) is not None

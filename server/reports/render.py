@@ -21,8 +21,8 @@ import reportlab
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.charts.lineplots import LinePlot
-from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.graphics.shapes import Drawing, String
+from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
@@ -82,7 +82,8 @@ class Report:
     overdue: list[tuple[str, dict[str, int]]]  # holder, {task|rfi|review: n}
     submittals: list[tuple[str, ...]]
     submittals_total: int
-    revised: list[tuple[str, str, str, str, str, bytes | None]]  # number, title, rev, status, date, thumb
+    # number, title, revision, status, published on, thumbnail (WebP bytes)
+    revised: list[tuple[str, str, str, str, str, bytes | None]]
     logo: bytes | None = None
     procurement: list[tuple[str, ...]] | None = None  # not built yet: the section is left out
     snags: dict[str, int] | None = None  # open snags by trade; not built yet
@@ -149,7 +150,7 @@ class NumberedCanvas(canvas.Canvas):
         self._report = report
         self._logo = ImageReader(io.BytesIO(report.logo)) if report.logo else None
 
-    def showPage(self) -> None:  # noqa: N802 - ReportLab's name
+    def showPage(self) -> None:
         self._saved.append(dict(self.__dict__))
         self._startPage()
 
@@ -445,7 +446,7 @@ def _thumbnail(data: bytes) -> Flowable | None:
             png = io.BytesIO()
             picture.convert("RGB").save(png, "PNG")
             w, h = picture.size
-    except Exception:  # noqa: BLE001 - a bad thumbnail is left out, the report still goes
+    except Exception:  # a bad thumbnail is left out, the report still goes
         return None
     png.seek(0)
     height = min(THUMB_WIDTH * h / w, 70 * mm)

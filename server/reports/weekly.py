@@ -204,8 +204,10 @@ async def collect(conn: asyncpg.Connection, project_id: uuid.UUID, *,
         conn, project_id, [_local_midnight(d + dt.timedelta(days=1), zone) for d in days])
     submittals, submittals_total = await queries.submittals(conn, project_id, SUBMITTALS_MAX)
     revised = await queries.revised_drawings(conn, project_id, since, until, REVISED_MAX)
+    logo = await queries.logo(conn, head["org_id"])
     report = Report(
-        paper=paper, firm=head["org_name"], project=head["name"],
+        paper=paper, firm=head["org_name"], logo=bytes(logo["data"]) if logo else None,
+        project=head["name"],
         client=head["client_name"], manager=head["manager_name"], status=head["status"],
         time_zone=cal.zone, start=start, end=end, today=today,
         generated_at=now.astimezone(zone),

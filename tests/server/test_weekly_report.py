@@ -207,9 +207,7 @@ async def test_the_period_and_the_audit_row(client: Client, world: World) -> Non
             "SELECT * FROM audit_logs WHERE action = 'export' AND project_id = $1 "
             "ORDER BY id DESC LIMIT 1", team.project)
     assert row["user_id"] == team.users["coordinator"]["id"]
-    details = row["details"] if isinstance(row["details"], dict) else __import__(
-        "json").loads(row["details"])
-    assert details == {"entity": "weekly_report", "format": "pdf", "rows": 3,
+    assert row["details"] == {"entity": "weekly_report", "format": "pdf", "rows": 3,
                        "bytes": len(pdf), "complete": True,
                        "filters": {"id": str(team.project), "paper": "a4",
                                    "from": start.isoformat(), "to": end.isoformat()}}
@@ -246,3 +244,60 @@ async def test_every_bad_parameter_is_a_422(client: Client, world: World) -> Non
     status, problem = await send(client, "GET", url(team).replace(str(team.project), "nope"),
                                  headers)
     assert status in (404, 422), problem
+
+
+def _image(size: tuple[int, int], colour: tuple[int, int, int], kind: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, kind)
+    return out.getvalue()
+
+
+async def test_the_firms_logo_is_checked_and_printed(client: Client, world: World) -> None:
+    team = await make_team(world, client)
+    logo_url = "/api/v1/organization/logo"
+    admin = team.headers["admin"]
+    png = _image((300, 90), (22, 101, 52), "PNG")
+
+    async def put(headers: dict[str, str], body: bytes, media: str) -> tuple[int, Any]:
+        response = await client.put(logo_url, data=body,
+                                    headers={**headers, "Content-Type": media})
+        return response.status, await response.json()
+
+    status, problem = await put(team.headers["project_manager"], png, "image/png")
+    assert status == 403, problem
+    for body, media, expected in ((png, "image/gif", 422), (png, "image/jpeg", 422),
+                                  (b"\x89PNG\r\n\x1a\n" + b"x" * 100, "image/png", 422),
+                                  (_image((4097, 2), (0, 0, 0), "PNG"), "image/png", 422),
+                                  (os.urandom(300 * 1024), "image/png", 413)):
+        status, problem = await put(admin, body, media)
+        assert status == expected, (media, problem)
+    status, _ = await send(client, "GET", logo_url, team.headers["designer"])
+    assert status == 404
+    status, stored = await put(admin, png, "image/png")
+    assert status == 200 and stored["width"] == 300 and stored["size"] == len(png)
+    response = await client.get(logo_url, headers=team.headers["client"])
+    assert response.status == 200 and await response.read() == png
+    assert response.content_type == "image/png"
+    status, _ = await send(client, "GET", logo_url, team.headers["stranger"])
+    assert status == 404  # another organisation's logo is not theirs to read
+    async with system_transaction(world.pool) as conn:
+        details = await conn.fetchval(
+            "SELECT details FROM audit_logs WHERE action = 'organization_logo' AND org_id = $1",
+            team.org)
+        firm = await conn.fetchval("SELECT name FROM organizations WHERE id = $1", team.org)
+    assert details == {"change": "set", "media_type": "image/png", "bytes": len(png),
+                       "sha256": stored["sha256"]}
+
+    pdf = await _pdf(client, team.headers["project_manager"], url(team))
+    text = _pages(pdf)[0]
+    assert firm in text  # the firm's name (organizations.name)
+    cover = pdfium.PdfDocument(pdf)[0]
+    assert list(cover.get_objects(filter=[pdfium.raw.FPDF_PAGEOBJ_IMAGE]))
+    assert _colour_pixels(_png(pdf, 0, "weekly-report-cover.png"), (22, 101, 52)) > 2000
+
+    status, _ = await send(client, "DELETE", logo_url, team.headers["designer"])
+    assert status == 403
+    status, _ = await send(client, "DELETE", logo_url, admin)
+    assert status == 204
+    status, _ = await send(client, "GET", logo_url, admin)
+    assert status == 404
