@@ -253,7 +253,7 @@ def bar_chart(title: str, counts: dict[str, int], width: float,
     chart = VerticalBarChart()
     chart.x, chart.y = 26, 38
     chart.width = min(width - 34, 36 * len(items) + 12)  # no wide slabs for one or two bars
-    chart.height = drawing.height - 58
+    chart.height = drawing.height - 66  # room for the bar labels under the title
     chart.data = [[v for _, v in items]]
     chart.categoryAxis.categoryNames = [label(k) for k, _ in items]
     chart.categoryAxis.labels.angle = 30
@@ -314,9 +314,15 @@ Section = Callable[[Report, Styles, float], list[Flowable]]
 def _table(rows: Sequence[Sequence[object]], widths: Sequence[float], styles: Styles,
            header: bool = True) -> Table:
     cell = styles["small"]
-    data = [[Paragraph(text(v), cell) for v in row] for row in rows]
+    # A text that fits its column on one line is drawn as a plain string (a tenth of a
+    # Paragraph's cost: the submittal log has hundreds of rows); a longer one wraps.
+    fits = [int((w - 12) / (cell.fontSize * 0.56)) for w in widths]
+    data = [[str(v) if v is not None and len(str(v)) <= fits[i] and "\n" not in str(v)
+             else Paragraph(text(v), cell) for i, v in enumerate(row)] for row in rows]
     table = Table(data, colWidths=list(widths), repeatRows=1 if header else 0)
     commands: list[tuple[Any, ...]] = [
+        ("FONT", (0, 0), (-1, -1), FONT, cell.fontSize, cell.leading),
+        ("TEXTCOLOR", (0, 0), (-1, -1), INK),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, -1), 0.25, RULE),
         ("TOPPADDING", (0, 0), (-1, -1), 2), ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]
@@ -377,10 +383,10 @@ def charts(report: Report, styles: Styles, width: float) -> list[Flowable]:
 
 
 def submittal_log(report: Report, styles: Styles, width: float) -> list[Flowable]:
-    out: list[Flowable] = [PageBreak(), Paragraph("Submittal log", styles["h2"])]
+    out: list[Flowable] = [Paragraph("Submittal log", styles["h2"])]
     if not report.submittals:
         return [*out, Paragraph("None.", styles["body"])]
-    fractions = (0.12, 0.12, 0.27, 0.07, 0.14, 0.14, 0.14)
+    fractions = (0.13, 0.11, 0.27, 0.07, 0.14, 0.14, 0.14)
     rows = [("Type", "Number", "Title", "Rev", "Status", "Submitted", "Decided"),
             *report.submittals]
     out.append(_table(rows, [width * f for f in fractions], styles))
