@@ -194,11 +194,15 @@ async def test_a_client_users_report_has_no_internal_costs(client: Client,
 async def test_the_period_and_the_audit_row(client: Client, world: World) -> None:
     team = await make_team(world, client)
     await _fill(client, world, team)
+    hostile = 'Kat <b>5</b> & "A" </para><font size=90>'  # markup is text, never obeyed
+    async with system_transaction(world.pool) as conn:
+        await conn.execute("UPDATE projects SET name = $1 WHERE id = $2", hostile, team.project)
     start = dt.date.today() - dt.timedelta(days=40)
     end = start + dt.timedelta(days=13)  # before today: nothing was published then
     pdf = await _pdf(client, team.headers["coordinator"],
                      url(team, **{"from": start.isoformat(), "to": end.isoformat()}))
     text = "\n".join(_pages(pdf))
+    assert hostile in text.replace("\r", "").replace("\n", " ")
     assert f"{end.day} {end:%b %Y}" in text
     drawings = text[text.index("Drawings revised in the period"):]
     assert "A-101" not in drawings and "None." in drawings
