@@ -7,8 +7,9 @@ and a client user's report carries no internal cost (db/audience.py), then draws
 The route splits the two (`collect` in the transaction, `render_pdf` after it), so no
 connection is held while the PDF is drawn.
 
-Drawing is CPU work: it runs in a child process (a small pool started on first use, `spawn`,
-so nothing of the server's threads or sockets is inherited) and the event loop only waits.
+Drawing is CPU work: it runs in a child process (a pool of two started on first use, `spawn`,
+so nothing of the server's threads or sockets is inherited; each child clears its environment
+and limits its address space to 1 GiB) and the event loop only waits.
 At most `MAX_PENDING` reports wait or draw at once in a worker; one more is refused (429).
 """
 
@@ -17,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import multiprocessing
+import os
+import resource
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -47,6 +50,7 @@ THUMB_BYTES_MAX = 2 << 20  # a stored thumbnail larger than this is left out
 HOLDERS_MAX = 12  # bars of the overdue chart
 MAX_PENDING = 4  # reports waiting or drawing at once in one worker
 RENDER_TIMEOUT = 120.0  # seconds
+CHILD_MEMORY = 1 << 30  # bytes of address space of a drawing child
 
 _pool: ProcessPoolExecutor | None = None
 _pending = 0
@@ -229,10 +233,17 @@ async def collect(conn: asyncpg.Connection, project_id: uuid.UUID, *,
     return report, len(submittals)
 
 
+def _child_setup() -> None:
+    """In each drawing child, first: no settings or secrets of the server's environment,
+    and an address-space limit (a report is tens of MiB; a runaway one stops there)."""
+    os.environ.clear()
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
+
+
 def _executor() -> ProcessPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ProcessPoolExecutor(max_workers=2,
+        _pool = ProcessPoolExecutor(max_workers=2, initializer=_child_setup,
                                     mp_context=multiprocessing.get_context("spawn"))
     return _pool
 
