@@ -95,6 +95,7 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "audit_erasures": TableInfo(_INTERNAL),
     "audit_retention": TableInfo(_INTERNAL),
     "rfi_counters": TableInfo(_INTERNAL),
+    "export_jobs": TableInfo(_INTERNAL),
 })
 
 

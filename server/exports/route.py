@@ -35,11 +35,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Page = list[dict[str, Any]]
 
 
-def _without(query: Mapping[str, str], names: tuple[str, ...]) -> MultiDict[str]:
+def without(query: Mapping[str, str], names: tuple[str, ...]) -> MultiDict[str]:
     return MultiDict((k, v) for k, v in query.items() if k not in names)
 
 
-def _largest_page(query_model: Any) -> int:
+def largest_page(query_model: Any) -> int:
     """The list's own largest `limit` (the toolkit's MAX_LIMIT unless it says otherwise)."""
     if query_model is None:
         return MAX_LIMIT
@@ -47,7 +47,7 @@ def _largest_page(query_model: Any) -> int:
     return int(limit.get("maximum", MAX_LIMIT))
 
 
-async def _pages(request: web.Request, handler: Handler, query: MultiDict[str],
+async def list_pages(request: web.Request, handler: Handler, query: MultiDict[str],
                  limit: int) -> AsyncGenerator[Page, None]:
     """The list's pages from the first to the last, each the handler's own answer."""
     cursor: str | None = None
@@ -77,7 +77,7 @@ def exportable(entity: str) -> Callable[[Handler], Handler]:
         meta = doc_of(handler)
         if not meta.many or meta.response is None:
             raise TypeError(f"{entity}: only a documented list (`@doc(many=True)`) exports")
-        limit = _largest_page(meta.query)
+        limit = largest_page(meta.query)
         model = meta.response
         query_model = meta.query
 
@@ -89,10 +89,10 @@ def exportable(entity: str) -> Callable[[Handler], Handler]:
             query = list_query(request)
             if query_model is not None:  # limit and cursor are ignored, but must be valid
                 check_query(query, query_model)
-            filters = _without(query, PAGE_PARAMS)
+            filters = without(query, PAGE_PARAMS)
             export = Export(entity, model, choice, {**request.match_info, **filters})
             return await send_export(request, export,
-                                     _pages(request, handler, filters, limit))
+                                     list_pages(request, handler, filters, limit))
 
         setattr(export_or_list, EXPORT_ATTR, entity)
         return export_or_list

@@ -1,0 +1,183 @@
+"""Background export jobs: ask for one, follow it, download its file (the requester only:
+anyone else gets 404). The workers: server/exports/jobs.py; the kinds: server/exports/kinds.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import pydantic
+from aiohttp import web
+
+from db.pool import transaction
+from db.queries import export_jobs as queries
+from server.attachment_files import DOWNLOAD_HEADERS, stream_file
+from server.auth.identity import actor, identity
+from server.errors import Conflict, Gone, Invalid, NotFound, TooManyRequests
+from server.exports.jobs import EXPORT_WORKER, audit_export
+from server.exports.kinds import kinds_of
+from server.exports.route import exportable
+from server.fields import Keyword
+from server.keys import POOL, SETTINGS, STORAGE
+from server.openapi import doc
+from server.records import path_id
+from server.rest import PageParams, json_response, keyset, sortable
+from server.validation import ApiModel, read_body, read_query
+
+routes = web.RouteTableDef()
+SORTABLE = sortable(created_at="timestamptz")
+RETRY_AFTER = 10  # seconds a client refused for too many jobs waits before asking again
+
+
+class ExportCreate(ApiModel):
+    kind: Keyword  # a list's name (`tasks`, `scope_items`, ...) or another registered kind
+    format: Keyword  # csv | xlsx for a list
+    filters: dict[str, str | int | float | bool] = pydantic.Field(default_factory=dict)
+
+
+class ExportJobOut(pydantic.BaseModel):
+    id: uuid.UUID
+    kind: str
+    format: str
+    filters: dict[str, Any]
+    status: str  # queued | running | done | failed | expired
+    done: int  # rows written so far
+    total: int | None  # rows in all, once known (a list's size is known when it is done)
+    rows: int | None
+    bytes: int | None
+    file_name: str | None
+    error: str | None
+    attempts: int
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    expires_at: dt.datetime | None
+    download: str | None  # the download's path while the file is kept
+
+
+class ExportQuery(PageParams):
+    status: Keyword | None = None
+    kind: Keyword | None = None
+
+
+class LinkOut(pydantic.BaseModel):
+    url: str
+    expires_at: dt.datetime
+
+
+def job_out(row: Any) -> dict[str, Any]:
+    keep = row["status"] == "done" and row["expires_at"] is not None
+    return {
+        "id": row["id"], "kind": row["kind"], "format": row["format"],
+        "filters": row["filters"], "status": row["status"], "done": row["done"],
+        "total": row["total"], "rows": row["rows"], "bytes": row["bytes"],
+        "file_name": row["file_name"], "error": row["error"], "attempts": row["attempts"],
+        "created_at": row["created_at"], "started_at": row["started_at"],
+        "finished_at": row["finished_at"], "expires_at": row["expires_at"],
+        "download": f"/api/v1/exports/{row['id']}/download" if keep else None}
+
+
+async def start_job(request: web.Request, kind_name: str, format_: str,
+                    filters: dict[str, Any]) -> web.Response:
+    """Check, queue and answer 202 with the job (`POST /api/v1/exports`, and a synchronous
+    export turned into a job)."""
+    kind = kinds_of(request.app).get(kind_name)
+    if kind is None:
+        raise Invalid("Unknown export kind", errors=[{
+            "field": "kind", "message": f"one of {', '.join(sorted(kinds_of(request.app)))}"}])
+    if format_ not in kind.formats:
+        raise Invalid("Unknown export format", errors=[{
+            "field": "format", "message": f"one of {', '.join(sorted(kind.formats))}"}])
+    if kind.check is not None:
+        filters = await kind.check(request, filters)
+    who = identity(request)
+    settings = request.app[SETTINGS]
+    async with transaction(request.app[POOL], await actor(request)) as conn:
+        row = await queries.create_job(conn, org_id=who.org_id, user_id=who.user_id,
+                                       kind=kind_name, format_=format_, filters=filters,
+                                       at_most=settings.export_jobs_per_user)
+    if row is None:
+        raise TooManyRequests(
+            f"At most {settings.export_jobs_per_user} exports may be queued or running at once",
+            code="too_many_exports", headers={"Retry-After": str(RETRY_AFTER)})
+    worker = request.app.get(EXPORT_WORKER)
+    if worker is not None:
+        worker.wake()
+    location = f"/api/v1/exports/{row['id']}"
+    return json_response(job_out(row), status=202, headers={"Location": location})
+
+
+@routes.post("/api/v1/exports")
+@doc(summary="Run an export in the background: 202 with the job (its progress is pushed to "
+             "the requester's sockets as `export.progress`)",
+     body=ExportCreate, response=ExportJobOut, status=202, errors=[404, 422, 429],
+     tags=["exports"])
+async def create_export(request: web.Request) -> web.Response:
+    body = await read_body(request, ExportCreate)
+    return await start_job(request, body.kind, body.format, dict(body.filters))
+
+
+@routes.get("/api/v1/exports")
+@exportable("export_jobs")
+@doc(summary="List my export jobs (newest first)", query=ExportQuery, response=ExportJobOut,
+     many=True, tags=["exports"])
+async def list_exports(request: web.Request) -> web.Response:
+    query = read_query(request.query, ExportQuery)
+    page = keyset(query, SORTABLE, "-created_at")
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        rows = await queries.list_jobs(conn, page, {"status": query.status,
+                                                    "kind": query.kind})
+    found = page.page(rows)
+    found["data"] = [job_out(r) for r in found["data"]]
+    return json_response(found)
+
+
+async def _job(request: web.Request) -> Any:
+    job_id = path_id(request)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        row = await queries.one_job(conn, job_id)
+    if row is None:
+        raise NotFound("No such export")
+    return row
+
+
+@routes.get("/api/v1/exports/{id}")
+@doc(summary="One of my export jobs", response=ExportJobOut, tags=["exports"])
+async def get_export(request: web.Request) -> web.Response:
+    return json_response(job_out(await _job(request)))
+
+
+@routes.get("/api/v1/exports/{id}/download")
+@doc(summary="The finished file: the bytes (file://) or 302 to a short-lived URL (S3; JSON "
+             "{url, expires_at} with Accept: application/json); 409 before it is done, 410 "
+             "once expired",
+     response=LinkOut, media=["application/json", "application/octet-stream"], also=[302],
+     errors=[409, 410], tags=["exports"])
+async def download_export(request: web.Request) -> web.StreamResponse:
+    row = await _job(request)
+    now = dt.datetime.now(dt.UTC)
+    if row["status"] == "expired" or (row["status"] == "done" and row["expires_at"] <= now):
+        raise Gone("The export's file has expired", code="export_expired")
+    if row["status"] != "done" or not row["object_key"]:
+        raise Conflict("The export is not done", code="export_not_ready",
+                       extra={"status": row["status"]})
+    storage = request.app[STORAGE]
+    media = _media(row["format"])
+    await audit_export(request.app[POOL], await actor(request), row, rows=row["rows"] or 0,
+                       size=row["bytes"] or 0, complete=True, download=True)
+    target = await storage.download_target(row["object_key"], row["file_name"], media)
+    if target is None:
+        return await stream_file(request, storage, row["object_key"],
+                                 file_name=row["file_name"], content_type=media,
+                                 size=row["bytes"], inline=False)
+    if "application/json" in request.headers.get("Accept", ""):
+        return json_response({"url": target.url, "expires_at": target.expires_at})
+    return web.Response(status=302, headers={"Location": target.url, **DOWNLOAD_HEADERS})
+
+
+def _media(format_: str) -> str:
+    from server.exports.marks import FORMATS
+
+    media = {**FORMATS, "pdf": "application/pdf"}.get(format_, "application/octet-stream")
+    return media + ("; charset=utf-8" if format_ == "csv" else "")
