@@ -40,7 +40,7 @@ from server.auth.identity import IDENTITY, Identity
 from server.errors import Invalid
 from server.exports.choice import EXPORT_PARAMS, PAGE_PARAMS, Choice
 from server.exports.files import CsvEncoder, TooManyRows, XlsxFile
-from server.exports.marks import FORMATS, export_entity
+from server.exports.marks import EXPORT_ATTR, FORMATS, export_entity
 from server.exports.route import Handler, largest_page, list_pages
 from server.exports.send import PROJECT_PATH, Export, export_columns, file_name
 from server.keys import SETTINGS
@@ -94,15 +94,17 @@ class JobKind:
     formats: frozenset[str]
     run: Runner
     check: Check | None = None
+    lists: Handler | None = None  # the list handler a list kind replays
 
 
 KINDS: web.AppKey[dict[str, JobKind]] = web.AppKey("export_kinds")
 
 
 def register_kind(app: web.Application, name: str, formats: set[str] | frozenset[str],
-                  runner: Runner, check: Check | None = None) -> None:
+                  runner: Runner, check: Check | None = None, *,
+                  lists: Handler | None = None) -> None:
     """Add (or replace) a kind of export job."""
-    app.setdefault(KINDS, {})[name] = JobKind(name, frozenset(formats), runner, check)
+    app.setdefault(KINDS, {})[name] = JobKind(name, frozenset(formats), runner, check, lists)
 
 
 def kinds_of(app: web.Application) -> dict[str, JobKind]:
@@ -250,14 +252,22 @@ def register_lists(app: web.Application) -> None:
             entity = export_entity(route.handler)
             if route.method != "GET" or entity is None or entity in kinds_of(app):
                 continue
-            handler = getattr(route.handler, "__wrapped__", route.handler)
+            handler = _list_handler(route.handler)
             info = resource.get_info()
             template = info.get("formatter") or info.get("path")
             if not isinstance(template, str):
                 continue
             params = tuple(p.split(":")[0] for p in _params(template))
             source = ListSource(entity, template, params, handler)
-            register_kind(app, entity, set(FORMATS), source.run, source.check)
+            register_kind(app, entity, set(FORMATS), source.run, source.check, lists=handler)
+
+
+def _list_handler(handler: Any) -> Handler:
+    """The list handler `exportable` wraps (looking through any outer wrapper)."""
+    while getattr(handler, EXPORT_ATTR, None) is None:
+        handler = handler.__wrapped__
+    inner: Handler = handler.__wrapped__
+    return inner
 
 
 def _params(template: str) -> list[str]:

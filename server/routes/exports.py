@@ -13,13 +13,13 @@ from aiohttp import web
 from db.pool import transaction
 from db.queries import export_jobs as queries
 from server.attachment_files import DOWNLOAD_HEADERS, stream_file
-from server.auth.identity import actor, identity
-from server.errors import Conflict, Gone, Invalid, NotFound, TooManyRequests
-from server.exports.jobs import EXPORT_WORKER, audit_export
-from server.exports.kinds import kinds_of
+from server.auth.identity import actor
+from server.errors import Conflict, Gone, NotFound
+from server.exports.jobs import audit_export
 from server.exports.route import exportable
+from server.exports.start import job_out, start_job
 from server.fields import Keyword
-from server.keys import POOL, SETTINGS, STORAGE
+from server.keys import POOL, STORAGE
 from server.openapi import doc
 from server.records import path_id
 from server.rest import PageParams, json_response, keyset, sortable
@@ -27,7 +27,6 @@ from server.validation import ApiModel, read_body, read_query
 
 routes = web.RouteTableDef()
 SORTABLE = sortable(created_at="timestamptz")
-RETRY_AFTER = 10  # seconds a client refused for too many jobs waits before asking again
 
 
 class ExportCreate(ApiModel):
@@ -64,48 +63,6 @@ class ExportQuery(PageParams):
 class LinkOut(pydantic.BaseModel):
     url: str
     expires_at: dt.datetime
-
-
-def job_out(row: Any) -> dict[str, Any]:
-    keep = row["status"] == "done" and row["expires_at"] is not None
-    return {
-        "id": row["id"], "kind": row["kind"], "format": row["format"],
-        "filters": row["filters"], "status": row["status"], "done": row["done"],
-        "total": row["total"], "rows": row["rows"], "bytes": row["bytes"],
-        "file_name": row["file_name"], "error": row["error"], "attempts": row["attempts"],
-        "created_at": row["created_at"], "started_at": row["started_at"],
-        "finished_at": row["finished_at"], "expires_at": row["expires_at"],
-        "download": f"/api/v1/exports/{row['id']}/download" if keep else None}
-
-
-async def start_job(request: web.Request, kind_name: str, format_: str,
-                    filters: dict[str, Any]) -> web.Response:
-    """Check, queue and answer 202 with the job (`POST /api/v1/exports`, and a synchronous
-    export turned into a job)."""
-    kind = kinds_of(request.app).get(kind_name)
-    if kind is None:
-        raise Invalid("Unknown export kind", errors=[{
-            "field": "kind", "message": f"one of {', '.join(sorted(kinds_of(request.app)))}"}])
-    if format_ not in kind.formats:
-        raise Invalid("Unknown export format", errors=[{
-            "field": "format", "message": f"one of {', '.join(sorted(kind.formats))}"}])
-    if kind.check is not None:
-        filters = await kind.check(request, filters)
-    who = identity(request)
-    settings = request.app[SETTINGS]
-    async with transaction(request.app[POOL], await actor(request)) as conn:
-        row = await queries.create_job(conn, org_id=who.org_id, user_id=who.user_id,
-                                       kind=kind_name, format_=format_, filters=filters,
-                                       at_most=settings.export_jobs_per_user)
-    if row is None:
-        raise TooManyRequests(
-            f"At most {settings.export_jobs_per_user} exports may be queued or running at once",
-            code="too_many_exports", headers={"Retry-After": str(RETRY_AFTER)})
-    worker = request.app.get(EXPORT_WORKER)
-    if worker is not None:
-        worker.wake()
-    location = f"/api/v1/exports/{row['id']}"
-    return json_response(job_out(row), status=202, headers={"Location": location})
 
 
 @routes.post("/api/v1/exports")

@@ -226,6 +226,9 @@ async def test_at_most_two_jobs_per_user(slow: TestClient[Any, Any], world: Worl
     # Another user is not held back by them.
     status, _ = await send(slow, "POST", EXPORTS, team.headers["admin"], body)
     assert status == 202
+    response = await slow.get(f"{EXPORTS}/{ids[1]}/download", headers=pm)
+    problem = await response.json()
+    assert response.status == 409 and problem["code"] == "export_not_ready", problem
     # Once one is done, the user may ask again.
     await _finished(slow, ids[0], pm)
     await _finished(slow, ids[1], pm)
@@ -256,3 +259,38 @@ async def test_a_file_expires_then_is_swept(fclient: TestClient[Any, Any],
     assert job["status"] == "expired" and job["download"] is None
     status, problem = await send(fclient, "GET", f"{EXPORTS}/{job['id']}/download", pm)
     assert status == 410
+
+
+async def test_a_synchronous_export_hands_over_to_a_job(
+        aiohttp_client: Callable[..., Any], settings: Settings, tmp_path: Path,
+        world: World) -> None:
+    client = await files_client(aiohttp_client, settings,
+                                StorageSettings(kind="file", root=tmp_path / "files"),
+                                export_sync_max_rows=5)
+    team = await make_team(world, client)
+    await _tasks(world, team, 5)
+    pm = team.headers["project_manager"]
+    path = f"/api/v1/tasks?project_id={team.project}&format=csv"
+    small = await client.get(path, headers=pm)  # at the limit: the file itself
+    assert small.status == 200 and (await small.read()).count(b"\r\n") == 6
+    # Asked for (RFC 7240), whatever the size: 202 with the job.
+    response = await client.get(path, headers={**pm, "Prefer": "respond-async"})
+    job = await response.json()
+    assert response.status == 202 and response.headers["Preference-Applied"] == "respond-async"
+    assert response.headers["Location"] == f"{EXPORTS}/{job['id']}"
+    assert job["kind"] == "tasks" and job["filters"] == {"project_id": str(team.project)}
+    await _finished(client, job["id"], pm)
+    status, body = await _download(client, job["id"], pm)
+    assert status == 200 and body == await small.read()
+    # Over the limit: a job instead of the file.
+    await _tasks(world, team, 1)
+    response = await client.get(path + "&status=pending", headers=pm)
+    job = await response.json()
+    assert response.status == 202, job
+    assert job["filters"] == {"project_id": str(team.project), "status": "pending"}
+    job = await _finished(client, job["id"], pm)
+    assert job["rows"] == 6
+    # A refused list is refused as ever, before any job.
+    status, _ = await send(client, "GET", path, team.headers["stranger"])
+    assert status == 404
+    assert len(await _jobs(world)) == 2
