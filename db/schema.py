@@ -934,6 +934,7 @@ export_jobs = Table(
     Column("bytes", BigInteger),
     Column("object_key", Text),
     Column("file_name", Text),
+    Column("media_type", Text),
     Column("error", Text),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("locked_by", Text),

@@ -398,7 +398,7 @@ class Settings(ProcessTuning):
         0, validation_alias="EXPORT_SYNC_MAX_ROWS")
     # Seconds between two looks of a worker for queued jobs (a job posted to this worker
     # starts at once).
-    export_job_poll: float = 1.0
+    export_job_poll: float = 2.0
 
     @property
     def worker(self) -> str:

@@ -82,15 +82,15 @@ async def advance(conn: asyncpg.Connection, job_id: uuid.UUID, worker: str, done
 
 
 async def finish(conn: asyncpg.Connection, job_id: uuid.UUID, worker: str, *, rows: int,
-                 size: int, object_key: str, file_name: str,
+                 size: int, object_key: str, file_name: str, media_type: str,
                  keep: dt.timedelta) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """UPDATE export_jobs SET status = 'done', done = greatest(done, $3), total = $3,
-                  rows = $3, bytes = $4, object_key = $5, file_name = $6,
+                  rows = $3, bytes = $4, object_key = $5, file_name = $6, media_type = $8,
                   finished_at = clock_timestamp(), expires_at = clock_timestamp() + $7,
                   locked_by = NULL, error = NULL
            WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING *""",
-        job_id, worker, rows, size, object_key, file_name, keep)
+        job_id, worker, rows, size, object_key, file_name, keep, media_type)
 
 
 async def fail(conn: asyncpg.Connection, job_id: uuid.UUID, worker: str,

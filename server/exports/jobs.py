@@ -135,8 +135,11 @@ class ExportWorker:
                 if time.monotonic() - swept > SWEEP_EVERY:
                     swept = time.monotonic()
                     await self.sweep()
-            except (asyncpg.PostgresError, OSError, TimeoutError, StorageError) as exc:
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError,
+                    StorageError) as exc:
                 log.warning("export jobs: %s", exc)
+            except Exception:  # the loop must outlive any one failure
+                log.exception("export jobs: unexpected failure")
 
     async def claim_some(self) -> int:
         claimed = 0
@@ -263,7 +266,8 @@ class ExportWorker:
         async with system_transaction(self.pool) as conn:
             done = await queries.finish(conn, job["id"], self.name, rows=produced.rows,
                                         size=size, object_key=key,
-                                        file_name=produced.file_name, keep=keep)
+                                        file_name=produced.file_name,
+                                        media_type=produced.media_type, keep=keep)
         if done is None:
             raise Lost()
         await audit_export(self.pool, actor, job, rows=produced.rows, size=size, complete=True,

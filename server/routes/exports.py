@@ -120,7 +120,7 @@ async def download_export(request: web.Request) -> web.StreamResponse:
         raise Conflict("The export is not done", code="export_not_ready",
                        extra={"status": row["status"]})
     storage = request.app[STORAGE]
-    media = _media(row["format"])
+    media = row["media_type"] or "application/octet-stream"
     await audit_export(request.app[POOL], await actor(request), row, rows=row["rows"] or 0,
                        size=row["bytes"] or 0, complete=True, download=True)
     target = await storage.download_target(row["object_key"], row["file_name"], media)
@@ -132,9 +132,3 @@ async def download_export(request: web.Request) -> web.StreamResponse:
         return json_response({"url": target.url, "expires_at": target.expires_at})
     return web.Response(status=302, headers={"Location": target.url, **DOWNLOAD_HEADERS})
 
-
-def _media(format_: str) -> str:
-    from server.exports.marks import FORMATS
-
-    media = {**FORMATS, "pdf": "application/pdf"}.get(format_, "application/octet-stream")
-    return media + ("; charset=utf-8" if format_ == "csv" else "")

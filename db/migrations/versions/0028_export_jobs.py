@@ -3,7 +3,7 @@
 - `export_jobs`: one export a user asked to run in the background: its kind (a list name, or
   a kind registered later such as a report), format and filters; its state (queued, running,
   done, failed, expired), progress (`done`, `total`), result (`rows`, `bytes`, the object
-  key and file name under which the storage keeps the file) and when it expires; which
+  key under which the storage keeps the file, its name and media type) and when it expires; which
   worker holds it (`locked_by`) and when that worker last said it was alive
   (`heartbeat_at`): a running job whose worker has been silent too long is claimed again.
 
@@ -40,6 +40,7 @@ CREATE = """CREATE TABLE export_jobs (
     bytes bigint,
     object_key text,
     file_name text,
+    media_type text,
     error text,
     attempts integer DEFAULT 0 NOT NULL,
     locked_by text,
