@@ -294,3 +294,54 @@ async def test_a_synchronous_export_hands_over_to_a_job(
     status, _ = await send(client, "GET", path, team.headers["stranger"])
     assert status == 404
     assert len(await _jobs(world)) == 2
+
+
+async def test_a_registered_kind_runs_as_its_requester(
+        aiohttp_client: Callable[..., Any], settings: Settings, tmp_path: Path,
+        world: World) -> None:
+    """The interface another kind (a weekly PDF report) plugs into."""
+    from aiohttp.test_utils import TestServer
+
+    from server.app import create_app
+    from server.errors import Invalid
+    from server.exports.kinds import JobRun, Produced, register_kind
+    from server.http import HANDLER_ARGS
+
+    seen: list[Any] = []
+
+    async def check(request: Any, filters: Any) -> dict[str, Any]:
+        if set(filters) - {"week"}:
+            raise Invalid("Unknown filter", errors=[{"field": "filters", "message": "week"}])
+        return {"week": str(filters.get("week", "2026-W10"))}
+
+    async def runner(job: JobRun) -> Produced:
+        seen.append((job.who.user_id, job.actor.user_id, dict(job.filters)))
+        await job.progress(1, 2)
+        job.path.write_bytes(b"%PDF-1.7 report of " + job.filters["week"].encode())
+        await job.progress(2, 2)
+        return Produced(rows=2, media_type="application/pdf", file_name="weekly.pdf")
+
+    app = create_app(settings.model_copy(update={
+        "storage": StorageSettings(kind="file", root=tmp_path / "files")}))
+    register_kind(app, "weekly_report", {"pdf"}, runner, check)
+    server = TestServer(app)
+    await server.start_server(**HANDLER_ARGS)
+    client: TestClient[Any, Any] = await aiohttp_client(server)
+    team = await make_team(world, client)
+    pm = team.headers["project_manager"]
+    status, problem = await send(client, "POST", EXPORTS, pm, {
+        "kind": "weekly_report", "format": "pdf", "filters": {"x": 1}})
+    assert status == 422, problem
+    status, problem = await send(client, "POST", EXPORTS, pm, {
+        "kind": "weekly_report", "format": "csv"})
+    assert status == 422 and problem["errors"][0]["field"] == "format"
+    status, job = await send(client, "POST", EXPORTS, pm, {
+        "kind": "weekly_report", "format": "pdf"})
+    assert status == 202 and job["filters"] == {"week": "2026-W10"}
+    job = await _finished(client, job["id"], pm)
+    assert job["status"] == "done" and job["rows"] == 2 and job["file_name"] == "weekly.pdf"
+    user = team.users["project_manager"]["id"]
+    assert seen == [(user, user, {"week": "2026-W10"})]
+    response = await client.get(f"{EXPORTS}/{job['id']}/download", headers=pm)
+    assert response.status == 200 and response.headers["Content-Type"] == "application/pdf"
+    assert await response.read() == b"%PDF-1.7 report of 2026-W10"
