@@ -42,7 +42,7 @@ from realtime.feed.events import user_room
 from server.auth.identity import Identity
 from server.errors import ApiError
 from server.exports.kinds import JobFailed, JobRun, Produced, kinds_of, register_lists
-from server.keys import POOL, SETTINGS, STORAGE
+from server.keys import METRICS, POOL, SETTINGS, STORAGE
 from server.live import HUB
 from storage.errors import StorageError
 from storage.keys import export_key
@@ -91,6 +91,7 @@ class ExportWorker:
         self.running: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._loop: asyncio.Task[None] | None = None
         self.scratch = Path(tempfile.gettempdir())
+        self.counts = {"done": 0, "failed": 0, "lost": 0}
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -226,6 +227,7 @@ class ExportWorker:
             produced = await kind.run(run)
             await self._finish(job, actor, run.path, produced)
         except Lost:
+            self.counts["lost"] += 1
             log.info("export job %s taken over by another worker", job["id"])
         except asyncio.CancelledError:
             raise
@@ -272,6 +274,7 @@ class ExportWorker:
             raise Lost()
         await audit_export(self.pool, actor, job, rows=produced.rows, size=size, complete=True,
                            more={"media_type": produced.media_type, **produced.details})
+        self.counts["done"] += 1
         await self._emit(job, "done", produced.rows, produced.rows)
 
     async def _fail(self, job: Any, actor: Actor | None, reason: str, done: int) -> None:
@@ -280,6 +283,7 @@ class ExportWorker:
                 failed = await queries.fail(conn, job["id"], self.name, reason)
             if failed is None:
                 return
+            self.counts["failed"] += 1
             if actor is not None:
                 await audit_export(self.pool, actor, job, rows=done, size=0, complete=False,
                                    more={"error": reason})
@@ -305,6 +309,9 @@ def setup_export_jobs(app: web.Application) -> None:
     register_lists(app)
     worker = ExportWorker(app)
     app[EXPORT_WORKER] = worker
+    app[METRICS].append(lambda: {
+        "fpm_export_jobs_running": len(worker.running),
+        **{f"fpm_export_jobs_{k}_total": v for k, v in worker.counts.items()}})
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         await worker.start()

@@ -345,3 +345,6 @@ async def test_a_registered_kind_runs_as_its_requester(
     response = await client.get(f"{EXPORTS}/{job['id']}/download", headers=pm)
     assert response.status == 200 and response.headers["Content-Type"] == "application/pdf"
     assert await response.read() == b"%PDF-1.7 report of 2026-W10"
+    metrics = await (await client.get("/metrics")).text()
+    assert "fpm_export_jobs_done_total 1.0" in metrics
+    assert "fpm_export_jobs_running 0.0" in metrics
