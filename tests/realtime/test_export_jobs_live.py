@@ -142,3 +142,39 @@ async def test_progress_goes_in_order_to_the_requester_and_survives_a_sigkill(
             "ORDER BY id", requester["id"])
     assert [(a["details"]["rows"], a["details"]["download"]) for a in audited] == [
         (ROWS, False), (ROWS, True)]
+
+
+async def test_a_worker_stopping_cleanly_gives_its_job_back(
+        live: Workers, world: World, pool: asyncpg.Pool, token_app: web.Application) -> None:
+    org = await world.org()
+    requester = await world.user(org, "admin")
+    project = await world.project(org)
+    async with pool.acquire() as conn:
+        await conn.execute("SET ROLE formula_pm_system")
+        await conn.execute(
+            "INSERT INTO tasks (org_id, project_id, name) "
+            "SELECT $1, $2, 'Task ' || g FROM generate_series(1, $3) g", org, project, 100)
+        await conn.execute("RESET ROLE")
+    token = await token_for(token_app, requester)
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{live.all[1].url}/api/v1/exports", headers={"Authorization": f"Bearer {token}"},
+            json={"kind": "tasks", "format": "xlsx",
+                  "filters": {"project_id": str(project)}}) as response:
+        assert response.status == 202, await response.text()
+        job_id = (await response.json())["id"]
+
+    async def running() -> dict[str, Any] | None:
+        job = await _job(pool, job_id)
+        return job if job["status"] == "running" and job["done"] >= 10 else None
+
+    job = await eventually(running, limit=20, interval=0.05)
+    holder = next(w for w in live.all if f":{w.port}:" in job["locked_by"])
+    holder.stop()  # SIGTERM: the job goes back to the queue at once
+
+    async def finished() -> dict[str, Any] | None:
+        found = await _job(pool, job_id)
+        return found if found["status"] in ("done", "failed") else None
+
+    done = await eventually(finished, limit=30, interval=0.1)
+    assert done["status"] == "done" and done["rows"] == 100 and done["attempts"] == 1, done
+    assert done["file_name"].endswith(".xlsx")
