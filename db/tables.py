@@ -97,6 +97,7 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "rfi_counters": TableInfo(_INTERNAL),
     # The organisation's report logo (bytes: not for the audit trail; changes are user actions).
     "organization_logos": TableInfo(_INTERNAL),
+    "export_jobs": TableInfo(_INTERNAL),
 })
 
 
