@@ -40,6 +40,7 @@ from server.lifecycle import setup_lifecycle
 from server.live import setup_realtime
 from server.prometheus import PROMETHEUS, app_metrics, cache_source, request_observer, uptime
 from server.routes import ROUTE_MODULES
+from server.routes.reports import register_weekly_job
 
 log = logging.getLogger("formula_pm.app")
 REDIS_POOL_MAX = 32  # cache, sessions and throttles of one worker
@@ -120,5 +121,6 @@ def create_app(settings: Settings) -> web.Application:
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
     setup_realtime(app)
+    register_weekly_job(app)  # the weekly report as a job kind (before the lists')
     setup_export_jobs(app)  # after every route (the lists are its kinds), stopped first
     return app
