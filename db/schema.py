@@ -775,7 +775,7 @@ site_diaries = Table(
                     name="weather"),
     CheckConstraint(" AND ".join(
         f"jsonb_typeof({c}) = 'array' AND jsonb_array_length({c}) <= 200 "
-        f"AND octet_length({c}::text) <= 200000" for c in DIARY_SECTIONS), name="entries"),
+        f"AND octet_length({c}::text) <= 1000000" for c in DIARY_SECTIONS), name="entries"),
     CheckConstraint("notes IS NULL OR length(notes) <= 100000", name="notes_length"),
     CheckConstraint("change_reason IS NULL OR length(change_reason) BETWEEN 1 AND 10000",
                     name="change_reason_length"),

@@ -20,6 +20,7 @@ from server.routes import (
     members,
     metrics,
     notifications,
+    procurement,
     projects,
     reviews,
     rfis,
@@ -27,6 +28,7 @@ from server.routes import (
     scope_items,
     search,
     shop_drawings,
+    site_diaries,
     tasks,
     transmittals,
     users,
@@ -36,5 +38,5 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     health, metrics, console, docs, auth, users, clients, projects, members, tasks, scope_groups,
     scope_items, shop_drawings, material_specs, comments, attachments, drawings, transmittals,
     notifications, audit, search, admin_stats, calendar,
-    reviews, rfis,
+    reviews, rfis, procurement, site_diaries,
 )
