@@ -261,9 +261,10 @@ async def transition_material_spec(request: web.Request) -> web.Response:
         values: dict[str, Any] = {"status": step.target}
         if step.action == "approve":
             values |= {"approved_by": who.user_id, "approved_at": dt.datetime.now(dt.UTC)}
-        if step.target not in procurement_rules.ORDERED and current["delivery_status"]:
+        if step.target not in procurement_rules.ORDERED and \
+                current["status"] in procurement_rules.ORDERED:
             # Returned for revision: what was ordered is no longer on its way.
-            values |= {"delivery_status": None} | {
+            values |= {"delivery_status": None, "expected_delivery_on": None} | {
                 f"{s}_on": None for s in procurement_rules.DELIVERY}
         values |= await procurement.with_flags(conn, current["project_id"],
                                                {**current, **values}, current["risk_reasons"])
