@@ -175,7 +175,7 @@ async def test_copying_yesterdays_manpower(client: Client, world: World) -> None
     assert status == 200, copied
     assert copied["manpower"] == [{"company": "stone co", "workers": 1, "hours": 8}, CREW[0]]
     first = await _diary(client, team, today - dt.timedelta(days=30))
-    status, problem = await send(client, "POST", f"{URL}/{first['id']}/copy-manpower",
+    status, _ = await send(client, "POST", f"{URL}/{first['id']}/copy-manpower",
                                  team.headers["craftsman"])
     assert status == 404
 
