@@ -489,8 +489,9 @@ material_specs = Table(
     CheckConstraint("length(description) BETWEEN 1 AND 100000", name="description_length"),
     UniqueConstraint("org_id", "legacy_id"),
     Index("ix_material_specs_project_id_status", "project_id", "status"),
-    Index("ix_material_specs_project_id_required_on_site", "project_id", "required_on_site",
-          "id"),
+    # The procurement schedule's order (specs without an on-site date last).
+    Index("ix_material_specs_schedule", "project_id",
+          text("coalesce(required_on_site, '9999-12-31'::date)"), "id"),
     Index("ix_material_specs_search", "search_vector", postgresql_using="gin"),
     Index("ix_material_specs_trgm",
           text("f_unaccent(coalesce(code, '') || ' ' || description || ' ' || "

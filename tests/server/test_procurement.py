@@ -275,6 +275,9 @@ async def test_readiness_flips_live_when_the_last_drawing_is_approved_and_back(
                                     "status": "revision_required", "delivery_status": None}]
     finally:
         await sock.close()
+    response = await client.get(f"{url}?format=csv", headers=team.headers["craftsman"])
+    text = await response.text()
+    assert response.status == 200 and "revision_required" in text and "blocked" in text
     for who in ("outsider", "stranger"):
         status, _ = await send(client, "GET", url, team.headers[who])
         assert status == 404

@@ -17,6 +17,7 @@ from db.pool import system_transaction
 from server.config import Settings
 from storage.settings import StorageSettings
 from tests.conftest import World
+from tests.realtime.conftest import Sock
 from tests.server.attachment_client import files_client, png, upload
 from tests.server.project_team import Team, make_team, send
 
@@ -231,3 +232,33 @@ async def test_diary_photos_are_for_the_projects_staff_only(fclient: Client,
             response = await fclient.get(f"/api/v1/attachments/{photo['id']}{path}",
                                          headers=team.headers[who])
             assert response.status == 404, (who, path)
+
+
+async def test_diary_events_reach_staff_sockets_only(client: Client, world: World) -> None:
+    team = await make_team(world, client)
+    socks = {}
+    try:
+        for who in ("designer", "client"):
+            sock = Sock()
+            token = team.headers[who]["Authorization"].split()[1]
+            await sock.connect(f"http://127.0.0.1:{client.server.port}", token)
+            assert (await sock.call("subscribe", {"project_id": str(team.project)}))["ok"]
+            socks[who] = sock
+        diary = await _diary(client, team, _today(), manpower=CREW)
+        status, _ = await send(client, "POST", f"{URL}/{diary['id']}/complete",
+                               team.headers["coordinator"])
+        assert status == 200
+        # A marker the client may see, sent after the diary's events.
+        status, _ = await send(client, "PATCH", f"/api/v1/projects/{team.project}",
+                               team.headers["project_manager"], {"description": "marker"})
+        assert status == 200, _
+        await socks["client"].wait_for(lambda: bool(socks["client"].named("project.updated")))
+        await socks["designer"].wait_for(
+            lambda: len(socks["designer"].named("site_diary.updated")) == 1
+            and bool(socks["designer"].named("site_diary.created")))
+        assert socks["designer"].named("site_diary.updated")[0]["changed_fields"] == [
+            "completed_at", "completed_by", "status"]
+        assert not [e for e, _ in socks["client"].events if e.startswith("site_diary.")]
+    finally:
+        for sock in socks.values():
+            await sock.close()

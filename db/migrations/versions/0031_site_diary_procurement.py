@@ -127,14 +127,14 @@ ALTER TABLE material_specs
         OR ({_in("delivery_status", DELIVERY)} AND {_in("status", ORDERED_STATES)})),
     ADD CONSTRAINT ck_material_specs_risk_reasons CHECK (cardinality(risk_reasons) <= 3
         AND at_risk = (cardinality(risk_reasons) > 0));
-CREATE INDEX ix_material_specs_project_id_required_on_site
-    ON material_specs (project_id, required_on_site, id);
+CREATE INDEX ix_material_specs_schedule
+    ON material_specs (project_id, (coalesce(required_on_site, '9999-12-31'::date)), id);
 ALTER TABLE scope_items ADD COLUMN production_ready boolean NOT NULL DEFAULT true
 """
 
 SPEC_COLUMNS_DOWN = """
 ALTER TABLE scope_items DROP COLUMN production_ready;
-DROP INDEX IF EXISTS ix_material_specs_project_id_required_on_site;
+DROP INDEX IF EXISTS ix_material_specs_schedule;
 ALTER TABLE material_specs
     DROP COLUMN at_risk, DROP COLUMN risk_reasons, DROP COLUMN received_on,
     DROP COLUMN delivered_on, DROP COLUMN shipped_on, DROP COLUMN in_fabrication_on,
