@@ -74,3 +74,10 @@ def copied_manpower(previous: Sequence[Mapping[str, Any]] | None,
             out.append({k: entry[k] for k in ("company", "trade", "workers", "hours")
                         if k in entry})
     return out
+
+
+def check_photo(status: str | None, role: str) -> None:
+    """A photo joins an open diary; a completed one only from whoever may amend it."""
+    if status == "complete" and not can(role, Perm.AMEND_SITE_DIARY):
+        raise WrongState("The diary is complete and locked: a project manager can add to it",
+                         code="diary_locked", extra={"state": status})

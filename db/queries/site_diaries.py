@@ -46,3 +46,9 @@ async def versions(conn: asyncpg.Connection, diary_id: uuid.UUID,
            WHERE a.table_name = 'site_diaries' AND a.record_id = $1
              AND a.action IN ('insert', 'update')
            ORDER BY a.id LIMIT $2""", diary_id, limit))
+
+
+async def status(conn: asyncpg.Connection, diary_id: uuid.UUID) -> str | None:
+    found: str | None = await conn.fetchval("SELECT status FROM site_diaries WHERE id = $1",
+                                            diary_id)
+    return found

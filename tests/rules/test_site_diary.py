@@ -55,3 +55,12 @@ def test_copied_manpower_keeps_todays_figures() -> None:
         {"company": "acme", "workers": 5, "hours": 40},
         {"company": "Stone Co", "trade": "marble", "workers": 2, "hours": 16}]
     assert copied_manpower(None, []) == []
+
+
+def test_photos_of_a_completed_diary() -> None:
+    from rules.site_diary import check_photo
+    check_photo("open", "craftsman")
+    check_photo(None, "craftsman")  # not a diary: another check answers
+    check_photo("complete", "project_manager")
+    with pytest.raises(WrongState):
+        check_photo("complete", "coordinator")

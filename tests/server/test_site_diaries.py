@@ -225,6 +225,18 @@ async def test_diary_photos_are_for_the_projects_staff_only(fclient: Client,
     listed = f"/api/v1/attachments?entity_type=site_diary&entity_id={diary['id']}"
     status, page = await send(fclient, "GET", listed, team.headers["coordinator"])
     assert status == 200 and [a["id"] for a in page["data"]] == [photo["id"]]
+    # Once complete, the diary takes photos from those who may amend it only.
+    status, _ = await send(fclient, "POST", f"{URL}/{diary['id']}/complete",
+                           team.headers["coordinator"])
+    assert status == 200
+    status, problem = await send(fclient, "POST", "/api/v1/attachments",
+                                 team.headers["craftsman"], {
+                                     "project_id": str(team.project), "entity_type": "site_diary",
+                                     "entity_id": diary["id"], "file_name": "late.png",
+                                     "content_type": "image/png", "size": 100})
+    assert status == 409 and problem["code"] == "diary_locked", problem
+    await upload(fclient, team, png(8, 8), who="project_manager", entity_type="site_diary",
+                 entity_id=diary["id"], file_name="added.png")
     for who in ("client", "outsider", "stranger"):
         status, _ = await send(fclient, "GET", listed, team.headers[who])
         assert status == 404, who
