@@ -82,6 +82,7 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "review_tasks": TableInfo(_PROJECT, "review_task"),
     "rfis": TableInfo(_PROJECT, "rfi"),
     "rfi_responses": TableInfo(_PROJECT, "rfi_response"),
+    "site_diaries": TableInfo(_PROJECT, "site_diary"),
     "notifications": TableInfo(_USER, "notification"),
     "audit_logs": TableInfo(_INTERNAL),
     "user_sessions": TableInfo(_INTERNAL),

@@ -38,6 +38,7 @@ from server.keys import (
 )
 from server.lifecycle import setup_lifecycle
 from server.live import setup_realtime
+from server.procurement import setup_procurement
 from server.prometheus import PROMETHEUS, app_metrics, cache_source, request_observer, uptime
 from server.routes import ROUTE_MODULES
 from server.routes.reports import register_weekly_job
@@ -115,6 +116,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_background_ctx)
     setup_files(app)  # after the background work: stopped before it, with the pool up
+    setup_procurement(app)  # the at-risk check, likewise
     if settings.redis_url:
         app.cleanup_ctx.append(stats_ctx)
     setup_lifecycle(app)

@@ -22,6 +22,7 @@ from server.routes import (
     metrics,
     notifications,
     organization_logo,
+    procurement,
     projects,
     reports,
     reviews,
@@ -30,6 +31,7 @@ from server.routes import (
     scope_items,
     search,
     shop_drawings,
+    site_diaries,
     tasks,
     transmittals,
     users,
@@ -39,5 +41,5 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     health, metrics, console, docs, auth, users, clients, projects, members, tasks, scope_groups,
     scope_items, shop_drawings, material_specs, comments, attachments, drawings, transmittals,
     notifications, audit, search, admin_stats, calendar,
-    reviews, rfis, reports, organization_logo, exports,
+    reviews, rfis, reports, organization_logo, exports, procurement, site_diaries,
 )
