@@ -810,14 +810,18 @@ async def test_rfis_and_reviews_answered_in_one_browser_arrive_live_in_another(
         server.stop()
 
 
-async def _download(page: Page, click: str, timeout: float = 15_000) -> tuple[str, bytes]:
+def _read(path: Path | str) -> bytes:
+    return Path(path).read_bytes()
+
+
+async def _download(page: Page, click: str) -> tuple[str, bytes]:
     """Click `click` and take the file the page hands over (fetched with the bearer token,
     saved through a blob: URL): its suggested name and its bytes."""
-    async with page.expect_download(timeout=timeout) as event:
+    async with page.expect_download(timeout=15_000) as event:
         await page.click(click)
     download = await event.value
     assert await download.failure() is None
-    return download.suggested_filename, Path(await download.path()).read_bytes()
+    return download.suggested_filename, _read(await download.path())
 
 
 async def test_lists_export_with_their_filters_and_the_weekly_report_downloads(
@@ -879,7 +883,7 @@ async def test_lists_export_with_their_filters_and_the_weekly_report_downloads(
             "kind": "weekly_report", "format": "pdf",
             "filters": {"project_id": str(site.project), "paper": "letter"}}
         download = await event.value
-        pdf = Path(await download.path()).read_bytes()
+        pdf = _read(await download.path())
         assert pdf.startswith(b"%PDF") and download.suggested_filename.startswith("weekly-report-")
         status = page.locator("#report-status")
         await expect(status).to_have_attribute("data-status", "saved")
@@ -937,6 +941,47 @@ async def test_lists_export_with_their_filters_and_the_weekly_report_downloads(
         await expect(page.locator("#message.error")).to_contain_text(
             "Could not export tasks: At most 2 exports")
         await expect(page.locator("#tasks li")).to_have_count(3)   # the page is whole
+        assert errors == []
+    finally:
+        await _close_pages(browser)
+        server.stop()
+
+
+async def test_a_large_list_becomes_a_job_and_its_file_comes_from_the_bucket(
+    browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, s3_server: Any,
+) -> None:
+    """A service that makes large lists jobs (EXPORT_SYNC_MAX_ROWS) answers Export with 202:
+    the page follows the job and downloads its file; in S3 that is the bucket's short-lived
+    link (asked for as JSON, so the bearer token never goes to the bucket)."""
+    from tests.storage.s3_server import ACCESS_KEY, BUCKET, REGION, SECRET_KEY
+
+    for name, value in {"STORAGE_URL": f"s3://{BUCKET}/console-{tmp_path.name}",
+                        "S3_ENDPOINT_URL": s3_server.endpoint_url, "S3_REGION": REGION,
+                        "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                        "EXPORT_SYNC_MAX_ROWS": "2"}.items():
+        monkeypatch.setenv(name, value)
+    site = await _site(world, pool)
+    server = Worker(settings, tmp_path)
+    server.start()
+    try:
+        await server.ready()
+        errors: list[str] = []
+        page = await _sign_in(browser, server.url, site.pm, site.project, PHONE, errors)
+        links: list[str] = []
+        page.on("request", lambda r: links.append(r.url) if "/download" in r.url else None)
+        await page.click("#tasks-export")
+        await _fits_a_phone(page)
+        name, body = await _download(page, "#tasks-export-menu .export-csv")
+        assert name.startswith("tasks-") and name.endswith(".csv")
+        rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+        assert sorted(r["name"] for r in rows) == sorted(
+            await page.locator("#tasks li .item-title").all_inner_texts())
+        assert len(links) == 1 and links[0].startswith(f"{server.url}/api/v1/exports/")
+        job = await pool.fetchrow("SELECT kind, status, rows FROM export_jobs WHERE user_id = $1",
+                                  site.pm["id"])
+        assert job is not None and dict(job) == {"kind": "tasks", "status": "done", "rows": 3}
+        await expect(page.locator("#toast")).to_contain_text(f"Downloaded tasks as {name}")
         assert errors == []
     finally:
         await _close_pages(browser)
