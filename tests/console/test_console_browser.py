@@ -14,9 +14,12 @@ manager in another browser publishes it, and the designer's register marks the o
 superseded without a reload; the client then reads the current set. RFIs and reviews: a
 manager raises an RFI, the designer answers it, the manager makes the answer official, each
 seeing the other's change live; the designer answers the first step of a review and the
-manager's page hands them the ball. Screenshots go to tests/artifacts/ (not committed); with
-FPM_UPDATE_SCREENSHOTS=1 the two widths, the register, the RFIs and the reviews are also
-written to docs/console-*.png.
+manager's page hands them the ball. Exports: Export → CSV or Excel on a list downloads the
+rows it shows (with its filter), the weekly report runs as a job with its progress and
+downloads as a PDF, refusals are messages, and a large list made a job comes from the bucket.
+Screenshots go to tests/artifacts/ (not committed); with
+FPM_UPDATE_SCREENSHOTS=1 the two widths, the register, the RFIs, the reviews and the exports
+are also written to docs/console-*.png.
 """
 
 from __future__ import annotations
@@ -863,6 +866,13 @@ async def test_lists_export_with_their_filters_and_the_weekly_report_downloads(
         mine = [r["name"] for r in csv.DictReader(io.StringIO(body.decode("utf-8")))]
         assert mine == await page.locator("#tasks li .item-title").all_inner_texts() \
             == ["Fit reception desk"]
+        # Overdue is the page's own filter: the menu says the file holds every task.
+        await page.click("#filter-overdue")
+        await page.click("#tasks-export")
+        await expect(page.locator("#tasks-export-menu .note")).to_contain_text(
+            "The file holds every task")
+        await page.click("#tasks-export")
+        await expect(page.locator("#tasks-export-menu")).to_have_count(0)
         await page.click("#filter-all")
 
         # Excel: a workbook (a zip) of the shop drawings.
