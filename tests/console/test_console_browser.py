@@ -841,7 +841,12 @@ async def test_lists_export_with_their_filters_and_the_weekly_report_downloads(
     try:
         await server.ready()
         errors: list[str] = []
+        frames: list[str] = []
         page = await _sign_in(browser, server.url, site.pm, site.project, DESKTOP, errors)
+        page.on("websocket", lambda ws: ws.on(
+            "framereceived", lambda f: frames.append(f) if isinstance(f, str) else None))
+        await page.reload()   # the socket again, now watched
+        await expect(page.locator("#connection")).to_contain_text("connected", timeout=10_000)
 
         # Export → CSV: the file holds the rows on screen, with the API's columns.
         await page.click("#tasks-export")
@@ -902,6 +907,9 @@ async def test_lists_export_with_their_filters_and_the_weekly_report_downloads(
         job = await pool.fetchrow("SELECT status, done FROM export_jobs WHERE kind = "
                                   "'weekly_report' AND user_id = $1", site.pm["id"])
         assert job is not None and job["status"] == "done"
+        # Its progress came over the socket, to this user only.
+        progress = [f for f in frames if '"export.progress"' in f]
+        assert progress and '"status":"done"' in progress[-1].replace(" ", "")
 
         # Screenshot: the report done, the tasks' export menu open under it.
         await page.click("#tasks-export")
