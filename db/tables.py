@@ -8,7 +8,8 @@ Kinds, and what they mean for row-level security and the change feed:
   events go to the org room.
 - `project`: belongs to one project (the project itself included). RLS by project
   visibility; events go to the project room.
-- `user`: one user's own (notifications, notification preferences). RLS by owner; events go to that user's room only.
+- `user`: one user's own (notifications, notification preferences). RLS by owner; events go
+  to that user's room only.
 - `internal`: the service's bookkeeping (sessions, tokens, the audit log, the feed cursor,
   search words). Never an event, never cached.
 

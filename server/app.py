@@ -38,6 +38,7 @@ from server.keys import (
 from server.lifecycle import setup_lifecycle
 from server.live import setup_realtime
 from server.prometheus import PROMETHEUS, app_metrics, cache_source, request_observer, uptime
+from server.reminders import setup_reminders
 from server.routes import ROUTE_MODULES
 
 log = logging.getLogger("formula_pm.app")
@@ -116,6 +117,7 @@ def create_app(settings: Settings) -> web.Application:
     if settings.redis_url:
         app.cleanup_ctx.append(stats_ctx)
     setup_lifecycle(app)
+    setup_reminders(app)  # after the pool: stopped before it closes
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
     setup_realtime(app)

@@ -139,7 +139,7 @@ OLD_READ = f"""CREATE POLICY read ON audit_logs FOR SELECT USING (org_id = app_o
 NEW_READ = f"""CREATE POLICY read ON audit_logs FOR SELECT USING (org_id = app_org_id() AND
     ((SELECT app_is_org_admin()) OR (project_id IS NOT NULL AND {VISIBLE} AND
       (table_name NOT IN ('notifications', 'notification_preferences')
-       OR coalesce(new_values, old_values)->>'user_id' = app_user_id()::text))))"""  # noqa: S608 - VISIBLE, a constant
+       OR coalesce(new_values, old_values)->>'user_id' = app_user_id()::text))))"""
 ORG = "org_id = app_org_id()"
 
 
