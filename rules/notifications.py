@@ -34,6 +34,7 @@ MAILED = ("email", "digest")
 DEFAULTS: Mapping[str, str] = {kind: ("email" if kind == ACTION_REQUIRED else "live")
                                for kind in KINDS}
 CHANGES_MAX = 200  # preferences one PUT may write
+DIGEST_SHOWN = 100  # notifications a digest lists; the rest are counted
 REMINDER_DAYS = 45  # no reminder more than this many days after the due date
 SEND_HOUR = 7  # reminders and digests go out from 07:00 local time
 # What a reminder may be about: task kinds, as stored in reminders_sent.
@@ -102,13 +103,10 @@ def effective(rows: Iterable[Mapping[str, Any]], project_id: Any) -> list[dict[s
     return out
 
 
-def reminder_state(cal: Calendar, due: dt.date, local_now: dt.datetime) -> str | None:
-    """Whether a task due on `due` is reminded at `local_now` (a time in the project's zone):
-    `due_tomorrow`, `due_today` or `overdue`, else None (not yet the hour, not due soon, or
-    more than REMINDER_DAYS overdue)."""
-    if local_now.hour < SEND_HOUR:
-        return None
-    today = local_now.date()
+def reminder_state(cal: Calendar, due: dt.date, today: dt.date) -> str | None:
+    """Whether a task due on `due` is reminded on `today` (a date in the project's zone, once
+    it is past SEND_HOUR there): `due_tomorrow`, `due_today` or `overdue`, else None (not due
+    soon, or more than REMINDER_DAYS overdue)."""
     if (today - due).days > REMINDER_DAYS:
         return None
     state = due_state(cal, due, today)
@@ -150,7 +148,7 @@ def digest(name: str, day: dt.date, items: Sequence[DigestItem]) -> tuple[str, s
         ("s" if count != 1 else "")
     lines = [f"Hello {name},", "", f"Your notifications of the last day ({count}):", ""]
     rows = []
-    for item in items:
+    for item in items[:DIGEST_SHOWN]:
         where = f" [{item.project}]" if item.project else ""
         lines.append(f"- {item.title}{where}")
         if item.message:
@@ -159,6 +157,10 @@ def digest(name: str, day: dt.date, items: Sequence[DigestItem]) -> tuple[str, s
             "<li><strong>" + html.escape(item.title) + "</strong>"
             + (f" <em>{html.escape(item.project)}</em>" if item.project else "")
             + (f"<br>{html.escape(item.message)}" if item.message else "") + "</li>")
+    more = count - DIGEST_SHOWN
+    if more > 0:
+        lines.append(f"... and {more} more in Formula PM.")
+        rows.append(f"<li>... and {more} more in Formula PM.</li>")
     lines += ["", "Change what reaches you and how: your notification preferences."]
     body_html = (
         "<!doctype html><html><body>"

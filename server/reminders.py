@@ -61,33 +61,41 @@ def _zone(name: str) -> dt.tzinfo:
         return dt.UTC
 
 
+def sending_days(zones: list[str], now: dt.datetime) -> dict[str, dt.date]:
+    """The zones where it is past the sending hour at `now`, with their local date (a zone
+    the tz database does not know counts as UTC)."""
+    days = {}
+    for name in zones:
+        local = now.astimezone(_zone(name))
+        if local.hour >= rules.SEND_HOUR:
+            days[name] = local.date()
+    return days
+
+
 async def remind(pool: asyncpg.Pool, now: dt.datetime) -> int:
     """The reminders due at `now`; how many were written."""
-    utc_day = now.astimezone(dt.UTC).date()
-    first = utc_day - dt.timedelta(days=rules.REMINDER_DAYS + 1)
-    last = utc_day + dt.timedelta(days=16)  # the next working day after long holidays
     async with system_transaction(pool) as conn:
-        rows = await queries.candidates(conn, first, last, now)
-        due: list[tuple[asyncpg.Record, str, dt.date]] = []
+        days = sending_days(await queries.zones(conn), now)
+        rows = await queries.candidates(conn, days) if days else []
+        due: list[tuple[asyncpg.Record, str]] = []
         for row in rows:
             cal = cal_rules.Calendar(row["time_zone"], frozenset(row["workdays"]),
                                      frozenset(row["holidays"]))
-            local = now.astimezone(_zone(row["time_zone"]))
-            state = rules.reminder_state(cal, row["due_on"], local)
+            state = rules.reminder_state(cal, row["due_on"], row["day"])
             if state is not None:
-                due.append((row, state, local.date()))
+                due.append((row, state))
         if not due:
             return 0
         fresh = await queries.claim_reminders(
-            conn, [r["task_kind"] for r, _, _ in due], [r["task_id"] for r, _, _ in due],
-            [r["user_id"] for r, _, _ in due], [day for _, _, day in due],
-            [r["org_id"] for r, _, _ in due])
+            conn, [r["task_kind"] for r, _ in due], [r["task_id"] for r, _ in due],
+            [r["user_id"] for r, _ in due], [r["day"] for r, _ in due],
+            [r["org_id"] for r, _ in due])
         notes = []
-        for row, state, day in due:
+        for row, state in due:
             if (row["task_kind"], row["task_id"], row["user_id"]) not in fresh:
                 continue
             title, message = rules.reminder_text(row["task_kind"], row["name"],
-                                                 row["due_on"], state, day)
+                                                 row["due_on"], state, row["day"])
             notes.append(Note(row["org_id"], row["user_id"], row["project_id"],
                               rules.ACTION_REQUIRED, title, message, {
                                   "task_kind": row["task_kind"],
@@ -95,7 +103,8 @@ async def remind(pool: asyncpg.Pool, now: dt.datetime) -> int:
                                   "project_id": str(row["project_id"]),
                                   "due_on": row["due_on"].isoformat(), "state": state}))
         await notify_each(conn, notes)
-        await queries.forget_reminders(conn, first - dt.timedelta(days=2))
+        oldest = min(days.values()) - dt.timedelta(days=rules.REMINDER_DAYS + 2)
+        await queries.forget_reminders(conn, oldest)
     return len(notes)
 
 
@@ -137,13 +146,11 @@ async def digests(app: web.Application, now: dt.datetime) -> tuple[int, int]:
     (sent, failed)."""
     pool = app[POOL]
     async with system_transaction(pool) as conn:
-        users = await queries.digest_users(conn, BATCH)
+        days = sending_days(await queries.zones(conn), now)
+        users = await queries.digest_users(conn, days, BATCH) if days else []
     sent = failed = 0
     for user in users:
-        local = now.astimezone(_zone(user["time_zone"]))
-        if local.hour < rules.SEND_HOUR:
-            continue
-        day = local.date()
+        day = user["day"]
         async with system_transaction(pool) as conn:
             if not await queries.claim_digest(conn, user["id"], user["org_id"], day):
                 continue

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import asyncpg
+
+from rules.notifications import REMINDER_DAYS
 
 # Whether user `u` can read project `p` (what app_visible_project_ids() decides for them).
 _READS = """u.status = 'active' AND u.org_id = p.org_id AND CASE
@@ -18,19 +20,28 @@ _READS = """u.status = 'active' AND u.org_id = p.org_id AND CASE
         SELECT 1 FROM project_members m WHERE m.project_id = p.id AND m.user_id = u.id)
 END"""
 
-# Everything due between two dates (a window wider than any zone's "today"), with the people
-# who must act and can read the project, and the project's zone and working days; what was
-# already reminded on the local day of `$3` is left out (the insert is the real guard).
+# Everything due in the window of its project's zone (`$1` zones, `$2` their local days,
+# both from the caller: the zones where it is the sending hour), with the people who must
+# act and can read the project, and the organisation's working days; what was already
+# reminded that local day is left out (the insert is the real guard).
 _CANDIDATES = f"""
-WITH due AS (
+WITH zones AS (
+    SELECT z.zone, z.day, z.day - {REMINDER_DAYS} AS first, z.day + 16 AS last
+    FROM unnest($1::text[], $2::date[]) AS z(zone, day)
+), projects_now AS (
+    SELECT p.id, p.org_id, p.client_id, p.project_manager_id, p.created_by, z.zone, z.day,
+           z.first, z.last, o.workdays, o.holidays
+    FROM projects p JOIN organizations o ON o.id = p.org_id
+    JOIN zones z ON z.zone = coalesce(p.time_zone, o.time_zone)
+), due AS (
     SELECT 'task' AS task_kind, t.id AS task_id, t.project_id, t.name, t.due_date AS due_on,
            t.assigned_to AS user_id
-    FROM tasks t
-    WHERE t.due_date BETWEEN $1 AND $2 AND t.assigned_to IS NOT NULL
+    FROM tasks t JOIN projects_now p ON p.id = t.project_id
+    WHERE t.due_date BETWEEN p.first AND p.last AND t.assigned_to IS NOT NULL
       AND t.status NOT IN ('completed', 'cancelled')
   UNION ALL
     SELECT 'review_task', rt.id, rt.project_id, r.name, rt.due_on, ru.id
-    FROM review_tasks rt
+    FROM review_tasks rt JOIN projects_now p ON p.id = rt.project_id
     JOIN reviews r ON r.id = rt.review_id AND r.status = 'in_progress'
     CROSS JOIN LATERAL (
         SELECT CASE WHEN rt.reviewer_kind = 'user' THEN rt.reviewer_ref::uuid END AS id
@@ -41,30 +52,38 @@ WITH due AS (
         UNION SELECT cu.id FROM users cu
         WHERE rt.reviewer_kind = 'client' AND cu.client_id =
             CASE WHEN rt.reviewer_kind = 'client' THEN rt.reviewer_ref::uuid END) ru
-    WHERE rt.state = 'pending' AND rt.due_on BETWEEN $1 AND $2
+    WHERE rt.state = 'pending' AND rt.due_on BETWEEN p.first AND p.last
   UNION ALL
     SELECT 'rfi', f.id, f.project_id, f.number || ' ' || f.subject, f.due_on, d.user_id
-    FROM rfis f CROSS JOIN LATERAL unnest(f.distribution) AS d(user_id)
-    WHERE f.status = 'open' AND f.due_on BETWEEN $1 AND $2
+    FROM rfis f JOIN projects_now p ON p.id = f.project_id
+    CROSS JOIN LATERAL unnest(f.distribution) AS d(user_id)
+    WHERE f.status = 'open' AND f.due_on BETWEEN p.first AND p.last
 )
 SELECT d.task_kind, d.task_id, d.project_id, d.name, d.due_on, d.user_id, p.org_id,
-       coalesce(p.time_zone, o.time_zone) AS time_zone, o.workdays, o.holidays
+       p.zone AS time_zone, p.day, p.workdays, p.holidays
 FROM due d
-JOIN projects p ON p.id = d.project_id
-JOIN organizations o ON o.id = p.org_id
+JOIN projects_now p ON p.id = d.project_id
 JOIN users u ON u.id = d.user_id
 WHERE {_READS}
   AND NOT EXISTS (
     SELECT 1 FROM reminders_sent s
     WHERE s.kind = d.task_kind AND s.task_id = d.task_id AND s.user_id = d.user_id
-      AND s.day = (timezone(coalesce(p.time_zone, o.time_zone), $3::timestamptz))::date)
+      AND s.day = p.day)
 ORDER BY d.task_kind, d.task_id, d.user_id
-"""  # noqa: S608 - _READS, a constant
+"""  # noqa: S608 - _READS and REMINDER_DAYS, constants
 
 
-async def candidates(conn: asyncpg.Connection, first: dt.date, last: dt.date,
-                     now: dt.datetime) -> list[asyncpg.Record]:
-    return list(await conn.fetch(_CANDIDATES, first, last, now))
+async def zones(conn: asyncpg.Connection) -> list[str]:
+    """Every time zone in force: the organisations' and the projects' own."""
+    rows = await conn.fetch("SELECT time_zone FROM organizations UNION "
+                            "SELECT time_zone FROM projects WHERE time_zone IS NOT NULL")
+    return [r["time_zone"] for r in rows]
+
+
+async def candidates(conn: asyncpg.Connection,
+                     days: Mapping[str, dt.date]) -> list[asyncpg.Record]:
+    """What is due around `days` (zone -> its local day) in the projects of those zones."""
+    return list(await conn.fetch(_CANDIDATES, list(days), list(days.values())))
 
 
 async def claim_reminders(conn: asyncpg.Connection, kinds: Sequence[str],
@@ -87,14 +106,19 @@ async def forget_reminders(conn: asyncpg.Connection, before: dt.date) -> None:
     await conn.execute("DELETE FROM reminders_sent WHERE day < $1", before)
 
 
-async def digest_users(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    """Users with notifications waiting for their digest, with their organisation's zone."""
+async def digest_users(conn: asyncpg.Connection, days: Mapping[str, dt.date],
+                       limit: int) -> list[asyncpg.Record]:
+    """Users with notifications waiting for their digest whose organisation's zone is one
+    of `days` (zone -> its local day) and who had no digest that day yet."""
     return list(await conn.fetch(
-        """SELECT u.id, u.org_id, u.email, u.first_name, u.status, o.time_zone
+        """SELECT u.id, u.org_id, u.email, u.first_name, z.day
            FROM (SELECT DISTINCT user_id FROM notification_deliveries
                  WHERE channel = 'digest' AND sent_at IS NULL) d
            JOIN users u ON u.id = d.user_id JOIN organizations o ON o.id = u.org_id
-           ORDER BY u.id LIMIT $1""", limit))
+           JOIN unnest($1::text[], $2::date[]) AS z(zone, day) ON z.zone = o.time_zone
+           WHERE NOT EXISTS (SELECT 1 FROM digests_sent s
+                             WHERE s.user_id = u.id AND s.day = z.day)
+           ORDER BY u.id LIMIT $3""", list(days), list(days.values()), limit))
 
 
 async def claim_digest(conn: asyncpg.Connection, user_id: uuid.UUID, org_id: uuid.UUID,

@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from aiohttp import web
@@ -196,7 +197,7 @@ async def test_channels_are_honoured(client: Client, world: World, pool: asyncpg
     await _mention(client, team, "first for @designer.member")
     assert await _notes(pool, designer, "mention") == 0
     status, page = await send(client, "GET", "/api/v1/notifications", team.headers["designer"])
-    assert page["data"] == []
+    assert status == 200 and page["data"] == []
     # email: the notification, and an e-mail on the next pass (once).
     await send(client, "PUT", URL, team.headers["designer"], {"preferences": [
         {"project_id": str(team.project), "kind": "mention", "channel": "email"}]})
@@ -348,3 +349,42 @@ async def test_nothing_reaches_a_user_who_cannot_read_the_project(
     status, _ = await send(client, "GET", f"{URL}?project_id={team.project}",
                            team.headers["designer"])
     assert status == 404
+    # Nor do the project's older notifications show in their list any more.
+    assert await _notes(pool, designer, "mention") == 1
+    status, page = await send(client, "GET", "/api/v1/notifications", team.headers["designer"])
+    assert status == 200 and page["data"] == []
+    async with system_transaction(pool) as conn:
+        note = await conn.fetchval("SELECT id FROM notifications WHERE user_id = $1 LIMIT 1",
+                                   designer["id"])
+    status, _ = await send(client, "POST", f"/api/v1/notifications/{note}/read",
+                           team.headers["designer"])
+    assert status == 404
+
+
+async def test_the_job_runs_with_the_app_and_stops_with_it(
+        aiohttp_client: Any, settings: Any, pool: asyncpg.Pool, world: World) -> None:
+    from server.app import create_app
+    from server.reminders import EVERY
+
+    app = create_app(settings)
+    app[MAILER] = Outbox()
+    app[EVERY] = 0.05
+    client = await aiohttp_client(app)
+    team = await make_team(world, client)
+    # A zone where it is the sending hour now, whatever the clock says.
+    now = dt.datetime.now(dt.UTC)
+    zone = next(z for z in ("UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata",
+                            "Pacific/Kiritimati", "America/Los_Angeles")
+                if 8 <= now.astimezone(ZoneInfo(z)).hour <= 22)
+    async with system_transaction(pool) as conn:
+        await conn.execute("UPDATE organizations SET time_zone = $1 WHERE id = $2",
+                           zone, team.org)
+    today = now.astimezone(ZoneInfo(zone)).date()
+    await _task(pool, team, "craftsman", today - dt.timedelta(days=1))
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if await _reminders(pool):
+            break
+    assert len(await _reminders(pool)) == 1
+    async with asyncio.timeout(10):
+        await client.close()

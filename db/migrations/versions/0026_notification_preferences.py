@@ -17,6 +17,9 @@
   reminder, so two workers and a restart never send one twice.
 - `digests_sent` (internal): one row per (user, day in the organisation's zone): one digest
   a day at most.
+- `notifications`: a user no longer reads the notifications of a project they cannot read
+  (the owner's policy also asks for the project's visibility), so someone removed from a
+  team stops seeing its notifications in the list, the exports and `read`.
 
 Revision ID: 0026
 Revises: 0025
@@ -141,6 +144,10 @@ NEW_READ = f"""CREATE POLICY read ON audit_logs FOR SELECT USING (org_id = app_o
       (table_name NOT IN ('notifications', 'notification_preferences')
        OR coalesce(new_values, old_values)->>'user_id' = app_user_id()::text))))"""
 ORG = "org_id = app_org_id()"
+OLD_OWN = f"""CREATE POLICY own ON notifications USING ({ORG} AND user_id = app_user_id())
+    WITH CHECK ({ORG})"""
+NEW_OWN = f"""CREATE POLICY own ON notifications USING ({ORG} AND user_id = app_user_id()
+    AND (project_id IS NULL OR {VISIBLE})) WITH CHECK ({ORG})"""
 
 
 def upgrade() -> None:
@@ -175,9 +182,13 @@ def upgrade() -> None:
                "TO formula_pm_app, formula_pm_system")
     op.execute("DROP POLICY read ON audit_logs")
     op.execute(NEW_READ)
+    op.execute("DROP POLICY own ON notifications")
+    op.execute(NEW_OWN)
 
 
 def downgrade() -> None:
+    op.execute("DROP POLICY IF EXISTS own ON notifications")
+    op.execute(OLD_OWN)
     op.execute("DROP POLICY IF EXISTS read ON audit_logs")
     op.execute(OLD_READ)
     op.execute(f"DROP FUNCTION IF EXISTS {CHANNEL_SIGNATURE}")
