@@ -388,3 +388,22 @@ async def test_the_job_runs_with_the_app_and_stops_with_it(
     assert len(await _reminders(pool)) == 1
     async with asyncio.timeout(10):
         await client.close()
+
+
+async def test_the_outbox_keeps_both_parts(tmp_path: Any) -> None:
+    import email
+    from email.message import EmailMessage
+    from email.policy import default
+
+    from server.mailer import Mail, OutboxMailer
+
+    await OutboxMailer(tmp_path).send(Mail(to="a@example.test", subject="Digest",
+                                           body="plain <b>", html="<p>&lt;b&gt;</p>"))
+    [path] = list(tmp_path.iterdir())
+    message = email.message_from_bytes(path.read_bytes(), policy=default)
+    assert isinstance(message, EmailMessage) and message.is_multipart()
+    assert message.get_content_type() == "multipart/alternative"
+    plain = message.get_body(("plain",))
+    rich = message.get_body(("html",))
+    assert plain is not None and "plain <b>" in plain.get_content()
+    assert rich is not None and "<p>&lt;b&gt;</p>" in rich.get_content()
