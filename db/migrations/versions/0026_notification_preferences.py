@@ -135,18 +135,18 @@ $$
 CHANNEL_SIGNATURE = "fpm_notification_channel(uuid, uuid, text)"
 
 VISIBLE = "project_id = ANY ((SELECT app_visible_project_ids())::uuid[])"
-OLD_READ = f"""CREATE POLICY read ON audit_logs FOR SELECT USING (org_id = app_org_id() AND
+OLD_READ = f"""CREATE POLICY read ON audit_logs FOR SELECT TO formula_pm_app USING (org_id = app_org_id() AND
     ((SELECT app_is_org_admin()) OR (project_id IS NOT NULL AND {VISIBLE} AND
       (table_name IS DISTINCT FROM 'notifications'
        OR coalesce(new_values, old_values)->>'user_id' = app_user_id()::text))))"""  # noqa: S608 - VISIBLE, a constant
-NEW_READ = f"""CREATE POLICY read ON audit_logs FOR SELECT USING (org_id = app_org_id() AND
+NEW_READ = f"""CREATE POLICY read ON audit_logs FOR SELECT TO formula_pm_app USING (org_id = app_org_id() AND
     ((SELECT app_is_org_admin()) OR (project_id IS NOT NULL AND {VISIBLE} AND
       (table_name NOT IN ('notifications', 'notification_preferences')
        OR coalesce(new_values, old_values)->>'user_id' = app_user_id()::text))))"""
 ORG = "org_id = app_org_id()"
-OLD_OWN = f"""CREATE POLICY own ON notifications USING ({ORG} AND user_id = app_user_id())
+OLD_OWN = f"""CREATE POLICY own ON notifications TO formula_pm_app USING ({ORG} AND user_id = app_user_id())
     WITH CHECK ({ORG})"""
-NEW_OWN = f"""CREATE POLICY own ON notifications USING ({ORG} AND user_id = app_user_id()
+NEW_OWN = f"""CREATE POLICY own ON notifications TO formula_pm_app USING ({ORG} AND user_id = app_user_id()
     AND (project_id IS NULL OR {VISIBLE})) WITH CHECK ({ORG})"""
 
 
