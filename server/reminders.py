@@ -203,6 +203,9 @@ async def run_forever(app: web.Application, interval: float) -> None:
         except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
             log.warning("reminder pass failed, next in %.0f s: %s", interval, exc)
             continue
+        except Exception:  # a bug must not end the job for the worker's life
+            log.exception("reminder pass failed, next in %.0f s", interval)
+            continue
         if report.reminders or report.digests or report.emails or report.failed:
             log.info("reminder pass", extra={
                 "reminders": report.reminders, "digests": report.digests,

@@ -407,3 +407,37 @@ async def test_the_outbox_keeps_both_parts(tmp_path: Any) -> None:
     rich = message.get_body(("html",))
     assert plain is not None and "plain <b>" in plain.get_content()
     assert rich is not None and "<p>&lt;b&gt;</p>" in rich.get_content()
+
+
+class Down(Outbox):
+    """A mail server that refuses everything until it is back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = False
+
+    async def send(self, mail: Any) -> None:
+        if not self.up:
+            raise ConnectionRefusedError("SMTP down")
+        await super().send(mail)
+
+
+async def test_a_mail_that_fails_is_sent_on_the_next_pass(
+        client: Client, world: World, pool: asyncpg.Pool) -> None:
+    team = await make_team(world, client)
+    await send(client, "PUT", URL, team.headers["designer"], {"preferences": [
+        {"kind": "mention", "channel": "digest"}]})
+    await send(client, "PUT", URL, team.headers["craftsman"], {"preferences": [
+        {"kind": "mention", "channel": "email"}]})
+    await _mention(client, team, "for @designer.member and @craftsman.member")
+    worker = _worker(pool)
+    worker[MAILER] = mailer = Down()
+    report = await run_pass(worker, MONDAY)
+    assert report.failed == 2 and report.emails == report.digests == 0
+    mailer.up = True
+    report = await run_pass(worker, MONDAY + dt.timedelta(minutes=1))
+    assert (report.emails, report.digests, report.failed) == (1, 1, 0)
+    assert sorted(m.to for m in mailer.sent) == sorted(
+        [team.users["designer"]["email"], team.users["craftsman"]["email"]])
+    await run_pass(worker, MONDAY + dt.timedelta(minutes=2))
+    assert len(mailer.sent) == 2
