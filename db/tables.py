@@ -97,6 +97,8 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "audit_erasures": TableInfo(_INTERNAL),
     "audit_retention": TableInfo(_INTERNAL),
     "rfi_counters": TableInfo(_INTERNAL),
+    # The organisation's report logo (bytes: not for the audit trail; changes are user actions).
+    "organization_logos": TableInfo(_INTERNAL),
     "notification_deliveries": TableInfo(_INTERNAL),
     "reminders_sent": TableInfo(_INTERNAL),
     "digests_sent": TableInfo(_INTERNAL),
