@@ -993,6 +993,44 @@ audit_retention = Table(
 AUDIT_PARTITION = re.compile(r"audit_logs_(p[0-9]{6}|default)")
 
 
+# Background export jobs (migration 0028): the requester's own rows, read and written as
+# the requester (RLS: user and organisation); workers claim them as the system role.
+EXPORT_JOB_STATUSES = ("queued", "running", "done", "failed", "expired")
+export_jobs = Table(
+    "export_jobs", metadata,
+    _id(),
+    Column("org_id", UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    _user_fk("user_id", ondelete="CASCADE", nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("format", Text, nullable=False),
+    Column("filters", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("status", Text, nullable=False, server_default="queued"),
+    Column("done", BigInteger, nullable=False, server_default=text("0")),
+    Column("total", BigInteger),
+    Column("rows", BigInteger),
+    Column("bytes", BigInteger),
+    Column("object_key", Text),
+    Column("file_name", Text),
+    Column("media_type", Text),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("locked_by", Text),
+    Column("heartbeat_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
+    CheckConstraint("status IN ('queued', 'running', 'done', 'failed', 'expired')",
+                    name="status"),
+    CheckConstraint("length(kind) BETWEEN 1 AND 64 AND length(format) BETWEEN 1 AND 16",
+                    name="kind_format"),
+    CheckConstraint("done >= 0 AND attempts >= 0", name="counts"),
+    Index("ix_export_jobs_user_id_created_at_id", "user_id", "created_at", "id"),
+    Index("ix_export_jobs_status_created_at", "status", "created_at"),
+)
+
+
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
     return not (type_ == "table" and name is not None and AUDIT_PARTITION.fullmatch(name))
 

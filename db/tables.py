@@ -102,6 +102,7 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "notification_deliveries": TableInfo(_INTERNAL),
     "reminders_sent": TableInfo(_INTERNAL),
     "digests_sent": TableInfo(_INTERNAL),
+    "export_jobs": TableInfo(_INTERNAL),
 })
 
 

@@ -21,6 +21,7 @@ from server.cache.admin import stats_ctx
 from server.cache.store import MemoryCache, NullCache, RedisCache, keep_epoch
 from server.config import Settings
 from server.errors import error_middleware
+from server.exports.jobs import setup_export_jobs
 from server.file_store import setup_files
 from server.http import answered_middleware, headers_middleware, limits_middleware, log_access
 from server.keys import (
@@ -121,4 +122,5 @@ def create_app(settings: Settings) -> web.Application:
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
     setup_realtime(app)
+    setup_export_jobs(app)  # after every route (the lists are its kinds), stopped first
     return app

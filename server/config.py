@@ -375,6 +375,30 @@ class Settings(ProcessTuning):
     # the file again) and renders at once.
     thumbnail_queue_size: int = 64
     thumbnail_concurrency: int = 1
+    # Background exports (server/exports/jobs.py): queued + running jobs one user may have,
+    # jobs one worker runs at once, seconds of silence after which another worker takes a
+    # running job over, seconds a finished file stays downloadable.
+    export_jobs_per_user: Annotated[int, _at_least(1)] = Field(
+        2, validation_alias="EXPORT_JOBS_PER_USER")
+    export_job_concurrency: Annotated[int, _at_least(1)] = Field(
+        2, validation_alias="EXPORT_JOB_CONCURRENCY")
+    export_job_stale_after: Annotated[int, _at_least(2, " seconds")] = Field(
+        30, validation_alias="EXPORT_JOB_STALE_AFTER")
+    export_job_ttl: Annotated[int, _at_least(60, " seconds")] = Field(
+        24 * 3600, validation_alias="EXPORT_JOB_TTL")
+    # Rows a job reads per page (0: the list's largest page) and milliseconds it waits
+    # between two pages (a throttle: 0 runs flat out).
+    export_job_page_rows: Annotated[int, _at_least(0)] = Field(
+        0, validation_alias="EXPORT_JOB_PAGE_ROWS")
+    export_job_page_delay_ms: Annotated[int, _at_least(0)] = Field(
+        0, validation_alias="EXPORT_JOB_PAGE_DELAY_MS")
+    # A synchronous `?format=` export of more rows than this answers 202 with a job instead
+    # of the file (0: never; `Prefer: respond-async` asks for a job whatever the size).
+    export_sync_max_rows: Annotated[int, _at_least(0)] = Field(
+        0, validation_alias="EXPORT_SYNC_MAX_ROWS")
+    # Seconds between two looks of a worker for queued jobs (a job posted to this worker
+    # starts at once).
+    export_job_poll: float = 2.0
 
     @property
     def worker(self) -> str:

@@ -15,6 +15,7 @@ from server.routes import (
     console,
     docs,
     drawings,
+    exports,
     health,
     material_specs,
     members,
@@ -39,5 +40,5 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     health, metrics, console, docs, auth, users, clients, projects, members, tasks, scope_groups,
     scope_items, shop_drawings, material_specs, comments, attachments, drawings, transmittals,
     notifications, audit, search, admin_stats, calendar,
-    reviews, rfis, reports, organization_logo, notification_preferences,
+    reviews, rfis, reports, organization_logo, exports, notification_preferences,
 )
