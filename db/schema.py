@@ -68,7 +68,10 @@ class XID8(UserDefinedType[Any]):
 ENTITY_TYPES = ("project", "task", "scope_item", "shop_drawing", "material_spec")
 # Attachments may also belong to a comment (and are then as visible as the comment) and to
 # a revision of the drawing register.
-ATTACHABLE_TYPES = (*ENTITY_TYPES, "comment", "drawing_revision")
+ATTACHABLE_TYPES = (*ENTITY_TYPES, "comment", "drawing_revision", "site_diary")
+DIARY_SECTIONS = ("manpower", "deliveries", "visitors", "delays", "safety")
+# A material spec's delivery status beside its workflow state (migration 0031), in order.
+DELIVERY_STATUSES = ("ordered", "in_fabrication", "shipped", "delivered", "received")
 # An attachment is `pending` until its upload is completed, then `ready`.
 ATTACHMENT_STATUSES = ("pending", "ready")
 # Its thumbnail: NULL (not rendered yet), ready, failed, none (a type without previews).
@@ -353,6 +356,8 @@ scope_items = Table(
     _links("task_ids"),
     _links("shop_drawing_ids"),
     _links("material_spec_ids"),
+    # Kept by the readiness trigger of migration 0031 from the linked records.
+    Column("production_ready", Boolean, nullable=False, server_default=text("true")),
     _search(_weighted(("code", "A"), ("name", "A"), ("category", "B"), ("description", "C"))),
     CheckConstraint(_in("status", SCOPE_STATUSES), name="status"),
     CheckConstraint("unit IS NULL OR " + _in("unit", UNITS), name="unit"),
@@ -454,6 +459,16 @@ material_specs = Table(
     Column("notes", Text),
     Column("legacy_id", Text),
     _links("scope_item_ids"),
+    # The procurement schedule and delivery (migration 0031).
+    Column("required_on_site", Date),
+    Column("design_review_days", Integer),
+    Column("internal_review_days", Integer),
+    Column("expected_delivery_on", Date),
+    Column("delivery_status", Text),
+    *(Column(f"{s}_on", Date) for s in DELIVERY_STATUSES),
+    # The at-risk flags last computed, so a flip is noticed once (server/procurement.py).
+    Column("risk_reasons", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("at_risk", Boolean, nullable=False, server_default=text("false")),
     _search(_weighted(("code", "A"), ("description", "A"), ("material", "B"),
                       ("manufacturer", "B"), ("supplier_name", "B"), ("category", "C"),
                       ("finish", "C"))),
@@ -462,10 +477,21 @@ material_specs = Table(
     CheckConstraint("unit_cost IS NULL OR unit_cost >= 0", name="unit_cost"),
     CheckConstraint("total_cost IS NULL OR total_cost >= 0", name="total_cost"),
     CheckConstraint("lead_time_days IS NULL OR lead_time_days >= 0", name="lead_time"),
+    CheckConstraint("(design_review_days IS NULL OR design_review_days BETWEEN 0 AND 3650) "
+                    "AND (internal_review_days IS NULL OR internal_review_days BETWEEN 0 AND 3650)",
+                    name="review_days"),
+    CheckConstraint("delivery_status IS NULL OR (" + _in("delivery_status", DELIVERY_STATUSES)
+                    + " AND status IN ('ordered', 'in_stock', 'delivered', 'used'))",
+                    name="delivery_status"),
+    CheckConstraint("cardinality(risk_reasons) <= 3 AND at_risk = (cardinality(risk_reasons) > 0)",
+                    name="risk_reasons"),
     CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
     CheckConstraint("length(description) BETWEEN 1 AND 100000", name="description_length"),
     UniqueConstraint("org_id", "legacy_id"),
     Index("ix_material_specs_project_id_status", "project_id", "status"),
+    # The procurement schedule's order (specs without an on-site date last).
+    Index("ix_material_specs_schedule", "project_id",
+          text("coalesce(required_on_site, '9999-12-31'::date)"), "id"),
     Index("ix_material_specs_search", "search_vector", postgresql_using="gin"),
     Index("ix_material_specs_trgm",
           text("f_unaccent(coalesce(code, '') || ' ' || description || ' ' || "
@@ -744,6 +770,36 @@ organization_logos = Table(
     CheckConstraint("octet_length(data) BETWEEN 1 AND 262144", name="size"),
     CheckConstraint("width BETWEEN 1 AND 4096 AND height BETWEEN 1 AND 4096", name="pixels"),
     CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256"),
+)
+
+
+# One per project per day; its entries are bounded JSON arrays checked by the API
+# (server/routes/site_diaries.py), so one row version is one version of the diary.
+site_diaries = Table(
+    "site_diaries", metadata,
+    *_common(),
+    _project_fk(),
+    Column("day", Date, nullable=False),
+    Column("status", Text, nullable=False, server_default="open"),
+    Column("weather", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    *(Column(name, JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+      for name in DIARY_SECTIONS),
+    Column("notes", Text),
+    _user_fk("completed_by"),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("change_reason", Text),
+    _user_fk("created_by"),
+    UniqueConstraint("project_id", "day"),
+    CheckConstraint("status IN ('open', 'complete')", name="status"),
+    CheckConstraint("(status = 'complete') = (completed_at IS NOT NULL)", name="completed"),
+    CheckConstraint("jsonb_typeof(weather) = 'object' AND octet_length(weather::text) <= 10000",
+                    name="weather"),
+    CheckConstraint(" AND ".join(
+        f"jsonb_typeof({c}) = 'array' AND jsonb_array_length({c}) <= 200 "
+        f"AND octet_length({c}::text) <= 1000000" for c in DIARY_SECTIONS), name="entries"),
+    CheckConstraint("notes IS NULL OR length(notes) <= 100000", name="notes_length"),
+    CheckConstraint("change_reason IS NULL OR length(change_reason) BETWEEN 1 AND 10000",
+                    name="change_reason_length"),
 )
 
 # The last RFI number of each project; written only by fpm_next_rfi_seq (system role).

@@ -83,6 +83,7 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "review_tasks": TableInfo(_PROJECT, "review_task"),
     "rfis": TableInfo(_PROJECT, "rfi"),
     "rfi_responses": TableInfo(_PROJECT, "rfi_response"),
+    "site_diaries": TableInfo(_PROJECT, "site_diary"),
     "notifications": TableInfo(_USER, "notification"),
     "notification_preferences": TableInfo(_USER, "notification_preference"),
     "audit_logs": TableInfo(_INTERNAL),

@@ -23,6 +23,7 @@ from server.routes import (
     notification_preferences,
     notifications,
     organization_logo,
+    procurement,
     projects,
     reports,
     reviews,
@@ -31,6 +32,7 @@ from server.routes import (
     scope_items,
     search,
     shop_drawings,
+    site_diaries,
     tasks,
     transmittals,
     users,
@@ -40,5 +42,6 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     health, metrics, console, docs, auth, users, clients, projects, members, tasks, scope_groups,
     scope_items, shop_drawings, material_specs, comments, attachments, drawings, transmittals,
     notifications, audit, search, admin_stats, calendar,
-    reviews, rfis, reports, organization_logo, exports, notification_preferences,
+    reviews, rfis, reports, organization_logo, exports, procurement, site_diaries,
+    notification_preferences,
 )

@@ -369,7 +369,8 @@ async def test_every_list_exports_its_records(client: TestClient[Any, Any],
              "/api/v1/attachments": f"?entity_type=task&entity_id={task}",
              "/api/v1/review-templates": f"?project_id={team.project}",
              "/api/v1/reviews": f"?entity_type=shop_drawing&entity_id={team.project}",
-             "/api/v1/rfis": f"?project_id={team.project}"}
+             "/api/v1/rfis": f"?project_id={team.project}",
+             "/api/v1/site-diaries": f"?project_id={team.project}"}
     filled: list[str] = []
     for path in paths:
         url = path + extra.get(path, "")

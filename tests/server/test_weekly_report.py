@@ -305,3 +305,35 @@ async def test_the_firms_logo_is_checked_and_printed(client: Client, world: Worl
     assert status == 204
     status, _ = await send(client, "GET", logo_url, admin)
     assert status == 404
+
+
+async def test_the_report_as_a_background_job(client: Client, world: World) -> None:
+    """`POST /api/v1/exports {kind: weekly_report}`: checked like the route (404, 422), run
+    as the requester, its PDF downloadable by the requester only, audited once."""
+    from tests.server.test_export_jobs import EXPORTS, _download, _finished
+
+    team = await make_team(world, client)
+    await _fill(client, world, team)
+    pm = team.headers["project_manager"]
+    body = {"kind": "weekly_report", "format": "pdf",
+            "filters": {"project_id": str(team.project), "paper": "letter"}}
+    for who in ("outsider", "stranger"):
+        status, problem = await send(client, "POST", EXPORTS, team.headers[who], body)
+        assert status == 404, (who, problem)
+    for filters in ({}, {"project_id": "x"}, {"project_id": str(team.project), "paper": "a3"},
+                    {"project_id": str(team.project), "from": "2026-03-10",
+                     "to": "2026-03-01"}):
+        status, problem = await send(client, "POST", EXPORTS, pm, {**body, "filters": filters})
+        assert status == 422, (filters, problem)
+    status, problem = await send(client, "POST", EXPORTS, pm, {**body, "format": "csv"})
+    assert status == 422, problem
+    status, job = await send(client, "POST", EXPORTS, pm, body)
+    assert status == 202, job
+    done = await _finished(client, job["id"], pm)
+    assert done["status"] == "done", done
+    status, pdf = await _download(client, job["id"], pm)
+    assert status == 200 and pdf.startswith(b"%PDF")
+    assert "Page 1 of" in _pages(pdf)[0]
+    width, height = pdfium.PdfDocument(pdf)[0].get_size()
+    assert (round(width), round(height)) == (612, 792)  # Letter
+    assert (await _download(client, job["id"], team.headers["admin"]))[0] == 404

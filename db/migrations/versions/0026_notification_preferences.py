@@ -22,7 +22,7 @@
   team stops seeing its notifications in the list, the exports and `read`.
 
 Revision ID: 0026
-Revises: 0028
+Revises: 0031
 Create Date: 2026-12-05
 """
 
@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0026"
-down_revision: str | None = "0028"
+down_revision: str | None = "0031"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
