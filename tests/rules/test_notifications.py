@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 
 import pytest
@@ -83,3 +84,24 @@ def test_the_digest_escapes_what_users_wrote() -> None:
     assert "<b>" not in html and "<img" not in html and "<Ayşe>" not in html
     assert "&lt;b&gt;Hi&lt;/b&gt; &amp; bye" in html and "Şişli &lt;Tower&gt;" in html
     assert html.count("<li>") == 101  # 100 listed, one line counting the rest
+
+
+def test_every_kind_the_service_writes_can_be_chosen() -> None:
+    """A notification written with a kind the preferences do not know could not be turned
+    off or mailed: every constant `kind=` of a notify call is one of KINDS."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    written = set()
+    for path in [*root.joinpath("server").rglob("*.py"), *root.joinpath("db").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+                if name in ("notify", "Note", "_tell"):
+                    for arg in [*node.args, *(k.value for k in node.keywords if k.arg == "kind")]:
+                        if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and \
+                                re.fullmatch(r"[a-z][a-z_]*", arg.value):
+                            written.add(arg.value)
+    assert {"mention", "review_task", "rfi_open", "procurement_risk"} <= written
+    assert written <= set(rules.KINDS), written - set(rules.KINDS)
