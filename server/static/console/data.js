@@ -1,6 +1,8 @@
 // What the page holds of the open project: REST reads, and change events merged into them.
 import {api, fetchAll} from "./api.js";
+import {DIARY_EVENTS, diaryEvent, loadDiary} from "./diaries.js";
 import {fullName} from "./labels.js";
+import {loadProcurement, loadReadiness, procurementEvent, READINESS_EVENTS} from "./procurement.js";
 import {loadRegister, REGISTER_EVENTS, registerEvent} from "./register.js";
 import {loadReviews, REVIEW_EVENTS, reviewEvent} from "./reviews.js";
 import {loadRfis, RFI_EVENTS, rfiEvent} from "./rfis.js";
@@ -53,6 +55,9 @@ export async function loadProject(projectId) {
     loadRegister(projectId).then(() => "", (error) => `drawing register: ${error.message}`),
     loadRfis(projectId).then(() => "", (error) => `RFIs: ${error.message}`),
     loadReviews(projectId).then(() => "", (error) => `reviews: ${error.message}`),
+    loadProcurement(projectId).then(() => "", (error) => `procurement: ${error.message}`),
+    loadReadiness(projectId).then(() => "", (error) => `readiness: ${error.message}`),
+    loadDiary(projectId).then(() => "", (error) => `site diary: ${error.message}`),
   ];
   const results = await Promise.allSettled(Object.values(reads));
   if (getState().projectId !== projectId) return;
@@ -172,6 +177,8 @@ export function applyEvent(event) {
   if (REGISTER_EVENTS.has(event.resource)) registerEvent(event);
   if (RFI_EVENTS.has(event.resource)) rfiEvent(event);
   if (REVIEW_EVENTS.has(event.resource)) reviewEvent(event);
+  if (READINESS_EVENTS.has(event.resource)) procurementEvent(event);
+  if (DIARY_EVENTS.has(event.resource)) diaryEvent(event);
   if (list || event.resource === "scope_item" || event.resource === "project") summaryLater();
   return true;
 }

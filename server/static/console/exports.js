@@ -28,6 +28,11 @@ export function listExport(list, state) {
     case "register": return {path: `/projects/${p}/drawings`, what: "the drawing register"};
     case "rfis": return {path: `/rfis?project_id=${p}`, what: "RFIs"};
     case "reviews": return {path: `/reviews?project_id=${p}`, what: "reviews"};
+    case "procurement": return state.riskOnly
+      ? {path: `/projects/${p}/procurement?at_risk=true`, what: "the at-risk procurement"}
+      : {path: `/projects/${p}/procurement`, what: "the procurement schedule"};
+    case "readiness": return {path: `/projects/${p}/readiness`, what: "scope readiness"};
+    case "diaries": return {path: `/site-diaries?project_id=${p}`, what: "the site diaries"};
     default: throw new Error(`No export for ${list}`);
   }
 }

@@ -9,6 +9,8 @@ import {Register} from "./drawing-register.js";
 import {WeeklyReport} from "./export-menu.js";
 import {Reviews} from "./review-list.js";
 import {Rfis} from "./rfi-log.js";
+import {Procurement, Readiness} from "./schedule.js";
+import {Diary} from "./site-diary.js";
 import {html} from "./html.js";
 import {fullName, roleLabel} from "./labels.js";
 import {say, update, useStore} from "./store.js";
@@ -71,7 +73,10 @@ function Header({state}) {
       <a href="#tasks-section">Tasks</a><a href="#rfis-section">RFIs</a>
       <a href="#reviews-section">Reviews</a><a href="#register-section">Register</a>
       <a href="#drawings-section">Shop drawings</a>
-      <a href="#specs-section">Materials</a><a href="#report-section">Report</a>
+      <a href="#specs-section">Materials</a><a href="#procurement-section">Procurement</a>
+      <a href="#readiness-section">Readiness</a>
+      ${user.role !== "client" && html`<a href="#diary-section">Diary</a>`}
+      <a href="#report-section">Report</a>
       <a href="#activity-section">Activity</a>
     </nav>
   </header>`;
@@ -101,6 +106,9 @@ function Workspace({state}) {
         <${Register} state=${state}/>
         <${Drawings} state=${state}/>
         <${Specs} state=${state}/>
+        <${Procurement} state=${state}/>
+        <${Readiness} state=${state}/>
+        <${Diary} state=${state}/>
       </div>
       <aside class="side-col">
         <${Activity} state=${state}/>

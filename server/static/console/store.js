@@ -11,6 +11,11 @@ export function emptyProject() {
     // RFIs (with their responses) and reviews (with their tasks and ball in court) by id,
     // and the one RFI / decided review opened.
     rfis: new Map(), openRfi: null, reviews: new Map(), openReview: null,
+    // The procurement schedule (rows in the API's order) with the page's "at risk" filter,
+    // scope readiness ({items, summary}), and today's site diary (null: none yet) with the
+    // project's zone and today's date in it.
+    procurement: [], riskOnly: false, readiness: {items: [], summary: null},
+    diary: null, diaryDay: null, diaryZone: null, diaryProject: null, diaryRead: false,
     reportJob: null,   // the id of the project's weekly report job this page asked for
     summary: null, summaryError: "", loadErrors: [], feed: [], presence: [], typing: "",
     selected: {task: null, drawing: null, spec: null}, changed: null,
