@@ -53,7 +53,7 @@ export function openDrawing(drawingId) {
 }
 
 /** The file of a revision: the one it names, else the newest ready one hung off it. */
-async function fileOf(revision, force = false) {
+export async function fileOf(revision, force = false) {
   if (!force && getState().files.has(revision.id)) return;
   update((s) => ({files: new Map(s.files).set(revision.id, s.files.get(revision.id) || null)}));
   let file = null;

@@ -13,8 +13,7 @@ function Manpower({diary}) {
   const rows = diary.manpower || [];
   const workers = rows.reduce((n, r) => n + (Number(r.workers) || 0), 0);
   const hours = rows.reduce((n, r) => n + (Number(r.hours) || 0), 0);
-  return html`<h3>Manpower <span class="muted" id="diary-manpower-total">${plural(workers, "worker")}
-      · ${amount(hours, 1)} h</span></h3>
+  return html`<h3>Manpower <span class="muted" id="diary-manpower-total">${`${plural(workers, "worker")} · ${amount(hours, 1)} h`}</span></h3>
     ${rows.length === 0 ? html`<p class="note">Nobody on site yet.</p>` : html`<ul id="diary-manpower" class="crew">
       ${rows.map((r) => html`<li><strong>${r.company}</strong>${r.trade ? ` · ${r.trade}` : ""}
         <span class="muted"> — ${plural(r.workers, "worker")}, ${amount(r.hours, 1)} h</span></li>`)}
