@@ -826,6 +826,65 @@ notifications = Table(
     Index("ix_notifications_user_id_created_at_id", "user_id", "created_at", "id"),
 )
 
+# A user's notification channel per project (none: all projects) and kind (migration 0026).
+notification_preferences = Table(
+    "notification_preferences", metadata,
+    *_common(),
+    _user_fk("user_id", ondelete="CASCADE", nullable=False),
+    Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"),
+           index=True),
+    Column("kind", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    CheckConstraint("length(kind) BETWEEN 1 AND 64", name="kind_length"),
+    CheckConstraint("channel IN ('live', 'email', 'digest', 'off')", name="channel"),
+    CheckConstraint("kind <> 'action_required' OR channel <> 'off'", name="action_required"),
+    Index("uq_notification_preferences_all", "user_id", "kind", unique=True,
+          postgresql_where=text("project_id IS NULL")),
+    Index("uq_notification_preferences_project", "user_id", "project_id", "kind", unique=True,
+          postgresql_where=text("project_id IS NOT NULL")),
+)
+
+# Notifications still to be mailed, at once or in the next digest (internal).
+notification_deliveries = Table(
+    "notification_deliveries", metadata,
+    Column("notification_id", UUID(as_uuid=True),
+           ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    _user_fk("user_id", ondelete="CASCADE", nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("sent_at", DateTime(timezone=True)),
+    CheckConstraint("channel IN ('email', 'digest')", name="channel"),
+    Index("ix_notification_deliveries_pending", "channel", "user_id",
+          postgresql_where=text("sent_at IS NULL")),
+)
+
+# One "action required" reminder per (kind of task, task, user, day in the project's zone).
+reminders_sent = Table(
+    "reminders_sent", metadata,
+    Column("kind", Text, primary_key=True),
+    Column("task_id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"),
+           primary_key=True, index=True),
+    Column("day", Date, primary_key=True, index=True),
+    Column("org_id", UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# One daily digest per (user, day in the organisation's zone).
+digests_sent = Table(
+    "digests_sent", metadata,
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("org_id", UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("items", Integer, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 attachments = Table(
     "attachments", metadata,
     *_common(),

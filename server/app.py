@@ -40,6 +40,7 @@ from server.lifecycle import setup_lifecycle
 from server.live import setup_realtime
 from server.procurement import setup_procurement
 from server.prometheus import PROMETHEUS, app_metrics, cache_source, request_observer, uptime
+from server.reminders import setup_reminders
 from server.routes import ROUTE_MODULES
 from server.routes.reports import register_weekly_job
 
@@ -120,6 +121,7 @@ def create_app(settings: Settings) -> web.Application:
     if settings.redis_url:
         app.cleanup_ctx.append(stats_ctx)
     setup_lifecycle(app)
+    setup_reminders(app)  # after the pool: stopped before it closes
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
     setup_realtime(app)

@@ -20,6 +20,7 @@ from server.routes import (
     material_specs,
     members,
     metrics,
+    notification_preferences,
     notifications,
     organization_logo,
     procurement,
@@ -42,4 +43,5 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     scope_items, shop_drawings, material_specs, comments, attachments, drawings, transmittals,
     notifications, audit, search, admin_stats, calendar,
     reviews, rfis, reports, organization_logo, exports, procurement, site_diaries,
+    notification_preferences,
 )

@@ -14,15 +14,20 @@ manager in another browser publishes it, and the designer's register marks the o
 superseded without a reload; the client then reads the current set. RFIs and reviews: a
 manager raises an RFI, the designer answers it, the manager makes the answer official, each
 seeing the other's change live; the designer answers the first step of a review and the
-manager's page hands them the ball. Screenshots go to tests/artifacts/ (not committed); with
-FPM_UPDATE_SCREENSHOTS=1 the two widths, the register, the RFIs and the reviews are also
-written to docs/console-*.png.
+manager's page hands them the ball. Exports: Export → CSV or Excel on a list downloads the
+rows it shows (with its filter), the weekly report runs as a job with its progress and
+downloads as a PDF, refusals are messages, and a large list made a job comes from the bucket.
+Screenshots go to tests/artifacts/ (not committed); with
+FPM_UPDATE_SCREENSHOTS=1 the two widths, the register, the RFIs, the reviews and the exports
+are also written to docs/console-*.png.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -802,6 +807,199 @@ async def test_rfis_and_reviews_answered_in_one_browser_arrive_live_in_another(
         await _fits_a_phone(designer)
         await designer.locator("#rfis-section").screenshot(
             path=str(artifacts_dir / "console-rfis-phone.png"), animations="disabled")
+        assert errors == []
+    finally:
+        await _close_pages(browser)
+        server.stop()
+
+
+def _read(path: Path | str) -> bytes:
+    return Path(path).read_bytes()
+
+
+async def _download(page: Page, click: str) -> tuple[str, bytes]:
+    """Click `click` and take the file the page hands over (fetched with the bearer token,
+    saved through a blob: URL): its suggested name and its bytes."""
+    async with page.expect_download(timeout=15_000) as event:
+        await page.click(click)
+    download = await event.value
+    assert await download.failure() is None
+    return download.suggested_filename, _read(await download.path())
+
+
+async def test_lists_export_with_their_filters_and_the_weekly_report_downloads(
+    browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World, tmp_path: Path,
+    artifacts_dir: Path,
+) -> None:
+    """Export → CSV on the tasks gives the rows the list shows (and only "My tasks" with that
+    filter on), Excel gives a workbook; the weekly report runs as a background job whose
+    progress the page shows, then the PDF downloads. All under the page's CSP (no error
+    logged). A refused report (a bad period, too many exports) is a message, not a break."""
+    site = await _site(world, pool)
+    server = Worker(settings, tmp_path)
+    server.start()
+    try:
+        await server.ready()
+        errors: list[str] = []
+        frames: list[str] = []
+        page = await _sign_in(browser, server.url, site.pm, site.project, DESKTOP, errors)
+        page.on("websocket", lambda ws: ws.on(
+            "framereceived", lambda f: frames.append(f) if isinstance(f, str) else None))
+        await page.reload()   # the socket again, now watched
+        await expect(page.locator("#connection")).to_contain_text("connected", timeout=10_000)
+
+        # Export → CSV: the file holds the rows on screen, with the API's columns.
+        await page.click("#tasks-export")
+        menu = page.locator("#tasks-export-menu")
+        await expect(menu.locator("button")).to_have_text(["CSV", "Excel"])
+        shown = set(await page.locator("#tasks li .item-title").all_inner_texts())
+        name, body = await _download(page, "#tasks-export-menu .export-csv")
+        assert name.startswith("tasks-") and name.endswith(".csv")
+        rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+        assert {"id", "name", "status", "assigned_to", "due_date"} <= set(rows[0])
+        assert {r["name"] for r in rows} == shown == {
+            "Cut walnut panels", "Fit reception desk", "Order brass trims"}
+        desk = next(r for r in rows if r["name"] == "Fit reception desk")
+        assert desk["assigned_to"] == str(site.pm["id"]) and desk["status"] == "in_progress"
+        await expect(menu).to_have_count(0)
+        await expect(page.locator("#toast")).to_contain_text(f"Downloaded tasks as {name}")
+
+        # The list's filter goes with it.
+        await page.click("#filter-mine")
+        await page.click("#tasks-export")
+        _, body = await _download(page, "#tasks-export-menu .export-csv")
+        mine = [r["name"] for r in csv.DictReader(io.StringIO(body.decode("utf-8")))]
+        assert mine == await page.locator("#tasks li .item-title").all_inner_texts() \
+            == ["Fit reception desk"]
+        # Overdue is the page's own filter: the menu says the file holds every task.
+        await page.click("#filter-overdue")
+        await page.click("#tasks-export")
+        await expect(page.locator("#tasks-export-menu .note")).to_contain_text(
+            "The file holds every task")
+        await page.click("#tasks-export")
+        await expect(page.locator("#tasks-export-menu")).to_have_count(0)
+        await page.click("#filter-all")
+
+        # Excel: a workbook (a zip) of the shop drawings.
+        await page.click("#drawings-export")
+        name, body = await _download(page, "#drawings-export-menu .export-xlsx")
+        assert name.startswith("shop_drawings-") and name.endswith(".xlsx")
+        assert body[:2] == b"PK"
+
+        # The weekly report: a background job, its progress shown, then the PDF.
+        await page.select_option("#report-paper", "letter")
+        async with page.expect_request(lambda r: r.method == "POST"
+                                       and r.url.endswith("/api/v1/exports")) as posted:
+            async with page.expect_download(timeout=30_000) as event:
+                await page.click("#report-run")
+                await expect(page.locator("#report-run")).to_have_text("Making the report…")
+                await expect(page.locator("#report-status")).to_be_visible()
+        assert (await posted.value).post_data_json == {
+            "kind": "weekly_report", "format": "pdf",
+            "filters": {"project_id": str(site.project), "paper": "letter"}}
+        download = await event.value
+        pdf = _read(await download.path())
+        assert pdf.startswith(b"%PDF") and download.suggested_filename.startswith("weekly-report-")
+        status = page.locator("#report-status")
+        await expect(status).to_have_attribute("data-status", "saved")
+        await expect(status).to_contain_text(f"Downloaded {download.suggested_filename}")
+        await expect(page.locator("#report-run")).to_be_enabled()
+        job = await pool.fetchrow("SELECT status, done FROM export_jobs WHERE kind = "
+                                  "'weekly_report' AND user_id = $1", site.pm["id"])
+        assert job is not None and job["status"] == "done"
+        # Its progress came over the socket, to this user only.
+        progress = [f for f in frames if '"export.progress"' in f]
+        assert progress and '"status":"done"' in progress[-1].replace(" ", "")
+
+        # Screenshot: the report done, the tasks' export menu open under it.
+        await page.click("#tasks-export")
+        await expect(page.locator("#tasks-export-menu")).to_be_visible()
+        await page.evaluate("document.getElementById('toast').hidden = true")  # CSP: no style=
+        await page.evaluate("document.getElementById('report-section').scrollIntoView()")
+        shots = [artifacts_dir / "console-exports.png"]
+        if os.environ.get("FPM_UPDATE_SCREENSHOTS") == "1":
+            shots.append(DOCS / "console-exports.png")
+        top = await page.locator("#report-section").bounding_box()
+        end = await page.locator("#tasks-export-menu").bounding_box()
+        assert top is not None and end is not None
+        clip = {"x": top["x"] - 8, "y": max(0, top["y"] - 8), "width": top["width"] + 16,
+                "height": end["y"] + end["height"] - top["y"] + 16}
+        for shot in shots:
+            await page.screenshot(path=str(shot), clip=clip,  # type: ignore[arg-type]
+                                  animations="disabled")
+        await page.keyboard.press("Escape")
+        await expect(page.locator("#tasks-export-menu")).to_have_count(0)
+        await page.evaluate("document.getElementById('toast').hidden = false")
+
+        # Refused: a period the wrong way round (422), too many exports (429): messages.
+        await page.fill("#report-from", "2026-03-15")
+        await page.fill("#report-to", "2026-03-09")
+        await page.click("#report-run")
+        await expect(page.locator("#message.error")).to_contain_text(
+            "Could not start the weekly report")
+        await expect(page.locator("#report-run")).to_be_enabled()
+
+        async def busy(route: Route) -> None:
+            await route.fulfill(status=429, content_type="application/problem+json",
+                                headers={"Retry-After": "30"},
+                                body='{"type": "about:blank", "title": "Too Many Requests", '
+                                     '"status": 429, "code": "too_many_exports", "detail": '
+                                     '"At most 2 exports may be queued or running at once"}')
+
+        await page.route("**/api/v1/exports", busy)
+        await page.fill("#report-from", "")
+        await page.fill("#report-to", "")
+        await page.click("#report-run")
+        await expect(page.locator("#message.error")).to_have_text(
+            "Could not start the weekly report: At most 2 exports may be queued or running "
+            "at once. Try again in 30 s.×")
+        await page.route("**/api/v1/tasks?*", busy)
+        await page.click("#tasks-export")
+        await page.click("#tasks-export-menu .export-xlsx")
+        await expect(page.locator("#message.error")).to_contain_text(
+            "Could not export tasks: At most 2 exports")
+        await expect(page.locator("#tasks li")).to_have_count(3)   # the page is whole
+        assert errors == []
+    finally:
+        await _close_pages(browser)
+        server.stop()
+
+
+async def test_a_large_list_becomes_a_job_and_its_file_comes_from_the_bucket(
+    browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, s3_server: Any,
+) -> None:
+    """A service that makes large lists jobs (EXPORT_SYNC_MAX_ROWS) answers Export with 202:
+    the page follows the job and downloads its file; in S3 that is the bucket's short-lived
+    link (asked for as JSON, so the bearer token never goes to the bucket)."""
+    from tests.storage.s3_server import ACCESS_KEY, BUCKET, REGION, SECRET_KEY
+
+    for name, value in {"STORAGE_URL": f"s3://{BUCKET}/console-{tmp_path.name}",
+                        "S3_ENDPOINT_URL": s3_server.endpoint_url, "S3_REGION": REGION,
+                        "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                        "EXPORT_SYNC_MAX_ROWS": "2"}.items():
+        monkeypatch.setenv(name, value)
+    site = await _site(world, pool)
+    server = Worker(settings, tmp_path)
+    server.start()
+    try:
+        await server.ready()
+        errors: list[str] = []
+        page = await _sign_in(browser, server.url, site.pm, site.project, PHONE, errors)
+        links: list[str] = []
+        page.on("request", lambda r: links.append(r.url) if "/download" in r.url else None)
+        await page.click("#tasks-export")
+        await _fits_a_phone(page)
+        name, body = await _download(page, "#tasks-export-menu .export-csv")
+        assert name.startswith("tasks-") and name.endswith(".csv")
+        rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+        assert sorted(r["name"] for r in rows) == sorted(
+            await page.locator("#tasks li .item-title").all_inner_texts())
+        assert len(links) == 1 and links[0].startswith(f"{server.url}/api/v1/exports/")
+        job = await pool.fetchrow("SELECT kind, status, rows FROM export_jobs WHERE user_id = $1",
+                                  site.pm["id"])
+        assert job is not None and dict(job) == {"kind": "tasks", "status": "done", "rows": 3}
+        await expect(page.locator("#toast")).to_contain_text(f"Downloaded tasks as {name}")
         assert errors == []
     finally:
         await _close_pages(browser)

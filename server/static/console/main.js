@@ -6,6 +6,7 @@ import {chooseProject, resume, sessionEnded, signIn, signOut} from "./actions.js
 import {Activity, Presence} from "./activity.js";
 import {Summary} from "./chart.js";
 import {Register} from "./drawing-register.js";
+import {WeeklyReport} from "./export-menu.js";
 import {Reviews} from "./review-list.js";
 import {Rfis} from "./rfi-log.js";
 import {html} from "./html.js";
@@ -70,7 +71,8 @@ function Header({state}) {
       <a href="#tasks-section">Tasks</a><a href="#rfis-section">RFIs</a>
       <a href="#reviews-section">Reviews</a><a href="#register-section">Register</a>
       <a href="#drawings-section">Shop drawings</a>
-      <a href="#specs-section">Materials</a><a href="#activity-section">Activity</a>
+      <a href="#specs-section">Materials</a><a href="#report-section">Report</a>
+      <a href="#activity-section">Activity</a>
     </nav>
   </header>`;
 }
@@ -92,6 +94,7 @@ function Workspace({state}) {
     ${project && html`<main class="layout">
       <div class="main-col">
         <${Summary} summary=${state.summary} tasks=${state.tasks} error=${state.summaryError} project=${project}/>
+        <${WeeklyReport} state=${state}/>
         <${Tasks} state=${state} canEdit=${canEdit}/>
         <${Rfis} state=${state}/>
         <${Reviews} state=${state}/>

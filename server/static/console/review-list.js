@@ -3,6 +3,7 @@
 // marked), and the signed-in reviewer's own open task with its outcome and comment.
 import {useState} from "../vendor/preact-hooks.mjs";
 import {nameOf} from "./data.js";
+import {ExportMenu} from "./export-menu.js";
 import {html} from "./html.js";
 import {humanize, shortDate, statusLabel, roleLabel} from "./labels.js";
 import {canAnswer, isLate, respondTask} from "./reviews.js";
@@ -152,7 +153,8 @@ export function Reviews({state}) {
   const waiting = running.filter((r) => (r.tasks || []).some((t) => canAnswer(t, user, state.members))).length;
   return html`<section id="reviews-section" class="card" aria-labelledby="reviews-title">
     <div class="card-head"><h2 id="reviews-title">Reviews</h2>
-      <span class="muted" id="reviews-count">${running.length} in review${waiting ? ` · ${waiting} awaiting you` : ""}</span></div>
+      <span class="muted" id="reviews-count">${running.length} in review${waiting ? ` · ${waiting} awaiting you` : ""}</span>
+      <${ExportMenu} list="reviews" state=${state}/></div>
     <ul id="reviews" class="items">
       ${reviews.map((r) => html`<${Review} key=${r.id} state=${state} review=${r} project=${project}
           open=${state.openReview === r.id}/>`)}

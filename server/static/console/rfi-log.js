@@ -3,6 +3,7 @@
 // the official answer and the RFI's moves for whoever may make them.
 import {useState} from "../vendor/preact-hooks.mjs";
 import {nameOf} from "./data.js";
+import {ExportMenu} from "./export-menu.js";
 import {html} from "./html.js";
 import {ago, humanize, plural, shortDate, today} from "./labels.js";
 import {isLate, isRfiManager, makeOfficial, moveRfi, openRfi, RAISE_RFI, raiseRfi, respondRfi,
@@ -194,6 +195,7 @@ export function Rfis({state}) {
       <span class="muted" id="rfis-count">${open} open${late ? html` · <span class="due overdue">${late} overdue</span>` : ""}</span>
       ${RAISE_RFI.has(user.role) && html`<button type="button" id="rfi-new" class=${creating ? "quiet" : "primary"}
           aria-expanded=${creating} onClick=${() => setCreating(!creating)}>${creating ? "Cancel" : "New RFI"}</button>`}
+      <${ExportMenu} list="rfis" state=${state}/>
     </div>
     ${creating && html`<${NewRfi} state=${state} close=${() => setCreating(false)}/>`}
     <ul id="rfis" class="items">
