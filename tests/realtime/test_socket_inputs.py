@@ -4,8 +4,8 @@ a traceback: a table of bad inputs per handler, unknown events, malformed packet
 from __future__ import annotations
 
 import asyncio
-import gc
 import base64
+import gc
 import json
 import logging
 import uuid
