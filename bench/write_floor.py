@@ -233,7 +233,7 @@ async def main(args: argparse.Namespace) -> None:
                         spy = subprocess.Popen(  # noqa: ASYNC220 - started once, not awaited
                             ["py-spy", "record", "--pid", str(pid), "--format", "raw",
                              "--rate", "250", "--duration", str(int(args.seconds)),
-                             "--output", args.profile, "--nonblocking"],
+                             "--output", args.profile, "--nonblocking", "--gil"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                     result = await closed_loop(http, target, tokens, tasks, args.seconds,
                                                args.concurrency, pid)
