@@ -11,20 +11,45 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 from pathlib import Path
 
 import asyncpg
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from db.pool import system_transaction
 from server.config import Settings
 from tests.conftest import World
-from tests.console.test_console_browser import (DESKTOP, PHONE, _api, _close_pages, _download,
-                                                _fits_a_phone, _row, _section_shot, _sign_in,
-                                                _site, browser)
+from tests.console.test_console_browser import (
+    DESKTOP,
+    DOCS,
+    PHONE,
+    _api,
+    _close_pages,
+    _download,
+    _fits_a_phone,
+    _row,
+    _sign_in,
+    _site,
+    browser,
+)
 from tests.realtime.conftest import Worker
 
 __all__ = ["browser"]   # the fixture, shared
+
+
+async def _shot(page: Page, section: str, name: str, artifacts_dir: Path) -> None:
+    """A section to tests/artifacts/console-<name>.png (and docs/ with
+    FPM_UPDATE_SCREENSHOTS=1), with no toast or sticky header over it."""
+    paths = [artifacts_dir / f"console-{name}.png"]
+    if os.environ.get("FPM_UPDATE_SCREENSHOTS") == "1":
+        paths.append(DOCS / f"console-{name}.png")
+    hide = "for (const e of [document.getElementById('toast'), document.querySelector('.bar')]) "
+    await page.evaluate(f"{hide} e.hidden = true")  # `hidden`, not a style: the CSP
+    for path in paths:
+        await page.locator(f"#{section}-section").screenshot(path=str(path),
+                                                              animations="disabled")
+    await page.evaluate(f"{hide} e.hidden = false")
 
 
 async def test_procurement_readiness_and_the_days_diary_live_in_two_browsers(
@@ -92,7 +117,7 @@ async def test_procurement_readiness_and_the_days_diary_live_in_two_browsers(
         await expect(_row(office, "readiness", ceiling)).to_have_attribute("data-readiness",
                                                                            "ready")
         assert await office.locator("#readiness-share").get_attribute("value") == "50"
-        await _section_shot(office, "procurement", artifacts_dir)
+        await _shot(office, "procurement", "procurement", artifacts_dir)
 
         # A flag flips by another hand: the on-site date moves out and the link goes; both
         # pages follow without a reload (material_spec.updated, scope_item.updated).
@@ -143,7 +168,7 @@ async def test_procurement_readiness_and_the_days_diary_live_in_two_browsers(
         await expect(on_site.locator("#diary-notes-text")).to_have_text(
             "Marble slab checked on arrival.\nNo damage.")
         assert await field.locator("#diary form, #diary-complete").count() == 0
-        await _section_shot(office, "diary", artifacts_dir)
+        await _shot(office, "diary", "diary", artifacts_dir)
 
         # A client reads the schedule but no diary.
         reader = await _sign_in(browser, server.url, site.client, site.project, PHONE, errors)
