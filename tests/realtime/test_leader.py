@@ -159,7 +159,9 @@ async def test_moderate_writes_ring_and_the_leader_never_polls(
 async def test_a_burst_keeps_the_leader_awake_then_it_sleeps(
         run_leader: Callable[..., Any], world: World, pool: asyncpg.Pool) -> None:
     admin, project = await setup_project(world)
-    leader, captured = await run_leader(awake_rate=20, idle_poll=5.0)
+    # Awake above 5 rows/s: 150 writes one after the other stay above that even on a loaded
+    # machine (at 20 rows/s a slow run never woke the leader).
+    leader, captured = await run_leader(awake_rate=5, idle_poll=5.0)
     await eventually(lambda: leader.role == "leader" and not leader.awake, limit=5, interval=0.02)
     done = asyncio.Event()
     seen_awake = False
