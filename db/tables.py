@@ -82,6 +82,7 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "review_tasks": TableInfo(_PROJECT, "review_task"),
     "rfis": TableInfo(_PROJECT, "rfi"),
     "rfi_responses": TableInfo(_PROJECT, "rfi_response"),
+    "punch_items": TableInfo(_PROJECT, "punch_item"),
     "notifications": TableInfo(_USER, "notification"),
     "audit_logs": TableInfo(_INTERNAL),
     "user_sessions": TableInfo(_INTERNAL),
@@ -95,6 +96,7 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "audit_erasures": TableInfo(_INTERNAL),
     "audit_retention": TableInfo(_INTERNAL),
     "rfi_counters": TableInfo(_INTERNAL),
+    "punch_item_counters": TableInfo(_INTERNAL),
 })
 
 

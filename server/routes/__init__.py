@@ -21,6 +21,7 @@ from server.routes import (
     metrics,
     notifications,
     projects,
+    punch_items,
     reviews,
     rfis,
     scope_groups,
@@ -36,5 +37,5 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     health, metrics, console, docs, auth, users, clients, projects, members, tasks, scope_groups,
     scope_items, shop_drawings, material_specs, comments, attachments, drawings, transmittals,
     notifications, audit, search, admin_stats, calendar,
-    reviews, rfis,
+    reviews, rfis, punch_items,
 )
