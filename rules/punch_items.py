@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import calendar as _calendar
 import datetime as dt
-import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -164,16 +163,6 @@ def check_assigned(action: str, item: Mapping[str, Any]) -> None:
         raise InvalidInput("Name an assignee (a user or a client company) first",
                            code="no_assignee", errors=[{
                                "field": "assignee_user_ids", "message": "no assignee"}])
-
-
-def check_pin(x: float, y: float, prefix: str = "pin") -> None:
-    """x and y are fractions of the sheet: finite numbers in 0..1."""
-    errors = [{"field": f"{prefix}.{name}", "message": "between 0 and 1"}
-              for name, value in (("x", x), ("y", y))
-              if not (math.isfinite(value) and 0.0 <= value <= 1.0)]
-    if errors:
-        raise InvalidInput("A pin lies on the sheet: x and y between 0 and 1",
-                           code="pin_off_sheet", errors=errors)
 
 
 def is_overdue(status: str, due_on: dt.date | None, today: dt.date) -> bool:

@@ -333,9 +333,9 @@ async def test_bad_input_is_a_clear_422_with_nothing_written(client: Client,
         assert problem["type"] and problem["title"] and problem["detail"]
         assert field in {e["field"] for e in problem["errors"]}, (fields, problem)
     # NaN is not a number of the sheet (Python's JSON reader would take it).
-    response = await client.post(URL, data=(
-        '{"project_id": "%s", "title": "T", "pin": {"drawing_revision_id": "%s", '
-        '"x": NaN, "y": 0.5}}' % (team.project, rev)),
+    nan = ('{"project_id": "PROJECT", "title": "T", "pin": {"drawing_revision_id": "REV", '
+           '"x": NaN, "y": 0.5}}').replace("PROJECT", str(team.project)).replace("REV", rev)
+    response = await client.post(URL, data=nan,
         headers={**team.headers["designer"], "Content-Type": "application/json"})
     assert response.status in (400, 422)
     walk = {"project_id": str(team.project), "drawing_revision_id": rev,
@@ -472,16 +472,16 @@ async def test_list_filters_overdue_in_the_project_zone(client: Client, world: W
                    {"action": "initiate"})
     base = f"{URL}?project_id={team.project}"
     h = team.headers["designer"]
-    status, listed = await send(client, "GET", f"{base}&overdue=true", h)
+    _, listed = await send(client, "GET", f"{base}&overdue=true", h)
     assert [s["id"] for s in listed["data"]] == [late["id"]] and listed["data"][0]["overdue"]
-    status, listed = await send(client, "GET", f"{base}&status=draft", h)
+    _, listed = await send(client, "GET", f"{base}&status=draft", h)
     assert [s["id"] for s in listed["data"]] == [late_draft["id"]]
-    status, listed = await send(client, "GET", f"{base}&assignee={_uid(team, 'craftsman')}", h)
+    _, listed = await send(client, "GET", f"{base}&assignee={_uid(team, 'craftsman')}", h)
     assert {s["id"] for s in listed["data"]} == {late["id"], due_today["id"]}
-    status, listed = await send(client, "GET", f"{base}&trade=Painting", h)
+    _, listed = await send(client, "GET", f"{base}&trade=Painting", h)
     assert [s["id"] for s in listed["data"]] == [late["id"]]
-    status, page1 = await send(client, "GET", f"{base}&limit=2", h)
-    status, page2 = await send(client, "GET", f"{base}&limit=2&cursor={page1['next_cursor']}", h)
+    _, page1 = await send(client, "GET", f"{base}&limit=2", h)
+    _, page2 = await send(client, "GET", f"{base}&limit=2&cursor={page1['next_cursor']}", h)
     assert [s["number"] for s in page1["data"] + page2["data"]] == [1, 2, 3]
     response = await client.get(f"{base}&format=csv", headers=h)
     assert response.status == 200 and "Scratched door leaf" in await response.text()
