@@ -113,7 +113,7 @@ async def timed(client: TestClient[Any, Any], url: str, headers: dict[str, str],
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def run(dsn: str, args: argparse.Namespace) -> list[str]:

@@ -30,7 +30,6 @@ comment 422.
 
 from __future__ import annotations
 
-import calendar as _calendar
 import datetime as dt
 import uuid
 from collections.abc import Mapping
@@ -173,7 +172,9 @@ def add_months(day: dt.date, months: int) -> dt.date:
     """The same day `months` later (the month's last day when it has fewer days)."""
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
-    return dt.date(year, month, min(day.day, _calendar.monthrange(year, month)[1]))
+    following = dt.date(year + month // 12, month % 12 + 1, 1)
+    last = (following - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(day.day, last))
 
 
 def defects_period_end(practical_completion: dt.date | None,
