@@ -94,7 +94,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
             keep_demo_logins(settings, result)
     log.info("listening", extra={"host": settings.host, "port": settings.port,
                                  "embedded_db": settings.embedded,
-                                 "redis": bool(settings.redis_url)})
+                                 "redis": bool(settings.redis_url),
+                                 "event_loop": settings.event_loop})
     app = create_app(settings)
 
     async def freeze(_: web.Application) -> None:  # after every other start-up step
@@ -104,6 +105,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     app.on_startup.append(freeze)
     lifetime = Lifetime()
     app.on_shutdown.insert(0, lifetime.stopping)
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        # run_app makes its loop through the policy (Python 3.11: the policy API is current).
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     try:
         web.run_app(
             app, host=settings.host, port=settings.port, access_log=None,

@@ -68,8 +68,8 @@ def audit_row_for_client(table: str | None, row: Mapping[str, Any]) -> dict[str,
             comment_is_shared(row[k]) for k in ("old_values", "new_values")
             if row.get(k) is not None):
         return None
-    if table == "mentions" or (table == "attachments" and any(
-            (row.get(k) or {}).get("entity_type") == "comment"
+    if table in ("mentions", "site_diaries") or (table == "attachments" and any(
+            (row.get(k) or {}).get("entity_type") in ("comment", "site_diary")
             for k in ("old_values", "new_values"))):
         return None
     hidden = internal_fields(table or "")

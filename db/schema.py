@@ -70,8 +70,12 @@ class XID8(UserDefinedType[Any]):
 
 ENTITY_TYPES = ("project", "task", "scope_item", "shop_drawing", "material_spec")
 # Attachments may also belong to a comment (and are then as visible as the comment), to
-# a revision of the drawing register, and to a punch item (its photos; migration 0030).
-ATTACHABLE_TYPES = (*ENTITY_TYPES, "comment", "drawing_revision", "punch_item")
+# a revision of the drawing register, to a site diary, and to a punch item (its photos;
+# migration 0030).
+ATTACHABLE_TYPES = (*ENTITY_TYPES, "comment", "drawing_revision", "site_diary", "punch_item")
+DIARY_SECTIONS = ("manpower", "deliveries", "visitors", "delays", "safety")
+# A material spec's delivery status beside its workflow state (migration 0031), in order.
+DELIVERY_STATUSES = ("ordered", "in_fabrication", "shipped", "delivered", "received")
 # An attachment is `pending` until its upload is completed, then `ready`.
 ATTACHMENT_STATUSES = ("pending", "ready")
 # Its thumbnail: NULL (not rendered yet), ready, failed, none (a type without previews).
@@ -360,6 +364,8 @@ scope_items = Table(
     _links("task_ids"),
     _links("shop_drawing_ids"),
     _links("material_spec_ids"),
+    # Kept by the readiness trigger of migration 0031 from the linked records.
+    Column("production_ready", Boolean, nullable=False, server_default=text("true")),
     _search(_weighted(("code", "A"), ("name", "A"), ("category", "B"), ("description", "C"))),
     CheckConstraint(_in("status", SCOPE_STATUSES), name="status"),
     CheckConstraint("unit IS NULL OR " + _in("unit", UNITS), name="unit"),
@@ -461,6 +467,16 @@ material_specs = Table(
     Column("notes", Text),
     Column("legacy_id", Text),
     _links("scope_item_ids"),
+    # The procurement schedule and delivery (migration 0031).
+    Column("required_on_site", Date),
+    Column("design_review_days", Integer),
+    Column("internal_review_days", Integer),
+    Column("expected_delivery_on", Date),
+    Column("delivery_status", Text),
+    *(Column(f"{s}_on", Date) for s in DELIVERY_STATUSES),
+    # The at-risk flags last computed, so a flip is noticed once (server/procurement.py).
+    Column("risk_reasons", ARRAY(Text), nullable=False, server_default="{}"),
+    Column("at_risk", Boolean, nullable=False, server_default=text("false")),
     _search(_weighted(("code", "A"), ("description", "A"), ("material", "B"),
                       ("manufacturer", "B"), ("supplier_name", "B"), ("category", "C"),
                       ("finish", "C"))),
@@ -469,10 +485,21 @@ material_specs = Table(
     CheckConstraint("unit_cost IS NULL OR unit_cost >= 0", name="unit_cost"),
     CheckConstraint("total_cost IS NULL OR total_cost >= 0", name="total_cost"),
     CheckConstraint("lead_time_days IS NULL OR lead_time_days >= 0", name="lead_time"),
+    CheckConstraint("(design_review_days IS NULL OR design_review_days BETWEEN 0 AND 3650) "
+                    "AND (internal_review_days IS NULL OR internal_review_days BETWEEN 0 AND 3650)",
+                    name="review_days"),
+    CheckConstraint("delivery_status IS NULL OR (" + _in("delivery_status", DELIVERY_STATUSES)
+                    + " AND status IN ('ordered', 'in_stock', 'delivered', 'used'))",
+                    name="delivery_status"),
+    CheckConstraint("cardinality(risk_reasons) <= 3 AND at_risk = (cardinality(risk_reasons) > 0)",
+                    name="risk_reasons"),
     CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency"),
     CheckConstraint("length(description) BETWEEN 1 AND 100000", name="description_length"),
     UniqueConstraint("org_id", "legacy_id"),
     Index("ix_material_specs_project_id_status", "project_id", "status"),
+    # The procurement schedule's order (specs without an on-site date last).
+    Index("ix_material_specs_schedule", "project_id",
+          text("coalesce(required_on_site, '9999-12-31'::date)"), "id"),
     Index("ix_material_specs_search", "search_vector", postgresql_using="gin"),
     Index("ix_material_specs_trgm",
           text("f_unaccent(coalesce(code, '') || ' ' || description || ' ' || "
@@ -734,6 +761,55 @@ rfi_responses = Table(
     CheckConstraint("length(body) BETWEEN 1 AND 100000", name="body_length"),
 )
 
+# An organisation's logo for its reports (migration 0029): PNG or JPEG, at most 256 KiB and
+# 4096 px a side, checked before it is stored. Internal: the bytes stay out of the audit trail
+# and the event feed; setting or removing one is a user-action audit row.
+organization_logos = Table(
+    "organization_logos", metadata,
+    Column("org_id", UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("media_type", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("media_type IN ('image/png', 'image/jpeg')", name="media_type"),
+    CheckConstraint("octet_length(data) BETWEEN 1 AND 262144", name="size"),
+    CheckConstraint("width BETWEEN 1 AND 4096 AND height BETWEEN 1 AND 4096", name="pixels"),
+    CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256"),
+)
+
+
+# One per project per day; its entries are bounded JSON arrays checked by the API
+# (server/routes/site_diaries.py), so one row version is one version of the diary.
+site_diaries = Table(
+    "site_diaries", metadata,
+    *_common(),
+    _project_fk(),
+    Column("day", Date, nullable=False),
+    Column("status", Text, nullable=False, server_default="open"),
+    Column("weather", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    *(Column(name, JSONB, nullable=False, server_default=text("'[]'::jsonb"))
+      for name in DIARY_SECTIONS),
+    Column("notes", Text),
+    _user_fk("completed_by"),
+    Column("completed_at", DateTime(timezone=True)),
+    Column("change_reason", Text),
+    _user_fk("created_by"),
+    UniqueConstraint("project_id", "day"),
+    CheckConstraint("status IN ('open', 'complete')", name="status"),
+    CheckConstraint("(status = 'complete') = (completed_at IS NOT NULL)", name="completed"),
+    CheckConstraint("jsonb_typeof(weather) = 'object' AND octet_length(weather::text) <= 10000",
+                    name="weather"),
+    CheckConstraint(" AND ".join(
+        f"jsonb_typeof({c}) = 'array' AND jsonb_array_length({c}) <= 200 "
+        f"AND octet_length({c}::text) <= 1000000" for c in DIARY_SECTIONS), name="entries"),
+    CheckConstraint("notes IS NULL OR length(notes) <= 100000", name="notes_length"),
+    CheckConstraint("change_reason IS NULL OR length(change_reason) BETWEEN 1 AND 10000",
+                    name="change_reason_length"),
+)
+
 # The last RFI number of each project; written only by fpm_next_rfi_seq (system role).
 rfi_counters = Table(
     "rfi_counters", metadata,
@@ -816,6 +892,65 @@ notifications = Table(
     Index("ix_notifications_user_unread", "user_id", "created_at",
           postgresql_where=text("read_at IS NULL")),
     Index("ix_notifications_user_id_created_at_id", "user_id", "created_at", "id"),
+)
+
+# A user's notification channel per project (none: all projects) and kind (migration 0026).
+notification_preferences = Table(
+    "notification_preferences", metadata,
+    *_common(),
+    _user_fk("user_id", ondelete="CASCADE", nullable=False),
+    Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"),
+           index=True),
+    Column("kind", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    CheckConstraint("length(kind) BETWEEN 1 AND 64", name="kind_length"),
+    CheckConstraint("channel IN ('live', 'email', 'digest', 'off')", name="channel"),
+    CheckConstraint("kind <> 'action_required' OR channel <> 'off'", name="action_required"),
+    Index("uq_notification_preferences_all", "user_id", "kind", unique=True,
+          postgresql_where=text("project_id IS NULL")),
+    Index("uq_notification_preferences_project", "user_id", "project_id", "kind", unique=True,
+          postgresql_where=text("project_id IS NOT NULL")),
+)
+
+# Notifications still to be mailed, at once or in the next digest (internal).
+notification_deliveries = Table(
+    "notification_deliveries", metadata,
+    Column("notification_id", UUID(as_uuid=True),
+           ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_id", UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    _user_fk("user_id", ondelete="CASCADE", nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("sent_at", DateTime(timezone=True)),
+    CheckConstraint("channel IN ('email', 'digest')", name="channel"),
+    Index("ix_notification_deliveries_pending", "channel", "user_id",
+          postgresql_where=text("sent_at IS NULL")),
+)
+
+# One "action required" reminder per (kind of task, task, user, day in the project's zone).
+reminders_sent = Table(
+    "reminders_sent", metadata,
+    Column("kind", Text, primary_key=True),
+    Column("task_id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"),
+           primary_key=True, index=True),
+    Column("day", Date, primary_key=True, index=True),
+    Column("org_id", UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# One daily digest per (user, day in the organisation's zone).
+digests_sent = Table(
+    "digests_sent", metadata,
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("org_id", UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("items", Integer, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 attachments = Table(
@@ -980,6 +1115,44 @@ audit_retention = Table(
 # audit_logs' partitions (audit_logs_pYYYYMM, audit_logs_default) come and go with the
 # months: not described here, left out of comparisons (Alembic's `include_name`).
 AUDIT_PARTITION = re.compile(r"audit_logs_(p[0-9]{6}|default)")
+
+
+# Background export jobs (migration 0028): the requester's own rows, read and written as
+# the requester (RLS: user and organisation); workers claim them as the system role.
+EXPORT_JOB_STATUSES = ("queued", "running", "done", "failed", "expired")
+export_jobs = Table(
+    "export_jobs", metadata,
+    _id(),
+    Column("org_id", UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    _user_fk("user_id", ondelete="CASCADE", nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("format", Text, nullable=False),
+    Column("filters", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("status", Text, nullable=False, server_default="queued"),
+    Column("done", BigInteger, nullable=False, server_default=text("0")),
+    Column("total", BigInteger),
+    Column("rows", BigInteger),
+    Column("bytes", BigInteger),
+    Column("object_key", Text),
+    Column("file_name", Text),
+    Column("media_type", Text),
+    Column("error", Text),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("locked_by", Text),
+    Column("heartbeat_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
+    CheckConstraint("status IN ('queued', 'running', 'done', 'failed', 'expired')",
+                    name="status"),
+    CheckConstraint("length(kind) BETWEEN 1 AND 64 AND length(format) BETWEEN 1 AND 16",
+                    name="kind_format"),
+    CheckConstraint("done >= 0 AND attempts >= 0", name="counts"),
+    Index("ix_export_jobs_user_id_created_at_id", "user_id", "created_at", "id"),
+    Index("ix_export_jobs_status_created_at", "status", "created_at"),
+)
 
 
 def include_name(name: str | None, type_: str, parent_names: Any) -> bool:

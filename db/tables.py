@@ -8,7 +8,8 @@ Kinds, and what they mean for row-level security and the change feed:
   events go to the org room.
 - `project`: belongs to one project (the project itself included). RLS by project
   visibility; events go to the project room.
-- `user`: one user's own (notifications). RLS by owner; events go to that user's room only.
+- `user`: one user's own (notifications, notification preferences). RLS by owner; events go
+  to that user's room only.
 - `internal`: the service's bookkeeping (sessions, tokens, the audit log, the feed cursor,
   search words). Never an event, never cached.
 
@@ -83,7 +84,9 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "rfis": TableInfo(_PROJECT, "rfi"),
     "rfi_responses": TableInfo(_PROJECT, "rfi_response"),
     "punch_items": TableInfo(_PROJECT, "punch_item"),
+    "site_diaries": TableInfo(_PROJECT, "site_diary"),
     "notifications": TableInfo(_USER, "notification"),
+    "notification_preferences": TableInfo(_USER, "notification_preference"),
     "audit_logs": TableInfo(_INTERNAL),
     "user_sessions": TableInfo(_INTERNAL),
     "password_tokens": TableInfo(_INTERNAL),
@@ -97,6 +100,12 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "audit_retention": TableInfo(_INTERNAL),
     "rfi_counters": TableInfo(_INTERNAL),
     "punch_item_counters": TableInfo(_INTERNAL),
+    # The organisation's report logo (bytes: not for the audit trail; changes are user actions).
+    "organization_logos": TableInfo(_INTERNAL),
+    "notification_deliveries": TableInfo(_INTERNAL),
+    "reminders_sent": TableInfo(_INTERNAL),
+    "digests_sent": TableInfo(_INTERNAL),
+    "export_jobs": TableInfo(_INTERNAL),
 })
 
 

@@ -29,6 +29,7 @@ assert tuple(Role) == ROLES
 class Perm(StrEnum):
     MANAGE_USERS = "manage_users"
     MANAGE_CALENDAR = "manage_calendar"
+    MANAGE_ORGANIZATION = "manage_organization"  # its report settings (the logo)
     CREATE_CLIENTS = "create_clients"
     MANAGE_CLIENTS = "manage_clients"
     CREATE_PROJECTS = "create_projects"
@@ -47,6 +48,9 @@ class Perm(StrEnum):
     MANAGE_MATERIALS = "manage_materials"
     SUBMIT_MATERIALS = "submit_materials"
     APPROVE_MATERIALS = "approve_materials"
+    WRITE_SITE_DIARY = "write_site_diary"
+    COMPLETE_SITE_DIARY = "complete_site_diary"
+    AMEND_SITE_DIARY = "amend_site_diary"
     COMMENT = "comment"
     VIEW_AUDIT = "view_audit"
     VIEW_ORG_AUDIT = "view_org_audit"
@@ -65,17 +69,20 @@ PERMISSIONS: dict[Role, frozenset[Perm]] = {
         Perm.CREATE_TASKS, Perm.EDIT_TASKS, Perm.UPDATE_TASK_PROGRESS, Perm.DELETE_TASKS,
         Perm.CREATE_DRAWINGS, Perm.EDIT_DRAWINGS, Perm.SUBMIT_DRAWINGS, Perm.REVIEW_DRAWINGS,
         Perm.MANAGE_MATERIALS, Perm.SUBMIT_MATERIALS, Perm.APPROVE_MATERIALS,
+        Perm.WRITE_SITE_DIARY, Perm.COMPLETE_SITE_DIARY, Perm.AMEND_SITE_DIARY,
     }),
     Role.DESIGNER: frozenset(_STAFF_BASE | {
         Perm.CREATE_TASKS, Perm.EDIT_TASKS, Perm.UPDATE_TASK_PROGRESS,
         Perm.CREATE_DRAWINGS, Perm.EDIT_DRAWINGS, Perm.SUBMIT_DRAWINGS,
-        Perm.MANAGE_MATERIALS, Perm.SUBMIT_MATERIALS,
+        Perm.MANAGE_MATERIALS, Perm.SUBMIT_MATERIALS, Perm.WRITE_SITE_DIARY,
     }),
     Role.COORDINATOR: frozenset(_STAFF_BASE | {
         Perm.MANAGE_SCOPE, Perm.CREATE_TASKS, Perm.EDIT_TASKS, Perm.UPDATE_TASK_PROGRESS,
         Perm.SUBMIT_DRAWINGS, Perm.MANAGE_MATERIALS, Perm.SUBMIT_MATERIALS,
+        # The site manager: keeps and completes the site diary.
+        Perm.WRITE_SITE_DIARY, Perm.COMPLETE_SITE_DIARY,
     }),
-    Role.CRAFTSMAN: frozenset(_STAFF_BASE | {Perm.UPDATE_TASK_PROGRESS}),
+    Role.CRAFTSMAN: frozenset(_STAFF_BASE | {Perm.UPDATE_TASK_PROGRESS, Perm.WRITE_SITE_DIARY}),
     Role.CLIENT: frozenset({Perm.READ}),
 }
 

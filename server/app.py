@@ -21,6 +21,7 @@ from server.cache.admin import stats_ctx
 from server.cache.store import MemoryCache, NullCache, RedisCache, keep_epoch
 from server.config import Settings
 from server.errors import error_middleware
+from server.exports.jobs import setup_export_jobs
 from server.file_store import setup_files
 from server.http import answered_middleware, headers_middleware, limits_middleware, log_access
 from server.keys import (
@@ -37,8 +38,11 @@ from server.keys import (
 )
 from server.lifecycle import setup_lifecycle
 from server.live import setup_realtime
+from server.procurement import setup_procurement
 from server.prometheus import PROMETHEUS, app_metrics, cache_source, request_observer, uptime
+from server.reminders import setup_reminders
 from server.routes import ROUTE_MODULES
+from server.routes.reports import register_weekly_job
 
 log = logging.getLogger("formula_pm.app")
 REDIS_POOL_MAX = 32  # cache, sessions and throttles of one worker
@@ -113,10 +117,14 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(_background_ctx)
     setup_files(app)  # after the background work: stopped before it, with the pool up
+    setup_procurement(app)  # the at-risk check, likewise
     if settings.redis_url:
         app.cleanup_ctx.append(stats_ctx)
     setup_lifecycle(app)
+    setup_reminders(app)  # after the pool: stopped before it closes
     for module in ROUTE_MODULES:
         app.add_routes(module.routes)
     setup_realtime(app)
+    register_weekly_job(app)  # the weekly report as a job kind (before the lists')
+    setup_export_jobs(app)  # after every route (the lists are its kinds), stopped first
     return app

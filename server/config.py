@@ -199,6 +199,13 @@ def _realtime_mode(value: Any) -> Any:
     return mode
 
 
+def _event_loop(value: Any) -> Any:
+    loop = value.strip().lower() if isinstance(value, str) else value
+    if loop not in ("uvloop", "asyncio"):
+        raise ValueError(f"EVENT_LOOP must be 'uvloop' or 'asyncio', got {loop!r}")
+    return loop
+
+
 def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
 
@@ -320,6 +327,10 @@ class Settings(ProcessTuning):
         "http://127.0.0.1:5014", validation_alias="PUBLIC_URL")
     realtime_mode: Annotated[str, BeforeValidator(_realtime_mode)] = Field(
         "notify", validation_alias="REALTIME_MODE")
+    # `serve`'s event loop: uvloop (libuv) costs a PATCH about a quarter less worker CPU than
+    # asyncio's own loop (bench/write_floor.py); `asyncio` is the fallback.
+    event_loop: Annotated[str, BeforeValidator(_event_loop)] = Field(
+        "uvloop", validation_alias="EVENT_LOOP")
     cache_enabled: Switch = Field(True, validation_alias="CACHE_ENABLED")
     socket_max_message_bytes: Integer = Field(
         64 * 1024, validation_alias="SOCKET_MAX_MESSAGE_BYTES")
@@ -375,6 +386,30 @@ class Settings(ProcessTuning):
     # the file again) and renders at once.
     thumbnail_queue_size: int = 64
     thumbnail_concurrency: int = 1
+    # Background exports (server/exports/jobs.py): queued + running jobs one user may have,
+    # jobs one worker runs at once, seconds of silence after which another worker takes a
+    # running job over, seconds a finished file stays downloadable.
+    export_jobs_per_user: Annotated[int, _at_least(1)] = Field(
+        2, validation_alias="EXPORT_JOBS_PER_USER")
+    export_job_concurrency: Annotated[int, _at_least(1)] = Field(
+        2, validation_alias="EXPORT_JOB_CONCURRENCY")
+    export_job_stale_after: Annotated[int, _at_least(2, " seconds")] = Field(
+        30, validation_alias="EXPORT_JOB_STALE_AFTER")
+    export_job_ttl: Annotated[int, _at_least(60, " seconds")] = Field(
+        24 * 3600, validation_alias="EXPORT_JOB_TTL")
+    # Rows a job reads per page (0: the list's largest page) and milliseconds it waits
+    # between two pages (a throttle: 0 runs flat out).
+    export_job_page_rows: Annotated[int, _at_least(0)] = Field(
+        0, validation_alias="EXPORT_JOB_PAGE_ROWS")
+    export_job_page_delay_ms: Annotated[int, _at_least(0)] = Field(
+        0, validation_alias="EXPORT_JOB_PAGE_DELAY_MS")
+    # A synchronous `?format=` export of more rows than this answers 202 with a job instead
+    # of the file (0: never; `Prefer: respond-async` asks for a job whatever the size).
+    export_sync_max_rows: Annotated[int, _at_least(0)] = Field(
+        0, validation_alias="EXPORT_SYNC_MAX_ROWS")
+    # Seconds between two looks of a worker for queued jobs (a job posted to this worker
+    # starts at once).
+    export_job_poll: float = 2.0
 
     @property
     def worker(self) -> str:

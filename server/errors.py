@@ -78,6 +78,10 @@ class Conflict(ApiError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class Gone(ApiError):
+    status, code, title = 410, "gone", "Gone"
+
+
 class PreconditionFailed(ApiError):
     status, code, title = 412, "stale_version", "Precondition failed"
 

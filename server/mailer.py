@@ -42,6 +42,7 @@ class Mail:
     to: str
     subject: str
     body: str
+    html: str | None = None  # an HTML alternative to the plain-text body
 
     def __post_init__(self) -> None:
         # Refused when built, before any mailer sees it (SMTP, the outbox or a test's fake).
@@ -93,4 +94,6 @@ def _message(mail: Mail, sender: str) -> EmailMessage:
     message["To"] = mail.to
     message["Subject"] = mail.subject
     message.set_content(mail.body)
+    if mail.html is not None:
+        message.add_alternative(mail.html, subtype="html")
     return message

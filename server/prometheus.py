@@ -45,6 +45,11 @@ HELP = {
     "fpm_thumbnail_queue_depth": "Thumbnail jobs waiting in this worker's queue",
     "fpm_thumbnail_jobs_refused_total": "Thumbnail jobs refused by a full queue (the sweep "
                                         "offers them again)",
+    "fpm_export_jobs_running": "Background export jobs this worker runs now",
+    "fpm_export_jobs_done_total": "Background export jobs this worker finished",
+    "fpm_export_jobs_failed_total": "Background export jobs this worker ended as failed",
+    "fpm_export_jobs_lost_total": "Background export jobs another worker took over from this "
+                                  "one (it was silent too long)",
     "fpm_audit_chain_linked_total": "Audit rows this worker's change leader linked into the "
                                     "hash chain",
 }

@@ -28,6 +28,7 @@ ENTITY_TABLES: Mapping[str, str] = {
     "comment": "comments",
     "drawing_revision": "drawing_revisions",
     "punch_item": "punch_items",
+    "site_diary": "site_diaries",
 }
 # Columns never shown to API clients: where the bytes are and the upload's storage id.
 PRIVATE_COLUMNS = ("storage_key", "upload_id")

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from db.queries.notifications import notify
 from db.queries.rows import Records, update_row
 from rules.tasks import Stamp
 from rules.tasks import completion as decide_completion
@@ -56,11 +57,10 @@ async def notify_assignee(conn: asyncpg.Connection, task: Mapping[str, Any],
     caller's to read)."""
     by = await conn.fetchval("SELECT first_name || ' ' || last_name FROM users WHERE id = $1",
                              assigned_by)
-    await conn.execute(
-        """INSERT INTO notifications (org_id, user_id, project_id, type, title, message, data)
-           VALUES ($1, $2, $3, 'task_assigned', $4, $5, $6)""",
-        task["org_id"], task["assigned_to"], task["project_id"],
-        f"Task assigned: {task['name']}"[:300],
-        f"{by or 'Someone'} assigned you the task \"{task['name']}\"",
-        {"task_id": str(task["id"]), "project_id": str(task["project_id"]),
-         "assigned_by": str(assigned_by)})
+    await notify(
+        conn, org_id=task["org_id"], user_ids=[task["assigned_to"]],
+        project_id=task["project_id"], kind="task_assigned",
+        title=f"Task assigned: {task['name']}"[:300],
+        message=f"{by or 'Someone'} assigned you the task \"{task['name']}\"",
+        data={"task_id": str(task["id"]), "project_id": str(task["project_id"]),
+              "assigned_by": str(assigned_by)})

@@ -34,13 +34,13 @@ def client_copy(table: str, action: str, old: Mapping[str, Any] | None,
         # values): not for clients
         values = new if new is not None else old
         kept = values is not None and values.get("entity_type") not in (
-            "comment", "drawing_revision", "punch_item")
+            "comment", "drawing_revision", "site_diary", "punch_item")
         return SAME if kept else None
     if table in PUBLISHED_ONLY:  # client users read published drawings and revisions only
         values = new if new is not None else old
         marker = PUBLISHED_ONLY[table]
         return SAME if values is not None and values.get(marker) is not None else None
-    if table in ("transmittals", "transmittal_recipients"):
+    if table in ("transmittals", "transmittal_recipients", "site_diaries"):
         return None  # staff's register; a client recipient hears through their notification
     if table in ("review_templates", "reviews", "review_tasks", "rfis", "rfi_responses",
                  "punch_items"):

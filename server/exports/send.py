@@ -61,7 +61,7 @@ def file_name(entity: str, format_: str, now: dt.datetime) -> str:
     return f"{_UNSAFE.sub('_', entity)}-{now:%Y%m%d-%H%M%S}.{format_}"
 
 
-def _columns(request: web.Request, export: Export) -> list[Column]:
+def export_columns(request: web.Request, export: Export) -> list[Column]:
     hidden = internal_fields(export.entity) if hides_costs(request, export.entity) else None
     return columns_of(export.model, hidden or frozenset())
 
@@ -85,7 +85,7 @@ def _answer(request: web.Request, export: Export, tally: Tally,
 async def _send_csv(request: web.Request, export: Export, first: Page,
                     rest: AsyncIterator[Page], tally: Tally) -> tuple[web.StreamResponse, bytes]:
     """Everything but the end of the chunked body (`send_export` ends it)."""
-    encoder = CsvEncoder(_columns(request, export), bom=export.choice.bom)
+    encoder = CsvEncoder(export_columns(request, export), bom=export.choice.bom)
     response = _answer(request, export, tally)
     await response.prepare(request)
     chunk = encoder.header()
@@ -104,7 +104,7 @@ async def _send_xlsx(request: web.Request, export: Export, first: Page,
                      rest: AsyncIterator[Page], tally: Tally) -> tuple[web.StreamResponse, bytes]:
     """The file but its last chunk (with a Content-Length, the last byte ends the download:
     `send_export` sends it once the export is on record)."""
-    columns = _columns(request, export)
+    columns = export_columns(request, export)
     with tempfile.TemporaryDirectory(prefix="fpm-export-") as folder:
         path = Path(folder) / "export.xlsx"
         # XlsxWriter is CPU work: in a thread, a page at a time, so sockets keep moving.

@@ -16,8 +16,10 @@ from db.pool import system_transaction, transaction
 from db.queries import attachments as queries
 from db.queries.events import record_event
 from db.queries.projects import is_visible
+from db.queries.site_diaries import status as diary_status
 from db.schema import ATTACHABLE_TYPES, ATTACHMENT_STATUSES
 from files.types import PREVIEWABLE, UNSPECIFIC_MIMES, normalise_mime
+from rules import site_diary as diary_rules
 from rules.permissions import Perm
 from server.attachment_files import (
     DOWNLOAD_HEADERS,
@@ -179,7 +181,7 @@ def _own_upload(who: Identity, row: Any) -> None:
      description="201 with `upload`: S3 `POST` (send `fields`, then `file`), file:// `PUT` to "
                  "`url`, or `parts` over 32 MiB. 413 past MAX_UPLOAD_BYTES, 507 past the "
                  "organisation's quota, both before any byte is stored.",
-     body=AttachmentCreate, response=AttachmentCreated, status=201, errors=[403, 507])
+     body=AttachmentCreate, response=AttachmentCreated, status=201, errors=[403, 409, 507])
 @idempotent
 async def create_attachment(request: web.Request) -> web.Response:
     who = identity(request)
@@ -206,6 +208,8 @@ async def create_attachment(request: web.Request) -> web.Response:
         if entity is None:
             raise Invalid("No such record in the project", errors=[
                 {"field": "entity_id", "message": f"no such {body.entity_type} in the project"}])
+        if body.entity_type == "site_diary":  # a completed diary is locked, photos too
+            diary_rules.check_photo(await diary_status(conn, body.entity_id), who.role)
         await queries.lock_org_quota(conn, who.org_id)
         quota = settings.org_storage_quota_bytes
         if quota:

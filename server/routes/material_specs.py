@@ -15,12 +15,14 @@ from db.pool import transaction
 from db.queries import material_specs as queries
 from db.queries import rows
 from db.queries.events import record_transition
+from rules import procurement as procurement_rules
 from rules.enums import SPEC_STATUSES
 from rules.workflows import notices, specs
+from server import calendar, procurement
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
 from server.ball import pass_ball
-from server.errors import Conflict
+from server.errors import Conflict, Invalid
 from server.exports.route import exportable
 from server.fields import (
     Body,
@@ -67,6 +69,11 @@ class SpecFields(ApiModel):
     unit: ShortText | None = None
     unit_cost: Money | None = None
     lead_time_days: int | None = pydantic.Field(None, ge=0, le=3650)
+    # The procurement schedule (rules/procurement.py): order-by and submit-by derive from it.
+    required_on_site: dt.date | None = None
+    design_review_days: int | None = pydantic.Field(None, ge=0, le=3650)
+    internal_review_days: int | None = pydantic.Field(None, ge=0, le=3650)
+    expected_delivery_on: dt.date | None = None
     specification: FreeJson | None = None
     notes: LongText | None = None
 
@@ -97,6 +104,12 @@ class TransitionIn(ApiModel):
     comment: LongText | None = None
 
 
+class DeliveryIn(ApiModel):
+    delivery_status: Annotated[Keyword, listed(procurement_rules.DELIVERY)]
+    on: dt.date | None = None  # the day it happened (default: today in the project's zone)
+    expected_delivery_on: dt.date | None = None
+
+
 class SpecOut(RecordOut):
     org_id: uuid.UUID
     project_id: uuid.UUID
@@ -125,6 +138,18 @@ class SpecOut(RecordOut):
     notes: str | None
     legacy_id: str | None
     scope_item_ids: list[uuid.UUID]
+    required_on_site: dt.date | None = None
+    design_review_days: int | None = None
+    internal_review_days: int | None = None
+    expected_delivery_on: dt.date | None = None
+    delivery_status: str | None = None
+    ordered_on: dt.date | None = None
+    in_fabrication_on: dt.date | None = None
+    shipped_on: dt.date | None = None
+    delivered_on: dt.date | None = None
+    received_on: dt.date | None = None
+    risk_reasons: list[str] = []  # the at-risk flags as last computed
+    at_risk: bool = False
     allowed_actions: list[str]  # what the caller may do now
 
 
@@ -169,9 +194,13 @@ async def create_material_spec(request: web.Request) -> web.Response:
     require(who.role, Perm.MANAGE_MATERIALS)
     body = await read_body(request, SpecIn)
     values = body.model_dump(exclude_none=True)
+    procurement_rules.check_dates(values)
     async with writes(request) as conn:
         project = await visible_project(conn, body.project_id)
+        merged = {f: None for f in procurement_rules.SCHEDULE_FIELDS} | {"status": "pending"}
+        values |= await procurement.with_flags(conn, project["id"], merged | values, [])
         row = await insert_linked(conn, TABLE, project, values | _total(values), who.user_id)
+        await procurement.tell(conn, row, [])
     return json_response(shape(row, who.role), status=201)
 
 
@@ -190,10 +219,15 @@ async def update_material_spec(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.MANAGE_MATERIALS)
     changes = provided(await read_body(request, SpecPatch))
+    procurement_rules.check_dates(changes)
     async with writes(request) as conn:
         current = await locked(conn, TABLE, spec_id, if_match(request))
         check_edit(specs.LOCK, current, changes, who.role)
-        row = await update_linked(conn, TABLE, current, changes, _total(changes, current))
+        flags = await procurement.with_flags(conn, current["project_id"],
+                                             {**current, **changes}, current["risk_reasons"])
+        row = await update_linked(conn, TABLE, current, changes,
+                                  _total(changes, current) | flags)
+        await procurement.tell(conn, row, current["risk_reasons"])
     return json_response(shape(row, who.role))
 
 
@@ -227,7 +261,15 @@ async def transition_material_spec(request: web.Request) -> web.Response:
         values: dict[str, Any] = {"status": step.target}
         if step.action == "approve":
             values |= {"approved_by": who.user_id, "approved_at": dt.datetime.now(dt.UTC)}
+        if step.target not in procurement_rules.ORDERED and \
+                current["status"] in procurement_rules.ORDERED:
+            # Returned for revision: what was ordered is no longer on its way.
+            values |= {"delivery_status": None, "expected_delivery_on": None} | {
+                f"{s}_on": None for s in procurement_rules.DELIVERY}
+        values |= await procurement.with_flags(conn, current["project_id"],
+                                               {**current, **values}, current["risk_reasons"])
         row = await rows.update_locked(conn, TABLE, spec_id, values)
+        await procurement.tell(conn, row, current["risk_reasons"])
         await record_transition(conn, TABLE, current, who.user_id, {
             "action": step.action, "from": step.source, "to": step.target,
             "comment": step.comment})
@@ -236,4 +278,36 @@ async def transition_material_spec(request: web.Request) -> web.Response:
             await pass_ball(conn, row, entity_type="material_spec", step=step, party=party,
                             what=f"material spec {row['code'] or row['description'][:60]}",
                             parties=await queries.parties(conn, row), actor_id=who.user_id)
+    return json_response(shape(row, who.role))
+
+
+@routes.post("/api/v1/material-specs/{id}/delivery")
+@doc(summary="Move a spec's delivery status on (ordered -> in_fabrication -> shipped -> "
+     "delivered -> received), once the workflow has ordered it", body=DeliveryIn,
+     response=SpecOut, errors=[403, 409, 412], tags=["material-specs"])
+async def deliver_material_spec(request: web.Request) -> web.Response:
+    spec_id = path_id(request)
+    who = identity(request)
+    require(who.role, Perm.MANAGE_MATERIALS)
+    body = await read_body(request, DeliveryIn)
+    procurement_rules.check_dates(body.model_dump())
+    async with writes(request) as conn:
+        current = await locked(conn, TABLE, spec_id, if_match(request))
+        procurement_rules.check_delivery(current["status"], current["delivery_status"],
+                                         body.delivery_status)
+        cal = await calendar.for_project(conn, current["project_id"])
+        today = calendar.today_in(cal)
+        day = body.on or today
+        if day > today:
+            raise Invalid("A delivery step is recorded when it has happened",
+                          code="date_in_future",
+                          errors=[{"field": "on", "message": "in the future"}])
+        values: dict[str, Any] = {"delivery_status": body.delivery_status,
+                                  f"{body.delivery_status}_on": day}
+        if body.expected_delivery_on is not None:
+            values["expected_delivery_on"] = body.expected_delivery_on
+        values |= await procurement.with_flags(conn, current["project_id"],
+                                               {**current, **values}, current["risk_reasons"])
+        row = await rows.update_locked(conn, TABLE, spec_id, values)
+        await procurement.tell(conn, row, current["risk_reasons"])
     return json_response(shape(row, who.role))

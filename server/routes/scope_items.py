@@ -110,6 +110,9 @@ class ScopeItemOut(RecordOut):
     task_ids: list[uuid.UUID]
     shop_drawing_ids: list[uuid.UUID]
     material_spec_ids: list[uuid.UUID]
+    # Every linked shop drawing approved and every linked material spec delivered (kept by
+    # the database from the links: GET /projects/{id}/readiness says what blocks it).
+    production_ready: bool
 
 
 async def _check_group(conn: asyncpg.Connection, group_id: uuid.UUID,

@@ -11,15 +11,23 @@ change is made through another worker, and the page reconnects and resyncs it; a
 shows a conflict. The drawing register, on both storage backends: a designer uploads a PDF
 for a new revision (progress under a throttled upload, then its thumbnail), a project
 manager in another browser publishes it, and the designer's register marks the old revision
-superseded without a reload; the client then reads the current set. Screenshots go to
-tests/artifacts/ (not committed); with FPM_UPDATE_SCREENSHOTS=1 the two widths and the
-register are also written to docs/console-*.png.
+superseded without a reload; the client then reads the current set. RFIs and reviews: a
+manager raises an RFI, the designer answers it, the manager makes the answer official, each
+seeing the other's change live; the designer answers the first step of a review and the
+manager's page hands them the ball. Exports: Export → CSV or Excel on a list downloads the
+rows it shows (with its filter), the weekly report runs as a job with its progress and
+downloads as a PDF, refusals are messages, and a large list made a job comes from the bucket.
+Screenshots go to tests/artifacts/ (not committed); with
+FPM_UPDATE_SCREENSHOTS=1 the two widths, the register, the RFIs, the reviews and the exports
+are also written to docs/console-*.png.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -562,9 +570,8 @@ async def test_a_revision_uploaded_in_the_browser_is_published_by_another_user_l
                                    "AND is_current", drawing["id"]) == 1
         await designer.screenshot(path=str(artifacts_dir / f"console-register-{backend}-live.png"),
                                   full_page=True)
-        if os.environ.get("FPM_UPDATE_SCREENSHOTS") == "1" and backend == "file":
-            await designer.locator("#register-section").screenshot(
-                path=str(DOCS / "console-register.png"))
+        if backend == "file":
+            await _section_shot(designer, "register", artifacts_dir)
         await _fits_a_phone(manager)
 
         # The client reads the current set: published revisions only, the sheet's
@@ -637,6 +644,362 @@ async def test_a_large_sheet_goes_up_in_parts_from_the_browser(
         revision = page.locator(f'#revisions-{drawing["id"]} li.revision').first
         await expect(revision).to_contain_text("C01")
         await expect(revision.locator(".publish")).to_have_text("Publish C01")
+        assert errors == []
+    finally:
+        await _close_pages(browser)
+        server.stop()
+
+
+OUTCOMES = [{"label": "rejected", "status": "rejected"},
+            {"label": "revise_and_resubmit", "status": "revise_and_resubmit"},
+            {"label": "approved_as_noted", "status": "approved_as_noted"},
+            {"label": "approved", "status": "approved"}]
+
+
+async def _section_shot(page: Page, name: str, artifacts_dir: Path) -> None:
+    """A section as it stands (the change's flash played out, no toast over it); also to
+    docs/ with FPM_UPDATE_SCREENSHOTS=1."""
+    section = page.locator(f"#{name}-section")
+    paths = [artifacts_dir / f"console-{name}.png"]
+    if os.environ.get("FPM_UPDATE_SCREENSHOTS") == "1":
+        paths.append(DOCS / f"console-{name}.png")
+    await page.evaluate("document.getElementById('toast').hidden = true")  # no inline style: CSP
+    for path in paths:
+        await section.screenshot(path=str(path), animations="disabled")
+    await page.evaluate("document.getElementById('toast').hidden = false")
+
+
+async def test_rfis_and_reviews_answered_in_one_browser_arrive_live_in_another(
+    browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World, tmp_path: Path,
+    artifacts_dir: Path,
+) -> None:
+    """The manager raises an RFI to the designer; the designer's page shows it live and
+    answers; the manager sees the response arrive and makes it the official answer, which
+    the designer sees. A two-step review of a drawing: the designer answers the first step
+    with an outcome and a comment, and the manager's page moves the ball to them live."""
+    site = await _site(world, pool)
+    server = Worker(settings, tmp_path)
+    server.start()
+    try:
+        await server.ready()
+        late = await _api(server.url, site.designer, "POST", "/rfis", {
+            "project_id": str(site.project), "subject": "Ceiling void depth",
+            "question": "Is 300 mm enough for the <b>ducts</b>?",
+            "distribution": [str(site.pm["id"])]})
+        await _api(server.url, site.designer, "POST", f"/rfis/{late['id']}/transitions",
+                   {"action": "open"})
+        await pool.execute("UPDATE rfis SET due_on = current_date - 3 WHERE id = $1", late["id"])
+        template = await _api(server.url, site.pm, "POST", "/review-templates", {
+            "project_id": str(site.project), "name": "Submittal", "outcomes": OUTCOMES,
+            "steps": [{"name": "Design check", "rule": "all", "days": 3,
+                       "reviewers": [{"kind": "user", "ref": str(site.designer["id"])}]},
+                      {"name": "Manager approval", "rule": "any", "days": 2,
+                       "reviewers": [{"kind": "role", "ref": "project_manager"}]}]})
+        review = await _api(server.url, site.pm, "POST", "/reviews", {
+            "entity_type": "shop_drawing", "entity_id": str(site.review),
+            "template_id": template["id"]})
+
+        errors: list[str] = []
+        manager = await _sign_in(browser, server.url, site.pm, site.project, DESKTOP, errors)
+        designer = await _sign_in(browser, server.url, site.designer, site.project, PHONE, errors)
+
+        # The log: the late RFI is marked, and it is the manager's to answer.
+        old = _row(manager, "rfis", late["id"])
+        await expect(old).to_contain_text("RFI-001 · Ceiling void depth")
+        await expect(old.locator(".due.overdue")).to_be_visible()
+        await expect(old).to_contain_text("Ball in court: You")
+        await expect(manager.locator("#rfis-count")).to_have_text("1 open · 1 overdue")
+
+        # The manager raises an RFI to the designer.
+        await manager.click("#rfi-new")
+        subject = "Reception ceiling height"
+        await manager.fill("#rfi-subject", subject)
+        question = "The section shows 2.70 m.\nThe plan says 2.85 m: which?"
+        await manager.fill("#rfi-question", question)
+        await manager.locator("#rfi-distribution label", has_text="Deniz Yılmaz").click()
+        await manager.click("#rfi-form button[type=submit]")
+        raised = manager.locator("#rfis li.rfi", has_text="RFI-002")
+        await expect(raised).to_have_attribute("data-status", "open")
+        await expect(raised.locator(".item-title")).to_have_text(f"RFI-002 · {subject}")
+        await expect(raised).to_contain_text("Ball in court: Deniz Yılmaz")
+        rfi_id = await raised.get_attribute("data-id")
+
+        # The designer's page has it live; they answer it.
+        theirs = _row(designer, "rfis", rfi_id)
+        await expect(theirs).to_have_attribute("data-status", "open", timeout=10_000)
+        await expect(theirs).to_contain_text("Ball in court: You")
+        await theirs.locator(".item-head").click()
+        await expect(theirs.locator(".question")).to_have_text(question)
+        await designer.fill("#rfi-response", "2.85 m: the section is out of date.")
+        await designer.click("#rfi-respond button[type=submit]")
+        await expect(theirs.locator(".response")).to_have_count(1)
+
+        # The manager sees the response arrive without a reload and makes it official.
+        await expect(raised.locator(".item-head")).to_have_attribute("aria-expanded", "true")
+        response = raised.locator(".response")
+        await expect(response).to_contain_text("2.85 m: the section is out of date.",
+                                               timeout=10_000)
+        await expect(response).to_contain_text("Deniz Yılmaz")
+        await expect(raised.locator(".count")).to_have_text("1 response")
+        await response.locator(".make-official").click()
+        await expect(raised).to_have_attribute("data-status", "answered")
+        await expect(raised).to_contain_text("Ball in court: You (to close)")
+        await expect(raised.locator("#rfi-close")).to_be_visible()
+        await _section_shot(manager, "rfis", artifacts_dir)
+
+        # ... and the designer sees it answered, the official answer set apart.
+        await expect(theirs).to_have_attribute("data-status", "answered", timeout=10_000)
+        await expect(theirs.locator(f"#official-{rfi_id}")).to_contain_text(
+            "2.85 m: the section is out of date.")
+        await expect(designer.locator("#feed")).to_contain_text(
+            f"Murat Kaya made a response the official answer to RFI-002 {subject}")
+
+        # Reviews: the drawing's first step is the designer's; the manager sees whose it is.
+        mine, watched = _row(designer, "reviews", review["id"]), _row(manager, "reviews",
+                                                                       review["id"])
+        await expect(watched).to_contain_text("AK-MM-002 · Lobby ceiling")
+        await expect(watched).to_contain_text("Ball in court: Deniz Yılmaz")
+        await expect(watched.locator('.step[data-step="0"]')).to_have_attribute(
+            "data-phase", "current")
+        await expect(watched.locator('.step[data-step="1"]')).to_contain_text(
+            "Any project manager")
+        await expect(watched.locator(".review-answer")).to_have_count(0)
+        due = review["tasks"][0]["due_on"]
+        await expect(mine.locator(f'.step[data-step="0"] time[datetime="{due}"]')).to_be_visible()
+        await expect(designer.locator("#reviews-count")).to_have_text(
+            "1 in review · 1 awaiting you")
+        answer = mine.locator(".review-answer")
+        await expect(answer.locator("button[type=submit]")).to_be_disabled()
+        await answer.locator(".review-outcome").select_option("approved_as_noted")
+        await answer.locator(".review-comment").fill("Add the access panel <here>")
+        await answer.locator("button[type=submit]").click()
+        await expect(mine.locator(".review-answer")).to_have_count(0)
+
+        # The manager's page: step 1 answered, the ball in their court, their answer form.
+        first = watched.locator('.step[data-step="0"]')
+        await expect(first).to_have_attribute("data-phase", "done", timeout=10_000)
+        await expect(first).to_contain_text("Approved as noted")
+        await expect(first).to_contain_text("“Add the access panel <here>”")
+        await expect(watched).to_contain_text("Ball in court: You (any project manager)")
+        await expect(mine).to_contain_text("Ball in court: Any project manager")
+        await expect(watched.locator(".review-answer")).to_have_count(1)
+        await expect(manager.locator("#feed")).to_contain_text(
+            "Deniz Yılmaz answered review Submittal — approved as noted")
+        await _section_shot(manager, "reviews", artifacts_dir)
+
+        # The manager approves: the review is decided on both pages, and so is the drawing.
+        await watched.locator(".review-outcome").select_option("approved")
+        await watched.locator(".review-answer button[type=submit]").click()
+        await expect(mine).to_have_attribute("data-status", "completed", timeout=10_000)
+        await expect(mine.locator(".badge").first).to_have_text("Approved")
+        await expect(_row(designer, "drawings", site.review)).to_contain_text("Approved")
+        await expect(designer.locator("#reviews-count")).to_have_text("0 in review")
+        assert await pool.fetchval("SELECT status FROM shop_drawings WHERE id = $1",
+                                   site.review) == "approved"
+
+        # What people write is shown as text, never read as markup.
+        await _row(designer, "rfis", late["id"]).locator(".item-head").click()
+        await expect(designer.locator(".question")).to_have_text(
+            "Is 300 mm enough for the <b>ducts</b>?")
+        assert await designer.locator("#rfis b, #reviews b").count() == 0
+
+        await designer.click("#rfi-new")   # the new RFI form fits a phone too
+        await _fits_a_phone(designer)
+        await designer.locator("#rfis-section").screenshot(
+            path=str(artifacts_dir / "console-rfis-phone.png"), animations="disabled")
+        assert errors == []
+    finally:
+        await _close_pages(browser)
+        server.stop()
+
+
+def _read(path: Path | str) -> bytes:
+    return Path(path).read_bytes()
+
+
+async def _download(page: Page, click: str) -> tuple[str, bytes]:
+    """Click `click` and take the file the page hands over (fetched with the bearer token,
+    saved through a blob: URL): its suggested name and its bytes."""
+    async with page.expect_download(timeout=15_000) as event:
+        await page.click(click)
+    download = await event.value
+    assert await download.failure() is None
+    return download.suggested_filename, _read(await download.path())
+
+
+async def test_lists_export_with_their_filters_and_the_weekly_report_downloads(
+    browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World, tmp_path: Path,
+    artifacts_dir: Path,
+) -> None:
+    """Export → CSV on the tasks gives the rows the list shows (and only "My tasks" with that
+    filter on), Excel gives a workbook; the weekly report runs as a background job whose
+    progress the page shows, then the PDF downloads. All under the page's CSP (no error
+    logged). A refused report (a bad period, too many exports) is a message, not a break."""
+    site = await _site(world, pool)
+    server = Worker(settings, tmp_path)
+    server.start()
+    try:
+        await server.ready()
+        errors: list[str] = []
+        frames: list[str] = []
+        page = await _sign_in(browser, server.url, site.pm, site.project, DESKTOP, errors)
+        page.on("websocket", lambda ws: ws.on(
+            "framereceived", lambda f: frames.append(f) if isinstance(f, str) else None))
+        await page.reload()   # the socket again, now watched
+        await expect(page.locator("#connection")).to_contain_text("connected", timeout=10_000)
+
+        # Export → CSV: the file holds the rows on screen, with the API's columns.
+        await page.click("#tasks-export")
+        menu = page.locator("#tasks-export-menu")
+        await expect(menu.locator("button")).to_have_text(["CSV", "Excel"])
+        shown = set(await page.locator("#tasks li .item-title").all_inner_texts())
+        name, body = await _download(page, "#tasks-export-menu .export-csv")
+        assert name.startswith("tasks-") and name.endswith(".csv")
+        rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+        assert {"id", "name", "status", "assigned_to", "due_date"} <= set(rows[0])
+        assert {r["name"] for r in rows} == shown == {
+            "Cut walnut panels", "Fit reception desk", "Order brass trims"}
+        desk = next(r for r in rows if r["name"] == "Fit reception desk")
+        assert desk["assigned_to"] == str(site.pm["id"]) and desk["status"] == "in_progress"
+        await expect(menu).to_have_count(0)
+        await expect(page.locator("#toast")).to_contain_text(f"Downloaded tasks as {name}")
+
+        # The list's filter goes with it.
+        await page.click("#filter-mine")
+        await page.click("#tasks-export")
+        _, body = await _download(page, "#tasks-export-menu .export-csv")
+        mine = [r["name"] for r in csv.DictReader(io.StringIO(body.decode("utf-8")))]
+        assert mine == await page.locator("#tasks li .item-title").all_inner_texts() \
+            == ["Fit reception desk"]
+        # Overdue is the page's own filter: the menu says the file holds every task.
+        await page.click("#filter-overdue")
+        await page.click("#tasks-export")
+        await expect(page.locator("#tasks-export-menu .note")).to_contain_text(
+            "The file holds every task")
+        await page.click("#tasks-export")
+        await expect(page.locator("#tasks-export-menu")).to_have_count(0)
+        await page.click("#filter-all")
+
+        # Excel: a workbook (a zip) of the shop drawings.
+        await page.click("#drawings-export")
+        name, body = await _download(page, "#drawings-export-menu .export-xlsx")
+        assert name.startswith("shop_drawings-") and name.endswith(".xlsx")
+        assert body[:2] == b"PK"
+
+        # The weekly report: a background job, its progress shown, then the PDF.
+        await page.select_option("#report-paper", "letter")
+        async with page.expect_request(lambda r: r.method == "POST"
+                                       and r.url.endswith("/api/v1/exports")) as posted:
+            async with page.expect_download(timeout=30_000) as event:
+                await page.click("#report-run")
+                await expect(page.locator("#report-run")).to_have_text("Making the report…")
+                await expect(page.locator("#report-status")).to_be_visible()
+        assert (await posted.value).post_data_json == {
+            "kind": "weekly_report", "format": "pdf",
+            "filters": {"project_id": str(site.project), "paper": "letter"}}
+        download = await event.value
+        pdf = _read(await download.path())
+        assert pdf.startswith(b"%PDF") and download.suggested_filename.startswith("weekly-report-")
+        status = page.locator("#report-status")
+        await expect(status).to_have_attribute("data-status", "saved")
+        await expect(status).to_contain_text(f"Downloaded {download.suggested_filename}")
+        await expect(page.locator("#report-run")).to_be_enabled()
+        job = await pool.fetchrow("SELECT status, done FROM export_jobs WHERE kind = "
+                                  "'weekly_report' AND user_id = $1", site.pm["id"])
+        assert job is not None and job["status"] == "done"
+        # Its progress came over the socket, to this user only.
+        progress = [f for f in frames if '"export.progress"' in f]
+        assert progress and '"status":"done"' in progress[-1].replace(" ", "")
+
+        # Screenshot: the report done, the tasks' export menu open under it.
+        await page.click("#tasks-export")
+        await expect(page.locator("#tasks-export-menu")).to_be_visible()
+        await page.evaluate("document.getElementById('toast').hidden = true")  # CSP: no style=
+        await page.evaluate("document.getElementById('report-section').scrollIntoView()")
+        shots = [artifacts_dir / "console-exports.png"]
+        if os.environ.get("FPM_UPDATE_SCREENSHOTS") == "1":
+            shots.append(DOCS / "console-exports.png")
+        top = await page.locator("#report-section").bounding_box()
+        end = await page.locator("#tasks-export-menu").bounding_box()
+        assert top is not None and end is not None
+        clip = {"x": top["x"] - 8, "y": max(0, top["y"] - 8), "width": top["width"] + 16,
+                "height": end["y"] + end["height"] - top["y"] + 16}
+        for shot in shots:
+            await page.screenshot(path=str(shot), clip=clip,  # type: ignore[arg-type]
+                                  animations="disabled")
+        await page.keyboard.press("Escape")
+        await expect(page.locator("#tasks-export-menu")).to_have_count(0)
+        await page.evaluate("document.getElementById('toast').hidden = false")
+
+        # Refused: a period the wrong way round (422), too many exports (429): messages.
+        await page.fill("#report-from", "2026-03-15")
+        await page.fill("#report-to", "2026-03-09")
+        await page.click("#report-run")
+        await expect(page.locator("#message.error")).to_contain_text(
+            "Could not start the weekly report")
+        await expect(page.locator("#report-run")).to_be_enabled()
+
+        async def busy(route: Route) -> None:
+            await route.fulfill(status=429, content_type="application/problem+json",
+                                headers={"Retry-After": "30"},
+                                body='{"type": "about:blank", "title": "Too Many Requests", '
+                                     '"status": 429, "code": "too_many_exports", "detail": '
+                                     '"At most 2 exports may be queued or running at once"}')
+
+        await page.route("**/api/v1/exports", busy)
+        await page.fill("#report-from", "")
+        await page.fill("#report-to", "")
+        await page.click("#report-run")
+        await expect(page.locator("#message.error")).to_have_text(
+            "Could not start the weekly report: At most 2 exports may be queued or running "
+            "at once. Try again in 30 s.×")
+        await page.route("**/api/v1/tasks?*", busy)
+        await page.click("#tasks-export")
+        await page.click("#tasks-export-menu .export-xlsx")
+        await expect(page.locator("#message.error")).to_contain_text(
+            "Could not export tasks: At most 2 exports")
+        await expect(page.locator("#tasks li")).to_have_count(3)   # the page is whole
+        assert errors == []
+    finally:
+        await _close_pages(browser)
+        server.stop()
+
+
+async def test_a_large_list_becomes_a_job_and_its_file_comes_from_the_bucket(
+    browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, s3_server: Any,
+) -> None:
+    """A service that makes large lists jobs (EXPORT_SYNC_MAX_ROWS) answers Export with 202:
+    the page follows the job and downloads its file; in S3 that is the bucket's short-lived
+    link (asked for as JSON, so the bearer token never goes to the bucket)."""
+    from tests.storage.s3_server import ACCESS_KEY, BUCKET, REGION, SECRET_KEY
+
+    for name, value in {"STORAGE_URL": f"s3://{BUCKET}/console-{tmp_path.name}",
+                        "S3_ENDPOINT_URL": s3_server.endpoint_url, "S3_REGION": REGION,
+                        "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                        "EXPORT_SYNC_MAX_ROWS": "2"}.items():
+        monkeypatch.setenv(name, value)
+    site = await _site(world, pool)
+    server = Worker(settings, tmp_path)
+    server.start()
+    try:
+        await server.ready()
+        errors: list[str] = []
+        page = await _sign_in(browser, server.url, site.pm, site.project, PHONE, errors)
+        links: list[str] = []
+        page.on("request", lambda r: links.append(r.url) if "/download" in r.url else None)
+        await page.click("#tasks-export")
+        await _fits_a_phone(page)
+        name, body = await _download(page, "#tasks-export-menu .export-csv")
+        assert name.startswith("tasks-") and name.endswith(".csv")
+        rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+        assert sorted(r["name"] for r in rows) == sorted(
+            await page.locator("#tasks li .item-title").all_inner_texts())
+        assert len(links) == 1 and links[0].startswith(f"{server.url}/api/v1/exports/")
+        job = await pool.fetchrow("SELECT kind, status, rows FROM export_jobs WHERE user_id = $1",
+                                  site.pm["id"])
+        assert job is not None and dict(job) == {"kind": "tasks", "status": "done", "rows": 3}
+        await expect(page.locator("#toast")).to_contain_text(f"Downloaded tasks as {name}")
         assert errors == []
     finally:
         await _close_pages(browser)

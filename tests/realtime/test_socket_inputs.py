@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 import logging
 import uuid
@@ -84,12 +85,17 @@ class Tracebacks(logging.Handler):
         self.bad: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name == "asyncio" and record.getMessage().startswith("Unclosed "):
+            # A client object of the tests (an earlier test's, collected now) that was not
+            # closed: aiohttp's own warning, not a handler of the server failing.
+            return
         if record.exc_info or record.levelno >= logging.ERROR:
             self.bad.append(record)
 
 
 @pytest.fixture
 def tracebacks() -> AsyncIterator[Tracebacks]:
+    gc.collect()  # what earlier tests left unclosed is reported now, not during this one
     handler = Tracebacks()
     root = logging.getLogger()
     root.addHandler(handler)

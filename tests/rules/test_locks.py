@@ -45,7 +45,9 @@ def test_refusal_names_fields_and_next_steps(role: str) -> None:
     problem = caught.value
     assert problem.code == "record_locked"  # answered as 409 (tests/server/test_rule_problems.py)
     assert problem.extra["locked_fields"] == ["quantity", "unit_cost"]
-    assert problem.extra["editable_fields"] == ["lead_time_days", "notes"]
+    assert problem.extra["editable_fields"] == [
+        "design_review_days", "expected_delivery_on", "internal_review_days", "lead_time_days",
+        "notes", "required_on_site"]
     assert problem.extra["state"] == "approved"
     assert problem.extra["allowed_actions"] == specs.allowed_actions("approved", role)
     assert {e["field"] for e in problem.errors} == {"quantity", "unit_cost"}

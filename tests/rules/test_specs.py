@@ -13,7 +13,9 @@ from rules.workflows import specs
 EXPECTED = {  # action -> (from statuses, to status)
     "submit": ({"pending", "revision_required"}, "pending_approval"),
     "approve": ({"pending_approval"}, "approved"),
-    "request_revision": ({"pending_approval"}, "revision_required"),
+    # An approved spec up to delivered can be returned (wrong material on site, ...).
+    "request_revision": ({"pending_approval", "approved", "ordered", "in_stock", "delivered"},
+                         "revision_required"),
     "reject": ({"pending_approval"}, "rejected"),
     "order": ({"approved"}, "ordered"),
     "receive": ({"ordered"}, "in_stock"),

@@ -16,7 +16,7 @@
   handover dates; the columns ride on the audited projects table.
 
 Revision ID: 0030
-Revises: 0025
+Revises: 0026 (written on 0025; chained after main's head when main was merged)
 Create Date: 2026-12-05
 """
 
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0030"
-down_revision: str | None = "0025"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -35,7 +35,7 @@ STATUSES = ("draft", "initiated", "work_required", "ready_for_review", "ready_to
 PRIORITIES = ("low", "medium", "high", "urgent")
 CATEGORIES = ("defect", "client_preference")
 ATTACHABLE_BEFORE = ("project", "task", "scope_item", "shop_drawing", "material_spec",
-                     "comment", "drawing_revision")
+                     "comment", "drawing_revision", "site_diary")
 ATTACHABLE_AFTER = (*ATTACHABLE_BEFORE, "punch_item")
 
 
@@ -144,13 +144,14 @@ CLIENTS = ("created_by = (SELECT app_user_id()) OR (status <> 'draft' AND ("
            "OR assignee_client_id = (SELECT app_user_client_id()) "
            "OR final_approver_id = (SELECT app_user_id())))")
 
-# Attachments of a punch item are as visible as the punch item; the rest as 0022 left them.
-ATTACHMENTS_0022 = (f"{STAFF} OR entity_type NOT IN ('comment', 'drawing_revision') "  # noqa: S608
+# Attachments of a punch item are as visible as the punch item; the rest as 0031 left them.
+ATTACHMENTS_0031 = (f"{STAFF} OR entity_type NOT IN ('comment', 'drawing_revision', "  # noqa: S608
+                    "'site_diary') "
                     "OR (entity_type = 'comment' AND entity_id IN (SELECT c.id FROM comments c)) "
                     "OR (entity_type = 'drawing_revision' "
                     "AND entity_id IN (SELECT r.id FROM drawing_revisions r))")
 ATTACHMENTS = (f"{STAFF} OR entity_type NOT IN ('comment', 'drawing_revision', "  # noqa: S608
-               "'punch_item') "
+               "'site_diary', 'punch_item') "
                "OR (entity_type = 'comment' AND entity_id IN (SELECT c.id FROM comments c)) "
                "OR (entity_type = 'drawing_revision' "
                "AND entity_id IN (SELECT r.id FROM drawing_revisions r)) "
@@ -219,7 +220,7 @@ def downgrade() -> None:
     op.execute("SET LOCAL ROLE formula_pm_system")
     op.execute("DELETE FROM attachments WHERE entity_type = 'punch_item'")
     op.execute("RESET ROLE")
-    _attachments(ATTACHABLE_BEFORE, ATTACHMENTS_0022)
+    _attachments(ATTACHABLE_BEFORE, ATTACHMENTS_0031)
     op.execute("DROP FUNCTION IF EXISTS fpm_next_punch_number(uuid, integer)")
     op.execute("DROP TABLE IF EXISTS punch_item_counters")
     op.execute("DROP TABLE IF EXISTS punch_items")

@@ -121,8 +121,32 @@ export async function api(path, {method = "GET", body, version, rid} = {}, retri
     return api(path, {method, body, version, rid}, true);
   }
   const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(response.status, data);
+  if (!response.ok) {
+    const error = new ApiError(response.status, data);
+    error.retryAfter = Number(response.headers.get("Retry-After")) || null;
+    throw error;
+  }
   return data;
+}
+
+/** A file from the API (a list's export, a job's download): the response as it came, a
+ * refused one thrown as an ApiError (problem+json). Sent with the bearer token, so the
+ * page saves it itself (a link could not send the header). */
+export async function fetchFile(path, accept = "*/*", retried = false) {
+  const session = getState().session;
+  const headers = {Accept: accept};
+  if (session) headers.Authorization = `Bearer ${session.access}`;
+  const response = await send(`/api/v1${path}`, {headers});
+  if (response.status === 401 && session && !retried && await refreshTokens()) {
+    return fetchFile(path, accept, true);
+  }
+  if (!response.ok) {
+    const body = await response.json().catch(() => null);
+    const error = new ApiError(response.status, body);
+    error.retryAfter = Number(response.headers.get("Retry-After")) || null;
+    throw error;
+  }
+  return response;
 }
 
 /** Every page of a list (up to `max` records), following next_cursor. */

@@ -3,6 +3,7 @@
 // Publish for project managers.
 import {useState} from "../vendor/preact-hooks.mjs";
 import {nameOf} from "./data.js";
+import {ExportMenu} from "./export-menu.js";
 import {html} from "./html.js";
 import {bytes, shortDate} from "./labels.js";
 import {issueRevision, openDrawing, publish} from "./register.js";
@@ -139,7 +140,8 @@ export function Register({state}) {
   const current = drawings.filter((d) => d.current_revision).length;
   return html`<section id="register-section" class="card" aria-labelledby="register-title">
     <div class="card-head"><h2 id="register-title">Drawing register</h2>
-      <span class="muted" id="register-count">${current} of ${drawings.length} current</span></div>
+      <span class="muted" id="register-count">${current} of ${drawings.length} current</span>
+      <${ExportMenu} list="register" state=${state}/></div>
     <ul id="register" class="items">
       ${drawings.map((d) => html`<${Sheet} key=${d.id} state=${state} drawing=${d}
           open=${state.openDrawing === d.id} canIssue=${canIssue} canPublish=${canPublish}/>`)}

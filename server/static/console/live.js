@@ -2,6 +2,7 @@
 // reconnect (with the last cursor), presence and typing.
 import {refreshTokens, setSocketIdSource} from "./api.js";
 import {applyEvent, loadProject, loadSummary} from "./data.js";
+import {exportProgress} from "./exports.js";
 import {fullName, plural} from "./labels.js";
 import {getState, say, toast, update} from "./store.js";
 
@@ -42,6 +43,7 @@ export function startLive() {
     }
   });
   socket.on("import.completed", () => reload());
+  socket.on("export.progress", (data) => exportProgress(data));   // to our user room only
   socket.on("resync_required", () => catchUp().catch((error) => failed(error)));
   socket.onAny((name, payload) => {
     if (name.includes(".") && payload && typeof payload === "object" && payload.resource) {

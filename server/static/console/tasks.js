@@ -3,6 +3,7 @@
 import {useState} from "../vendor/preact-hooks.mjs";
 import {saveTaskStatus, select, setFilter} from "./actions.js";
 import {nameOf} from "./data.js";
+import {ExportMenu} from "./export-menu.js";
 import {html} from "./html.js";
 import {isOverdue, shortDate, statusLabel, TASK_STATUSES} from "./labels.js";
 
@@ -74,7 +75,7 @@ export function Tasks({state, canEdit}) {
   const empty = {all: "No tasks in this project yet.", mine: "No task is assigned to you.",
                  overdue: "Nothing is overdue."}[state.filter];
   return html`<section id="tasks-section" class="card" aria-labelledby="tasks-title">
-    <div class="card-head"><h2 id="tasks-title">Tasks</h2></div>
+    <div class="card-head"><h2 id="tasks-title">Tasks</h2><${ExportMenu} list="tasks" state=${state}/></div>
     <div class="filters" role="group" aria-label="Show">
       ${Object.entries(FILTER_LABELS).map(([key, label]) => html`
         <button type="button" id=${`filter-${key}`} class="chip" aria-pressed=${state.filter === key}

@@ -3,6 +3,7 @@
 import {useState} from "../vendor/preact-hooks.mjs";
 import {select, transition} from "./actions.js";
 import {nameOf} from "./data.js";
+import {ExportMenu} from "./export-menu.js";
 import {html} from "./html.js";
 import {actionLabel, amount, NEEDS_COMMENT, statusLabel} from "./labels.js";
 import {typing} from "./live.js";
@@ -94,7 +95,7 @@ export function Drawings({state}) {
   const me = state.session.user.id;
   const drawings = [...state.drawings.values()].sort(byStatusThenName(DRAWING_ORDER, (d) => d.drawing_number));
   return html`<section id="drawings-section" class="card" aria-labelledby="drawings-title">
-    <div class="card-head"><h2 id="drawings-title">Shop drawings</h2></div>
+    <div class="card-head"><h2 id="drawings-title">Shop drawings</h2><${ExportMenu} list="drawings" state=${state}/></div>
     <ul id="drawings" class="items">
       ${drawings.map((d) => html`<${Item} key=${d.id} kind="drawing" resource="shop_drawing" record=${d}
           heading=${`${d.drawing_number} · ${d.title}`} meta=${d.revision || ""}
@@ -116,7 +117,7 @@ export function Specs({state}) {
   const me = state.session.user.id;
   const specs = [...state.specs.values()].sort(byStatusThenName(SPEC_ORDER, (s) => s.description));
   return html`<section id="specs-section" class="card" aria-labelledby="specs-title">
-    <div class="card-head"><h2 id="specs-title">Material specs</h2></div>
+    <div class="card-head"><h2 id="specs-title">Material specs</h2><${ExportMenu} list="specs" state=${state}/></div>
     <ul id="specs" class="items">
       ${specs.map((s) => html`<${Item} key=${s.id} kind="spec" resource="material_spec" record=${s}
           heading=${s.code ? `${s.code} · ${s.description}` : s.description} meta=${specMeta(s)}
