@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import asyncpg
@@ -528,22 +528,25 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     def log(record: Any) -> None:
         # asyncpg's own type introspection (once per connection and type) is no query of
-        # ours; BEGIN is sent before the logger is attached, so COMMIT is left out too.
+        # ours; BEGIN (and the settings) go before the logger is attached, so COMMIT is left
+        # out too.
         if active and not any(w in record.query for w in INTROSPECTION):
             seen.append(record.query)
 
-    original = db.pool._apply
+    original = db.pool._in_transaction
 
-    async def apply(conn: asyncpg.Connection, role: str, actor: Any, bulk: bool) -> None:
-        conn.add_query_logger(log)
-        await original(conn, role, actor, bulk)
+    @asynccontextmanager
+    async def logged(*args: Any, **kwargs: Any) -> AsyncIterator[asyncpg.Connection]:
+        async with original(*args, **kwargs) as conn:
+            conn.add_query_logger(log)
+            yield conn
 
-    monkeypatch.setattr(db.pool, "_apply", apply)
+    monkeypatch.setattr(db.pool, "_in_transaction", logged)
     try:
         yield seen
     finally:
         active = False
-        monkeypatch.setattr(db.pool, "_apply", original)
+        monkeypatch.setattr(db.pool, "_in_transaction", original)
 
 
 async def test_query_counts_do_not_grow_with_the_page(client: Client, world: World,
