@@ -27,6 +27,7 @@ ENTITY_TABLES: Mapping[str, str] = {
     "material_spec": "material_specs",
     "comment": "comments",
     "drawing_revision": "drawing_revisions",
+    "punch_item": "punch_items",
     "site_diary": "site_diaries",
 }
 # Columns never shown to API clients: where the bytes are and the upload's storage id.

@@ -12,7 +12,8 @@ import asyncpg
 from db.queries.rows import Records, update_row
 
 COLUMNS = ("name", "description", "type", "status", "priority", "budget", "start_date",
-           "end_date", "progress", "location", "client_id", "project_manager_id")
+           "end_date", "progress", "location", "client_id", "project_manager_id",
+           "practical_completion_on", "defects_period_months")
 PROJECTS = Records("projects", filters=("status", "type", "priority", "client_id"))
 list_projects = PROJECTS.page
 get_project = PROJECTS.one

@@ -25,6 +25,7 @@ from server.routes import (
     organization_logo,
     procurement,
     projects,
+    punch_items,
     reports,
     reviews,
     rfis,
@@ -43,5 +44,5 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     scope_items, shop_drawings, material_specs, comments, attachments, drawings, transmittals,
     notifications, audit, search, admin_stats, calendar,
     reviews, rfis, reports, organization_logo, exports, procurement, site_diaries,
-    notification_preferences,
+    notification_preferences, punch_items,
 )
