@@ -66,9 +66,9 @@ class XID8(UserDefinedType[Any]):
 
 
 ENTITY_TYPES = ("project", "task", "scope_item", "shop_drawing", "material_spec")
-# Attachments may also belong to a comment (and are then as visible as the comment) and to
-# a revision of the drawing register.
-ATTACHABLE_TYPES = (*ENTITY_TYPES, "comment", "drawing_revision")
+# Attachments may also belong to a comment (and are then as visible as the comment), to
+# a revision of the drawing register and a review task (a reviewer's response, 0027).
+ATTACHABLE_TYPES = (*ENTITY_TYPES, "comment", "drawing_revision", "review_task")
 # An attachment is `pending` until its upload is completed, then `ready`.
 ATTACHMENT_STATUSES = ("pending", "ready")
 # Its thumbnail: NULL (not rendered yet), ready, failed, none (a type without previews).
@@ -255,6 +255,8 @@ projects = Table(
     Column("legacy_id", Text),
     # The project's own time zone, when it is not the organisation's (migration 0025).
     Column("time_zone", Text),
+    # Working days from an RFI's creation to its default due date (migration 0027).
+    Column("rfi_due_days", SmallInteger, nullable=False, server_default=text("7")),
     _search(_weighted(("name", "A"), ("location", "B"), ("description", "C"))),
     CheckConstraint(_in("type", PROJECT_TYPES), name="type"),
     CheckConstraint(_in("status", PROJECT_STATUSES), name="status"),
@@ -265,6 +267,7 @@ projects = Table(
                     name="dates"),
     CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
     CheckConstraint("time_zone IS NULL OR length(time_zone) BETWEEN 1 AND 64", name="time_zone"),
+    CheckConstraint("rfi_due_days BETWEEN 0 AND 365", name="rfi_due_days"),
     UniqueConstraint("org_id", "legacy_id"),
     Index("ix_projects_org_id_status", "org_id", "status"),
     Index("ix_projects_client_id_status", "client_id", "status"),
@@ -403,6 +406,9 @@ shop_drawings = Table(
     UniqueConstraint("project_id", "drawing_number"),
     UniqueConstraint("org_id", "legacy_id"),
     Index("ix_shop_drawings_project_id_status", "project_id", "status"),
+    # The submittal log's keyset pages (migration 0027).
+    Index("ix_shop_drawings_project_id_drawing_number_id", "project_id", "drawing_number", "id"),
+    Index("ix_shop_drawings_project_id_created_at_id", "project_id", "created_at", "id"),
     Index("ix_shop_drawings_search", "search_vector", postgresql_using="gin"),
     Index("ix_shop_drawings_number_trgm",
           text("f_unaccent(drawing_number || ' ' || title) gin_trgm_ops"),
@@ -466,6 +472,10 @@ material_specs = Table(
     CheckConstraint("length(description) BETWEEN 1 AND 100000", name="description_length"),
     UniqueConstraint("org_id", "legacy_id"),
     Index("ix_material_specs_project_id_status", "project_id", "status"),
+    # The submittal log's keyset pages (migration 0027; a spec's number is its code).
+    Index("ix_material_specs_project_id_code_id", "project_id",
+          text("(coalesce(code, ''::text))"), "id"),
+    Index("ix_material_specs_project_id_created_at_id", "project_id", "created_at", "id"),
     Index("ix_material_specs_search", "search_vector", postgresql_using="gin"),
     Index("ix_material_specs_trgm",
           text("f_unaccent(coalesce(code, '') || ' ' || description || ' ' || "
@@ -713,6 +723,10 @@ rfis = Table(
     CheckConstraint("cardinality(drawing_ids) <= 200 AND cardinality(revision_ids) <= 200 "
                     "AND cardinality(scope_item_ids) <= 200", name="links"),
     Index("ix_rfis_project_id_status_seq", "project_id", "status", "seq"),
+    # The RFI log's keyset pages (migration 0027).
+    Index("ix_rfis_project_id_seq_id", "project_id", "seq", "id"),
+    Index("ix_rfis_project_id_due_on_id", "project_id",
+          text("(coalesce(due_on, '9999-12-31'::date))"), "id"),
 )
 
 rfi_responses = Table(

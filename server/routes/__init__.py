@@ -16,6 +16,7 @@ from server.routes import (
     docs,
     drawings,
     health,
+    logs,
     material_specs,
     members,
     metrics,
@@ -36,5 +37,5 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     health, metrics, console, docs, auth, users, clients, projects, members, tasks, scope_groups,
     scope_items, shop_drawings, material_specs, comments, attachments, drawings, transmittals,
     notifications, audit, search, admin_stats, calendar,
-    reviews, rfis,
+    reviews, rfis, logs,
 )

@@ -55,6 +55,8 @@ class ProjectFields(ApiModel):
     start_date: dt.date | None = None
     end_date: dt.date | None = None
     location: MediumText | None = None
+    # Working days from an RFI's creation to its default due date (default 7).
+    rfi_due_days: int | None = pydantic.Field(None, ge=0, le=365)
 
     @pydantic.model_validator(mode="after")
     def _dates(self) -> ProjectFields:
@@ -68,7 +70,7 @@ class ProjectCreate(ProjectFields):
 
 
 class ProjectPatch(ProjectFields):
-    NOT_NULL = ("name", "type", "status", "priority", "progress")
+    NOT_NULL = ("name", "type", "status", "priority", "progress", "rfi_due_days")
     name: Name | None = None
     type: ProjectType | None = None
     progress: Percent | None = None
@@ -100,6 +102,7 @@ class ProjectOut(RecordOut):
     # The project's own time zone (set through PUT /api/v1/calendar?project_id=); null:
     # the organisation's.
     time_zone: str | None = None
+    rfi_due_days: int  # working days from an RFI's creation to its default due date
 
 
 class SummaryOut(pydantic.BaseModel):
