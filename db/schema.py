@@ -673,10 +673,13 @@ review_tasks = Table(
     Column("responded_at", DateTime(timezone=True)),
     Column("assigned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("due_on", Date, nullable=False),
+    # The files (attachments of entity_type review_task) the response carries (0027).
+    Column("attachment_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
     CheckConstraint("reviewer_kind IN ('user', 'role', 'client')", name="reviewer_kind"),
     CheckConstraint("state IN ('pending', 'responded', 'skipped', 'closed')", name="state"),
     CheckConstraint("step >= 0", name="step"),
     CheckConstraint("(state = 'responded') = (outcome IS NOT NULL)", name="outcome"),
+    CheckConstraint("cardinality(attachment_ids) <= 20", name="attachment_ids"),
     CheckConstraint("comment IS NULL OR length(comment) <= 10000", name="comment_length"),
     Index("ix_review_tasks_review_id_step", "review_id", "step"),
     Index("ix_review_tasks_reviewer_kind_reviewer_ref", "reviewer_kind", "reviewer_ref"),

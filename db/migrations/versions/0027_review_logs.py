@@ -6,6 +6,8 @@
   at the page's end, whatever the project's size; RFIs by number and by due date.
 - Attachments may belong to a review task (the files of a reviewer's response). They are as
   visible as the task: client users see those of the tasks addressed to them.
+  `review_tasks.attachment_ids` names the files a response carries (at most 20), set by
+  the response itself, so one audit row holds the outcome, the comment and the files.
 - `projects.rfi_due_days`: the working days from an RFI's creation to its default due date
   (7 until now a constant), 0 to 365. An audited column of an audited table.
 
@@ -100,6 +102,10 @@ def upgrade() -> None:
     op.execute("DROP POLICY tenant ON rfi_responses")  # reads rfis
     _rfis_policy(RFIS)
     op.execute(f"CREATE POLICY tenant ON rfi_responses TO formula_pm_app USING ({RESPONSES})")
+    op.execute("ALTER TABLE review_tasks ADD COLUMN attachment_ids uuid[] NOT NULL "
+               "DEFAULT '{}'")
+    op.execute("ALTER TABLE review_tasks ADD CONSTRAINT ck_review_tasks_attachment_ids "
+               "CHECK (cardinality(attachment_ids) <= 20)")
     op.execute("ALTER TABLE projects ADD COLUMN rfi_due_days smallint NOT NULL DEFAULT 7")
     op.execute("ALTER TABLE projects ADD CONSTRAINT ck_projects_rfi_due_days "
                "CHECK (rfi_due_days BETWEEN 0 AND 365)")
@@ -107,6 +113,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("ALTER TABLE projects DROP COLUMN rfi_due_days")
+    op.execute("ALTER TABLE review_tasks DROP COLUMN attachment_ids")
     _attachments_policy(ATTACHMENTS_0022)
     op.execute("DROP POLICY tenant ON rfi_responses")
     _rfis_policy(RFIS_0025)
