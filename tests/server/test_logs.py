@@ -43,7 +43,8 @@ async def _submittals(client: Client, team: Team) -> dict[str, Any]:
         "project_id": str(team.project), "name": "Submittal", "outcomes": OUTCOMES,
         "steps": [{"name": "Design check", "rule": "all", "days": 3, "reviewers": [
             {"kind": "user", "ref": designer},
-            {"kind": "role", "ref": "project_manager"}]}]})
+            {"kind": "role", "ref": "project_manager"},
+            {"kind": "client", "ref": str(team.users["client"]["client_id"])}]}]})
     reviewed = await _post(client, team, "designer", "/api/v1/shop-drawings", {
         "project_id": str(team.project), "drawing_number": "AK-001", "title": "Reception"})
     await _post(client, team, "designer", f"/api/v1/shop-drawings/{reviewed['id']}/transitions",
@@ -82,7 +83,8 @@ async def test_submittal_log_rows_and_filters(client: Client, world: World) -> N
     assert reviewed["review_step_name"] == "Design check" and reviewed["review_steps"] == 1
     assert reviewed["review_outcomes"] == [] and reviewed["ball_in_court_party"] == "review"
     assert {(h["kind"], h["ref"]) for h in reviewed["ball_in_court"]} == {
-        ("user", str(team.users["designer"]["id"])), ("role", "project_manager")}
+        ("user", str(team.users["designer"]["id"])), ("role", "project_manager"),
+        ("client", str(team.users["client"]["client_id"]))}
     due = made["review"]["tasks"][0]["due_on"]
     assert reviewed["due_on"] == due and reviewed["overdue"] is False
     assert reviewed["days_open"] == 0 and reviewed["days_overdue"] == 0
@@ -111,6 +113,10 @@ async def test_submittal_log_rows_and_filters(client: Client, world: World) -> N
     assert await ids(f"ball_in_court={team.users['designer']['id']}") == [
         made["reviewed"], made["draft"]]
     assert await ids(f"ball_in_court={team.users['craftsman']['id']}") == []
+    # The client company's user holds it too (by company), also in its own eyes.
+    assert await ids(f"ball_in_court={team.users['client']['id']}") == [made["reviewed"]]
+    assert await ids(f"ball_in_court={team.users['client']['id']}",
+                     team.headers["client"]) == [made["reviewed"]]
     assert await ids("overdue=true") == []
     async with system_transaction(world.pool) as conn:
         await conn.execute("UPDATE review_tasks SET due_on = $2 WHERE review_id = $1",
