@@ -119,6 +119,9 @@ async def create_pool(
         reset=_no_session_state,
         server_settings={
             "application_name": application_name,
+            # `literal` relies on it (it is PostgreSQL's default; a server set otherwise
+            # must not change what a quote means on our connections).
+            "standard_conforming_strings": "on",
             "idle_in_transaction_session_timeout": "60000",
         },
     )
@@ -127,35 +130,43 @@ async def create_pool(
     return pool
 
 
-_SETTINGS_SQL = """
-SELECT set_config('role', $1, true),
-       set_config('app.user_id', coalesce($2, ''), true),
-       set_config('app.org_id', coalesce($3, ''), true),
-       set_config('app.request_id', coalesce($4, ''), true),
-       set_config('app.origin_sid', coalesce($5, ''), true),
-       set_config('app.ip', coalesce($6, ''), true),
-       set_config('app.user_agent', coalesce($7, ''), true),
-       set_config('app.bulk', $8, true)
-"""
+def literal(value: str | None) -> str:
+    """`value` as an SQL string literal ('' for None) for the simple-query protocol.
+
+    Exact under `standard_conforming_strings` (every pooled connection sets it at startup:
+    `create_pool`), where the quote is the only character special inside '...': doubling it
+    is the whole escape (as libpq's PQescapeStringConn does then). What PostgreSQL text
+    cannot hold is replaced, not sent: NUL, and lone surrogates (undecodable header bytes)."""
+    if not value:
+        return "''"
+    text = value.replace("\x00", "\ufffd")
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _begin_sql(role: str, actor: Actor, readonly: bool, bulk: bool) -> str:
+    """BEGIN and the actor's settings (transaction-local) in one round trip: a simple query
+    of two statements, the values as literals (`literal`)."""
+    settings = (("role", role), ("app.user_id", _text(actor.user_id)),
+                ("app.org_id", _text(actor.org_id)), ("app.request_id", actor.request_id),
+                ("app.origin_sid", actor.origin_sid), ("app.ip", actor.ip),
+                ("app.user_agent", (actor.user_agent or "")[:500]),
+                ("app.bulk", "on" if bulk else ""))
+    calls = ", ".join(f"set_config('{name}', {literal(value)}, true)"
+                      for name, value in settings)
+    return f"BEGIN{' READ ONLY' if readonly else ''}; SELECT {calls}"
 
 
 def _text(value: uuid.UUID | None) -> str | None:
     return None if value is None else str(value)
 
 
-async def _apply(conn: asyncpg.Connection, role: str, actor: Actor, bulk: bool) -> None:
-    await conn.execute(
-        _SETTINGS_SQL, role, _text(actor.user_id), _text(actor.org_id), actor.request_id,
-        actor.origin_sid,
-        actor.ip, (actor.user_agent or "")[:500] or None, "on" if bulk else "",
-    )
-
-
-async def _rollback(conn: asyncpg.Connection, tx: Any) -> None:
+async def _rollback(conn: asyncpg.Connection) -> None:
     """Roll back; on a connection that broke mid-statement that fails too, and must not mask
     the original error: the connection is closed so the pool replaces it."""
     try:
-        await tx.rollback()
+        await conn.execute("ROLLBACK")
     except Exception:
         conn.terminate()
 
@@ -168,22 +179,26 @@ async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
 
     With `on_commit`, a write transaction reads what it changed just before COMMIT and,
     once committed and its connection given back, awaits `on_commit(changes)`; after a
-    rollback (or a failed COMMIT) it is not called. A read-only transaction reports nothing."""
+    rollback (or a failed COMMIT) it is not called. A read-only transaction reports nothing.
+
+    BEGIN and the settings are one round trip (`_begin_sql`), COMMIT another: a write costs
+    its own statements plus three (with `on_commit`, the read of what changed)."""
     report = on_commit is not None and not readonly
     changes: list[Change] | None = None
     conn = await pool.acquire()
     try:
-        tx = conn.transaction(readonly=readonly)
-        await tx.start()
+        began = False
         try:
-            await _apply(conn, role, actor, bulk)
+            await conn.execute(_begin_sql(role, actor, readonly, bulk))
+            began = True
             yield conn
             if report:
                 changes = await transaction_changes(conn)
         except BaseException:
-            await _rollback(conn, tx)
+            if began or conn.is_in_transaction():
+                await _rollback(conn)
             raise
-        await tx.commit()
+        await conn.execute("COMMIT")
     finally:
         await _release(pool, conn)
     if on_commit is not None and changes is not None:

@@ -744,6 +744,25 @@ rfi_responses = Table(
     CheckConstraint("length(body) BETWEEN 1 AND 100000", name="body_length"),
 )
 
+# An organisation's logo for its reports (migration 0029): PNG or JPEG, at most 256 KiB and
+# 4096 px a side, checked before it is stored. Internal: the bytes stay out of the audit trail
+# and the event feed; setting or removing one is a user-action audit row.
+organization_logos = Table(
+    "organization_logos", metadata,
+    Column("org_id", UUID(as_uuid=True), ForeignKey("organizations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("media_type", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("media_type IN ('image/png', 'image/jpeg')", name="media_type"),
+    CheckConstraint("octet_length(data) BETWEEN 1 AND 262144", name="size"),
+    CheckConstraint("width BETWEEN 1 AND 4096 AND height BETWEEN 1 AND 4096", name="pixels"),
+    CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256"),
+)
+
 # The last RFI number of each project; written only by fpm_next_rfi_seq (system role).
 rfi_counters = Table(
     "rfi_counters", metadata,

@@ -95,6 +95,8 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "audit_erasures": TableInfo(_INTERNAL),
     "audit_retention": TableInfo(_INTERNAL),
     "rfi_counters": TableInfo(_INTERNAL),
+    # The organisation's report logo (bytes: not for the audit trail; changes are user actions).
+    "organization_logos": TableInfo(_INTERNAL),
 })
 
 

@@ -29,6 +29,7 @@ assert tuple(Role) == ROLES
 class Perm(StrEnum):
     MANAGE_USERS = "manage_users"
     MANAGE_CALENDAR = "manage_calendar"
+    MANAGE_ORGANIZATION = "manage_organization"  # its report settings (the logo)
     CREATE_CLIENTS = "create_clients"
     MANAGE_CLIENTS = "manage_clients"
     CREATE_PROJECTS = "create_projects"

@@ -139,11 +139,15 @@ WITH_TASKS = """r.*, coalesce((
     FROM review_tasks t WHERE t.review_id = r.id), '[]'::jsonb) AS tasks"""
 
 
-async def reviews_of(conn: asyncpg.Connection, page: PageLike, entity_type: str,
-                     entity_id: uuid.UUID) -> list[asyncpg.Record]:
-    """One page of a record's visible reviews with their visible tasks (a JSON array)."""
+async def reviews_of(conn: asyncpg.Connection, page: PageLike, entity_type: str | None,
+                     entity_id: uuid.UUID | None, project_id: uuid.UUID | None = None,
+                     status: str | None = None) -> list[asyncpg.Record]:
+    """One page of a record's (or a project's) visible reviews, of a status, with their
+    visible tasks (a JSON array)."""
     return await fetch_page(conn, "reviews r", [("r.entity_type = {}", entity_type),
-                                                ("r.entity_id = {}", entity_id)],
+                                                ("r.entity_id = {}", entity_id),
+                                                ("r.project_id = {}", project_id),
+                                                ("r.status = {}", status)],
                             page, columns=WITH_TASKS)
 
 

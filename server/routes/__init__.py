@@ -21,7 +21,9 @@ from server.routes import (
     members,
     metrics,
     notifications,
+    organization_logo,
     projects,
+    reports,
     reviews,
     rfis,
     scope_groups,
@@ -37,5 +39,5 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     health, metrics, console, docs, auth, users, clients, projects, members, tasks, scope_groups,
     scope_items, shop_drawings, material_specs, comments, attachments, drawings, transmittals,
     notifications, audit, search, admin_stats, calendar,
-    reviews, rfis, logs,
+    reviews, rfis, reports, organization_logo, logs,
 )

@@ -21,7 +21,8 @@ JS, CSS = "text/javascript", "text/css"
 ASSETS = {
     **{f"console/{name}.js": JS for name in (
         "main", "store", "html", "labels", "sentences", "api", "data", "live", "actions",
-        "chart", "tasks", "workflow", "activity", "register", "drawing-register", "uploads")},
+        "chart", "tasks", "workflow", "activity", "register", "drawing-register", "uploads",
+        "rfis", "rfi-log", "reviews", "review-list")},
     "console/app.css": CSS,
     "vendor/socket.io.min.js": JS,   # socket.io-client 4.8.4, MIT (socket.io-client.LICENSE)
     "vendor/preact.mjs": JS,         # preact 11.2.0, MIT (preact.LICENSE)

@@ -97,8 +97,20 @@ class ReviewStart(ApiModel):
 
 
 class ReviewQuery(PageParams):
-    entity_type: EntityType
-    entity_id: uuid.UUID
+    """A record's reviews (entity_type and entity_id), or a project's (project_id)."""
+
+    entity_type: EntityType | None = None
+    entity_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    status: Literal["in_progress", "completed", "terminated"] | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _one_scope(self) -> ReviewQuery:
+        record = (self.entity_type is not None, self.entity_id is not None)
+        if record not in ((True, True), (False, False)) or all(record) == (
+                self.project_id is not None):
+            raise ValueError("name a record (entity_type and entity_id) or a project_id")
+        return self
 
 
 class Respond(ApiModel):
@@ -317,13 +329,16 @@ async def start_review(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/reviews")
 @exportable("reviews")
-@doc(summary="A record's reviews, newest first, with their tasks and ball in court",
-     query=ReviewQuery, response=ReviewOut, many=True)
+@doc(summary="A record's or a project's reviews, newest first, with their tasks and ball in "
+     "court", query=ReviewQuery, response=ReviewOut, many=True, errors=[404])
 async def list_reviews(request: web.Request) -> web.Response:
     query = read_query(request.query, ReviewQuery)
     async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        if query.project_id is not None:
+            await visible_project(conn, query.project_id)
         page = keyset(query, SORTABLE, "-created_at")
-        rows = await queries.reviews_of(conn, page, query.entity_type, query.entity_id)
+        rows = await queries.reviews_of(conn, page, query.entity_type, query.entity_id,
+                                        query.project_id, query.status)
     return json_response(page.page(rows, engine.review_out))
 
 

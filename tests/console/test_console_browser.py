@@ -11,9 +11,12 @@ change is made through another worker, and the page reconnects and resyncs it; a
 shows a conflict. The drawing register, on both storage backends: a designer uploads a PDF
 for a new revision (progress under a throttled upload, then its thumbnail), a project
 manager in another browser publishes it, and the designer's register marks the old revision
-superseded without a reload; the client then reads the current set. Screenshots go to
-tests/artifacts/ (not committed); with FPM_UPDATE_SCREENSHOTS=1 the two widths and the
-register are also written to docs/console-*.png.
+superseded without a reload; the client then reads the current set. RFIs and reviews: a
+manager raises an RFI, the designer answers it, the manager makes the answer official, each
+seeing the other's change live; the designer answers the first step of a review and the
+manager's page hands them the ball. Screenshots go to tests/artifacts/ (not committed); with
+FPM_UPDATE_SCREENSHOTS=1 the two widths, the register, the RFIs and the reviews are also
+written to docs/console-*.png.
 """
 
 from __future__ import annotations
@@ -562,9 +565,8 @@ async def test_a_revision_uploaded_in_the_browser_is_published_by_another_user_l
                                    "AND is_current", drawing["id"]) == 1
         await designer.screenshot(path=str(artifacts_dir / f"console-register-{backend}-live.png"),
                                   full_page=True)
-        if os.environ.get("FPM_UPDATE_SCREENSHOTS") == "1" and backend == "file":
-            await designer.locator("#register-section").screenshot(
-                path=str(DOCS / "console-register.png"))
+        if backend == "file":
+            await _section_shot(designer, "register", artifacts_dir)
         await _fits_a_phone(manager)
 
         # The client reads the current set: published revisions only, the sheet's
@@ -637,6 +639,169 @@ async def test_a_large_sheet_goes_up_in_parts_from_the_browser(
         revision = page.locator(f'#revisions-{drawing["id"]} li.revision').first
         await expect(revision).to_contain_text("C01")
         await expect(revision.locator(".publish")).to_have_text("Publish C01")
+        assert errors == []
+    finally:
+        await _close_pages(browser)
+        server.stop()
+
+
+OUTCOMES = [{"label": "rejected", "status": "rejected"},
+            {"label": "revise_and_resubmit", "status": "revise_and_resubmit"},
+            {"label": "approved_as_noted", "status": "approved_as_noted"},
+            {"label": "approved", "status": "approved"}]
+
+
+async def _section_shot(page: Page, name: str, artifacts_dir: Path) -> None:
+    """A section as it stands (the change's flash played out, no toast over it); also to
+    docs/ with FPM_UPDATE_SCREENSHOTS=1."""
+    section = page.locator(f"#{name}-section")
+    paths = [artifacts_dir / f"console-{name}.png"]
+    if os.environ.get("FPM_UPDATE_SCREENSHOTS") == "1":
+        paths.append(DOCS / f"console-{name}.png")
+    await page.evaluate("document.getElementById('toast').hidden = true")  # no inline style: CSP
+    for path in paths:
+        await section.screenshot(path=str(path), animations="disabled")
+    await page.evaluate("document.getElementById('toast').hidden = false")
+
+
+async def test_rfis_and_reviews_answered_in_one_browser_arrive_live_in_another(
+    browser: Browser, settings: Settings, pool: asyncpg.Pool, world: World, tmp_path: Path,
+    artifacts_dir: Path,
+) -> None:
+    """The manager raises an RFI to the designer; the designer's page shows it live and
+    answers; the manager sees the response arrive and makes it the official answer, which
+    the designer sees. A two-step review of a drawing: the designer answers the first step
+    with an outcome and a comment, and the manager's page moves the ball to them live."""
+    site = await _site(world, pool)
+    server = Worker(settings, tmp_path)
+    server.start()
+    try:
+        await server.ready()
+        late = await _api(server.url, site.designer, "POST", "/rfis", {
+            "project_id": str(site.project), "subject": "Ceiling void depth",
+            "question": "Is 300 mm enough for the <b>ducts</b>?",
+            "distribution": [str(site.pm["id"])]})
+        await _api(server.url, site.designer, "POST", f"/rfis/{late['id']}/transitions",
+                   {"action": "open"})
+        await pool.execute("UPDATE rfis SET due_on = current_date - 3 WHERE id = $1", late["id"])
+        template = await _api(server.url, site.pm, "POST", "/review-templates", {
+            "project_id": str(site.project), "name": "Submittal", "outcomes": OUTCOMES,
+            "steps": [{"name": "Design check", "rule": "all", "days": 3,
+                       "reviewers": [{"kind": "user", "ref": str(site.designer["id"])}]},
+                      {"name": "Manager approval", "rule": "any", "days": 2,
+                       "reviewers": [{"kind": "role", "ref": "project_manager"}]}]})
+        review = await _api(server.url, site.pm, "POST", "/reviews", {
+            "entity_type": "shop_drawing", "entity_id": str(site.review),
+            "template_id": template["id"]})
+
+        errors: list[str] = []
+        manager = await _sign_in(browser, server.url, site.pm, site.project, DESKTOP, errors)
+        designer = await _sign_in(browser, server.url, site.designer, site.project, PHONE, errors)
+
+        # The log: the late RFI is marked, and it is the manager's to answer.
+        old = _row(manager, "rfis", late["id"])
+        await expect(old).to_contain_text("RFI-001 · Ceiling void depth")
+        await expect(old.locator(".due.overdue")).to_be_visible()
+        await expect(old).to_contain_text("Ball in court: You")
+        await expect(manager.locator("#rfis-count")).to_have_text("1 open · 1 overdue")
+
+        # The manager raises an RFI to the designer.
+        await manager.click("#rfi-new")
+        subject = "Reception ceiling height"
+        await manager.fill("#rfi-subject", subject)
+        question = "The section shows 2.70 m.\nThe plan says 2.85 m: which?"
+        await manager.fill("#rfi-question", question)
+        await manager.locator("#rfi-distribution label", has_text="Deniz Yılmaz").click()
+        await manager.click("#rfi-form button[type=submit]")
+        raised = manager.locator("#rfis li.rfi", has_text="RFI-002")
+        await expect(raised).to_have_attribute("data-status", "open")
+        await expect(raised.locator(".item-title")).to_have_text(f"RFI-002 · {subject}")
+        await expect(raised).to_contain_text("Ball in court: Deniz Yılmaz")
+        rfi_id = await raised.get_attribute("data-id")
+
+        # The designer's page has it live; they answer it.
+        theirs = _row(designer, "rfis", rfi_id)
+        await expect(theirs).to_have_attribute("data-status", "open", timeout=10_000)
+        await expect(theirs).to_contain_text("Ball in court: You")
+        await theirs.locator(".item-head").click()
+        await expect(theirs.locator(".question")).to_have_text(question)
+        await designer.fill("#rfi-response", "2.85 m: the section is out of date.")
+        await designer.click("#rfi-respond button[type=submit]")
+        await expect(theirs.locator(".response")).to_have_count(1)
+
+        # The manager sees the response arrive without a reload and makes it official.
+        await expect(raised.locator(".item-head")).to_have_attribute("aria-expanded", "true")
+        response = raised.locator(".response")
+        await expect(response).to_contain_text("2.85 m: the section is out of date.",
+                                               timeout=10_000)
+        await expect(response).to_contain_text("Deniz Yılmaz")
+        await expect(raised.locator(".count")).to_have_text("1 response")
+        await response.locator(".make-official").click()
+        await expect(raised).to_have_attribute("data-status", "answered")
+        await expect(raised).to_contain_text("Ball in court: You (to close)")
+        await expect(raised.locator("#rfi-close")).to_be_visible()
+        await _section_shot(manager, "rfis", artifacts_dir)
+
+        # ... and the designer sees it answered, the official answer set apart.
+        await expect(theirs).to_have_attribute("data-status", "answered", timeout=10_000)
+        await expect(theirs.locator(f"#official-{rfi_id}")).to_contain_text(
+            "2.85 m: the section is out of date.")
+        await expect(designer.locator("#feed")).to_contain_text(
+            f"Murat Kaya made a response the official answer to RFI-002 {subject}")
+
+        # Reviews: the drawing's first step is the designer's; the manager sees whose it is.
+        mine, watched = _row(designer, "reviews", review["id"]), _row(manager, "reviews",
+                                                                       review["id"])
+        await expect(watched).to_contain_text("AK-MM-002 · Lobby ceiling")
+        await expect(watched).to_contain_text("Ball in court: Deniz Yılmaz")
+        await expect(watched.locator('.step[data-step="0"]')).to_have_attribute(
+            "data-phase", "current")
+        await expect(watched.locator('.step[data-step="1"]')).to_contain_text(
+            "Any project manager")
+        await expect(watched.locator(".review-answer")).to_have_count(0)
+        due = review["tasks"][0]["due_on"]
+        await expect(mine.locator(f'.step[data-step="0"] time[datetime="{due}"]')).to_be_visible()
+        await expect(designer.locator("#reviews-count")).to_have_text(
+            "1 in review · 1 awaiting you")
+        answer = mine.locator(".review-answer")
+        await expect(answer.locator("button[type=submit]")).to_be_disabled()
+        await answer.locator(".review-outcome").select_option("approved_as_noted")
+        await answer.locator(".review-comment").fill("Add the access panel <here>")
+        await answer.locator("button[type=submit]").click()
+        await expect(mine.locator(".review-answer")).to_have_count(0)
+
+        # The manager's page: step 1 answered, the ball in their court, their answer form.
+        first = watched.locator('.step[data-step="0"]')
+        await expect(first).to_have_attribute("data-phase", "done", timeout=10_000)
+        await expect(first).to_contain_text("Approved as noted")
+        await expect(first).to_contain_text("“Add the access panel <here>”")
+        await expect(watched).to_contain_text("Ball in court: You (any project manager)")
+        await expect(mine).to_contain_text("Ball in court: Any project manager")
+        await expect(watched.locator(".review-answer")).to_have_count(1)
+        await expect(manager.locator("#feed")).to_contain_text(
+            "Deniz Yılmaz answered review Submittal — approved as noted")
+        await _section_shot(manager, "reviews", artifacts_dir)
+
+        # The manager approves: the review is decided on both pages, and so is the drawing.
+        await watched.locator(".review-outcome").select_option("approved")
+        await watched.locator(".review-answer button[type=submit]").click()
+        await expect(mine).to_have_attribute("data-status", "completed", timeout=10_000)
+        await expect(mine.locator(".badge").first).to_have_text("Approved")
+        await expect(_row(designer, "drawings", site.review)).to_contain_text("Approved")
+        await expect(designer.locator("#reviews-count")).to_have_text("0 in review")
+        assert await pool.fetchval("SELECT status FROM shop_drawings WHERE id = $1",
+                                   site.review) == "approved"
+
+        # What people write is shown as text, never read as markup.
+        await _row(designer, "rfis", late["id"]).locator(".item-head").click()
+        await expect(designer.locator(".question")).to_have_text(
+            "Is 300 mm enough for the <b>ducts</b>?")
+        assert await designer.locator("#rfis b, #reviews b").count() == 0
+
+        await designer.click("#rfi-new")   # the new RFI form fits a phone too
+        await _fits_a_phone(designer)
+        await designer.locator("#rfis-section").screenshot(
+            path=str(artifacts_dir / "console-rfis-phone.png"), animations="disabled")
         assert errors == []
     finally:
         await _close_pages(browser)

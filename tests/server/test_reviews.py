@@ -276,6 +276,22 @@ async def test_default_review_and_the_revision_loop(client: Client, world: World
                                 f"/api/v1/reviews?entity_type=shop_drawing&entity_id={drawing}",
                                 team.headers["designer"])
     assert [r["result"] for r in listed["data"]] == ["approved", "revise_and_resubmit"]
+    # A project's reviews (the console's list), of a status; a record or a project, not both.
+    base = f"/api/v1/reviews?project_id={team.project}"
+    status, mine = await send(client, "GET", base, team.headers["designer"])
+    assert status == 200 and [r["id"] for r in mine["data"]] == [
+        r["id"] for r in listed["data"]]
+    status, done = await send(client, "GET", f"{base}&status=in_progress",
+                              team.headers["designer"])
+    assert status == 200 and done["data"] == []
+    for query in ("", f"?project_id={team.project}&entity_type=shop_drawing&entity_id={drawing}",
+                  f"?project_id={team.project}&entity_type=shop_drawing",
+                  f"?entity_id={drawing}", f"{base[len('/api/v1/reviews'):]}&status=open"):
+        status, problem = await send(client, "GET", f"/api/v1/reviews{query}",
+                                     team.headers["designer"])
+        assert status == 422, (query, problem)
+    status, _ = await send(client, "GET", base, team.headers["stranger"])
+    assert status == 404
     async with system_transaction(world.pool) as conn:
         revisions = await conn.fetch(
             "SELECT details FROM audit_logs WHERE table_name = 'shop_drawings' "

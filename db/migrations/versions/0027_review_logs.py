@@ -12,7 +12,7 @@
   (7 until now a constant), 0 to 365. An audited column of an audited table.
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0029 (written against 0025; chained after main's 0029 at the merge)
 Create Date: 2026-12-05
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0027"
-down_revision: str | None = "0025"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

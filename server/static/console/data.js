@@ -2,6 +2,8 @@
 import {api, fetchAll} from "./api.js";
 import {fullName} from "./labels.js";
 import {loadRegister, REGISTER_EVENTS, registerEvent} from "./register.js";
+import {loadReviews, REVIEW_EVENTS, reviewEvent} from "./reviews.js";
+import {loadRfis, RFI_EVENTS, rfiEvent} from "./rfis.js";
 import {sentence} from "./sentences.js";
 import {emptyProject, freshMap, getState, update, withRecord, without} from "./store.js";
 
@@ -47,7 +49,11 @@ export async function loadProject(projectId) {
     specs: fetchAll(`/material-specs?project_id=${projectId}`),
     members: fetchAll(`/projects/${projectId}/members`),
   };
-  const register = loadRegister(projectId).then(() => "", (error) => `drawing register: ${error.message}`);
+  const later = [
+    loadRegister(projectId).then(() => "", (error) => `drawing register: ${error.message}`),
+    loadRfis(projectId).then(() => "", (error) => `RFIs: ${error.message}`),
+    loadReviews(projectId).then(() => "", (error) => `reviews: ${error.message}`),
+  ];
   const results = await Promise.allSettled(Object.values(reads));
   if (getState().projectId !== projectId) return;
   const patch = {loadErrors: []};
@@ -62,9 +68,9 @@ export async function loadProject(projectId) {
     }
   });
   update(patch);
-  const [, failed] = await Promise.all([loadSummary(projectId), register]);
-  if (failed && getState().projectId === projectId) {
-    update((s) => ({loadErrors: [...s.loadErrors, failed]}));
+  const [, ...failed] = await Promise.all([loadSummary(projectId), ...later]);
+  if (failed.some(Boolean) && getState().projectId === projectId) {
+    update((s) => ({loadErrors: [...s.loadErrors, ...failed.filter(Boolean)]}));
   }
 }
 
@@ -111,9 +117,19 @@ export function newRequest(rid) {
   return rid;
 }
 
+/** The record a response or a review task belongs to, as the page holds it (its name goes
+ * in the sentence). */
+function parentOf(event) {
+  const data = event.data || {};
+  const state = getState();
+  if (event.resource === "rfi_response") return state.rfis.get(data.rfi_id) || null;
+  if (event.resource === "review_task") return state.reviews.get(data.review_id) || null;
+  return null;
+}
+
 function addToFeed(event, before) {
   const me = (getState().session.user || {}).id;
-  const parts = sentence(event, {nameOf, me, before});
+  const parts = sentence(event, {nameOf, me, before, parent: parentOf(event)});
   const entry = {id: event.id, at: event.at, parts, resource: event.resource,
                  recordId: event.record_id};
   update((s) => ({feed: [entry, ...s.feed].slice(0, FEED_LENGTH)}));
@@ -154,6 +170,8 @@ export function applyEvent(event) {
   if (list) mergeEvent(event, list[0]);
   if (event.resource === "project_member") reloadMembers();
   if (REGISTER_EVENTS.has(event.resource)) registerEvent(event);
+  if (RFI_EVENTS.has(event.resource)) rfiEvent(event);
+  if (REVIEW_EVENTS.has(event.resource)) reviewEvent(event);
   if (list || event.resource === "scope_item" || event.resource === "project") summaryLater();
   return true;
 }

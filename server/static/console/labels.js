@@ -33,7 +33,9 @@ const RESOURCES = {task: "task", shop_drawing: "shop drawing", material_spec: "m
                    scope_item: "scope item", scope_group: "scope group", comment: "comment",
                    project: "project", project_member: "team member",
                    shop_drawing_revision: "shop drawing revision", drawing: "drawing",
-                   drawing_revision: "drawing revision", attachment: "file"};
+                   drawing_revision: "drawing revision", attachment: "file", rfi: "RFI",
+                   rfi_response: "RFI response", review: "review", review_task: "review task",
+                   review_template: "review template"};
 
 /** `in_review` -> "In review": a known code's label, else the code made readable. */
 export function humanize(code) {

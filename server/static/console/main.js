@@ -6,6 +6,8 @@ import {chooseProject, resume, sessionEnded, signIn, signOut} from "./actions.js
 import {Activity, Presence} from "./activity.js";
 import {Summary} from "./chart.js";
 import {Register} from "./drawing-register.js";
+import {Reviews} from "./review-list.js";
+import {Rfis} from "./rfi-log.js";
 import {html} from "./html.js";
 import {fullName, roleLabel} from "./labels.js";
 import {say, update, useStore} from "./store.js";
@@ -65,7 +67,8 @@ function Header({state}) {
       </select>
     </label>
     <nav class="jump" aria-label="Sections">
-      <a href="#tasks-section">Tasks</a><a href="#register-section">Register</a>
+      <a href="#tasks-section">Tasks</a><a href="#rfis-section">RFIs</a>
+      <a href="#reviews-section">Reviews</a><a href="#register-section">Register</a>
       <a href="#drawings-section">Shop drawings</a>
       <a href="#specs-section">Materials</a><a href="#activity-section">Activity</a>
     </nav>
@@ -90,6 +93,8 @@ function Workspace({state}) {
       <div class="main-col">
         <${Summary} summary=${state.summary} tasks=${state.tasks} error=${state.summaryError} project=${project}/>
         <${Tasks} state=${state} canEdit=${canEdit}/>
+        <${Rfis} state=${state}/>
+        <${Reviews} state=${state}/>
         <${Register} state=${state}/>
         <${Drawings} state=${state}/>
         <${Specs} state=${state}/>

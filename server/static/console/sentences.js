@@ -20,10 +20,16 @@ const SPEC_MOVES = {
   in_stock: ["received material", "into stock"], delivered: ["delivered material", "to site"],
   used: ["marked material", "as used"],
 };
-const MOVES = {task: TASK_MOVES, shop_drawing: DRAWING_MOVES, material_spec: SPEC_MOVES};
+const RFI_MOVES = {
+  open: ["sent", "for an answer"], answered: ["answered", ""], closed: ["closed", ""],
+  void: ["voided", ""], draft: ["drafted", ""],
+};
+const MOVES = {task: TASK_MOVES, shop_drawing: DRAWING_MOVES, material_spec: SPEC_MOVES,
+               rfi: RFI_MOVES};
 const CREATED = {task: "added task", shop_drawing: "added drawing", material_spec: "added material",
                  drawing: "added drawing", drawing_revision: "issued", attachment: "uploaded",
-                 scope_item: "added scope item", scope_group: "added scope group"};
+                 scope_item: "added scope item", scope_group: "added scope group",
+                 rfi: "raised", review: "started review", review_template: "added review template"};
 
 const FIELD_WORDS = {assigned_to: "assignee", due_date: "due date", start_date: "start date",
                      estimated_hours: "estimate", actual_hours: "hours", unit_cost: "unit cost",
@@ -41,6 +47,8 @@ export function title(resource, record) {
   if (resource === "drawing") return [record.number, record.title].filter(Boolean).join(" ");
   if (resource === "drawing_revision") return record.revision ? `revision ${record.revision}` : "";
   if (resource === "attachment") return record.file_name || "";
+  if (resource === "rfi") return [record.number, record.subject].filter(Boolean).join(" ");
+  if (resource === "rfi_response" || resource === "review_task") return "";
   return record.name || record.title || record.description || record.code || "";
 }
 
@@ -86,25 +94,68 @@ function member(event, nameOf, verb) {
                 : [`changed the team`];
 }
 
+/** An RFI's response or a reviewer's task, named by what it belongs to (`parent`: the RFI or
+ * the review as the page holds it); null when the generic sentence will do. */
+function childOf(event, parent) {
+  const data = event.data || {};
+  if (event.resource === "rfi_response") {
+    const rfi = title("rfi", parent) || "an RFI";
+    if (event.action === "created") return ["responded to ", {em: rfi}];
+    if (event.action === "updated" && (event.changed_fields || []).includes("official")) {
+      return data.official ? ["made a response the official answer to ", {em: rfi}] : null;
+    }
+    return null;
+  }
+  if (event.resource !== "review_task") return null;
+  const review = (parent && parent.name) || "a review";
+  if (event.action === "created") return ["asked for an answer in review ", {em: review}];
+  if (event.action === "updated" && data.state === "responded"
+      && (event.changed_fields || []).includes("state")) {
+    return ["answered review ", {em: review}, ` — ${humanize(data.outcome).toLowerCase()}`];
+  }
+  return null;
+}
+
+function reviewMoved(event) {
+  const data = event.data || {};
+  const fields = event.changed_fields || [];
+  if (fields.includes("status") && data.status === "completed") {
+    return ["completed review ", {em: data.name}, data.result ? ` — ${humanize(data.result).toLowerCase()}` : ""];
+  }
+  if (fields.includes("status") && data.status === "terminated") return ["terminated review ", {em: data.name}];
+  if (fields.includes("current_step")) {
+    return ["moved review ", {em: data.name}, ` to step ${data.current_step + 1}`];
+  }
+  return null;
+}
+
 /** The sentence as parts: strings, and {em} for the record's name. `before` is the record as
- * the page held it (a deleted record's name comes from there). */
-export function sentence(event, {nameOf, me = null, before = null}) {
+ * the page held it (a deleted record's name comes from there); `parent` what a response or
+ * a review task belongs to. */
+export function sentence(event, {nameOf, me = null, before = null, parent = null}) {
   const actor = !event.actor_id ? "The system" : event.actor_id === me ? "You" : nameOf(event.actor_id);
+  const rest = childOf(event, parent)
+    || (event.resource === "review" && event.action === "updated" ? reviewMoved(event) : null)
+    || common(event, nameOf, before);
+  return [`${actor} `, ...rest].filter((part) => part !== "");
+}
+
+function common(event, nameOf, before) {
   const what = title(event.resource, event.data) || title(event.resource, before);
   const kind = resourceLabel(event.resource);
-  let rest;
   if (event.resource === "project_member") {
-    rest = member({...event, before}, nameOf, event.action === "deleted" ? "removed" : "added");
-  } else if (event.resource === "comment" && event.action === "created") {
-    rest = [`commented on a ${resourceLabel((event.data || {}).entity_type)}`];
-  } else if (event.action === "created") {
-    rest = what ? [`${CREATED[event.resource] || `added ${kind}`} `, {em: what}] : [`added a ${kind}`];
-  } else if (event.action === "deleted") {
-    rest = what ? [`deleted ${kind} `, {em: what}] : [`deleted a ${kind}`];
-  } else {
-    rest = updated(event, what, nameOf);
+    return member({...event, before}, nameOf, event.action === "deleted" ? "removed" : "added");
   }
-  return [`${actor} `, ...rest].filter((part) => part !== "");
+  if (event.resource === "comment" && event.action === "created") {
+    return [`commented on a ${resourceLabel((event.data || {}).entity_type)}`];
+  }
+  if (event.action === "created") {
+    return what ? [`${CREATED[event.resource] || `added ${kind}`} `, {em: what}] : [`added a ${kind}`];
+  }
+  if (event.action === "deleted") {
+    return what ? [`deleted ${kind} `, {em: what}] : [`deleted a ${kind}`];
+  }
+  return updated(event, what, nameOf);
 }
 
 /** The sentence as plain text (titles, screen readers, tests). */

@@ -8,6 +8,9 @@ export function emptyProject() {
     // file (revision id -> attachment or null), thumbnails (attachment id -> URL), uploads
     // under way (drawing id -> progress), the drawing whose revisions are open.
     register: new Map(), files: new Map(), thumbs: new Map(), uploads: new Map(), openDrawing: null,
+    // RFIs (with their responses) and reviews (with their tasks and ball in court) by id,
+    // and the one RFI / decided review opened.
+    rfis: new Map(), openRfi: null, reviews: new Map(), openReview: null,
     summary: null, summaryError: "", loadErrors: [], feed: [], presence: [], typing: "",
     selected: {task: null, drawing: null, spec: null}, changed: null,
     epoch: 0,   // bumped after a conflict: every open form starts again from the record
