@@ -30,11 +30,11 @@ def client_copy(table: str, action: str, old: Mapping[str, Any] | None,
     if table == "mentions":
         return None  # a mention row cannot tell whether its comment is internal
     if table == "attachments":  # of a comment, a drawing revision (which may be
-        # unpublished) or a punch item (which a client user may not read), or unknown (no
-        # values): not for clients
+        # unpublished), a punch item (which a client user may not read), a review task
+        # (perhaps another reviewer's), or unknown (no values): not for clients
         values = new if new is not None else old
         kept = values is not None and values.get("entity_type") not in (
-            "comment", "drawing_revision", "site_diary", "punch_item")
+            "comment", "drawing_revision", "site_diary", "punch_item", "review_task")
         return SAME if kept else None
     if table in PUBLISHED_ONLY:  # client users read published drawings and revisions only
         values = new if new is not None else old

@@ -58,6 +58,8 @@ class ProjectFields(ApiModel):
     # Handover: the practical-completion date and the defects period after it (months).
     practical_completion_on: dt.date | None = None
     defects_period_months: Annotated[int, pydantic.Field(ge=0, le=120)] | None = None
+    # Working days from an RFI's creation to its default due date (default 7).
+    rfi_due_days: int | None = pydantic.Field(None, ge=0, le=365)
 
     @pydantic.model_validator(mode="after")
     def _dates(self) -> ProjectFields:
@@ -71,7 +73,8 @@ class ProjectCreate(ProjectFields):
 
 
 class ProjectPatch(ProjectFields):
-    NOT_NULL = ("name", "type", "status", "priority", "progress", "defects_period_months")
+    NOT_NULL = ("name", "type", "status", "priority", "progress", "defects_period_months",
+                "rfi_due_days")
     name: Name | None = None
     type: ProjectType | None = None
     progress: Percent | None = None
@@ -105,6 +108,7 @@ class ProjectOut(RecordOut):
     time_zone: str | None = None
     practical_completion_on: dt.date | None = None
     defects_period_months: int = 12
+    rfi_due_days: int  # working days from an RFI's creation to its default due date
 
 
 class SummaryOut(pydantic.BaseModel):
