@@ -21,6 +21,13 @@ under-estimate, negative when the event beats the response); received - sent is 
 upper bound. Also reported: deliveries missing (10 expected per write) and REST latency.
 This process does no garbage collection from the first write to the end of the drain
 (its own pauses would show as latency).
+
+Realistic users (issue 25): ``--users N`` (default 1,000) creates N users through the API,
+``N / projects`` members per project, each signed in with a session of its own; client i
+connects with user i's token and subscribes to that user's project, and every write is made
+by a random member of the task's project with that member's token (not one admin token whose
+session is always hot). ``--users 0`` is the old single-admin run. ``--no-pin`` pins nothing
+(workers and this process float over every core).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import gc
 import itertools
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -56,7 +64,7 @@ class Stamps:
     failed: int = 0
 
 
-def spawn_workers(count: int, cores: list[str]
+def spawn_workers(count: int, cores: list[str] | None
                   ) -> tuple[list[subprocess.Popen[bytes]], list[str], str, str]:
     """Start ``count`` workers, worker i pinned to ``cores[i % len(cores)]``, and create an
     admin; returns procs, urls, login."""
@@ -70,8 +78,8 @@ def spawn_workers(count: int, cores: list[str]
         # Many sockets per user: the per-user cap (meant for real users) is lifted here.
         env = {**os.environ, "PORT": str(port), "LOG_LEVEL": "WARNING",
                "SOCKET_MAX_PER_USER": "100000"}
-        core = cores[n % len(cores)]
-        procs.append(subprocess.Popen(["taskset", "-c", core, sys.executable, "-m", "server",
+        pin = ["taskset", "-c", cores[n % len(cores)]] if cores else []
+        procs.append(subprocess.Popen([*pin, sys.executable, "-m", "server",
                                        "serve", "--port", str(port)], env=env))
         urls.append(f"http://127.0.0.1:{port}")
     return procs, urls, email, PASSWORD
@@ -114,21 +122,48 @@ async def make_world(http: aiohttp.ClientSession, url: str, token: str,
     return world
 
 
-async def connect_clients(http: aiohttp.ClientSession, urls: list[str], token: str,
+async def make_users(http: aiohttp.ClientSession, url: str, admin: str,
+                     world: list[tuple[str, list[str]]], count: int) -> list[tuple[int, str]]:
+    """``count`` users through the API, user i a member of project i % len(world), each
+    signed in with its own session: [(project index, access token)]."""
+    tag, gate = uuid.uuid4().hex[:6], asyncio.Semaphore(8)
+
+    async def one(i: int) -> tuple[int, str]:
+        async with gate:
+            email = f"member{i}-{tag}@latency.example"
+            user = await api(http, "POST", f"{url}/api/v1/users", admin, {
+                "email": email, "password": PASSWORD, "first_name": "Bench",
+                "last_name": f"Member {i}", "role": "project_manager"})
+            project = i % len(world)
+            await api(http, "POST", f"{url}/api/v1/projects/{world[project][0]}/members",
+                      admin, {"user_id": user["id"]})
+            login = await api(http, "POST", f"{url}/api/v1/auth/login", None,
+                              {"email": email, "password": PASSWORD})
+            return project, str(login["access_token"])
+
+    return list(await asyncio.gather(*(one(i) for i in range(count))))
+
+
+async def connect_clients(http: aiohttp.ClientSession, urls: list[str], tokens: list[str],
                           world: list[tuple[str, list[str]]], count: int,
-                          stamps: Stamps) -> list[MiniClient]:
+                          stamps: Stamps, projects_of: list[int] | None = None
+                          ) -> list[MiniClient]:
+    """Client i signs in with tokens[i % len(tokens)] and subscribes to project
+    projects_of[i] (default i % len(world))."""
     def on_event(name: str, args: list[Any]) -> None:
         if name == "task.updated" and args and isinstance(args[0], dict):
             stamps.received.append((str(args[0].get("request_id")), time.perf_counter()))
 
-    clients = [MiniClient(http, urls[i % len(urls)], tally=Tally(), auth={"token": token},
-                          on_event=on_event) for i in range(count)]
+    clients = [MiniClient(http, urls[i % len(urls)], tally=Tally(),
+                          auth={"token": tokens[i % len(tokens)]}, on_event=on_event)
+               for i in range(count)]
     gate = asyncio.Semaphore(50)
 
     async def one(i: int, client: MiniClient) -> None:
         async with gate:
             await client.connect()
-            answer = await client.call("subscribe", {"project_id": world[i % len(world)][0]})
+            project = projects_of[i] if projects_of else i % len(world)
+            answer = await client.call("subscribe", {"project_id": world[project][0]})
             if not (answer and answer[0].get("ok")):
                 raise RuntimeError(f"subscribe refused: {answer}")
 
@@ -136,16 +171,18 @@ async def connect_clients(http: aiohttp.ClientSession, urls: list[str], token: s
     return clients
 
 
-async def write_load(http: aiohttp.ClientSession, urls: list[str], token: str,
-                     world: list[tuple[str, list[str]]], rate: float, seconds: float,
-                     stamps: Stamps, tag: str) -> None:
-    """Open loop: write n is started at start + n / rate whatever the earlier ones do."""
-    targets = itertools.cycle([(p, t) for p, ts in world for t in ts])
+async def write_load(http: aiohttp.ClientSession, urls: list[str],
+                     writers: dict[int, list[str]], world: list[tuple[str, list[str]]],
+                     rate: float, seconds: float, stamps: Stamps, tag: str) -> None:
+    """Open loop: write n is started at start + n / rate whatever the earlier ones do, by a
+    random one of the tokens `writers` holds for the task's project."""
+    targets = itertools.cycle([(i, t) for i, (_, ts) in enumerate(world) for t in ts])
     start, pending = time.perf_counter(), set()
     for n in range(int(rate * seconds)):
         await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
-        _, task = next(targets)
+        project, task = next(targets)
         request_id = f"{tag}-{n}"
+        token = random.choice(writers[project])
         pending.add(asyncio.create_task(
             patch(http, urls[n % len(urls)], token, task, request_id, stamps)))
         pending = {p for p in pending if not p.done()}
@@ -240,18 +277,29 @@ async def run(args: argparse.Namespace, urls: list[str], email: str,
                           {"email": email, "password": password})
         token = login["access_token"]
         world = await make_world(http, urls[0], token, args.projects)
-        clients = await connect_clients(http, urls, token, world, args.clients, stamps)
+        writers: dict[int, list[str]] = {i: [token] for i in range(len(world))}
+        if args.users:
+            members = await make_users(http, urls[0], token, world, args.users)
+            writers = {i: [t for p, t in members if p == i] or [token]
+                       for i in range(len(world))}
+            clients = await connect_clients(http, urls, [t for _, t in members], world,
+                                            args.clients, stamps,
+                                            [members[i % len(members)][0]
+                                             for i in range(args.clients)])
+        else:
+            clients = await connect_clients(http, urls, [token], world, args.clients, stamps)
         # This process's own collections would delay its receive stamps (28-45 ms pauses
         # seen): none while it measures.
         gc.collect()
         gc.freeze()
         gc.disable()
-        writers = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency))
-        async with writers:
-            await write_load(writers, urls, token, world, args.rate, args.warmup, stamps,
+        writing = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency))
+        async with writing:
+            await write_load(writing, urls, writers, world, args.rate, args.warmup, stamps,
                              tag + "w")
             before = cpu_sample(pids)
-            await write_load(writers, urls, token, world, args.rate, args.seconds, stamps, tag)
+            await write_load(writing, urls, writers, world, args.rate, args.seconds, stamps,
+                             tag)
             cpu = cpu_used(before, cpu_sample(pids), int(args.rate * args.seconds))
         await asyncio.sleep(args.drain)
         gc.enable()
@@ -276,17 +324,26 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--drain", type=float, default=2, help="wait for late events")
     parser.add_argument("--concurrency", type=int, default=64, help="writer connections")
+    parser.add_argument("--users", type=int, default=1000,
+                        help="users with their own sessions, members of the projects in turn;"
+                             " clients and writes use their tokens (0: one admin token)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="pin nothing: workers and this process on every core")
     parser.add_argument("--json")
     args = parser.parse_args()
-    os.sched_setaffinity(0, {CLIENT_CPU})
+    if not args.no_pin:
+        os.sched_setaffinity(0, {CLIENT_CPU})
     procs: list[subprocess.Popen[bytes]] = []
     if args.spawn:
-        procs, urls, email, password = spawn_workers(args.spawn, args.worker_cores.split(","))
+        procs, urls, email, password = spawn_workers(
+            args.spawn, None if args.no_pin else args.worker_cores.split(","))
     else:
         urls, email, password = args.url.split(","), args.email, args.password
     try:
         report = {"machine": machine(), "workers": len(urls),
-                  "worker_cores": args.worker_cores if args.spawn else None,
+                  "worker_cores": (None if args.no_pin else args.worker_cores)
+                  if args.spawn else None,
+                  "pinned": not args.no_pin, "users": args.users,
                   "clients": args.clients,
                   "projects": args.projects, "rate": args.rate, "seconds": args.seconds,
                   "result": asyncio.run(run(args, urls, email, password,

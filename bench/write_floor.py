@@ -18,6 +18,8 @@ The load generator is this process, on the same cores: nothing is pinned.
     .venv/bin/python -m bench.write_floor [--users 100] [--tasks 200] [--seconds 10]
         [--concurrency 16] [--repeat 2] [--redis redis://127.0.0.1:6379/0] [--json FILE]
         [--profile FILE]  (py-spy's collapsed stacks of our worker's first run)
+        [--measure patch,list,summary]  (reads too: GET /tasks?project_id= (50) and
+        GET /projects/{id}/summary against plain asyncpg queries + JSON)
 """
 
 from __future__ import annotations
@@ -63,31 +65,65 @@ _FLOOR_UPDATE = """
 UPDATE tasks SET progress = $2, version = version + 1, updated_at = clock_timestamp()
 WHERE id = $1 RETURNING *
 """
+_FLOOR_LIST = """
+SELECT * FROM tasks WHERE project_id = $1 ORDER BY created_at DESC, id DESC LIMIT 51
+"""
+_FLOOR_SUMMARY = "SELECT * FROM project_summary WHERE project_id = $1"
 
 
 def serve_floor(port: int, dsn: str) -> None:
     import jwt
     from aiohttp import web
 
-    async def patch(request: web.Request) -> web.Response:
+    def claims_of(request: web.Request) -> dict[str, Any]:
         _, _, token = request.headers.get("Authorization", "").partition(" ")
-        try:
-            claims = jwt.decode(token, JWT_SECRET, algorithms=["HS256"],
-                                audience="formula-pm-api", issuer="formula-pm")
-            task_id = uuid.UUID(request.match_info["id"])
-            progress = int((await request.json())["progress"])
-        except Exception:  # the floor answers any defect with one status
-            return web.Response(status=400)
+        found: dict[str, Any] = jwt.decode(token, JWT_SECRET, algorithms=["HS256"],
+                                           audience="formula-pm-api", issuer="formula-pm")
+        return found
+
+    async def as_caller(request: web.Request, claims: dict[str, Any], sql: str,
+                        *args: Any, many: bool = False) -> Any:
+        """One transaction with the caller's settings (the same row-level security)."""
         pool: asyncpg.Pool = request.app["pool"]
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute(_FLOOR_SETTINGS, claims["sub"], claims["org"],
                                request.headers.get("X-Request-ID", ""), request.remote or "",
                                request.headers.get("User-Agent", "")[:500])
-            row = await conn.fetchrow(_FLOOR_UPDATE, task_id, progress)
-        if row is None:
+            return await (conn.fetch(sql, *args) if many else conn.fetchrow(sql, *args))
+
+    def answer(value: Any) -> web.Response:
+        if value is None:
             return web.Response(status=404)
-        return web.Response(body=json.dumps(dict(row), default=str),
+        return web.Response(body=json.dumps(value, default=str),
                             content_type="application/json")
+
+    async def patch(request: web.Request) -> web.Response:
+        try:
+            claims = claims_of(request)
+            task_id = uuid.UUID(request.match_info["id"])
+            progress = int((await request.json())["progress"])
+        except Exception:  # the floor answers any defect with one status
+            return web.Response(status=400)
+        row = await as_caller(request, claims, _FLOOR_UPDATE, task_id, progress)
+        return answer(None if row is None else dict(row))
+
+    async def tasks(request: web.Request) -> web.Response:
+        try:
+            claims = claims_of(request)
+            project_id = uuid.UUID(request.query["project_id"])
+        except Exception:  # the floor answers any defect with one status
+            return web.Response(status=400)
+        rows = await as_caller(request, claims, _FLOOR_LIST, project_id, many=True)
+        return answer({"data": [dict(r) for r in rows[:50]], "next_cursor": None})
+
+    async def summary(request: web.Request) -> web.Response:
+        try:
+            claims = claims_of(request)
+            project_id = uuid.UUID(request.match_info["id"])
+        except Exception:  # the floor answers any defect with one status
+            return web.Response(status=400)
+        row = await as_caller(request, claims, _FLOOR_SUMMARY, project_id)
+        return answer(None if row is None else dict(row))
 
     async def pool_ctx(app: web.Application) -> Any:
         app["pool"] = await asyncpg.create_pool(dsn, min_size=2, max_size=10)
@@ -100,13 +136,15 @@ def serve_floor(port: int, dsn: str) -> None:
     app = web.Application()
     app.cleanup_ctx.append(pool_ctx)
     app.router.add_patch("/api/v1/tasks/{id}", patch)
+    app.router.add_get("/api/v1/tasks", tasks)
+    app.router.add_get("/api/v1/projects/{id}/summary", summary)
     app.router.add_get("/health", health)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
 # --- the world -----------------------------------------------------------------------------
 
-async def make_world(url: str, users: int, tasks: int) -> tuple[list[str], list[str]]:
+async def make_world(url: str, users: int, tasks: int) -> tuple[list[str], list[str], str]:
     """One organisation and project, `users` project managers in it, `tasks` tasks: their
     emails and the task ids."""
     from server.auth.passwords import hash_password
@@ -132,7 +170,7 @@ async def make_world(url: str, users: int, tasks: int) -> tuple[list[str], list[
         ids = await conn.fetch(
             "INSERT INTO tasks (org_id, project_id, name) SELECT $1, $2, 'Task ' || n "
             "FROM generate_series(1, $3) n RETURNING id", org, project, tasks)
-        return emails, [str(r["id"]) for r in ids]
+        return emails, [str(r["id"]) for r in ids], str(project)
     finally:
         await conn.close()
 
@@ -151,9 +189,19 @@ async def sign_in(http: aiohttp.ClientSession, url: str, emails: list[str]) -> l
 
 # --- the load ------------------------------------------------------------------------------
 
+def request_of(measure: str, tasks: list[str], project: str) -> tuple[str, str, Any]:
+    """(method, path, body) of one request of `measure`."""
+    if measure == "patch":
+        return "PATCH", f"/api/v1/tasks/{random.choice(tasks)}", {
+            "progress": random.randint(0, 100)}
+    if measure == "list":
+        return "GET", f"/api/v1/tasks?project_id={project}&limit=50", None
+    return "GET", f"/api/v1/projects/{project}/summary", None
+
+
 async def closed_loop(http: aiohttp.ClientSession, url: str, tokens: list[str],
-                      tasks: list[str], seconds: float, concurrency: int, pid: int
-                      ) -> dict[str, Any]:
+                      tasks: list[str], seconds: float, concurrency: int, pid: int,
+                      measure: str = "patch", project: str = "") -> dict[str, Any]:
     latencies: list[float] = []
     failed = 0
     stop = time.perf_counter() + seconds
@@ -162,12 +210,12 @@ async def closed_loop(http: aiohttp.ClientSession, url: str, tokens: list[str],
     async def one_connection() -> None:
         nonlocal failed
         while time.perf_counter() < stop:
-            token, task = random.choice(tokens), random.choice(tasks)
+            token = random.choice(tokens)
+            method, path, body = request_of(measure, tasks, project)
             started = time.perf_counter()
-            async with http.patch(f"{url}/api/v1/tasks/{task}",
-                                  json={"progress": random.randint(0, 100)},
-                                  headers={"Authorization": f"Bearer {token}",
-                                           "X-Request-ID": secrets.token_hex(8)}) as resp:
+            async with http.request(method, url + path, json=body,
+                                    headers={"Authorization": f"Bearer {token}",
+                                             "X-Request-ID": secrets.token_hex(8)}) as resp:
                 await resp.read()
                 if resp.status != 200:
                     failed += 1
@@ -200,7 +248,7 @@ async def main(args: argparse.Namespace) -> None:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         await asyncio.to_thread(upgrade, url)
-        emails, tasks = await make_world(url, args.users, args.tasks)
+        emails, tasks, project = await make_world(url, args.users, args.tasks)
         env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET": JWT_SECRET,
                "LOG_LEVEL": "WARNING", "DATA_DIR": tempfile.mkdtemp(prefix=name)}
         env.pop("REDIS_URL", None)
@@ -218,35 +266,42 @@ async def main(args: argparse.Namespace) -> None:
             for target, _ in targets.values():
                 await wait_ready(http, target, 60)
             tokens = await sign_in(http, targets["ours"][0], emails)
+            measures = args.measure.split(",")
             for target, pid in targets.values():  # warm both: statements, caches, sessions
-                await closed_loop(http, target, tokens, tasks, 2, args.concurrency, pid)
-            runs: dict[str, list[dict[str, Any]]] = {"floor": [], "ours": []}
-            for round_ in range(args.repeat):
-                order = ("floor", "ours") if round_ % 2 == 0 else ("ours", "floor")
-                for which in order:
-                    target, pid = targets[which]
-                    load = os.getloadavg()[0]
-                    spy = None
-                    if args.profile and which == "ours" and round_ == 0:
-                        # Sampled profile of our worker during its first run (py-spy,
-                        # not a dependency of the project: `pip install py-spy`).
-                        spy = subprocess.Popen(  # noqa: ASYNC220 - started once, not awaited
-                            ["py-spy", "record", "--pid", str(pid), "--format", "raw",
-                             "--rate", "250", "--duration", str(int(args.seconds)),
-                             "--output", args.profile, "--nonblocking", "--gil"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    result = await closed_loop(http, target, tokens, tasks, args.seconds,
-                                               args.concurrency, pid)
-                    result["load_before"] = round(load, 2)
-                    if spy is not None:
-                        spy.wait(30)
-                    runs[which].append(result)
-                    print(f"{which:5}: {json.dumps(result)}", flush=True)
-        summary = {which: {key: statistics.median(r[key] for r in results)
-                           for key in ("per_second", "p50_ms", "p99_ms", "cpu_ms_per_request")}
-                   for which, results in runs.items()}
-        ratio = {key: round(summary["ours"][key] / summary["floor"][key], 2)
-                 for key in summary["ours"] if summary["floor"][key]}
+                for measure in measures:
+                    await closed_loop(http, target, tokens, tasks, 2, args.concurrency, pid,
+                                      measure, project)
+            runs: dict[str, list[dict[str, Any]]] = {}
+            # Per measure, floor and ours alternate, each going first every other round.
+            for measure, which in [(m, w) for m in measures for r in range(args.repeat)
+                                   for w in (("floor", "ours") if r % 2 == 0
+                                             else ("ours", "floor"))]:
+                target, pid = targets[which]
+                load = os.getloadavg()[0]
+                spy = None
+                if args.profile and which == "ours" and f"ours {measure}" not in runs:
+                    # Sampled profile of our worker during its first run (py-spy,
+                    # not a dependency of the project: `pip install py-spy`).
+                    spy = subprocess.Popen(  # noqa: ASYNC220 - started once, not awaited
+                        ["py-spy", "record", "--pid", str(pid), "--format", "raw",
+                         "--rate", "250", "--duration", str(int(args.seconds)),
+                         "--output", args.profile, "--nonblocking", "--gil"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                result = await closed_loop(http, target, tokens, tasks, args.seconds,
+                                           args.concurrency, pid, measure, project)
+                result["load_before"] = round(load, 2)
+                if spy is not None:
+                    spy.wait(30)
+                runs.setdefault(f"{which} {measure}", []).append(result)
+                print(f"{which:5} {measure:7}: {json.dumps(result)}", flush=True)
+        summary = {name: {key: statistics.median(r[key] for r in results)
+                          for key in ("per_second", "p50_ms", "p99_ms", "cpu_ms_per_request")}
+                   for name, results in runs.items()}
+        ratio = {measure: {key: round(summary[f"ours {measure}"][key]
+                                      / summary[f"floor {measure}"][key], 2)
+                           for key in summary[f"ours {measure}"]
+                           if summary[f"floor {measure}"][key]}
+                 for measure in measures}
         report = {"machine": f"{platform.machine()}, {os.cpu_count()} cpu(s)",
                   "users": args.users, "tasks": args.tasks, "concurrency": args.concurrency,
                   "seconds": args.seconds, "redis": bool(args.redis), "median": summary,
@@ -278,6 +333,9 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--redis", help="REDIS_URL for our worker (default: none)")
+    parser.add_argument("--measure", default="patch",
+                        help="comma-separated: patch (a task PATCH), list (a page of 50 "
+                             "tasks), summary (a project's summary)")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--profile", metavar="FILE",
                         help="py-spy samples of our worker's first run (collapsed stacks)")

@@ -63,13 +63,14 @@ def comment_visibility(role: str, requested: str | None) -> str:
 def audit_row_for_client(table: str | None, row: Mapping[str, Any]) -> dict[str, Any] | None:
     """An audit row as a client user may read it: cost fields out of the values and of
     changed_fields; nothing at all for an internal comment (before or after the change)
-    nor for mentions and comment attachments, whose comment it cannot tell apart."""
+    nor for mentions and the attachments of comments and review tasks, whose comment or
+    task it cannot tell apart."""
     if table == "comments" and not all(
             comment_is_shared(row[k]) for k in ("old_values", "new_values")
             if row.get(k) is not None):
         return None
     if table in ("mentions", "site_diaries") or (table == "attachments" and any(
-            (row.get(k) or {}).get("entity_type") in ("comment", "site_diary")
+            (row.get(k) or {}).get("entity_type") in ("comment", "site_diary", "review_task")
             for k in ("old_values", "new_values"))):
         return None
     hidden = internal_fields(table or "")

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Computed,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -44,6 +45,8 @@ from rules.enums import (
     UNITS,
     USER_STATUSES,
 )
+from rules.punch_items import CATEGORIES as PUNCH_CATEGORIES
+from rules.punch_items import STATUSES as PUNCH_STATUSES
 
 metadata = MetaData(
     naming_convention={
@@ -66,9 +69,11 @@ class XID8(UserDefinedType[Any]):
 
 
 ENTITY_TYPES = ("project", "task", "scope_item", "shop_drawing", "material_spec")
-# Attachments may also belong to a comment (and are then as visible as the comment) and to
-# a revision of the drawing register.
-ATTACHABLE_TYPES = (*ENTITY_TYPES, "comment", "drawing_revision", "site_diary")
+# Attachments may also belong to a comment (and are then as visible as the comment), to
+# a revision of the drawing register, to a site diary, to a punch item (its photos;
+# migration 0030) and to a review task (a reviewer's response, 0027).
+ATTACHABLE_TYPES = (*ENTITY_TYPES, "comment", "drawing_revision", "site_diary", "punch_item",
+                    "review_task")
 DIARY_SECTIONS = ("manpower", "deliveries", "visitors", "delays", "safety")
 # A material spec's delivery status beside its workflow state (migration 0031), in order.
 DELIVERY_STATUSES = ("ordered", "in_fabrication", "shipped", "delivered", "received")
@@ -258,6 +263,11 @@ projects = Table(
     Column("legacy_id", Text),
     # The project's own time zone, when it is not the organisation's (migration 0025).
     Column("time_zone", Text),
+    # Handover (migration 0030): practical completion, and the defects period after it.
+    Column("practical_completion_on", Date),
+    Column("defects_period_months", SmallInteger, nullable=False, server_default=text("12")),
+    # Working days from an RFI's creation to its default due date (migration 0027).
+    Column("rfi_due_days", SmallInteger, nullable=False, server_default=text("7")),
     _search(_weighted(("name", "A"), ("location", "B"), ("description", "C"))),
     CheckConstraint(_in("type", PROJECT_TYPES), name="type"),
     CheckConstraint(_in("status", PROJECT_STATUSES), name="status"),
@@ -268,6 +278,8 @@ projects = Table(
                     name="dates"),
     CheckConstraint("length(name) BETWEEN 1 AND 300", name="name_length"),
     CheckConstraint("time_zone IS NULL OR length(time_zone) BETWEEN 1 AND 64", name="time_zone"),
+    CheckConstraint("defects_period_months BETWEEN 0 AND 120", name="defects_period_months"),
+    CheckConstraint("rfi_due_days BETWEEN 0 AND 365", name="rfi_due_days"),
     UniqueConstraint("org_id", "legacy_id"),
     Index("ix_projects_org_id_status", "org_id", "status"),
     Index("ix_projects_client_id_status", "client_id", "status"),
@@ -408,6 +420,9 @@ shop_drawings = Table(
     UniqueConstraint("project_id", "drawing_number"),
     UniqueConstraint("org_id", "legacy_id"),
     Index("ix_shop_drawings_project_id_status", "project_id", "status"),
+    # The submittal log's keyset pages (migration 0027).
+    Index("ix_shop_drawings_project_id_drawing_number_id", "project_id", "drawing_number", "id"),
+    Index("ix_shop_drawings_project_id_created_at_id", "project_id", "created_at", "id"),
     Index("ix_shop_drawings_search", "search_vector", postgresql_using="gin"),
     Index("ix_shop_drawings_number_trgm",
           text("f_unaccent(drawing_number || ' ' || title) gin_trgm_ops"),
@@ -492,6 +507,10 @@ material_specs = Table(
     # The procurement schedule's order (specs without an on-site date last).
     Index("ix_material_specs_schedule", "project_id",
           text("coalesce(required_on_site, '9999-12-31'::date)"), "id"),
+    # The submittal log's keyset pages (migration 0027; a spec's number is its code).
+    Index("ix_material_specs_project_id_code_id", "project_id",
+          text("(coalesce(code, ''::text))"), "id"),
+    Index("ix_material_specs_project_id_created_at_id", "project_id", "created_at", "id"),
     Index("ix_material_specs_search", "search_vector", postgresql_using="gin"),
     Index("ix_material_specs_trgm",
           text("f_unaccent(coalesce(code, '') || ' ' || description || ' ' || "
@@ -689,10 +708,13 @@ review_tasks = Table(
     Column("responded_at", DateTime(timezone=True)),
     Column("assigned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("due_on", Date, nullable=False),
+    # The files (attachments of entity_type review_task) the response carries (0027).
+    Column("attachment_ids", ARRAY(UUID(as_uuid=True)), nullable=False, server_default="{}"),
     CheckConstraint("reviewer_kind IN ('user', 'role', 'client')", name="reviewer_kind"),
     CheckConstraint("state IN ('pending', 'responded', 'skipped', 'closed')", name="state"),
     CheckConstraint("step >= 0", name="step"),
     CheckConstraint("(state = 'responded') = (outcome IS NOT NULL)", name="outcome"),
+    CheckConstraint("cardinality(attachment_ids) <= 20", name="attachment_ids"),
     CheckConstraint("comment IS NULL OR length(comment) <= 10000", name="comment_length"),
     Index("ix_review_tasks_review_id_step", "review_id", "step"),
     Index("ix_review_tasks_reviewer_kind_reviewer_ref", "reviewer_kind", "reviewer_ref"),
@@ -739,6 +761,10 @@ rfis = Table(
     CheckConstraint("cardinality(drawing_ids) <= 200 AND cardinality(revision_ids) <= 200 "
                     "AND cardinality(scope_item_ids) <= 200", name="links"),
     Index("ix_rfis_project_id_status_seq", "project_id", "status", "seq"),
+    # The RFI log's keyset pages (migration 0027).
+    Index("ix_rfis_project_id_seq_id", "project_id", "seq", "id"),
+    Index("ix_rfis_project_id_due_on_id", "project_id",
+          text("(coalesce(due_on, '9999-12-31'::date))"), "id"),
 )
 
 rfi_responses = Table(
@@ -805,6 +831,66 @@ site_diaries = Table(
 # The last RFI number of each project; written only by fpm_next_rfi_seq (system role).
 rfi_counters = Table(
     "rfi_counters", metadata,
+    Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
+# The snag list (migration 0030): numbered per project from punch_item_counters
+# (fpm_next_punch_number); a pin on a drawing revision as fractions of the sheet.
+punch_items = Table(
+    "punch_items", metadata,
+    *_common(),
+    _project_fk(),
+    Column("number", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("description", Text),
+    Column("location", Text),
+    Column("room", Text),
+    Column("trade", Text),
+    Column("priority", Text, nullable=False, server_default="medium"),
+    Column("category", Text, nullable=False, server_default="defect"),
+    Column("due_on", Date),
+    Column("status", Text, nullable=False, server_default="draft"),
+    Column("drawing_id", UUID(as_uuid=True), ForeignKey("drawings.id", ondelete="SET NULL"),
+           index=True),
+    Column("drawing_revision_id", UUID(as_uuid=True),
+           ForeignKey("drawing_revisions.id", ondelete="SET NULL"), index=True),
+    Column("pin_x", Double),
+    Column("pin_y", Double),
+    Column("pin_needs_check", Boolean, nullable=False, server_default=text("false")),
+    Column("assignee_user_ids", ARRAY(UUID(as_uuid=True)), nullable=False,
+           server_default="{}"),
+    Column("assignee_client_id", UUID(as_uuid=True),
+           ForeignKey("clients.id", ondelete="SET NULL"), index=True),
+    _user_fk("manager_id"),
+    _user_fk("final_approver_id"),
+    _user_fk("created_by"),
+    Column("comment", Text),
+    Column("closed_at", DateTime(timezone=True)),
+    UniqueConstraint("project_id", "number"),
+    CheckConstraint("number > 0", name="number"),
+    CheckConstraint("length(title) BETWEEN 1 AND 300", name="title_length"),
+    CheckConstraint("description IS NULL OR length(description) <= 100000",
+                    name="description_length"),
+    CheckConstraint("(location IS NULL OR length(location) <= 300) "
+                    "AND (room IS NULL OR length(room) <= 300) "
+                    "AND (trade IS NULL OR length(trade) <= 300)", name="texts"),
+    CheckConstraint(_in("priority", PRIORITIES), name="priority"),
+    CheckConstraint(_in("category", PUNCH_CATEGORIES), name="category"),
+    CheckConstraint(_in("status", PUNCH_STATUSES), name="status"),
+    CheckConstraint("(pin_x IS NULL) = (pin_y IS NULL) AND (pin_x IS NULL OR "
+                    "(pin_x BETWEEN 0 AND 1 AND pin_y BETWEEN 0 AND 1))", name="pin"),
+    CheckConstraint("cardinality(assignee_user_ids) <= 50", name="assignees"),
+    CheckConstraint("comment IS NULL OR length(comment) <= 10000", name="comment_length"),
+    Index("ix_punch_items_project_id_status_number", "project_id", "status", "number"),
+    Index("ix_punch_items_project_id_due_on", "project_id", "due_on"),
+    Index("ix_punch_items_assignee_user_ids", "assignee_user_ids", postgresql_using="gin"),
+)
+
+# The last punch item number of each project; written only by fpm_next_punch_number.
+punch_item_counters = Table(
+    "punch_item_counters", metadata,
     Column("project_id", UUID(as_uuid=True), ForeignKey("projects.id", ondelete="CASCADE"),
            primary_key=True),
     Column("last", Integer, nullable=False),

@@ -83,6 +83,7 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "review_tasks": TableInfo(_PROJECT, "review_task"),
     "rfis": TableInfo(_PROJECT, "rfi"),
     "rfi_responses": TableInfo(_PROJECT, "rfi_response"),
+    "punch_items": TableInfo(_PROJECT, "punch_item"),
     "site_diaries": TableInfo(_PROJECT, "site_diary"),
     "notifications": TableInfo(_USER, "notification"),
     "notification_preferences": TableInfo(_USER, "notification_preference"),
@@ -98,6 +99,7 @@ TABLES: Mapping[str, TableInfo] = MappingProxyType({
     "audit_erasures": TableInfo(_INTERNAL),
     "audit_retention": TableInfo(_INTERNAL),
     "rfi_counters": TableInfo(_INTERNAL),
+    "punch_item_counters": TableInfo(_INTERNAL),
     # The organisation's report logo (bytes: not for the audit trail; changes are user actions).
     "organization_logos": TableInfo(_INTERNAL),
     "notification_deliveries": TableInfo(_INTERNAL),

@@ -28,7 +28,7 @@ ACTION_REQUIRED = "action_required"
 # Every kind a notification may have; action_required is the daily reminder's.
 KINDS = (ACTION_REQUIRED, "ball_in_court", "review_task", "rfi_open", "rfi_answered",
          "task_assigned", "mention", "member_removed", "transmittal", "drawing_superseded",
-         "procurement_risk")
+         "procurement_risk", "punch_item")
 CHANNELS = ("live", "email", "digest", "off")
 MAILED = ("email", "digest")
 DEFAULTS: Mapping[str, str] = {kind: ("email" if kind == ACTION_REQUIRED else "live")

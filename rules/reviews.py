@@ -268,6 +268,17 @@ def check_respond(template: Template, review_state: str, task: Task, actor: Acto
     return chosen
 
 
+def check_attach(review_state: str, task: Task, actor: Actor) -> None:
+    """A file for a response: only who may answer the task, while it waits for its answer
+    (403, then 409)."""
+    if not may_answer(task.reviewer, actor):
+        raise NotPermitted("this task is not yours to answer", code="not_your_task")
+    if review_state != "in_progress":
+        raise WrongState(f"the review is {review_state}", code="review_not_in_progress")
+    if task.state != "pending":
+        raise WrongState(f"the task is {task.state}", code="task_not_pending")
+
+
 def step_outcome(template: Template, step: int, tasks: Iterable[Task]) -> str | None:
     """The step's outcome once its rule is met (None while it is not)."""
     spec = template.steps[step]

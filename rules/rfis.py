@@ -14,7 +14,9 @@ from rules.errors import InvalidInput, WrongState
 STATUSES = ("draft", "open", "answered", "closed", "void")
 PRIORITIES = ("low", "normal", "high")
 IMPACTS = ("yes", "no", "unknown")
-DEFAULT_DAYS = 7  # working days from creation to the default due date
+# Working days from creation to the default due date: a project's `rfi_due_days`, which
+# starts at this (the column's default, migration 0027).
+DEFAULT_DAYS = 7
 # action: (sources, target)
 ACTIONS: dict[str, tuple[frozenset[str], str]] = {
     "open": (frozenset({"draft"}), "open"),

@@ -133,6 +133,24 @@ async def apply(conn: asyncpg.Connection, review: asyncpg.Record, adv: rv.Advanc
                 outcome=adv.step_outcome)
 
 
+async def actor_of(conn: asyncpg.Connection, user_id: uuid.UUID, client_id: uuid.UUID | None,
+                   project_id: uuid.UUID) -> rv.Actor:
+    """The caller as the rules see a reviewer: their id, roles on the team, client company."""
+    roles = await queries.member_roles(conn, project_id, user_id)
+    return rv.Actor(str(user_id), roles, str(client_id) if client_id is not None else None)
+
+
+async def check_attach(conn: asyncpg.Connection, task_id: uuid.UUID, user_id: uuid.UUID,
+                       client_id: uuid.UUID | None) -> None:
+    """A file may hang off a (visible) review task when the caller may answer it and it is
+    still pending: 403 / 409 otherwise (the attachments route asks before storing)."""
+    task = await queries.task(conn, task_id)
+    assert task is not None  # the caller has just found it
+    review_state = await queries.review_status(conn, task["review_id"])
+    who = await actor_of(conn, user_id, client_id, task["project_id"])
+    rv.check_attach(review_state or "", task_of(task), who)
+
+
 def ball_in_court(tasks: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [{"kind": h.kind, "ref": h.ref, "since": h.since, "due_on": h.due,
              "task_id": h.task_id} for h in rv.ball_in_court(task_of(t) for t in tasks)]

@@ -27,7 +27,9 @@ ENTITY_TABLES: Mapping[str, str] = {
     "material_spec": "material_specs",
     "comment": "comments",
     "drawing_revision": "drawing_revisions",
+    "punch_item": "punch_items",
     "site_diary": "site_diaries",
+    "review_task": "review_tasks",
 }
 # Columns never shown to API clients: where the bytes are and the upload's storage id.
 PRIVATE_COLUMNS = ("storage_key", "upload_id")
@@ -55,6 +57,15 @@ async def entity_visible(conn: asyncpg.Connection, entity_type: str,
     table = ENTITY_TABLES[entity_type]
     return bool(await conn.fetchval(
         f"SELECT true FROM {table} WHERE id = $1", entity_id))  # noqa: S608 - a known table
+
+
+async def ready_files_of(conn: asyncpg.Connection, entity_type: str, entity_id: uuid.UUID,
+                         ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `ids` that are completed, undeleted files of the entity."""
+    return {r["id"] for r in await conn.fetch(
+        "SELECT id FROM attachments WHERE id = ANY ($1::uuid[]) AND entity_type = $2 "
+        "AND entity_id = $3 AND status = 'ready' AND deleted_at IS NULL",
+        ids, entity_type, entity_id)}
 
 
 async def lock_org_quota(conn: asyncpg.Connection, org_id: uuid.UUID) -> None:

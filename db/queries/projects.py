@@ -12,16 +12,19 @@ import asyncpg
 from db.queries.rows import Records, update_row
 
 COLUMNS = ("name", "description", "type", "status", "priority", "budget", "start_date",
-           "end_date", "progress", "location", "client_id", "project_manager_id")
+           "end_date", "progress", "location", "client_id", "project_manager_id",
+           "practical_completion_on", "defects_period_months")
 PROJECTS = Records("projects", filters=("status", "type", "priority", "client_id"))
 list_projects = PROJECTS.page
 get_project = PROJECTS.one
 
 
 async def project_refs(conn: asyncpg.Connection, project_id: uuid.UUID) -> asyncpg.Record | None:
-    """Who and what a visible project refers to (its org, manager, client and creator)."""
+    """Who and what a visible project refers to (its org, manager, client and creator), and
+    its RFI due period in working days."""
     return await conn.fetchrow(
-        "SELECT id, org_id, project_manager_id, client_id, created_by FROM projects "
+        "SELECT id, org_id, project_manager_id, client_id, created_by, rfi_due_days "
+        "FROM projects "
         "WHERE id = $1", project_id)
 
 

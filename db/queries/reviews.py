@@ -10,7 +10,15 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.rows import PageLike, Records, fetch_page, insert_row, lock_row, update_locked
+from db.queries.rows import (
+    PageLike,
+    Records,
+    delete_row,
+    fetch_page,
+    insert_row,
+    lock_row,
+    update_locked,
+)
 
 # The tables a review may be of, and where their rows live.
 ENTITY_TABLES: Mapping[str, str] = {"shop_drawing": "shop_drawings",
@@ -21,8 +29,34 @@ async def create_template(conn: asyncpg.Connection, values: Mapping[str, Any]) -
     return await insert_row(conn, "review_templates", values)
 
 
-async def template(conn: asyncpg.Connection, template_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM review_templates WHERE id = $1", template_id)
+async def template(conn: asyncpg.Connection, template_id: uuid.UUID, *,
+                   share_lock: bool = False) -> asyncpg.Record | None:
+    """The template; with `share_lock`, held (against a delete) until the transaction ends."""
+    sql = _TEMPLATE_SHARED if share_lock else _TEMPLATE
+    return await conn.fetchrow(sql, template_id)
+
+
+_TEMPLATE = "SELECT * FROM review_templates WHERE id = $1"
+_TEMPLATE_SHARED = _TEMPLATE + " FOR SHARE"
+
+
+async def update_template(conn: asyncpg.Connection, template_id: uuid.UUID,
+                          changes: Mapping[str, Any]) -> asyncpg.Record:
+    """Set `changes` on a template this transaction has locked (nothing: the row as it is)."""
+    return await update_locked(conn, "review_templates", template_id, changes)
+
+
+async def running_reviews_of(conn: asyncpg.Connection, template_id: uuid.UUID) -> list[uuid.UUID]:
+    """The reviews in progress that started from the template (their project's staff, who
+    alone edit templates, see every one of them)."""
+    return [r["id"] for r in await conn.fetch(
+        "SELECT id FROM reviews WHERE template_id = $1 AND status = 'in_progress' "
+        "ORDER BY created_at LIMIT 20", template_id)]
+
+
+async def delete_template(conn: asyncpg.Connection, template_id: uuid.UUID) -> None:
+    """Delete a template this transaction has locked (finished reviews keep their copy)."""
+    await delete_row(conn, "review_templates", template_id)
 
 
 TEMPLATES = Records("review_templates", filters=("project_id",))
@@ -61,6 +95,12 @@ async def lock_review(conn: asyncpg.Connection, review_id: uuid.UUID) -> asyncpg
 
 async def task(conn: asyncpg.Connection, task_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM review_tasks WHERE id = $1", task_id)
+
+
+async def review_status(conn: asyncpg.Connection, review_id: uuid.UUID) -> str | None:
+    status: str | None = await conn.fetchval("SELECT status FROM reviews WHERE id = $1",
+                                             review_id)
+    return status
 
 
 async def tasks_of(conn: asyncpg.Connection, review_id: uuid.UUID) -> list[asyncpg.Record]:

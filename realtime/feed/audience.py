@@ -29,11 +29,12 @@ def client_copy(table: str, action: str, old: Mapping[str, Any] | None,
         return _comment(action, old, new, payload)
     if table == "mentions":
         return None  # a mention row cannot tell whether its comment is internal
-    if table == "attachments":  # of a comment or a drawing revision (which may be
-        # unpublished), or unknown (no values): not for clients
+    if table == "attachments":  # of a comment, a drawing revision (which may be
+        # unpublished), a punch item (which a client user may not read), a review task
+        # (perhaps another reviewer's), or unknown (no values): not for clients
         values = new if new is not None else old
         kept = values is not None and values.get("entity_type") not in (
-            "comment", "drawing_revision", "site_diary")
+            "comment", "drawing_revision", "site_diary", "punch_item", "review_task")
         return SAME if kept else None
     if table in PUBLISHED_ONLY:  # client users read published drawings and revisions only
         values = new if new is not None else old
@@ -41,9 +42,10 @@ def client_copy(table: str, action: str, old: Mapping[str, Any] | None,
         return SAME if values is not None and values.get(marker) is not None else None
     if table in ("transmittals", "transmittal_recipients", "site_diaries"):
         return None  # staff's register; a client recipient hears through their notification
-    if table in ("review_templates", "reviews", "review_tasks", "rfis", "rfi_responses"):
-        # Staff's: client users read only the tasks and RFIs addressed to them (row-level
-        # security), which a project room's copy cannot tell apart.
+    if table in ("review_templates", "reviews", "review_tasks", "rfis", "rfi_responses",
+                 "punch_items"):
+        # Staff's: client users read only the tasks, RFIs and snags addressed to them
+        # (row-level security), which a project room's copy cannot tell apart.
         return None
     hidden = internal_fields(table)
     if not hidden:

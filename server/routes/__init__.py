@@ -17,6 +17,7 @@ from server.routes import (
     drawings,
     exports,
     health,
+    logs,
     material_specs,
     members,
     metrics,
@@ -25,6 +26,7 @@ from server.routes import (
     organization_logo,
     procurement,
     projects,
+    punch_items,
     reports,
     reviews,
     rfis,
@@ -43,5 +45,5 @@ ROUTE_MODULES: tuple[ModuleType, ...] = (
     scope_items, shop_drawings, material_specs, comments, attachments, drawings, transmittals,
     notifications, audit, search, admin_stats, calendar,
     reviews, rfis, reports, organization_logo, exports, procurement, site_diaries,
-    notification_preferences,
+    notification_preferences, punch_items, logs,
 )

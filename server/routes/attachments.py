@@ -21,6 +21,7 @@ from db.schema import ATTACHABLE_TYPES, ATTACHMENT_STATUSES
 from files.types import PREVIEWABLE, UNSPECIFIC_MIMES, normalise_mime
 from rules import site_diary as diary_rules
 from rules.permissions import Perm
+from server import review_engine
 from server.attachment_files import (
     DOWNLOAD_HEADERS,
     MAX_PARTS_PER_ANSWER,
@@ -180,13 +181,16 @@ def _own_upload(who: Identity, row: Any) -> None:
 @doc(summary="Declare a file and get where to upload it",
      description="201 with `upload`: S3 `POST` (send `fields`, then `file`), file:// `PUT` to "
                  "`url`, or `parts` over 32 MiB. 413 past MAX_UPLOAD_BYTES, 507 past the "
-                 "organisation's quota, both before any byte is stored.",
+                 "organisation's quota, both before any byte is stored. A review task's "
+                 "files (a response's): only whoever may answer the task, while it is "
+                 "pending (403, 409).",
      body=AttachmentCreate, response=AttachmentCreated, status=201, errors=[403, 409, 507])
 @idempotent
 async def create_attachment(request: web.Request) -> web.Response:
     who = identity(request)
-    require(who.role, Perm.COMMENT)
     body = await read_body(request, AttachmentCreate)
+    if body.entity_type != "review_task":  # a response's file: its reviewer's (see below)
+        require(who.role, Perm.COMMENT)
     settings, storage = request.app[SETTINGS], _storage(request)
     kind = file_type(body.file_name)
     if kind is None:
@@ -210,6 +214,8 @@ async def create_attachment(request: web.Request) -> web.Response:
                 {"field": "entity_id", "message": f"no such {body.entity_type} in the project"}])
         if body.entity_type == "site_diary":  # a completed diary is locked, photos too
             diary_rules.check_photo(await diary_status(conn, body.entity_id), who.role)
+        if body.entity_type == "review_task":  # whoever may answer it (a client user too)
+            await review_engine.check_attach(conn, body.entity_id, who.user_id, who.client_id)
         await queries.lock_org_quota(conn, who.org_id)
         quota = settings.org_storage_quota_bytes
         if quota:

@@ -19,6 +19,7 @@ from aiohttp import web
 from db.pool import transaction
 from db.queries import drawings as queries
 from db.queries import notifications as notes
+from db.queries import punch_items
 from db.queries import transmittals as sent
 from db.queries.comments import author_name
 from db.queries.projects import is_visible
@@ -413,6 +414,8 @@ async def publish_revision(request: web.Request) -> web.Response:
         row = await queries.mark_published(conn, revision_id, who.user_id)
         await queries.set_current(conn, drawing["id"], revision_id)
         if old is not None:
+            # The snags pinned on the superseded sheet move to the new one, to be checked.
+            await punch_items.carry_pins(conn, old["id"], revision_id, "closed")
             await _tell_superseded(conn, old, row, drawing, who.user_id)
     out = revision_out(row)
     out["superseded_revision_id"] = old["id"] if old is not None else None

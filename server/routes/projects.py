@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import pydantic
@@ -55,6 +55,11 @@ class ProjectFields(ApiModel):
     start_date: dt.date | None = None
     end_date: dt.date | None = None
     location: MediumText | None = None
+    # Handover: the practical-completion date and the defects period after it (months).
+    practical_completion_on: dt.date | None = None
+    defects_period_months: Annotated[int, pydantic.Field(ge=0, le=120)] | None = None
+    # Working days from an RFI's creation to its default due date (default 7).
+    rfi_due_days: int | None = pydantic.Field(None, ge=0, le=365)
 
     @pydantic.model_validator(mode="after")
     def _dates(self) -> ProjectFields:
@@ -68,7 +73,8 @@ class ProjectCreate(ProjectFields):
 
 
 class ProjectPatch(ProjectFields):
-    NOT_NULL = ("name", "type", "status", "priority", "progress")
+    NOT_NULL = ("name", "type", "status", "priority", "progress", "defects_period_months",
+                "rfi_due_days")
     name: Name | None = None
     type: ProjectType | None = None
     progress: Percent | None = None
@@ -100,6 +106,9 @@ class ProjectOut(RecordOut):
     # The project's own time zone (set through PUT /api/v1/calendar?project_id=); null:
     # the organisation's.
     time_zone: str | None = None
+    practical_completion_on: dt.date | None = None
+    defects_period_months: int = 12
+    rfi_due_days: int  # working days from an RFI's creation to its default due date
 
 
 class SummaryOut(pydantic.BaseModel):

@@ -21,6 +21,7 @@ import pydantic
 from aiohttp import web
 
 from db.pool import system_transaction, transaction
+from db.queries import attachments
 from db.queries import reviews as queries
 from rules import reviews as rv
 from rules.enums import ROLES
@@ -34,8 +35,8 @@ from server.exports.route import exportable
 from server.fields import Keyword, LongText, Name, ShortText
 from server.keys import POOL
 from server.openapi import doc
-from server.records import path_id, visible_project
-from server.rest import PageParams, json_response, keyset, sortable
+from server.records import locked, path_id, provided, visible_project
+from server.rest import PageParams, if_match, json_response, keyset, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import invalidation, writes
 
@@ -69,6 +70,16 @@ class TemplateCreate(ApiModel):
     name: Name
     outcomes: Annotated[list[OutcomeIn], pydantic.Field(max_length=rv.OUTCOMES_MAX + 1)]
     steps: Annotated[list[StepIn], pydantic.Field(max_length=rv.STEPS_MAX + 1)]
+
+
+class TemplatePatch(ApiModel):
+    """What a PATCH names replaces the template's; running reviews keep their copy."""
+
+    NOT_NULL = ("name", "outcomes", "steps")
+    name: Name | None = None
+    outcomes: Annotated[list[OutcomeIn], pydantic.Field(max_length=rv.OUTCOMES_MAX + 1)] | None \
+        = None
+    steps: Annotated[list[StepIn], pydantic.Field(max_length=rv.STEPS_MAX + 1)] | None = None
 
 
 SORTABLE = sortable(created_at="timestamptz")
@@ -105,6 +116,8 @@ class ReviewQuery(PageParams):
 class Respond(ApiModel):
     outcome: Keyword
     comment: LongText | None = None
+    # Files uploaded to the task first (POST /attachments, entity_type review_task).
+    attachment_ids: Annotated[list[uuid.UUID], pydantic.Field(max_length=20)] = []
 
 
 class Reassign(ApiModel):
@@ -119,6 +132,7 @@ class Reason(ApiModel):
 
 class TemplateOut(pydantic.BaseModel):
     id: uuid.UUID
+    version: int
     project_id: uuid.UUID
     name: str
     outcomes: list[dict[str, Any]]
@@ -158,6 +172,20 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
+def _parsed(outcomes: list[Any], steps: list[Any]) -> rv.Template:
+    """A template's outcomes and steps checked (422 naming the field)."""
+    template = rv.parse_template(outcomes, steps, statuses=engine.ANY_STATUS)
+    _check_refs(template)
+    return template
+
+
+async def _check_template_reviewers(conn: asyncpg.Connection, project_id: uuid.UUID,
+                                    template: rv.Template) -> None:
+    await engine.check_reviewers(conn, project_id, [
+        (f"steps[{i}].reviewers[{j}].ref", r)
+        for i, step in enumerate(template.steps) for j, r in enumerate(step.reviewers)])
+
+
 @routes.post("/api/v1/review-templates")
 @doc(summary="Create a project's review template (outcomes, ordered steps of reviewers)",
      body=TemplateCreate, response=TemplateOut, status=201, errors=[403, 404])
@@ -165,16 +193,12 @@ async def create_template(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.EDIT_PROJECTS)
     body = await read_body(request, TemplateCreate)
-    template = rv.parse_template([o.model_dump() for o in body.outcomes],
-                                 [s.model_dump(exclude_none=True) for s in body.steps],
-                                 statuses=engine.ANY_STATUS)
-    _check_refs(template)
+    template = _parsed([o.model_dump() for o in body.outcomes],
+                       [s.model_dump(exclude_none=True) for s in body.steps])
     outcomes, steps = engine.template_json(template)
     async with writes(request) as conn:
         await visible_project(conn, body.project_id)
-        await engine.check_reviewers(conn, body.project_id, [
-            (f"steps[{i}].reviewers[{j}].ref", r)
-            for i, step in enumerate(template.steps) for j, r in enumerate(step.reviewers)])
+        await _check_template_reviewers(conn, body.project_id, template)
         row = await queries.create_template(conn, {
             "org_id": who.org_id, "project_id": body.project_id, "name": body.name,
             "outcomes": outcomes, "steps": steps, "created_by": who.user_id})
@@ -194,13 +218,71 @@ async def list_templates(request: web.Request) -> web.Response:
     return json_response(page.page(rows, dict))
 
 
+@routes.get("/api/v1/review-templates/{id}")
+@doc(summary="One review template", response=TemplateOut, errors=[404])
+async def get_template(request: web.Request) -> web.Response:
+    template_id = path_id(request)
+    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
+        row = await queries.template(conn, template_id)
+    if row is None:
+        raise NotFound("No such review template")
+    return json_response(dict(row))
+
+
+@routes.patch("/api/v1/review-templates/{id}")
+@doc(summary="Change a review template (If-Match); running reviews keep the copy they "
+     "started from", body=TemplatePatch, response=TemplateOut, errors=[403, 412])
+async def patch_template(request: web.Request) -> web.Response:
+    require(identity(request).role, Perm.EDIT_PROJECTS)
+    template_id = path_id(request)
+    version = if_match(request)
+    changes = provided(await read_body(request, TemplatePatch))
+    async with writes(request) as conn:
+        current = await locked(conn, "review_templates", template_id, version)
+        values: dict[str, Any] = {}
+        if "name" in changes:
+            values["name"] = changes["name"]
+        if {"outcomes", "steps"} & changes.keys():
+            body = TemplatePatch.model_validate(changes)
+            outcomes = ([o.model_dump() for o in body.outcomes] if body.outcomes is not None
+                        else current["outcomes"])
+            steps = ([s.model_dump(exclude_none=True) for s in body.steps]
+                     if body.steps is not None else current["steps"])
+            template = _parsed(outcomes, steps)
+            await _check_template_reviewers(conn, current["project_id"], template)
+            values["outcomes"], values["steps"] = engine.template_json(template)
+        changed = {k: v for k, v in values.items() if v != current[k]}
+        row = await queries.update_template(conn, template_id, changed)
+    return json_response(dict(row))
+
+
+@routes.delete("/api/v1/review-templates/{id}")
+@doc(summary="Delete a review template (If-Match); 409 while a review started from it runs",
+     status=204, errors=[403, 409, 412])
+async def delete_template(request: web.Request) -> web.Response:
+    require(identity(request).role, Perm.EDIT_PROJECTS)
+    template_id = path_id(request)
+    version = if_match(request)
+    async with writes(request) as conn:
+        await locked(conn, "review_templates", template_id, version)
+        running = await queries.running_reviews_of(conn, template_id)
+        if running:
+            raise Conflict("A review started from this template is running; it can be deleted "
+                           "once that review ends", code="template_in_use",
+                           extra={"review_ids": [str(r) for r in running]})
+        await queries.delete_template(conn, template_id)
+    return web.Response(status=204)
+
+
 async def _template_for(conn: asyncpg.Connection, body: ReviewStart,
                         project_id: uuid.UUID) -> tuple[str, rv.Template]:
     """The template a review starts from: the one named (of the record's project), or the
     default review of the record's kind."""
     if body.template_id is None:
         return "Default review", records.default_template(body.entity_type)
-    row = await queries.template(conn, body.template_id)
+    # Shared-locked until the review is written: a delete of the template waits, then sees
+    # the running review (409).
+    row = await queries.template(conn, body.template_id, share_lock=True)
     if row is None or row["project_id"] != project_id:
         raise Invalid("No such template in the record's project", code="validation_failed",
                       errors=[{"field": "template_id", "message": "not of this project"}])
@@ -286,9 +368,7 @@ async def _visible_review(request: web.Request, review_id: uuid.UUID) -> None:
 
 
 async def _rv_actor(conn: asyncpg.Connection, who: Identity, project_id: uuid.UUID) -> rv.Actor:
-    roles = await queries.member_roles(conn, project_id, who.user_id)
-    return rv.Actor(str(who.user_id), roles,
-                    str(who.client_id) if who.client_id is not None else None)
+    return await engine.actor_of(conn, who.user_id, who.client_id, project_id)
 
 
 @contextlib.asynccontextmanager
@@ -311,7 +391,8 @@ async def _answer(conn: asyncpg.Connection, review_id: uuid.UUID) -> web.Respons
 
 
 @routes.post("/api/v1/review-tasks/{id}/respond")
-@doc(summary="Answer a review task with one of the template's outcomes and a comment",
+@doc(summary="Answer a review task with one of the template's outcomes, a comment and the "
+     "files uploaded to the task (attachment_ids)",
      body=Respond, response=ReviewOut, errors=[403, 404, 409])
 async def respond(request: web.Request) -> web.Response:
     who = identity(request)
@@ -324,9 +405,16 @@ async def respond(request: web.Request) -> web.Response:
         who_rv = await _rv_actor(conn, who, review["project_id"])
         rv.check_respond(engine.template_of(review), review["status"], engine.task_of(task),
                          who_rv, body.outcome, body.comment)
+        files = list(dict.fromkeys(body.attachment_ids))
+        if set(files) - await attachments.ready_files_of(conn, "review_task", task_id, files):
+            raise Invalid("Every file of a response is a completed upload to its task",
+                          code="unknown_attachments",
+                          errors=[{"field": "attachment_ids",
+                                   "message": "not a completed file of this task"}])
         await queries.set_task(conn, task_id, {
             "state": "responded", "outcome": body.outcome, "comment": body.comment,
-            "responded_by": who.user_id, "responded_at": dt.datetime.now(dt.UTC)})
+            "responded_by": who.user_id, "responded_at": dt.datetime.now(dt.UTC),
+            "attachment_ids": files})
         cal = await calendar.for_project(conn, review["project_id"])
         await engine.trail(conn, "review_tasks", task, who.user_id, "respond", "pending",
                            "responded", body.comment, outcome=body.outcome, step=task["step"])

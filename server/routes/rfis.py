@@ -101,7 +101,8 @@ async def _check_people_and_links(conn: asyncpg.Connection, body: RfiCreate) -> 
 
 
 @routes.post("/api/v1/rfis")
-@doc(summary="Raise an RFI: draft, numbered RFI-001, RFI-002 ... per project",
+@doc(summary="Raise an RFI: draft, numbered RFI-001, RFI-002 ... per project, due by "
+     "default the project's rfi_due_days working days later",
      body=RfiCreate, response=RfiOut, status=201, errors=[403, 404])
 async def create_rfi(request: web.Request) -> web.Response:
     who = identity(request)
@@ -110,7 +111,7 @@ async def create_rfi(request: web.Request) -> web.Response:
     rules.check_impacts(body.cost_impact, body.cost_amount, body.schedule_impact,
                         body.schedule_days)
     async with writes(request) as conn:
-        await visible_project(conn, body.project_id)
+        project = await visible_project(conn, body.project_id)
         await _check_people_and_links(conn, body)
         cal = await calendar.for_project(conn, body.project_id)
         today = calendar.today_in(cal)
@@ -120,8 +121,8 @@ async def create_rfi(request: web.Request) -> web.Response:
         values = body.model_dump()
         values |= {"org_id": who.org_id, "seq": seq, "number": rules.number(seq),
                    "created_by": who.user_id,
-                   "due_on": body.due_on or cal_rules.add_working_days(cal, today,
-                                                                       rules.DEFAULT_DAYS)}
+                   "due_on": body.due_on or cal_rules.add_working_days(
+                       cal, today, project["rfi_due_days"])}
         row = await queries.create(conn, values)
         out = await queries.get(conn, row["id"])
     assert out is not None

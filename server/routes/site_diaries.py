@@ -31,6 +31,7 @@ from server.keys import POOL
 from server.openapi import doc
 from server.records import locked, path_id, provided, read_one, visible_project
 from server.rest import PageParams, if_match, json_response, keyset, record, sortable
+from server.text import MULTI_LINE
 from server.validation import ApiModel, read_body, read_query
 from server.writes import writes
 
@@ -39,7 +40,7 @@ TABLE = "site_diaries"
 TAGS = ["site-diaries"]
 SORTABLE = sortable(day="date", created_at="timestamptz")
 Entries = 100  # the most entries of one section
-Text = Annotated[str, pydantic.Field(max_length=2000)]
+Text = Annotated[str, pydantic.Field(max_length=2000), MULTI_LINE]
 Hours = Annotated[float, pydantic.Field(ge=0, le=100_000, allow_inf_nan=False)]
 
 
@@ -83,7 +84,7 @@ class Delay(ApiModel):
 
 class Safety(ApiModel):
     kind: Literal["observation", "incident"]
-    description: Annotated[str, pydantic.Field(min_length=1, max_length=2000)]
+    description: Annotated[str, pydantic.Field(min_length=1, max_length=2000), MULTI_LINE]
     severity: Literal["low", "medium", "high"] | None = None
 
 
@@ -109,7 +110,8 @@ class DiaryIn(DiaryFields):
 
 class DiaryPatch(DiaryFields):
     # Required for a change of a completed diary (project managers only).
-    reason: Annotated[str, pydantic.Field(min_length=1, max_length=10_000)] | None = None
+    reason: Annotated[str, pydantic.Field(min_length=1, max_length=10_000),
+                      MULTI_LINE] | None = None
     NOT_NULL = ("weather", *rules.SECTIONS)
 
 

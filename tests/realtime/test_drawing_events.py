@@ -88,4 +88,5 @@ def test_client_copies_of_the_register() -> None:
     assert copy("transmittals", {"purpose": "for_review"}) is None
     assert copy("transmittal_recipients", {"user_id": "u"}) is None
     assert copy("attachments", {"entity_type": "drawing_revision"}) is None
+    assert copy("attachments", {"entity_type": "review_task"}) is None  # another reviewer's?
     assert copy("attachments", {"entity_type": "task"}) == SAME

@@ -203,3 +203,68 @@ async def test_a_page_of_another_origin_reads_a_downloads_file_name(
                                 headers={**team.headers["designer"], "Origin": "https://evil.test"})
     assert response.status == 200 and "Access-Control-Allow-Origin" not in response.headers
     assert response.headers["Content-Security-Policy"].startswith("sandbox")
+
+
+async def test_a_review_response_carries_its_files(fclient: TestClient[Any, Any],
+                                                  world: World) -> None:
+    """Files hang off a review task, uploaded by whoever may answer it while it is pending;
+    the response names them (`attachment_ids`) and is answered with them. A client user
+    sees only the files of its own tasks."""
+    team = await make_team(world, fclient)
+    pm, designer = team.headers["project_manager"], team.headers["designer"]
+    status, template = await send(fclient, "POST", "/api/v1/review-templates", pm, {
+        "project_id": str(team.project), "name": "Check",
+        "outcomes": [{"label": "approved", "status": "approved"},
+                     {"label": "rejected", "status": "rejected"}],
+        "steps": [{"name": "Check", "rule": "all", "days": 2, "reviewers": [
+            {"kind": "user", "ref": str(team.users["coordinator"]["id"])},
+            {"kind": "client", "ref": str(team.users["client"]["client_id"])}]}]})
+    assert status == 201, template
+    status, drawing = await send(fclient, "POST", "/api/v1/shop-drawings", designer, {
+        "project_id": str(team.project), "drawing_number": "AK-9", "title": "Desk"})
+    await send(fclient, "POST", f"/api/v1/shop-drawings/{drawing['id']}/transitions", designer,
+               {"action": "submit"})
+    status, review = await send(fclient, "POST", "/api/v1/reviews", designer, {
+        "entity_type": "shop_drawing", "entity_id": drawing["id"],
+        "template_id": template["id"]})
+    assert status == 201, review
+    tasks = {t["reviewer_kind"]: t["id"] for t in review["tasks"]}
+    mine = {"entity_type": "review_task", "entity_id": tasks["user"]}
+    # Not the coordinator's to answer: the craftsman is refused; the client user cannot
+    # even see the task; an outsider cannot see the project.
+    for who, expected in (("craftsman", 403), ("client", 422), ("outsider", 422)):
+        status, problem = await send(fclient, "POST", URL, team.headers[who],
+                                     declaration(team, PDF, **mine))
+        assert status == expected, (who, problem)
+    mark_up = await upload(fclient, team, PDF, who="coordinator", file_name="markup.pdf",
+                           content_type="application/pdf", **mine)
+    theirs = await upload(fclient, team, png(8, 8), who="client", entity_type="review_task",
+                          entity_id=tasks["client"])
+    status, _ = await _listed(fclient, team, "client", "review_task", uuid.UUID(tasks["user"]))
+    assert status == 404  # not the client user's task
+    status, page = await _listed(fclient, team, "client", "review_task",
+                                 uuid.UUID(tasks["client"]))
+    assert [a["id"] for a in page["data"]] == [theirs["id"]]
+    respond = f"/api/v1/review-tasks/{tasks['user']}/respond"
+    for files in ([theirs["id"]], [str(uuid.uuid4())], [str(uuid.uuid4())] * 21, ["x"]):
+        status, problem = await send(fclient, "POST", respond, team.headers["coordinator"],
+                                     {"outcome": "approved", "attachment_ids": files})
+        assert status == 422, problem
+        assert problem["errors"][0]["field"].startswith("attachment_ids"), problem
+    async with system_transaction(world.pool) as conn:
+        state = await conn.fetchval("SELECT state FROM review_tasks WHERE id = $1",
+                                    uuid.UUID(tasks["user"]))
+    assert state == "pending"  # nothing written
+    status, review = await send(fclient, "POST", respond, team.headers["coordinator"],
+                                {"outcome": "approved", "comment": "see mark-up",
+                                 "attachment_ids": [mark_up["id"], mark_up["id"]]})
+    assert status == 200, review
+    answered = next(t for t in review["tasks"] if t["id"] == tasks["user"])
+    assert answered["attachment_ids"] == [mark_up["id"]]
+    status, problem = await send(fclient, "POST", URL, team.headers["coordinator"],
+                                 declaration(team, PDF, **mine))
+    assert status == 409 and problem["code"] == "task_not_pending", problem
+    # The client user's view of the review shows its own task only, with its files.
+    status, seen = await send(fclient, "GET", f"/api/v1/reviews/{review['id']}",
+                              team.headers["client"])
+    assert [t["id"] for t in seen["tasks"]] == [tasks["client"]]

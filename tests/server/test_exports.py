@@ -370,7 +370,11 @@ async def test_every_list_exports_its_records(client: TestClient[Any, Any],
              "/api/v1/review-templates": f"?project_id={team.project}",
              "/api/v1/reviews": f"?entity_type=shop_drawing&entity_id={team.project}",
              "/api/v1/rfis": f"?project_id={team.project}",
-             "/api/v1/site-diaries": f"?project_id={team.project}"}
+             "/api/v1/site-diaries": f"?project_id={team.project}",
+             "/api/v1/punch-items": f"?project_id={team.project}"}
+    status, _ = await send(client, "POST", "/api/v1/punch-items", admin, {
+        "project_id": str(team.project), "title": "=1+1 scratched leaf"})
+    assert status == 201, _
     filled: list[str] = []
     for path in paths:
         url = path + extra.get(path, "")

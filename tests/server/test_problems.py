@@ -116,12 +116,13 @@ async def test_every_problem_is_rfc9457(client: TestClient[Any, Any], world: Wor
                         json={"email": "admin@nowhere.test", "password": "wrong"})
 
     # Every class of the error family was provoked through the API except 503 (the
-    # database must be down: covered below through the one renderer) and 507 (an
+    # database must be down: covered below through the one renderer), 507 (an
     # organisation over its storage quota needs a quota setting and storage: provoked with
-    # its full problem body in tests/server/test_attachment_uploads.py).
+    # its full problem body in tests/server/test_attachment_uploads.py) and 410 (an export
+    # job's file past its 24 hours: tests/server/test_export_jobs.py).
     provoked = {b["status"] for b in seen}
     family = {cls.status for cls in _subclasses(ApiError)}
-    assert family - provoked <= {Unavailable.status, 507}, family - provoked
+    assert family - provoked <= {Unavailable.status, 507, 410}, family - provoked
 
 
 def _subclasses(cls: type[ApiError]) -> list[type[ApiError]]:

@@ -322,3 +322,62 @@ async def test_material_spec_default_review(client: Client, world: World) -> Non
     status, spec = await send(client, "GET", f"/api/v1/material-specs/{spec['id']}",
                               team.headers["designer"])
     assert spec["status"] == "revision_required"
+
+
+async def test_templates_are_edited_and_deleted(client: Client, world: World) -> None:
+    """PATCH with If-Match (running reviews keep their copy); DELETE refused (409) while a
+    review started from the template runs; bad input writes nothing; others see 404."""
+    team = await make_team(world, client)
+    pm = team.headers["project_manager"]
+    steps = [{"name": "Check", "rule": "any", "days": 2,
+              "reviewers": [{"kind": "role", "ref": "project_manager"}]}]
+    template = await _template(client, team, steps)
+    path = f"/api/v1/review-templates/{template}"
+    status, row = await send(client, "GET", path, pm)
+    assert status == 200 and row["version"] == 1, row
+    drawing = await _drawing(client, team)
+    review = await _start(client, team, drawing, template)
+    for body, field in (({"name": ""}, "name"), ({"name": None}, "name"),
+                        ({"steps": []}, "steps"),
+                        ({"outcomes": [{"label": "ok", "status": "nonsense"}]}, "outcomes"),
+                        ({"steps": [{**steps[0], "reviewers": [{"kind": "user",
+                                                                "ref": "nobody"}]}]}, "steps"),
+                        ({"steps": [{**steps[0], "reviewers": [
+                            {"kind": "user", "ref": str(team.users["stranger"]["id"])}]}]},
+                         "steps"),
+                        ({"colour": "red"}, "colour")):
+        status, problem = await send(client, "PATCH", path, pm, body)
+        assert status == 422, (body, problem)
+        assert any(e["field"].startswith(field) for e in problem["errors"]), (body, problem)
+    for who, expected in (("designer", 403), ("stranger", 404), ("client", 403)):
+        status, _ = await send(client, "PATCH", path, team.headers[who], {"name": "X"})
+        assert status == expected, who
+        status, _ = await send(client, "DELETE", path, team.headers[who])
+        assert status == expected, who
+    status, problem = await send(client, "PATCH", path, pm, {"name": "Stale"}, If_Match='"7"')
+    assert status == 412 and problem["current_version"] == 1
+    status, row = await send(client, "GET", path, pm)
+    assert row["version"] == 1 and row["name"] == "Submittal"  # nothing written
+    two_steps = [*steps, {"name": "Sign-off", "rule": "all", "days": 1,
+                          "reviewers": [{"kind": "user",
+                                         "ref": str(team.users["coordinator"]["id"])}]}]
+    status, row = await send(client, "PATCH", path, pm, {"name": "Two-step", "steps": two_steps},
+                             If_Match='"1"')
+    assert status == 200 and row["version"] == 2 and len(row["steps"]) == 2, row
+    assert row["outcomes"] == OUTCOMES
+    status, running = await send(client, "GET", f"/api/v1/reviews/{review['id']}", pm)
+    assert len(running["steps"]) == 1  # the running review keeps its copy
+    status, problem = await send(client, "DELETE", path, pm)
+    assert status == 409 and problem["code"] == "template_in_use", problem
+    assert problem["review_ids"] == [review["id"]]
+    status, _ = await send(client, "POST", f"/api/v1/reviews/{review['id']}/terminate",
+                           team.headers["designer"], {"comment": "superseded"})
+    assert status == 200
+    status, problem = await send(client, "DELETE", path, pm, If_Match='"1"')
+    assert status == 412
+    status, _ = await send(client, "DELETE", path, pm, If_Match='"2"')
+    assert status == 204
+    status, _ = await send(client, "GET", path, pm)
+    assert status == 404
+    status, finished = await send(client, "GET", f"/api/v1/reviews/{review['id']}", pm)
+    assert finished["template_id"] is None and finished["name"] == "Submittal"

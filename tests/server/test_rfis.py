@@ -144,3 +144,35 @@ async def test_who_sees_an_rfi(client: Client, world: World) -> None:
         assert status == 404, who
     status, _ = await send(client, "GET", f"{URL}/{private['id']}", team.headers["client"])
     assert status == 404
+
+
+async def test_the_default_due_period_is_a_project_setting(client: Client,
+                                                           world: World) -> None:
+    team = await make_team(world, client)
+    path = f"/api/v1/projects/{team.project}"
+    status, project = await send(client, "GET", path, team.headers["project_manager"])
+    assert status == 200 and project["rfi_due_days"] == 7
+    version = project["version"]
+    for bad in (-1, 366, "5", None, True, 2.5):
+        status, problem = await send(client, "PATCH", path, team.headers["project_manager"],
+                                     {"rfi_due_days": bad})
+        assert status == 422, (bad, problem)
+        assert "rfi_due_days" in {e["field"] for e in problem["errors"]}, (bad, problem)
+    for who, expected in (("designer", 403), ("outsider", 403), ("stranger", 404)):
+        status, _ = await send(client, "PATCH", path, team.headers[who], {"rfi_due_days": 2})
+        assert status == expected, who
+    status, project = await send(client, "GET", path, team.headers["project_manager"])
+    assert project["version"] == version and project["rfi_due_days"] == 7  # nothing written
+    status, project = await send(client, "PATCH", path, team.headers["project_manager"],
+                                 {"rfi_due_days": 3}, If_Match=f'"{version}"')
+    assert status == 200 and project["rfi_due_days"] == 3, project
+    rfi = await _rfi(client, team)
+    today = dt.datetime.now(ZoneInfo("UTC")).date()
+    assert rfi["due_on"] == add_working_days(make_calendar(), today, 3).isoformat()
+    status, problem = await send(client, "PATCH", path, team.headers["project_manager"],
+                                 {"rfi_due_days": 0}, If_Match=f'"{version}"')
+    assert status == 412  # a stale version
+    # Another project keeps the default.
+    other = await make_team(world, client)
+    assert (await _rfi(client, other))["due_on"] == add_working_days(
+        make_calendar(), today, 7).isoformat()
