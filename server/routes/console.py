@@ -23,7 +23,7 @@ ASSETS = {
         "main", "store", "html", "labels", "sentences", "api", "data", "live", "actions",
         "chart", "tasks", "workflow", "activity", "register", "drawing-register", "uploads",
         "rfis", "rfi-log", "reviews", "review-list", "exports", "export-menu",
-        "procurement", "schedule", "diaries", "site-diary")},
+        "procurement", "schedule", "diaries", "site-diary", "snags", "snag-pins")},
     "console/app.css": CSS,
     "vendor/socket.io.min.js": JS,   # socket.io-client 4.8.4, MIT (socket.io-client.LICENSE)
     "vendor/preact.mjs": JS,         # preact 11.2.0, MIT (preact.LICENSE)

@@ -7,6 +7,7 @@ import {loadRegister, REGISTER_EVENTS, registerEvent} from "./register.js";
 import {loadReviews, REVIEW_EVENTS, reviewEvent} from "./reviews.js";
 import {loadRfis, RFI_EVENTS, rfiEvent} from "./rfis.js";
 import {sentence} from "./sentences.js";
+import {loadSnags, SNAG_EVENTS, snagEvent} from "./snags.js";
 import {emptyProject, freshMap, getState, update, withRecord, without} from "./store.js";
 
 const FEED_LENGTH = 100;
@@ -58,6 +59,7 @@ export async function loadProject(projectId) {
     loadProcurement(projectId).then(() => "", (error) => `procurement: ${error.message}`),
     loadReadiness(projectId).then(() => "", (error) => `readiness: ${error.message}`),
     loadDiary(projectId).then(() => "", (error) => `site diary: ${error.message}`),
+    loadSnags(projectId).then(() => "", (error) => `snags: ${error.message}`),
   ];
   const results = await Promise.allSettled(Object.values(reads));
   if (getState().projectId !== projectId) return;
@@ -179,6 +181,7 @@ export function applyEvent(event) {
   if (REVIEW_EVENTS.has(event.resource)) reviewEvent(event);
   if (READINESS_EVENTS.has(event.resource)) procurementEvent(event);
   if (DIARY_EVENTS.has(event.resource)) diaryEvent(event);
+  if (SNAG_EVENTS.has(event.resource)) snagEvent(event);
   if (list || event.resource === "scope_item" || event.resource === "project") summaryLater();
   return true;
 }

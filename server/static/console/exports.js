@@ -32,6 +32,7 @@ export function listExport(list, state) {
       ? {path: `/projects/${p}/procurement?at_risk=true`, what: "the at-risk procurement"}
       : {path: `/projects/${p}/procurement`, what: "the procurement schedule"};
     case "readiness": return {path: `/projects/${p}/readiness`, what: "scope readiness"};
+    case "snags": return {path: `/punch-items?project_id=${p}`, what: "snags"};
     case "diaries": return {path: `/site-diaries?project_id=${p}`, what: "the site diaries"};
     default: throw new Error(`No export for ${list}`);
   }

@@ -11,6 +11,7 @@ import {Reviews} from "./review-list.js";
 import {Rfis} from "./rfi-log.js";
 import {Procurement, Readiness} from "./schedule.js";
 import {Diary} from "./site-diary.js";
+import {Snags} from "./snag-pins.js";
 import {html} from "./html.js";
 import {fullName, roleLabel} from "./labels.js";
 import {say, update, useStore} from "./store.js";
@@ -72,6 +73,7 @@ function Header({state}) {
     <nav class="jump" aria-label="Sections">
       <a href="#tasks-section">Tasks</a><a href="#rfis-section">RFIs</a>
       <a href="#reviews-section">Reviews</a><a href="#register-section">Register</a>
+      <a href="#snags-section">Snags</a>
       <a href="#drawings-section">Shop drawings</a>
       <a href="#specs-section">Materials</a><a href="#procurement-section">Procurement</a>
       <a href="#readiness-section">Readiness</a>
@@ -104,6 +106,7 @@ function Workspace({state}) {
         <${Rfis} state=${state}/>
         <${Reviews} state=${state}/>
         <${Register} state=${state}/>
+        <${Snags} state=${state}/>
         <${Drawings} state=${state}/>
         <${Specs} state=${state}/>
         <${Procurement} state=${state}/>

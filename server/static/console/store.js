@@ -16,6 +16,9 @@ export function emptyProject() {
     // project's zone and today's date in it.
     procurement: [], riskOnly: false, readiness: {items: [], summary: null},
     diary: null, diaryDay: null, diaryZone: null, diaryProject: null, diaryRead: false,
+    // Snags (punch items) by id, the one opened (from its pin or its row), and the drawing
+    // revision whose sheet shows their pins.
+    snags: new Map(), openSnag: null, snagSheet: null,
     reportJob: null,   // the id of the project's weekly report job this page asked for
     summary: null, summaryError: "", loadErrors: [], feed: [], presence: [], typing: "",
     selected: {task: null, drawing: null, spec: null}, changed: null,
