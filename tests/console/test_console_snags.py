@@ -7,6 +7,7 @@ FPM_UPDATE_SCREENSHOTS=1 also docs/console-pins.png).
 
 from __future__ import annotations
 
+import csv
 import io
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from tests.console.test_console_browser import (
     PHONE,
     _api,
     _close_pages,
+    _download,
     _fits_a_phone,
     _row,
     _sign_in,
@@ -161,6 +163,13 @@ async def test_snags_are_pinned_on_their_sheet_and_a_pin_opens_its_snag(
         placed[late["id"]] = (0.1, 0.75)
         await expect(field.locator("#snag-sheet .pin")).to_have_count(4, timeout=10_000)
         await _pins_where_they_belong(field, placed)
+
+        # Export: the snag list as a file, like every list.
+        await office.click("#snags-export")
+        _, body = await _download(office, "#snags-export-menu .export-csv")
+        rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+        assert sorted(r["title"] for r in rows) == sorted([*(t for t, _, _ in PINS),
+                                                           "Scratch on glass"])
 
         await office.locator(f'#snag-sheet .pin[data-id="{late["id"]}"]').click()
         await _shot(office, "snags", "pins", artifacts_dir)
