@@ -130,6 +130,8 @@ async def test_procurement_readiness_and_the_days_diary_live_in_two_browsers(
         await expect(field.locator("#readiness-count")).to_have_text(
             "2 of 2 scope items ready · 100%", timeout=10_000)
         await expect(office.locator("#procurement-count")).to_have_text("3 specs")
+        await expect(field.locator("#feed")).to_contain_text(
+            "Murat Kaya cleared the risk on material Marble <b>Calacatta</b> slab")
 
         # Today's diary: started in the office, followed on site.
         await expect(office.locator("#diary-start")).to_be_visible()
@@ -168,6 +170,8 @@ async def test_procurement_readiness_and_the_days_diary_live_in_two_browsers(
         await expect(on_site.locator("#diary-notes-text")).to_have_text(
             "Marble slab checked on arrival.\nNo damage.")
         assert await field.locator("#diary form, #diary-complete").count() == 0
+        await expect(field.locator("#feed li").first).to_contain_text(
+            "Murat Kaya completed and locked the site diary of")
         await _shot(office, "diary", "diary", artifacts_dir)
 
         # A client reads the schedule but no diary.

@@ -162,6 +162,8 @@ async def test_snags_are_pinned_on_their_sheet_and_a_pin_opens_its_snag(
             "pin": {"drawing_revision_id": p01["id"], "x": 0.1, "y": 0.75}})
         placed[late["id"]] = (0.1, 0.75)
         await expect(field.locator("#snag-sheet .pin")).to_have_count(4, timeout=10_000)
+        await expect(field.locator("#feed")).to_contain_text(
+            "Murat Kaya raised snag #4 Scratch on glass")
         await _pins_where_they_belong(field, placed)
 
         # Export: the snag list as a file, like every list.

@@ -35,7 +35,8 @@ const RESOURCES = {task: "task", shop_drawing: "shop drawing", material_spec: "m
                    shop_drawing_revision: "shop drawing revision", drawing: "drawing",
                    drawing_revision: "drawing revision", attachment: "file", rfi: "RFI",
                    rfi_response: "RFI response", review: "review", review_task: "review task",
-                   review_template: "review template"};
+                   review_template: "review template", site_diary: "site diary",
+                   punch_item: "snag", item_link: "link"};
 
 /** `in_review` -> "In review": a known code's label, else the code made readable. */
 export function humanize(code) {

@@ -24,12 +24,21 @@ const RFI_MOVES = {
   open: ["sent", "for an answer"], answered: ["answered", ""], closed: ["closed", ""],
   void: ["voided", ""], draft: ["drafted", ""],
 };
+const SNAG_MOVES = {
+  initiated: ["issued snag", ""], work_required: ["started work on snag", ""],
+  ready_for_review: ["marked snag", "ready for review"], in_dispute: ["disputed snag", ""],
+  ready_to_close: ["accepted the work on snag", ""], work_not_accepted: ["did not accept the work on snag", ""],
+  not_accepted: ["returned snag", "to its manager"], closed: ["closed snag", ""],
+};
 const MOVES = {task: TASK_MOVES, shop_drawing: DRAWING_MOVES, material_spec: SPEC_MOVES,
-               rfi: RFI_MOVES};
+               rfi: RFI_MOVES, punch_item: SNAG_MOVES};
+const RISK_WORDS = {submit_overdue: "submit overdue", order_overdue: "order overdue",
+                    delivery_late: "delivery late"};
 const CREATED = {task: "added task", shop_drawing: "added drawing", material_spec: "added material",
                  drawing: "added drawing", drawing_revision: "issued", attachment: "uploaded",
                  scope_item: "added scope item", scope_group: "added scope group",
-                 rfi: "raised", review: "started review", review_template: "added review template"};
+                 rfi: "raised", review: "started review", review_template: "added review template",
+                 site_diary: "started the site diary", punch_item: "raised snag"};
 
 const FIELD_WORDS = {assigned_to: "assignee", due_date: "due date", start_date: "start date",
                      estimated_hours: "estimate", actual_hours: "hours", unit_cost: "unit cost",
@@ -49,6 +58,10 @@ export function title(resource, record) {
   if (resource === "attachment") return record.file_name || "";
   if (resource === "rfi") return [record.number, record.subject].filter(Boolean).join(" ");
   if (resource === "rfi_response" || resource === "review_task") return "";
+  if (resource === "site_diary") return record.day ? `of ${shortDate(record.day)}` : "";
+  if (resource === "punch_item") {
+    return record.number ? `#${record.number}${record.title ? ` ${record.title}` : ""}` : record.title || "";
+  }
   return record.name || record.title || record.description || record.code || "";
 }
 
@@ -67,6 +80,18 @@ function updated(event, what, nameOf) {
   }
   if (moves && fields.includes("status")) {
     return ["set ", {em: what}, ` to ${statusLabel(event.resource, data.status).toLowerCase()}`];
+  }
+  if (event.resource === "site_diary" && fields.includes("status") && data.status === "complete") {
+    return ["completed and locked the site diary ", {em: what}];
+  }
+  if (event.resource === "material_spec" && fields.includes("risk_reasons")) {
+    const reasons = (data.risk_reasons || []).map((r) => RISK_WORDS[r] || humanize(r).toLowerCase());
+    return reasons.length ? ["flagged material ", {em: what}, ` at risk (${reasons.join(", ")})`]
+                          : ["cleared the risk on material ", {em: what}];
+  }
+  if (event.resource === "scope_item" && fields.includes("production_ready")) {
+    return ["marked scope item ", {em: what}, data.production_ready ? " ready for production"
+                                                                   : " blocked for production"];
   }
   if (event.resource === "drawing_revision" && fields.includes("superseded_at") && data.superseded_at) {
     return ["superseded ", {em: what}];
