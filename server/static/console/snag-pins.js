@@ -16,7 +16,8 @@ function sheetName(register, sheet) {
   if (!drawing) return "A drawing";
   const revisions = drawing.revisions || (drawing.current_revision ? [drawing.current_revision] : []);
   const revision = revisions.find((r) => r.id === sheet.revisionId);
-  return `${drawing.number} · ${drawing.title}${revision ? ` · ${revision.revision}` : ""}`;
+  // A closed snag keeps the pin of the sheet it was closed on: an earlier revision.
+  return `${drawing.number} · ${drawing.title} · ${revision ? revision.revision : "an earlier revision"}`;
 }
 
 function Pin({snag, open}) {
