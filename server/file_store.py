@@ -4,8 +4,6 @@ periodic sweep (server/file_sweep.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import shutil
 import tempfile
@@ -15,8 +13,9 @@ from pathlib import Path
 from aiohttp import web
 
 from files.queue import ThumbnailQueue
-from server.file_sweep import SWEEP_INTERVAL, sweep_forever
+from server.file_sweep import SWEEP_INTERVAL, sweep, sweep_facts
 from server.keys import METRICS, SETTINGS, STORAGE
+from server.periodic import running
 from server.thumbnail_jobs import THUMBNAILS, Thumbnailer
 from storage.settings import open_storage
 
@@ -46,13 +45,11 @@ async def _files_ctx(app: web.Application) -> AsyncIterator[None]:
         app[METRICS].append(lambda: {"fpm_thumbnail_queue_depth": queue.depth,
                                      "fpm_thumbnail_jobs_refused_total": queue.refused})
         await queue.start()
-        sweeper = asyncio.create_task(sweep_forever(app, app[SWEEP_EVERY]), name="file-sweep")
         try:
-            yield
+            async with running(app[SWEEP_EVERY], "file sweep", lambda: sweep(app),
+                               sweep_facts):
+                yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
             await queue.stop()
             await thumbnailer.close()
             shutil.rmtree(scratch, ignore_errors=True)

@@ -8,7 +8,6 @@ finished by the next one."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -97,14 +96,8 @@ async def sweep(app: web.Application, *,
     return report
 
 
-async def sweep_forever(app: web.Application, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            report = await sweep(app)
-        except (asyncpg.PostgresError, OSError, StorageError, TimeoutError) as exc:
-            log.warning("file sweep failed, next in %.0f s: %s", interval, exc)
-            continue
-        if report.removed or report.expired or report.aborted:
-            log.info("file sweep", extra={"removed": report.removed, "expired": report.expired,
-                                          "aborted": report.aborted})
+def sweep_facts(report: SweepReport) -> dict[str, int] | None:
+    if report.removed or report.expired or report.aborted:
+        return {"removed": report.removed, "expired": report.expired,
+                "aborted": report.aborted}
+    return None

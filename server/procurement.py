@@ -9,8 +9,6 @@ flag once. A flip is a `material_spec.updated` event (`changed_fields` names `at
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 import uuid
@@ -31,6 +29,7 @@ from rules import procurement as rules
 from rules.errors import InvalidInput
 from server import calendar
 from server.keys import POOL
+from server.periodic import running
 
 log = logging.getLogger("formula_pm.procurement")
 
@@ -124,17 +123,9 @@ async def check(app: web.Application, now: dt.datetime | None = None) -> CheckRe
             await unlock_session(lock_conn, LOCK)
 
 
-async def check_forever(app: web.Application, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            report = await check(app)
-        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
-            log.warning("procurement check failed, next in %.0f s: %s", interval, exc)
-        else:
-            if report.flipped:
-                log.info("procurement check", extra={"checked": report.checked,
-                                                     "flipped": report.flipped})
+def _check_facts(report: CheckReport) -> dict[str, int] | None:
+    return ({"checked": report.checked, "flipped": report.flipped} if report.flipped
+            else None)
 
 
 def setup_procurement(app: web.Application) -> None:
@@ -144,10 +135,6 @@ def setup_procurement(app: web.Application) -> None:
 
 
 async def _check_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(check_forever(app, app[CHECK_EVERY]), name="procurement-check")
-    try:
+    async with running(app[CHECK_EVERY], "procurement check", lambda: check(app),
+                       _check_facts):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -17,8 +17,6 @@ Reminders and digests go out from 07:00 local time (`rules.notifications.SEND_HO
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator
@@ -36,6 +34,7 @@ from rules import calendar as cal_rules
 from rules import notifications as rules
 from server.keys import MAILER, POOL
 from server.mailer import Mail, MailHeaderError
+from server.periodic import running
 
 log = logging.getLogger("formula_pm.reminders")
 
@@ -195,21 +194,11 @@ async def run_pass(app: web.Application, now: dt.datetime | None = None) -> Pass
     return report
 
 
-async def run_forever(app: web.Application, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            report = await run_pass(app)
-        except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
-            log.warning("reminder pass failed, next in %.0f s: %s", interval, exc)
-            continue
-        except Exception:  # a bug must not end the job for the worker's life
-            log.exception("reminder pass failed, next in %.0f s", interval)
-            continue
-        if report.reminders or report.digests or report.emails or report.failed:
-            log.info("reminder pass", extra={
-                "reminders": report.reminders, "digests": report.digests,
-                "emails": report.emails, "failed": report.failed})
+def _pass_facts(report: PassReport) -> dict[str, int] | None:
+    if report.reminders or report.digests or report.emails or report.failed:
+        return {"reminders": report.reminders, "digests": report.digests,
+                "emails": report.emails, "failed": report.failed}
+    return None
 
 
 def setup_reminders(app: web.Application) -> None:
@@ -219,10 +208,5 @@ def setup_reminders(app: web.Application) -> None:
 
 
 async def _reminders_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(run_forever(app, app[EVERY]), name="reminders")
-    try:
+    async with running(app[EVERY], "reminder pass", lambda: run_pass(app), _pass_facts):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
