@@ -124,6 +124,7 @@ async def run(dsn: str, args: argparse.Namespace) -> tuple[list[str], bool]:
     try:
         user, project = await setup(pool, args.specs)
         from server.app import create_app
+        from server.collector import freeze_startup_heap, tune_collector
         from server.procurement import check
 
         with tempfile.TemporaryDirectory() as data:
@@ -132,6 +133,10 @@ async def run(dsn: str, args: argparse.Namespace) -> tuple[list[str], bool]:
                                 pool_max_size=4)
             client = TestClient(TestServer(create_app(settings)))
             await client.start_server()
+            # The collector as `serve` sets it (FPM_GC_TUNING): the heap built so far frozen,
+            # the youngest generation collected every 10,000 allocations.
+            tune_collector()
+            freeze_startup_heap()
             try:
                 token = await start_session(client.app, user_id=user["id"],
                                             org_id=user["org_id"], role=user["role"])
