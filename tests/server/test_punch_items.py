@@ -8,21 +8,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
-import pytest
 from aiohttp.test_utils import TestClient
 
-import db.pool
 from db.pool import system_transaction
 from realtime.feed.audience import client_copy
 from realtime.feed.cursor import cursor_after
 from realtime.feed.events import event_from_audit
 from rules.calendar import today
+from server.keys import POOL
 from tests.conftest import World
+from tests.server.api import counting_statements
 from tests.server.project_team import Team, make_team, send
 
 Client = TestClient[Any, Any]
@@ -519,38 +518,19 @@ async def test_bulk_reassign(client: Client, world: World) -> None:
 INTROSPECTION = ("typeinfo_tree", "'jit'", "set_config('jit'", "BEGIN", "COMMIT")
 
 
-@contextmanager
-def counted(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The statements every pooled transaction runs while inside (through a query logger
-    each connection gets when a transaction starts on it)."""
+@asynccontextmanager
+async def counted(client: Client) -> AsyncIterator[list[str]]:
+    """Our statements on the app's pool meanwhile, read by asyncpg's own query logger on
+    each real connection (tests/server/api.py), but asyncpg's type introspection (once per
+    connection and type) and the transaction's BEGIN and COMMIT."""
     seen: list[str] = []
-    active = True
-
-    def log(record: Any) -> None:
-        # asyncpg's own type introspection (once per connection and type) is no query of
-        # ours; BEGIN (and the settings) go before the logger is attached, so COMMIT is left
-        # out too.
-        if active and not any(w in record.query for w in INTROSPECTION):
-            seen.append(record.query)
-
-    original = db.pool._in_transaction
-
-    @asynccontextmanager
-    async def logged(*args: Any, **kwargs: Any) -> AsyncIterator[asyncpg.Connection]:
-        async with original(*args, **kwargs) as conn:
-            conn.add_query_logger(log)
-            yield conn
-
-    monkeypatch.setattr(db.pool, "_in_transaction", logged)
-    try:
+    async with counting_statements(client.app[POOL]) as counter:
         yield seen
-    finally:
-        active = False
-        monkeypatch.setattr(db.pool, "_in_transaction", original)
+        await asyncio.sleep(0)  # the logger's callbacks run on the next loop turn
+        seen.extend(q for q in counter.queries if not any(w in q for w in INTROSPECTION))
 
 
-async def test_query_counts_do_not_grow_with_the_page(client: Client, world: World,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_query_counts_do_not_grow_with_the_page(client: Client, world: World) -> None:
     team = await make_team(world, client)
     sheet = await _sheet(client, team)
     h = team.headers["designer"]
@@ -566,7 +546,7 @@ async def test_query_counts_do_not_grow_with_the_page(client: Client, world: Wor
         status, _ = await send(client, "GET", f"{URL}?project_id={team.project}", h)
     counts = {}
     for n in (2, 120):
-        with counted(monkeypatch) as seen:
+        async with counted(client) as seen:
             status, _ = await send(client, "POST", f"{URL}/walk", h, walk(n))
         assert status == 201
         counts[n] = len(seen)
@@ -580,7 +560,7 @@ async def test_query_counts_do_not_grow_with_the_page(client: Client, world: Wor
                FROM punch_items WHERE project_id = $1 AND number % 3 = 0""", team.project)
     lists = {}
     for limit in (2, 120):
-        with counted(monkeypatch) as seen:
+        async with counted(client) as seen:
             status, listed = await send(client, "GET",
                                         f"{URL}?project_id={team.project}&limit={limit}", h)
         assert status == 200 and len(listed["data"]) == limit
@@ -590,7 +570,7 @@ async def test_query_counts_do_not_grow_with_the_page(client: Client, world: Wor
     ids = [s["id"] for s in listed["data"]]
     reassigned = {}
     for n in (2, 100):
-        with counted(monkeypatch) as seen:
+        async with counted(client) as seen:
             status, _ = await send(client, "POST", f"{URL}/reassign", h, {
                 "ids": ids[:n], "assignee_user_ids": [_uid(team, "coordinator")]})
         assert status == 200
