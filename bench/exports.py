@@ -18,7 +18,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import secrets
 import tempfile
 import time
 import uuid
@@ -31,10 +30,8 @@ import psutil
 import xlsxwriter
 from aiohttp.test_utils import TestClient, TestServer
 
-from bench.search_latency import admin_exec, machine
-from bench.site_tools import caught_up
-from cli.embedded import with_database
-from db.migrate import upgrade_async
+from bench.scratch import caught_up, machine_line, project_with_manager, scratch_database
+from bench.search_latency import machine
 from db.pool import Actor, create_pool, dumps, system_transaction, transaction
 from server.auth.sessions import start_session
 from server.config import Settings
@@ -57,18 +54,7 @@ SAME_ROWS = "SELECT * FROM tasks WHERE project_id = $1 ORDER BY created_at DESC,
 
 async def setup(pool: asyncpg.Pool, rows: int) -> tuple[dict[str, Any], uuid.UUID]:
     async with system_transaction(pool, bulk=True) as conn:
-        org = await conn.fetchval(
-            "INSERT INTO organizations (name, slug) VALUES ('Bench', $1) RETURNING id",
-            f"bench-{secrets.token_hex(3)}")
-        user = dict(await conn.fetchrow(
-            """INSERT INTO users (org_id, email, password_hash, first_name, last_name, role)
-               VALUES ($1, 'pm@bench.test', 'x', 'Pat', 'Manager', 'project_manager')
-               RETURNING *""", org))
-        project = await conn.fetchval(
-            "INSERT INTO projects (org_id, name, type) VALUES ($1, 'Bench', 'fit_out') "
-            "RETURNING id", org)
-        await conn.execute("INSERT INTO project_members (org_id, project_id, user_id, role) "
-                           "VALUES ($1, $2, $3, 'project_manager')", org, project, user["id"])
+        org, user, project = await project_with_manager(conn)
         await conn.execute(TASKS, org, project, rows)
     async with pool.acquire() as conn:
         await conn.execute("VACUUM ANALYZE")
@@ -234,16 +220,9 @@ async def run(dsn: str, args: argparse.Namespace) -> list[str]:
 
 async def main(args: argparse.Namespace) -> None:
     env = machine()
-    name = f"fpm_bench_exports_{secrets.token_hex(4)}"
-    await admin_exec(args.admin_dsn, f'CREATE DATABASE "{name}"')
-    dsn = with_database(args.admin_dsn, name)
-    try:
-        await upgrade_async(dsn)
+    async with scratch_database(args.admin_dsn, "exports") as dsn:
         lines = await run(dsn, args)
-    finally:
-        await admin_exec(args.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    print(f"\n- machine: {env['nproc']} cores, {env['cpu']}, {env['ram']} RAM; load at "
-          f"start / end: {env['load']} / {machine()['load']}")
+    print(machine_line(env))
     print(f"- {args.rows:,} tasks of one project, best of {args.runs} runs, "
           f"exported as its project manager over HTTP (in-process server, no Redis)\n")
     print("\n".join(lines))

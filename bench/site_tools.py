@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -29,9 +28,8 @@ from typing import Any
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
-from bench.search_latency import admin_exec, machine
-from cli.embedded import with_database
-from db.migrate import upgrade_async
+from bench.scratch import caught_up, machine_line, project_with_manager, scratch_database
+from bench.search_latency import machine
 from db.pool import create_pool, system_transaction
 from server.auth.sessions import start_session
 from server.config import Settings
@@ -68,18 +66,7 @@ ROWS = (
 
 async def setup(pool: asyncpg.Pool, specs: int) -> tuple[dict[str, Any], uuid.UUID]:
     async with system_transaction(pool, bulk=True) as conn:
-        org = await conn.fetchval(
-            "INSERT INTO organizations (name, slug) VALUES ('Bench', $1) RETURNING id",
-            f"bench-{secrets.token_hex(3)}")
-        user = dict(await conn.fetchrow(
-            """INSERT INTO users (org_id, email, password_hash, first_name, last_name, role)
-               VALUES ($1, 'pm@bench.test', 'x', 'Pat', 'Manager', 'project_manager')
-               RETURNING *""", org))
-        project = await conn.fetchval(
-            "INSERT INTO projects (org_id, name, type) VALUES ($1, 'Bench', 'fit_out') "
-            "RETURNING id", org)
-        await conn.execute("INSERT INTO project_members (org_id, project_id, user_id, role) "
-                           "VALUES ($1, $2, $3, 'project_manager')", org, project, user["id"])
+        org, user, project = await project_with_manager(conn)
         await conn.execute("INSERT INTO scope_groups (org_id, project_id, name) "
                            "VALUES ($1, $2, 'Joinery')", org, project)
         for statement in ROWS:
@@ -177,31 +164,11 @@ async def run(dsn: str, args: argparse.Namespace) -> tuple[list[str], bool]:
     return lines, ok
 
 
-async def caught_up(pool: asyncpg.Pool, limit: float = 120.0) -> None:
-    """Until the change leader has read every audit row (its saved cursor at the last)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        behind = await pool.fetchval(
-            """SELECT count(*) FROM audit_logs a, realtime_cursor c
-               WHERE (a.txid, a.id) > (c.horizon, c.last_id)""")
-        if behind == 0:
-            return
-        await asyncio.sleep(0.5)
-    raise RuntimeError("the change leader did not catch up")
-
-
 async def main(args: argparse.Namespace) -> int:
     env = machine()
-    name = f"fpm_bench_site_{secrets.token_hex(4)}"
-    await admin_exec(args.admin_dsn, f'CREATE DATABASE "{name}"')
-    dsn = with_database(args.admin_dsn, name)
-    try:
-        await upgrade_async(dsn)
+    async with scratch_database(args.admin_dsn, "site") as dsn:
         lines, ok = await run(dsn, args)
-    finally:
-        await admin_exec(args.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    print(f"\n- machine: {env['nproc']} cores, {env['cpu']}, {env['ram']} RAM; load at "
-          f"start / end: {env['load']} / {machine()['load']}")
+    print(machine_line(env))
     print(f"- one project: {args.specs:,} material specs with schedules, {args.specs:,} scope "
           f"items each linked to a shop drawing and a spec; {args.requests} requests per "
           "list as its project manager over HTTP (in-process server, no Redis)\n")

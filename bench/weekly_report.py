@@ -36,9 +36,8 @@ import pypdfium2 as pdfium
 from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image, ImageDraw
 
-from bench.search_latency import admin_exec, machine
-from cli.embedded import with_database
-from db.migrate import upgrade_async
+from bench.scratch import machine_line, scratch_database
+from bench.search_latency import machine
 from db.pool import Actor, create_pool, system_transaction, transaction
 from server.auth.sessions import start_session
 from server.config import Settings
@@ -280,16 +279,9 @@ async def run(dsn: str, args: argparse.Namespace) -> list[str]:
 
 async def main(args: argparse.Namespace) -> None:
     env = machine()
-    name = f"fpm_bench_weekly_{secrets.token_hex(4)}"
-    await admin_exec(args.admin_dsn, f'CREATE DATABASE "{name}"')
-    dsn = with_database(args.admin_dsn, name)
-    try:
-        await upgrade_async(dsn)
+    async with scratch_database(args.admin_dsn, "weekly") as dsn:
         lines = await run(dsn, args)
-    finally:
-        await admin_exec(args.admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    print(f"\n- machine: {env['nproc']} cores, {env['cpu']}, {env['ram']} RAM; load at "
-          f"start / end: {env['load']} / {machine()['load']}")
+    print(machine_line(env))
     print(f"- {args.tasks:,} tasks, 150 shop drawings, 200 specs, 40 revised drawings; "
           f"{args.runs} runs after a warm-up, as the project manager (in-process server, "
           "no Redis)\n")
