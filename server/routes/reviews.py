@@ -35,7 +35,7 @@ from server.exports.route import exportable
 from server.fields import Keyword, LongText, Name, ShortText
 from server.keys import POOL
 from server.openapi import doc
-from server.records import locked, path_id, provided, visible_project
+from server.records import locked, path_id, provided, read_one, visible_project
 from server.rest import PageParams, if_match, json_response, keyset, sortable
 from server.validation import ApiModel, read_body, read_query
 from server.writes import invalidation, writes
@@ -221,11 +221,7 @@ async def list_templates(request: web.Request) -> web.Response:
 @routes.get("/api/v1/review-templates/{id}")
 @doc(summary="One review template", response=TemplateOut, errors=[404])
 async def get_template(request: web.Request) -> web.Response:
-    template_id = path_id(request)
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await queries.template(conn, template_id)
-    if row is None:
-        raise NotFound("No such review template")
+    row = await read_one(request, "review_templates", path_id(request), queries.template)
     return json_response(dict(row))
 
 
@@ -345,26 +341,16 @@ async def list_reviews(request: web.Request) -> web.Response:
 @routes.get("/api/v1/reviews/{id}")
 @doc(summary="One review with its tasks and ball in court", response=ReviewOut, errors=[404])
 async def get_review(request: web.Request) -> web.Response:
-    review_id = path_id(request)
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await queries.review(conn, review_id)
-    if row is None:
-        raise NotFound("No such review")
+    row = await read_one(request, "reviews", path_id(request), queries.review)
     return json_response(engine.review_out(row))
 
 
 async def _visible_task(request: web.Request, task_id: uuid.UUID) -> asyncpg.Record:
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        row = await queries.task(conn, task_id)
-    if row is None:
-        raise NotFound("No such review task")
-    return row
+    return await read_one(request, "review_tasks", task_id, queries.task)
 
 
 async def _visible_review(request: web.Request, review_id: uuid.UUID) -> None:
-    async with transaction(request.app[POOL], await actor(request), readonly=True) as conn:
-        if await queries.review(conn, review_id) is None:
-            raise NotFound("No such review")
+    await read_one(request, "reviews", review_id, queries.review)
 
 
 async def _rv_actor(conn: asyncpg.Connection, who: Identity, project_id: uuid.UUID) -> rv.Actor:
