@@ -248,12 +248,15 @@ def _executor() -> ProcessPoolExecutor:
     return _pool
 
 
-async def render_pdf(report: Report) -> bytes:
-    """The PDF, drawn in a child process; 429 when this worker already draws MAX_PENDING."""
+async def render_pdf(report: Report, *, wait: bool = False) -> bytes:
+    """The PDF, drawn in a child process; 429 when this worker already draws MAX_PENDING,
+    or with `wait` (a background job, which has no one to answer 429 to) once one is done."""
     global _pending
-    if _pending >= MAX_PENDING:
-        raise TooManyRequests("Too many reports are being drawn: try again in a few seconds",
-                              headers={"Retry-After": "5"})
+    while _pending >= MAX_PENDING:
+        if not wait:
+            raise TooManyRequests("Too many reports are being drawn: try again in a few "
+                                  "seconds", headers={"Retry-After": "5"})
+        await asyncio.sleep(0.5)
     _pending += 1
     try:
         loop = asyncio.get_running_loop()

@@ -20,7 +20,7 @@ from aiohttp import web
 from db.pool import transaction
 from db.queries.events import record_event
 from server.auth.identity import actor, identity
-from server.errors import Invalid, TooManyRequests
+from server.errors import Invalid
 from server.exports.kinds import JobRun, Produced, filter_query, register_kind
 from server.keys import POOL, STORAGE
 from server.openapi import doc
@@ -81,7 +81,6 @@ async def weekly_report(request: web.Request) -> web.StreamResponse:
 # --- as a background export job ------------------------------------------------------------
 
 JOB_KIND = "weekly_report"
-RENDER_WAIT = 120  # seconds a job waits for a free drawing slot of its worker
 
 
 def _job_params(filters: Any) -> tuple[uuid.UUID, WeeklyQuery]:
@@ -121,14 +120,7 @@ async def _run_job(job: JobRun) -> Produced:
             conn, project_id, start=params.from_, end=params.to, paper=params.paper,
             storage=job.app.get(STORAGE))
     await job.progress(1, 2)
-    for _ in range(RENDER_WAIT):  # a job waits for a drawing slot where a request gets 429
-        try:
-            pdf = await weekly.render_pdf(report)
-            break
-        except TooManyRequests:
-            await asyncio.sleep(1)
-    else:
-        pdf = await weekly.render_pdf(report)
+    pdf = await weekly.render_pdf(report, wait=True)  # a slot, where a request gets 429
     await asyncio.to_thread(job.path.write_bytes, pdf)
     await job.progress(2, 2)
     name = f"weekly-report-{report.start:%Y%m%d}-{report.end:%Y%m%d}.pdf"
