@@ -295,12 +295,15 @@ async def run(args: argparse.Namespace, urls: list[str], email: str,
         gc.disable()
         writing = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency))
         async with writing:
+            print("warming up", file=sys.stderr, flush=True)
             await write_load(writing, urls, writers, world, args.rate, args.warmup, stamps,
                              tag + "w")
             before = cpu_sample(pids)
+            print("measuring", file=sys.stderr, flush=True)
             await write_load(writing, urls, writers, world, args.rate, args.seconds, stamps,
                              tag)
             cpu = cpu_used(before, cpu_sample(pids), int(args.rate * args.seconds))
+            print("measured", file=sys.stderr, flush=True)
         await asyncio.sleep(args.drain)
         gc.enable()
         await asyncio.gather(*(c.close() for c in clients))
