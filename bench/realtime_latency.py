@@ -28,6 +28,12 @@ connects with user i's token and subscribes to that user's project, and every wr
 by a random member of the task's project with that member's token (not one admin token whose
 session is always hot). ``--users 0`` is the old single-admin run. ``--no-pin`` pins nothing
 (workers and this process float over every core).
+
+Windows: ``--rate 200,400,600`` measures one window per rate over the same users and
+sockets (the ceiling: the highest rate whose send-to-receive p99 stays within bounds), and
+``--rounds K`` repeats each rate K times (run-to-run spread without K set-ups). Each window
+warms up for ``--warmup`` seconds, writes for ``--seconds`` and drains; the report holds one
+entry per window.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ class Stamps:
     acked: dict[str, float] = field(default_factory=dict)
     received: list[tuple[str, float]] = field(default_factory=list)
     failed: int = 0
+    names: Counter[str] = field(default_factory=Counter)  # every event received, by name
 
 
 def spawn_workers(count: int, cores: list[str] | None
@@ -76,7 +83,8 @@ def spawn_workers(count: int, cores: list[str] | None
     for n in range(count):
         port = free_port()
         # Many sockets per user: the per-user cap (meant for real users) is lifted here.
-        env = {**os.environ, "PORT": str(port), "LOG_LEVEL": "WARNING",
+        env = {**os.environ, "PORT": str(port),
+               "LOG_LEVEL": os.environ.get("BENCH_WORKER_LOG_LEVEL", "WARNING"),
                "SOCKET_MAX_PER_USER": "100000"}
         pin = ["taskset", "-c", cores[n % len(cores)]] if cores else []
         procs.append(subprocess.Popen([*pin, sys.executable, "-m", "server",
@@ -151,6 +159,7 @@ async def connect_clients(http: aiohttp.ClientSession, urls: list[str], tokens: 
     """Client i signs in with tokens[i % len(tokens)] and subscribes to project
     projects_of[i] (default i % len(world))."""
     def on_event(name: str, args: list[Any]) -> None:
+        stamps.names[name] += 1
         if name == "task.updated" and args and isinstance(args[0], dict):
             stamps.received.append((str(args[0].get("request_id")), time.perf_counter()))
 
@@ -255,19 +264,21 @@ def analyse(stamps: Stamps, tag: str, per_project: int) -> dict[str, Any]:
     mine = [(rid, t) for rid, t in stamps.received if rid.startswith(tag + "-")]
     acked = {r: t for r, t in stamps.acked.items() if r.startswith(tag + "-")}
     sent = {r: t for r, t in stamps.sent.items() if r.startswith(tag + "-")}
-    copies = Counter(Counter(rid for rid, _ in mine).get(rid, 0) for rid in acked)
+    per_write = Counter(rid for rid, _ in mine)
+    copies = Counter(per_write.get(rid, 0) for rid in acked)
+    seen = set(per_write)
     return {"writes": len(sent), "acked": len(acked), "failed": stamps.failed,
             "deliveries": len(mine), "missing": len(acked) * per_project - len(mine),
             "writes_by_copies_received": dict(sorted(copies.items())),
             "unseen_writes": sorted(int(r.rsplit("-", 1)[1]) for r in acked
-                                    if r not in {rid for rid, _ in mine})[:50],
+                                    if r not in seen)[:50],
             "commit_to_client": percentiles([t - acked[r] for r, t in mine if r in acked]),
             "send_to_client": percentiles([t - sent[r] for r, t in mine if r in sent]),
             "rest": percentiles([acked[r] - sent[r] for r in acked])}
 
 
 async def run(args: argparse.Namespace, urls: list[str], email: str,
-              password: str, pids: list[int]) -> dict[str, Any]:
+              password: str, pids: list[int]) -> list[dict[str, Any]]:
     stamps, tag = Stamps(), uuid.uuid4().hex[:8]
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
@@ -293,21 +304,35 @@ async def run(args: argparse.Namespace, urls: list[str], email: str,
         gc.collect()
         gc.freeze()
         gc.disable()
+        windows = []
         writing = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency))
         async with writing:
-            print("warming up", file=sys.stderr, flush=True)
-            await write_load(writing, urls, writers, world, args.rate, args.warmup, stamps,
-                             tag + "w")
-            before = cpu_sample(pids)
-            print("measuring", file=sys.stderr, flush=True)
-            await write_load(writing, urls, writers, world, args.rate, args.seconds, stamps,
-                             tag)
-            cpu = cpu_used(before, cpu_sample(pids), int(args.rate * args.seconds))
-            print("measured", file=sys.stderr, flush=True)
-        await asyncio.sleep(args.drain)
+            for n, rate in enumerate(r for r in args.rate for _ in range(args.rounds)):
+                window = await measure_window(args, writing, urls, writers, world, rate,
+                                              stamps, f"{tag}{n}", pids)
+                windows.append({**window, "clients_connected": sum(
+                    not c.closed.is_set() for c in clients), "events": dict(stamps.names)})
         gc.enable()
         await asyncio.gather(*(c.close() for c in clients))
-    return {**analyse(stamps, tag, args.clients // args.projects), "cpu": cpu}
+    return windows
+
+
+async def measure_window(args: argparse.Namespace, http: aiohttp.ClientSession,
+                         urls: list[str], writers: dict[int, list[str]],
+                         world: list[tuple[str, list[str]]], rate: float, stamps: Stamps,
+                         tag: str, pids: list[int]) -> dict[str, Any]:
+    """One window: warm up, write at `rate` for `--seconds`, drain, and analyse."""
+    print(f"warming up at {rate:g}/s", file=sys.stderr, flush=True)
+    await write_load(http, urls, writers, world, rate, args.warmup, stamps, tag + "w")
+    before = cpu_sample(pids)
+    print("measuring", file=sys.stderr, flush=True)
+    stamps.failed = 0
+    await write_load(http, urls, writers, world, rate, args.seconds, stamps, tag)
+    cpu = cpu_used(before, cpu_sample(pids), int(rate * args.seconds))
+    print("measured", file=sys.stderr, flush=True)
+    await asyncio.sleep(args.drain)
+    return {"rate": rate, **analyse(stamps, tag, args.clients // args.projects), "cpu": cpu,
+            "load_after": os.getloadavg()}
 
 
 def main() -> None:
@@ -322,7 +347,11 @@ def main() -> None:
                              "turn (default: all on core 0; the clients run on core 1)")
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--projects", type=int, default=100)
-    parser.add_argument("--rate", type=float, default=200, help="REST writes per second")
+    parser.add_argument("--rate", type=lambda v: [float(r) for r in v.split(",")],
+                        default=[200.0], help="REST writes per second; a comma-separated "
+                        "list measures one window per rate (the ceiling), in order")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="windows per rate over the same users and sockets")
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--drain", type=float, default=2, help="wait for late events")
@@ -348,10 +377,9 @@ def main() -> None:
                   if args.spawn else None,
                   "pinned": not args.no_pin, "users": args.users,
                   "clients": args.clients,
-                  "projects": args.projects, "rate": args.rate, "seconds": args.seconds,
-                  "result": asyncio.run(run(args, urls, email, password,
-                                            [p.pid for p in procs])),
-                  "load_after": os.getloadavg()}
+                  "projects": args.projects, "seconds": args.seconds,
+                  "windows": asyncio.run(run(args, urls, email, password,
+                                             [p.pid for p in procs]))}
     finally:
         for proc in procs:
             proc.kill()
