@@ -231,11 +231,13 @@ class ListSource:
             await job.progress(0, total)
             pages = list_pages(request, self.handler, query, rows)
             try:
-                done = await _write(job, columns, self.entity, pages, total)
+                done, book = await _write(job, columns, self.entity, pages, total)
             except TooManyRows as exc:
                 raise JobFailed(f"xlsx holds at most {exc.args[0]:,} rows: use csv") from None
             finally:
                 await pages.aclose()
+        if book is not None:  # zipping a workbook may take long: not in an idle transaction
+            await asyncio.to_thread(book.close)
         if done != total:  # one snapshot: only a list that reads outside of it differs
             log.warning("export job %s: %s rows written, %s counted", job.id, done, total)
         project = self.project_of(path, query)
@@ -270,8 +272,10 @@ class ListSource:
 
 
 async def _write(job: JobRun, columns: Sequence[Column], sheet: str,
-                 pages: AsyncIterator[list[dict[str, Any]]], total: int) -> int:
-    """The pages into the job's file; the rows written (at most `total` reported)."""
+                 pages: AsyncIterator[list[dict[str, Any]]],
+                 total: int) -> tuple[int, XlsxFile | None]:
+    """The pages into the job's file: the rows written (at most `total` reported), and the
+    workbook left to close (XLSX)."""
     done = 0
     if job.format == "csv":
         encoder = CsvEncoder(columns)
@@ -281,14 +285,13 @@ async def _write(job: JobRun, columns: Sequence[Column], sheet: str,
                 await asyncio.to_thread(out.write, encoder.rows(page))
                 done += len(page)
                 await job.progress(min(done, total), total)
-        return done
+        return done, None
     book = await asyncio.to_thread(XlsxFile, job.path, columns, sheet)
     async for page in pages:
         await asyncio.to_thread(book.rows, page)
         done += len(page)
         await job.progress(min(done, total), total)
-    await asyncio.to_thread(book.close)
-    return done
+    return done, book
 
 
 def register_lists(app: web.Application) -> None:
