@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import datetime as dt
 import decimal
@@ -244,16 +245,19 @@ class _Snapshot:
     pool: asyncpg.Pool
     actor: Actor
     conn: asyncpg.Connection
+    task: asyncio.Task[Any] | None
 
     def serves(self, pool: asyncpg.Pool, actor: Actor) -> bool:
-        """Whether a read of `actor` on `pool` may join: the same pool and the same user of
-        the same organisation (row-level security reads nothing else of the actor)."""
-        return (pool is self.pool and actor.user_id == self.actor.user_id
+        """Whether a read of `actor` on `pool` may join: in the task that opened the
+        snapshot (a task started inside inherits the contextvar, but must not use the
+        connection concurrently), on the same pool, as the same user of the same
+        organisation (row-level security reads nothing else of the actor)."""
+        return (asyncio.current_task() is self.task and pool is self.pool
+                and actor.user_id == self.actor.user_id
                 and actor.org_id == self.actor.org_id and actor.role == self.actor.role)
 
 
-# The snapshot the current task reads in (`snapshot()`); a contextvar, so tasks started
-# elsewhere never share its connection.
+# The snapshot the current task reads in (`snapshot()`).
 _SNAPSHOT: contextvars.ContextVar[_Snapshot | None] = contextvars.ContextVar(
     "snapshot", default=None)
 
@@ -270,7 +274,7 @@ async def snapshot(pool: asyncpg.Pool, actor: Actor) -> AsyncIterator[asyncpg.Co
     bounded background work only, never around a request. The joined reads run one after
     the other (one connection): nothing inside may read concurrently."""
     async with _in_transaction(pool, APP_ROLE, actor, readonly=True, repeatable=True) as conn:
-        token = _SNAPSHOT.set(_Snapshot(pool, actor, conn))
+        token = _SNAPSHOT.set(_Snapshot(pool, actor, conn, asyncio.current_task()))
         try:
             yield conn
         finally:

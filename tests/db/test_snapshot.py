@@ -1,10 +1,12 @@
 """`db.pool.snapshot`: the read-only transactions of the same user opened inside it join its
 one REPEATABLE READ transaction (what a background export reads a list in), so rows
 committed meanwhile are not seen; anything else (another user, a write, the system) opens
-its own; `COUNTING` counts a list query's rows before its page, in the same snapshot."""
+its own (a task started inside too); `COUNTING` counts a list query's rows before its page,
+in the same snapshot."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import asyncpg
@@ -57,6 +59,12 @@ async def test_reads_inside_a_snapshot_see_one_instant(pool: asyncpg.Pool,
         async with transaction(pool, me) as conn:
             assert conn is not pinned and await conn.fetchval(count, project) == 2
         assert await pinned.fetchval("SHOW transaction_isolation") == "repeatable read"
+
+        async def elsewhere() -> bool:  # a task started inside: never on the same connection
+            async with transaction(pool, me, readonly=True) as conn:
+                return conn is pinned
+
+        assert not await asyncio.create_task(elsewhere())
     async with transaction(pool, me, readonly=True) as conn:
         assert conn is not pinned and await conn.fetchval(count, project) == 2
 
