@@ -179,3 +179,32 @@ async def test_downloads_are_streamed_by_the_api(local_storage: LocalStorage) ->
     target = await local_storage.upload_target(new_key(), "image/png", 10)
     assert (target.method, target.url) == ("PUT", None)
     assert target.headers == {"Content-Type": "image/png"}
+
+
+async def test_uploads_waiting_for_the_network_keep_no_one_else_out(
+    local_storage: LocalStorage,
+) -> None:
+    # Each received chunk is written in one of STREAMS_AT_ONCE turns; more stalled uploads
+    # than turns (slow site connections) must not hold them while they wait for bytes.
+    from storage.local import STREAMS_AT_ONCE
+
+    resume = asyncio.Event()
+
+    async def stalled() -> AsyncIterator[bytes]:
+        yield b"first bytes "
+        await resume.wait()
+        yield b"and the rest"
+
+    size = len(b"first bytes and the rest")
+    slow = [asyncio.create_task(local_storage.put_stream(
+        object_key(ORG, PROJECT), stalled(), size=size))
+        for _ in range(STREAMS_AT_ONCE + 2)]
+    await asyncio.sleep(0.05)  # every slow upload has had its first chunk written
+    fast = [local_storage.put_stream(object_key(ORG, PROJECT),
+                                     chunks(b"x" * 300_000), size=300_000)
+            for _ in range(STREAMS_AT_ONCE * 2)]
+    async with asyncio.timeout(10):
+        assert await asyncio.gather(*fast) == [300_000] * (STREAMS_AT_ONCE * 2)
+    assert not any(task.done() for task in slow)
+    resume.set()
+    assert await asyncio.gather(*slow) == [size] * len(slow)
