@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import datetime as dt
 import decimal
 import json
@@ -145,7 +147,8 @@ def literal(value: str | None) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _begin_sql(role: str, actor: Actor, readonly: bool, bulk: bool) -> str:
+def _begin_sql(role: str, actor: Actor, readonly: bool, bulk: bool,
+               repeatable: bool = False) -> str:
     """BEGIN and the actor's settings (transaction-local) in one round trip: a simple query
     of two statements, the values as literals (`literal`)."""
     settings = (("role", role), ("app.user_id", _text(actor.user_id)),
@@ -155,7 +158,8 @@ def _begin_sql(role: str, actor: Actor, readonly: bool, bulk: bool) -> str:
                 ("app.bulk", "on" if bulk else ""))
     calls = ", ".join(f"set_config('{name}', {literal(value)}, true)"
                       for name, value in settings)
-    return f"BEGIN{' READ ONLY' if readonly else ''}; SELECT {calls}"
+    level = " ISOLATION LEVEL REPEATABLE READ" if repeatable else ""
+    return f"BEGIN{level}{' READ ONLY' if readonly else ''}; SELECT {calls}"
 
 
 def _text(value: uuid.UUID | None) -> str | None:
@@ -174,7 +178,8 @@ async def _rollback(conn: asyncpg.Connection) -> None:
 @asynccontextmanager
 async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
                           readonly: bool = False, bulk: bool = False,
-                          on_commit: OnCommit | None = None) -> AsyncIterator[asyncpg.Connection]:
+                          on_commit: OnCommit | None = None,
+                          repeatable: bool = False) -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection in a transaction as `role` with the actor's settings.
 
     With `on_commit`, a write transaction reads what it changed just before COMMIT and,
@@ -189,7 +194,7 @@ async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
     try:
         began = False
         try:
-            await conn.execute(_begin_sql(role, actor, readonly, bulk))
+            await conn.execute(_begin_sql(role, actor, readonly, bulk, repeatable))
             began = True
             yield conn
             if report:
@@ -226,9 +231,54 @@ async def transaction(
     trigger-written audit row names the actor, the request and the originating socket.
     `on_commit`, when given, is told what a write transaction committed (`_in_transaction`).
     """
+    joined = _SNAPSHOT.get()
+    if readonly and joined is not None and joined.serves(pool, actor):
+        yield joined.conn
+        return
     async with _in_transaction(pool, APP_ROLE, actor, readonly=readonly,
                                on_commit=on_commit) as conn:
         yield conn
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    pool: asyncpg.Pool
+    actor: Actor
+    conn: asyncpg.Connection
+    task: asyncio.Task[Any] | None
+
+    def serves(self, pool: asyncpg.Pool, actor: Actor) -> bool:
+        """Whether a read of `actor` on `pool` may join: in the task that opened the
+        snapshot (a task started inside inherits the contextvar, but must not use the
+        connection concurrently), on the same pool, as the same user of the same
+        organisation (row-level security reads nothing else of the actor)."""
+        return (asyncio.current_task() is self.task and pool is self.pool
+                and actor.user_id == self.actor.user_id
+                and actor.org_id == self.actor.org_id and actor.role == self.actor.role)
+
+
+# The snapshot the current task reads in (`snapshot()`).
+_SNAPSHOT: contextvars.ContextVar[_Snapshot | None] = contextvars.ContextVar(
+    "snapshot", default=None)
+
+
+@asynccontextmanager
+async def snapshot(pool: asyncpg.Pool, actor: Actor) -> AsyncIterator[asyncpg.Connection]:
+    """One read-only REPEATABLE READ transaction as the actor, which every read-only
+    `transaction(pool, <same user>)` opened inside the block joins instead of opening its
+    own: code that reads in many short transactions (a background export replaying a list
+    page by page, and counting it first) then sees one instant of the database, so the
+    count and the pages agree. Writes and system transactions are not joined.
+
+    Holds one connection, and the database's cleanup horizon, for the whole block: for
+    bounded background work only, never around a request. The joined reads run one after
+    the other (one connection): nothing inside may read concurrently."""
+    async with _in_transaction(pool, APP_ROLE, actor, readonly=True, repeatable=True) as conn:
+        token = _SNAPSHOT.set(_Snapshot(pool, actor, conn, asyncio.current_task()))
+        try:
+            yield conn
+        finally:
+            _SNAPSHOT.reset(token)
 
 
 @asynccontextmanager

@@ -1,5 +1,5 @@
-"""Work a worker repeats for its whole life (the file sweep, the procurement check, the daily
-reminders): one loop, one way to fail.
+"""Work a worker repeats for its whole life (the file sweep, the export sweep, the
+procurement check, the daily reminders): one loop, one way to fail.
 
 A pass that fails is logged and the next one runs as planned. The database, the network or
 the storage being away is a warning; anything else is a bug, logged with its traceback —

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from db.queries.rows import where
+from db.queries.rows import count_if_asked, where
 
 COLUMNS = """id, org_id, project_id, table_name, record_id, action, old_values, new_values,
              changed_fields, user_id, request_id, origin_sid, host(ip) AS ip, user_agent,
@@ -25,9 +25,9 @@ async def list_audit(conn: asyncpg.Connection, filters: Mapping[str, Any], *,
 
     Row-level security limits the rows: admins see their organisation, others the rows of
     the projects they can see."""
-    condition, args = where([
-        *((sql, filters.get(name)) for name, sql in FILTERS.items()),
-        (f"id {'<' if descending else '>'} {{}}", after_id)])
+    chosen = [(sql, filters.get(name)) for name, sql in FILTERS.items()]
+    await count_if_asked(conn, "audit_logs", *where(chosen))
+    condition, args = where([*chosen, (f"id {'<' if descending else '>'} {{}}", after_id)])
     order = "DESC" if descending else "ASC"
     return list(await conn.fetch(
         f"SELECT {COLUMNS} FROM audit_logs WHERE {condition} "  # noqa: S608 - FILTERS

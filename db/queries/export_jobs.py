@@ -70,23 +70,27 @@ async def claim(conn: asyncpg.Connection, worker: str, stale_after: float,
 
 
 async def advance(conn: asyncpg.Connection, job_id: uuid.UUID, worker: str, done: int,
-                  total: int | None) -> int | None:
-    """Record progress and the heartbeat; the job's `done` never goes back (a resumed job
-    counts again from zero). None when this worker no longer holds the job."""
-    value: int | None = await conn.fetchval(
-        """UPDATE export_jobs SET done = greatest(done, $3), total = coalesce($4, total),
+                  total: int | None) -> asyncpg.Record | None:
+    """Record progress and the heartbeat: `(done, total)` as stored, None when this worker
+    no longer holds the job. `done` never goes back and never passes `total` (a resumed job
+    counts again from zero, and counts its total again: `least` ignores a NULL total)."""
+    return await conn.fetchrow(
+        """UPDATE export_jobs SET total = coalesce($4, total),
+                  done = least(greatest(done, $3), coalesce($4, total)),
                   heartbeat_at = clock_timestamp()
-           WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING done""",
+           WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING done, total""",
         job_id, worker, done, total)
-    return value
 
 
 async def finish(conn: asyncpg.Connection, job_id: uuid.UUID, worker: str, *, rows: int,
                  size: int, object_key: str, file_name: str, media_type: str,
                  keep: dt.timedelta) -> asyncpg.Record | None:
+    """The job done: its file kept until `keep` from now. `done` ends equal to `total`, the
+    total the run counted first (a kind that never said one: the rows)."""
     return await conn.fetchrow(
-        """UPDATE export_jobs SET status = 'done', done = greatest(done, $3), total = $3,
-                  rows = $3, bytes = $4, object_key = $5, file_name = $6, media_type = $8,
+        """UPDATE export_jobs SET status = 'done', done = coalesce(total, $3),
+                  total = coalesce(total, $3), rows = $3, bytes = $4, object_key = $5,
+                  file_name = $6, media_type = $8,
                   finished_at = clock_timestamp(), expires_at = clock_timestamp() + $7,
                   locked_by = NULL, error = NULL
            WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING *""",
@@ -94,12 +98,14 @@ async def finish(conn: asyncpg.Connection, job_id: uuid.UUID, worker: str, *, ro
 
 
 async def fail(conn: asyncpg.Connection, job_id: uuid.UUID, worker: str,
-               error: str) -> asyncpg.Record | None:
+               error: str, keep: dt.timedelta) -> asyncpg.Record | None:
+    """The job failed; its row (and error) kept until `keep` from now, as a file would be."""
     return await conn.fetchrow(
         """UPDATE export_jobs SET status = 'failed', error = left($3, 2000),
-                  finished_at = clock_timestamp(), locked_by = NULL
+                  finished_at = clock_timestamp(), locked_by = NULL,
+                  expires_at = clock_timestamp() + $4
            WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING *""",
-        job_id, worker, error)
+        job_id, worker, error, keep)
 
 
 async def release(conn: asyncpg.Connection, job_id: uuid.UUID, worker: str) -> None:
@@ -110,19 +116,24 @@ async def release(conn: asyncpg.Connection, job_id: uuid.UUID, worker: str) -> N
            WHERE id = $1 AND locked_by = $2 AND status = 'running'""", job_id, worker)
 
 
-async def expiring(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    """Finished jobs past their time, locked for the caller's transaction."""
+async def expired(conn: asyncpg.Connection, keep: dt.timedelta,
+                  limit: int) -> list[asyncpg.Record]:
+    """Ended jobs past their time (`expires_at`; a job that failed before one was set:
+    `keep` after it ended), locked for the caller's transaction; rows another sweep holds
+    are skipped, so two sweeps never wait on nor fail over the same job."""
     rows: list[asyncpg.Record] = await conn.fetch(
         """SELECT id, object_key FROM export_jobs
-           WHERE status = 'done' AND expires_at <= clock_timestamp()
-           ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED""", limit)
+           WHERE status IN ('done', 'failed', 'expired')
+             AND coalesce(expires_at, finished_at + $1, created_at + $1) <= clock_timestamp()
+           ORDER BY expires_at NULLS FIRST LIMIT $2 FOR UPDATE SKIP LOCKED""", keep, limit)
     return rows
 
 
-async def mark_expired(conn: asyncpg.Connection, job_ids: list[uuid.UUID]) -> None:
-    await conn.execute(
-        """UPDATE export_jobs SET status = 'expired', object_key = NULL
-           WHERE id = ANY ($1::uuid[])""", job_ids)
+async def delete_jobs(conn: asyncpg.Connection, job_ids: list[uuid.UUID]) -> int:
+    """Delete the jobs (their `export` audit rows stay: they are the record)."""
+    deleted = await conn.fetch(
+        "DELETE FROM export_jobs WHERE id = ANY ($1::uuid[]) RETURNING id", job_ids)
+    return len(deleted)
 
 
 async def requester(conn: asyncpg.Connection, user_id: uuid.UUID) -> asyncpg.Record | None:

@@ -10,6 +10,7 @@ not see is simply not found.
 
 from __future__ import annotations
 
+import contextvars
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -141,10 +142,40 @@ def where(filters: Sequence[Filter], page: PageLike | None = None) -> tuple[str,
     return " AND ".join(parts) or "TRUE", args
 
 
+class RowCount:
+    """Asks the next list query of the current task to count, before reading its page, every
+    row it lists (the same source and filters, without cursor or limit), in the same
+    transaction: a background export knows its total from the start (server/exports)."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+
+    async def take(self, conn: asyncpg.Connection, source: str, condition: str,
+                   args: Sequence[Any]) -> None:
+        if self.total is None:
+            self.total = int(await conn.fetchval(
+                f"SELECT count(*) FROM {source} WHERE {condition}", *args))  # noqa: S608
+
+
+# Set (server/exports/kinds.py) around one replay of a list handler to count the list.
+COUNTING: contextvars.ContextVar[RowCount | None] = contextvars.ContextVar(
+    "counting", default=None)
+
+
+async def count_if_asked(conn: asyncpg.Connection, source: str, condition: str,
+                         args: Sequence[Any]) -> None:
+    """The rows of `source WHERE condition` into the current `COUNTING`, if any."""
+    counting = COUNTING.get()
+    if counting is not None:
+        await counting.take(conn, source, condition, args)
+
+
 async def fetch_page(conn: asyncpg.Connection, source: str, filters: Sequence[Filter],
                      page: PageLike, *, columns: str = "*") -> list[asyncpg.Record]:
     """One keyset page: `SELECT columns, <sort> AS _sort FROM source WHERE filters AND after
     cursor ORDER BY ... LIMIT limit + 1` (one more row tells the caller there is more)."""
+    if COUNTING.get() is not None:
+        await count_if_asked(conn, source, *where(filters))
     condition, args = where(filters, page)
     # The sort key is one of the resource's SORTABLE; the rest as above.
     sql = (f"SELECT {columns}, {page.key.sql} AS _sort FROM {source} WHERE {condition} "  # noqa: S608

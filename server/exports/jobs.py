@@ -13,8 +13,13 @@ A run is the requester's: the identity is re-derived from the stored user (an in
 runs nothing), each page is read in the requester's transaction under row-level security,
 and a client user's file has no internal costs, as a synchronous export. The finished file
 goes to the storage (`org/{org}/exports/{job}`), downloadable by the requester until
-`expires_at` (EXPORT_JOB_TTL); a sweep removes expired files. Every finished or failed
-export is an `export` audit row of the requester.
+`expires_at` (EXPORT_JOB_TTL after it ended); then a periodic sweep deletes the job and its
+file (a failed job too). Every finished or failed export is an `export` audit row of the
+requester, which stays.
+
+A list's run counts its rows first, in the snapshot it then reads them in
+(server/exports/kinds.py): every progress event carries that `total`, `done` never passes
+it, and the last event has `done == total`.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from server.errors import ApiError
 from server.exports.kinds import JobFailed, JobRun, Produced, kinds_of, register_lists
 from server.keys import METRICS, POOL, SETTINGS, STORAGE
 from server.live import HUB
+from server.periodic import running
 from storage.errors import StorageError
 from storage.keys import export_key
 
@@ -51,7 +57,7 @@ log = logging.getLogger("formula_pm.exports")
 
 PROGRESS_EVENT = "export.progress"
 PROGRESS_EVERY = 0.25  # seconds between two progress events of one job at most this often
-SWEEP_EVERY = 60.0  # seconds between two sweeps of expired files
+SWEEP_EVERY = 60.0  # seconds between two sweeps of expired jobs (server/periodic.py)
 MAX_ATTEMPTS = 3  # claims of one job before it fails
 SWEEP_BATCH = 100
 
@@ -126,16 +132,12 @@ class ExportWorker:
             await asyncio.wait(set(self.running.values()))
 
     async def _forever(self) -> None:
-        swept = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), self.settings.export_job_poll)
             self.wakeup.clear()
             try:
                 await self.claim_some()
-                if time.monotonic() - swept > SWEEP_EVERY:
-                    swept = time.monotonic()
-                    await self.sweep()
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError,
                     StorageError) as exc:
                 log.warning("export jobs: %s", exc)
@@ -161,10 +163,14 @@ class ExportWorker:
         self.wake()  # a slot is free: look for the next job
 
     async def sweep(self) -> int:
-        """Remove the files of expired jobs; the rows stay, `expired`."""
+        """Delete the jobs past their time (EXPORT_JOB_TTL after they ended) and their
+        files; how many. The files go first and the rows in the same transaction, which
+        holds their locks: a file that cannot be removed yet keeps its row for the next
+        sweep, and a sweep of another worker skips these rows."""
         storage = self.app[STORAGE]
+        keep = dt.timedelta(seconds=self.settings.export_job_ttl)
         async with system_transaction(self.pool) as conn:
-            rows = await queries.expiring(conn, SWEEP_BATCH)
+            rows = await queries.expired(conn, keep, SWEEP_BATCH)
             gone = []
             for row in rows:
                 try:
@@ -174,9 +180,7 @@ class ExportWorker:
                     log.warning("export file %s not removed yet: %s", row["id"], exc)
                     continue
                 gone.append(row["id"])
-            if gone:
-                await queries.mark_expired(conn, gone)
-        return len(gone)
+            return await queries.delete_jobs(conn, gone) if gone else 0
 
     async def _emit(self, job: Any, status: str, done: int, total: int | None) -> None:
         hub = self.app.get(HUB)
@@ -202,17 +206,21 @@ class ExportWorker:
 
     async def _run(self, job: Any) -> None:
         folder = Path(tempfile.mkdtemp(dir=self.scratch))
-        state: dict[str, Any] = {"done": int(job["done"]), "sent": 0.0,
+        # What the requester was last told (a resumed run: what the stored job says).
+        state: dict[str, Any] = {"done": int(job["done"]), "total": job["total"], "sent": 0.0,
                                  "beat": time.monotonic()}
         delay = self.settings.export_job_page_delay_ms / 1000
         actor: Actor | None = None
 
         async def progress(done: int, total: int | None) -> None:
-            stored = await self._advance(job, done, total)
+            stored, known = await self._advance(job, done, total)
             state["beat"] = time.monotonic()
-            if done > state["done"] and time.monotonic() - state["sent"] >= PROGRESS_EVERY:
-                state["done"], state["sent"] = stored, time.monotonic()
-                await self._emit(job, "running", stored, total)
+            counted = known is not None and known != state["total"]
+            if counted or (stored > state["done"]
+                           and time.monotonic() - state["sent"] >= PROGRESS_EVERY):
+                # The first event of a run says its total at once, whatever `done` is.
+                state["done"], state["total"], state["sent"] = stored, known, time.monotonic()
+                await self._emit(job, "running", stored, known)
             if delay:
                 await asyncio.sleep(delay)
 
@@ -243,12 +251,13 @@ class ExportWorker:
                 await beating
             shutil.rmtree(folder, ignore_errors=True)
 
-    async def _advance(self, job: Any, done: int, total: int | None) -> int:
+    async def _advance(self, job: Any, done: int, total: int | None) -> tuple[int, int | None]:
+        """(done, total) as stored."""
         async with system_transaction(self.pool) as conn:
             stored = await queries.advance(conn, job["id"], self.name, done, total)
         if stored is None:
             raise Lost()
-        return stored
+        return stored["done"], stored["total"]
 
     async def _beat(self, job: Any, state: dict[str, Any]) -> None:
         every = self.settings.export_job_stale_after / 3
@@ -275,12 +284,13 @@ class ExportWorker:
         await audit_export(self.pool, actor, job, rows=produced.rows, size=size, complete=True,
                            more={"media_type": produced.media_type, **produced.details})
         self.counts["done"] += 1
-        await self._emit(job, "done", produced.rows, produced.rows)
+        await self._emit(job, "done", done["done"], done["total"])
 
     async def _fail(self, job: Any, actor: Actor | None, reason: str, done: int) -> None:
         try:
+            keep = dt.timedelta(seconds=self.settings.export_job_ttl)
             async with system_transaction(self.pool) as conn:
-                failed = await queries.fail(conn, job["id"], self.name, reason)
+                failed = await queries.fail(conn, job["id"], self.name, reason, keep)
             if failed is None:
                 return
             self.counts["failed"] += 1
@@ -290,13 +300,17 @@ class ExportWorker:
         except (asyncpg.PostgresError, OSError, TimeoutError) as exc:
             log.warning("export job %s: failure not recorded: %s", job["id"], exc)
             return
-        await self._emit(job, "failed", done, None)
+        await self._emit(job, "failed", failed["done"], failed["total"])
 
 
 async def _chunks(path: Path, size: int = 256 * 1024) -> AsyncIterator[bytes]:
     with path.open("rb") as file:
         while chunk := await asyncio.to_thread(file.read, size):
             yield chunk
+
+
+def _sweep_facts(deleted: int) -> dict[str, int] | None:
+    return {"export_jobs_deleted": deleted} if deleted else None
 
 
 EXPORT_WORKER = web.AppKey("export_worker", ExportWorker)
@@ -315,7 +329,10 @@ def setup_export_jobs(app: web.Application) -> None:
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         await worker.start()
-        yield
-        await worker.stop()
+        try:
+            async with running(SWEEP_EVERY, "export sweep", worker.sweep, _sweep_facts):
+                yield
+        finally:
+            await worker.stop()
 
     app.cleanup_ctx.append(ctx)

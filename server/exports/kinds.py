@@ -5,6 +5,9 @@ xlsx): its filters are the list's query parameters (and its path parameters by n
 `{"id": <project>}` for a project's members), checked exactly as the list checks them, and
 the job replays the list handler as the requester, page by page, under row-level security
 (`server/exports/route.py`), writing with the same cell writers as a synchronous export.
+All of it runs in one snapshot (`db.pool.snapshot`: every page's read-only transaction joins
+it), and it starts with the list query's own `count(*)` (`db.queries.rows.COUNTING`), so
+the job's total is known before the first row and equals the rows written at the end.
 
 Another kind plugs in with `register_kind(app, name, formats, runner, check=...)` before the
 app starts (e.g. a weekly PDF report):
@@ -13,6 +16,7 @@ app starts (e.g. a weekly PDF report):
         ...                                         # filters (stored with the job)
     async def runner(job: JobRun) -> Produced:      # in a worker, as the requester
         ... write the file to job.path, call `await job.progress(done, total)` now and then
+        ... (the same `total` from the first call: what `done` ends at)
         return Produced(rows=n, media_type="application/pdf", file_name="weekly.pdf")
 
 `job.request(...)` builds a request of the requester (identity re-derived from the stored
@@ -23,8 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,18 +40,22 @@ from aiohttp.test_utils import make_mocked_request
 from multidict import MultiDict
 from yarl import URL
 
-from db.pool import Actor
+from db.pool import Actor, snapshot
+from db.queries.rows import COUNTING, RowCount
 from server.auth.identity import IDENTITY, Identity
 from server.errors import Invalid
+from server.exports.cells import Column
 from server.exports.choice import EXPORT_PARAMS, PAGE_PARAMS, Choice
 from server.exports.files import CsvEncoder, TooManyRows, XlsxFile
 from server.exports.marks import EXPORT_ATTR, FORMATS, export_entity
 from server.exports.route import Handler, largest_page, list_pages
 from server.exports.send import PROJECT_PATH, Export, export_columns, file_name
-from server.keys import SETTINGS
+from server.keys import POOL, SETTINGS
 from server.openapi import doc_of
 from server.rest import REPLAYING
 from server.validation import check_query
+
+log = logging.getLogger("formula_pm.exports")
 
 MAX_FILTERS = 40
 MAX_FILTER_CHARS = 1000
@@ -208,6 +217,8 @@ class ListSource:
         return path.get("id") if self.path.startswith(PROJECT_PATH) else None
 
     async def run(self, job: JobRun) -> Produced:
+        """The list's file, read in one snapshot as the requester: counted first (the total
+        of every progress event), then written page by page."""
         path, query = self.split(job.filters)
         request = self.request(job.app, job.who, path, query)
         meta = doc_of(self.handler)
@@ -215,33 +226,72 @@ class ListSource:
         rows = job.app[SETTINGS].export_job_page_rows or largest_page(meta.query)
         export = Export(self.entity, meta.response, Choice(job.format), {**path, **query})
         columns = export_columns(request, export)
-        pages = list_pages(request, self.handler, query, rows)
-        done = 0
-        try:
-            if job.format == "csv":
-                encoder = CsvEncoder(columns)
-                with job.path.open("wb") as out:
-                    out.write(encoder.header())
-                    async for page in pages:
-                        await asyncio.to_thread(out.write, encoder.rows(page))
-                        done += len(page)
-                        await job.progress(done, None)
-            else:
-                book = await asyncio.to_thread(XlsxFile, job.path, columns, self.entity)
-                async for page in pages:
-                    await asyncio.to_thread(book.rows, page)
-                    done += len(page)
-                    await job.progress(done, None)
-                await asyncio.to_thread(book.close)
-        except TooManyRows as exc:
-            raise JobFailed(f"xlsx holds at most {exc.args[0]:,} rows: use csv") from None
-        finally:
-            await pages.aclose()
+        async with snapshot(job.app[POOL], job.actor):
+            total = await self.count(request, query, rows)
+            await job.progress(0, total)
+            pages = list_pages(request, self.handler, query, rows)
+            try:
+                done, book = await _write(job, columns, self.entity, pages, total)
+            except TooManyRows as exc:
+                raise JobFailed(f"xlsx holds at most {exc.args[0]:,} rows: use csv") from None
+            finally:
+                await pages.aclose()
+        if book is not None:  # zipping a workbook may take long: not in an idle transaction
+            await asyncio.to_thread(book.close)
+        if done != total:  # one snapshot: only a list that reads outside of it differs
+            log.warning("export job %s: %s rows written, %s counted", job.id, done, total)
         project = self.project_of(path, query)
         return Produced(done, FORMATS[job.format] + ("; charset=utf-8" if job.format == "csv"
                                                       else ""),
                         file_name(self.entity, job.format, dt.datetime.now(dt.UTC)),
                         {"project_id": project} if project else {})
+
+    async def count(self, request: web.Request, query: MultiDict[str], limit: int) -> int:
+        """The rows the file will hold, before any is written: the list query's own
+        `count(*)` (`COUNTING`), asked on a first page of one row; a list whose query does
+        not count (search) is read through once and its rows counted."""
+        counting = RowCount()
+        asked = MultiDict(query)
+        asked["limit"] = "1"
+        token, replaying = COUNTING.set(counting), REPLAYING.set(True)
+        try:
+            await self.handler(request.clone(rel_url=request.rel_url.with_query(asked)))
+        finally:
+            COUNTING.reset(token)
+            REPLAYING.reset(replaying)
+        if counting.total is not None:
+            return counting.total
+        total = 0
+        pages = list_pages(request, self.handler, query, limit)
+        try:
+            async for page in pages:
+                total += len(page)
+        finally:
+            await pages.aclose()
+        return total
+
+
+async def _write(job: JobRun, columns: Sequence[Column], sheet: str,
+                 pages: AsyncIterator[list[dict[str, Any]]],
+                 total: int) -> tuple[int, XlsxFile | None]:
+    """The pages into the job's file: the rows written (at most `total` reported), and the
+    workbook left to close (XLSX)."""
+    done = 0
+    if job.format == "csv":
+        encoder = CsvEncoder(columns)
+        with job.path.open("wb") as out:
+            out.write(encoder.header())
+            async for page in pages:
+                await asyncio.to_thread(out.write, encoder.rows(page))
+                done += len(page)
+                await job.progress(min(done, total), total)
+        return done, None
+    book = await asyncio.to_thread(XlsxFile, job.path, columns, sheet)
+    async for page in pages:
+        await asyncio.to_thread(book.rows, page)
+        done += len(page)
+        await job.progress(min(done, total), total)
+    return done, book
 
 
 def register_lists(app: web.Application) -> None:

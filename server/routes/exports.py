@@ -40,9 +40,9 @@ class ExportJobOut(pydantic.BaseModel):
     kind: str
     format: str
     filters: dict[str, Any]
-    status: str  # queued | running | done | failed | expired
-    done: int  # rows written so far
-    total: int | None  # rows in all, once known (a list's size is known when it is done)
+    status: str  # queued | running | done | failed (then deleted EXPORT_JOB_TTL after)
+    done: int  # rows (a report: steps) written so far, at most `total`
+    total: int | None  # rows (steps) in all: counted when the job starts, null while queued
     rows: int | None
     bytes: int | None
     file_name: str | None

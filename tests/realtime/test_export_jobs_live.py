@@ -1,6 +1,7 @@
 """Background export jobs across two `formula-pm serve` workers: the requester's sockets (on
-either worker) get `export.progress` in order, nobody else does, and a job whose worker is
-SIGKILLed mid-way is taken over by the other worker and finishes."""
+either worker) get `export.progress` in order, with the total from the first event on,
+nobody else does, and a job whose worker is SIGKILLed mid-way is taken over by the other
+worker and finishes."""
 
 from __future__ import annotations
 
@@ -124,6 +125,10 @@ async def test_progress_goes_in_order_to_the_requester_and_survives_a_sigkill(
     assert events[-1] == {"id": job_id, "kind": "tasks", "status": "done", "done": ROWS,
                           "total": ROWS}
     assert all(e["status"] == "running" for e in events[:-1])
+    # The list is counted before its first row: the total from the first event on.
+    assert events[0] == {"id": job_id, "kind": "tasks", "status": "running", "done": 0,
+                         "total": ROWS}
+    assert all(e["total"] == ROWS and e["done"] <= ROWS for e in events), events
     # Events from before the kill (the first worker's run) and after it (the second's).
     assert dones[0] <= job["done"] + 5 and len(events) >= 4, dones
     for sock in theirs:

@@ -1,10 +1,13 @@
 """Background export jobs in one worker, on file:// and on S3: a job's file is the list's
-whole result, downloadable by its requester only (404 to anyone else) until it expires (410,
-then swept); bad kinds, formats and filters are 422 with nothing queued; at most two jobs
-queued or running per user (429); every export and every download is an audit row."""
+whole result, counted first (its total known from the first progress event), downloadable
+by its requester only (404 to anyone else) until it expires (410, then deleted with its
+file by the sweep: 404); bad kinds, formats and filters are 422 with nothing queued; at
+most two jobs queued or running per user (429); every export and every download is an audit
+row."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -237,28 +240,108 @@ async def test_at_most_two_jobs_per_user(slow: TestClient[Any, Any], world: Worl
     await slow.app[EXPORT_WORKER].settle()
 
 
-async def test_a_file_expires_then_is_swept(fclient: TestClient[Any, Any],
-                                            world: World) -> None:
+async def test_progress_carries_the_total_from_the_first_event(
+        slow: TestClient[Any, Any], world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The list is counted first, in the snapshot its pages are then read in: the total is
+    on the job (GET) while it runs and in every event, constant, and rows added meanwhile
+    are neither written nor counted (done == total at the end)."""
+    team = await make_team(world, slow)
+    await _tasks(world, team, 4)
+    pm = team.headers["project_manager"]
+    events: list[tuple[str, int, int | None]] = []
+
+    async def pushed(job: Any, status: str, done: int, total: int | None) -> None:
+        events.append((status, done, total))
+
+    monkeypatch.setattr(slow.app[EXPORT_WORKER], "_emit", pushed)
+    status, job = await send(slow, "POST", EXPORTS, pm, {
+        "kind": "tasks", "format": "csv", "filters": {"project_id": str(team.project)}})
+    assert status == 202 and job["total"] is None, job
+
+    async def counted() -> dict[str, Any] | None:
+        status, found = await send(slow, "GET", f"{EXPORTS}/{job['id']}", pm)
+        assert status == 200, found
+        return found if found["status"] == "running" and found["total"] is not None else None
+
+    running = await eventually(counted, limit=10, interval=0.02)
+    assert running["total"] == 4 and running["done"] < 4, running
+    await _tasks(world, team, 3)  # after the snapshot: not in this file
+    job = await _finished(slow, job["id"], pm)
+    assert job["status"] == "done" and job["done"] == job["total"] == job["rows"] == 4, job
+    status, body = await _download(slow, job["id"], pm)
+    assert status == 200 and body.count(b"\r\n") == 5
+
+    assert events[0] == ("running", 0, 4), events
+    assert events[-1] == ("done", 4, 4), events
+    assert all(total == 4 for _, _, total in events), events
+    dones = [done for _, done, _ in events]
+    assert dones == sorted(dones) and dones[-1] == 4, events
+
+
+async def test_an_audit_list_counts_too(fclient: TestClient[Any, Any], world: World) -> None:
+    """The audit trail lists through its own query, which counts as `fetch_page` does."""
+    team = await make_team(world, fclient)
+    await _tasks(world, team, 3)
+    admin = team.headers["admin"]
+    filters = {"table": "tasks", "project_id": str(team.project)}
+    status, job = await send(fclient, "POST", EXPORTS, admin, {
+        "kind": "audit_logs", "format": "csv", "filters": filters})
+    assert status == 202, job
+    job = await _finished(fclient, job["id"], admin)
+    assert job["status"] == "done" and job["done"] == job["total"] == job["rows"], job
+    assert job["rows"] >= 3, job
+
+
+async def test_ended_jobs_are_deleted_with_their_files_after_their_time(
+        fclient: TestClient[Any, Any], world: World) -> None:
     team = await make_team(world, fclient)
     await _tasks(world, team, 2)
     pm = team.headers["project_manager"]
-    status, job = await send(fclient, "POST", EXPORTS, pm, {
-        "kind": "tasks", "format": "csv", "filters": {"project_id": str(team.project)}})
-    assert status == 202
-    job = await _finished(fclient, job["id"], pm)
-    (row,) = await _jobs(world)
+    ids = []
+    for _ in range(2):
+        status, job = await send(fclient, "POST", EXPORTS, pm, {
+            "kind": "tasks", "format": "csv", "filters": {"project_id": str(team.project)}})
+        assert status == 202
+        ids.append((await _finished(fclient, job["id"], pm))["id"])
+    old, fresh = ids
+    rows = {str(r["id"]): r for r in await _jobs(world)}
     storage = fclient.app[STORAGE]
-    assert await storage.stat(row["object_key"]) == job["bytes"]
+    for job_id in ids:
+        assert await storage.stat(rows[job_id]["object_key"]) is not None
+    user = team.users["project_manager"]["id"]
     async with system_transaction(world.pool) as conn:
-        await conn.execute("UPDATE export_jobs SET expires_at = now() - interval '1 second'")
-    status, problem = await send(fclient, "GET", f"{EXPORTS}/{job['id']}/download", pm)
+        await conn.execute("UPDATE export_jobs SET expires_at = now() - interval '1 second' "
+                           "WHERE id = $1::uuid", old)
+        # Failed jobs go too: one past its time, one that failed before `expires_at` was set
+        # (`EXPORT_JOB_TTL` after it ended), one failed just now.
+        failed = await conn.fetch(
+            """INSERT INTO export_jobs (org_id, user_id, kind, format, status, error,
+                                        finished_at, expires_at)
+               VALUES ($1, $2, 'tasks', 'csv', 'failed', 'x', now() - interval '2 days',
+                       now() - interval '1 day'),
+                      ($1, $2, 'tasks', 'csv', 'failed', 'x', now() - interval '2 days', NULL),
+                      ($1, $2, 'tasks', 'csv', 'failed', 'x', now(), now() + interval '1 day')
+               RETURNING id""", team.org, user)
+    audited = len(await _exports_of(world, user))
+    # Past its time and not swept yet: 410, as documented.
+    status, problem = await send(fclient, "GET", f"{EXPORTS}/{old}/download", pm)
     assert status == 410 and problem["code"] == "export_expired"
-    assert await fclient.app[EXPORT_WORKER].sweep() == 1
-    assert await storage.stat(row["object_key"]) is None
-    status, job = await send(fclient, "GET", f"{EXPORTS}/{job['id']}", pm)
-    assert job["status"] == "expired" and job["download"] is None
-    status, problem = await send(fclient, "GET", f"{EXPORTS}/{job['id']}/download", pm)
-    assert status == 410
+
+    # Two sweeps at once (two workers): each job deleted once, no error.
+    worker = fclient.app[EXPORT_WORKER]
+    assert sum(await asyncio.gather(worker.sweep(), worker.sweep())) == 3
+    assert await worker.sweep() == 0
+    left = {str(r["id"]) for r in await _jobs(world)}
+    assert left == {fresh, str(failed[2]["id"])}
+    assert await storage.stat(rows[old]["object_key"]) is None
+    assert await storage.stat(rows[fresh]["object_key"]) is not None
+    for path in (f"{EXPORTS}/{old}", f"{EXPORTS}/{old}/download"):
+        status, _ = await send(fclient, "GET", path, pm)
+        assert status == 404, path
+    status, body = await _download(fclient, fresh, pm)
+    assert status == 200 and body.count(b"\r\n") == 3
+    # The audit rows stay (the download of the fresh one is one more).
+    assert len(await _exports_of(world, user)) == audited + 1
 
 
 async def test_a_synchronous_export_hands_over_to_a_job(
@@ -319,7 +402,7 @@ async def test_a_registered_kind_runs_as_its_requester(
         await job.progress(1, 2)
         job.path.write_bytes(b"%PDF-1.7 report of " + job.filters["week"].encode())
         await job.progress(2, 2)
-        return Produced(rows=2, media_type="application/pdf", file_name="weekly.pdf")
+        return Produced(rows=7, media_type="application/pdf", file_name="weekly.pdf")
 
     app = create_app(settings.model_copy(update={
         "storage": StorageSettings(kind="file", root=tmp_path / "files")}))
@@ -339,7 +422,8 @@ async def test_a_registered_kind_runs_as_its_requester(
         "kind": "weekly_report", "format": "pdf"})
     assert status == 202 and job["filters"] == {"week": "2026-W10"}
     job = await _finished(client, job["id"], pm)
-    assert job["status"] == "done" and job["rows"] == 2 and job["file_name"] == "weekly.pdf"
+    assert job["status"] == "done" and job["rows"] == 7 and job["file_name"] == "weekly.pdf"
+    assert job["done"] == job["total"] == 2, job  # its steps, not its rows
     user = team.users["project_manager"]["id"]
     assert seen == [(user, user, {"week": "2026-W10"})]
     response = await client.get(f"{EXPORTS}/{job['id']}/download", headers=pm)
