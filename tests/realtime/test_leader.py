@@ -161,8 +161,10 @@ async def test_a_burst_keeps_the_leader_awake_then_it_sleeps(
         run_leader: Callable[..., Any], world: World, pool: asyncpg.Pool) -> None:
     admin, project = await setup_project(world)
     # Awake above 5 rows/s: 150 writes one after the other stay above that even on a loaded
-    # machine (at 20 rows/s a slow run never woke the leader).
-    leader, captured = await run_leader(awake_rate=5, idle_poll=5.0)
+    # machine (at 20 rows/s a slow run never woke the leader). Awake, it polls every 50 ms:
+    # at the default 5 ms a loaded machine's writer left polls empty between two writes, the
+    # flag went down again within a millisecond or two, and the watcher missed every time.
+    leader, captured = await run_leader(awake_rate=5, idle_poll=5.0, busy_poll=0.05)
     await eventually(lambda: leader.role == "leader" and not leader.awake, limit=5, interval=0.02)
     done = asyncio.Event()
     seen_awake = False
