@@ -11,8 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from db.pool import system_transaction
 from server.config import Settings
 from server.keys import STORAGE
@@ -64,13 +62,6 @@ async def test_the_bucket_refuses_what_was_not_declared(
     assert status in (200, 201, 204)
     status, done = await send(client, "POST", f"{URL}/{created['id']}/complete", headers)
     assert status == 200 and done["status"] == "ready"
-
-
-@pytest.fixture(params=["file", "s3"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> StorageSettings:
-    if request.param == "file":
-        return StorageSettings(kind="file", root=tmp_path / "files")
-    return s3_settings(request.getfixturevalue("s3_server"))
 
 
 async def test_an_upload_in_parts_resumes_after_a_dropped_connection(

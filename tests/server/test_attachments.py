@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,16 +32,8 @@ from tests.server.attachment_client import (
     upload,
 )
 from tests.server.project_team import Team, make_team, send
-from tests.storage.s3_server import s3_settings
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-@pytest.fixture(params=["file", "s3"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> StorageSettings:
-    if request.param == "file":
-        return StorageSettings(kind="file", root=tmp_path / "files")
-    return s3_settings(request.getfixturevalue("s3_server"))
 
 
 @pytest.fixture

@@ -27,18 +27,10 @@ from storage.settings import StorageSettings
 from tests.conftest import World
 from tests.server.attachment_client import files_client
 from tests.server.project_team import Team, make_team, send
-from tests.storage.s3_server import s3_settings
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 EXPORTS = "/api/v1/exports"
-
-
-@pytest.fixture(params=["file", "s3"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> StorageSettings:
-    if request.param == "file":
-        return StorageSettings(kind="file", root=tmp_path / "files")
-    return s3_settings(request.getfixturevalue("s3_server"))
 
 
 @pytest.fixture
