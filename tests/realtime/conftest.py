@@ -4,6 +4,7 @@ database and Redis, Socket.IO clients that record what they receive, and SQL wri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -105,10 +106,9 @@ class Workers:
                                 explain=lambda: f"no single leader: {statuses}")
 
 
-@pytest.fixture(scope="module")
-async def workers(settings: Settings, tmp_path_factory: pytest.TempPathFactory
-                  ) -> AsyncIterator[Workers]:
-    group = Workers(settings, tmp_path_factory.mktemp("workers"))
+@contextlib.asynccontextmanager
+async def running(group: Workers) -> AsyncIterator[Workers]:
+    """Every worker of `group` started and ready; all stopped at the end."""
     for worker in group.all:
         worker.start()
     try:
@@ -118,6 +118,13 @@ async def workers(settings: Settings, tmp_path_factory: pytest.TempPathFactory
     finally:
         for worker in group.all:
             worker.stop()
+
+
+@pytest.fixture(scope="module")
+async def workers(settings: Settings, tmp_path_factory: pytest.TempPathFactory
+                  ) -> AsyncIterator[Workers]:
+    async with running(Workers(settings, tmp_path_factory.mktemp("workers"))) as group:
+        yield group
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from server.config import Settings
 from tests.conftest import World
-from tests.realtime.conftest import ROOT, Sock, Worker, Workers, token_for
+from tests.realtime.conftest import ROOT, Sock, Worker, Workers, running, token_for
 from tests.waiting import eventually
 
 # Five rows a page, 150 ms a page; a silent worker loses its jobs after 2 s.
@@ -44,15 +44,8 @@ async def slow_workers(settings: Settings, tmp_path_factory: pytest.TempPathFact
                        ) -> AsyncIterator[Workers]:
     group = Workers(settings, tmp_path_factory.mktemp("export-workers"))
     group.all = [SlowWorker(settings, group.all[0].data_dir) for _ in range(2)]
-    for worker in group.all:
-        worker.start()
-    try:
-        for worker in group.all:
-            await worker.ready()
+    async with running(group):
         yield group
-    finally:
-        for worker in group.all:
-            worker.stop()
 
 
 @pytest.fixture
