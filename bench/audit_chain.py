@@ -3,13 +3,14 @@
 1. Write throughput with the chain on against off: pgbench (a separate C process) runs
    single-row UPDATE transactions (each writes one audit row) while an in-process change
    leader drains the feed in poll mode, with `chain` on or off; modes alternate.
-2. `verify` speed: every chained row recomputed (rows/s), as `formula-pm audit verify`.
+2. `verify` speed: every chained row recomputed (rows/s), as `formula-pm audit verify`
+   (with one connection, and with --jobs of them checking ranges at once).
 3. Export speed: every row as an OCSF JSON line (rows/s), as `formula-pm audit export`.
 
 The script creates its own database and drops it.
 
     .venv/bin/python bench/audit_chain.py [--dsn postgresql://postgres@127.0.0.1/postgres]
-        [--seconds 10] [--repeat 2] [--clients 4]
+        [--seconds 10] [--repeat 2] [--clients 4] [--jobs N]
 """
 
 from __future__ import annotations
@@ -87,10 +88,10 @@ async def chain_everything(url: str) -> int:
         await conn.close()
 
 
-async def verify_rate(url: str) -> tuple[int, float, bool]:
+async def verify_rate(url: str, jobs: int) -> tuple[int, float, bool]:
     conn = await asyncpg.connect(url)
     try:
-        report = await verify(conn)
+        report = await verify(conn, connect=lambda: asyncpg.connect(url), jobs=jobs)
     finally:
         await conn.close()
     return report.links, report.seconds, report.intact
@@ -135,9 +136,12 @@ async def main(args: argparse.Namespace) -> None:
         off, on = statistics.median(results[False]), statistics.median(results[True])
         print(f"median: off {off:,.0f}/s, on {on:,.0f}/s, ratio {on / off:.3f}")
         linked = await chain_everything(url)
-        rows, seconds, intact = await verify_rate(url)
-        print(f"verify: {rows:,} rows in {seconds:.2f} s = {rows / seconds:,.0f} rows/s "
-              f"({'intact' if intact else 'BROKEN'}; {linked:,} links)")
+        for jobs in sorted({1, args.jobs}):
+            for _ in range(args.repeat):
+                rows, seconds, intact = await verify_rate(url, jobs)
+                print(f"verify, {jobs} connection(s): {rows:,} rows in {seconds:.2f} s = "
+                      f"{rows / seconds:,.0f} rows/s ({'intact' if intact else 'BROKEN'}; "
+                      f"{linked:,} links)", flush=True)
         rows, seconds = await export_rate(url)
         print(f"export: {rows:,} rows in {seconds:.2f} s = {rows / seconds:,.0f} rows/s")
         print(f"machine: {platform.machine()}, {os.cpu_count()} cpu(s), "
@@ -156,4 +160,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="connections for `verify` (as its --jobs; also run with 1)")
     asyncio.run(main(parser.parse_args()))

@@ -1,6 +1,12 @@
 """`formula-pm audit verify`: recompute the audit log's hash chains and report the first
 broken link of each (rules/audit_chain.py holds the chain; realtime/feed/chain.py extends it).
 
+The server recomputes every link (db/queries/audit_chain.py builds the canonical form in
+SQL, the same bytes as rules.audit_chain): the rows never travel, and as each link is
+checked against its predecessor's stored hash, ranges of a long chain are checked on
+several connections at once, all reading one exported snapshot. The link the server finds
+broken is checked again here with rules.audit_chain, which names the break.
+
 Beyond the links themselves it checks every published head — the `audit_chain_head` events
 of the log and the lines of the heads files (DATA_DIR/audit-heads, or a copy kept offline)
 — against the link it names: a history rewritten and re-hashed by someone with full access,
@@ -9,12 +15,12 @@ or a chain cut short, disagrees with a head published before."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 
@@ -23,7 +29,10 @@ from db.queries import audit_chain as q
 from db.queries import audit_partitions as q_partitions
 from rules.audit_chain import GENESIS, SERVICE_CHAIN, Break, Walk, parse_head
 
-PREFETCH = 5000
+# A chain this long (in links) is split into ranges checked on several connections.
+RANGE_LINKS = 20_000
+# What one reader may hold in memory for a hash join (a range of links, and its rows).
+WORK_MEM = "64MB"
 
 
 @dataclass
@@ -67,20 +76,59 @@ def head_lines(folder: Path | None) -> list[str]:
 
 async def verify(conn: asyncpg.Connection, *, org: str | None = None, from_id: int | None = None,
                  heads_dir: Path | None = None,
-                 say: Callable[[str], None] = lambda _: None) -> Report:
+                 say: Callable[[str], None] = lambda _: None,
+                 connect: Callable[[], Awaitable[asyncpg.Connection]] | None = None,
+                 jobs: int = 1) -> Report:
     """Check the chains (every one, or the organisation with slug `org`, or the service's
-    with `org` = "service"), from the link of row `from_id` on when given."""
+    with `org` = "service"), from the link of row `from_id` on when given. With `connect`,
+    up to `jobs` connections (this one among them) check ranges of a long chain at once."""
     started = time.monotonic()
-    # One snapshot for everything (the leader may extend the chain meanwhile).
+    # One snapshot for everything (the leader may extend the chain meanwhile), shared by
+    # every connection that reads.
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        await admin_sql.act_as_system(conn, local=True)
-        report = await _verify(conn, org, from_id, heads_dir, say)
+        await _prepare(conn)
+        async with _readers(conn, connect, jobs) as readers:
+            report = await _verify(readers, org, from_id, heads_dir, say)
     report.seconds = time.monotonic() - started
     return report
 
 
-async def _verify(conn: asyncpg.Connection, org: str | None, from_id: int | None,
+async def _prepare(conn: asyncpg.Connection) -> None:
+    """A reader of every organisation's rows that joins a range's links and rows by hash,
+    in memory (settings of the transaction alone)."""
+    await admin_sql.act_as_system(conn, local=True)
+    await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'; SET LOCAL enable_nestloop = off")
+
+
+@contextlib.asynccontextmanager
+async def _readers(conn: asyncpg.Connection,
+                   connect: Callable[[], Awaitable[asyncpg.Connection]] | None,
+                   jobs: int) -> AsyncIterator[list[asyncpg.Connection]]:
+    """`conn` and up to `jobs` - 1 more connections reading in its snapshot."""
+    readers = [conn]
+    if connect is None or jobs <= 1:
+        yield readers
+        return
+    snapshot = await q.export_snapshot(conn)
+    try:
+        for _ in range(jobs - 1):
+            try:
+                other = await connect()
+            except (OSError, asyncpg.PostgresError):
+                break  # no connection to spare (a server's limit): check with fewer
+            readers.append(other)
+            await other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            await q.join_snapshot(other, snapshot)
+            await _prepare(other)
+        yield readers
+    finally:
+        for other in readers[1:]:
+            await other.close()
+
+
+async def _verify(readers: list[asyncpg.Connection], org: str | None, from_id: int | None,
                   heads_dir: Path | None, say: Callable[[str], None]) -> Report:
+    conn = readers[0]
     org_id: uuid.UUID | None = None
     service = org == SERVICE_CHAIN
     if org is not None and not service:
@@ -95,7 +143,7 @@ async def _verify(conn: asyncpg.Connection, org: str | None, from_id: int | None
     wanted = (lambda c: True) if org is None else (
         lambda c: c == (SERVICE_CHAIN if service else str(org_id)))
     for chain in chains:
-        walk = await _walk(conn, chain, from_id, published.get(chain["chain"], {}))
+        walk = await _walk(readers, chain, from_id, published.get(chain["chain"], {}))
         report.chains += 1
         report.links += walk.count
         label = chain["slug"] or chain["chain"]
@@ -123,8 +171,9 @@ async def _verify(conn: asyncpg.Connection, org: str | None, from_id: int | None
     return report
 
 
-async def _walk(conn: asyncpg.Connection, chain: asyncpg.Record, from_id: int | None,
+async def _walk(readers: list[asyncpg.Connection], chain: asyncpg.Record, from_id: int | None,
                 published: dict[int, bytes]) -> Walk:
+    conn = readers[0]
     name = chain["chain"]
     start, previous = 1, GENESIS
     if from_id is not None:
@@ -144,19 +193,15 @@ async def _walk(conn: asyncpg.Connection, chain: asyncpg.Record, from_id: int | 
         start, previous = cut[0] + 1, cut[1]
     walk = Walk(name, previous, start - 1)
     walk.retained = cut[2] if cut is not None else 0
-    erased = await q.erasures(conn, name)
-    cursor = await q.links(conn, name, start)
-    # The server reads the next page while this one is hashed.
-    pending = asyncio.ensure_future(q.next_page(cursor, PREFETCH))
-    try:
-        while batch := await pending:
-            pending = asyncio.ensure_future(q.next_page(cursor, PREFETCH))
-            await asyncio.sleep(0)  # the request goes out before the hashing starts
-            if not _check(walk, batch, erased, published):
-                return walk
-    finally:
-        if not pending.done():
-            await pending
+    span = await q.link_span(conn, name, start)
+    if span is not None:
+        found_break = await _first_break(readers, name, start, previous, span[1])
+        if found_break is not None:
+            await _replay(conn, walk, found_break, start, previous)
+        else:
+            last = (await q.link_hashes(conn, name, [span[1]]))[span[1]]
+            walk.seq, walk.previous, walk.count = span[1], last[1], span[1] - start + 1
+        await _check_published(conn, walk, start, published)
     walk.end(int(chain["seq"]), bytes(chain["hash"]))
     beyond = [s for s in published if s > walk.seq]
     if walk.broken is None and beyond:
@@ -165,19 +210,57 @@ async def _walk(conn: asyncpg.Connection, chain: asyncpg.Record, from_id: int | 
     return walk
 
 
-def _check(walk: Walk, batch: list[Any], erased: dict[int, dict[str, bytes]],
-           published: dict[int, bytes]) -> bool:
-    """Check a page of links; False at the first break."""
-    for link in batch:
-        row: Any = link if link["present"] else None
-        if walk.add(link["seq"], link["audit_id"], link["hash"], row,
-                    erased.get(link["audit_id"])) is not None:
-            return False
-        kept = published.get(link["seq"])
-        if kept is not None and kept != bytes(link["hash"]):
-            walk.fail(link["seq"], link["audit_id"], "the link differs from its published head")
-            return False
-    return True
+async def _first_break(readers: list[asyncpg.Connection], name: str, start: int,
+                       previous: bytes, last: int) -> asyncpg.Record | None:
+    """The first link from `start` through `last` that does not hold, the server checking
+    ranges of them on every reader at once (each link against its predecessor's stored
+    hash, so ranges are independent)."""
+    size = last - start + 1
+    parts = max(1, min(len(readers), size // RANGE_LINKS))
+    bounds = [start + size * i // parts for i in range(parts + 1)]
+    found = await asyncio.gather(*(
+        q.first_break(reader, name, start, previous, lo, hi)
+        for reader, lo, hi in zip(readers, bounds, bounds[1:], strict=False)))
+    return next((f for f in found if f is not None), None)
+
+
+async def _replay(conn: asyncpg.Connection, walk: Walk, found: asyncpg.Record, start: int,
+                  previous: bytes) -> None:
+    """Walk to the link the server found broken and check it with rules.audit_chain (the
+    reference), which names the break: every link before it held."""
+    name, seq = walk.chain, int(found["seq"])
+    held = seq - 1
+    if found["kind"] == "gap":  # the link before is missing: walk from the last present
+        before = await q.last_seq_before(conn, name, seq)
+        held = start - 1 if before is None or before < start else before
+    if held >= start:
+        walk.previous = (await q.link_hashes(conn, name, [held]))[held][1]
+    else:
+        walk.previous = previous
+    walk.seq, walk.count = held, held - start + 1
+    link = await q.link(conn, name, seq)
+    assert link is not None  # in the snapshot the server just read it in
+    audit_id = int(link["audit_id"])
+    row = await q.chained_row(conn, audit_id)
+    erased = await q.erased(conn, audit_id)
+    if walk.add(seq, audit_id, bytes(link["hash"]), row, erased or None) is None:
+        walk.fail(seq, int(link["audit_id"]), "the server's hash of the row is not verify's "
+                  "own (a built-in function changed?)")
+
+
+async def _check_published(conn: asyncpg.Connection, walk: Walk, start: int,
+                           published: dict[int, bytes]) -> None:
+    """Every published head of a link that held must be that link's hash."""
+    kept = sorted(s for s in published if start <= s <= walk.seq)
+    if not kept:
+        return
+    stored = await q.link_hashes(conn, walk.chain, kept)
+    for seq in kept:
+        audit_id, hash_ = stored[seq]
+        if hash_ != published[seq]:
+            walk.seq, walk.count = seq, seq - start + 1
+            walk.fail(seq, audit_id, "the link differs from its published head")
+            return
 
 
 # --- results for Prometheus (node_exporter's textfile collector) --------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -165,6 +166,17 @@ def _since(value: str) -> Any:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
+def _jobs(value: str) -> int:
+    """A count of connections: 1 to 32."""
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if not 1 <= jobs <= 32:
+        raise argparse.ArgumentTypeError(f"not a number of connections (1-32): {value!r}")
+    return jobs
+
+
 async def _audit_rows(url: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     import asyncpg
 
@@ -208,7 +220,8 @@ async def _audit_verify(url: str, args: argparse.Namespace, heads: Path | None) 
     conn = await asyncpg.connect(url)
     try:
         report = await verify(conn, org=args.org, from_id=args.from_id, heads_dir=heads,
-                              say=print)
+                              say=print, connect=lambda: asyncpg.connect(url),
+                              jobs=args.jobs)
         await admin_sql.act_as_system(conn)
         await record_event(conn, "audit_chain_verified", {
             "result": "intact" if report.intact else "broken", "org": args.org,
@@ -373,6 +386,9 @@ def add_audit_commands(sub: SubParsers) -> None:
     check.add_argument("--heads", metavar="DIR",
                        help="published heads to check against (default DATA_DIR/audit-heads;"
                        " point it at an offline copy)")
+    check.add_argument("--jobs", type=_jobs, default=min(os.cpu_count() or 1, 8), metavar="N",
+                       help="connections checking ranges of a long chain at once (default: "
+                       "the number of CPUs, at most 8)")
     check.add_argument("--metrics-file", metavar="FILE",
                        help="also count the result into this Prometheus text file (for "
                        "node_exporter's textfile collector: FILE ends in .prom)")

@@ -1035,6 +1035,9 @@ audit_logs = Table(
     # A worker's last startup or shutdown (its previous run ended cleanly?), read at start.
     Index("ix_audit_logs_worker_life", "id",
           postgresql_where=text("org_id IS NULL AND action IN ('startup', 'shutdown')")),
+    # The chain heads published into the log, read by `formula-pm audit verify`.
+    Index("ix_audit_logs_chain_heads", "id",
+          postgresql_where=text("action = 'audit_chain_head'")),
 )
 
 idempotency_keys = Table(

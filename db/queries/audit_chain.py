@@ -41,12 +41,6 @@ ORDER BY a.txid, a.id
 LIMIT $3
 """  # noqa: S608 - ROW_COLUMNS
 
-_LINKS = f"""
-SELECT l.seq, l.audit_id, l.hash, a.id IS NOT NULL AS present, {ROW_COLUMNS}
-FROM audit_chain_links l LEFT JOIN audit_logs a ON a.id = l.audit_id
-WHERE l.chain = $1 AND l.seq >= $2
-ORDER BY l.seq
-"""  # noqa: S608 - ROW_COLUMNS
 
 
 async def try_lock(conn: asyncpg.Connection) -> bool:
@@ -142,11 +136,140 @@ async def org_by_slug(conn: asyncpg.Connection, slug: str) -> uuid.UUID | None:
     return found
 
 
-def links(conn: asyncpg.Connection, chain: str, from_seq: int) -> Any:
-    """The chain's links from `from_seq` in order, each with its audit row as it is now
-    (`present` false when the row is gone): a server-side cursor (await it, then `fetch`
-    pages), inside a transaction."""
-    return conn.cursor(_LINKS, chain, from_seq)
+# The canonical form of rules.audit_chain (VERSION "fpm-audit-chain-1") built by the server:
+# the same JSON array, byte for byte (PostgreSQL escapes a string as Python's json does with
+# ensure_ascii off; ids and times have one text form), each personal value's digest taken
+# from audit_erasures when it was erased. tests/db/test_chain_in_sql.py holds the two
+# equal on hostile values. Built-ins are named by schema: nothing on the search path
+# can stand in for them.
+_CANONICAL = """
+'["fpm-audit-chain-1","' || a.id || '",' || a.txid || ','
+|| coalesce('"' || a.org_id || '"', 'null') || ','
+|| coalesce('"' || a.project_id || '"', 'null') || ','
+|| coalesce(pg_catalog.to_json(a.table_name)::text, 'null') || ','
+|| coalesce('"' || a.record_id || '"', 'null') || ','
+|| pg_catalog.to_json(a.action)::text || ','
+|| coalesce(pg_catalog.to_json(a.changed_fields)::text, 'null') || ','
+|| coalesce('"' || a.user_id || '"', 'null') || ','
+|| coalesce(pg_catalog.to_json(a.request_id)::text, 'null') || ','
+|| coalesce(pg_catalog.to_json(a.origin_sid)::text, 'null') || ','
+|| (extract(epoch FROM a.at) * 1000000)::bigint || ','
+|| a.bulk || ','
+|| coalesce('"' || pg_catalog.encode(coalesce(e.ip,
+     pg_catalog.sha256(pg_catalog.convert_to(a.ip::text, 'UTF8'))), 'hex') || '"', 'null') || ','
+|| coalesce('"' || pg_catalog.encode(coalesce(e.user_agent,
+     pg_catalog.sha256(pg_catalog.convert_to(a.user_agent, 'UTF8'))), 'hex') || '"', 'null') || ','
+|| coalesce('"' || pg_catalog.encode(coalesce(e.old_values,
+     pg_catalog.sha256(pg_catalog.convert_to(a.old_values::text, 'UTF8'))), 'hex') || '"', 'null')
+|| ','
+|| coalesce('"' || pg_catalog.encode(coalesce(e.new_values,
+     pg_catalog.sha256(pg_catalog.convert_to(a.new_values::text, 'UTF8'))), 'hex') || '"', 'null')
+|| ','
+|| coalesce('"' || pg_catalog.encode(coalesce(e.details,
+     pg_catalog.sha256(pg_catalog.convert_to(a.details::text, 'UTF8'))), 'hex') || '"', 'null')
+|| ']'
+"""
+
+# The first link of the chain in [$3, $4) that does not hold, checked by the server: its
+# predecessor missing (a gap; link $2, where the walk starts, follows $5 instead), its row
+# gone, or sha256(previous hash || canonical row) not its stored hash. Each link is checked
+# against its predecessor's stored hash, so ranges are independent (and run at once).
+# A range reads its links (and the one before) in seq order, and the chain's audit rows
+# in the span of ids they name ($6 to $7) as (id, canonical form): small either way round
+# a hash join (verify's readers turn nested loops off: without statistics PostgreSQL picks
+# a lookup per link in every monthly partition). OFFSET 0 keeps the planner from walking
+# link by link in the hope of an early break.
+_FIRST_BREAK = f"""
+SELECT seq, audit_id, kind FROM (
+  SELECT l.seq, l.audit_id,
+         CASE WHEN l.before IS DISTINCT FROM l.seq - 1 AND l.seq <> $2 THEN 'gap'
+              WHEN r.id IS NULL THEN 'gone' ELSE 'differs' END AS kind
+  FROM (SELECT seq, audit_id, hash, lag(seq) OVER w AS before, lag(hash) OVER w AS previous
+        FROM audit_chain_links WHERE chain = $1 AND seq >= $3 - 1 AND seq < $4
+        WINDOW w AS (ORDER BY seq)) l
+  LEFT JOIN (
+    SELECT a.id, pg_catalog.convert_to({_CANONICAL}, 'UTF8') AS canonical
+    FROM audit_logs a
+    LEFT JOIN (SELECT audit_id,
+                      (array_agg(digest) FILTER (WHERE field = 'ip'))[1] AS ip,
+                      (array_agg(digest) FILTER (WHERE field = 'user_agent'))[1] AS user_agent,
+                      (array_agg(digest) FILTER (WHERE field = 'old_values'))[1] AS old_values,
+                      (array_agg(digest) FILTER (WHERE field = 'new_values'))[1] AS new_values,
+                      (array_agg(digest) FILTER (WHERE field = 'details'))[1] AS details
+               FROM audit_erasures WHERE audit_id BETWEEN $6 AND $7 GROUP BY audit_id) e
+           ON e.audit_id = a.id
+    WHERE a.id BETWEEN $6 AND $7 AND coalesce(a.org_id::text, 'service') = $1) r
+    ON r.id = l.audit_id
+  WHERE l.seq >= $3
+    AND ((l.before IS DISTINCT FROM l.seq - 1 AND l.seq <> $2) OR r.id IS NULL
+         OR pg_catalog.sha256((CASE WHEN l.seq = $2 THEN $5::bytea ELSE l.previous END)
+                              || r.canonical) <> l.hash)
+  OFFSET 0) broken
+ORDER BY seq LIMIT 1
+"""  # noqa: S608 - _CANONICAL
+
+
+async def first_break(conn: asyncpg.Connection, chain: str, start: int, previous: bytes,
+                      lo: int, hi: int) -> asyncpg.Record | None:
+    """The first link in [lo, hi) of a walk that starts at link `start` after `previous`
+    which does not hold (seq, audit_id, kind: gap, gone or differs); None when all do."""
+    # `+ 0`: the bounds from the range's links, not the first of the audit id index that
+    # happens to be in the range.
+    span = await conn.fetchrow(
+        "SELECT min(audit_id + 0) AS low, max(audit_id + 0) AS high FROM audit_chain_links "
+        "WHERE chain = $1 AND seq >= $2 AND seq < $3", chain, lo, hi)
+    if span is None or span["low"] is None:
+        return None
+    return await conn.fetchrow(_FIRST_BREAK, chain, start, lo, hi, previous, span["low"],
+                               span["high"])
+
+
+async def link_span(conn: asyncpg.Connection, chain: str, start: int) -> tuple[int, int] | None:
+    """The first and last seq of the chain's links from `start` on; None when none is."""
+    row = await conn.fetchrow(
+        "SELECT min(seq) AS first, max(seq) AS last FROM audit_chain_links "
+        "WHERE chain = $1 AND seq >= $2", chain, start)
+    return None if row is None or row["last"] is None else (int(row["first"]), int(row["last"]))
+
+
+async def last_seq_before(conn: asyncpg.Connection, chain: str, seq: int) -> int | None:
+    found: int | None = await conn.fetchval(
+        "SELECT max(seq) FROM audit_chain_links WHERE chain = $1 AND seq < $2", chain, seq)
+    return found
+
+
+async def link_hashes(conn: asyncpg.Connection, chain: str,
+                      seqs: Sequence[int]) -> dict[int, tuple[int, bytes]]:
+    """(audit_id, hash) of the chain's links at `seqs`, by seq."""
+    rows = await conn.fetch(
+        "SELECT seq, audit_id, hash FROM audit_chain_links WHERE chain = $1 "
+        "AND seq = ANY ($2::bigint[])", chain, list(seqs))
+    return {int(r["seq"]): (int(r["audit_id"]), bytes(r["hash"])) for r in rows}
+
+
+async def link(conn: asyncpg.Connection, chain: str, seq: int) -> asyncpg.Record | None:
+    """One link: seq, audit_id, hash."""
+    return await conn.fetchrow("SELECT seq, audit_id, hash FROM audit_chain_links "
+                               "WHERE chain = $1 AND seq = $2", chain, seq)
+
+
+async def chained_row(conn: asyncpg.Connection, audit_id: int) -> asyncpg.Record | None:
+    """An audit row as it is now, in the form rules.audit_chain.canonical reads."""
+    return await conn.fetchrow(
+        f"SELECT {ROW_COLUMNS} FROM audit_logs a WHERE a.id = $1", audit_id)  # noqa: S608
+
+
+async def export_snapshot(conn: asyncpg.Connection) -> str:
+    """The current transaction's snapshot, for other connections to read in."""
+    found: str = await conn.fetchval("SELECT pg_export_snapshot()")
+    return found
+
+
+async def join_snapshot(conn: asyncpg.Connection, snapshot: str) -> None:
+    """Read in an exported snapshot: the first statement of a REPEATABLE READ transaction."""
+    if not snapshot.replace("-", "").isalnum():
+        raise ValueError(f"not a snapshot id: {snapshot!r}")
+    await conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
 
 
 async def first_seq_from(conn: asyncpg.Connection, chain: str, audit_id: int) -> int | None:
@@ -163,15 +286,11 @@ async def link_hash(conn: asyncpg.Connection, chain: str, seq: int) -> bytes | N
     return found
 
 
-async def erasures(conn: asyncpg.Connection, chain: str) -> dict[int, dict[str, bytes]]:
-    """The kept digests of the erased values of the chain's rows, by audit id and field."""
+async def erased(conn: asyncpg.Connection, audit_id: int) -> dict[str, bytes]:
+    """The kept digests of an audit row's erased values, by field."""
     rows = await conn.fetch(
-        """SELECT e.audit_id, e.field, e.digest FROM audit_erasures e
-           JOIN audit_chain_links l ON l.audit_id = e.audit_id WHERE l.chain = $1""", chain)
-    found: dict[int, dict[str, bytes]] = {}
-    for r in rows:
-        found.setdefault(int(r["audit_id"]), {})[r["field"]] = bytes(r["digest"])
-    return found
+        "SELECT field, digest FROM audit_erasures WHERE audit_id = $1", audit_id)
+    return {r["field"]: bytes(r["digest"]) for r in rows}
 
 
 async def unchained_row(conn: asyncpg.Connection, org_id: uuid.UUID | None,
@@ -185,10 +304,10 @@ async def unchained_row(conn: asyncpg.Connection, org_id: uuid.UUID | None,
     elif service:
         scope = "a.org_id IS NULL"
     return await conn.fetchrow(
-        f"""WITH p AS (SELECT last_txid, last_id FROM audit_chain_heads
-                       ORDER BY last_txid DESC, last_id DESC LIMIT 1)
-            SELECT a.id, coalesce(a.org_id::text, 'service') AS chain FROM audit_logs a, p
-            WHERE (a.txid, a.id) <= (p.last_txid, p.last_id) AND {scope}
+        f"""SELECT a.id, coalesce(a.org_id::text, 'service') AS chain FROM audit_logs a
+            WHERE (a.txid, a.id) <= (SELECT last_txid, last_id FROM audit_chain_heads
+                                     ORDER BY last_txid DESC, last_id DESC LIMIT 1)
+              AND {scope}
               AND NOT EXISTS (SELECT 1 FROM audit_chain_links l WHERE l.audit_id = a.id)
             ORDER BY a.txid, a.id LIMIT 1""", *args)  # noqa: S608 - fixed conditions
 
@@ -199,8 +318,3 @@ async def logged_heads(conn: asyncpg.Connection) -> list[str]:
         "SELECT details::text AS details FROM audit_logs WHERE action = 'audit_chain_head' "
         "AND details IS NOT NULL ORDER BY id")
     return [r["details"] for r in rows]
-
-
-async def next_page(cursor: Any, size: int) -> list[asyncpg.Record]:
-    """The next `size` rows of a cursor from `links` (none at the end)."""
-    return list(await cursor.fetch(size))
