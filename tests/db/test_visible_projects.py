@@ -1,38 +1,49 @@
 """app_visible_project_ids() (migration 0034) gives every kind of user the same projects as
 the body it replaced, which joined the user to every project and probed the memberships one
-project at a time — kept here as the reference."""
+project at a time: the migration keeps that body for its downgrade, and the test runs it as
+a function of the session's own (pg_temp) beside the new one."""
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from db.pool import Actor, transaction
 from tests.conftest import World
 
-REFERENCE = """
-SELECT coalesce(array_agg(p.id), '{}')
-FROM users u
-JOIN projects p ON p.org_id = u.org_id
-WHERE u.id = app_user_id() AND u.org_id = app_org_id() AND u.status = 'active'
-  AND CASE
-        WHEN u.role = 'admin' THEN true
-        WHEN u.role = 'client' THEN p.client_id = u.client_id
-        ELSE p.project_manager_id = u.id OR p.created_by = u.id
-          OR EXISTS (SELECT 1 FROM project_members m
-                     WHERE m.project_id = p.id AND m.user_id = u.id)
-      END
-"""
+MIGRATION = (Path(__file__).parents[2] / "db" / "migrations" / "versions"
+             / "0034_visible_projects_by_membership.py")
+
+
+def _old_body() -> str:
+    """0034's frozen copy of the replaced body, as a function in pg_temp."""
+    spec = importlib.util.spec_from_file_location("visible_0034", MIGRATION)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    header = module.HEADER.replace("FUNCTION app_visible_project_ids()",
+                                   "FUNCTION pg_temp.visible_before()")
+    return str(header + module.BY_PROJECT)
 
 
 async def _both(pool: asyncpg.Pool, user_id: uuid.UUID | None,
                 org_id: uuid.UUID | None) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
-    """(what the function answers, what the reference answers) as the given actor."""
-    async with transaction(pool, Actor(user_id, org_id, "x"), readonly=True) as conn:
-        now = await conn.fetchval("SELECT app_visible_project_ids()")
-        before = await conn.fetchval(REFERENCE)
+    """(what the function answers, what the replaced body answers) as the given user of the
+    service's role, on one connection (a pg_temp function is its session's own)."""
+    async with pool.acquire() as conn:
+        await conn.execute(_old_body())
+        await conn.execute("GRANT EXECUTE ON FUNCTION pg_temp.visible_before() "
+                           "TO formula_pm_app")
+        async with conn.transaction(readonly=True):
+            await conn.execute(
+                "SELECT set_config('role', 'formula_pm_app', true), "
+                "set_config('app.user_id', $1, true), set_config('app.org_id', $2, true)",
+                str(user_id or ""), str(org_id or ""))
+            now = await conn.fetchval("SELECT app_visible_project_ids()")
+            before = await conn.fetchval("SELECT pg_temp.visible_before()")
     return set(now), set(before)
 
 
