@@ -970,8 +970,9 @@ async def test_a_large_list_becomes_a_job_and_its_file_comes_from_the_bucket(
     monkeypatch: pytest.MonkeyPatch, s3_server: Any,
 ) -> None:
     """A service that makes large lists jobs (EXPORT_SYNC_MAX_ROWS) answers Export with 202:
-    the page follows the job and downloads its file; in S3 that is the bucket's short-lived
-    link (asked for as JSON, so the bearer token never goes to the bucket)."""
+    the page follows the job (its rows out of the total it counted first) and downloads its
+    file; in S3 that is the bucket's short-lived link (asked for as JSON, so the bearer token
+    never goes to the bucket)."""
     from tests.storage.s3_server import ACCESS_KEY, BUCKET, REGION, SECRET_KEY
 
     for name, value in {"STORAGE_URL": f"s3://{BUCKET}/console-{tmp_path.name}",
@@ -999,7 +1000,9 @@ async def test_a_large_list_becomes_a_job_and_its_file_comes_from_the_bucket(
         job = await pool.fetchrow("SELECT kind, status, rows FROM export_jobs WHERE user_id = $1",
                                   site.pm["id"])
         assert job is not None and dict(job) == {"kind": "tasks", "status": "done", "rows": 3}
-        await expect(page.locator("#toast")).to_contain_text(f"Downloaded tasks as {name}")
+        # The job counted its rows first: the page says how many the file holds.
+        await expect(page.locator("#toast")).to_contain_text(
+            f"Downloaded tasks as {name} (3 rows)")
         assert errors == []
     finally:
         await _close_pages(browser)

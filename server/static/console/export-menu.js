@@ -7,19 +7,24 @@ import {plural} from "./labels.js";
 
 function JobProgress({job, id, steps}) {
   if (!job) return null;
-  // A list counts its rows as it writes them; the report has two steps (read, drawn).
+  // A list counts its rows as it writes them, out of the total it counted first (when the
+  // server sent one); the report has two steps (read, drawn).
+  const total = !steps && Number.isInteger(job.total) && job.total > 0 ? job.total : null;
+  const done = Math.min(job.done || 0, total ?? Infinity);
   const words = job.phase === "saved" ? `Downloaded ${job.savedAs}`
     : job.phase === "failed" ? `Not made: ${job.error}`
     : job.phase === "download" ? "Downloading…"
     : job.status === "queued" ? "Waiting for a free worker…"
     : steps ? steps[Math.min(job.done || 0, steps.length - 1)]
-    : `Writing the file: ${plural(job.done || 0, "row")}…`;
-  const max = steps ? steps.length + 1 : 1;
+    : total ? `Writing the file: ${done} of ${plural(total, "row")}…`
+    : `Writing the file: ${plural(done, "row")}…`;
+  const max = steps ? steps.length + 1 : total || 1;
   const value = job.phase === "saved" ? max
-    : steps ? Math.min(job.done || 0, steps.length) + (job.phase === "download" ? 1 : 0) : 0;
+    : steps ? Math.min(job.done || 0, steps.length) + (job.phase === "download" ? 1 : 0)
+    : total ? done : 0;
   const state = job.phase || job.status;
   return html`<div id=${id} class=${`upload job ${state}`} role="status" data-status=${state}>
-    ${steps ? html`<progress max=${max} value=${value} aria-label="Progress"></progress>`
+    ${steps || total ? html`<progress max=${max} value=${value} aria-label="Progress"></progress>`
       : job.phase !== "saved" && html`<progress aria-label="Progress"></progress>`}
     <span>${words}</span>
   </div>`;

@@ -4,6 +4,7 @@
 // wants the bearer token, so the page fetches each file and hands it over as a download
 // (a Blob behind an object URL and an <a download>); a file in S3 comes from its link.
 import {api, ApiError, fetchFile} from "./api.js";
+import {plural} from "./labels.js";
 import {getState, say, toast, update} from "./store.js";
 
 export const FORMATS = {csv: "CSV", xlsx: "Excel"};
@@ -174,14 +175,18 @@ export async function exportList(list, format, onJob = () => {}) {
     const joiner = path.includes("?") ? "&" : "?";
     const response = await fetchFile(`${path}${joiner}format=${format}`);
     const fallback = `${list}.${format}`;
+    let rows = null;   // a job says how many rows it wrote
     const name = response.status === 202
       ? await (async () => {
         const job = await response.json();
         onJob(job.id);
-        return followJob(job, fallback);
+        const saved = await followJob(job, fallback);
+        const held = getState().jobs.get(job.id);
+        rows = [held?.rows, held?.total].find(Number.isInteger) ?? null;
+        return saved;
       })()
       : await save(response, fallback);
-    toast(`Downloaded ${what} as ${name}`);
+    toast(`Downloaded ${what} as ${name}${rows === null ? "" : ` (${plural(rows, "row")})`}`);
     return name;
   } catch (error) {
     say("error", `Could not export ${what}: ${problemText(error)}`);
