@@ -97,7 +97,7 @@ async def _prepare(conn: asyncpg.Connection) -> None:
     """A reader of every organisation's rows that joins a range's links and rows by hash,
     in memory (settings of the transaction alone)."""
     await admin_sql.act_as_system(conn, local=True)
-    await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'; SET LOCAL enable_nestloop = off")
+    await q.join_by_hash(conn, WORK_MEM)
 
 
 @contextlib.asynccontextmanager
@@ -117,8 +117,7 @@ async def _readers(conn: asyncpg.Connection,
             except (OSError, asyncpg.PostgresError):
                 break  # no connection to spare (a server's limit): check with fewer
             readers.append(other)
-            await other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            await q.join_snapshot(other, snapshot)
+            await q.begin_in_snapshot(other, snapshot)
             await _prepare(other)
         yield readers
     finally:

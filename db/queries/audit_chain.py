@@ -265,11 +265,18 @@ async def export_snapshot(conn: asyncpg.Connection) -> str:
     return found
 
 
-async def join_snapshot(conn: asyncpg.Connection, snapshot: str) -> None:
-    """Read in an exported snapshot: the first statement of a REPEATABLE READ transaction."""
+async def begin_in_snapshot(conn: asyncpg.Connection, snapshot: str) -> None:
+    """Begin a read-only REPEATABLE READ transaction that reads in an exported snapshot."""
     if not snapshot.replace("-", "").isalnum():
         raise ValueError(f"not a snapshot id: {snapshot!r}")
-    await conn.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+    await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+                       f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+
+
+async def join_by_hash(conn: asyncpg.Connection, work_mem: str) -> None:
+    """For the rest of the transaction: joins by hash (no nested loops) in `work_mem`."""
+    await conn.execute("SELECT set_config('work_mem', $1, true), "
+                       "set_config('enable_nestloop', 'off', true)", work_mem)
 
 
 async def first_seq_from(conn: asyncpg.Connection, chain: str, audit_id: int) -> int | None:
