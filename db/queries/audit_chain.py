@@ -42,7 +42,6 @@ LIMIT $3
 """  # noqa: S608 - ROW_COLUMNS
 
 
-
 async def try_lock(conn: asyncpg.Connection) -> bool:
     """Hold the chain for the current transaction, if no one else does."""
     return bool(await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", CHAIN_LOCK_KEY))

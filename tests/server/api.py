@@ -75,13 +75,31 @@ async def all_pages(who: Caller, path: str) -> list[dict[str, Any]]:
 
 
 class StatementCounter:
-    """Counts the SQL statements of the connections it is attached to (a query logger)."""
+    """Counts the SQL statements of the connections it is attached to (a query logger per
+    connection), but not those of transactions as the system role: work that shares the
+    pool without being the request's (a periodic sweep, the read of a session whose cached
+    facts just expired) would make a count depend on the clock."""
 
     def __init__(self) -> None:
         self.queries: list[str] = []
+        self._loggers: dict[int, Callable[[Any], None]] = {}
+        self._in_system: set[int] = set()  # connections inside a system-role transaction
 
-    def __call__(self, logged: Any) -> None:
-        self.queries.append(logged.query)
+    def logger(self, conn: Any) -> Callable[[Any], None]:
+        """The query logger of `conn` (the same one each time: it is removed by identity)."""
+        key = id(conn)
+        if key not in self._loggers:
+            self._loggers[key] = lambda logged: self._log(key, logged.query)
+        return self._loggers[key]
+
+    def _log(self, key: int, query: str) -> None:
+        text = query.strip()
+        if text.startswith("BEGIN") and "set_config('role', 'formula_pm_system'" in text:
+            self._in_system.add(key)
+        if key not in self._in_system:
+            self.queries.append(query)
+        elif text.rstrip(";").upper() in ("COMMIT", "ROLLBACK"):
+            self._in_system.discard(key)
 
     def reset(self) -> None:
         self.queries.clear()
@@ -89,15 +107,17 @@ class StatementCounter:
 
 @asynccontextmanager
 async def counting_statements(pool: asyncpg.Pool) -> AsyncIterator[StatementCounter]:
-    """Count the statements the app runs on `pool` meanwhile, with asyncpg's own query
-    logger on each of the pool's real connections (a logger stays with its connection
-    across acquire and release; nothing is patched or faked)."""
+    """Count the statements the app runs on `pool` meanwhile as the caller (see
+    StatementCounter), with asyncpg's own query logger on each of the pool's real
+    connections (a logger stays with its connection across acquire and release; nothing is
+    patched or faked)."""
     counter = StatementCounter()
-    await _on_every_connection(pool, lambda conn: conn.add_query_logger(counter))
+    await _on_every_connection(pool, lambda conn: conn.add_query_logger(counter.logger(conn)))
     try:
         yield counter
     finally:
-        await _on_every_connection(pool, lambda conn: conn.remove_query_logger(counter))
+        await _on_every_connection(
+            pool, lambda conn: conn.remove_query_logger(counter.logger(conn)))
 
 
 async def _on_every_connection(pool: asyncpg.Pool, do: Callable[[Any], None]) -> None:
