@@ -179,8 +179,8 @@ async def _walk(readers: list[asyncpg.Connection], chain: asyncpg.Record, from_i
         found = await q.first_seq_from(conn, name, from_id)
         start = int(chain["seq"]) + 1 if found is None else found
         if start > 1:
-            before = await q.link_hash(conn, name, start - 1)
-            previous = GENESIS if before is None else bytes(before)
+            before = (await q.link_hashes(conn, name, [start - 1])).get(start - 1)
+            previous = GENESIS if before is None else before[1]
             if before is None:
                 walk = Walk(name, GENESIS, 0)
                 walk.fail(start - 1, None, "link missing")
@@ -192,14 +192,14 @@ async def _walk(readers: list[asyncpg.Connection], chain: asyncpg.Record, from_i
         start, previous = cut[0] + 1, cut[1]
     walk = Walk(name, previous, start - 1)
     walk.retained = cut[2] if cut is not None else 0
-    span = await q.link_span(conn, name, start)
-    if span is not None:
-        found_break = await _first_break(readers, name, start, previous, span[1])
+    last = await q.last_seq(conn, name)
+    if last is not None and last >= start:
+        found_break = await _first_break(readers, name, start, previous, last)
         if found_break is not None:
             await _replay(conn, walk, found_break, start, previous)
         else:
-            last = (await q.link_hashes(conn, name, [span[1]]))[span[1]]
-            walk.seq, walk.previous, walk.count = span[1], last[1], span[1] - start + 1
+            walk.previous = (await q.link_hashes(conn, name, [last]))[last][1]
+            walk.seq, walk.count = last, last - start + 1
         await _check_published(conn, walk, start, published)
     walk.end(int(chain["seq"]), bytes(chain["hash"]))
     beyond = [s for s in published if s > walk.seq]
@@ -232,19 +232,15 @@ async def _replay(conn: asyncpg.Connection, walk: Walk, found: asyncpg.Record, s
     if found["kind"] == "gap":  # the link before is missing: walk from the last present
         before = await q.last_seq_before(conn, name, seq)
         held = start - 1 if before is None or before < start else before
-    if held >= start:
-        walk.previous = (await q.link_hashes(conn, name, [held]))[held][1]
-    else:
-        walk.previous = previous
+    links = await q.link_hashes(conn, name, [held, seq])  # both in the snapshot read
+    walk.previous = links[held][1] if held >= start else previous
     walk.seq, walk.count = held, held - start + 1
-    link = await q.link(conn, name, seq)
-    assert link is not None  # in the snapshot the server just read it in
-    audit_id = int(link["audit_id"])
+    audit_id, stored = links[seq]
     row = await q.chained_row(conn, audit_id)
     erased = await q.erased(conn, audit_id)
-    if walk.add(seq, audit_id, bytes(link["hash"]), row, erased or None) is None:
-        walk.fail(seq, int(link["audit_id"]), "the server's hash of the row is not verify's "
-                  "own (a built-in function changed?)")
+    if walk.add(seq, audit_id, stored, row, erased or None) is None:
+        walk.fail(seq, audit_id, "the server's hash of the row is not verify's own (a "
+                  "built-in function changed?)")
 
 
 async def _check_published(conn: asyncpg.Connection, walk: Walk, start: int,

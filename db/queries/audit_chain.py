@@ -223,12 +223,11 @@ async def first_break(conn: asyncpg.Connection, chain: str, start: int, previous
                                span["high"])
 
 
-async def link_span(conn: asyncpg.Connection, chain: str, start: int) -> tuple[int, int] | None:
-    """The first and last seq of the chain's links from `start` on; None when none is."""
-    row = await conn.fetchrow(
-        "SELECT min(seq) AS first, max(seq) AS last FROM audit_chain_links "
-        "WHERE chain = $1 AND seq >= $2", chain, start)
-    return None if row is None or row["last"] is None else (int(row["first"]), int(row["last"]))
+async def last_seq(conn: asyncpg.Connection, chain: str) -> int | None:
+    """The seq of the chain's last stored link; None when it has none."""
+    found: int | None = await conn.fetchval(
+        "SELECT max(seq) FROM audit_chain_links WHERE chain = $1", chain)
+    return found
 
 
 async def last_seq_before(conn: asyncpg.Connection, chain: str, seq: int) -> int | None:
@@ -245,11 +244,6 @@ async def link_hashes(conn: asyncpg.Connection, chain: str,
         "AND seq = ANY ($2::bigint[])", chain, list(seqs))
     return {int(r["seq"]): (int(r["audit_id"]), bytes(r["hash"])) for r in rows}
 
-
-async def link(conn: asyncpg.Connection, chain: str, seq: int) -> asyncpg.Record | None:
-    """One link: seq, audit_id, hash."""
-    return await conn.fetchrow("SELECT seq, audit_id, hash FROM audit_chain_links "
-                               "WHERE chain = $1 AND seq = $2", chain, seq)
 
 
 async def chained_row(conn: asyncpg.Connection, audit_id: int) -> asyncpg.Record | None:
@@ -285,11 +279,6 @@ async def first_seq_from(conn: asyncpg.Connection, chain: str, audit_id: int) ->
         chain, audit_id)
     return found
 
-
-async def link_hash(conn: asyncpg.Connection, chain: str, seq: int) -> bytes | None:
-    found: bytes | None = await conn.fetchval(
-        "SELECT hash FROM audit_chain_links WHERE chain = $1 AND seq = $2", chain, seq)
-    return found
 
 
 async def erased(conn: asyncpg.Connection, audit_id: int) -> dict[str, bytes]:
