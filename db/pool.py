@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import datetime as dt
-import decimal
 import json
 import logging
 import uuid
@@ -18,6 +16,7 @@ import asyncpg
 
 from db.committed import Change, OnCommit, transaction_changes
 from db.json_depth import TooDeep, loads_bounded
+from db.json_values import json_default
 
 log = logging.getLogger("formula_pm.db.pool")
 
@@ -39,19 +38,6 @@ class Actor:
     origin_sid: str | None = None
     ip: str | None = None
     user_agent: str | None = None
-
-
-def json_default(value: Any) -> Any:
-    """JSON for the types PostgreSQL hands back (uuid, numeric, timestamps)."""
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def dumps(value: Any) -> str:

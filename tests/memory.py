@@ -4,6 +4,7 @@ this process (and, when asked, of its children) while something runs, against be
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
@@ -41,7 +42,9 @@ class PeakRss:
         process = psutil.Process()
         rss = int(process.memory_info().rss)
         if self.children:
-            rss += sum(int(c.memory_info().rss) for c in process.children(recursive=True))
+            for child in process.children(recursive=True):
+                with contextlib.suppress(psutil.Error):  # one that ended since it was listed
+                    rss += int(child.memory_info().rss)
         return rss
 
     async def _sample(self) -> None:

@@ -16,7 +16,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from db.committed import Change
-from db.pool import dumps, json_default
+from db.json_values import json_default
+from db.pool import dumps
 from server.cache.keys import plan_all
 
 log = logging.getLogger("formula_pm.cache")

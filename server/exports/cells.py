@@ -1,32 +1,24 @@
-"""The columns of an export and its cells, read from the list's answer model: what a JSON
-value becomes in a CSV cell (text, formula injection neutralised) and in an XLSX cell
-(dates as dates, money as numbers). Pure functions."""
+"""The columns of an export, read from the list's answer model, and what a JSON value
+becomes in a CSV cell (text, formula injection neutralised; its XLSX cell is in
+`server.exports.workbook`). Pure functions."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pydantic
 
-from db.pool import json_default
+from db.json_values import compact
+from server.exports.workbook import Column, Kind
 
-Kind = Literal["text", "uuid", "date", "datetime", "money", "integer", "number", "boolean"]
 # A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV
 # injection"); tab and carriage return hide such a start from a naive check.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FORMATS: dict[str, Kind] = {"date": "date", "date-time": "datetime", "decimal": "money",
                              "uuid": "uuid"}
 _TYPES: dict[str, Kind] = {"integer": "integer", "number": "number", "boolean": "boolean"}
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    kind: Kind
 
 
 def _kind(schema: dict[str, Any]) -> Kind:
@@ -56,17 +48,13 @@ def neutralised(text: str) -> str:
 _FORMULA_FIRST = frozenset(FORMULA_STARTS)
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=json_default)
-
-
 def _text_cell(value: Any) -> Any:
     if type(value) is str:
         return neutralised(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | dict | tuple):
-        return neutralised(_compact(value))
+        return neutralised(compact(value))
     return value
 
 
@@ -95,37 +83,3 @@ def csv_cell(value: Any, kind: Kind) -> str:
         return ""
     convert = CSV_CELLS[kind]
     return str(value if convert is None else convert(value))
-
-
-def _instant(value: Any) -> dt.datetime:
-    """An instant (or its ISO text) as naive UTC (Excel has no time zones)."""
-    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
-    return moment
-
-
-def _day(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
-
-
-def _xlsx_text(value: Any) -> str:
-    return _compact(value) if isinstance(value, list | dict | tuple) else str(value)
-
-
-# What a non-null value of each kind becomes in a spreadsheet cell (None: the value
-# itself, a number or a boolean). A value that does not convert goes as text.
-XLSX_CELLS: dict[Kind, Callable[[Any], Any] | None] = {
-    "date": _day, "datetime": _instant, "money": float,
-    "integer": None, "number": None, "boolean": None, "text": _xlsx_text, "uuid": str}
-
-
-def xlsx_cell(value: Any, kind: Kind) -> Any:
-    """One JSON value of the list as a typed spreadsheet value (None: an empty cell)."""
-    if value is None:
-        return None
-    convert = XLSX_CELLS[kind]
-    try:
-        return value if convert is None else convert(value)
-    except (TypeError, ValueError, ArithmeticError):
-        return _xlsx_text(value)

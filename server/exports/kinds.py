@@ -30,6 +30,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,14 @@ from db.pool import Actor, snapshot
 from db.queries.rows import COUNTING, RowCount
 from server.auth.identity import IDENTITY, Identity
 from server.errors import Invalid
-from server.exports.cells import Column
+from server.exports.workbook import Column
 from server.exports.choice import EXPORT_PARAMS, PAGE_PARAMS, Choice
-from server.exports.files import CsvEncoder, TooManyRows, XlsxFile
+from server.exports.files import CsvEncoder
 from server.exports.marks import EXPORT_ATTR, FORMATS, export_entity
 from server.exports.route import Handler, largest_page, list_pages
 from server.exports.send import PROJECT_PATH, Export, export_columns, file_name
+from server.exports.workbook import TooManyRows
+from server.exports.workbooks import Workbook, open_workbook
 from server.keys import POOL, SETTINGS
 from server.openapi import doc_of
 from server.rest import REPLAYING
@@ -226,18 +229,22 @@ class ListSource:
         rows = job.app[SETTINGS].export_job_page_rows or largest_page(meta.query)
         export = Export(self.entity, meta.response, Choice(job.format), {**path, **query})
         columns = export_columns(request, export)
-        async with snapshot(job.app[POOL], job.actor):
-            total = await self.count(request, query, rows)
-            await job.progress(0, total)
-            pages = list_pages(request, self.handler, query, rows)
-            try:
-                done, book = await _write(job, columns, self.entity, pages, total)
-            except TooManyRows as exc:
-                raise JobFailed(f"xlsx holds at most {exc.args[0]:,} rows: use csv") from None
-            finally:
-                await pages.aclose()
-        if book is not None:  # zipping a workbook may take long: not in an idle transaction
-            await asyncio.to_thread(book.close)
+        async with AsyncExitStack() as open_book:
+            async with snapshot(job.app[POOL], job.actor):
+                total = await self.count(request, query, rows)
+                await job.progress(0, total)
+                book = None if job.format == "csv" else await open_book.enter_async_context(
+                    open_workbook(job.path, columns, self.entity, long=total > rows))
+                pages = list_pages(request, self.handler, query, rows)
+                try:
+                    done = await _write(job, columns, book, pages, total)
+                except TooManyRows as exc:
+                    raise JobFailed(f"xlsx holds at most {exc.args[0]:,} rows: use csv"
+                                    ) from None
+                finally:
+                    await pages.aclose()
+            if book is not None:  # zipping a workbook may take long: not in an idle transaction
+                await book.close()
         if done != total:  # one snapshot: only a list that reads outside of it differs
             log.warning("export job %s: %s rows written, %s counted", job.id, done, total)
         project = self.project_of(path, query)
@@ -271,13 +278,12 @@ class ListSource:
         return total
 
 
-async def _write(job: JobRun, columns: Sequence[Column], sheet: str,
-                 pages: AsyncIterator[list[dict[str, Any]]],
-                 total: int) -> tuple[int, XlsxFile | None]:
-    """The pages into the job's file: the rows written (at most `total` reported), and the
-    workbook left to close (XLSX)."""
+async def _write(job: JobRun, columns: Sequence[Column], book: Workbook | None,
+                 pages: AsyncIterator[list[dict[str, Any]]], total: int) -> int:
+    """The pages into the job's file (CSV, or `book`): the rows written (at most `total`
+    reported)."""
     done = 0
-    if job.format == "csv":
+    if book is None:
         encoder = CsvEncoder(columns)
         with job.path.open("wb") as out:
             out.write(encoder.header())
@@ -285,13 +291,12 @@ async def _write(job: JobRun, columns: Sequence[Column], sheet: str,
                 await asyncio.to_thread(out.write, encoder.rows(page))
                 done += len(page)
                 await job.progress(min(done, total), total)
-        return done, None
-    book = await asyncio.to_thread(XlsxFile, job.path, columns, sheet)
+        return done
     async for page in pages:
-        await asyncio.to_thread(book.rows, page)
+        await book.rows(page)
         done += len(page)
         await job.progress(min(done, total), total)
-    return done, book
+    return done
 
 
 def register_lists(app: web.Application) -> None:

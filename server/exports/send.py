@@ -27,9 +27,11 @@ from db.queries.events import record_event
 from server.audience import hides_costs
 from server.auth.identity import actor, identity
 from server.errors import Invalid
-from server.exports.cells import Column, columns_of
+from server.exports.cells import columns_of
 from server.exports.choice import Choice
-from server.exports.files import CsvEncoder, TooManyRows, XlsxFile
+from server.exports.files import CsvEncoder
+from server.exports.workbook import Column, TooManyRows
+from server.exports.workbooks import open_workbook
 from server.http import answer_headers
 from server.keys import POOL
 
@@ -107,23 +109,25 @@ async def _send_xlsx(request: web.Request, export: Export, first: Page,
     columns = export_columns(request, export)
     with tempfile.TemporaryDirectory(prefix="fpm-export-") as folder:
         path = Path(folder) / "export.xlsx"
-        # XlsxWriter is CPU work: in a thread, a page at a time, so sockets keep moving.
-        book = await asyncio.to_thread(XlsxFile, path, columns, export.entity)
-        page: Page | None = first
-        while page is not None:
-            # The next page is read while this one is written (PostgreSQL works meanwhile).
-            writing = asyncio.ensure_future(asyncio.to_thread(book.rows, page))
-            try:
-                page = await anext(rest, None)
-            finally:
+        second = await anext(rest, None)
+        queued = [] if second is None else [second]
+        # A list of one page is written in a thread, a longer one by a process of its own.
+        async with open_workbook(path, columns, export.entity, long=bool(queued)) as book:
+            page: Page | None = first
+            while page is not None:
+                # The next page is read while this one is written (PostgreSQL works meanwhile).
+                writing = asyncio.ensure_future(book.rows(page))
                 try:
-                    await writing
-                except TooManyRows as exc:  # nothing sent yet: a plain problem answer
-                    raise Invalid("Too many rows for one worksheet", errors=[{
-                        "field": "format",
-                        "message": f"xlsx holds at most {exc.args[0]:,} rows: use csv"}],
-                    ) from None
-        await asyncio.to_thread(book.close)
+                    page = queued.pop() if queued else await anext(rest, None)
+                finally:
+                    try:
+                        await writing
+                    except TooManyRows as exc:  # nothing sent yet: a plain problem answer
+                        raise Invalid("Too many rows for one worksheet", errors=[{
+                            "field": "format",
+                            "message": f"xlsx holds at most {exc.args[0]:,} rows: use csv"}],
+                        ) from None
+            await book.close()
         tally.rows = book.written
         response = _answer(request, export, tally, path.stat().st_size)
         await response.prepare(request)

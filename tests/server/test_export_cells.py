@@ -12,12 +12,13 @@ import pydantic
 import pytest
 
 from server.errors import Invalid
-from server.exports import files
-from server.exports.cells import Column, columns_of, csv_cell, neutralised, xlsx_cell
+from server.exports import workbook
+from server.exports.cells import columns_of, csv_cell, neutralised
 from server.exports.choice import Choice, choice_of
 from server.exports.files import CsvEncoder
 from server.exports.marks import CSV, XLSX
 from server.exports.send import file_name
+from server.exports.workbook import Column, xlsx_cell
 from server.fields import MoneyOut
 
 
@@ -103,9 +104,9 @@ def test_file_names_are_safe() -> None:
 
 def test_a_worksheet_refuses_more_rows_than_excel_holds(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(files, "MAX_XLSX_ROWS", 2)
-    book = files.XlsxFile(tmp_path / "x.xlsx", [Column("name", "text")], "x")
+    monkeypatch.setattr(workbook, "MAX_XLSX_ROWS", 2)
+    book = workbook.XlsxFile(tmp_path / "x.xlsx", [Column("name", "text")], "x")
     book.rows([{"name": "a"}, {"name": "b"}])
-    with pytest.raises(files.TooManyRows):
+    with pytest.raises(workbook.TooManyRows):
         book.rows([{"name": "c"}])
     book.close()
