@@ -45,13 +45,12 @@ from db.pool import Actor, snapshot
 from db.queries.rows import COUNTING, RowCount
 from server.auth.identity import IDENTITY, Identity
 from server.errors import Invalid
-from server.exports.workbook import Column
 from server.exports.choice import EXPORT_PARAMS, PAGE_PARAMS, Choice
 from server.exports.files import CsvEncoder
 from server.exports.marks import EXPORT_ATTR, FORMATS, export_entity
 from server.exports.route import Handler, largest_page, list_pages
 from server.exports.send import PROJECT_PATH, Export, export_columns, file_name
-from server.exports.workbook import TooManyRows
+from server.exports.workbook import Column, TooManyRows
 from server.exports.workbooks import Workbook, open_workbook
 from server.keys import POOL, SETTINGS
 from server.openapi import doc_of

@@ -4,9 +4,10 @@ JSON value of a list becomes in its cells (dates as dates, money as numbers).
 It imports the standard library and XlsxWriter only: besides running inside a worker (in
 a thread), it is the program of the child process that writes a long list's workbook
 (`python -m server.exports.workbook`, see `server.exports.workbooks`), which reads from its
-standard input one pickled header `(path, [(name, kind), ...], sheet)` and then pickled
-pages of rows (lists of values in column order), closes the workbook at the end of its
-input and exits 0 (a failure: a traceback on standard error, exit 1)."""
+standard input one pickled header `(path, [(name, kind), ...], sheet)`, then pickled
+pages of rows (lists of values in column order), then None: it closes the workbook and
+exits 0. Input that ends without the None (its parent died) or any failure: a traceback on
+standard error, exit 1, no workbook."""
 
 from __future__ import annotations
 
@@ -138,11 +139,7 @@ def main() -> None:
     # One unpickler a page, as the parent pickles each with a pickler (and a memo) of its own.
     path, columns, sheet = pickle.Unpickler(source).load()  # noqa: S301 (its parent's)
     book = XlsxFile(Path(path), [Column(name, kind) for name, kind in columns], sheet)
-    while True:
-        try:
-            page = pickle.Unpickler(source).load()  # noqa: S301
-        except EOFError:  # the end of the input: nothing of a page (a cut page fails)
-            break
+    while (page := pickle.Unpickler(source).load()) is not None:  # noqa: S301
         book.values(page)
     book.close()
 

@@ -90,6 +90,7 @@ class _InProcess:
         self.written += len(rows)
 
     async def close(self) -> None:
+        await self.send(None)  # the end: the child closes the workbook
         stdin = self.process.stdin
         assert stdin is not None
         stdin.close()

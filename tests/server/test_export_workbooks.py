@@ -97,3 +97,15 @@ async def test_writers_at_once_are_bounded_per_worker(tmp_path: Path) -> None:
     assert kinds == ["_InProcess", "_InProcess", "_InThread"]
     assert [len(_read(tmp_path / f"{i}.xlsx")) for i in (1, 2, 3)] == [4, 4, 4]
     assert workbooks._running == 0
+
+
+async def test_a_writer_whose_parent_goes_away_leaves_no_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "out.xlsx"
+    async with open_workbook(path, COLUMNS, "tasks", long=True) as book:
+        await book.rows(_rows(10))
+        process = book.process  # type: ignore[attr-defined]
+        process.stdin.close()  # as when the worker is killed: the end never comes
+        assert await process.wait() == 1
+        assert b"EOFError" in await process.stderr.read()
+        book.closed = True  # type: ignore[attr-defined]
+    assert not path.exists()
