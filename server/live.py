@@ -17,9 +17,11 @@ from realtime.feed.leader import Leader, LeaderConfig
 from realtime.hub.clients import Identity
 from realtime.hub.handlers import Handlers
 from realtime.hub.hub import Hub, HubConfig
+from realtime.hub.socketio_ext.fast_emit import Prelude
 from server.auth.identity import authenticate
 from server.auth.sessions import ends_sessions, revoke_user_sessions
-from server.cache.store import invalidate
+from server.cache.keys import plan_all
+from server.cache.store import TOMBSTONE_TTL, Cache, RedisCache
 from server.errors import ApiError
 from server.keys import (
     CACHE,
@@ -59,10 +61,11 @@ def setup_realtime(app: web.Application) -> None:
     hub.attach(app)
     async def publish(events: list[Event]) -> None:
         await hub.publish([e for e in events if not is_bulk(e)],
-                          quiet=[e for e in events if is_bulk(e)])
+                          quiet=[e for e in events if is_bulk(e)],
+                          prelude=invalidation(app[CACHE], events))
 
     async def invalidate_events(events: list[Event]) -> None:
-        await invalidate(app[CACHE], [e.change() for e in events if e.table])
+        # The cache's part rides with the publish (`invalidation`): one round trip to Redis.
         await end_changed_identities(app, events)
 
     leader = Leader(LeaderConfig(dsn=settings.database_url or "", mode=settings.realtime_mode,
@@ -108,6 +111,27 @@ def changed_identities(events: list[Event]) -> list[uuid.UUID]:
              if e.table == "users" and e.action == "update" and e.record_id
              and ends_sessions(e.changed_fields, (e.payload.get("data") or {}).get("status"))}
     return [uuid.UUID(u) for u in sorted(u for u in users if u)]
+
+
+def invalidation(cache: Cache, events: list[Event]) -> Prelude | None:
+    """What the events change in the cache, done before they are published or delivered:
+    with Redis, as commands at the head of the publish's pipeline (the writer's request
+    invalidated the same already; this catches every other path and a writer that died
+    after its commit)."""
+    todo = plan_all(e.change() for e in events if e.table)
+    keys, bump = sorted(todo.delete), sorted(todo.bump)
+    if not keys and not bump:
+        return None
+
+    async def alone() -> None:
+        try:
+            await cache.retire(keys, TOMBSTONE_TTL, bump)
+        except Exception:  # the events go out all the same; cached entries expire anyway
+            log.exception("cache invalidation failed")
+
+    commands = cache.retire_commands(keys, TOMBSTONE_TTL, bump) \
+        if isinstance(cache, RedisCache) else ()
+    return Prelude(commands, alone)
 
 
 async def end_changed_identities(app: web.Application, events: list[Event]) -> None:

@@ -29,11 +29,14 @@ def _modules() -> list[Path]:
 
 
 def sql_calls(source: str) -> list[str]:
-    """`line: .method(` of every statement-running call in the source."""
+    """`line: .method(` of every statement-running call in the source: one that is given a
+    statement (positionally or as `query=`; a Redis pipeline's `execute(raise_on_error=…)`
+    is not)."""
     calls = []
     for node in ast.walk(ast.parse(source)):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                and node.func.attr in SQL_CALLS and (node.args or node.keywords)):
+                and node.func.attr in SQL_CALLS
+                and (node.args or any(k.arg == "query" for k in node.keywords))):
             calls.append(f"{node.lineno}: .{node.func.attr}(")
     return calls
 
@@ -43,6 +46,9 @@ def test_the_search_sees_the_packages_and_finds_calls() -> None:
     assert {"server", "realtime", "importer", "cli", "rules", "storage"} <= seen
     assert sql_calls("async def f(c):\n    await c.fetchval('SELECT 1')\n") == ["2: .fetchval("]
     assert sql_calls("async def f(pipe):\n    await pipe.execute()\n") == []
+    assert sql_calls("async def f(p):\n    await p.execute(raise_on_error=False)\n") == []
+    assert sql_calls("async def f(c):\n    await c.execute(query='SELECT 1')\n") == [
+        "2: .execute("]
 
 
 def test_no_module_outside_db_runs_sql() -> None:

@@ -34,7 +34,7 @@ from realtime.hub.limits import SOCKET_WORK_AT_ONCE
 from realtime.hub.presence import MemoryPresenceStore, Presence, PresenceStore, RedisPresenceStore
 from realtime.hub.socketio_ext import packet_json
 from realtime.hub.socketio_ext.bus import LocalManager, RedisManager
-from realtime.hub.socketio_ext.fast_emit import Emission
+from realtime.hub.socketio_ext.fast_emit import Emission, Prelude
 from realtime.hub.socketio_ext.protocol import NAMESPACE, HubServer
 
 log = logging.getLogger("formula_pm.realtime.hub")
@@ -314,13 +314,15 @@ class Hub:
 
     # -- emitting ------------------------------------------------------------------------
 
-    async def publish(self, events: list[Event], quiet: Sequence[Event] = ()) -> None:
-        """Emit the leader's events to every worker, then have visibility re-checked after
-        them and after the `quiet` ones (rows of a bulk import: not sent, yet they can take
-        a project away from someone as well)."""
+    async def publish(self, events: list[Event], quiet: Sequence[Event] = (),
+                      prelude: Prelude | None = None) -> None:
+        """Emit the leader's events to every worker (after `prelude`: the cache's
+        invalidation, in the same round trip to Redis), then have visibility re-checked
+        after them and after the `quiet` ones (rows of a bulk import: not sent, yet they can
+        take a project away from someone as well)."""
         await self.manager.emit_many([
             Emission(name, payload, _target(rooms), event.origin_sid)
-            for event in events for name, payload, rooms in event.deliveries()])
+            for event in events for name, payload, rooms in event.deliveries()], prelude)
         self.emitted += len(events)
         for message in rechecks([*events, *quiet]):
             await self.manager.broadcast(message)

@@ -296,18 +296,22 @@ class RedisCache:
         except (RedisError, OSError) as exc:
             self._failed(exc)
 
+    def retire_commands(self, keys: Iterable[str], ttl: int, bump: Iterable[str] = ()
+                        ) -> list[tuple[str | int, ...]]:
+        """The Redis commands of `retire`, for a pipeline to the same server (the leader's
+        publish: `server.live`)."""
+        return [*(("SET", self.prefix + k, TOMBSTONE_JSON, "EX", ttl) for k in keys),
+                *(("INCRBY", self.prefix + k, 1) for k in bump)]
+
     async def retire(self, keys: Iterable[str], ttl: int, bump: Iterable[str] = ()) -> None:
         """Tombstone `keys` and increment the generations in `bump`: one round trip."""
-        names = [self.prefix + k for k in keys]
-        counters = [self.prefix + k for k in bump]
-        if not names and not counters:
+        commands = self.retire_commands(keys, ttl, bump)
+        if not commands:
             return
         try:
             async with self.client.pipeline(transaction=False) as pipe:
-                for name in names:
-                    pipe.set(name, TOMBSTONE_JSON, ex=ttl)
-                for name in counters:
-                    pipe.incr(name)
+                for command in commands:
+                    pipe.execute_command(*command)
                 await pipe.execute()
             self._ok()
         except (RedisError, OSError) as exc:
@@ -351,9 +355,9 @@ class RedisCache:
 async def invalidate(cache: Cache, changes: Iterable[Change]) -> None:
     """Delete the records and bump the generations that `changes` touched.
 
-    The one invalidation: a writer's request calls it with what its transaction committed
-    (`server/writes.py`), and the change leader with what the audit stream says changed
-    (`server/live.py`). Nothing to do costs no round trip."""
+    A writer's request calls it with what its transaction committed (`server/writes.py`);
+    the change leader plans the same from what the audit stream says changed and sends it
+    with its publish (`server.live.invalidation`). Nothing to do costs no round trip."""
     todo = plan_all(changes)
     await cache.retire(sorted(todo.delete), TOMBSTONE_TTL, bump=sorted(todo.bump))
 

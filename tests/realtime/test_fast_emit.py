@@ -20,6 +20,7 @@ from realtime.hub.socketio_ext.fast_emit import (
     Emission,
     FastAsyncManager,
     FastAsyncRedisManager,
+    Prelude,
     text_frame,
     versions_supported,
 )
@@ -319,6 +320,100 @@ async def test_redis_batch_reaches_a_stock_manager_in_order_after_a_lost_connect
         await admin.aclose()
         await one.stop()
         await two.stop()
+
+
+class Alone:
+    """A prelude's `alone`, counting its calls and what the clients had seen by then."""
+
+    def __init__(self, clients: list[MiniClient]) -> None:
+        self.clients = clients
+        self.seen: list[int] = []
+
+    async def __call__(self) -> None:
+        self.seen.append(sum(len(seqs(c)) for c in self.clients))
+
+
+async def test_a_prelude_runs_in_the_publish_before_any_delivery(
+        redis_url: str, session: aiohttp.ClientSession) -> None:
+    """The leader's invalidation heads the pipeline of its publish: a subscriber that reads
+    the key the moment the event arrives finds it set; no second round trip (`alone`)."""
+    channel = f"fpm-test-prelude-{uuid.uuid4().hex}"
+    key = f"fpm-test-prelude-{uuid.uuid4().hex}"
+    fast = FastAsyncRedisManager(redis_url, channel=channel)
+    one = await Server(fast).start()
+    reader = aioredis.Redis.from_url(redis_url)
+    listener = reader.pubsub()
+    try:
+        near = await mini(session, one, 1, ["a"])
+        await listener.subscribe(channel)
+        await listener.get_message(timeout=1)  # the subscription's confirmation
+        alone = Alone(near)
+        await fast.emit_many([Emission("n", {"seq": 0}, "a")],
+                             Prelude([("SET", key, "retired", "EX", 30)], alone))
+        message = await listener.get_message(timeout=5)
+        assert message is not None and message["type"] == "message"
+        assert await reader.get(key) == b"retired"
+        await eventually(lambda: seqs(near[0]) == [0], limit=10, interval=0.01)
+        assert alone.seen == []
+        await near[0].close()
+    finally:
+        await listener.aclose()
+        await reader.delete(key)
+        await reader.aclose()
+        await one.stop()
+
+
+async def test_a_refused_prelude_is_done_alone_and_the_events_go_once(
+        redis_url: str, session: aiohttp.ClientSession) -> None:
+    channel = f"fpm-test-prelude-{uuid.uuid4().hex}"
+    key = f"fpm-test-prelude-{uuid.uuid4().hex}"
+    fast = FastAsyncRedisManager(redis_url, channel=channel)
+    one = await Server(fast).start()
+    reader = aioredis.Redis.from_url(redis_url)
+    listener = reader.pubsub()
+    try:
+        await reader.set(key, "not a number", ex=30)
+        near = await mini(session, one, 1, ["a"])
+        await listener.subscribe(channel)
+        await listener.get_message(timeout=1)
+        alone = Alone(near)
+        await fast.emit_many([Emission("n", {"seq": 0}, "a")],
+                             Prelude([("INCRBY", key, 1)], alone))
+        assert alone.seen == [0]  # before this worker delivered anything
+        await eventually(lambda: seqs(near[0]) == [0], limit=10, interval=0.01)
+        assert (await listener.get_message(timeout=2))["type"] == "message"
+        assert await listener.get_message(timeout=0.5) is None  # published once
+        await near[0].close()
+    finally:
+        await listener.aclose()
+        await reader.delete(key)
+        await reader.aclose()
+        await one.stop()
+
+
+async def test_without_redis_a_prelude_is_done_alone_first(
+        server: Server, session: aiohttp.ClientSession, unused_tcp_port: int) -> None:
+    near = await mini(session, server, 1, ["a"])
+    alone = Alone(near)
+    await server.manager.emit_many([Emission("n", {"seq": 0}, "a")],
+                                   Prelude([("SET", "k", "v")], alone))
+    assert alone.seen == [0]
+    await eventually(lambda: seqs(near[0]) == [0], limit=10, interval=0.01)
+    # A Redis manager whose server is gone: tried twice, then the prelude alone, then the
+    # local delivery all the same.
+    gone = await Server(FastAsyncRedisManager(f"redis://127.0.0.1:{unused_tcp_port}/0",
+                                              channel="fpm-test-gone")).start()
+    try:
+        far = await mini(session, gone, 1, ["a"])
+        alone = Alone(far)
+        await gone.manager.emit_many([Emission("n", {"seq": 1}, "a")],
+                                     Prelude([("SET", "k", "v")], alone))
+        assert alone.seen == [0]
+        await eventually(lambda: seqs(far[0]) == [1], limit=10, interval=0.01)
+        await far[0].close()
+    finally:
+        await gone.stop()
+    await near[0].close()
 
 
 def test_unsupported_server_falls_back_to_stock() -> None:

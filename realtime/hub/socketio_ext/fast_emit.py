@@ -30,9 +30,12 @@ ones. Compressed websockets (permessage-deflate) always take the stock path; com
 is not offered unless ``websocket_compression=True`` (Socket.IO's own Node server has it
 off by default too: it costs a zlib context per socket and a compression per recipient).
 
-Batches. ``emit_many`` takes the events of one leader drain; the Redis variant delivers them
-here in order and publishes them to the other workers in one pipeline rather than one
-awaited round trip per event.
+Batches. ``emit_many`` takes the events of one leader drain; the Redis variant publishes
+them to the other workers in one pipeline rather than one awaited round trip per event, and
+then delivers them here in order. A ``Prelude`` (the leader's cache invalidation) runs
+before any of them is published or delivered: its Redis commands head the same pipeline
+(one round trip for both), and when they cannot run there (no Redis for the bus, or the
+publish failed) its ``alone`` does the work another way first.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ import functools
 import logging
 import struct
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import socketio
@@ -83,6 +86,15 @@ class Emission(NamedTuple):
     data: Any
     room: Any = None
     skip_sid: Any = None
+
+
+class Prelude(NamedTuple):
+    """What must happen before a batch of events is published or delivered: Redis commands
+    (to the bus's server, in the same pipeline as the PUBLISHes), or `alone()` when they
+    cannot be sent with them. `alone` is expected not to raise."""
+
+    commands: Sequence[Sequence[Any]]
+    alone: Callable[[], Awaitable[None]]
 
 
 class Route:
@@ -214,8 +226,11 @@ class FastAsyncManager(socketio.AsyncManager):
         skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
         await self._deliver(self.get_participants(namespace, room), skip, text)
 
-    async def emit_many(self, emissions: Sequence[Emission]) -> None:
-        """Emit each in turn (one process: nothing to batch)."""
+    async def emit_many(self, emissions: Sequence[Emission],
+                        prelude: Prelude | None = None) -> None:
+        """Emit each in turn (one process: nothing to batch), after `prelude.alone()`."""
+        if prelude is not None:
+            await prelude.alone()
         for one in emissions:
             await self.emit(one.event, one.data, "/", room=one.room, skip_sid=one.skip_sid)
 
@@ -278,49 +293,76 @@ class FastAsyncRedisManager(socketio.AsyncRedisManager, FastAsyncManager):
             redis_options=redis_options)
         self.websocket_compression = websocket_compression
 
-    async def emit_many(self, emissions: Sequence[Emission]) -> None:
-        """Deliver to this worker's sockets, then publish all of them in one round trip.
+    async def emit_many(self, emissions: Sequence[Emission],
+                        prelude: Prelude | None = None) -> None:
+        """Publish all of them in one round trip, headed by the prelude's commands, then
+        deliver them to this worker's sockets.
 
         The stock emit awaits one PUBLISH per event, so a drain of k events made k round
         trips in a row before the next drain. The messages are the stock ones (any stock
         manager listening on the channel understands them), published in order in one
-        pipeline; binary payloads take the stock emit.
+        pipeline; binary payloads take the stock emit, after what came before them.
         """
+        commands: Sequence[Sequence[Any]] = ()
+        if prelude is not None:
+            if prelude.commands:
+                commands = prelude.commands
+            else:
+                await prelude.alone()
         messages: list[dict[str, Any]] = []
         for one in emissions:
             data = list(one.data) if isinstance(one.data, tuple) else [one.data]
             if sio_packet.Packet.data_is_binary(data):
-                await self._publish_all(messages)
-                messages = []
+                await self._send(messages, commands, prelude)
+                messages, commands = [], ()
                 await self.emit(one.event, one.data, "/", room=one.room, skip_sid=one.skip_sid)
                 continue
-            message = {"method": "emit", "event": one.event, "data": data, "binary": False,
-                       "namespace": "/", "room": one.room, "skip_sid": one.skip_sid,
-                       "callback": None, "host_id": self.host_id}
-            await self._handle_emit(message)
-            messages.append(message)
-        await self._publish_all(messages)
+            messages.append({"method": "emit", "event": one.event, "data": data,
+                             "binary": False, "namespace": "/", "room": one.room,
+                             "skip_sid": one.skip_sid, "callback": None,
+                             "host_id": self.host_id})
+        await self._send(messages, commands, prelude)
 
-    async def _publish_all(self, messages: list[dict[str, Any]]) -> None:
-        """PUBLISH every message, in order, in one pipeline; as the stock ``_publish``,
-        reconnect and try once more if Redis fails, then give up (logged)."""
-        if not messages:
-            return
+    async def _send(self, messages: list[dict[str, Any]], commands: Sequence[Sequence[Any]],
+                    prelude: Prelude | None) -> None:
+        """Publish (after `commands`), then deliver here; `prelude.alone()` first if the
+        commands could not go."""
+        if (messages or commands) and not await self._publish_all(messages, commands) \
+                and commands and prelude is not None:
+            await prelude.alone()
+        for message in messages:
+            await self._handle_emit(message)
+
+    async def _publish_all(self, messages: list[dict[str, Any]],
+                           commands: Sequence[Sequence[Any]] = ()) -> bool:
+        """Run `commands`, then PUBLISH every message, in order, in one pipeline; as the
+        stock ``_publish``, reconnect and try once more if Redis fails, then give up
+        (logged). Whether every one of `commands` ran."""
         texts = [self.json.dumps(m) for m in messages]
         for attempt in (1, 2):
             try:
                 if not self.connected:
                     self._redis_connect()
                 async with self.redis.pipeline(transaction=False) as pipe:
+                    for command in commands:
+                        pipe.execute_command(*command)
                     for text in texts:
                         pipe.publish(self.channel, text)
-                    await pipe.execute()
-                return
+                    results = await pipe.execute(raise_on_error=False)
             except (RedisError, OSError) as exc:
                 self.connected = False
                 log.error("cannot publish %d events to redis%s: %s", len(texts),
                           "; retrying" if attempt == 1 else "; giving up", exc)
+                continue
+            # A command Redis refused does not stop the others (no transaction): the events
+            # went out, so nothing is sent again.
+            failed = [r for r in results if isinstance(r, Exception)]
+            if failed:
+                log.error("redis refused %d of %d commands of a publish: %s", len(failed),
+                          len(results), failed[0])
+            return not any(isinstance(r, Exception) for r in results[:len(commands)])
+        return False
 
 
-__all__ = ["Emission", "FastAsyncManager", "FastAsyncRedisManager", "text_frame",
+__all__ = ["Emission", "FastAsyncManager", "FastAsyncRedisManager", "Prelude", "text_frame",
            "versions_supported"]
