@@ -17,10 +17,11 @@ import io
 import logging
 import pickle
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from asyncpg.pgproto.pgproto import UUID as PgUUID
 
@@ -63,8 +64,10 @@ class _InThread:
 
 
 class _InProcess:
-    def __init__(self, process: asyncio.subprocess.Process, columns: Sequence[Column]) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, columns: Sequence[Column],
+                 said: IO[bytes]) -> None:
         self.process = process
+        self.said = said  # its standard error: a file, so no amount of it can stall it
         self.names = [c.name for c in columns]
         self.written = 0
         self.closed = False
@@ -104,11 +107,10 @@ class _InProcess:
             raise WorkbookFailed(error)
 
     async def _error(self) -> str:
-        """What the child said on standard error, once it has ended."""
-        assert self.process.stderr is not None
-        said = await self.process.stderr.read()
+        """The last line the child wrote on standard error, once it has ended."""
         await self.process.wait()
-        lines = said.decode("utf-8", "replace").strip().splitlines()
+        self.said.seek(max(0, self.said.seek(0, io.SEEK_END) - 4096))
+        lines = self.said.read().decode("utf-8", "replace").strip().splitlines()
         return lines[-1] if lines else f"writer exited with {self.process.returncode}"
 
     async def kill(self) -> None:
@@ -130,18 +132,18 @@ async def open_workbook(path: Path, columns: Sequence[Column], sheet: str, *,
         return
     _running += 1
     try:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "server.exports.workbook",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE)
-        book = _InProcess(process, columns)
-        try:
-            assert process.stdin is not None
-            process.stdin.transport.set_write_buffer_limits(high=PIPE_BUFFER)
-            await book.send((str(path), [(c.name, c.kind) for c in columns], sheet))
-            yield book
-        finally:
-            if not book.closed:
-                await asyncio.shield(book.kill())
+        with tempfile.TemporaryFile() as said:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "server.exports.workbook",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=said)
+            book = _InProcess(process, columns, said)
+            try:
+                assert process.stdin is not None
+                process.stdin.transport.set_write_buffer_limits(high=PIPE_BUFFER)
+                await book.send((str(path), [(c.name, c.kind) for c in columns], sheet))
+                yield book
+            finally:
+                if not book.closed:
+                    await asyncio.shield(book.kill())
     finally:
         _running -= 1

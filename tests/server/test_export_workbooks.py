@@ -106,6 +106,6 @@ async def test_a_writer_whose_parent_goes_away_leaves_no_workbook(tmp_path: Path
         process = book.process  # type: ignore[attr-defined]
         process.stdin.close()  # as when the worker is killed: the end never comes
         assert await process.wait() == 1
-        assert b"EOFError" in await process.stderr.read()
+        assert "EOFError" in await book._error()  # type: ignore[attr-defined]
         book.closed = True  # type: ignore[attr-defined]
     assert not path.exists()
