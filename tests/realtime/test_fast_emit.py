@@ -6,7 +6,7 @@ import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import pytest
@@ -333,29 +333,29 @@ class Alone:
         self.seen.append(sum(len(seqs(c)) for c in self.clients))
 
 
-async def test_a_prelude_runs_in_the_publish_before_any_delivery(
-        redis_url: str, session: aiohttp.ClientSession) -> None:
-    """The leader's invalidation heads the pipeline of its publish: a subscriber that reads
-    the key the moment the event arrives finds it set; no second round trip (`alone`)."""
+class PreludeRig(NamedTuple):
+    fast: FastAsyncRedisManager
+    near: MiniClient  # a socket of the publishing server, in room "a"
+    reader: aioredis.Redis
+    listener: Any  # a subscription to the channel
+    key: str
+
+
+@pytest.fixture
+async def prelude_rig(redis_url: str, session: aiohttp.ClientSession
+                      ) -> AsyncIterator[PreludeRig]:
     channel = f"fpm-test-prelude-{uuid.uuid4().hex}"
-    key = f"fpm-test-prelude-{uuid.uuid4().hex}"
     fast = FastAsyncRedisManager(redis_url, channel=channel)
     one = await Server(fast).start()
     reader = aioredis.Redis.from_url(redis_url)
     listener = reader.pubsub()
+    key = f"fpm-test-prelude-{uuid.uuid4().hex}"
     try:
-        near = await mini(session, one, 1, ["a"])
+        [near] = await mini(session, one, 1, ["a"])
         await listener.subscribe(channel)
         await listener.get_message(timeout=1)  # the subscription's confirmation
-        alone = Alone(near)
-        await fast.emit_many([Emission("n", {"seq": 0}, "a")],
-                             Prelude([("SET", key, "retired", "EX", 30)], alone))
-        message = await listener.get_message(timeout=5)
-        assert message is not None and message["type"] == "message"
-        assert await reader.get(key) == b"retired"
-        await eventually(lambda: seqs(near[0]) == [0], limit=10, interval=0.01)
-        assert alone.seen == []
-        await near[0].close()
+        yield PreludeRig(fast, near, reader, listener, key)
+        await near.close()
     finally:
         await listener.aclose()
         await reader.delete(key)
@@ -363,32 +363,32 @@ async def test_a_prelude_runs_in_the_publish_before_any_delivery(
         await one.stop()
 
 
-async def test_a_refused_prelude_is_done_alone_and_the_events_go_once(
-        redis_url: str, session: aiohttp.ClientSession) -> None:
-    channel = f"fpm-test-prelude-{uuid.uuid4().hex}"
-    key = f"fpm-test-prelude-{uuid.uuid4().hex}"
-    fast = FastAsyncRedisManager(redis_url, channel=channel)
-    one = await Server(fast).start()
-    reader = aioredis.Redis.from_url(redis_url)
-    listener = reader.pubsub()
-    try:
-        await reader.set(key, "not a number", ex=30)
-        near = await mini(session, one, 1, ["a"])
-        await listener.subscribe(channel)
-        await listener.get_message(timeout=1)
-        alone = Alone(near)
-        await fast.emit_many([Emission("n", {"seq": 0}, "a")],
-                             Prelude([("INCRBY", key, 1)], alone))
-        assert alone.seen == [0]  # before this worker delivered anything
-        await eventually(lambda: seqs(near[0]) == [0], limit=10, interval=0.01)
-        assert (await listener.get_message(timeout=2))["type"] == "message"
-        assert await listener.get_message(timeout=0.5) is None  # published once
-        await near[0].close()
-    finally:
-        await listener.aclose()
-        await reader.delete(key)
-        await reader.aclose()
-        await one.stop()
+async def test_a_prelude_runs_in_the_publish_before_any_delivery(prelude_rig: PreludeRig
+                                                                 ) -> None:
+    """The leader's invalidation heads the pipeline of its publish: a subscriber that reads
+    the key the moment the event arrives finds it set; no second round trip (`alone`)."""
+    rig = prelude_rig
+    alone = Alone([rig.near])
+    await rig.fast.emit_many([Emission("n", {"seq": 0}, "a")],
+                             Prelude([("SET", rig.key, "retired", "EX", 30)], alone))
+    message = await rig.listener.get_message(timeout=5)
+    assert message is not None and message["type"] == "message"
+    assert await rig.reader.get(rig.key) == b"retired"
+    await eventually(lambda: seqs(rig.near) == [0], limit=10, interval=0.01)
+    assert alone.seen == []
+
+
+async def test_a_refused_prelude_is_done_alone_and_the_events_go_once(prelude_rig: PreludeRig
+                                                                      ) -> None:
+    rig = prelude_rig
+    await rig.reader.set(rig.key, "not a number", ex=30)
+    alone = Alone([rig.near])
+    await rig.fast.emit_many([Emission("n", {"seq": 0}, "a")],
+                             Prelude([("INCRBY", rig.key, 1)], alone))
+    assert alone.seen == [0]  # before this worker delivered anything
+    await eventually(lambda: seqs(rig.near) == [0], limit=10, interval=0.01)
+    assert (await rig.listener.get_message(timeout=2))["type"] == "message"
+    assert await rig.listener.get_message(timeout=0.5) is None  # published once
 
 
 async def test_without_redis_a_prelude_is_done_alone_first(
