@@ -64,8 +64,9 @@ def setup_realtime(app: web.Application) -> None:
                           quiet=[e for e in events if is_bulk(e)],
                           prelude=invalidation(app[CACHE], events))
 
-    async def invalidate_events(events: list[Event]) -> None:
-        # The cache's part rides with the publish (`invalidation`): one round trip to Redis.
+    async def end_identities(events: list[Event]) -> None:
+        # The leader's hook before publishing; the cache's invalidation rides with the
+        # publish itself (`invalidation`): one round trip to Redis.
         await end_changed_identities(app, events)
 
     leader = Leader(LeaderConfig(dsn=settings.database_url or "", mode=settings.realtime_mode,
@@ -74,7 +75,7 @@ def setup_realtime(app: web.Application) -> None:
                                  head_every=settings.audit_head_every,
                                  retention_months=settings.audit_retention_months,
                                  export_dir=settings.audit_export_dir),
-                    publish, invalidate_events, app[PROMETHEUS].delivery_lag.observe)
+                    publish, end_identities, app[PROMETHEUS].delivery_lag.observe)
     app[HUB], app[LEADER] = hub, leader
     app[SOCKET_OWNER] = hub.socket_owner
     app[ON_SESSIONS_REVOKED].append(hub.on_sessions_revoked)
@@ -118,7 +119,11 @@ def invalidation(cache: Cache, events: list[Event]) -> Prelude | None:
     with Redis, as commands at the head of the publish's pipeline (the writer's request
     invalidated the same already; this catches every other path and a writer that died
     after its commit)."""
-    todo = plan_all(e.change() for e in events if e.table)
+    try:
+        todo = plan_all(e.change() for e in events if e.table)
+    except Exception:  # the events go out all the same; cached entries expire anyway
+        log.exception("planning the cache invalidation of %d events failed", len(events))
+        return None
     keys, bump = sorted(todo.delete), sorted(todo.bump)
     if not keys and not bump:
         return None

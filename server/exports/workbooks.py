@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
 import pickle
 import sys
 import tempfile
@@ -26,8 +25,6 @@ from typing import IO, Any, Protocol
 from asyncpg.pgproto.pgproto import UUID as PgUUID
 
 from server.exports.workbook import MAX_XLSX_ROWS, Column, TooManyRows, XlsxFile
-
-log = logging.getLogger("formula_pm.exports")
 
 PROCESSES_AT_ONCE = 2  # writer processes per worker; more exports write in threads
 # Pages handed to a child and not yet taken in: the parent reads on meanwhile.
