@@ -1,13 +1,13 @@
 """An XLSX worksheet written row by row by XlsxWriter in constant-memory mode, with what a
 JSON value of a list becomes in its cells (dates as dates, money as numbers).
 
-It imports the standard library and XlsxWriter only: besides running inside a worker (in
-a thread), it is the program of the child process that writes a long list's workbook
-(`python -m server.exports.workbook`, see `server.exports.workbooks`), which reads from its
-standard input one pickled header `(path, [(name, kind), ...], sheet)`, then pickled
-pages of rows (lists of values in column order), then None: it closes the workbook and
-exits 0. Input that ends without the None (its parent died) or any failure: a traceback on
-standard error, exit 1, no workbook."""
+It imports only the standard library, XlsxWriter and `db.json_values`: besides running
+inside a worker (in a thread), it is the program of the child process that writes a long
+list's workbook (`python -m server.exports.workbook`, see `server.exports.workbooks`),
+which reads from its standard input one pickled header `(path, [(name, kind), ...],
+sheet)`, then pickled pages of rows (lists of values in column order), then None: it
+closes the workbook and exits 0. Input that ends without the None (its parent died) or any
+failure: a traceback on standard error, exit 1, no workbook."""
 
 from __future__ import annotations
 
