@@ -65,8 +65,8 @@ def setup_realtime(app: web.Application) -> None:
                           prelude=invalidation(app[CACHE], events))
 
     async def end_identities(events: list[Event]) -> None:
-        # The leader's hook before publishing; the cache's invalidation rides with the
-        # publish itself (`invalidation`): one round trip to Redis.
+        # Before the events are published; the cache's invalidation rides with the publish
+        # itself (`invalidation`): one round trip to Redis.
         await end_changed_identities(app, events)
 
     leader = Leader(LeaderConfig(dsn=settings.database_url or "", mode=settings.realtime_mode,

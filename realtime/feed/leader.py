@@ -29,7 +29,7 @@ from db.queries.events import record_event
 from realtime.feed.chain import Chainer
 from realtime.feed.cursor import ReadPosition, Snapshot
 from realtime.feed.partitions import PartitionKeeper
-from realtime.feed.rows import Emit, Feed, Invalidate, ObserveLag, no_invalidation
+from realtime.feed.rows import BeforeEmit, Emit, Feed, ObserveLag, nothing_first
 
 log = logging.getLogger("formula_pm.realtime.leader")
 
@@ -113,10 +113,10 @@ class Leader:
     """Campaign for the lock; while leading, drain the feed and ring-or-poll."""
 
     def __init__(self, config: LeaderConfig, emit: Emit,
-                 invalidate: Invalidate = no_invalidation,
+                 before_emit: BeforeEmit = nothing_first,
                  observe_lag: ObserveLag | None = None) -> None:
         self.config = config
-        self.feed = Feed(emit, invalidate, config.batch, observe_lag)
+        self.feed = Feed(emit, before_emit, config.batch, observe_lag)
         self.chainer = Chainer(heads_dir=config.heads_dir, head_every=config.head_every)
         self.partitions = PartitionKeeper(config.partitions_ahead, config.retention_months,
                                           config.export_dir, config.partitions_every)

@@ -26,13 +26,14 @@ MAX_VALUES_DEPTH = 32
 FAILURE_LOG_EVERY = 60.0
 
 Emit = Callable[[list[Event]], Awaitable[None]]
-Invalidate = Callable[[list[Event]], Awaitable[None]]
+# Called with each batch before it is emitted (the app ends the sessions of changed users).
+BeforeEmit = Callable[[list[Event]], Awaitable[None]]
 # Called with the commit-to-emit delay of each event sent (a histogram's `observe`).
 ObserveLag = Callable[[float], None]
 
 
-async def no_invalidation(events: list[Event]) -> None:
-    """Default cache hook: nothing to invalidate."""
+async def nothing_first(events: list[Event]) -> None:
+    """Default hook before emitting: nothing."""
 
 
 def _values(text: str | None) -> dict[str, Any] | None:
@@ -103,12 +104,12 @@ class FeedStats:
 
 class Feed:
     """Reads every audit row exactly once per leader term, in (txid, id) order per read,
-    and hands the events to the cache hook and then to the emitter."""
+    and hands the events to the hook before emitting and then to the emitter."""
 
-    def __init__(self, emit: Emit, invalidate: Invalidate, batch: int = 500,
+    def __init__(self, emit: Emit, before_emit: BeforeEmit, batch: int = 500,
                  observe_lag: ObserveLag | None = None) -> None:
         self.emit = emit
-        self.invalidate = invalidate
+        self.before_emit = before_emit
         self.batch = batch
         self.observe_lag = observe_lag
         self.stats = FeedStats()
@@ -148,9 +149,9 @@ class Feed:
         if not events:
             return
         try:
-            await self.invalidate(events)
-        except Exception:  # a cache failure must not stop the feed; entries expire anyway
-            log.exception("cache invalidation failed")
+            await self.before_emit(events)
+        except Exception:  # its failure must not stop the feed
+            log.exception("the hook before emitting %d events failed", len(events))
         try:
             await self.emit(events)
         except Exception:  # the bus dropped them: clients recover through resync
