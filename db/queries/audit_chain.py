@@ -245,7 +245,6 @@ async def link_hashes(conn: asyncpg.Connection, chain: str,
     return {int(r["seq"]): (int(r["audit_id"]), bytes(r["hash"])) for r in rows}
 
 
-
 async def chained_row(conn: asyncpg.Connection, audit_id: int) -> asyncpg.Record | None:
     """An audit row as it is now, in the form rules.audit_chain.canonical reads."""
     return await conn.fetchrow(
@@ -278,7 +277,6 @@ async def first_seq_from(conn: asyncpg.Connection, chain: str, audit_id: int) ->
         "SELECT min(seq) FROM audit_chain_links WHERE chain = $1 AND audit_id >= $2",
         chain, audit_id)
     return found
-
 
 
 async def erased(conn: asyncpg.Connection, audit_id: int) -> dict[str, bytes]:

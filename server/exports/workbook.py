@@ -38,6 +38,13 @@ class TooManyRows(Exception):
     """More rows than a worksheet holds."""
 
 
+def check_room(written: int, more: int) -> None:
+    """TooManyRows unless `more` rows fit below the `written` ones (XlsxWriter would drop
+    them silently)."""
+    if written + more > MAX_XLSX_ROWS:
+        raise TooManyRows(MAX_XLSX_ROWS)
+
+
 def _instant(value: Any) -> dt.datetime:
     """An instant (or its ISO text) as naive UTC (Excel has no time zones)."""
     moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
@@ -113,8 +120,7 @@ class XlsxFile:
 
     def values(self, rows: Sequence[Sequence[Any]]) -> None:
         """Rows as lists of values in column order."""
-        if self.written + len(rows) > MAX_XLSX_ROWS:  # XlsxWriter would drop them silently
-            raise TooManyRows(MAX_XLSX_ROWS)
+        check_room(self.written, len(rows))
         plan = self.plan
         for row in rows:
             self.written += 1

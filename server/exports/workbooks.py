@@ -24,7 +24,7 @@ from typing import IO, Any, Protocol
 
 from asyncpg.pgproto.pgproto import UUID as PgUUID
 
-from server.exports.workbook import MAX_XLSX_ROWS, Column, TooManyRows, XlsxFile
+from server.exports.workbook import Column, XlsxFile, check_room
 
 PROCESSES_AT_ONCE = 2  # writer processes per worker; more exports write in threads
 # Pages handed to a child and not yet taken in: the parent reads on meanwhile.
@@ -83,8 +83,7 @@ class _InProcess:
             raise WorkbookFailed(await self._error()) from None
 
     async def rows(self, rows: Sequence[Row]) -> None:
-        if self.written + len(rows) > MAX_XLSX_ROWS:  # XlsxWriter would drop them silently
-            raise TooManyRows(MAX_XLSX_ROWS)
+        check_room(self.written, len(rows))  # here, before the rows leave for the child
         names = self.names
         await self.send([[row.get(name) for name in names] for row in rows])
         self.written += len(rows)

@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from asyncpg.pgproto.pgproto import UUID as PgUUID
 
-from server.exports import workbooks
+from server.exports import workbook, workbooks
 from server.exports.workbook import Column, TooManyRows
 from server.exports.workbooks import WorkbookFailed, open_workbook
 
@@ -57,7 +57,7 @@ async def test_a_workbook_holds_typed_cells_either_way(tmp_path: Path, long: boo
 
 async def test_a_long_list_beyond_excels_rows_is_refused(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(workbooks, "MAX_XLSX_ROWS", 3)
+    monkeypatch.setattr(workbook, "MAX_XLSX_ROWS", 3)
     async with open_workbook(tmp_path / "out.xlsx", COLUMNS, "tasks", long=True) as book:
         await book.rows(_rows(2))
         with pytest.raises(TooManyRows):
