@@ -9,7 +9,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -38,6 +38,25 @@ class Actor:
     origin_sid: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+    # A session the database must find alive before the transaction runs anything.
+    session: SessionProof | None = field(default=None, compare=False)
+
+
+@dataclass(eq=False)
+class SessionProof:
+    """The caller's session, for a request whose identity was taken from a worker's own copy
+    of the session facts (server/auth/session_copies.py): every transaction of its actor
+    checks the session in its first round trip (`fpm_session_alive`: revoked, expired, the
+    user no longer active or no longer of this role or organisation) and raises
+    `SessionEnded` before anything else runs; `confirmed` once one found it alive."""
+
+    session_id: uuid.UUID
+    confirmed: bool = False
+
+
+class SessionEnded(Exception):
+    """The session of `Actor.session` has ended (found by the transaction's first round
+    trip): nothing of the transaction ran."""
 
 
 def dumps(value: Any) -> str:
@@ -145,7 +164,12 @@ def _begin_sql(role: str, actor: Actor, readonly: bool, bulk: bool,
     calls = ", ".join(f"set_config('{name}', {literal(value)}, true)"
                       for name, value in settings)
     level = " ISOLATION LEVEL REPEATABLE READ" if repeatable else ""
-    return f"BEGIN{level}{' READ ONLY' if readonly else ''}; SELECT {calls}"
+    sql = f"BEGIN{level}{' READ ONLY' if readonly else ''}; SELECT {calls}"
+    if _checks_session(role, actor) and actor.session is not None:
+        sql += (f"; SELECT fpm_session_alive({literal(str(actor.session.session_id))}, "
+                f"{literal(_text(actor.user_id))}, {literal(_text(actor.org_id))}, "
+                f"{literal(actor.role)})")
+    return sql
 
 
 def _text(value: uuid.UUID | None) -> str | None:
@@ -180,7 +204,7 @@ async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
     try:
         began = False
         try:
-            await conn.execute(_begin_sql(role, actor, readonly, bulk, repeatable))
+            await _begin(conn, role, actor, readonly, bulk, repeatable)
             began = True
             yield conn
             if report:
@@ -194,6 +218,26 @@ async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
         await _release(pool, conn)
     if on_commit is not None and changes is not None:
         await on_commit(changes)
+
+
+async def _begin(conn: asyncpg.Connection, role: str, actor: Actor, readonly: bool,
+                 bulk: bool, repeatable: bool) -> None:
+    """BEGIN, the actor's settings and (for `Actor.session`) the session's check."""
+    checks = _checks_session(role, actor)
+    try:
+        await conn.execute(_begin_sql(role, actor, readonly, bulk, repeatable))
+    except asyncpg.InvalidAuthorizationSpecificationError:
+        if not checks:
+            raise
+        raise SessionEnded("the session has ended") from None
+    if checks and actor.session is not None:
+        actor.session.confirmed = True
+
+
+def _checks_session(role: str, actor: Actor) -> bool:
+    """Whether the transaction checks the actor's session: as the app role only (the
+    system's transactions — sign-in, revocation — act on sessions themselves)."""
+    return actor.session is not None and role == APP_ROLE
 
 
 async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:

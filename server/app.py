@@ -13,8 +13,9 @@ from redis.exceptions import RedisError
 from db.pool import create_pool
 from db.redis_pool import bounded_client
 from server import collector
-from server.auth.identity import auth_middleware
+from server.auth.identity import SESSION_CACHE_TTL, auth_middleware
 from server.auth.invitations import mailer_for
+from server.auth.session_copies import SessionCopies
 from server.auth.throttle import make_throttles
 from server.background import Background
 from server.cache.admin import stats_ctx
@@ -32,6 +33,7 @@ from server.keys import (
     ON_SESSIONS_REVOKED,
     POOL,
     REDIS,
+    SESSION_COPIES,
     SETTINGS,
     THROTTLES,
     MetricsSource,
@@ -74,6 +76,8 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client  # the cache statistics publisher uses it too
     cache = RedisCache(client, settings.key_prefix)
     app[CACHE] = cache if settings.cache_enabled else NullCache(settings.key_prefix)
+    if settings.cache_enabled:
+        app[SESSION_COPIES] = SessionCopies(SESSION_CACHE_TTL)
     app[THROTTLES] = make_throttles(settings.key_prefix, client)
     try:
         await client.ping()

@@ -9,6 +9,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from server.auth.session_copies import SessionCopies
 from server.auth.throttle import Throttles
 from server.background import Background
 from server.cache.store import Cache
@@ -19,6 +20,8 @@ SETTINGS = web.AppKey("settings", Settings)
 POOL = web.AppKey("pool", asyncpg.Pool)
 CACHE = web.AppKey("cache", Cache)
 REDIS = web.AppKey("redis", aioredis.Redis)  # set only with REDIS_URL
+# This worker's copies of session facts (set only with a shared cache: REDIS_URL).
+SESSION_COPIES = web.AppKey("session_copies", SessionCopies)
 # sid -> owning user id (or None): lets X-Socket-ID be honoured only for the caller's socket.
 SocketOwner = Callable[[str], Awaitable[Any]]
 SOCKET_OWNER: web.AppKey[SocketOwner] = web.AppKey("socket_owner")

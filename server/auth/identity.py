@@ -13,8 +13,9 @@ from typing import Any
 
 from aiohttp import web
 
-from db.pool import Actor, system_transaction
+from db.pool import Actor, SessionEnded, SessionProof, system_transaction
 from db.queries.sessions import session_identity
+from server.auth.session_copies import is_confirmed_in_database
 from server.auth.tokens import (
     AccessClaims,
     SigningKeys,
@@ -24,7 +25,7 @@ from server.auth.tokens import (
 from server.cache.keys import READS_RECORD, org_generation_key, record_key, visibility_key
 from server.config import Network, Settings
 from server.errors import REQUEST_ID, Handler, Unauthorized
-from server.keys import CACHE, POOL, SETTINGS, SOCKET_OWNER
+from server.keys import CACHE, POOL, SESSION_COPIES, SETTINGS, SOCKET_OWNER
 
 SESSION_CACHE_TTL = 30
 
@@ -44,6 +45,10 @@ IDENTITY = web.RequestKey("identity", Identity)
 # (key -> raw JSON, None when absent); a key missing here was not read ahead.
 READ_AHEAD = web.RequestKey("read_ahead", dict)
 READ_METHODS = frozenset({"GET", "HEAD"})
+# Set when the identity came from this worker's copy of the session facts: the session is
+# confirmed by the request's transactions (or, failing that, before the answer leaves).
+SESSION_PROOF = web.RequestKey("session_proof", SessionProof)
+SESSION_REFUSED = "Invalid or expired token"
 
 PUBLIC_PREFIXES = ("/health", "/metrics", "/socket.io", "/static/", "/api/docs")
 PUBLIC_PATHS = frozenset({
@@ -140,9 +145,53 @@ async def authenticate_reading(app: web.Application, claims: AccessClaims, also:
     else:
         facts = await _load_facts(app, claims.session_id)
         expires_at, who = (0.0, None) if facts is None else _identity_of(claims, facts)
+        raw = None if facts is None else json.dumps(facts).encode()
+    copies = app.get(SESSION_COPIES)
     if who is None or expires_at < time.time():
-        raise Unauthorized("Invalid or expired token", code="invalid_token")
+        if copies is not None:
+            copies.drop(claims.session_id)
+        raise Unauthorized(SESSION_REFUSED, code="invalid_token")
+    if copies is not None and raw is not None:
+        copies.put(claims.session_id, raw)
     return who, ({} if raws is None else dict(zip(also, raws[1:], strict=True)))
+
+
+def _copied_identity(request: web.Request, claims: AccessClaims) -> Identity | None:
+    """The caller's identity from this worker's copy of the session facts, for a write
+    whose handler is confirmed in the database; None when that does not apply."""
+    copies = request.app.get(SESSION_COPIES)
+    if (copies is None or request.method in READ_METHODS
+            or not is_confirmed_in_database(request.match_info.handler)):
+        return None
+    raw = copies.get(claims.session_id)
+    if raw is None:
+        return None
+    expires_at, who = _identity_of_cached(claims, raw)
+    return who if who is not None and expires_at >= time.time() else None
+
+
+async def _confirming(request: web.Request, handler: Handler, claims: AccessClaims,
+                      who: Identity) -> web.StreamResponse:
+    """Run the handler as `who`, taken from the worker's copy of the session: its
+    transactions check the session first (`SessionProof`); an answer or error that none
+    confirmed waits for the ordinary check, which answers 401 in its place if the session
+    has ended."""
+    proof = SessionProof(claims.session_id)
+    request[IDENTITY] = who
+    request[READ_AHEAD] = {}
+    request[SESSION_PROOF] = proof
+    try:
+        response = await handler(request)
+    except SessionEnded:
+        request.app[SESSION_COPIES].drop(claims.session_id)
+        raise Unauthorized(SESSION_REFUSED, code="invalid_token") from None
+    except Exception:
+        if not proof.confirmed:
+            await authenticate_reading(request.app, claims, ())
+        raise
+    if not proof.confirmed:
+        await authenticate_reading(request.app, claims, ())
+    return response
 
 
 def read_ahead_keys(request: web.Request, claims: AccessClaims) -> list[str]:
@@ -176,6 +225,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         raise Unauthorized("A bearer token is required", code="missing_token",
                            headers={"WWW-Authenticate": 'Bearer realm="formula-pm"'})
     claims = decode_access_token_cached(_keys(request.app[SETTINGS]), token)
+    copied = _copied_identity(request, claims)
+    if copied is not None:
+        return await _confirming(request, handler, claims, copied)
     who, ahead = await authenticate_reading(request.app, claims, read_ahead_keys(request, claims))
     request[IDENTITY] = who
     request[READ_AHEAD] = ahead
@@ -260,5 +312,5 @@ async def actor(request: web.Request) -> Actor:
     return Actor(
         user_id=who.user_id, org_id=who.org_id, role=who.role,
         request_id=request.get(REQUEST_ID), origin_sid=sid, ip=client_ip(request),
-        user_agent=request.headers.get("User-Agent"),
+        user_agent=request.headers.get("User-Agent"), session=request.get(SESSION_PROOF),
     )

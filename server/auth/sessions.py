@@ -24,7 +24,7 @@ from server.auth.tokens import (
     signing_keys,
 )
 from server.errors import Unauthorized
-from server.keys import CACHE, ON_SESSIONS_REVOKED, POOL, SETTINGS
+from server.keys import CACHE, ON_SESSIONS_REVOKED, POOL, SESSION_COPIES, SETTINGS
 from server.prometheus import count_auth_failure
 
 log = logging.getLogger("formula_pm.auth")
@@ -133,6 +133,9 @@ async def after_revoke(app: web.Application, user_id: uuid.UUID,
                        session_ids: list[uuid.UUID]) -> None:
     """Forget cached session facts and tell the socket hub, so tokens die everywhere now."""
     if session_ids:
+        copies = app.get(SESSION_COPIES)
+        if copies is not None:  # this worker's; the others' are refused by the database
+            copies.drop(*session_ids)
         await app[CACHE].delete(*(session_cache_key(s) for s in session_ids))
     for hook in app.get(ON_SESSIONS_REVOKED, []):
         await hook(user_id, session_ids)

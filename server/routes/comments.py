@@ -25,6 +25,7 @@ from db.schema import ENTITY_TYPES
 from rules.mentions import named_from_rows, parse_mentions, snippet, sort_out
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
+from server.auth.session_copies import confirmed_in_database
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.exports.route import exportable
 from server.fields import Body, OneOf, RecordOut
@@ -201,6 +202,7 @@ async def _check_visibility_change(conn: asyncpg.Connection, current: asyncpg.Re
 @routes.patch("/api/v1/comments/{id}")
 @doc(summary="Change a comment (the author only)", body=CommentPatch, response=CommentWritten,
      errors=[403, 409, 412], tags=["comments"])
+@confirmed_in_database
 async def update_comment(request: web.Request) -> web.Response:
     path_id(request)
     body = await read_body(request, CommentPatch)
@@ -218,6 +220,7 @@ async def update_comment(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/comments/{id}")
 @doc(summary="Delete a comment (the author only)", status=204, errors=[403, 412],
      tags=["comments"])
+@confirmed_in_database
 async def delete_comment(request: web.Request) -> web.Response:
     path_id(request)
     async with writes(request) as conn:

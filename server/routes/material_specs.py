@@ -21,6 +21,7 @@ from rules.workflows import notices, specs
 from server import calendar, procurement
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
+from server.auth.session_copies import confirmed_in_database
 from server.ball import pass_ball
 from server.errors import Conflict, Invalid
 from server.exports.route import exportable
@@ -214,6 +215,7 @@ async def get_material_spec(request: web.Request) -> web.Response:
 @routes.patch("/api/v1/material-specs/{id}")
 @doc(summary="Change a material spec (409 record_locked for decided fields)", body=SpecPatch,
      response=SpecOut, errors=[403, 409, 412], tags=["material-specs"])
+@confirmed_in_database
 async def update_material_spec(request: web.Request) -> web.Response:
     spec_id = path_id(request)
     who = identity(request)
@@ -234,6 +236,7 @@ async def update_material_spec(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/material-specs/{id}")
 @doc(summary="Delete a material spec (not once approved)", status=204, errors=[403, 409, 412],
      tags=["material-specs"])
+@confirmed_in_database
 async def delete_material_spec(request: web.Request) -> web.Response:
     spec_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_MATERIALS)

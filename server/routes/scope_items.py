@@ -17,6 +17,7 @@ from rules.enums import SCOPE_STATUSES
 from server.audience import shaper, shown
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
+from server.auth.session_copies import confirmed_in_database
 from server.cache.reads import reads_record, record_response
 from server.errors import Invalid
 from server.exports.route import exportable
@@ -173,6 +174,7 @@ async def get_scope_item(request: web.Request) -> web.Response:
 @routes.patch("/api/v1/scope-items/{id}")
 @doc(summary="Change a scope item", body=ScopeItemPatch, response=ScopeItemOut,
      errors=[403, 409, 412], tags=["scope-items"])
+@confirmed_in_database
 async def update_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)
@@ -187,6 +189,7 @@ async def update_scope_item(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/scope-items/{id}")
 @doc(summary="Delete a scope item", status=204, errors=[403, 412], tags=["scope-items"])
+@confirmed_in_database
 async def delete_scope_item(request: web.Request) -> web.Response:
     item_id = path_id(request)
     require(identity(request).role, Perm.MANAGE_SCOPE)

@@ -19,6 +19,7 @@ from rules.workflows import drawings, notices
 from rules.workflows.machine import Transition
 from server.auth.identity import actor, identity
 from server.auth.permissions import Perm, require
+from server.auth.session_copies import confirmed_in_database
 from server.ball import pass_ball
 from server.errors import Conflict, NotFound
 from server.exports.route import exportable
@@ -167,6 +168,7 @@ async def get_shop_drawing(request: web.Request) -> web.Response:
 @routes.patch("/api/v1/shop-drawings/{id}")
 @doc(summary="Change a shop drawing (409 record_locked once decided)", body=DrawingPatch,
      response=DrawingOut, errors=[403, 409, 412], tags=["shop-drawings"])
+@confirmed_in_database
 async def update_shop_drawing(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
     who = identity(request)
@@ -184,6 +186,7 @@ async def update_shop_drawing(request: web.Request) -> web.Response:
 @routes.delete("/api/v1/shop-drawings/{id}")
 @doc(summary="Delete a shop drawing (a first draft only)", status=204, errors=[403, 409, 412],
      tags=["shop-drawings"])
+@confirmed_in_database
 async def delete_shop_drawing(request: web.Request) -> web.Response:
     drawing_id = path_id(request)
     require(identity(request).role, Perm.EDIT_DRAWINGS)

@@ -19,6 +19,7 @@ from rules.enums import PRIORITIES, TASK_STATUSES
 from rules.tasks import completion
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, require
+from server.auth.session_copies import confirmed_in_database
 from server.cache.reads import reads_record, record_response
 from server.errors import Invalid, NotFound
 from server.exports.route import exportable
@@ -185,6 +186,7 @@ async def get_task(request: web.Request) -> web.Response:
 @routes.patch("/api/v1/tasks/{id}")
 @doc(summary="Change a task (craftsmen: status, progress and actual_hours only)",
      body=TaskPatch, response=TaskOut, errors=[403, 412])
+@confirmed_in_database
 async def patch_task(request: web.Request) -> web.Response:
     who = identity(request)
     require(who.role, Perm.UPDATE_TASK_PROGRESS)
@@ -213,6 +215,7 @@ async def patch_task(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/tasks/{id}")
 @doc(summary="Delete a task", status=204, errors=[403, 412])
+@confirmed_in_database
 async def delete_task(request: web.Request) -> web.Response:
     require(identity(request).role, Perm.DELETE_TASKS)
     return await delete_one(request, "tasks", path_id(request))
