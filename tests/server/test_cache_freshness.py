@@ -165,6 +165,26 @@ async def test_a_remembered_token_still_expires() -> None:
             session_id=uuid.uuid4(), ttl=60))
 
 
+def test_remembered_decodes_are_bounded_and_decoded_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import server.auth.tokens as tokens
+
+    keys, decodes = signing_keys("m" * 48), []
+    real = tokens.decode_access_token
+    monkeypatch.setattr(tokens, "DECODE_MEMORY_SIZE", 3)
+    monkeypatch.setattr(tokens, "_decoded", {})
+    monkeypatch.setattr(tokens, "decode_access_token",
+                        lambda k, t: decodes.append(t) or real(k, t))
+    issued = [issue_access_token(keys, user_id=uuid.uuid4(), org_id=uuid.uuid4(),
+                                 role="admin", session_id=uuid.uuid4(), ttl=900)
+              for _ in range(4)]
+    for token in issued[:3] * 2:
+        decode_access_token_cached(keys, token)
+    assert decodes == issued[:3]  # each decoded once, then remembered
+    decode_access_token_cached(keys, issued[3])
+    assert len(tokens._decoded) == 3 and (keys, issued[0]) not in tokens._decoded
+
+
 def test_cache_enabled_setting() -> None:
     assert load_settings({"JWT_SECRET": "j" * 40}).cache_enabled is True
     assert load_settings({"JWT_SECRET": "j" * 40, "CACHE_ENABLED": "false"}).cache_enabled is False
