@@ -275,7 +275,20 @@ def analyse(stamps: Stamps, tag: str, per_project: int) -> dict[str, Any]:
                                     if r not in seen)[:50],
             "commit_to_client": percentiles([t - acked[r] for r, t in mine if r in acked]),
             "send_to_client": percentiles([t - sent[r] for r, t in mine if r in sent]),
-            "rest": percentiles([acked[r] - sent[r] for r in acked])}
+            "rest": percentiles([acked[r] - sent[r] for r in acked]),
+            "slow_writes": slow_writes(sent, acked)}
+
+
+def slow_writes(sent: dict[str, float], acked: dict[str, float], over: float = 0.05,
+                ) -> dict[str, Any]:
+    """The writes whose answer took over `over` seconds: how many, and the second of the
+    window each was sent in (one burst or a spread tells a stall from a slow path)."""
+    if not sent:
+        return {}
+    start = min(sent.values())
+    seconds = Counter(int(sent[r] - start) for r in acked if acked[r] - sent[r] > over)
+    return {"over_ms": over * 1000, "count": sum(seconds.values()),
+            "by_second": dict(sorted(seconds.items()))}
 
 
 async def run(args: argparse.Namespace, urls: list[str], email: str,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
+import random
 import time
 import uuid
 from collections.abc import Sequence
@@ -28,6 +29,10 @@ from server.errors import REQUEST_ID, Handler, Unauthorized
 from server.keys import CACHE, POOL, SESSION_COPIES, SETTINGS, SOCKET_OWNER
 
 SESSION_CACHE_TTL = 30
+# Entries live between 2/3 of that and all of it, at random: sessions cached together (a
+# crowd of sockets connecting at once) would otherwise expire together and be reloaded from
+# PostgreSQL in one burst.
+SESSION_CACHE_TTL_LEAST = 20
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ def bearer_token(request: web.Request) -> str | None:
 
 
 async def _load_facts(app: web.Application, session_id: uuid.UUID) -> dict[str, Any] | None:
-    """The session's user facts from PostgreSQL, cached for SESSION_CACHE_TTL; None if none."""
+    """The session's user facts from PostgreSQL, cached for 20-30 s; None if none."""
     async with system_transaction(app[POOL]) as conn:
         row = await session_identity(conn, session_id)
     if row is None:
@@ -91,7 +96,8 @@ async def _load_facts(app: web.Application, session_id: uuid.UUID) -> dict[str, 
         "revoked": row["revoked_at"] is not None,
         "expires_at": row["expires_at"].timestamp(),
     }
-    await app[CACHE].set(session_cache_key(session_id), facts, SESSION_CACHE_TTL)
+    await app[CACHE].set(session_cache_key(session_id), facts,
+                         random.randint(SESSION_CACHE_TTL_LEAST, SESSION_CACHE_TTL))
     return facts
 
 

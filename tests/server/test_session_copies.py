@@ -15,10 +15,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from server.app import create_app
+from server.auth.identity import SESSION_CACHE_TTL, SESSION_CACHE_TTL_LEAST, session_cache_key
 from server.auth.session_copies import SessionCopies
 from server.auth.tokens import decode_access_token_cached, signing_keys
 from server.config import Settings
-from server.keys import CACHE, MAILER, POOL, SESSION_COPIES, SETTINGS
+from server.keys import CACHE, MAILER, POOL, REDIS, SESSION_COPIES, SETTINGS
 from tests.conftest import Outbox, World
 from tests.server.api import Caller, caller, counting_statements
 
@@ -206,3 +207,17 @@ def _sid(client: Client, pm: Caller) -> str:
     token = pm.headers["Authorization"].split(" ", 1)[1]
     keys = signing_keys(conf.jwt_secret, conf.jwt_previous_secrets)
     return str(decode_access_token_cached(keys, token).session_id)
+
+
+async def test_session_entries_expire_spread_out(client: Client, world: World) -> None:
+    """Sessions cached together (a crowd of sockets connecting at once) must not all be
+    reloaded from PostgreSQL in the same second."""
+    org = await world.org()
+    ttls = set()
+    for _ in range(12):
+        pm = await caller(client, world, org, "project_manager")
+        assert (await pm.get("/api/v1/auth/me"))[0] == 200
+        key = client.app[CACHE].prefix + session_cache_key(_sid(client, pm))
+        ttls.add(await client.app[REDIS].ttl(key))
+    assert all(SESSION_CACHE_TTL_LEAST - 1 <= t <= SESSION_CACHE_TTL for t in ttls), ttls
+    assert len(ttls) > 1
