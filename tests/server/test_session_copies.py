@@ -54,6 +54,16 @@ async def _warm(pm: Caller, path: str) -> None:
     assert status == 200, body
 
 
+async def _warm_writer(client: Client, world: World, org: uuid.UUID | None = None
+                       ) -> tuple[Caller, str]:
+    """A project manager of a new task's project whose session this worker holds a copy of,
+    and the task's path."""
+    pm = await caller(client, world, org or await world.org(), "project_manager")
+    path = await _task(world, pm)
+    await _warm(pm, path)
+    return pm, path
+
+
 async def _refused_every_way(pm: Caller, path: str, pool: asyncpg.Pool) -> None:
     """A valid write, an invalid one, one of a missing record and a delete: all 401, and
     the task is as it was."""
@@ -79,10 +89,7 @@ async def _refused_every_way(pm: Caller, path: str, pool: asyncpg.Pool) -> None:
 async def test_a_warm_write_reads_no_session_and_is_still_four_statements(
     client: Client, world: World, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    org = await world.org()
-    pm = await caller(client, world, org, "project_manager")
-    path = await _task(world, pm)
-    await _warm(pm, path)
+    pm, path = await _warm_writer(client, world)
     reads = SessionReads(client.app, monkeypatch)
     async with counting_statements(client.app[POOL]) as counter:
         status, task = await pm.patch(path, {"progress": 20})
@@ -98,10 +105,7 @@ async def test_a_warm_write_reads_no_session_and_is_still_four_statements(
 async def test_a_refused_request_is_answered_only_after_the_ordinary_check(
     client: Client, world: World, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    org = await world.org()
-    pm = await caller(client, world, org, "project_manager")
-    path = await _task(world, pm)
-    await _warm(pm, path)
+    pm, path = await _warm_writer(client, world)
     reads = SessionReads(client.app, monkeypatch)
     status, problem = await pm.patch(path, {"progress": "lots"})
     assert status == 422, problem
@@ -111,10 +115,7 @@ async def test_a_refused_request_is_answered_only_after_the_ordinary_check(
 async def test_logout_refuses_the_next_write_at_once(
     client: Client, world: World, pool: asyncpg.Pool,
 ) -> None:
-    org = await world.org()
-    pm = await caller(client, world, org, "project_manager")
-    path = await _task(world, pm)
-    await _warm(pm, path)
+    pm, path = await _warm_writer(client, world)
     assert (await pm.post("/api/v1/auth/logout"))[0] == 204
     await _refused_every_way(pm, path, pool)
 
@@ -126,10 +127,7 @@ async def test_a_session_ended_on_another_worker_is_refused_by_this_one(
     other = create_app(settings)
     other[MAILER] = Outbox()
     second = await aiohttp_client(other)
-    org = await world.org()
-    pm = await caller(client, world, org, "project_manager")
-    path = await _task(world, pm)
-    await _warm(pm, path)
+    pm, path = await _warm_writer(client, world)
     elsewhere = Caller(second, pm.user, pm.headers)
     assert (await elsewhere.post("/api/v1/auth/logout"))[0] == 204
     # This worker never heard of it, and still holds its copy of the live session.
@@ -143,9 +141,7 @@ async def test_deactivation_and_role_change_refuse_the_next_write(
     org = await world.org()
     admin = await caller(client, world, org, "admin")
     for change in ({"role": "coordinator"}, {"status": "inactive"}):
-        pm = await caller(client, world, org, "project_manager")
-        path = await _task(world, pm)
-        await _warm(pm, path)
+        pm, path = await _warm_writer(client, world, org)
         status, body = await admin.patch(f"/api/v1/users/{pm.id}", change)
         assert status == 200, body
         await _refused_every_way(pm, path, pool)
@@ -156,10 +152,7 @@ async def test_the_database_refuses_what_the_shared_cache_still_holds(
 ) -> None:
     """A session ended by raw SQL (no cache invalidation): a read may still pass for the
     cache's 30 seconds, a write confirmed in the database is refused at once."""
-    org = await world.org()
-    pm = await caller(client, world, org, "project_manager")
-    path = await _task(world, pm)
-    await _warm(pm, path)
+    pm, path = await _warm_writer(client, world)
     async with pool.acquire() as conn:
         await conn.execute("UPDATE user_sessions SET expires_at = now() - interval '1 second' "
                            "WHERE id = $1", uuid.UUID(_sid(client, pm)))
