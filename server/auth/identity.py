@@ -189,7 +189,9 @@ async def _confirming(request: web.Request, handler: Handler, claims: AccessClai
     try:
         response = await handler(request)
     except SessionEnded:
+        # Ended without the cache hearing of it (a raw-SQL change): forget it everywhere.
         request.app[SESSION_COPIES].drop(claims.session_id)
+        await request.app[CACHE].delete(session_cache_key(claims.session_id))
         raise Unauthorized(SESSION_REFUSED, code="invalid_token") from None
     except Exception:
         if not proof.confirmed:

@@ -150,8 +150,8 @@ async def test_deactivation_and_role_change_refuse_the_next_write(
 async def test_the_database_refuses_what_the_shared_cache_still_holds(
     client: Client, world: World, pool: asyncpg.Pool,
 ) -> None:
-    """A session ended by raw SQL (no cache invalidation): a read may still pass for the
-    cache's 30 seconds, a write confirmed in the database is refused at once."""
+    """A session ended by raw SQL (no cache invalidation): a write confirmed in the database
+    is refused at once, and from then on every request."""
     pm, path = await _warm_writer(client, world)
     async with pool.acquire() as conn:
         await conn.execute("UPDATE user_sessions SET expires_at = now() - interval '1 second' "
@@ -159,6 +159,8 @@ async def test_the_database_refuses_what_the_shared_cache_still_holds(
     status, problem = await pm.patch(path, {"progress": 60})
     assert status == 401, problem
     assert client.app[SESSION_COPIES].get(uuid.UUID(_sid(client, pm))) is None
+    # The shared entry is forgotten too: reads are refused from now on as well.
+    assert (await pm.get(path))[0] == 401
 
 
 async def test_the_check_is_the_app_roles_alone(pool: asyncpg.Pool) -> None:
