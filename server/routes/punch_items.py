@@ -27,6 +27,7 @@ from rules.errors import InvalidInput
 from server import calendar
 from server.auth.identity import Identity, actor, identity
 from server.auth.permissions import Perm, require
+from server.auth.session_copies import confirmed_in_database
 from server.errors import Conflict, Forbidden, Invalid, NotFound
 from server.exports.route import exportable
 from server.fields import LongText, Name, RecordOut, ShortText
@@ -379,6 +380,7 @@ async def _answer(conn: asyncpg.Connection, who: Identity, item_id: uuid.UUID,
 @routes.patch(URL + "/{id}")
 @doc(summary="Change a snag (its manager, or its creator while it is a draft); a closed "
      "snag is locked", body=PunchPatch, response=PunchOut, errors=[403, 404, 409, 412])
+@confirmed_in_database
 async def patch_punch_item(request: web.Request) -> web.Response:
     who = identity(request)
     item_id = path_id(request)
@@ -445,6 +447,7 @@ async def _tell(conn: asyncpg.Connection, row: Mapping[str, Any], who: Identity,
 @routes.post(URL + "/{id}/transitions")
 @doc(summary="Move a snag through its workflow (each action by its party: see docs/api.md)",
      body=PunchTransition, response=PunchOut, errors=[403, 404, 409, 412])
+@confirmed_in_database
 async def transition_punch_item(request: web.Request) -> web.Response:
     who = identity(request)
     item_id = path_id(request)

@@ -5,6 +5,9 @@ role — whatever the request was (issue 25)."""
 
 from __future__ import annotations
 
+import json
+import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,7 +19,7 @@ from aiohttp.test_utils import TestClient
 
 from server.app import create_app
 from server.auth.identity import SESSION_CACHE_TTL, SESSION_CACHE_TTL_LEAST, session_cache_key
-from server.auth.session_copies import SessionCopies
+from server.auth.session_copies import SessionCopies, is_confirmed_in_database
 from server.auth.tokens import decode_access_token_cached, signing_keys
 from server.config import Settings
 from server.keys import CACHE, MAILER, POOL, REDIS, SESSION_COPIES, SETTINGS
@@ -216,3 +219,37 @@ async def test_session_entries_expire_spread_out(client: Client, world: World) -
         ttls.add(await client.app[REDIS].ttl(key))
     assert all(SESSION_CACHE_TTL_LEAST - 1 <= t <= SESSION_CACHE_TTL for t in ttls), ttls
     assert len(ttls) > 1
+
+
+async def test_every_handler_confirmed_in_database_refuses_an_ended_session(
+    client: Client, world: World, pool: asyncpg.Pool,
+) -> None:
+    """Whatever a marked route is sent by a session that ended while this worker held its
+    copy, the answer is 401 and nothing is written."""
+    pm, path = await _warm_writer(client, world)
+    assert (await pm.post("/api/v1/auth/logout"))[0] == 204
+    marked = [(r.method, r.resource.canonical) for r in client.app.router.routes()
+              if r.resource is not None and is_confirmed_in_database(r.handler)]
+    assert len(marked) >= 12, marked
+    async with pool.acquire() as conn:
+        before = await conn.fetchval("SELECT count(*) FROM audit_logs")
+    for method, template in marked:
+        # The task's routes name the real task (a row that would change); the rest none.
+        url = path if template == "/api/v1/tasks/{id}" else re.sub(
+            r"\{[^}]+\}", str(uuid.uuid4()), template)
+        for body in ({}, {"progress": 1}):  # the second a valid change of the task
+            # As if taken before the logout (a refused request drops the copy).
+            client.app[SESSION_COPIES].put(uuid.UUID(_sid(client, pm)), _live_facts(pm))
+            status, problem = await pm.call(method, url, body)
+            assert status == 401, (method, url, problem)
+    async with pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM audit_logs") == before
+
+
+def _live_facts(pm: Caller) -> bytes:
+    """Session facts saying alive, as the shared cache holds them (a copy taken before the
+    logout)."""
+    return json.dumps({
+        "user_id": pm.id, "org_id": str(pm.user["org_id"]), "role": pm.user["role"],
+        "status": "active", "email": pm.user["email"], "client_id": None, "revoked": False,
+        "expires_at": time.time() + 3600}).encode()
