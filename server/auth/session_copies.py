@@ -11,8 +11,8 @@ commits, without a message having to reach the copies. An answer that no transac
 confirmed (the handler refused the request before writing) is held until the session has
 been checked the ordinary way, so a revoked token is answered 401 whatever it sent.
 
-A copy lives as long as the shared entry (`SESSION_CACHE_TTL`), so the facts that change
-without ending a session (the email) are as fresh as there.
+A copy lives as long as the shared entry may (`SESSION_CACHE_TTL`, 30 s), so the facts
+that change without ending a session (the email) are as fresh as there.
 """
 
 from __future__ import annotations
