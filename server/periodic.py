@@ -24,11 +24,23 @@ log = logging.getLogger("formula_pm.periodic")
 OUTAGES = (asyncpg.PostgresError, OSError, TimeoutError, StorageError)
 
 
+def stop_if_cancelled() -> None:
+    """End the current task if it has been asked to stop. A loop that logs a failure and
+    goes on must call this each turn: on Python 3.11 a cancel that lands while a client call
+    times out comes back as that call's timeout error (`asyncio.timeout` turns it into
+    TimeoutError, redis-py into its own), which the loop takes for an outage — it would go
+    on for ever, and whoever awaits it at shutdown would wait for ever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 async def every(interval: float, name: str, work: Callable[[], Awaitable[Any]],
                 facts: Callable[[Any], Mapping[str, Any] | None] = lambda _: None) -> None:
     """Run `work` every `interval` seconds until cancelled; log `facts(result)` when it
     says something (None: a pass with nothing to report)."""
     while True:
+        stop_if_cancelled()
         await asyncio.sleep(interval)
         try:
             result = await work()

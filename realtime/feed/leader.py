@@ -140,8 +140,12 @@ class Leader:
         return min(self.config.command_timeout, self.config.stall_after / 2)
 
     async def run(self) -> None:
-        """Forever: connect, wait for the lock, lead until the connection fails."""
+        """Forever: connect, wait for the lock, lead until the connection fails; ends when
+        cancelled, even if the cancel came back from asyncpg as a timeout (Python 3.11)."""
         while True:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             try:
                 await self._term()
             except ERRORS as exc:

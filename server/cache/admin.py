@@ -26,6 +26,7 @@ from server.cache.keys import (
     search_generation_key,
 )
 from server.keys import CACHE, REDIS, SETTINGS
+from server.periodic import stop_if_cancelled
 
 STATS_KEY = "cache:stats"  # a hash: worker name -> its latest statistics (JSON)
 DELETE_BATCH = 1000
@@ -48,6 +49,7 @@ async def stats_ctx(app: web.Application) -> AsyncIterator[None]:
 
     async def loop() -> None:
         while True:
+            stop_if_cancelled()
             with contextlib.suppress(RedisError, OSError):
                 await publish_stats(client, settings.key_prefix, worker,
                                     {**app[CACHE].stats(), "orgs": app[CACHE].org_counts()})

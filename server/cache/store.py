@@ -19,6 +19,7 @@ from db.committed import Change
 from db.json_values import json_default
 from db.pool import dumps
 from server.cache.keys import plan_all
+from server.periodic import stop_if_cancelled
 
 log = logging.getLogger("formula_pm.cache")
 
@@ -367,6 +368,7 @@ async def keep_epoch(cache: RedisCache, interval: float = 1.0) -> None:
     import asyncio
 
     while True:
+        stop_if_cancelled()
         await asyncio.sleep(interval)
         if not cache.healthy and not await cache.probe():
             continue

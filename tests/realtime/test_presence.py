@@ -67,3 +67,33 @@ async def test_a_dead_workers_users_are_reaped_and_the_room_told(
     await eventually(lambda: sent, limit=1, interval=0.02)
     assert sent[0] == ("p1", ["u-bo"])  # no ghost user in the broadcast
     await presence.close()
+
+
+async def test_maintenance_ends_when_cancelled_even_if_redis_says_timeout(
+        redis: tuple[aioredis.Redis, str]) -> None:
+    """A cancel that lands inside a Redis call can come back as redis-py's TimeoutError
+    (Python 3.11): the maintenance loop must end anyway, or the hub's shutdown hangs."""
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    client, prefix = redis
+    store = RedisPresenceStore(client, prefix, "worker-a")
+    beating = asyncio.Event()
+
+    async def heartbeat() -> None:
+        beating.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            raise RedisTimeout("Timeout reading from socket") from None
+
+    store.heartbeat = heartbeat  # type: ignore[method-assign]
+
+    async def send(project: str, users: list[Any]) -> None:
+        return None
+
+    presence = Presence(store, send, interval=0.05)
+    task = asyncio.create_task(presence.maintain())
+    await asyncio.wait_for(beating.wait(), 5)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)  # not wait_for: it would wait for ever
+    assert task in done and task.cancelled()

@@ -9,7 +9,7 @@ import logging
 import asyncpg
 import pytest
 
-from server.periodic import running
+from server.periodic import every, running
 
 
 async def test_a_failing_pass_never_ends_the_loop(caplog: pytest.LogCaptureFixture) -> None:
@@ -35,3 +35,22 @@ async def test_a_failing_pass_never_ends_the_loop(caplog: pytest.LogCaptureFixtu
                for level, message, _ in records)
     assert [r for r in caplog.records if r.levelname == "INFO" and r.getMessage() == "test job"]
     assert len(calls) >= 4
+
+
+async def test_a_cancel_that_comes_back_as_a_timeout_still_ends_the_loop() -> None:
+    """Python 3.11's asyncio.timeout can turn a cancel into TimeoutError inside a client
+    call; the loop must end anyway, or shutdown waits for it for ever."""
+    inside = asyncio.Event()
+
+    async def work() -> None:
+        inside.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            raise TimeoutError("what the race leaves") from None
+
+    task = asyncio.create_task(every(0.01, "test job", work))
+    await asyncio.wait_for(inside.wait(), 5)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)  # not wait_for: it would wait for ever
+    assert task in done and task.cancelled()

@@ -78,6 +78,9 @@ class RedisManager(FastAsyncRedisManager):
         retry = 1.0
         subscribed_once = False
         while True:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # a cancel redis-py made a timeout
+                raise asyncio.CancelledError
             pubsub = None
             try:
                 self._redis_connect()
