@@ -165,8 +165,9 @@ def _begin_sql(role: str, actor: Actor, readonly: bool, bulk: bool,
                       for name, value in settings)
     level = " ISOLATION LEVEL REPEATABLE READ" if repeatable else ""
     sql = f"BEGIN{level}{' READ ONLY' if readonly else ''}; SELECT {calls}"
-    if _checks_session(role, actor) and actor.session is not None:
-        sql += (f"; SELECT fpm_session_alive({literal(str(actor.session.session_id))}, "
+    session = _checked_session(role, actor)
+    if session is not None:
+        sql += (f"; SELECT fpm_session_alive({literal(str(session.session_id))}, "
                 f"{literal(_text(actor.user_id))}, {literal(_text(actor.org_id))}, "
                 f"{literal(actor.role)})")
     return sql
@@ -223,21 +224,21 @@ async def _in_transaction(pool: asyncpg.Pool, role: str, actor: Actor, *,
 async def _begin(conn: asyncpg.Connection, role: str, actor: Actor, readonly: bool,
                  bulk: bool, repeatable: bool) -> None:
     """BEGIN, the actor's settings and (for `Actor.session`) the session's check."""
-    checks = _checks_session(role, actor)
+    session = _checked_session(role, actor)
     try:
         await conn.execute(_begin_sql(role, actor, readonly, bulk, repeatable))
     except asyncpg.InvalidAuthorizationSpecificationError:
-        if not checks:
+        if session is None:
             raise
         raise SessionEnded("the session has ended") from None
-    if checks and actor.session is not None:
-        actor.session.confirmed = True
+    if session is not None:
+        session.confirmed = True
 
 
-def _checks_session(role: str, actor: Actor) -> bool:
-    """Whether the transaction checks the actor's session: as the app role only (the
+def _checked_session(role: str, actor: Actor) -> SessionProof | None:
+    """The session the transaction checks: the actor's, as the app role only (the
     system's transactions — sign-in, revocation — act on sessions themselves)."""
-    return actor.session is not None and role == APP_ROLE
+    return actor.session if role == APP_ROLE else None
 
 
 async def _release(pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:

@@ -16,23 +16,13 @@ from typing import Any
 
 import asyncpg
 
+from db.cancellation import stop_if_cancelled
 from storage.errors import StorageError
 
 log = logging.getLogger("formula_pm.periodic")
 
 # Failures of what a pass talks to, not of the pass's own code.
 OUTAGES = (asyncpg.PostgresError, OSError, TimeoutError, StorageError)
-
-
-def stop_if_cancelled() -> None:
-    """End the current task if it has been asked to stop. A loop that logs a failure and
-    goes on must call this each turn: on Python 3.11 a cancel that lands while a client call
-    times out comes back as that call's timeout error (`asyncio.timeout` turns it into
-    TimeoutError, redis-py into its own), which the loop takes for an outage — it would go
-    on for ever, and whoever awaits it at shutdown would wait for ever."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 async def every(interval: float, name: str, work: Callable[[], Awaitable[Any]],

@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 
 from db.admin_sql import act_as_system
+from db.cancellation import stop_if_cancelled
 from db.cursor_codec import encode_feed_cursor
 from db.pool import system_transaction
 from db.queries import changes as q
@@ -140,12 +141,10 @@ class Leader:
         return min(self.config.command_timeout, self.config.stall_after / 2)
 
     async def run(self) -> None:
-        """Forever: connect, wait for the lock, lead until the connection fails; ends when
-        cancelled, even if the cancel came back from asyncpg as a timeout (Python 3.11)."""
+        """Forever: connect, wait for the lock, lead until the connection fails (until
+        cancelled, even through an asyncpg timeout: `db.cancellation`)."""
         while True:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError
+            stop_if_cancelled()
             try:
                 await self._term()
             except ERRORS as exc:

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from db.cancellation import stop_if_cancelled
+
 log = logging.getLogger("formula_pm.realtime.presence")
 
 User = dict[str, Any]
@@ -272,15 +274,10 @@ class Presence:
             log.warning("presence broadcast failed: %s", exc)
 
     async def maintain(self) -> None:
-        """Forever: beat the heartbeat, reap dead workers' entries, announce the change.
-
-        Ends when cancelled even if the cancel came back from Redis as a timeout (Python
-        3.11's `asyncio.timeout` can turn one into the other): the loop would otherwise take
-        it for an outage and go on, and the hub's shutdown would wait for it for ever."""
+        """Forever: beat the heartbeat, reap dead workers' entries, announce the change
+        (until cancelled, even through a Redis timeout: `db.cancellation`)."""
         while True:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError
+            stop_if_cancelled()
             try:
                 await self.store.heartbeat()
                 for project in await self.store.reap():

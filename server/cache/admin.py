@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from db.cancellation import stop_if_cancelled
 from db.queries import organizations
 from db.schema import metadata
 from db.tables import AUDITED_TABLES
@@ -26,7 +27,6 @@ from server.cache.keys import (
     search_generation_key,
 )
 from server.keys import CACHE, REDIS, SETTINGS
-from server.periodic import stop_if_cancelled
 
 STATS_KEY = "cache:stats"  # a hash: worker name -> its latest statistics (JSON)
 DELETE_BATCH = 1000

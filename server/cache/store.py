@@ -15,11 +15,11 @@ from typing import Any, Protocol, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from db.cancellation import stop_if_cancelled
 from db.committed import Change
 from db.json_values import json_default
 from db.pool import dumps
 from server.cache.keys import plan_all
-from server.periodic import stop_if_cancelled
 
 log = logging.getLogger("formula_pm.cache")
 

@@ -16,6 +16,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import socketio
 
+from db.cancellation import stop_if_cancelled
 from db.redis_pool import bounded_client
 from realtime.hub.socketio_ext.fast_emit import FastAsyncManager, FastAsyncRedisManager
 
@@ -78,9 +79,7 @@ class RedisManager(FastAsyncRedisManager):
         retry = 1.0
         subscribed_once = False
         while True:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():  # a cancel redis-py made a timeout
-                raise asyncio.CancelledError
+            stop_if_cancelled()  # a cancel redis-py made a timeout ends the loop too
             pubsub = None
             try:
                 self._redis_connect()
