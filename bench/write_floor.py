@@ -20,12 +20,16 @@ The load generator is this process, on the same cores: nothing is pinned.
         [--profile FILE]  (py-spy's collapsed stacks of our worker's first run)
         [--measure patch,list,summary]  (reads too: GET /tasks?project_id= (50) and
         GET /projects/{id}/summary against plain asyncpg queries + JSON)
+        [--rate 400,600]  (open loop instead: each rate's window, floor and ours, reports
+        p50/p99/max from each request's due time and the cores the server, PostgreSQL,
+        this process and the machine used)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import platform
@@ -46,7 +50,7 @@ import asyncpg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.fanout_saturation import free_port
-from bench.realtime_latency import _ticks, wait_ready
+from bench.realtime_latency import _ticks, cpu_sample, cpu_used, wait_ready
 from cli.embedded import with_database
 from db.migrate import upgrade
 
@@ -235,6 +239,74 @@ async def closed_loop(http: aiohttp.ClientSession, url: str, tokens: list[str],
             "cpu_ms_per_request": round(1000 * cpu / max(done, 1), 3)}
 
 
+async def open_loop(http: aiohttp.ClientSession, url: str, tokens: list[str],
+                    tasks: list[str], seconds: float, rate: float, pid: int,
+                    measure: str = "patch", project: str = "") -> dict[str, Any]:
+    """Requests sent at `rate` a second whatever the answers (as users send them), for
+    `seconds`; latency from each request's scheduled start, so a server that falls behind
+    shows it. Also the cores the server, PostgreSQL, this process and the machine used."""
+    latencies: list[float] = []
+    failures: collections.Counter[str] = collections.Counter()
+
+    async def one(due: float) -> None:
+        method, path, body = request_of(measure, tasks, project)
+        try:
+            async with http.request(method, url + path, json=body,
+                                    headers={"Authorization": f"Bearer {random.choice(tokens)}",
+                                             "X-Request-ID": secrets.token_hex(8)}) as resp:
+                await resp.read()
+                status = str(resp.status)
+        except aiohttp.ClientError as exc:
+            status = type(exc).__name__
+        if status == "200":
+            latencies.append(time.perf_counter() - due)
+        else:
+            failures[status] += 1
+
+    count = int(seconds * rate)
+    before = cpu_sample([pid])
+    start_at = time.perf_counter()
+    pending = []
+    for n in range(count):
+        due = start_at + n / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        pending.append(asyncio.create_task(one(due)))
+    await asyncio.gather(*pending)
+    used = cpu_used(before, cpu_sample([pid]), count)
+    latencies.sort()
+    done = len(latencies)
+    return {"rate": rate, "requests": done, "failed": dict(failures),
+            "p50_ms": round(1000 * latencies[done // 2], 2) if done else None,
+            "p99_ms": round(1000 * latencies[min(done - 1, int(done * 0.99))], 2)
+            if done else None,
+            "max_ms": round(1000 * latencies[-1], 2) if done else None,
+            "cpu_ms_per_request": used["worker_ms_per_write"],
+            "cores": {("server" if k == "workers" else k): v
+                      for k, v in used["cores"].items()}}
+
+
+async def rates(http: aiohttp.ClientSession, targets: dict[str, tuple[str, int]],
+                tokens: list[str], tasks: list[str], args: argparse.Namespace, measure: str,
+                project: str) -> None:
+    """`--rate`: floor and ours, alternating, one open-loop window per rate."""
+    runs: list[dict[str, Any]] = []
+    for rate in (float(r) for r in args.rate.split(",")):
+        for r in range(args.repeat):
+            for which in (("floor", "ours") if r % 2 == 0 else ("ours", "floor")):
+                target, pid = targets[which]
+                result = {"server": which, **await open_loop(
+                    http, target, tokens, tasks, args.seconds, rate, pid, measure, project)}
+                runs.append(result)
+                print(json.dumps(result), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(  # noqa: ASYNC240 - at the end
+            {"machine": f"{platform.machine()}, {os.cpu_count()} cpu(s)", "users": args.users,
+             "tasks": args.tasks, "seconds": args.seconds, "redis": bool(args.redis),
+             "measure": measure, "open_loop": runs}, indent=2))
+
+
 def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
 
@@ -261,7 +333,8 @@ async def main(args: argparse.Namespace) -> None:
         procs = [ours, floor]
         targets = {"floor": (f"http://127.0.0.1:{floor_port}", floor.pid),
                    "ours": (f"http://127.0.0.1:{ours_port}", ours.pid)}
-        connector = aiohttp.TCPConnector(limit=args.concurrency)
+        # Open loop: as many connections as requests in flight (a client never queues).
+        connector = aiohttp.TCPConnector(limit=0 if args.rate else args.concurrency)
         async with aiohttp.ClientSession(connector=connector) as http:
             for target, _ in targets.values():
                 await wait_ready(http, target, 60)
@@ -271,6 +344,9 @@ async def main(args: argparse.Namespace) -> None:
                 for measure in measures:
                     await closed_loop(http, target, tokens, tasks, 2, args.concurrency, pid,
                                       measure, project)
+            if args.rate:
+                await rates(http, targets, tokens, tasks, args, measures[0], project)
+                return
             runs: dict[str, list[dict[str, Any]]] = {}
             # Per measure, floor and ours alternate, each going first every other round.
             for measure, which in [(m, w) for m in measures for r in range(args.repeat)
@@ -336,6 +412,8 @@ if __name__ == "__main__":
     parser.add_argument("--measure", default="patch",
                         help="comma-separated: patch (a task PATCH), list (a page of 50 "
                              "tasks), summary (a project's summary)")
+    parser.add_argument("--rate", help="open loop instead: requests a second, one window "
+                                       "per comma-separated rate (floor and ours each)")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--profile", metavar="FILE",
                         help="py-spy samples of our worker's first run (collapsed stacks)")
