@@ -20,9 +20,9 @@ The load generator is this process, on the same cores: nothing is pinned.
         [--profile FILE]  (py-spy's collapsed stacks of our worker's first run)
         [--measure patch,list,summary]  (reads too: GET /tasks?project_id= (50) and
         GET /projects/{id}/summary against plain asyncpg queries + JSON)
-        [--rate 400,600]  (open loop instead: each rate's window, floor and ours, reports
-        p50/p99/max from each request's due time and the cores the server, PostgreSQL,
-        this process and the machine used)
+        [--rate 400,600]  (open loop instead, of the first --measure: a window per rate,
+        floor and ours, each reporting p50/p99/max from every request's due time, failures
+        by status, and the cores the server, PostgreSQL, this process and the machine used)
 """
 
 from __future__ import annotations
@@ -290,7 +290,7 @@ async def open_loop(http: aiohttp.ClientSession, url: str, tokens: list[str],
 async def rates(http: aiohttp.ClientSession, targets: dict[str, tuple[str, int]],
                 tokens: list[str], tasks: list[str], args: argparse.Namespace, measure: str,
                 project: str) -> None:
-    """`--rate`: floor and ours, alternating, one open-loop window per rate."""
+    """`--rate`: floor and ours in turn (`--repeat` times), one open-loop window per rate."""
     runs: list[dict[str, Any]] = []
     for rate in (float(r) for r in args.rate.split(",")):
         for r in range(args.repeat):
