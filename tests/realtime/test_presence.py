@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from realtime.hub.presence import Presence, RedisPresenceStore
+from tests.cancellation import CancelBecomes, assert_ends_when_cancelled
 from tests.waiting import eventually
 
 ANA = {"id": "u-ana", "first_name": "Ana", "last_name": "Ng"}
@@ -77,23 +78,11 @@ async def test_maintenance_ends_when_cancelled_even_if_redis_says_timeout(
 
     client, prefix = redis
     store = RedisPresenceStore(client, prefix, "worker-a")
-    beating = asyncio.Event()
-
-    async def heartbeat() -> None:
-        beating.set()
-        try:
-            await asyncio.sleep(10)
-        except asyncio.CancelledError:
-            raise RedisTimeout("Timeout reading from socket") from None
-
+    heartbeat = CancelBecomes(RedisTimeout("Timeout reading from socket"))
     store.heartbeat = heartbeat  # type: ignore[method-assign]
 
     async def send(project: str, users: list[Any]) -> None:
         return None
 
     presence = Presence(store, send, interval=0.05)
-    task = asyncio.create_task(presence.maintain())
-    await asyncio.wait_for(beating.wait(), 5)
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=5)  # not wait_for: it would wait for ever
-    assert task in done and task.cancelled()
+    await assert_ends_when_cancelled(asyncio.create_task(presence.maintain()), heartbeat)

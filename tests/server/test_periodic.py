@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from server.periodic import every, running
+from tests.cancellation import CancelBecomes, assert_ends_when_cancelled
 
 
 async def test_a_failing_pass_never_ends_the_loop(caplog: pytest.LogCaptureFixture) -> None:
@@ -40,17 +41,5 @@ async def test_a_failing_pass_never_ends_the_loop(caplog: pytest.LogCaptureFixtu
 async def test_a_cancel_that_comes_back_as_a_timeout_still_ends_the_loop() -> None:
     """Python 3.11's asyncio.timeout can turn a cancel into TimeoutError inside a client
     call; the loop must end anyway, or shutdown waits for it for ever."""
-    inside = asyncio.Event()
-
-    async def work() -> None:
-        inside.set()
-        try:
-            await asyncio.sleep(10)
-        except asyncio.CancelledError:
-            raise TimeoutError("what the race leaves") from None
-
-    task = asyncio.create_task(every(0.01, "test job", work))
-    await asyncio.wait_for(inside.wait(), 5)
-    task.cancel()
-    done, _ = await asyncio.wait({task}, timeout=5)  # not wait_for: it would wait for ever
-    assert task in done and task.cancelled()
+    work = CancelBecomes(TimeoutError("what the race leaves"))
+    await assert_ends_when_cancelled(asyncio.create_task(every(0.01, "test job", work)), work)
