@@ -230,13 +230,18 @@ async def closed_loop(http: aiohttp.ClientSession, url: str, tokens: list[str],
     await asyncio.gather(*(one_connection() for _ in range(concurrency)))
     wall = time.perf_counter() - wall_before
     cpu = (_ticks(pid) - cpu_before) / hz
-    latencies.sort()
     done = len(latencies)
     return {"requests": done, "failed": failed, "per_second": round(done / wall, 1),
-            "p50_ms": round(1000 * latencies[done // 2], 2) if done else None,
-            "p99_ms": round(1000 * latencies[min(done - 1, int(done * 0.99))], 2)
-            if done else None,
-            "cpu_ms_per_request": round(1000 * cpu / max(done, 1), 3)}
+            **_quantiles(latencies), "cpu_ms_per_request": round(1000 * cpu / max(done, 1), 3)}
+
+
+def _quantiles(latencies: list[float]) -> dict[str, float | None]:
+    """p50 and p99 in milliseconds (None when nothing was answered)."""
+    ordered = sorted(latencies)
+    done = len(ordered)
+    return {"p50_ms": round(1000 * ordered[done // 2], 2) if done else None,
+            "p99_ms": round(1000 * ordered[min(done - 1, int(done * 0.99))], 2)
+            if done else None}
 
 
 async def open_loop(http: aiohttp.ClientSession, url: str, tokens: list[str],
@@ -275,13 +280,9 @@ async def open_loop(http: aiohttp.ClientSession, url: str, tokens: list[str],
         pending.append(asyncio.create_task(one(due)))
     await asyncio.gather(*pending)
     used = cpu_used(before, cpu_sample([pid]), count)
-    latencies.sort()
-    done = len(latencies)
-    return {"rate": rate, "requests": done, "failed": dict(failures),
-            "p50_ms": round(1000 * latencies[done // 2], 2) if done else None,
-            "p99_ms": round(1000 * latencies[min(done - 1, int(done * 0.99))], 2)
-            if done else None,
-            "max_ms": round(1000 * latencies[-1], 2) if done else None,
+    return {"rate": rate, "requests": len(latencies), "failed": dict(failures),
+            **_quantiles(latencies),
+            "max_ms": round(1000 * max(latencies), 2) if latencies else None,
             "cpu_ms_per_request": used["worker_ms_per_write"],
             "cores": {("server" if k == "workers" else k): v
                       for k, v in used["cores"].items()}}
